@@ -1,0 +1,71 @@
+# Shien PRM — developer entry points. `make run` and `make test` are the whole set-up.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $$HOME/.pyenv)
+
+# The first interpreter that really runs and is >= 3.12 (pyenv shims fail unless selected,
+# so every candidate is executed, not just looked up).
+define find_python
+for c in python3.13 python3.12 $(PYENV_ROOT)/versions/3.13*/bin/python3 $(PYENV_ROOT)/versions/3.12*/bin/python3 python3; do \
+  if $$c -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1; then echo $$c; exit 0; fi; \
+done; echo "No Python >= 3.12 found (tried python3.13, python3.12, pyenv versions, python3)" >&2; exit 1
+endef
+
+.PHONY: run test test-fast e2e lint check messages bench worker beat clean help
+
+help:
+	@echo "make run    - install, migrate, seed the demo and serve on http://127.0.0.1:8000"
+	@echo "make test   - the whole test suite (SQLite by default; PostgreSQL/Redis when DATABASE_URL/CELERY_BROKER_URL are set)"
+	@echo "make lint   - ruff, makemigrations --check, check --deploy on production settings"
+	@echo "make bench  - performance benchmarks (PostgreSQL; prints ratios)"
+
+$(VENV)/bin/python:
+	@PYBIN=$$($(find_python)) && echo "==> creating $(VENV) with $$PYBIN" && $$PYBIN -m venv $(VENV)
+	@$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed-runtime: pyproject.toml | $(VENV)/bin/python
+	@echo "==> installing runtime dependencies"
+	@$(PIP) install --progress-bar on --disable-pip-version-check -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed-runtime
+	@echo "==> installing development dependencies"
+	@$(PIP) install --progress-bar on --disable-pip-version-check -e ".[dev]"
+	@touch $@
+
+run: $(VENV)/.installed-runtime
+	@echo "==> migrating"
+	@$(PY) manage.py migrate --no-input
+	@echo "==> seeding the demo (skips what exists)"
+	@$(PY) manage.py seed_demo
+	@echo "==> serving on http://127.0.0.1:8000  (demo logins: see README.md)"
+	@$(PY) manage.py runserver 127.0.0.1:8000
+
+test: $(VENV)/.installed-dev
+	@$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(PY) manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=prm.settings_production SECRET_KEY=$$(openssl rand -hex 32) ALLOWED_HOSTS=shien.example.com \
+	  $(PY) manage.py check --deploy --fail-level WARNING
+
+messages: $(VENV)/.installed-dev
+	$(PY) manage.py makemessages -l ja -l en --no-obsolete --ignore=.venv --ignore=bench --ignore=tests
+	$(PY) manage.py compilemessages --ignore=.venv
+
+bench: $(VENV)/.installed-dev
+	$(PY) bench/rollup.py
+	$(PY) bench/dashboard.py
+	$(PY) bench/ingest.py
+
+worker: $(VENV)/.installed-runtime
+	$(VENV)/bin/celery -A prm worker -l info
+
+beat: $(VENV)/.installed-runtime
+	$(VENV)/bin/celery -A prm beat -l info
+
+clean:
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm media staticfiles artifacts

@@ -1,0 +1,298 @@
+"""What is offered and what was done with it: assets, learning paths, assignments, the activity log."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from partners.models import Partner, PartnerTier
+from partners.tenancy import TenantOwnedModel
+
+
+def private_upload_to(instance, filename: str) -> str:
+    """Uploaded files live under MEDIA_ROOT/<tenant>/ with a random name; never served by URL."""
+    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"t{instance.tenant_id}/{type(instance).__name__.lower()}/{uuid.uuid4().hex}.{ext}"
+
+
+class Team(TenantOwnedModel):
+    """The department that owns content (channel sales, marketing, education, …)."""
+
+    name = models.CharField(_("name"), max_length=100)
+
+    class Meta:
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="uniq_team_name_per_tenant")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AssetKind(models.TextChoices):
+    TRAINING = "training", _("Training")
+    DOCUMENT = "document", _("Document")
+    FAQ = "faq", _("FAQ")
+
+
+class AssetStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    PUBLISHED = "published", _("Published")
+    ARCHIVED = "archived", _("Archived")
+
+
+class Asset(TenantOwnedModel):
+    """One piece of enablement: a training (video), a document or an FAQ.
+
+    FAQ: ``title`` is the question and ``body`` the answer (Markdown, sanitised on render).
+    Tags are stored normalised as ``",tag1,tag2,"`` so ``tags__contains=",tag,"`` matches exactly.
+    """
+
+    kind = models.CharField(_("kind"), max_length=16, choices=AssetKind.choices)
+    title = models.CharField(_("title"), max_length=300)
+    description = models.TextField(_("description"), blank=True, default="")
+    body = models.TextField(_("answer"), blank=True, default="", help_text=_("FAQ answer (Markdown)."))
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default="ja")
+    category = models.CharField(_("category"), max_length=100, blank=True, default="")
+    tags = models.CharField(_("tags"), max_length=500, blank=True, default="")
+    team = models.ForeignKey(
+        Team, verbose_name=_("owning team"), null=True, blank=True, on_delete=models.SET_NULL, related_name="assets"
+    )
+    status = models.CharField(_("status"), max_length=16, choices=AssetStatus.choices, default=AssetStatus.DRAFT)
+    external_id = models.CharField(_("external id"), max_length=200, blank=True, default="")
+    # training
+    video_file = models.FileField(_("video file"), upload_to=private_upload_to, blank=True, max_length=300)
+    video_url = models.URLField(_("video URL"), blank=True, default="", max_length=1000)
+    duration_seconds = models.PositiveIntegerField(_("duration (seconds)"), default=0)
+    completion_threshold = models.PositiveSmallIntegerField(
+        _("completion threshold (%)"),
+        default=90,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text=_("Share of the video that must actually be watched."),
+    )
+    related_assets = models.ManyToManyField(
+        "self", through="FaqRelatedAsset", symmetrical=False, blank=True, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    published_at = models.DateTimeField(_("published"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("asset")
+        verbose_name_plural = _("assets")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "external_id"], condition=~Q(external_id=""), name="uniq_asset_external_id"
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "kind", "status"]), models.Index(fields=["tenant", "status", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def tag_list(self) -> list[str]:
+        return [t for t in self.tags.split(",") if t]
+
+    @staticmethod
+    def normalise_tags(tags: list[str] | str) -> str:
+        items = tags.split(",") if isinstance(tags, str) else tags
+        clean = sorted({t.strip().lower() for t in items if t and t.strip()})
+        return f",{','.join(clean)}," if clean else ""
+
+
+class DocumentVersion(TenantOwnedModel):
+    """An uploaded file of a document asset. A new upload adds a version; old ones are kept."""
+
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField(_("version"))
+    file = models.FileField(_("file"), upload_to=private_upload_to, max_length=300)
+    original_name = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField(_("size"))
+    sha256 = models.CharField(max_length=64)
+    note = models.CharField(_("change note"), max_length=300, blank=True, default="")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(_("uploaded"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("document version")
+        verbose_name_plural = _("document versions")
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "asset", "version"], name="uniq_document_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} v{self.version}"
+
+
+class FaqRelatedAsset(TenantOwnedModel):
+    faq = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="+")
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "faq", "asset"], name="uniq_faq_related_asset")]
+
+
+class LearningPath(TenantOwnedModel):
+    """An ordered set of assets (also what a success-pattern playbook becomes)."""
+
+    title = models.CharField(_("title"), max_length=300)
+    description = models.TextField(_("description"), blank=True, default="")
+    is_playbook = models.BooleanField(_("playbook"), default=False, help_text=_("Created from a success pattern."))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("learning path")
+        verbose_name_plural = _("learning paths")
+        ordering = ["title"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "title"], name="uniq_learning_path_title")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class LearningPathItem(TenantOwnedModel):
+    path = models.ForeignKey(LearningPath, on_delete=models.CASCADE, related_name="items")
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "path", "asset"], name="uniq_path_asset")]
+
+
+class AssignmentTarget(models.TextChoices):
+    PARTNER = "partner", _("Partner")
+    TIER = "tier", _("Tier")
+    SEGMENT = "segment", _("Segment")
+
+
+class Assignment(TenantOwnedModel):
+    """Who an asset (or a learning path) is for, by when, and how many of the partner's users must complete it.
+
+    Tier and segment assignments are expanded when they are read, so a partner joining a
+    tier later inherits the tier's assignments.
+    """
+
+    asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.CASCADE, related_name="assignments")
+    learning_path = models.ForeignKey(
+        LearningPath, null=True, blank=True, on_delete=models.CASCADE, related_name="assignments"
+    )
+    target = models.CharField(_("target"), max_length=16, choices=AssignmentTarget.choices)
+    partner = models.ForeignKey(Partner, null=True, blank=True, on_delete=models.CASCADE, related_name="assignments")
+    tier = models.ForeignKey(PartnerTier, null=True, blank=True, on_delete=models.CASCADE, related_name="assignments")
+    segment = models.CharField(_("segment"), max_length=100, blank=True, default="")
+    due_on = models.DateField(_("due date"))
+    required_completions = models.PositiveSmallIntegerField(
+        _("users who must complete"), default=1, validators=[MinValueValidator(1)]
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    source = models.CharField(_("source"), max_length=16, default="manual")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("assignment")
+        verbose_name_plural = _("assignments")
+        ordering = ["due_on", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(asset__isnull=False) & Q(learning_path__isnull=True))
+                | (Q(asset__isnull=True) & Q(learning_path__isnull=False)),
+                name="assignment_asset_xor_path",
+            ),
+            models.CheckConstraint(
+                condition=(Q(target="partner") & Q(partner__isnull=False) & Q(tier__isnull=True) & Q(segment=""))
+                | (Q(target="tier") & Q(tier__isnull=False) & Q(partner__isnull=True) & Q(segment=""))
+                | (Q(target="segment") & ~Q(segment="") & Q(partner__isnull=True) & Q(tier__isnull=True)),
+                name="assignment_target_consistent",
+            ),
+            models.CheckConstraint(condition=Q(required_completions__gte=1), name="assignment_required_positive"),
+        ]
+        indexes = [models.Index(fields=["tenant", "due_on"]), models.Index(fields=["tenant", "partner"])]
+
+    def __str__(self) -> str:
+        what = self.asset or self.learning_path
+        return f"{what} → {self.get_target_display()}"
+
+
+class Verb(models.TextChoices):
+    TRAINING_STARTED = "training.started", _("Training started")
+    TRAINING_PROGRESSED = "training.progressed", _("Training progressed")
+    TRAINING_COMPLETED = "training.completed", _("Training completed")
+    DOCUMENT_VIEWED = "document.viewed", _("Document viewed")
+    DOCUMENT_DOWNLOADED = "document.downloaded", _("Document downloaded")
+    FAQ_SEARCHED = "faq.searched", _("FAQ searched")
+    FAQ_VIEWED = "faq.viewed", _("FAQ viewed")
+    FAQ_FEEDBACK = "faq.feedback", _("FAQ feedback")
+    PORTAL_LOGIN = "portal.login", _("Portal login")
+
+
+class EventSource(models.TextChoices):
+    PORTAL = "portal", _("Portal")
+    API = "api", _("API")
+    XAPI = "xapi", _("xAPI")
+    IMPORT = "import", _("Import")
+
+
+class ActivityEvent(TenantOwnedModel):
+    """The append-only activity log: one row per thing that happened.
+
+    UPDATE and DELETE are refused by database triggers (SQLite and PostgreSQL migrations).
+    Written only through ``enablement.services.activity_record`` (and its batch form).
+    """
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor_ref = models.CharField(max_length=300, blank=True, default="")
+    asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    verb = models.CharField(max_length=32, choices=Verb.choices)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+    progress = models.FloatField(null=True, blank=True)
+    seconds = models.FloatField(null=True, blank=True)
+    position = models.FloatField(null=True, blank=True)
+    played_segments = models.JSONField(null=True, blank=True)
+    query = models.CharField(max_length=300, blank=True, default="")
+    result_count = models.IntegerField(null=True, blank=True)
+    resolved = models.BooleanField(null=True, blank=True)
+    source = models.CharField(max_length=16, choices=EventSource.choices, default=EventSource.PORTAL)
+    event_id = models.CharField(max_length=100)
+    session_key = models.CharField(max_length=64, blank=True, default="")
+    extra = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("activity event")
+        verbose_name_plural = _("activity events")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "source", "event_id"], name="uniq_event_id_per_source"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "received_at"], name="event_tenant_received"),
+            models.Index(fields=["tenant", "occurred_at"], name="event_tenant_occurred"),
+            models.Index(fields=["tenant", "partner", "asset", "verb"], name="event_partner_asset"),
+            models.Index(fields=["tenant", "user", "asset", "verb"], name="event_user_asset"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.verb} {self.occurred_at:%Y-%m-%d %H:%M}"

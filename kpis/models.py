@@ -1,0 +1,248 @@
+"""What it means: rollup facts built from the activity log, KPI definitions (targets) and results.
+
+Every fact table carries ``tenant`` and is unique on its grain including the tenant.
+Facts are windowed recomputes: the rollup deletes the touched days (or pairs) and inserts
+them again from the log in one set-based statement, so a rerun changes nothing.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from enablement.models import Asset
+from partners.models import Partner, PartnerTier
+from partners.tenancy import TenantOwnedModel
+
+
+class DailyActivityFact(TenantOwnedModel):
+    """Per (tenant, day in the tenant's time zone, partner, asset, verb)."""
+
+    day = models.DateField()
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    verb = models.CharField(max_length=32)
+    event_count = models.PositiveIntegerField(default=0)
+    user_count = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(default=0)
+    max_progress = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "day", "partner", "asset", "verb"],
+                condition=Q(asset__isnull=False),
+                name="uniq_daily_fact_asset",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "day", "partner", "verb"], condition=Q(asset__isnull=True), name="uniq_daily_fact_noasset"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "day"], name="daily_fact_tenant_day"),
+            models.Index(fields=["tenant", "asset", "day"], name="daily_fact_asset_day"),
+        ]
+
+
+class PartnerAssetState(TenantOwnedModel):
+    """Completion state per (partner, asset): what the enablement completion rate reads."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="+")
+    first_activity_at = models.DateTimeField(null=True, blank=True)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    first_completed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the partner first completed it (for a training: a user crossed the threshold)."
+    )
+    completed_users = models.PositiveIntegerField(default=0)
+    active_users = models.PositiveIntegerField(default=0)
+    max_progress = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "partner", "asset"], name="uniq_partner_asset_state")]
+        indexes = [models.Index(fields=["tenant", "asset"], name="pas_tenant_asset")]
+
+
+class UserAssetState(TenantOwnedModel):
+    """Completion state per (user, asset)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="+")
+    first_activity_at = models.DateTimeField(null=True, blank=True)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    first_completed_at = models.DateTimeField(null=True, blank=True)
+    watched_share = models.FloatField(default=0, help_text="Union of played segments / duration, 0..1.")
+    max_progress = models.FloatField(null=True, blank=True)
+    seconds = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "user", "asset"], name="uniq_user_asset_state")]
+        indexes = [models.Index(fields=["tenant", "partner", "asset"], name="uas_partner_asset")]
+
+
+class FaqSearchFact(TenantOwnedModel):
+    """Daily FAQ search facts per normalised keyword and partner."""
+
+    day = models.DateField()
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    query = models.CharField(max_length=300)
+    searches = models.PositiveIntegerField(default=0)
+    zero_result_searches = models.PositiveIntegerField(default=0)
+    unresolved_searches = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "day", "partner", "query"], name="uniq_faq_search_fact"),
+        ]
+        indexes = [models.Index(fields=["tenant", "day"], name="faq_fact_tenant_day")]
+
+
+class RollupState(TenantOwnedModel):
+    """The watermark of a tenant's incremental rollup (a FillState, as in Zulip's analytics)."""
+
+    class Status(models.TextChoices):
+        IDLE = "idle", _("Idle")
+        RUNNING = "running", _("Running")
+        FAILED = "failed", _("Failed")
+
+    watermark = models.DateTimeField(null=True, blank=True, help_text="Events received up to here are rolled up.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.IDLE)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    kpis_computed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="uniq_rollup_state_per_tenant")]
+
+
+class Metric(models.TextChoices):
+    ENABLEMENT_COMPLETION_RATE = "enablement_completion_rate", _("Enablement completion rate")
+    TRAINING_COMPLETION_RATE = "training_completion_rate", _("Training completion rate")
+    ACTIVE_PARTNER_RATE = "active_partner_rate", _("Active partner rate")
+    CONTENT_UTILISATION = "content_utilisation", _("Content utilisation")
+    DOCUMENT_DOWNLOADS = "document_downloads", _("Document downloads")
+    FAQ_UNRESOLVED_RATE = "faq_unresolved_rate", _("FAQ unresolved rate")
+    SUPPORT_ACTIVITIES_PER_PARTNER = "support_activities_per_partner", _("Support activities per partner")
+    MEDIAN_DAYS_TO_FIRST_COMPLETION = "median_days_to_first_completion", _("Median days to first completion")
+
+
+RATE_METRICS = frozenset(
+    {
+        Metric.ENABLEMENT_COMPLETION_RATE,
+        Metric.TRAINING_COMPLETION_RATE,
+        Metric.ACTIVE_PARTNER_RATE,
+        Metric.CONTENT_UTILISATION,
+        Metric.FAQ_UNRESOLVED_RATE,
+    }
+)
+
+
+class Period(models.TextChoices):
+    WEEK = "week", _("Week")
+    MONTH = "month", _("Month")
+    QUARTER = "quarter", _("Quarter")
+
+
+class Direction(models.TextChoices):
+    HIGHER = "higher", _("Higher is better")
+    LOWER = "lower", _("Lower is better")
+
+
+class KpiStatus(models.TextChoices):
+    ON_TRACK = "on_track", _("On track")
+    AT_RISK = "at_risk", _("At risk")
+    OFF_TRACK = "off_track", _("Off track")
+    NO_DATA = "no_data", _("No data")
+
+
+class KpiDefinition(TenantOwnedModel):
+    """A KPI with its target, set by tenant admins in Django admin.
+
+    Rates are stored as percentages (0–100).
+    """
+
+    name_ja = models.CharField(_("name (Japanese)"), max_length=200)
+    name_en = models.CharField(_("name (English)"), max_length=200)
+    metric = models.CharField(_("metric"), max_length=48, choices=Metric.choices)
+    period = models.CharField(_("period"), max_length=16, choices=Period.choices, default=Period.MONTH)
+    tier = models.ForeignKey(
+        PartnerTier, verbose_name=_("tier filter"), null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    segment = models.CharField(_("segment filter"), max_length=100, blank=True, default="")
+    target = models.DecimalField(_("target"), max_digits=12, decimal_places=2, validators=[MinValueValidator(0)])
+    direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices, default=Direction.HIGHER)
+    warning_band = models.DecimalField(
+        _("warning band"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("10"),
+        validators=[MinValueValidator(0)],
+        help_text=_("How far from the target (in the metric's unit) still counts as 'at risk' rather than 'off track'."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("KPI definition")
+        verbose_name_plural = _("KPI definitions")
+        ordering = ["metric", "period", "id"]
+
+    def __str__(self) -> str:
+        return self.name_en or self.name_ja
+
+    def name_for(self, language: str) -> str:
+        return self.name_ja if language.startswith("ja") and self.name_ja else (self.name_en or self.name_ja)
+
+    @property
+    def is_rate(self) -> bool:
+        return self.metric in RATE_METRICS
+
+    def clean(self) -> None:
+        errors = {}
+        if self.target is not None and self.target < 0:
+            errors["target"] = _("A target cannot be negative.")
+        elif self.target is not None and self.metric in RATE_METRICS and self.target > 100:
+            errors["target"] = _("This metric is a percentage: the target must be between 0 and 100.")
+        if self.warning_band is not None and self.warning_band < 0:
+            errors["warning_band"] = _("The warning band cannot be negative.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class KpiResult(TenantOwnedModel):
+    """One computed KPI value per (definition, period, partner or overall)."""
+
+    definition = models.ForeignKey(KpiDefinition, on_delete=models.CASCADE, related_name="results")
+    period_start = models.DateField()
+    period_end = models.DateField(help_text="Inclusive.")
+    partner = models.ForeignKey(Partner, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    numerator = models.DecimalField(max_digits=16, decimal_places=4, default=0)
+    denominator = models.DecimalField(max_digits=16, decimal_places=4, default=0)
+    value = models.DecimalField(max_digits=16, decimal_places=4, null=True, blank=True, help_text="Null: no data (0/0).")
+    target = models.DecimalField(max_digits=12, decimal_places=2)
+    status = models.CharField(max_length=16, choices=KpiStatus.choices, default=KpiStatus.NO_DATA)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "definition", "period_start", "partner"],
+                condition=Q(partner__isnull=False),
+                name="uniq_kpi_result_partner",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "definition", "period_start"],
+                condition=Q(partner__isnull=True),
+                name="uniq_kpi_result_overall",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "definition", "period_start"], name="kpi_result_def_period")]

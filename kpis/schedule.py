@@ -1,0 +1,21 @@
+"""The static Celery beat schedule (imported by prm.settings).
+
+Kept free of Django imports so settings can load it.
+"""
+
+from celery.schedules import crontab
+
+CELERY_BEAT_SCHEDULE = {
+    # Fan out one incremental rollup per tenant every five minutes.
+    "kpis-rollup-all-tenants": {
+        "task": "kpis.tasks.rollup_all_tenants",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 4 * 60},
+    },
+    # Nightly recompute of the recent periods (late events, changed assignments).
+    "kpis-nightly-recompute": {
+        "task": "kpis.tasks.recompute_recent_all_tenants",
+        "schedule": crontab(hour=3, minute=17),
+        "options": {"expires": 60 * 60},
+    },
+}

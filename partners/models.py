@@ -1,0 +1,347 @@
+"""Who: tenants, users and their roles, partners, tiers, support activities, deals, API keys."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from partners.tenancy import TenantOwnedModel
+
+
+def validate_time_zone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(_("Unknown time zone %(tz)s."), params={"tz": value}) from exc
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra_fields):
+        if not email:
+            raise ValueError("An email address is required")
+        user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    """A person. Logs in with email + password; belongs to tenants through Membership."""
+
+    username = None
+    first_name = None
+    last_name = None
+    email = models.EmailField(_("email address"), unique=True)
+    name = models.CharField(_("name"), max_length=150, blank=True)
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        blank=True,
+        choices=settings.LANGUAGES,
+        help_text=_("Empty: use the tenant's default language."),
+    )
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self) -> str:
+        return self.name or self.email
+
+    def get_full_name(self) -> str:
+        return self.name or self.email
+
+    def get_short_name(self) -> str:
+        return self.name or self.email
+
+
+slug_validator = RegexValidator(r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$", _("Lowercase letters, digits and hyphens."))
+
+
+class Tenant(models.Model):
+    """A vendor. Not tenant-owned itself: it *is* the tenant."""
+
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=50, unique=True, validators=[slug_validator])
+    time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Tokyo", validators=[validate_time_zone])
+    default_language = models.CharField(
+        _("default language"), max_length=8, default="ja", choices=settings.LANGUAGES
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("tenant")
+        verbose_name_plural = _("tenants")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def zoneinfo(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+
+class Role(models.TextChoices):
+    TENANT_ADMIN = "tenant_admin", _("Tenant admin")
+    CHANNEL_MANAGER = "channel_manager", _("Channel manager")
+    PARTNER_USER = "partner_user", _("Partner user")
+
+
+MANAGER_ROLES = frozenset({Role.TENANT_ADMIN, Role.CHANNEL_MANAGER})
+
+
+class PartnerTier(TenantOwnedModel):
+    name = models.CharField(_("name"), max_length=100)
+    rank = models.PositiveSmallIntegerField(_("rank"), default=0, help_text=_("1 is the highest tier."))
+
+    class Meta:
+        verbose_name = _("partner tier")
+        verbose_name_plural = _("partner tiers")
+        ordering = ["rank", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="uniq_tier_name_per_tenant"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PartnerStatus(models.TextChoices):
+    ONBOARDING = "onboarding", _("Onboarding")
+    ACTIVE = "active", _("Active")
+    NURTURING = "nurturing", _("Nurturing")
+    DORMANT = "dormant", _("Dormant")
+
+
+class CohortOverride(models.TextChoices):
+    AUTO = "", _("Automatic")
+    TOP = "top", _("Always a top partner")
+    NURTURE = "nurture", _("Always needs nurturing")
+    EXCLUDE = "exclude", _("Exclude from cohorts")
+
+
+class Partner(TenantOwnedModel):
+    name = models.CharField(_("company"), max_length=200)
+    external_id = models.CharField(_("external id"), max_length=100, blank=True, default="")
+    tier = models.ForeignKey(
+        PartnerTier, verbose_name=_("tier"), null=True, blank=True, on_delete=models.SET_NULL, related_name="partners"
+    )
+    segment = models.CharField(_("segment"), max_length=100, blank=True, default="")
+    region = models.CharField(_("region"), max_length=100, blank=True, default="")
+    status = models.CharField(_("status"), max_length=16, choices=PartnerStatus.choices, default=PartnerStatus.ONBOARDING)
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("channel manager"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="managed_partners",
+    )
+    joined_on = models.DateField(_("joined"), default=timezone.localdate)
+    cohort_override = models.CharField(
+        _("cohort override"), max_length=16, choices=CohortOverride.choices, blank=True, default=""
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("partner")
+        verbose_name_plural = _("partners")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="uniq_partner_name_per_tenant"),
+            models.UniqueConstraint(
+                fields=["tenant", "external_id"], condition=~Q(external_id=""), name="uniq_partner_external_id"
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "status"]), models.Index(fields=["tenant", "tier"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(TenantOwnedModel):
+    """User × tenant × role. Partner users are tied to their partner company."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices)
+    partner = models.ForeignKey(
+        Partner, verbose_name=_("partner"), null=True, blank=True, on_delete=models.CASCADE, related_name="memberships"
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user"], name="uniq_membership_per_tenant"),
+            models.CheckConstraint(
+                condition=(Q(role=Role.PARTNER_USER) & Q(partner__isnull=False))
+                | (~Q(role=Role.PARTNER_USER) & Q(partner__isnull=True)),
+                name="membership_partner_iff_partner_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.tenant_id} ({self.get_role_display()})"
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role in MANAGER_ROLES
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.TENANT_ADMIN
+
+    def clean(self) -> None:
+        if self.role == Role.PARTNER_USER and not self.partner_id:
+            raise ValidationError({"partner": _("A partner user must belong to a partner.")})
+        if self.role != Role.PARTNER_USER and self.partner_id:
+            raise ValidationError({"partner": _("Only partner users belong to a partner.")})
+        if self.partner_id and self.partner.tenant_id != self.tenant_id:
+            raise ValidationError({"partner": _("Unknown partner.")})
+
+
+class SupportActivityKind(models.TextChoices):
+    MEETING = "meeting", _("Meeting")
+    WORKSHOP = "workshop", _("Workshop")
+    CALL = "call", _("Call")
+    EMAIL = "email", _("Email")
+    CO_SELLING = "co_selling", _("Co-selling")
+    OTHER = "other", _("Other")
+
+
+class SupportActivity(TenantOwnedModel):
+    """What a channel manager did for a partner."""
+
+    partner = models.ForeignKey(Partner, verbose_name=_("partner"), on_delete=models.CASCADE, related_name="support_activities")
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("logged by"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=SupportActivityKind.choices)
+    occurred_on = models.DateField(_("date"))
+    duration_minutes = models.PositiveIntegerField(_("duration (minutes)"), default=0)
+    participants = models.CharField(_("participants"), max_length=500, blank=True, default="")
+    notes = models.TextField(_("notes"), blank=True, default="")
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("support activity")
+        verbose_name_plural = _("support activities")
+        ordering = ["-occurred_on", "-id"]
+        indexes = [models.Index(fields=["tenant", "partner", "occurred_on"]), models.Index(fields=["tenant", "occurred_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.occurred_on}"
+
+
+class DealStage(models.TextChoices):
+    REGISTERED = "registered", _("Registered")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+
+
+class DealSource(models.TextChoices):
+    PORTAL = "portal", _("Portal")
+    IMPORT = "import", _("CSV import")
+    API = "api", _("API")
+
+
+class Deal(TenantOwnedModel):
+    """A registered opportunity and its outcome."""
+
+    partner = models.ForeignKey(Partner, verbose_name=_("partner"), on_delete=models.CASCADE, related_name="deals")
+    external_id = models.CharField(_("external id"), max_length=100, blank=True, default="")
+    customer = models.CharField(_("customer"), max_length=200)
+    product = models.CharField(_("product"), max_length=200, blank=True, default="")
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, validators=[MinValueValidator(0)])
+    currency = models.CharField(_("currency"), max_length=3, default="JPY")
+    expected_close_on = models.DateField(_("expected close date"), null=True, blank=True)
+    stage = models.CharField(_("stage"), max_length=16, choices=DealStage.choices, default=DealStage.REGISTERED)
+    closed_on = models.DateField(_("closed on"), null=True, blank=True, help_text=_("Date won or lost."))
+    source = models.CharField(_("source"), max_length=16, choices=DealSource.choices, default=DealSource.PORTAL)
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("registered by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("decided by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("deal")
+        verbose_name_plural = _("deals")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "external_id"], condition=~Q(external_id=""), name="uniq_deal_external_id"
+            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="deal_amount_non_negative"),
+        ]
+        indexes = [models.Index(fields=["tenant", "partner", "stage"]), models.Index(fields=["tenant", "stage", "closed_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.customer} ({self.get_stage_display()})"
+
+
+class ApiKeyScope(models.TextChoices):
+    EVENTS_WRITE = "events:write", _("Write events")
+    READ = "read", _("Read")
+
+
+class ApiKey(TenantOwnedModel):
+    """A tenant's credential for external systems. Only a hash is stored; the prefix identifies it."""
+
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
+    hashed_key = models.CharField(max_length=128, editable=False)
+    scopes = models.JSONField(_("scopes"), default=list)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="uniq_api_key_name_per_tenant")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -1,0 +1,35 @@
+"""Reads for the partners app. Functions take the tenant (and acting user) and return QuerySets."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django_scopes import scopes_disabled
+
+from partners.models import Membership, Partner, PartnerTier, Tenant, User
+
+
+def user_memberships(*, user: User) -> list[Membership]:
+    """A user's active memberships across tenants (for the tenant picker).
+
+    Cross-tenant by nature: the user is choosing a tenant, so no scope can be open yet.
+    """
+    with scopes_disabled():
+        return list(
+            Membership.objects.filter(user=user, is_active=True, tenant__is_active=True)
+            .select_related("tenant", "partner")
+            .order_by("tenant__name")
+        )
+
+
+def partner_list(*, tenant: Tenant) -> QuerySet[Partner]:
+    return Partner.objects.filter(tenant=tenant).select_related("tier", "manager").order_by("name")
+
+
+def tier_list(*, tenant: Tenant) -> QuerySet[PartnerTier]:
+    return PartnerTier.objects.filter(tenant=tenant).order_by("rank", "name")
+
+
+def channel_managers(*, tenant: Tenant) -> QuerySet[User]:
+    return User.objects.filter(
+        memberships__tenant=tenant, memberships__role__in=["channel_manager", "tenant_admin"], memberships__is_active=True
+    ).order_by("name", "email")

@@ -1,0 +1,9 @@
+"""API routes: /api/v1/ (DRF), /api/xapi/ (LRS), /api/schema/ and /api/docs/ (OpenAPI)."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]

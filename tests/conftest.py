@@ -1,0 +1,115 @@
+"""Shared fixtures. Tests run inside an explicit tenant scope only where they ask for one."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from django.db.backends.sqlite3.operations import DatabaseOperations as SQLiteOps
+from django_scopes import scope, scopes_disabled
+
+from tests import factories as f
+
+# --- The append-only log vs. test flushes ----------------------------------------------------------
+# Transactional tests (live_server) empty the database between tests with DELETE on SQLite, which
+# the log's triggers refuse. Only in tests, flushing drops and re-creates the triggers around it.
+_original_sql_flush = SQLiteOps.sql_flush
+
+
+def _sql_flush_keeping_triggers(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+    mig = importlib.import_module("enablement.migrations.0003_activity_log_append_only")
+    statements = _original_sql_flush(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
+    if "enablement_activityevent" not in tables:
+        return statements
+    return [*mig.SQLITE_BACKWARD, *statements, *mig.SQLITE_FORWARD]
+
+
+SQLiteOps.sql_flush = _sql_flush_keeping_triggers
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def no_scope():
+    """For fixtures that create rows in several tenants at once."""
+    with scopes_disabled():
+        yield
+
+
+@pytest.fixture
+def tenant_a(db):
+    return f.TenantFactory(name="Acme Japan", slug="acme", default_language="ja")
+
+
+@pytest.fixture
+def tenant_b(db):
+    return f.TenantFactory(name="Globex", slug="globex", default_language="en")
+
+
+def _member(tenant, role, **kwargs):
+    with scope(tenant=tenant.pk):
+        if role == "partner_user":
+            return f.PartnerUserMembershipFactory(tenant=tenant, **kwargs)
+        return f.MembershipFactory(tenant=tenant, role=role, **kwargs)
+
+
+@pytest.fixture
+def make_member():
+    return _member
+
+
+@pytest.fixture
+def admin_a(tenant_a):
+    return _member(tenant_a, "tenant_admin", user=f.UserFactory(is_staff=True, email="admin@acme.test"))
+
+
+@pytest.fixture
+def manager_a(tenant_a):
+    return _member(tenant_a, "channel_manager", user=f.UserFactory(email="manager@acme.test"))
+
+
+@pytest.fixture
+def partner_user_a(tenant_a):
+    return _member(tenant_a, "partner_user", user=f.UserFactory(email="partner@acme.test"))
+
+
+@pytest.fixture
+def admin_b(tenant_b):
+    return _member(tenant_b, "tenant_admin", user=f.UserFactory(is_staff=True, email="admin@globex.test"))
+
+
+@pytest.fixture
+def manager_b(tenant_b):
+    return _member(tenant_b, "channel_manager", user=f.UserFactory(email="manager@globex.test"))
+
+
+@pytest.fixture
+def partner_user_b(tenant_b):
+    return _member(tenant_b, "partner_user", user=f.UserFactory(email="partner@globex.test"))
+
+
+@pytest.fixture
+def scope_a(tenant_a):
+    with scope(tenant=tenant_a.pk):
+        yield tenant_a
+
+
+@pytest.fixture
+def scope_b(tenant_b):
+    with scope(tenant=tenant_b.pk):
+        yield tenant_b
+
+
+@pytest.fixture
+def login(client):
+    """``login(membership)`` logs the membership's user into the test client."""
+
+    def _login(membership, c=None):
+        c = c or client
+        c.force_login(membership.user)
+        return c
+
+    return _login
