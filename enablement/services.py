@@ -74,3 +74,43 @@ def activity_record(
             raise
         return existing, False
     return event, True
+
+
+@transaction.atomic
+def activity_record_many(*, tenant: Tenant, events: list[ActivityEvent]) -> list[bool]:
+    """Append many events set-based: one query for known ids, one multi-row INSERT.
+
+    ``events`` are unsaved ``ActivityEvent`` objects of this tenant. Returns, per input, True
+    when stored now and False when it was a duplicate of a stored event or of an earlier one in
+    the same batch (idempotent on ``(tenant, source, event_id)``).
+    """
+    now = timezone.now()
+    keys = [(e.source, e.event_id) for e in events]
+    existing: set[tuple[str, str]] = set()
+    by_source: dict[str, list[str]] = {}
+    for source, event_id in keys:
+        by_source.setdefault(source, []).append(event_id)
+    for source, ids in by_source.items():
+        existing.update(
+            (source, eid)
+            for eid in ActivityEvent.objects.filter(tenant=tenant, source=source, event_id__in=ids).values_list(
+                "event_id", flat=True
+            )
+        )
+    created: list[bool] = []
+    fresh: list[ActivityEvent] = []
+    seen: set[tuple[str, str]] = set()
+    for event, key in zip(events, keys, strict=True):
+        if event.tenant_id != tenant.pk:
+            raise ValueError("Event of another tenant")
+        if key in existing or key in seen:
+            created.append(False)
+            continue
+        seen.add(key)
+        if event.received_at is None:
+            event.received_at = now
+        fresh.append(event)
+        created.append(True)
+    # ignore_conflicts: a concurrent writer of the same id wins; the row is still stored once.
+    ActivityEvent.objects.bulk_create(fresh, batch_size=1000, ignore_conflicts=True)
+    return created

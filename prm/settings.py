@@ -136,7 +136,8 @@ SESSION_COOKIE_AGE = 60 * 60 * 12
 # --- I18N ---------------------------------------------------------------------------------------
 LANGUAGE_CODE = "ja"
 LANGUAGES = [("ja", _("Japanese")), ("en", _("English"))]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# One catalogue per feature area: locale/<area>/<lang>/LC_MESSAGES/django.po (+ compiled .mo).
+LOCALE_PATHS = sorted(p for p in (BASE_DIR / "locale").iterdir() if p.is_dir())
 USE_I18N = True
 TIME_ZONE = "Asia/Tokyo"
 USE_TZ = True

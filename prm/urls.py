@@ -7,10 +7,15 @@ from partners.views import tenant_root
 
 tenant_patterns = [
     path("", tenant_root, name="tenant-root"),
-    path("portal/", include("enablement.urls_portal")),
-    path("manage/", include("kpis.urls_manage")),
-    path("manage/", include("enablement.urls_manage")),
-    path("manage/", include("partners.urls_manage")),
+    path("portal/", include("enablement.urls_portal")),  # catalog, player, documents, FAQ
+    path("portal/deals/", include("partners.urls_deals_portal")),  # deal registration
+    path("manage/", include("kpis.urls_manage")),  # dashboards
+    path("manage/", include("kpis.urls_ops")),  # refresh / rollup status
+    path("manage/", include("kpis.urls_patterns")),  # success patterns, playbook
+    path("manage/", include("enablement.urls_manage")),  # assets, assignments
+    path("manage/", include("partners.urls_manage")),  # partner settings, support activities
+    path("manage/deals/", include("partners.urls_deals_manage")),  # deal approval, CSV import
+    path("manage/api-keys/", include("partners.urls_api_keys")),  # API keys
 ]
 
 urlpatterns = [

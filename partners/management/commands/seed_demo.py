@@ -16,7 +16,8 @@ from partners.tenancy import tenant_scope
 STEPS = [
     ("enablement.demo", "assets, learning paths, assignments, six months of activity"),
     ("kpis.demo_outcomes", "deals and the planted success pattern"),
-    ("kpis.demo", "KPI definitions, rollup, KPI results and success patterns"),
+    ("kpis.demo", "KPI definitions, rollup and KPI results"),
+    ("kpis.demo_patterns", "success patterns and the suggested playbook"),
 ]
 
 

@@ -1,0 +1,3 @@
+"""URL module filled by its feature (see prm/urls.py)."""
+
+urlpatterns: list = []
