@@ -15,7 +15,6 @@ from django.utils import timezone
 
 from partners.models import ApiKey, ApiKeyScope, Deal, DealSource, DealStage, Partner, Tenant, User
 
-
 # --- API keys (issue 6) -------------------------------------------------------------------------
 
 API_KEY_PREFIX = "shien"
