@@ -144,3 +144,67 @@ def deal_upsert(
     deal.full_clean(exclude=["tenant", "partner", "registered_by", "decided_by"], validate_constraints=False)
     deal.save()
     return deal, created
+
+
+# --- Deal registration and approval (issue 7: portal and manage area) ----------------------------------
+DEAL_TRANSITIONS: dict[str, frozenset[str]] = {
+    DealStage.REGISTERED: frozenset({DealStage.APPROVED, DealStage.REJECTED}),
+    DealStage.APPROVED: frozenset({DealStage.WON, DealStage.LOST, DealStage.REJECTED}),
+    DealStage.REJECTED: frozenset(),
+    DealStage.WON: frozenset(),
+    DealStage.LOST: frozenset(),
+}
+
+
+@transaction.atomic
+def deal_register(
+    *,
+    tenant: Tenant,
+    partner: Partner,
+    customer: str,
+    amount: Decimal,
+    currency: str = "JPY",
+    product: str = "",
+    expected_close_on: date | None = None,
+    actor: User | None,
+) -> Deal:
+    """A partner user registers an opportunity (stage ``registered``, source ``portal``)."""
+    if partner.tenant_id != tenant.pk:
+        raise ValidationError({"partner": "Unknown partner."})
+    deal = Deal(
+        tenant=tenant,
+        partner=partner,
+        customer=customer.strip(),
+        product=product.strip(),
+        amount=amount,
+        currency=(currency or "JPY").upper(),
+        expected_close_on=expected_close_on,
+        stage=DealStage.REGISTERED,
+        source=DealSource.PORTAL,
+        registered_by=actor,
+    )
+    deal.full_clean(exclude=["tenant", "partner", "registered_by", "decided_by"], validate_constraints=False)
+    deal.save()
+    return deal
+
+
+@transaction.atomic
+def deal_transition(
+    *, tenant: Tenant, deal: Deal, stage: str, closed_on: date | None = None, actor: User | None
+) -> Deal:
+    """Move a deal along registered → approved → won / lost (or rejected). Refuses other moves."""
+    if deal.tenant_id != tenant.pk:
+        raise ValidationError({"deal": "Unknown deal."})
+    deal = Deal.objects.select_for_update().get(tenant=tenant, pk=deal.pk)
+    if stage not in DEAL_TRANSITIONS.get(deal.stage, frozenset()):
+        raise ValidationError({"stage": f"A {deal.stage} deal cannot become {stage}."})
+    deal.stage = stage
+    fields = ["stage", "updated_at"]
+    if stage in (DealStage.WON, DealStage.LOST):
+        deal.closed_on = closed_on or timezone.localdate()
+        fields.append("closed_on")
+    if stage in (DealStage.APPROVED, DealStage.REJECTED):
+        deal.decided_by = actor
+        fields.append("decided_by")
+    deal.save(update_fields=fields)
+    return deal
