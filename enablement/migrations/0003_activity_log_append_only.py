@@ -17,7 +17,10 @@ SQLITE_BACKWARD = [
 ]
 POSTGRES_FORWARD = [
     """CREATE OR REPLACE FUNCTION enablement_activityevent_refuse() RETURNS trigger AS $$
-       BEGIN RAISE EXCEPTION 'activity log is append-only: % refused', TG_OP USING ERRCODE = 'integrity_constraint_violation'; END;
+       BEGIN
+         RAISE EXCEPTION USING MESSAGE = 'activity log is append-only: ' || TG_OP || ' refused',
+                               ERRCODE = 'integrity_constraint_violation';
+       END;
        $$ LANGUAGE plpgsql;""",
     """CREATE TRIGGER enablement_activityevent_append_only BEFORE UPDATE OR DELETE ON enablement_activityevent
        FOR EACH ROW EXECUTE FUNCTION enablement_activityevent_refuse();""",
