@@ -208,3 +208,138 @@ def deal_transition(
         fields.append("decided_by")
     deal.save(update_fields=fields)
     return deal
+
+
+# --- Support activities, partner settings and invitations (manage area, issue 3) ---------------------
+from partners.models import (  # noqa: E402
+    MANAGER_ROLES,
+    Membership,
+    PartnerTier,
+    Role,
+    SupportActivity,
+    SupportActivityKind,
+)
+
+PARTNER_FIELDS = ("name", "external_id", "tier", "segment", "region", "status", "manager", "joined_on")
+
+
+def _is_manager_of(tenant: Tenant, user: User | None) -> bool:
+    return user is None or Membership.objects.filter(
+        tenant=tenant, user=user, role__in=MANAGER_ROLES, is_active=True
+    ).exists()
+
+
+@transaction.atomic
+def support_activity_log(
+    *,
+    tenant: Tenant,
+    partner: Partner,
+    actor: User | None,
+    kind: str,
+    occurred_on: date,
+    duration_minutes: int = 0,
+    participants: str = "",
+    notes: str = "",
+) -> SupportActivity:
+    """Record what a channel manager did for a partner (meeting, workshop, call, …)."""
+    if partner.tenant_id != tenant.pk:
+        raise ValidationError({"partner": "Unknown partner."})
+    if kind not in SupportActivityKind.values:
+        raise ValidationError({"kind": "Unknown kind of activity."})
+    if duration_minutes is None or duration_minutes < 0:
+        raise ValidationError({"duration_minutes": "The duration cannot be negative."})
+    if occurred_on > timezone.localdate() + timedelta(days=366):
+        raise ValidationError({"occurred_on": "The date is too far in the future."})
+    activity = SupportActivity(
+        tenant=tenant, partner=partner, manager=actor, kind=kind, occurred_on=occurred_on,
+        duration_minutes=duration_minutes, participants=participants.strip()[:500], notes=notes.strip(),
+    )
+    activity.save(force_insert=True)
+    return activity
+
+
+def _partner_check(*, tenant: Tenant, partner: Partner) -> None:
+    if partner.tier_id is not None and partner.tier.tenant_id != tenant.pk:
+        raise ValidationError({"tier": "Unknown tier."})
+    if partner.manager_id is not None and not _is_manager_of(tenant, partner.manager):
+        raise ValidationError({"manager": "Choose a channel manager of this tenant."})
+    partner.full_clean(exclude=["tenant", "tier", "manager"], validate_constraints=False)
+    if Partner.objects.filter(tenant=tenant, name=partner.name).exclude(pk=partner.pk).exists():
+        raise ValidationError({"name": "Another partner has this name."})
+    if partner.external_id and Partner.objects.filter(
+        tenant=tenant, external_id=partner.external_id
+    ).exclude(pk=partner.pk).exists():
+        raise ValidationError({"external_id": "Another partner has this external id."})
+
+
+@transaction.atomic
+def partner_create(*, tenant: Tenant, actor: User | None, name: str, **fields) -> Partner:
+    """Create a partner company. ``fields``: external_id, tier, segment, region, status, manager, joined_on."""
+    unknown = set(fields) - set(PARTNER_FIELDS)
+    if unknown:
+        raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}")
+    partner = Partner(tenant=tenant, name=name.strip(), **{k: v for k, v in fields.items() if v is not None})
+    partner.external_id = (partner.external_id or "").strip()
+    _partner_check(tenant=tenant, partner=partner)
+    partner.save(force_insert=True)
+    return partner
+
+
+@transaction.atomic
+def partner_update(*, tenant: Tenant, actor: User | None, partner: Partner, **fields) -> Partner:
+    if partner.tenant_id != tenant.pk:
+        raise ValidationError("Unknown partner.")
+    unknown = set(fields) - set(PARTNER_FIELDS)
+    if unknown:
+        raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}")
+    for name, value in fields.items():
+        setattr(partner, name, value.strip() if isinstance(value, str) else value)
+    _partner_check(tenant=tenant, partner=partner)
+    partner.save()
+    return partner
+
+
+@transaction.atomic
+def tier_create(*, tenant: Tenant, actor: User | None, name: str, rank: int) -> PartnerTier:
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "A name is required."})
+    if PartnerTier.objects.filter(tenant=tenant, name=name).exists():
+        raise ValidationError({"name": "A tier with this name already exists."})
+    return PartnerTier.objects.create(tenant=tenant, name=name, rank=rank)
+
+
+@transaction.atomic
+def membership_invite(
+    *, tenant: Tenant, actor: User | None, email: str, role: str, name: str = "", partner: Partner | None = None
+) -> tuple[Membership, bool]:
+    """Give a person access to the tenant: a partner user of ``partner`` or a channel manager/admin.
+
+    Creates the user when the email is new (with an unusable password: they set one through the
+    password reset). Returns ``(membership, user_created)``. Only tenant admins may invite.
+    """
+    if actor is not None and not Membership.objects.filter(
+        tenant=tenant, user=actor, role=Role.TENANT_ADMIN, is_active=True
+    ).exists():
+        raise ValidationError("Only tenant admins can invite users.")
+    if role not in Role.values:
+        raise ValidationError({"role": "Unknown role."})
+    if role == Role.PARTNER_USER and partner is None:
+        raise ValidationError({"partner": "A partner user must belong to a partner."})
+    if role != Role.PARTNER_USER:
+        partner = None
+    if partner is not None and partner.tenant_id != tenant.pk:
+        raise ValidationError({"partner": "Unknown partner."})
+    email = User.objects.normalize_email(email.strip()).lower()
+    if not email or "@" not in email:
+        raise ValidationError({"email": "Enter a valid email address."})
+    user = User.objects.filter(email__iexact=email).first()
+    created = user is None
+    if created:
+        user = User(email=email, name=name.strip())
+        user.set_unusable_password()
+        user.save()
+    if Membership.objects.filter(tenant=tenant, user=user).exists():
+        raise ValidationError({"email": "This person is already a member of this tenant."})
+    membership = Membership.objects.create(tenant=tenant, user=user, role=role, partner=partner)
+    return membership, created
