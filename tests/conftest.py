@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 import pytest
+import django.db.backends.sqlite3.base  # noqa: F401  (loads the backend first: importing operations alone is circular)
 from django.db.backends.sqlite3.operations import DatabaseOperations as SQLiteOps
 from django_scopes import scope, scopes_disabled
 

@@ -1,0 +1,446 @@
+"""Incremental, set-based rollup of the activity log into the kpis fact tables.
+
+``rollup_tenant(tenant)`` is the one entry point. For one tenant it:
+
+1. reads the high-water mark ``hi`` = the newest ``received_at`` of the tenant's events and
+   the stored watermark ``lo`` (``RollupState.watermark``);
+2. finds, in ONE query, the set of tenant-local days touched by events with
+   ``lo - OVERLAP < received_at <= hi`` (a FAQ view/feedback also touches the day of the
+   search it may resolve, i.e. the day of ``occurred_at - 30 min``);
+3. for those days, per fact table: ``DELETE`` the day's facts, then one
+   ``INSERT … SELECT … GROUP BY`` over the day's events (all of them, not only the new ones, so
+   late and duplicate events are handled and a rerun changes nothing);
+4. recomputes ``PartnerAssetState`` / ``UserAssetState`` whole for the ``(partner, asset)`` /
+   ``(user, asset)`` pairs touched by the new events (DELETE + INSERT … SELECT of those pairs);
+5. advances the watermark to ``hi``.
+
+Everything runs inside one transaction per tenant; the ``RollupState`` row records
+``running`` / ``idle`` / ``failed`` (+ the error) outside it, so a crashed run is simply rerun.
+
+Tenant-local day
+----------------
+PostgreSQL: ``(occurred_at AT TIME ZONE tz)::date``.
+SQLite stores datetimes as UTC text; the rollup registers a deterministic SQL function
+``shien_local_date(ts, tz, shift_seconds)`` on the connection that converts with ``zoneinfo``
+(correct for every zone, DST included) — the same conversion PostgreSQL does.
+
+Fact semantics
+--------------
+* ``DailyActivityFact`` (day, partner, asset|NULL, verb): ``event_count`` events,
+  ``user_count`` distinct non-null ``user_id``, ``seconds`` = SUM(seconds) (NULL → 0),
+  ``max_progress`` = MAX(progress) (NULL when no event carried one).
+* ``FaqSearchFact`` (day, partner, normalised query): normalised = lower case, trimmed,
+  whitespace runs (incl. the ideographic space) collapsed to one space. ``searches`` = number of
+  ``faq.searched`` events, ``zero_result_searches`` = those with ``result_count = 0``,
+  ``unresolved_searches`` = those that found nothing, OR were made without a user, OR were
+  followed by no ``faq.viewed`` of the same user within ``[t, t + 30 min]``, OR were followed
+  by a ``faq.feedback`` with ``resolved = false`` of the same user within that window.
+* ``PartnerAssetState`` / ``UserAssetState``: over ALL events of the pair:
+  first/last activity = MIN/MAX(occurred_at); a *completion* event is ``training.completed``
+  for a training, ``document.viewed``/``document.downloaded`` for a document, ``faq.viewed``
+  for an FAQ; ``first_completed_at`` = MIN(occurred_at) of completion events;
+  ``completed_users`` / ``active_users`` = distinct users with a completion / any event;
+  ``max_progress`` = MAX(progress) of ``training.progressed``/``training.completed`` events;
+  ``watched_share`` = that max / 100 capped at 1 (0 when none); ``seconds`` = SUM(seconds).
+  A user's state takes the highest partner id seen for that user (users belong to one partner).
+"""
+
+# ruff: noqa: S608  (the SQL below interpolates only module constants, table names and a
+# time-zone name validated by zoneinfo and a strict pattern; every value is a bound parameter)
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+import time
+import traceback
+import zoneinfo
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from enablement.models import ActivityEvent, Asset, AssetKind, Verb
+from kpis.models import DailyActivityFact, FaqSearchFact, PartnerAssetState, RollupState, UserAssetState
+from partners.models import Tenant
+
+FAQ_SESSION_WINDOW = dt.timedelta(minutes=30)
+
+EV = ActivityEvent._meta.db_table
+ASSET = Asset._meta.db_table
+DAILY = DailyActivityFact._meta.db_table
+FAQ = FaqSearchFact._meta.db_table
+PAS = PartnerAssetState._meta.db_table
+UAS = UserAssetState._meta.db_table
+
+PROGRESS_VERBS = (Verb.TRAINING_PROGRESSED.value, Verb.TRAINING_COMPLETED.value)
+
+# What counts as "completed" per asset kind (same rule as the portal's progress).
+COMPLETION_SQL = (
+    f"((a.kind = '{AssetKind.TRAINING.value}' AND e.verb = '{Verb.TRAINING_COMPLETED.value}')"
+    f" OR (a.kind = '{AssetKind.DOCUMENT.value}' AND e.verb IN "
+    f"('{Verb.DOCUMENT_VIEWED.value}', '{Verb.DOCUMENT_DOWNLOADED.value}'))"
+    f" OR (a.kind = '{AssetKind.FAQ.value}' AND e.verb = '{Verb.FAQ_VIEWED.value}'))"
+)
+PROGRESS_SQL = f"CASE WHEN e.verb IN ('{PROGRESS_VERBS[0]}', '{PROGRESS_VERBS[1]}') THEN e.progress END"
+
+
+def overlap() -> dt.timedelta:
+    """Events received shortly before the watermark are looked at again (a writer's transaction
+    may commit after a rollup read a newer ``received_at``). Rescanning is harmless: it only
+    recomputes days and pairs, which gives the same numbers."""
+    return dt.timedelta(seconds=getattr(settings, "KPIS_ROLLUP_OVERLAP_SECONDS", 60))
+
+
+# --- SQL dialect ---------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(name)
+
+
+def _parse_sqlite_ts(value) -> dt.datetime | None:
+    if value is None:
+        return None
+    parsed = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _sqlite_local_date(value, tz_name, shift_seconds=0):
+    """``shien_local_date(ts, tz, shift)``: the tenant-local date of a stored UTC timestamp."""
+    parsed = _parse_sqlite_ts(value)
+    if parsed is None:
+        return None
+    return (parsed + dt.timedelta(seconds=shift_seconds or 0)).astimezone(_zone(tz_name)).date().isoformat()
+
+
+def _sqlite_add_seconds(value, seconds):
+    """``shien_add_seconds(ts, s)`` in Django's SQLite storage format (UTC, naive text)."""
+    parsed = _parse_sqlite_ts(value)
+    if parsed is None:
+        return None
+    return str((parsed + dt.timedelta(seconds=seconds)).astimezone(dt.UTC).replace(tzinfo=None))
+
+
+def _sqlite_normalise_query(value):
+    return normalise_query(value) if value is not None else None
+
+
+def normalise_query(value: str) -> str:
+    """The FAQ keyword as facts store it: lower case, trimmed, whitespace runs collapsed."""
+    return " ".join(value.split()).lower()
+
+
+def _ensure_sqlite_functions() -> None:
+    connection.ensure_connection()
+    raw = connection.connection
+    if getattr(raw, "_shien_kpis_functions", False):
+        return
+    raw.create_function("shien_local_date", 3, _sqlite_local_date, deterministic=True)
+    raw.create_function("shien_add_seconds", 2, _sqlite_add_seconds, deterministic=True)
+    raw.create_function("shien_norm_query", 1, _sqlite_normalise_query, deterministic=True)
+    with contextlib.suppress(AttributeError):
+        raw._shien_kpis_functions = True
+
+
+@dataclass(frozen=True)
+class Dialect:
+    vendor: str
+    tz: str
+
+    def day(self, col: str, shift_seconds: int = 0) -> str:
+        """SQL of the tenant-local date of ``col`` (+ shift), with the zone inlined as a literal
+        (validated by zoneinfo, quoted) so the same text can appear in SELECT and GROUP BY."""
+        tz = self.tz.replace("'", "''")
+        if self.vendor == "postgresql":
+            shifted = f"({col} + interval '{int(shift_seconds)} seconds')" if shift_seconds else col
+            return f"(({shifted}) AT TIME ZONE '{tz}')::date"
+        return f"shien_local_date({col}, '{tz}', {int(shift_seconds)})"
+
+    def plus(self, col: str, seconds: int) -> str:
+        if self.vendor == "postgresql":
+            return f"({col} + interval '{int(seconds)} seconds')"
+        return f"shien_add_seconds({col}, {int(seconds)})"
+
+    def norm_query(self, col: str) -> str:
+        if self.vendor == "postgresql":
+            return f"lower(btrim(regexp_replace({col}, '[\\s\\u3000]+', ' ', 'g')))"
+        return f"shien_norm_query({col})"
+
+    def date_param(self, value: dt.date):
+        return connection.ops.adapt_datefield_value(value)
+
+    def ts_param(self, value: dt.datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+
+
+_TZ_NAME = re.compile(r"^[A-Za-z0-9_+\-/]+$")
+
+
+def _dialect(tenant: Tenant) -> Dialect:
+    _zone(tenant.time_zone)  # refuses an unknown zone before it reaches SQL
+    if not _TZ_NAME.match(tenant.time_zone):
+        raise ValueError(f"Unexpected time zone name {tenant.time_zone!r}")
+    vendor = connection.vendor
+    if vendor == "sqlite":
+        _ensure_sqlite_functions()
+    elif vendor != "postgresql":
+        raise RuntimeError(f"kpis rollup supports SQLite and PostgreSQL, not {vendor!r}")
+    return Dialect(vendor=vendor, tz=tenant.time_zone)
+
+
+def _in(values) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+def day_bounds_utc(days: list[dt.date], tz: str) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) in UTC covering the tenant-local days (DST-correct)."""
+    zone = _zone(tz)
+    start = dt.datetime.combine(min(days), dt.time.min, tzinfo=zone).astimezone(dt.UTC)
+    end = dt.datetime.combine(max(days) + dt.timedelta(days=1), dt.time.min, tzinfo=zone).astimezone(dt.UTC)
+    return start, end
+
+
+# --- the windows ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Window:
+    """Which facts a run recomputes.
+
+    * ``all_days``: every day and pair of the tenant (first run);
+    * ``since``: days >= since and pairs with events on those days (``--since``);
+    * otherwise ``days`` (explicit) and pairs touched by events received in ``(lo, hi]``.
+    """
+
+    all_days: bool = False
+    since: dt.date | None = None
+    days: list[dt.date] = field(default_factory=list)
+    lo: dt.datetime | None = None
+    hi: dt.datetime | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.all_days and self.since is None and not self.days
+
+
+@dataclass
+class RollupStats:
+    tenant: str
+    mode: str = "incremental"
+    days: int = 0
+    daily_rows: int = 0
+    faq_rows: int = 0
+    partner_pairs: int = 0
+    user_pairs: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(self.seconds.values())
+
+
+def _touched_days(cursor, d: Dialect, tenant_id: int, lo: dt.datetime | None, hi: dt.datetime) -> list[dt.date]:
+    """One query: the tenant-local days touched by events received in (lo, hi]."""
+    recv = "e.tenant_id = %s AND e.received_at <= %s" + (" AND e.received_at > %s" if lo else "")
+    params = [tenant_id, d.ts_param(hi)] + ([d.ts_param(lo)] if lo else [])
+    shift = -int(FAQ_SESSION_WINDOW.total_seconds())
+    sql = (
+        f"SELECT {d.day('e.occurred_at')} AS d FROM {EV} e WHERE {recv} "
+        f"UNION SELECT {d.day('e.occurred_at', shift)} AS d FROM {EV} e WHERE {recv} "
+        f"AND e.verb IN ('{Verb.FAQ_VIEWED.value}', '{Verb.FAQ_FEEDBACK.value}')"
+    )
+    cursor.execute(sql, params + params)
+    return sorted(_as_date(r[0]) for r in cursor.fetchall() if r[0] is not None)
+
+
+def _as_date(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def _day_filter(d: Dialect, w: Window, *, alias: str = "e", day_col: str | None = None) -> tuple[str, list]:
+    """WHERE fragment selecting the window's days, on events (occurred_at) or on facts (day_col)."""
+    if w.all_days:
+        return "", []
+    if day_col is not None:
+        if w.since is not None:
+            return f" AND {day_col} >= %s", [d.date_param(w.since)]
+        return f" AND {day_col} IN ({_in(w.days)})", [d.date_param(x) for x in w.days]
+    if w.since is not None:
+        start, _ = day_bounds_utc([w.since], d.tz)
+        return f" AND {alias}.occurred_at >= %s", [d.ts_param(start)]
+    start, end = day_bounds_utc(w.days, d.tz)
+    return (
+        f" AND {alias}.occurred_at >= %s AND {alias}.occurred_at < %s AND {d.day(alias + '.occurred_at')} IN ({_in(w.days)})",
+        [d.ts_param(start), d.ts_param(end)] + [d.date_param(x) for x in w.days],
+    )
+
+
+def _new_events_filter(d: Dialect, w: Window, tenant_id: int, outer: tuple[str, str], inner: tuple[str, str]) -> tuple[str, list]:
+    """``(outer) IN (SELECT inner FROM new events)``: restricts a pair recompute to touched pairs."""
+    if w.all_days:
+        return "", []
+    if w.since is not None:
+        start, _ = day_bounds_utc([w.since], d.tz)
+        cond, params = "n.occurred_at >= %s", [d.ts_param(start)]
+    else:
+        cond = "n.received_at <= %s" + (" AND n.received_at > %s" if w.lo else "")
+        params = [d.ts_param(w.hi)] + ([d.ts_param(w.lo)] if w.lo else [])
+    return (
+        f" AND ({outer[0]}, {outer[1]}) IN (SELECT n.{inner[0]}, n.{inner[1]} FROM {EV} n "
+        f"WHERE n.tenant_id = %s AND {cond} AND n.{inner[0]} IS NOT NULL AND n.{inner[1]} IS NOT NULL)",
+        [tenant_id, *params],
+    )
+
+
+# --- the statements ---------------------------------------------------------------------------------
+
+
+def _daily(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
+    where, params = _day_filter(d, w, day_col="day")
+    cursor.execute(f"DELETE FROM {DAILY} WHERE tenant_id = %s{where}", [tenant_id, *params])
+    where, params = _day_filter(d, w)
+    cursor.execute(
+        f"INSERT INTO {DAILY} (tenant_id, day, partner_id, asset_id, verb, event_count, user_count, seconds, max_progress) "
+        f"SELECT e.tenant_id, {d.day('e.occurred_at')}, e.partner_id, e.asset_id, e.verb, "
+        f"COUNT(*), COUNT(DISTINCT e.user_id), COALESCE(SUM(e.seconds), 0), MAX(e.progress) "
+        f"FROM {EV} e WHERE e.tenant_id = %s{where} GROUP BY 1, 2, 3, 4, 5",
+        [tenant_id, *params],
+    )
+    return cursor.rowcount
+
+
+def _faq(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
+    where, params = _day_filter(d, w, day_col="day")
+    cursor.execute(f"DELETE FROM {FAQ} WHERE tenant_id = %s{where}", [tenant_id, *params])
+    where, params = _day_filter(d, w)
+    window_end = d.plus("e.occurred_at", int(FAQ_SESSION_WINDOW.total_seconds()))
+    follow = (
+        f"SELECT 1 FROM {EV} v WHERE v.tenant_id = e.tenant_id AND v.user_id = e.user_id AND v.verb = %s "
+        f"AND v.occurred_at >= e.occurred_at AND v.occurred_at <= {window_end}"
+    )
+    cursor.execute(
+        f"INSERT INTO {FAQ} (tenant_id, day, partner_id, query, searches, zero_result_searches, unresolved_searches) "
+        f"SELECT e.tenant_id, {d.day('e.occurred_at')}, e.partner_id, {d.norm_query('e.query')}, COUNT(*), "
+        f"SUM(CASE WHEN e.result_count = 0 THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN e.result_count = 0 OR e.user_id IS NULL OR NOT EXISTS ({follow}) "
+        f"OR EXISTS ({follow} AND v.resolved = %s) THEN 1 ELSE 0 END) "
+        f"FROM {EV} e WHERE e.tenant_id = %s AND e.verb = %s{where} GROUP BY 1, 2, 3, 4",
+        [Verb.FAQ_VIEWED.value, Verb.FAQ_FEEDBACK.value, False, tenant_id, Verb.FAQ_SEARCHED.value, *params],
+    )
+    return cursor.rowcount
+
+
+def _partner_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
+    pair = ("partner_id", "asset_id")
+    where, params = _new_events_filter(d, w, tenant_id, pair, pair)
+    cursor.execute(f"DELETE FROM {PAS} WHERE tenant_id = %s{where}", [tenant_id, *params])
+    where, params = _new_events_filter(d, w, tenant_id, ("e.partner_id", "e.asset_id"), pair)
+    cursor.execute(
+        f"INSERT INTO {PAS} (tenant_id, partner_id, asset_id, first_activity_at, last_activity_at, first_completed_at, "
+        f"completed_users, active_users, max_progress) "
+        f"SELECT e.tenant_id, e.partner_id, e.asset_id, MIN(e.occurred_at), MAX(e.occurred_at), "
+        f"MIN(CASE WHEN {COMPLETION_SQL} THEN e.occurred_at END), "
+        f"COUNT(DISTINCT CASE WHEN {COMPLETION_SQL} THEN e.user_id END), COUNT(DISTINCT e.user_id), MAX({PROGRESS_SQL}) "
+        f"FROM {EV} e JOIN {ASSET} a ON a.id = e.asset_id "
+        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL{where} GROUP BY 1, 2, 3",
+        [tenant_id, *params],
+    )
+    return cursor.rowcount
+
+
+def _user_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
+    pair = ("user_id", "asset_id")
+    where, params = _new_events_filter(d, w, tenant_id, pair, pair)
+    cursor.execute(f"DELETE FROM {UAS} WHERE tenant_id = %s{where}", [tenant_id, *params])
+    where, params = _new_events_filter(d, w, tenant_id, ("e.user_id", "e.asset_id"), pair)
+    progress = f"MAX({PROGRESS_SQL})"
+    cursor.execute(
+        f"INSERT INTO {UAS} (tenant_id, user_id, partner_id, asset_id, first_activity_at, last_activity_at, "
+        f"first_completed_at, watched_share, max_progress, seconds) "
+        f"SELECT e.tenant_id, e.user_id, MAX(e.partner_id), e.asset_id, MIN(e.occurred_at), MAX(e.occurred_at), "
+        f"MIN(CASE WHEN {COMPLETION_SQL} THEN e.occurred_at END), "
+        f"CASE WHEN {progress} IS NULL THEN 0 WHEN {progress} >= 100 THEN 1.0 ELSE {progress} / 100.0 END, "
+        f"{progress}, COALESCE(SUM(e.seconds), 0) "
+        f"FROM {EV} e JOIN {ASSET} a ON a.id = e.asset_id "
+        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND e.user_id IS NOT NULL{where} GROUP BY e.tenant_id, e.user_id, e.asset_id",
+        [tenant_id, *params],
+    )
+    return cursor.rowcount
+
+
+# --- the entry point ---------------------------------------------------------------------------------
+
+
+def _state(tenant: Tenant) -> RollupState:
+    state, _ = RollupState.objects.get_or_create(tenant=tenant)
+    return state
+
+
+def rollup_tenant(tenant: Tenant, *, since: dt.date | None = None, full: bool = False, progress=None) -> RollupStats:
+    """Roll the tenant's new events into the facts (see the module docstring). Idempotent.
+
+    ``since``: recompute every day from that tenant-local date on (and the pairs with events on
+    those days), whatever the watermark. ``full``: recompute everything.
+    ``progress(step: str)`` is called before each step (for the management command).
+    Must run inside the tenant's scope. Returns per-step timings and row counts.
+    """
+    stats = RollupStats(tenant=tenant.slug)
+    RollupState.objects.get_or_create(tenant=tenant)
+    RollupState.objects.filter(tenant=tenant).update(
+        status=RollupState.Status.RUNNING, started_at=timezone.now(), last_error=""
+    )
+    try:
+        with transaction.atomic():
+            # Serialise concurrent runs of one tenant (PostgreSQL row lock; SQLite writes serialise anyway).
+            state = RollupState.objects.select_for_update().get(tenant=tenant)
+            _run(tenant, state, stats, since=since, full=full, progress=progress)
+    except BaseException as exc:
+        RollupState.objects.filter(tenant=tenant).update(
+            status=RollupState.Status.FAILED,
+            finished_at=timezone.now(),
+            last_error="".join(traceback.format_exception_only(type(exc), exc)).strip()[:4000],
+        )
+        raise
+    return stats
+
+
+def _run(tenant: Tenant, state: RollupState, stats: RollupStats, *, since, full, progress) -> None:
+    d = _dialect(tenant)
+    step = progress or (lambda name: None)
+    step("scan")
+    t0 = time.perf_counter()
+    hi = ActivityEvent.objects.filter(tenant=tenant).aggregate(m=Max("received_at"))["m"]
+    with connection.cursor() as cursor:
+        if hi is None:
+            w = Window()  # no events at all: nothing to roll up
+        elif full or state.watermark is None:
+            w = Window(all_days=True, hi=hi)
+            stats.mode = "full"
+        elif since is not None:
+            w = Window(since=since, hi=hi)
+            stats.mode = f"since {since.isoformat()}"
+        else:
+            lo = state.watermark - overlap()
+            w = Window(days=_touched_days(cursor, d, tenant.pk, lo, hi), lo=lo, hi=hi)
+        stats.days = len(w.days)
+        stats.seconds["scan"] = time.perf_counter() - t0
+        if not w.empty:
+            for name, func, attr in (
+                ("daily facts", _daily, "daily_rows"),
+                ("FAQ search facts", _faq, "faq_rows"),
+                ("partner states", _partner_states, "partner_pairs"),
+                ("user states", _user_states, "user_pairs"),
+            ):
+                step(name)
+                t = time.perf_counter()
+                setattr(stats, attr, func(cursor, d, tenant.pk, w))
+                stats.seconds[name] = time.perf_counter() - t
+    new_watermark = max(filter(None, [state.watermark, hi]), default=None)
+    RollupState.objects.filter(pk=state.pk).update(
+        watermark=new_watermark, status=RollupState.Status.IDLE, finished_at=timezone.now(), last_error=""
+    )
