@@ -191,3 +191,100 @@ class DealFactory(factory.django.DjangoModelFactory):
     amount = 1_000_000
     currency = "JPY"
     stage = DealStage.REGISTERED
+
+
+# --- dashboards: rollup facts and KPI results (built directly in tests, no rollup run) ------------
+from decimal import Decimal as _Decimal  # noqa: E402
+
+from kpis.models import (  # noqa: E402
+    DailyActivityFact,
+    FaqSearchFact,
+    KpiDefinition,
+    KpiResult,
+    PartnerAssetState,
+    UserAssetState,
+)
+
+
+class DailyActivityFactFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DailyActivityFact
+
+    tenant = factory.SubFactory(TenantFactory)
+    partner = factory.SubFactory(PartnerFactory, tenant=factory.SelfAttribute("..tenant"))
+    asset = factory.SubFactory(AssetFactory, tenant=factory.SelfAttribute("..tenant"))
+    day = factory.LazyFunction(timezone.localdate)
+    verb = "training.started"
+    event_count = 1
+    user_count = 1
+
+
+class PartnerAssetStateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PartnerAssetState
+
+    tenant = factory.SubFactory(TenantFactory)
+    partner = factory.SubFactory(PartnerFactory, tenant=factory.SelfAttribute("..tenant"))
+    asset = factory.SubFactory(AssetFactory, tenant=factory.SelfAttribute("..tenant"))
+    first_activity_at = factory.LazyFunction(timezone.now)
+    last_activity_at = factory.LazyFunction(timezone.now)
+    completed_users = 0
+    active_users = 1
+
+
+class UserAssetStateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = UserAssetState
+
+    tenant = factory.SubFactory(TenantFactory)
+    partner = factory.SubFactory(PartnerFactory, tenant=factory.SelfAttribute("..tenant"))
+    user = factory.SubFactory(UserFactory)
+    asset = factory.SubFactory(AssetFactory, tenant=factory.SelfAttribute("..tenant"))
+    first_activity_at = factory.LazyFunction(timezone.now)
+    last_activity_at = factory.LazyFunction(timezone.now)
+    watched_share = 0.5
+    max_progress = 50
+
+
+class FaqSearchFactFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FaqSearchFact
+
+    tenant = factory.SubFactory(TenantFactory)
+    partner = factory.SubFactory(PartnerFactory, tenant=factory.SelfAttribute("..tenant"))
+    day = factory.LazyFunction(timezone.localdate)
+    query = factory.Sequence(lambda n: f"keyword {n}")
+    searches = 3
+    zero_result_searches = 0
+    unresolved_searches = 1
+
+
+class KpiDefinitionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = KpiDefinition
+
+    tenant = factory.SubFactory(TenantFactory)
+    name_ja = "支援消化率"
+    name_en = "Enablement completion rate"
+    metric = "enablement_completion_rate"
+    period = "month"
+    target = _Decimal("80")
+    direction = "higher"
+
+
+class KpiResultFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = KpiResult
+
+    definition = factory.SubFactory(KpiDefinitionFactory)
+    tenant = factory.SelfAttribute("definition.tenant")
+    period_start = factory.LazyFunction(lambda: timezone.localdate().replace(day=1))
+    period_end = factory.LazyAttribute(
+        lambda o: (o.period_start.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+    )
+    partner = None
+    numerator = _Decimal("7")
+    denominator = _Decimal("10")
+    value = _Decimal("70")
+    target = factory.SelfAttribute("definition.target")
+    status = "at_risk"
