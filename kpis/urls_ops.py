@@ -1,3 +1,10 @@
-"""URL module filled by its feature (see prm/urls.py)."""
+"""Rollup status and "Refresh now" (manage area)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from kpis import views_ops
+
+urlpatterns = [
+    path("kpis/refresh/", views_ops.refresh, name="manage-refresh"),
+    path("kpis/freshness/", views_ops.freshness, name="manage-freshness"),
+]

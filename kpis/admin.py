@@ -1,0 +1,57 @@
+"""Django admin of the KPI engine: targets (KpiDefinition) are edited here by tenant admins;
+results and the rollup state are read-only."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from kpis.models import KpiDefinition, KpiResult, RollupState
+from partners.admin_base import TenantScopedAdmin
+
+
+@admin.register(KpiDefinition)
+class KpiDefinitionAdmin(TenantScopedAdmin):
+    list_display = ["name_en", "name_ja", "metric", "period", "tier", "segment", "target", "direction", "warning_band", "is_active"]
+    list_filter = ["metric", "period", "is_active", ("tier", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["name_en", "name_ja", "segment"]
+    list_select_related = ["tier"]
+    fieldsets = (
+        (None, {"fields": ("name_ja", "name_en", "metric", "period", "is_active")}),
+        (_("Filter"), {"fields": ("tier", "segment")}),
+        (
+            _("Target"),
+            {
+                "fields": ("target", "direction", "warning_band"),
+                "description": _(
+                    "Rates are percentages: the target must be between 0 and 100. Counts and days cannot be negative."
+                ),
+            },
+        ),
+    )
+
+
+class ReadOnlyTenantAdmin(TenantScopedAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(KpiResult)
+class KpiResultAdmin(ReadOnlyTenantAdmin):
+    list_display = ["definition", "period_start", "period_end", "partner", "numerator", "denominator", "value", "target", "status", "computed_at"]
+    list_filter = ["status", ("definition", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["definition", "partner"]
+    date_hierarchy = "period_start"
+    search_fields = ["partner__name", "definition__name_en", "definition__name_ja"]
+
+
+@admin.register(RollupState)
+class RollupStateAdmin(ReadOnlyTenantAdmin):
+    list_display = ["tenant", "status", "watermark", "started_at", "finished_at", "kpis_computed_at"]
+    readonly_fields = ["watermark", "status", "started_at", "finished_at", "kpis_computed_at", "last_error"]

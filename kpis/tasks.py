@@ -1,0 +1,66 @@
+"""Celery tasks of the KPI engine: thin adapters (tenant id → scope → service).
+
+Idempotent (a rollup is a windowed recompute), ``acks_late`` + ``reject_on_worker_lost`` (a
+task lost with its worker is redelivered), retried with backoff only on database
+``OperationalError`` (lock timeouts, a restarting server). With no broker configured they run
+eagerly (``CELERY_TASK_ALWAYS_EAGER``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.db import OperationalError
+
+from kpis.metrics import RECENT_PERIODS_BACK
+from kpis.services import kpis_refresh_now
+from partners.models import Tenant
+from partners.tenancy import scopes_disabled, tenant_task
+
+log = logging.getLogger(__name__)
+
+TASK_OPTIONS = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": 5,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 5,
+    "ignore_result": True,
+}
+
+
+def _active_tenant_ids() -> list[int]:
+    with scopes_disabled():  # the fan-out is cross-tenant by nature
+        return list(Tenant.objects.filter(is_active=True).order_by("pk").values_list("pk", flat=True))
+
+
+@shared_task(name="kpis.tasks.rollup_tenant", **TASK_OPTIONS)
+@tenant_task
+def rollup_tenant(tenant_id: int, periods_back: int = 1) -> dict:
+    """Roll up one tenant's new events and compute its KPI results."""
+    tenant = Tenant.objects.get(pk=tenant_id, is_active=True)
+    result = kpis_refresh_now(tenant=tenant, periods_back=periods_back)
+    log.info("KPI rollup %s: %s days, %s results", tenant.slug, result.stats.days, result.results)
+    return {"tenant": tenant.slug, "days": result.stats.days, "results": result.results}
+
+
+@shared_task(name="kpis.tasks.rollup_all_tenants", **TASK_OPTIONS)
+def rollup_all_tenants() -> int:
+    """Beat entry (every 5 minutes): one ``rollup_tenant`` per active tenant."""
+    ids = _active_tenant_ids()
+    for tenant_id in ids:
+        rollup_tenant.delay(tenant_id)
+    return len(ids)
+
+
+@shared_task(name="kpis.tasks.recompute_recent_all_tenants", **TASK_OPTIONS)
+def recompute_recent_all_tenants() -> int:
+    """Nightly beat entry: recompute the recent periods of every tenant (late events, changed
+    assignments or targets)."""
+    ids = _active_tenant_ids()
+    for tenant_id in ids:
+        rollup_tenant.delay(tenant_id, periods_back=RECENT_PERIODS_BACK)
+    return len(ids)
