@@ -1,9 +1,39 @@
 """API routes: /api/v1/ (DRF), /api/xapi/ (LRS), /api/schema/ and /api/docs/ (OpenAPI)."""
 
-from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.routers import DefaultRouter
+
+from enablement.api.views import AssetViewSet, AssignmentViewSet, EventViewSet
+from enablement.api.xapi import about_view, statements_view, unmapped_view
+from kpis.api.views import KpiDefinitionViewSet, KpiResultViewSet
+from partners.api.views import DealViewSet, PartnerViewSet, TierViewSet
+
+
+class Router(DefaultRouter):
+    include_root_view = False
+    include_format_suffixes = False
+
+
+router = Router(trailing_slash="/")
+router.register("partners", PartnerViewSet, basename="api-partner")
+router.register("tiers", TierViewSet, basename="api-tier")
+router.register("deals", DealViewSet, basename="api-deal")
+router.register("assets", AssetViewSet, basename="api-asset")
+router.register("assignments", AssignmentViewSet, basename="api-assignment")
+router.register("events", EventViewSet, basename="api-event")
+router.register("kpi-definitions", KpiDefinitionViewSet, basename="api-kpi-definition")
+router.register("kpi-results", KpiResultViewSet, basename="api-kpi-result")
+
+xapi_patterns = [
+    path("statements", statements_view, name="xapi-statements"),
+    path("about", about_view, name="xapi-about"),
+    path("unmapped", unmapped_view, name="xapi-unmapped"),
+]
 
 urlpatterns = [
+    path("v1/", include(router.urls)),
+    path("xapi/", include(xapi_patterns)),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -83,6 +83,13 @@ for _name in _SEALED:
     getattr(TenantScopedMixin, _name)._tenant_base = True
 
 
+def as_id(value: str | None) -> int | None:
+    """A query-string id, or None (also for numbers beyond a 64-bit key)."""
+    if value and value.isascii() and value.isdigit() and len(value) <= 18:
+        return int(value)
+    return None
+
+
 class TenantAPIView(TenantScopedMixin, APIView):
     pass
 
@@ -92,4 +99,4 @@ class TenantGenericViewSet(TenantScopedMixin, viewsets.GenericViewSet):
 
 
 class TenantReadOnlyViewSet(TenantScopedMixin, viewsets.ReadOnlyModelViewSet):
-    pass
+    lookup_value_regex = "[0-9]{1,18}"

@@ -10,7 +10,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
-from partners.api.base import TenantGenericViewSet, TenantReadOnlyViewSet
+from partners.api.base import TenantGenericViewSet, TenantReadOnlyViewSet, as_id
 from partners.api.serializers import DealInput, DealOutput, PartnerInput, PartnerOutput, TierOutput
 from partners.models import Deal, Partner, PartnerTier
 from partners.services import deal_upsert, partner_upsert
@@ -22,6 +22,7 @@ class StandardPagination(PageNumberPagination):
     max_page_size = 500
 
 
+ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
 EXTERNAL_ID = OpenApiParameter("external_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The id in your system.")
 
 
@@ -31,7 +32,7 @@ def _django_errors(exc: DjangoValidationError) -> ValidationError:
 
 @extend_schema_view(
     list=extend_schema(summary="List partner tiers", tags=["partners"]),
-    retrieve=extend_schema(summary="One partner tier", tags=["partners"]),
+    retrieve=extend_schema(summary="One partner tier", tags=["partners"], parameters=[ID]),
 )
 class TierViewSet(TenantReadOnlyViewSet):
     serializer_class = TierOutput
@@ -92,8 +93,8 @@ class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGen
         params = self.request.query_params
         if params.get("status"):
             qs = qs.filter(status=params["status"])
-        if params.get("tier", "").isdigit():
-            qs = qs.filter(tier_id=int(params["tier"]))
+        if as_id(params.get("tier")) is not None:
+            qs = qs.filter(tier_id=as_id(params["tier"]))
         return qs
 
     def update(self, request, external_id: str):
@@ -104,7 +105,7 @@ class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGen
             tier_id = fields.pop("tier")
             tier = None
             if tier_id is not None:
-                tier = PartnerTier.objects.filter(tenant=self.tenant, pk=tier_id).first()
+                tier = PartnerTier.objects.filter(tenant=self.tenant, pk=tier_id).first() if 0 < tier_id < 2**62 else None
                 if tier is None:
                     raise ValidationError({"tier": ["Unknown tier."]})
             fields["tier"] = tier
