@@ -1,0 +1,274 @@
+"""Reads of the enablement app for the partner portal.
+
+Every function takes the tenant (and the acting partner/user) and returns QuerySets or plain
+rows with their own ``select_related`` and aggregation. Portal progress is computed from the
+activity log for ONE partner with grouped queries (bounded by that partner's events), never
+one query per asset; manager dashboards read the kpis rollups instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Max, Q, QuerySet
+from django.utils import timezone
+
+from enablement.models import (
+    ActivityEvent,
+    Asset,
+    AssetKind,
+    AssetStatus,
+    Assignment,
+    AssignmentTarget,
+    DocumentVersion,
+    FaqRelatedAsset,
+    LearningPathItem,
+    Verb,
+)
+from partners.models import Partner, Tenant, User
+
+# What "done" means per kind (the same rule the KPI rollups use for a (partner, asset) pair).
+COMPLETION_VERBS: dict[str, tuple[str, ...]] = {
+    AssetKind.TRAINING: (Verb.TRAINING_COMPLETED,),
+    AssetKind.DOCUMENT: (Verb.DOCUMENT_VIEWED, Verb.DOCUMENT_DOWNLOADED),
+    AssetKind.FAQ: (Verb.FAQ_VIEWED,),
+}
+
+
+def _completion_q(prefix: str = "") -> Q:
+    q = Q()
+    for kind, verbs in COMPLETION_VERBS.items():
+        q |= Q(**{f"{prefix}asset__kind": kind, f"{prefix}verb__in": verbs})
+    return q
+
+
+# --- Targeting ---------------------------------------------------------------------------------
+
+
+def partner_assignments(*, tenant: Tenant, partner: Partner) -> QuerySet[Assignment]:
+    """Active assignments that reach this partner directly, through its tier or its segment.
+
+    Expanded when read, so a partner joining a tier later inherits the tier's assignments.
+    """
+    reach = Q(target=AssignmentTarget.PARTNER, partner_id=partner.pk)
+    if partner.tier_id:
+        reach |= Q(target=AssignmentTarget.TIER, tier_id=partner.tier_id)
+    if partner.segment:
+        reach |= Q(target=AssignmentTarget.SEGMENT, segment=partner.segment)
+    return Assignment.objects.filter(tenant=tenant, is_active=True).filter(reach)
+
+
+def assigned_asset_ids(*, tenant: Tenant, partner: Partner) -> QuerySet:
+    """A subquery of the asset ids assigned to the partner (directly or through a learning path)."""
+    assignments = partner_assignments(tenant=tenant, partner=partner)
+    direct = assignments.filter(asset__isnull=False).values("asset_id")
+    via_path = LearningPathItem.objects.filter(
+        tenant=tenant, path_id__in=assignments.filter(learning_path__isnull=False).values("learning_path_id")
+    ).values("asset_id")
+    return Asset.objects.filter(tenant=tenant).filter(Q(pk__in=direct) | Q(pk__in=via_path)).values("pk")
+
+
+def visible_assets(*, tenant: Tenant, partner: Partner) -> QuerySet[Asset]:
+    """What a partner user may open, download or log events for: the tenant's published assets
+    and the assets assigned to the partner. Everything else is the same 404."""
+    return Asset.objects.filter(tenant=tenant).filter(
+        Q(status=AssetStatus.PUBLISHED) | Q(pk__in=assigned_asset_ids(tenant=tenant, partner=partner))
+    )
+
+
+# --- Portal home -------------------------------------------------------------------------------
+
+
+@dataclass
+class AssignmentRow:
+    asset: Asset
+    due_on: dt.date
+    required_completions: int
+    path_title: str = ""
+    done_users: int = 0
+    my_done: bool = False
+    my_progress: float = 0.0  # trainings: my watched share in percent
+    overdue: bool = False
+    extra_paths: list[str] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return self.done_users >= self.required_completions
+
+    @property
+    def percent(self) -> int:
+        """Progress shown on the home page: partner users done / required (trainings: at least my share)."""
+        share = min(self.done_users, self.required_completions) / self.required_completions * 100
+        if self.asset.kind == AssetKind.TRAINING and not self.done:
+            share = max(share, min(self.my_progress, 100) / self.required_completions)
+        return round(share)
+
+
+def asset_progress(*, tenant: Tenant, partner: Partner, user: User, asset_ids) -> dict[int, dict]:
+    """One grouped query over this partner's events: per asset, the partner users who completed it,
+    whether I completed it, and my best watched share (percent)."""
+    rows = (
+        ActivityEvent.objects.filter(tenant=tenant, partner=partner, asset_id__in=list(asset_ids))
+        .values("asset_id")
+        .annotate(
+            done_users=Count("user", distinct=True, filter=_completion_q()),
+            my_done=Count("id", filter=_completion_q() & Q(user=user)),
+            my_progress=Max(
+                "progress",
+                filter=Q(user=user, verb__in=[Verb.TRAINING_PROGRESSED, Verb.TRAINING_COMPLETED]),
+            ),
+        )
+        .order_by()
+    )
+    return {r["asset_id"]: r for r in rows}
+
+
+def portal_assignment_rows(*, tenant: Tenant, partner: Partner, user: User) -> list[AssignmentRow]:
+    """My partner's assignments expanded to assets (learning paths to their items), one row per
+    asset with the earliest due date, with progress; overdue first, then by due date."""
+    today = timezone.localdate()
+    assignments = list(
+        partner_assignments(tenant=tenant, partner=partner)
+        .select_related("asset", "learning_path")
+        .order_by("due_on", "id")
+    )
+    path_ids = {a.learning_path_id for a in assignments if a.learning_path_id}
+    items: dict[int, list[LearningPathItem]] = {}
+    if path_ids:
+        for item in (
+            LearningPathItem.objects.filter(tenant=tenant, path_id__in=path_ids)
+            .select_related("asset")
+            .order_by("path_id", "position", "id")
+        ):
+            items.setdefault(item.path_id, []).append(item)
+    rows: dict[int, AssignmentRow] = {}
+    for assignment in assignments:
+        if assignment.asset_id:
+            expanded = [(assignment.asset, "")]
+        else:
+            expanded = [(i.asset, assignment.learning_path.title) for i in items.get(assignment.learning_path_id, [])]
+        for asset, path_title in expanded:
+            if asset.status == AssetStatus.ARCHIVED:
+                continue
+            row = rows.get(asset.pk)
+            if row is None:
+                rows[asset.pk] = AssignmentRow(
+                    asset=asset,
+                    due_on=assignment.due_on,
+                    required_completions=assignment.required_completions,
+                    path_title=path_title,
+                )
+            else:  # assigned twice (e.g. to the tier and in a path): the stricter terms win
+                row.due_on = min(row.due_on, assignment.due_on)
+                row.required_completions = max(row.required_completions, assignment.required_completions)
+                if path_title and path_title != row.path_title:
+                    row.extra_paths.append(path_title)
+    progress = asset_progress(tenant=tenant, partner=partner, user=user, asset_ids=rows.keys())
+    for asset_id, row in rows.items():
+        p = progress.get(asset_id)
+        if p:
+            row.done_users = p["done_users"]
+            row.my_done = bool(p["my_done"])
+            row.my_progress = float(p["my_progress"] or 0)
+        if row.my_done and row.asset.kind == AssetKind.TRAINING:
+            row.my_progress = max(row.my_progress, 100.0)
+        row.overdue = row.due_on < today and not row.done
+    return sorted(rows.values(), key=lambda r: (not r.overdue, r.done, r.due_on, r.asset.title))
+
+
+def next_steps(rows: list[AssignmentRow], *, limit: int = 3) -> list[AssignmentRow]:
+    """What to do next: trainings I started but did not finish, then open assignments by urgency."""
+    started = [r for r in rows if not r.my_done and not r.done and 0 < r.my_progress < 100]
+    rest = [r for r in rows if not r.my_done and not r.done and r not in started]
+    return (started + rest)[:limit]
+
+
+def recent_materials(*, tenant: Tenant, limit: int = 6) -> QuerySet[Asset]:
+    return (
+        Asset.objects.filter(tenant=tenant, status=AssetStatus.PUBLISHED)
+        .select_related("team")
+        .order_by("-published_at", "-created_at")[:limit]
+    )
+
+
+# --- Catalog -----------------------------------------------------------------------------------
+
+
+def catalog_assets(
+    *, tenant: Tenant, kind: str = "", category: str = "", tag: str = "", q: str = ""
+) -> QuerySet[Asset]:
+    """Published assets of the tenant, filtered by kind, category, tag and a free-text query."""
+    qs = Asset.objects.filter(tenant=tenant, status=AssetStatus.PUBLISHED).select_related("team")
+    if kind in AssetKind.values:
+        qs = qs.filter(kind=kind)
+    if category:
+        qs = qs.filter(category=category)
+    if tag:
+        normalised = Asset.normalise_tags([tag])
+        if normalised:
+            qs = qs.filter(tags__contains=normalised)
+    if q:
+        for term in q.split()[:5]:
+            qs = qs.filter(Q(title__icontains=term) | Q(description__icontains=term) | Q(tags__icontains=term))
+    return qs.order_by("-published_at", "-created_at", "-id")
+
+
+def catalog_facets(*, tenant: Tenant) -> dict[str, list[str]]:
+    """Categories and tags of the tenant's published assets (two small queries)."""
+    published = Asset.objects.filter(tenant=tenant, status=AssetStatus.PUBLISHED)
+    categories = sorted(
+        c for c in published.exclude(category="").values_list("category", flat=True).distinct().order_by() if c
+    )
+    tags: set[str] = set()
+    for value in published.exclude(tags="").values_list("tags", flat=True).distinct().order_by():
+        tags.update(t for t in value.split(",") if t)
+    return {"categories": categories, "tags": sorted(tags)}
+
+
+# --- Detail pages ------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainingState:
+    segments: list[list[float]]
+    position: float
+    share: float  # 0..1
+    completed: bool
+
+
+def training_state(*, tenant: Tenant, user: User, asset: Asset) -> TrainingState:
+    """My state on one training: the latest merged segments and position, and completion (2 queries)."""
+    last = (
+        ActivityEvent.objects.filter(
+            tenant=tenant,
+            user=user,
+            asset=asset,
+            verb__in=[Verb.TRAINING_STARTED, Verb.TRAINING_PROGRESSED, Verb.TRAINING_COMPLETED],
+        )
+        .exclude(played_segments__isnull=True)
+        .order_by("-received_at", "-id")
+        .values("played_segments", "position", "progress")
+        .first()
+    )
+    completed = ActivityEvent.objects.filter(
+        tenant=tenant, user=user, asset=asset, verb=Verb.TRAINING_COMPLETED
+    ).exists()
+    if not last:
+        return TrainingState(segments=[], position=0.0, share=0.0, completed=completed)
+    return TrainingState(
+        segments=last["played_segments"] or [],
+        position=float(last["position"] or 0),
+        share=float(last["progress"] or 0) / 100,
+        completed=completed,
+    )
+
+
+def latest_version(*, tenant: Tenant, asset: Asset) -> DocumentVersion | None:
+    return DocumentVersion.objects.filter(tenant=tenant, asset=asset).order_by("-version").first()
+
+
+def related_assets(*, tenant: Tenant, partner: Partner, faq: Asset) -> QuerySet[Asset]:
+    """Assets linked from an FAQ that this partner may open."""
+    ids = FaqRelatedAsset.objects.filter(tenant=tenant, faq=faq).values("asset_id")
+    return visible_assets(tenant=tenant, partner=partner).filter(pk__in=ids).order_by("title")
