@@ -1,0 +1,143 @@
+"""Assignments and learning paths: services, pages, and the set-based assignment_pairs selector."""
+
+import datetime as dt
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django_scopes import scope
+
+from enablement import services
+from enablement.models import Assignment, LearningPath
+from enablement.selectors_manage import assignment_pairs
+from tests import factories as f
+
+pytestmark = pytest.mark.django_db
+DUE = dt.date(2026, 12, 31)
+
+
+def pairs(tenant, **kw):
+    return {(p.partner_id, p.asset_id) for p in assignment_pairs(tenant=tenant, **kw)}
+
+
+def test_assignment_pairs_expand_partner_tier_segment_and_paths(scope_a, manager_a):
+    gold, silver = f.PartnerTierFactory(tenant=scope_a, name="Gold"), f.PartnerTierFactory(tenant=scope_a, name="Silver")
+    p1 = f.PartnerFactory(tenant=scope_a, tier=gold, segment="Enterprise")
+    p2 = f.PartnerFactory(tenant=scope_a, tier=silver, segment="SMB")
+    p3 = f.PartnerFactory(tenant=scope_a, tier=silver, segment="Enterprise")
+    a1, a2, a3 = (f.AssetFactory(tenant=scope_a) for _ in range(3))
+    path = services.learning_path_create(tenant=scope_a, actor=manager_a.user, title="Onboarding", assets=[a2, a3])
+    services.assignment_create(tenant=scope_a, actor=None, target="tier", tier=gold, asset=a1, due_on=DUE)
+    services.assignment_create(tenant=scope_a, actor=None, target="partner", partner=p2, asset=a1, due_on=DUE,
+                               required_completions=2)
+    services.assignment_create(tenant=scope_a, actor=None, target="segment", segment="Enterprise",
+                               learning_path=path, due_on=DUE)
+    rows = assignment_pairs(tenant=scope_a)
+    assert {(r.partner_id, r.asset_id) for r in rows} == {
+        (p1.pk, a1.pk), (p2.pk, a1.pk), (p1.pk, a2.pk), (p1.pk, a3.pk), (p3.pk, a2.pk), (p3.pk, a3.pk)
+    }
+    row = next(r for r in rows if r.partner_id == p2.pk)
+    assert row.required_completions == 2 and row.due_on == DUE
+    assert isinstance(row.assignment_id, int)
+
+
+def test_partner_added_to_a_tier_later_inherits_the_assignment(scope_a):
+    gold = f.PartnerTierFactory(tenant=scope_a, name="Gold")
+    asset = f.AssetFactory(tenant=scope_a)
+    services.assignment_create(tenant=scope_a, actor=None, target="tier", tier=gold, asset=asset, due_on=DUE)
+    newcomer = f.PartnerFactory(tenant=scope_a, tier=None)
+    assert (newcomer.pk, asset.pk) not in pairs(scope_a)
+    newcomer.tier = gold
+    newcomer.save()
+    assert (newcomer.pk, asset.pk) in pairs(scope_a)
+    late = f.PartnerFactory(tenant=scope_a, tier=gold)  # created after the assignment
+    assert (late.pk, asset.pk) in pairs(scope_a)
+
+
+def test_inactive_assignments_and_as_of(scope_a):
+    tier = f.PartnerTierFactory(tenant=scope_a)
+    partner = f.PartnerFactory(tenant=scope_a, tier=tier, joined_on=dt.date(2026, 6, 1))
+    asset = f.AssetFactory(tenant=scope_a)
+    a = services.assignment_create(tenant=scope_a, actor=None, target="tier", tier=tier, asset=asset, due_on=DUE)
+    assert pairs(scope_a, as_of=dt.date(2026, 5, 1)) == set()  # partner had not joined yet
+    assert pairs(scope_a, as_of=dt.date.today()) == {(partner.pk, asset.pk)}
+    services.assignment_deactivate(tenant=scope_a, actor=None, assignment=a)
+    assert pairs(scope_a) == set()
+
+
+def test_assignment_pairs_is_one_query_and_no_leak(tenant_a, tenant_b):
+    for t in (tenant_a, tenant_b):
+        with scope(tenant=t.pk):
+            tier = f.PartnerTierFactory(tenant=t)
+            for _ in range(5):
+                f.PartnerFactory(tenant=t, tier=tier)
+            services.assignment_create(tenant=t, actor=None, target="tier", tier=tier,
+                                       asset=f.AssetFactory(tenant=t), due_on=DUE)
+    with scope(tenant=tenant_a.pk):
+        a_partners = set(f.PartnerFactory._meta.model.objects.filter(tenant=tenant_a).values_list("pk", flat=True))
+    with CaptureQueriesContext(connection) as ctx:
+        rows = assignment_pairs(tenant=tenant_a)
+    assert len(ctx.captured_queries) == 1
+    assert len(rows) == 5 and {r.partner_id for r in rows} <= a_partners
+
+
+def test_assignment_create_validates_target_and_tenant(scope_a, tenant_b):
+    asset = f.AssetFactory(tenant=scope_a)
+    tier = f.PartnerTierFactory(tenant=scope_a)
+    with pytest.raises(ValidationError):
+        services.assignment_create(tenant=scope_a, actor=None, target="partner", tier=tier, asset=asset, due_on=DUE)
+    with pytest.raises(ValidationError):
+        services.assignment_create(tenant=scope_a, actor=None, target="tier", asset=asset, due_on=DUE)
+    with pytest.raises(ValidationError):
+        services.assignment_create(tenant=scope_a, actor=None, target="segment", segment="", asset=asset, due_on=DUE)
+    with scope(tenant=tenant_b.pk):
+        foreign_tier = f.PartnerTierFactory(tenant=tenant_b)
+    with pytest.raises(ValidationError):
+        services.assignment_create(tenant=scope_a, actor=None, target="tier", tier=foreign_tier, asset=asset, due_on=DUE)
+    assert not Assignment.objects.exists()
+
+
+def test_assignment_pages(client, login, manager_a, tenant_a):
+    with scope(tenant=tenant_a.pk):
+        tier = f.PartnerTierFactory(tenant=tenant_a, name="Gold")
+        asset = f.AssetFactory(tenant=tenant_a, title="Deal reg 101")
+    login(manager_a)
+    url = reverse("manage-assignment-new", kwargs={"tenant_slug": "acme"})
+    response = client.post(url, {"asset": asset.pk, "target": "tier", "tier": tier.pk, "due_on": "2026-12-31",
+                                 "required_completions": 1})
+    assert response.status_code == 302
+    # the target must be given
+    response = client.post(url, {"asset": asset.pk, "target": "partner", "due_on": "2026-12-31", "required_completions": 1})
+    assert response.status_code == 200
+    with scope(tenant=tenant_a.pk):
+        assignment = Assignment.objects.get()
+    assert assignment.tier == tier and assignment.required_completions == 1
+    body = client.get(reverse("manage-assignments", kwargs={"tenant_slug": "acme"})).content.decode()
+    assert "Deal reg 101" in body and "Gold" in body
+    client.post(reverse("manage-assignment-deactivate", kwargs={"tenant_slug": "acme", "assignment_id": assignment.pk}))
+    assignment.refresh_from_db()
+    assert not assignment.is_active
+
+
+def test_learning_path_pages(client, login, manager_a, tenant_a):
+    with scope(tenant=tenant_a.pk):
+        a1, a2 = f.AssetFactory(tenant=tenant_a, title="First"), f.AssetFactory(tenant=tenant_a, title="Second")
+    login(manager_a)
+    response = client.post(reverse("manage-path-new", kwargs={"tenant_slug": "acme"}),
+                           {"title": "Onboarding", "step_1": a2.pk, "step_2": a1.pk})
+    assert response.status_code == 302
+    with scope(tenant=tenant_a.pk):
+        path = LearningPath.objects.get()
+        assert list(path.items.values_list("asset_id", flat=True)) == [a2.pk, a1.pk]
+    response = client.post(reverse("manage-path-edit", kwargs={"tenant_slug": "acme", "path_id": path.pk}),
+                           {"title": "Onboarding v2", "step_1": a1.pk})
+    assert response.status_code == 302
+    with scope(tenant=tenant_a.pk):
+        path.refresh_from_db()
+        assert path.title == "Onboarding v2" and list(path.items.values_list("asset_id", flat=True)) == [a1.pk]
+    # duplicate steps are refused
+    response = client.post(reverse("manage-path-new", kwargs={"tenant_slug": "acme"}),
+                           {"title": "Dup", "step_1": a1.pk, "step_2": a1.pk})
+    assert response.status_code == 200
