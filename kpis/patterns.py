@@ -206,7 +206,8 @@ def mine_patterns(
                 typical_order=statistics.median(ranks[item.key]) if item.key in ranks else None,
             )
         )
-    rows.sort(key=lambda r: (-(r.ci_low or 0), -(r.lift or 0), -r.share_top, r.item_type, r.asset_id or 0))
+    # Ranking: items whose whole interval is above 1 first, then by lift (effect size), then top share.
+    rows.sort(key=lambda r: (not (r.ci_low or 0) > 1, -(r.lift or 0), -r.share_top, r.item_type, r.asset_id or 0))
     for rank, row in enumerate(rows, start=1):
         row.rank = rank
     PatternItem.objects.bulk_create(rows, batch_size=500)

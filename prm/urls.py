@@ -3,10 +3,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from kpis.views_patterns import portal_next_best_action
 from partners.views import tenant_root
 
 tenant_patterns = [
     path("", tenant_root, name="tenant-root"),
+    path("portal/next-best-action/", portal_next_best_action, name="portal-next-best-action"),  # success patterns
     path("portal/", include("enablement.urls_portal")),  # catalog, player, documents, FAQ
     path("portal/deals/", include("partners.urls_deals_portal")),  # deal registration
     path("manage/", include("kpis.urls_manage")),  # dashboards
