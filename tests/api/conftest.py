@@ -15,6 +15,7 @@ from tests import factories as f
 @pytest.fixture(autouse=True)
 def _no_throttle(settings):
     settings.API_THROTTLE_RATE = "100000/min"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 class World:
