@@ -1,0 +1,44 @@
+"""The demo contains the planted pattern and the success-patterns page shows it first."""
+
+import importlib
+
+import pytest
+from django.urls import reverse
+from django_scopes import scope
+
+from kpis.models_patterns import PatternItem, PatternRun
+from partners import demo as partners_demo
+from partners.management.commands.seed_demo import STEPS
+from partners.models import Membership
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_plants_the_masterclass_pattern(client):
+    results = partners_demo.seed(log=lambda *a: None)
+    for module_name, _what in STEPS:
+        module = importlib.import_module(module_name)
+        for tenant, _created in results:
+            with scope(tenant=tenant.pk):
+                module.seed(tenant, log=lambda *a: None)
+    for tenant, _created in results:
+        with scope(tenant=tenant.pk):
+            run = PatternRun.objects.get(tenant=tenant)
+            assert run.status == "ok" and run.playbook_id
+            first = PatternItem.objects.filter(run=run).select_related("asset").order_by("rank").first()
+            assert first.asset.external_id == "deal-registration-masterclass"
+            assert first.ci_low > 1
+            # idempotent: a second seed adds nothing
+            for module_name, _what in STEPS:
+                if module_name.startswith("kpis.demo_"):
+                    assert importlib.import_module(module_name).seed(tenant, log=lambda *a: None) is False
+            manager = Membership.objects.filter(tenant=tenant, role="channel_manager").select_related("user").first()
+            partner_login = Membership.objects.select_related("user").get(tenant=tenant, user__email__startswith="partner@")
+        client.force_login(manager.user)
+        page = client.get(reverse("manage-patterns", kwargs={"tenant_slug": tenant.slug}))
+        assert page.status_code == 200
+        assert page.context["items"][0].asset.external_id == "deal-registration-masterclass"
+        assert first.asset.title in page.content.decode()
+        client.force_login(partner_login.user)
+        nba = client.get(reverse("portal-next-best-action", kwargs={"tenant_slug": tenant.slug}), HTTP_HX_REQUEST="true")
+        assert first.asset.title in nba.content.decode()
