@@ -34,6 +34,7 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, status
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -108,8 +109,19 @@ STATEMENT_SCHEMA = OpenApiTypes.OBJECT
 VERSION_PARAM = OpenApiParameter(VERSION_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=True, default="1.0.3")
 
 
+class JsonOnlyNegotiation(BaseContentNegotiation):
+    """Always JSON: xAPI's ``format`` parameter (exact/ids/canonical) is not DRF's format override."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class StatementsView(TenantAPIView):
     authentication_classes = [ApiKeyBasicAuthentication, ApiKeyAuthentication]
+    content_negotiation_class = JsonOnlyNegotiation
 
     def _authority(self) -> dict[str, Any]:
         key = self.request.auth
