@@ -98,3 +98,41 @@ class DealAdmin(TenantScopedAdmin):
     list_filter = ["stage", "source"]
     search_fields = ["customer", "partner__name", "external_id"]
     list_select_related = ["partner"]
+
+
+# --- API keys (issue 6): created here or in Manage → API keys; the key is shown once -------------
+from django import forms as _forms  # noqa: E402
+from django.contrib import messages as _messages  # noqa: E402
+
+from partners.models import ApiKey, ApiKeyScope  # noqa: E402
+from partners.services import api_key_generate, api_key_hash  # noqa: E402
+
+
+class ApiKeyAdminForm(_forms.ModelForm):
+    scopes = _forms.MultipleChoiceField(
+        label=_("scopes"), choices=ApiKeyScope.choices, widget=_forms.CheckboxSelectMultiple, initial=[ApiKeyScope.EVENTS_WRITE]
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ["name", "scopes", "revoked_at"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(TenantScopedAdmin):
+    form = ApiKeyAdminForm
+    list_display = ["name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["name", "prefix"]
+    readonly_fields = ["prefix", "created_at", "last_used_at"]
+
+    def save_model(self, request, obj, form, change):
+        raw = None
+        if not change:
+            obj.prefix, raw = api_key_generate()
+            obj.hashed_key = api_key_hash(raw)
+            obj.created_by = request.user
+        obj.scopes = sorted(set(form.cleaned_data["scopes"]))
+        super().save_model(request, obj, form, change)
+        if raw:
+            _messages.warning(request, _("New API key (copy it now, it is not shown again): %(key)s") % {"key": raw})

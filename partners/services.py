@@ -38,6 +38,12 @@ def api_key_matches(key: ApiKey, raw: str) -> bool:
     return hmac.compare_digest(key.hashed_key, api_key_hash(raw))
 
 
+def api_key_generate() -> tuple[str, str]:
+    """A fresh ``(prefix, raw_key)``; the raw key is ``shien_<prefix>_<secret>``."""
+    prefix = secrets.token_hex(6)
+    return prefix, f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32).replace('_', 'x')}"
+
+
 @transaction.atomic
 def api_key_create(*, tenant: Tenant, name: str, scopes: list[str], actor: User | None) -> tuple[ApiKey, str]:
     """Create a key; returns ``(key, raw_key)``. The raw key is shown once and never stored."""
@@ -50,8 +56,7 @@ def api_key_create(*, tenant: Tenant, name: str, scopes: list[str], actor: User 
         raise ValidationError({"name": "A name is required."})
     if ApiKey.objects.filter(tenant=tenant, name=name).exists():
         raise ValidationError({"name": "A key with this name already exists."})
-    prefix = secrets.token_hex(6)
-    raw = f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32).replace('_', 'x')}"
+    prefix, raw = api_key_generate()
     key = ApiKey.objects.create(
         tenant=tenant, name=name, prefix=prefix, hashed_key=api_key_hash(raw), scopes=scopes, created_by=actor
     )

@@ -1,3 +1,9 @@
-"""URL module filled by its feature (see prm/urls.py)."""
+"""Manage → API keys (mounted under /t/<slug>/manage/api-keys/)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from partners.views_api_keys import api_keys
+
+urlpatterns = [
+    path("", api_keys, name="manage-api-keys"),
+]

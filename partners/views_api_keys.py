@@ -1,0 +1,69 @@
+"""Manage → API keys (tenant admins only): list, create (the key is shown once), revoke."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods
+
+from partners.models import ApiKey, ApiKeyScope
+from partners.permissions import admin_required
+from partners.services import api_key_create, api_key_revoke
+from partners.tenancy import get_for_tenant
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=100, help_text=gettext_lazy("e.g. the system that will use it: LMS, CRM."))
+    scopes = forms.MultipleChoiceField(
+        label=gettext_lazy("Scopes"),
+        choices=ApiKeyScope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        initial=[ApiKeyScope.EVENTS_WRITE],
+    )
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def api_keys(request, tenant_slug: str):
+    tenant = request.tenant
+    form = ApiKeyForm(prefix="key")
+    new_raw = None
+    new_key = None
+    notice = None
+    if request.method == "POST":
+        if request.POST.get("action") == "revoke":
+            key = get_for_tenant(ApiKey, tenant=tenant, pk=request.POST.get("key_id"))
+            api_key_revoke(tenant=tenant, key=key, actor=request.user)
+            notice = _("The key “%(name)s” is revoked: requests with it now get 401.") % {"name": key.name}
+        else:
+            form = ApiKeyForm(request.POST, prefix="key")
+            if form.is_valid():
+                try:
+                    new_key, new_raw = api_key_create(
+                        tenant=tenant, name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"], actor=request.user
+                    )
+                except ValidationError as exc:
+                    for field, errors in exc.message_dict.items():
+                        form.add_error(field if field in form.fields else None, errors)
+                else:
+                    form = ApiKeyForm(prefix="key")
+    keys = ApiKey.objects.filter(tenant=tenant).select_related("created_by").order_by("revoked_at", "-created_at")
+    context = {
+        "form": form,
+        "keys": keys,
+        "new_key": new_key,
+        "new_raw": new_raw,
+        "notice": notice,
+        "scope_labels": dict(ApiKeyScope.choices),
+        "api_base": request.build_absolute_uri("/api/"),
+    }
+    template = "partners/api_keys.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#panel"
+    response = render(request, template, context)
+    if new_raw:
+        response["Cache-Control"] = "no-store"
+    return response
