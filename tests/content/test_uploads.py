@@ -12,6 +12,14 @@ from tests.content.files import EXE, JPEG, MP4, PDF, PNG, WEBM, media_files, oox
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _english_messages():
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 @pytest.mark.parametrize(
     ("name", "content"),
     [
