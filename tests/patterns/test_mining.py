@@ -136,3 +136,17 @@ def test_mining_is_per_tenant(tenant_a, tenant_b):
         build_world(tenant_a)
         run = mine_patterns(tenant=tenant_a, as_of=TODAY)
         assert not PatternItem.objects.filter(run=run, asset_id=asset_b.pk).exists()
+
+
+def test_celery_task_runs_per_tenant(tenant_a):
+    from django_scopes import scope
+
+    from kpis.tasks_patterns import mine_patterns_all_tenants, mine_patterns_tenant
+
+    with scope(tenant=tenant_a.pk):
+        build_world(tenant_a)
+    run_id = mine_patterns_tenant.delay(tenant_a.pk, 365, 20, "deals").get()
+    with scope(tenant=tenant_a.pk):
+        run = PatternRun.objects.get(pk=run_id)
+    assert run.tenant_id == tenant_a.pk and run.metric == "deals" and float(run.top_share) == 0.2
+    assert mine_patterns_all_tenants.delay().get() >= 1

@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django_scopes import scope
 
 from enablement.models import Assignment, LearningPathItem
@@ -67,7 +67,8 @@ def test_next_best_action_and_adoption(tenant_a, world):
     with scope(tenant=tenant_a.pk):
         path = playbook_create_from_run(tenant=tenant_a, run=world["run"], actor=None)
         laggard = world["others"][0]
-        actions = next_best_actions(tenant=tenant_a, partner=laggard)
+        with translation.override("en"):
+            actions = next_best_actions(tenant=tenant_a, partner=laggard)
         assert [a.asset for a in actions] == [world["deck"], world["masterclass"]]
         assert actions[1].reason.startswith("100% of top partners completed this before their first win")
         assert "not started" in actions[1].reason
@@ -85,7 +86,7 @@ def test_patterns_page_end_to_end(client, login, manager_a, tenant_a, world, dja
         r = client.get(url("manage-patterns", tenant_a))
     assert r.status_code == 200
     body = r.content.decode()
-    assert "Deal registration masterclass" in body and "Association, not proof" in body
+    assert "Deal registration masterclass" in body and "因果の証明ではありません" in body  # caveat, in Japanese
     items = r.context["items"]
     assert items[0].asset_id == world["masterclass"].pk and items[0].significant
     # create the playbook, then assign it in one click
@@ -169,7 +170,7 @@ def test_nba_partials(client, login, manager_a, tenant_a, world, make_member):
     member = make_member(tenant_a, "partner_user", partner=laggard)
     login(member)
     r = client.get(url("portal-next-best-action", tenant_a), HTTP_HX_REQUEST="true")
-    assert "of top partners" in r.content.decode()
+    assert "トップパートナーの100%が初受注の前にこれを修了しています" in r.content.decode()
     assert client.get(url("portal-next-best-action", tenant_a)).status_code == 200  # full page without htmx
 
 
