@@ -8,6 +8,7 @@ tenant's published assets and the assets assigned to their partner; everything e
 
 from __future__ import annotations
 
+import html as html_lib
 import json
 import mimetypes
 import re
@@ -312,6 +313,8 @@ def faq(request, tenant_slug: str):
         results = _with_urls(
             request.tenant, faq_search(tenant=request.tenant, partner=request.membership.partner, query=query)
         )
+        for result in results:
+            result.snippet = markdown_text(result.body)
         _log(request, verb=Verb.FAQ_SEARCHED, query=query, result_count=len(results))
     popular = []
     if results is None:
@@ -325,6 +328,12 @@ def faq(request, tenant_slug: str):
     if request.htmx and not request.htmx.boosted:
         template += "#results"
     return render(request, template, {"query": query, "results": results, "popular": popular})
+
+
+def markdown_text(text: str, limit: int = 300) -> str:
+    """The plain text of a Markdown answer (for result snippets)."""
+    html = markdown.markdown((text or "")[:2000], output_format="html")
+    return " ".join(html_lib.unescape(nh3.clean(html, tags=set())).split())[:limit]
 
 
 def render_markdown(text: str) -> str:

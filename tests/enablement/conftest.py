@@ -59,3 +59,8 @@ def other_tenant_assets(tenant_b):
         faq = f.AssetFactory(tenant=tenant_b, kind=AssetKind.FAQ, title="Globex invoice question", body="請求書")
     add_version(document, name="globex.pdf")
     return {"training": training, "document": document, "faq": faq}
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
