@@ -45,7 +45,7 @@ class AssetForm(forms.Form):
     tags = forms.CharField(
         label=_("Tags"), max_length=500, required=False, help_text=_("Separate tags with commas.")
     )
-    team = forms.ModelChoiceField(label=_("Owning team"), queryset=Team.objects.none(), required=False)
+    team = forms.ModelChoiceField(empty_label="—", label=_("Owning team"), queryset=Team.objects.none(), required=False)
     external_id = forms.CharField(
         label=_("External id"), max_length=200, required=False, help_text=_("Optional id used by the API and imports.")
     )
@@ -156,11 +156,11 @@ class AssetFilterForm(forms.Form):
 
 
 class AssignmentForm(forms.Form):
-    asset = forms.ModelChoiceField(label=_("Asset"), queryset=Asset.objects.none(), required=False)
-    learning_path = forms.ModelChoiceField(label=_("Learning path"), queryset=LearningPath.objects.none(), required=False)
+    asset = forms.ModelChoiceField(empty_label="—", label=_("Asset"), queryset=Asset.objects.none(), required=False)
+    learning_path = forms.ModelChoiceField(empty_label="—", label=_("Learning path"), queryset=LearningPath.objects.none(), required=False)
     target = forms.ChoiceField(label=_("Assign to"), choices=AssignmentTarget.choices)
-    partner = forms.ModelChoiceField(label=_("Partner"), queryset=Partner.objects.none(), required=False)
-    tier = forms.ModelChoiceField(label=_("Tier"), queryset=PartnerTier.objects.none(), required=False)
+    partner = forms.ModelChoiceField(empty_label="—", label=_("Partner"), queryset=Partner.objects.none(), required=False)
+    tier = forms.ModelChoiceField(empty_label="—", label=_("Tier"), queryset=PartnerTier.objects.none(), required=False)
     segment = forms.ChoiceField(label=_("Segment"), required=False)
     due_on = forms.DateField(label=_("Due date"), widget=forms.DateInput(attrs={"type": "date"}))
     required_completions = forms.IntegerField(
@@ -178,7 +178,7 @@ class AssignmentForm(forms.Form):
         segments = (
             Partner.objects.filter(tenant=tenant).exclude(segment="").values_list("segment", flat=True).distinct()
         )
-        self.fields["segment"].choices = [("", "---------"), *((s, s) for s in sorted(set(segments)))]
+        self.fields["segment"].choices = [("", "—"), *((s, s) for s in sorted(set(segments)))]
 
     def clean(self):
         data = super().clean()
@@ -200,7 +200,7 @@ class LearningPathForm(forms.Form):
         assets = Asset.objects.filter(tenant=tenant).exclude(status=AssetStatus.ARCHIVED).order_by("kind", "title")
         current = list(path.items.order_by("position", "id").values_list("asset_id", flat=True)) if path else []
         for i in range(PATH_STEPS):
-            self.fields[f"step_{i + 1}"] = forms.ModelChoiceField(
+            self.fields[f"step_{i + 1}"] = forms.ModelChoiceField(empty_label="—",
                 label=_("Step %(n)s") % {"n": i + 1},
                 queryset=assets,
                 required=False,

@@ -25,11 +25,11 @@ class SupportActivityForm(forms.Form):
 class PartnerForm(forms.Form):
     name = forms.CharField(label=_("Company"), max_length=200)
     external_id = forms.CharField(label=_("External id"), max_length=100, required=False)
-    tier = forms.ModelChoiceField(label=_("Tier"), queryset=PartnerTier.objects.none(), required=False)
+    tier = forms.ModelChoiceField(empty_label="—", label=_("Tier"), queryset=PartnerTier.objects.none(), required=False)
     segment = forms.CharField(label=_("Segment"), max_length=100, required=False)
     region = forms.CharField(label=_("Region"), max_length=100, required=False)
     status = forms.ChoiceField(label=_("Status"), choices=PartnerStatus.choices, initial=PartnerStatus.ONBOARDING)
-    manager = forms.ModelChoiceField(label=_("Channel manager"), queryset=User.objects.none(), required=False)
+    manager = forms.ModelChoiceField(empty_label="—", label=_("Channel manager"), queryset=User.objects.none(), required=False)
     joined_on = forms.DateField(
         label=_("Joined"), initial=timezone.localdate, widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -49,7 +49,7 @@ class InviteForm(forms.Form):
     email = forms.EmailField(label=_("Email address"))
     name = forms.CharField(label=_("Name"), max_length=150, required=False)
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.PARTNER_USER)
-    partner = forms.ModelChoiceField(
+    partner = forms.ModelChoiceField(empty_label="—",
         label=_("Partner"), queryset=Partner.objects.none(), required=False,
         help_text=_("Required for partner users."),
     )
