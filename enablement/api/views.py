@@ -220,7 +220,7 @@ class EventViewSet(TenantReadOnlyViewSet):
         description="A streamed JSON array of xAPI 1.0.3 statements (oldest first); the same filters as the list.",
         tags=["events"],
         parameters=EVENT_FILTERS,
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="JSON array of statements")},
+        responses={200: OpenApiResponse({"type": "array", "items": {"type": "object"}}, description="JSON array of xAPI statements")},
     )
     @action(detail=False, methods=["get"], url_path="export-xapi", url_name="export-xapi", pagination_class=None)
     def export_xapi(self, request):

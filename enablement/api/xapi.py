@@ -202,7 +202,11 @@ class StatementsView(TenantAPIView):
         tags=["xapi"],
         parameters=[VERSION_PARAM],
         request=STATEMENT_SCHEMA,
-        responses={200: inline_serializer("XapiStatementIds", {"ids": serializers.ListField(child=serializers.UUIDField())}, many=False)},
+        responses={
+            200: OpenApiResponse({"type": "array", "items": {"type": "string", "format": "uuid"}}, description="The statement ids, in order"),
+            400: OpenApiResponse(description="Invalid statement (the whole batch is rejected)"),
+            409: OpenApiResponse(description="Same id, other content"),
+        },
         examples=[
             OpenApiExample("Statement", value=STATEMENT_EXAMPLE, request_only=True),
             OpenApiExample("Ids", value=["9e5d6b3a-2b3c-4f51-8a55-0d7d2c8f1e10"], response_only=True),

@@ -1,10 +1,13 @@
 """Per-key throttling with its state in the database (works while Redis is down).
 
-The rate is ``settings.API_THROTTLE_RATE`` (default ``600/min``); the counters live in a
+The rate is ``settings.API_THROTTLE_RATE``, else the environment variable of that name (default
+``600/min``; ``off`` disables it); the counters live in a
 Django ``DatabaseCache`` table created by migration ``partners.0002_api_throttle_table``.
 """
 
 from __future__ import annotations
+
+import os
 
 from django.conf import settings
 from django.core.cache.backends.db import DatabaseCache
@@ -21,7 +24,8 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
     cache = throttle_cache
 
     def get_rate(self) -> str | None:
-        return getattr(settings, "API_THROTTLE_RATE", DEFAULT_RATE) or None
+        rate = getattr(settings, "API_THROTTLE_RATE", None) or os.environ.get("API_THROTTLE_RATE") or DEFAULT_RATE
+        return None if rate == "off" else rate
 
     def get_cache_key(self, request, view) -> str | None:
         key = request.auth
