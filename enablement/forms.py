@@ -59,9 +59,16 @@ class AssetForm(forms.Form):
                 label=_("Video file (MP4 or WebM)"),
                 upload_kind=uploads.VIDEO,
                 required=False,
-                widget=forms.ClearableFileInput(attrs={"accept": _accept(uploads.VIDEO)}),
+                widget=forms.FileInput(attrs={"accept": _accept(uploads.VIDEO)}),
                 help_text=_("Or give a video URL below."),
             )
+            if asset is not None and asset.video_file:
+                self.fields["video_file"].help_text = _(
+                    "A video is uploaded; choose a file only to replace it."
+                )
+                self.fields["clear_video_file"] = forms.BooleanField(
+                    label=_("Remove the uploaded video"), required=False
+                )
             self.fields["video_url"] = forms.URLField(label=_("Video URL"), required=False, max_length=1000)
             self.fields["duration_seconds"] = forms.IntegerField(label=_("Duration (seconds)"), min_value=0, initial=0)
             self.fields["completion_threshold"] = forms.IntegerField(
@@ -113,8 +120,8 @@ class AssetForm(forms.Form):
         data = super().clean()
         if self.kind == AssetKind.TRAINING:
             has_video = bool(data.get("video_file")) or bool(data.get("video_url"))
-            if self.asset is not None and (self.asset.video_file or self.asset.video_url):
-                has_video = has_video or data.get("video_file") is not False
+            if self.asset is not None and self.asset.video_file and not data.get("clear_video_file"):
+                has_video = True
             if not has_video:
                 raise ValidationError(_("Upload a video file or give a video URL."))
         return data
@@ -124,10 +131,9 @@ class AssetForm(forms.Form):
         data = dict(self.cleaned_data)
         if "video_file" in data:
             value = data.pop("video_file")
-            if value is False:  # "clear" ticked on edit
-                data["clear_video_file"] = True
-            elif value and value is not getattr(self.asset, "video_file", None):
+            if value:
                 data["video_file"] = value
+        data["clear_video_file"] = bool(data.pop("clear_video_file", False)) and not data.get("video_file")
         if "file" in data:
             data["document_file"] = data.pop("file")
         return data

@@ -70,7 +70,9 @@ def asset_new(request, tenant_slug: str):
     form = AssetForm(request.POST or None, request.FILES or None, tenant=request.tenant, kind=kind)
     if request.method == "POST" and form.is_valid():
         try:
-            asset = services.asset_create(tenant=request.tenant, actor=request.user, kind=kind, **form.service_kwargs())
+            kwargs = form.service_kwargs()
+            kwargs.pop("clear_video_file", None)
+            asset = services.asset_create(tenant=request.tenant, actor=request.user, kind=kind, **kwargs)
         except ValidationError as exc:
             _apply_errors(form, exc)
         else:
@@ -90,7 +92,7 @@ def asset_edit(request, tenant_slug: str, asset_id: int):
     initial = {
         "title": asset.title, "description": asset.description, "language": asset.language,
         "category": asset.category, "tags": ", ".join(asset.tag_list), "team": asset.team_id,
-        "external_id": asset.external_id, "video_url": asset.video_url, "video_file": asset.video_file or None,
+        "external_id": asset.external_id, "video_url": asset.video_url,
         "duration_seconds": asset.duration_seconds, "completion_threshold": asset.completion_threshold,
         "body": asset.body,
     }

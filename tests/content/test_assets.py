@@ -200,3 +200,31 @@ def test_ids_of_a_under_bs_slug_are_404(client, login, manager_b, objects_a, ten
             assert client.get(url).status_code == 404, url
     for url in post:
         assert client.post(url).status_code == 404, url
+
+
+def test_training_with_uploaded_video_edit_and_replace(client, login, manager_a, settings, django_capture_on_commit_callbacks):
+    login(manager_a)
+    client.post(u("manage-asset-new") + "?kind=training",
+                {"kind": "training", "title": "Intro", "language": "en", "duration_seconds": 40,
+                 "completion_threshold": 90, "video_file": upload("intro.mp4", MP4)})
+    with scope(tenant=manager_a.tenant_id):
+        asset = Asset.objects.get()
+    old = asset.video_file.name
+    assert client.get(u("manage-asset-edit", asset_id=asset.pk)).status_code == 200
+    # saving without a new file keeps the video
+    data = {"title": "Intro 2", "language": "en", "duration_seconds": 40, "completion_threshold": 90}
+    assert client.post(u("manage-asset-edit", asset_id=asset.pk), data).status_code == 302
+    asset.refresh_from_db()
+    assert asset.video_file.name == old and asset.title == "Intro 2"
+    # replacing it stores the new file and removes the old one after commit
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(u("manage-asset-edit", asset_id=asset.pk), {**data, "video_file": upload("new.mp4", MP4)})
+    assert response.status_code == 302
+    asset.refresh_from_db()
+    assert asset.video_file.name != old and (settings.MEDIA_ROOT / asset.video_file.name).exists()
+    assert not (settings.MEDIA_ROOT / old).exists()
+    # a wrong file is refused and the current video stays
+    response = client.post(u("manage-asset-edit", asset_id=asset.pk), {**data, "video_file": upload("x.mp4", PDF)})
+    assert response.status_code == 200
+    asset.refresh_from_db()
+    assert (settings.MEDIA_ROOT / asset.video_file.name).exists()
