@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
@@ -83,7 +84,7 @@ def overview(request, tenant_slug: str):
         if table == "tiers":
             return csv_response(
                 _("completion-by-tier"),
-                [_("Tier"), _("Assigned"), _("Completed"), _("Completion rate (%)")],
+                [_("Tier"), pgettext("dashboard", "Assigned"), _("Completed"), _("Completion rate (%)")],
                 [(t.tier or _("No tier"), t.assigned, t.completed, t.rate) for t in data.tier_completion],
             )
         if table == "at_risk":
@@ -96,7 +97,7 @@ def overview(request, tenant_slug: str):
             )
         return csv_response(
             _("kpis"),
-            [_("KPI"), _("Period start"), _("Value"), _("Target"), _("Status"), _("Change vs previous period")],
+            [_("KPI"), _("Period start"), _("Value"), pgettext("dashboard", "Target"), _("Status"), _("Change vs previous period")],
             [
                 (c.name, c.current.period_start if c.current else None, c.value, c.target,
                  c.current.get_status_display() if c.current else _("No data"), c.change)

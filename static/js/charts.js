@@ -35,7 +35,7 @@
       };
     });
     var valueAxis = {
-      beginAtZero: true,
+      beginAtZero: !sparkline,
       display: !sparkline,
       ticks: { precision: 0, callback: spec.percent ? percentTick : undefined, color: "#56606d" },
       grid: { color: "#eef0f3" }
@@ -78,6 +78,23 @@
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
   else ready();
-  // htmx swapped in a new results fragment (filters, sorting, history): draw its charts.
-  document.addEventListener("htmx:afterSettle", function (event) { init(document); });
+  // Keep the filter form in step with what the server actually applied (fallbacks included).
+  function syncForm() {
+    var results = document.getElementById("results");
+    var form = document.querySelector("form.dash-filters");
+    if (!results || !form || !results.dataset.period) return;
+    if (form.elements.period) form.elements.period.value = results.dataset.period;
+    if (form.elements.from) form.elements.from.value = results.dataset.start;
+    if (form.elements.to) form.elements.to.value = results.dataset.end;
+  }
+
+  // Editing a date means a custom range: switch the period first (capture phase, before htmx sends).
+  document.addEventListener("change", function (event) {
+    var el = event.target;
+    if (!el || !el.form || !el.form.classList.contains("dash-filters")) return;
+    if ((el.name === "from" || el.name === "to") && el.form.elements.period) el.form.elements.period.value = "custom";
+  }, true);
+
+  // htmx swapped in a new results fragment (filters, sorting, history): sync the form, draw its charts.
+  document.addEventListener("htmx:afterSettle", function () { syncForm(); init(document); });
 })();

@@ -1,0 +1,219 @@
+"""Manager dashboards: access, isolation, fallbacks, exports, figures and query counts."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from tests.dashboards.conftest import build_dashboard_data
+
+PAGES = ["manage-overview", "manage-partners", "manage-content", "manage-faq", "manage-teams", "manage-faq-keyword"]
+# Pinned: the same ceiling with 10 and with 1,000 partners.
+MAX_QUERIES = {
+    "manage-overview": 20,
+    "manage-partners": 16,
+    "manage-content": 18,
+    "manage-faq": 17,
+    "manage-teams": 21,
+    "manage-faq-keyword": 15,
+    "manage-partner": 24,
+}
+
+
+def url(name, slug="acme", **kwargs):
+    return reverse(name, kwargs={"tenant_slug": slug, **kwargs})
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_ok_for_manager_and_admin(name, client, login, manager_a, admin_a, data_a):
+    login(manager_a)
+    assert client.get(url(name)).status_code == 200
+    login(admin_a)
+    assert client.get(url(name)).status_code == 200
+
+
+@pytest.mark.parametrize("name", PAGES)
+@pytest.mark.parametrize("extra", [{}, {"HTTP_HX_REQUEST": "true"}, {"QUERY_STRING": "format=csv"}])
+def test_partner_user_gets_403(name, extra, client, login, partner_user_a, data_a):
+    login(partner_user_a)
+    assert client.get(url(name), **extra).status_code == 403
+
+
+@pytest.mark.parametrize("name", PAGES)
+@pytest.mark.parametrize("extra", [{}, {"HTTP_HX_REQUEST": "true"}, {"QUERY_STRING": "format=csv"}])
+def test_other_tenant_manager_gets_404(name, extra, client, login, manager_b, data_a):
+    login(manager_b)
+    assert client.get(url(name), **extra).status_code == 404
+
+
+def test_scorecard_access(client, login, manager_a, partner_user_a, manager_b, tenant_b, data_a):
+    pid = data_a["first"].pk
+    login(manager_a)
+    response = client.get(url("manage-partner", partner_id=pid))
+    assert response.status_code == 200
+    assert "株式会社サンプル" in response.content.decode()  # deals of the partner
+    assert "山田 太郎" in response.content.decode()  # users and last login
+    login(partner_user_a)
+    assert client.get(url("manage-partner", partner_id=pid)).status_code == 403
+    login(manager_b)
+    for extra in ({}, {"HTTP_HX_REQUEST": "true"}, {"QUERY_STRING": "format=csv"}):
+        # tenant A's partner through tenant A's URL, and through tenant B's own URL
+        assert client.get(url("manage-partner", partner_id=pid), **extra).status_code == 404
+        assert client.get(url("manage-partner", slug="globex", partner_id=pid), **extra).status_code == 404
+
+
+def test_no_leak_between_tenants(client, login, manager_a, manager_b, tenant_b, data_a):
+    build_dashboard_data(tenant_b, partners=3, manager=manager_b)
+    login(manager_b)
+    body = client.get(url("manage-partners", slug="globex")).content.decode()
+    assert 'data-count="3"' in body
+    csv_body = client.get(url("manage-partners", slug="globex") + "?format=csv").content.decode("utf-8-sig")
+    assert csv_body.count("\n") == 4  # header + 3 partners of tenant B only
+    login(manager_a)
+    body = client.get(url("manage-partners") + "?q=0009").content.decode()
+    assert "パートナー 0009" in body
+
+
+def test_htmx_request_gets_the_results_fragment(client, login, manager_a, data_a):
+    login(manager_a)
+    response = client.get(url("manage-partners") + "?period=week", HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.lstrip().startswith('<div id="results"')
+    assert "<html" not in body
+    assert "HX-Request" in response["Vary"]
+    full = client.get(url("manage-partners"), HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true")
+    assert "<html" in full.content.decode()
+
+
+@pytest.mark.parametrize("name", PAGES)
+@pytest.mark.parametrize(
+    "query",
+    [
+        "period=decade",
+        "period=custom&from=2026-13-01&to=x",
+        "period=custom&from=2026-05-01&to=2026-01-01",
+        "tier=999999",
+        "tier=abc",
+        "manager=-3",
+        "segment=%3Cscript%3E",
+        "status=sleeping",
+        "sort=password",
+        "page=zz",
+        "stale_months=0",
+    ],
+)
+def test_bad_values_fall_back_with_a_notice(name, query, client, login, manager_a, data_a):
+    login(manager_a)
+    response = client.get(url(name) + "?" + query)
+    assert response.status_code == 200
+    body = response.content.decode()
+    expects_notice = (
+        not query.startswith(("sort", "page", "stale"))
+        or (name == "manage-partners" and query.startswith(("sort", "page")))
+        or (name == "manage-content" and query.startswith("stale"))
+    )
+    if expects_notice:
+        assert 'class="notice notice-warning"' in body, query
+    assert "<script>" not in body.replace("<script src", "").replace("<script type", "")
+
+
+def test_custom_range_is_accepted(client, login, manager_a, data_a):
+    login(manager_a)
+    body = client.get(url("manage-overview") + "?period=custom&from=2026-01-01&to=2026-03-31").content.decode()
+    assert "notice-warning" not in body
+    assert "2026-01-01 – 2026-03-31" in body
+
+
+def test_overview_numbers_equal_kpi_results(client, login, manager_a, data_a):
+    login(manager_a)
+    body = client.get(url("manage-overview")).content.decode()
+    assert "62.5%" in body  # overall KpiResult value
+    assert "80.0%" in body  # its target
+    assert "+7.5 pt" in body  # against the previous period (55)
+    assert "status-off_track" in body
+    # the KPI with value None shows a dash, not 0
+    assert 'data-kpi="document_downloads"' in body
+    card = body.split('data-kpi="document_downloads"')[1].split("</article>")[0]
+    assert '<p class="kpi-value">—</p>' in card
+    # the trend chart has its JSON and a table equivalent
+    assert 'id="dash-charts"' in body and "trend-" in body and "<details" in body
+
+
+def test_csv_export_has_bom_japanese_and_filename(client, login, manager_a, data_a):
+    login(manager_a)
+    response = client.get(url("manage-partners") + "?format=csv")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    text = response.content.decode("utf-8-sig")
+    header = text.splitlines()[0]
+    assert "パートナー" in header  # Japanese headers: tenant A's language is Japanese
+    assert "パートナー 0000" in text
+    disposition = response["Content-Disposition"]
+    assert disposition.startswith("attachment; filename=\"")
+    assert "filename*=UTF-8''" in disposition
+    disposition.encode("ascii")  # header itself is ASCII-safe
+
+
+@pytest.mark.parametrize(
+    "name,table",
+    [
+        ("manage-overview", "kpis"), ("manage-overview", "tiers"), ("manage-overview", "at_risk"),
+        ("manage-content", ""), ("manage-content", "unused"), ("manage-content", "stale"),
+        ("manage-faq", "top"), ("manage-faq", "zero"), ("manage-faq", "gaps"), ("manage-faq", "tiers"),
+        ("manage-faq", "feedback"), ("manage-teams", "teams"), ("manage-teams", "managers"),
+    ],
+)
+def test_every_table_exports(name, table, client, login, manager_a, data_a):
+    login(manager_a)
+    response = client.get(url(name) + f"?format=csv&table={table}")
+    assert response.status_code == 200
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    assert len(response.content.decode("utf-8-sig").splitlines()) >= 1
+
+
+def test_scorecard_exports(client, login, manager_a, data_a):
+    login(manager_a)
+    for table in ("assignments", "users", "timeline"):
+        response = client.get(url("manage-partner", partner_id=data_a["first"].pk) + f"?format=csv&table={table}")
+        assert response.status_code == 200
+        assert response.content.startswith(b"\xef\xbb\xbf")
+
+
+def test_content_and_faq_figures(client, login, manager_a, data_a):
+    login(manager_a)
+    body = client.get(url("manage-content")).content.decode()
+    assert "未使用の資料" in body.split('id="unused-list"')[1].split("</ul>")[0]
+    faq = client.get(url("manage-faq")).content.decode()
+    assert "ライセンス 更新" in faq and "請求書" in faq
+    keyword = client.get(url("manage-faq-keyword") + "?keyword=請求書").content.decode()
+    assert "パートナー 0000" in keyword
+
+
+def test_partners_sort_and_filter(client, login, manager_a, data_a):
+    login(manager_a)
+    body = client.get(url("manage-partners") + "?sort=-name").content.decode()
+    assert body.index("パートナー 0009") < body.index("パートナー 0000")
+    body = client.get(url("manage-partners") + f"?tier={data_a['gold'].pk}").content.decode()
+    assert 'data-count="5"' in body
+    body = client.get(url("manage-partners") + "?status=nurturing&sort=downloads").content.decode()
+    assert 'data-count="3"' in body
+
+
+def _page_urls(data):
+    return {**{n: url(n) for n in PAGES}, "manage-partner": url("manage-partner", partner_id=data["first"].pk)}
+
+
+@pytest.mark.parametrize("partners", [10, 1000])
+def test_query_count_does_not_grow_with_partners(
+    partners, client, login, manager_a, tenant_a, django_assert_max_num_queries
+):
+    data = build_dashboard_data(tenant_a, partners=partners, manager=manager_a)
+    login(manager_a)
+    for name, page_url in _page_urls(data).items():
+        with django_assert_max_num_queries(MAX_QUERIES[name]):
+            response = client.get(page_url)
+        assert response.status_code == 200, name
+        with django_assert_max_num_queries(MAX_QUERIES[name]):
+            assert client.get(page_url, HTTP_HX_REQUEST="true").status_code == 200
