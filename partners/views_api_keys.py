@@ -16,7 +16,7 @@ from partners.tenancy import get_for_tenant
 
 
 class ApiKeyForm(forms.Form):
-    name = forms.CharField(label=gettext_lazy("Name"), max_length=100, help_text=gettext_lazy("e.g. the system that will use it: LMS, CRM."))
+    name = forms.CharField(label=gettext_lazy("Key name"), max_length=100, help_text=gettext_lazy("e.g. the system that will use it: LMS, CRM."))
     scopes = forms.MultipleChoiceField(
         label=gettext_lazy("Scopes"),
         choices=ApiKeyScope.choices,
