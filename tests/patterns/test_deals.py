@@ -232,3 +232,16 @@ def test_import_partner_of_other_tenant_is_unknown(client, login, manager_a, ten
     login(manager_a)
     r = upload(client, tenant_a, HEADER + "B-001,D-1,A,,1,JPY,registered,,\n")
     assert not r.context["preview"].is_valid
+
+
+def test_deal_pages_query_count_is_bounded(client, login, manager_a, partner_user_a, tenant_a, django_assert_max_num_queries):
+    with scope(tenant=tenant_a.pk):
+        for _ in range(30):
+            f.DealFactory(tenant=tenant_a, partner=partner_user_a.partner)
+            f.DealFactory(tenant=tenant_a)
+    login(manager_a)
+    with django_assert_max_num_queries(20):
+        assert client.get(url("manage-deals", tenant_a)).status_code == 200
+    login(partner_user_a)
+    with django_assert_max_num_queries(20):
+        assert client.get(url("portal-deals", tenant_a)).status_code == 200
