@@ -279,12 +279,22 @@ class _Ctx:
         return min(at, self.now - dt.timedelta(minutes=5))
 
     def event(self, **fields) -> ActivityEvent:
+        """An unsaved event, built positionally (much faster than keyword construction for ~20k rows)."""
         self.n += 1
         occurred = fields.pop("occurred_at")
-        return ActivityEvent(
-            tenant=self.tenant, occurred_at=occurred, received_at=occurred + dt.timedelta(seconds=2),
-            source=EventSource.PORTAL, event_id=f"demo-{self.tenant.slug}-{self.n:07d}", **fields,
-        )
+        values = {
+            **_EVENT_DEFAULTS, **fields, "tenant_id": self.tenant.pk, "occurred_at": occurred,
+            "received_at": occurred + dt.timedelta(seconds=2), "event_id": f"demo-{self.tenant.slug}-{self.n:07d}",
+        }
+        return ActivityEvent(*(values[name] for name in _EVENT_FIELDS))
+
+
+_EVENT_FIELDS = [f.attname for f in ActivityEvent._meta.concrete_fields]
+_EVENT_DEFAULTS = {
+    "id": None, "user_id": None, "actor_ref": "", "asset_id": None, "progress": None, "seconds": None,
+    "position": None, "played_segments": None, "query": "", "result_count": None, "resolved": None,
+    "source": EventSource.PORTAL, "session_key": "", "extra": {},
+}
 
 
 def _assets(ctx: _Ctx, teams: list[Team], admin) -> dict[str, Asset]:
