@@ -449,3 +449,18 @@ def test_asset_redirects_by_kind(client, login, portal):
     login(portal["member"])
     response = client.get(url("portal-asset", portal["faq"]))
     assert response.status_code == 302 and response["Location"] == url("portal-faq-detail", portal["faq"])
+
+
+def test_catalog_and_faq_query_counts_are_bounded(client, login, portal, django_assert_max_num_queries):
+    tenant = portal["tenant"]
+    with scope(tenant=tenant.pk):
+        for i in range(30):
+            f.AssetFactory(tenant=tenant, kind=["training", "document", "faq"][i % 3], tags=f",t{i % 4},", category=f"c{i % 3}")
+            f.AssetFactory(tenant=tenant, kind="faq", title=f"請求書の質問 {i}", body="回答")
+    login(portal["member"])
+    client.get(url("portal-catalog"))
+    with django_assert_max_num_queries(15):  # session, membership, tenant count + 6 own queries
+        assert client.get(url("portal-catalog")).status_code == 200
+    with django_assert_max_num_queries(15):
+        response = client.get(url("portal-faq"), {"q": "請求書"})
+    assert len(response.context["results"]) == 31
