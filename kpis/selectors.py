@@ -601,19 +601,13 @@ def content_usage(*, tenant, filters: DashboardFilters, stale_months: int = 6) -
             partners=Count("partner_id", distinct=True),
             views=Coalesce(Sum("event_count", filter=Q(verb__in=[Verb.DOCUMENT_VIEWED, Verb.FAQ_VIEWED])), 0),
             downloads=Coalesce(Sum("event_count", filter=Q(verb=Verb.DOCUMENT_DOWNLOADED)), 0),
-            started=Coalesce(Sum("event_count", filter=Q(verb=Verb.TRAINING_STARTED)), 0),
         )
         .order_by()
     )
     for row in fact_rows:
         item = usage.get(row["asset_id"])
         if item:
-            item.partners, item.views, item.downloads, item.started = (
-                row["partners"],
-                row["views"],
-                row["downloads"],
-                row["started"],
-            )
+            item.partners, item.views, item.downloads = row["partners"], row["views"], row["downloads"]
     user_rows = (
         UserAssetState.objects.filter(
             filters.partner_q("partner__"),
@@ -638,7 +632,7 @@ def content_usage(*, tenant, filters: DashboardFilters, stale_months: int = 6) -
         if item:
             item.users = row["users"]
             if item.asset.kind == AssetKind.TRAINING:
-                item.started = max(item.started, row["started_users"])
+                item.started = row["started_users"]  # the funnel counts users at every step
                 item.p25, item.p50, item.p75, item.completed = row["p25"], row["p50"], row["p75"], row["completed"]
                 item.avg_watched_share = round(100 * row["avg_share"], 1) if row["avg_share"] is not None else None
     assigned_ids = set(
