@@ -93,3 +93,58 @@ def test_manager_assigns_playbook_and_partner_sees_next_best_action(live_server,
         page.screenshot(path=str(SHOTS / "patterns_portal_nba.png"), full_page=True)
         browser.close()
     assert not errors, errors
+
+
+def test_partner_registers_deal_manager_approves_and_imports(live_server, transactional_db, tenant_a, manager_a, make_member,
+                                                             tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from partners.models import Deal
+
+    with scope(tenant=tenant_a.pk):
+        partner = f.PartnerFactory(tenant=tenant_a, name="さくら商事", external_id="P-001")
+    member = make_member(tenant_a, "partner_user", partner=partner, user=f.UserFactory(email="rep@acme.test"))
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    bad = tmp_path / "deals.csv"
+    bad.write_text("\ufeffpartner_external_id,deal_id,customer,product,amount,currency,stage,closed_on\n"
+                   "P-001,D-1,東都銀行,クラウド,1200000,JPY,won,2026-05-01\n"
+                   "P-999,D-2,Unknown,,100,JPY,registered,\n"
+                   "P-001,D-3,Bad,,12abc,JPY,won,2026-13-01\n", encoding="utf-8")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+        page = ctx.new_page()
+        page.on("console", lambda m: errors.append(f"{m.type}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        base = live_server.url
+        _login(page, base, member.user.email)
+        page.goto(f"{base}/t/{tenant_a.slug}/portal/deals/new/")
+        page.fill("input[name=customer]", "みなと病院")
+        page.fill("input[name=amount]", "3500000")
+        page.fill("input[name=expected_close_on]", (timezone.localdate() + dt.timedelta(days=40)).isoformat())
+        page.click("form.card button[type=submit]")
+        page.wait_for_load_state("networkidle")
+        assert "みなと病院" in page.inner_text("main")
+        page.screenshot(path=str(SHOTS / "patterns_portal_deals.png"), full_page=True)
+
+        ctx.clear_cookies()
+        _login(page, base, manager_a.user.email)
+        page.goto(f"{base}/t/{tenant_a.slug}/manage/deals/")
+        page.click("button[name=action][value=approve]")
+        page.wait_for_load_state("networkidle")
+        with scope(tenant=tenant_a.pk):
+            assert Deal.objects.get().stage == "approved"
+        page.screenshot(path=str(SHOTS / "patterns_manage_deals.png"), full_page=True)
+        page.goto(f"{base}/t/{tenant_a.slug}/manage/deals/import/")
+        page.set_input_files("input[name=file]", str(bad))
+        page.click("form[enctype] button[type=submit]")
+        page.wait_for_load_state("networkidle")
+        assert page.locator("#import-preview tbody tr").count() == 3
+        assert page.locator("#import-preview .errorlist li").count() >= 2
+        assert page.locator("input[name=step][value=confirm]").count() == 0
+        page.screenshot(path=str(SHOTS / "patterns_import_preview.png"), full_page=True)
+        browser.close()
+    with scope(tenant=tenant_a.pk):
+        assert Deal.objects.count() == 1
+    assert not errors, errors
