@@ -191,26 +191,30 @@ def _get(row: Any, name: str):
 def assignment_pairs(*, tenant, as_of: dt.date | None = None) -> list[Pair]:
     """Assigned (partner, asset) pairs, tier/segment/path assignments expanded (set-based).
 
-    Uses ``enablement.selectors_manage.assignment_pairs`` (owned by the content area) when it
-    exists; until then a local expansion with the same row shape (3 queries).
+    Uses ``enablement.selectors_manage.assignment_pairs`` (owned by the content area: one SQL
+    query); the local expansion (3 queries) is the fallback when that module is absent.
     """
     try:
         from enablement.selectors_manage import assignment_pairs as content_assignment_pairs
     except ImportError:
         content_assignment_pairs = None
-    if content_assignment_pairs is not None:
-        rows = content_assignment_pairs(tenant=tenant, as_of=as_of)
-        return [
-            Pair(
-                partner_id=_get(r, "partner_id"),
-                asset_id=_get(r, "asset_id"),
-                due_on=_get(r, "due_on"),
-                required_completions=_get(r, "required_completions") or 1,
-                assignment_id=_get(r, "assignment_id"),
-            )
-            for r in rows
-        ]
-    return _assignment_pairs_local(tenant=tenant)
+    if content_assignment_pairs is None:
+        return _assignment_pairs_local(tenant=tenant)
+    # A pair assigned twice (directly and through a path) comes once per assignment: keep the
+    # earliest due date, as the local expansion does.
+    pairs: dict[tuple[int, int], Pair] = {}
+    for r in content_assignment_pairs(tenant=tenant, as_of=as_of):
+        pair = Pair(
+            partner_id=_get(r, "partner_id"),
+            asset_id=_get(r, "asset_id"),
+            due_on=_get(r, "due_on"),
+            required_completions=_get(r, "required_completions") or 1,
+            assignment_id=_get(r, "assignment_id"),
+        )
+        key = (pair.partner_id, pair.asset_id)
+        if key not in pairs or pair.due_on < pairs[key].due_on:
+            pairs[key] = pair
+    return list(pairs.values())
 
 
 def _assignment_pairs_local(*, tenant) -> list[Pair]:
