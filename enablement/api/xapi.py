@@ -49,7 +49,7 @@ from partners.api.base import TenantAPIView
 XAPI_VERSION = "1.0.3"
 VERSION_HEADER = "X-Experience-API-Version"
 MAX_LIMIT = 500
-MAX_BODY = 5 * 1024 * 1024
+MAX_BODY = 2 * 1024 * 1024  # = DATA_UPLOAD_MAX_MEMORY_SIZE: checked before Django would refuse to read
 GET_PARAMS = {
     "statementId", "voidedStatementId", "agent", "verb", "activity", "registration", "related_activities",
     "related_agents", "since", "until", "limit", "format", "attachments", "ascending", "from_id",
@@ -135,7 +135,11 @@ class StatementsView(TenantAPIView):
         content_type = request.content_type.split(";")[0].strip().lower()
         if content_type != "application/json":
             raise XapiInvalid("Content-Type must be application/json (attachments in multipart/mixed are not supported)")
-        if len(request.body) > MAX_BODY:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > MAX_BODY or len(request.body) > MAX_BODY:
             raise XapiInvalid(f"At most {MAX_BODY} bytes per request")
         try:
             return json.loads(request.body)
