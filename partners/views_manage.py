@@ -75,6 +75,8 @@ def _days_ago(days: int):
 def partner_admin(request, tenant_slug: str):
     """Partners with tier, status and manager; tiers (list + add); invite users (admins only)."""
     tenant = request.tenant
+    if request.method == "POST" and not request.membership.is_admin:
+        raise PermissionDenied  # tiers are defined by tenant admins
     tier_form = TierForm(request.POST if request.POST.get("action") == "tier" else None, prefix="tier")
     if tier_form.is_bound and tier_form.is_valid():
         try:

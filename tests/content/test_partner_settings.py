@@ -96,9 +96,11 @@ def test_admin_invites_new_and_existing_users(client, login, admin_a, tenant_a):
     assert not User.objects.filter(email="x@example.com").exists()
 
 
-def test_tier_added_on_settings_page(client, login, manager_a, tenant_a):
-    login(manager_a)
+def test_tier_added_on_settings_page_by_admins_only(client, login, manager_a, admin_a, tenant_a):
     url = reverse("manage-partner-admin", kwargs={"tenant_slug": "acme"})
+    login(manager_a)
+    assert client.post(url, {"action": "tier", "tier-name": "Diamond", "tier-rank": 0}).status_code == 403
+    login(admin_a)
     assert client.post(url, {"action": "tier", "tier-name": "Diamond", "tier-rank": 0}).status_code == 302
     assert "Diamond" in client.get(url).content.decode()
 
