@@ -17,15 +17,10 @@ from typing import Any
 from django.db.models import (
     Avg,
     Count,
-    DecimalField,
-    F,
-    IntegerField,
     Max,
-    OuterRef,
     Q,
     Subquery,
     Sum,
-    Value,
 )
 from django.db.models.functions import Coalesce
 
@@ -398,87 +393,89 @@ def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> O
 
 # --- partners table --------------------------------------------------------------------------------
 
-PARTNER_SORTS = {
-    "name": ("name",),
-    "tier": ("tier__rank", "name"),
-    "status": ("status", "name"),
-    "manager": ("manager__name", "name"),
-    "completion": ("completion_rate", "name"),
-    "trainings": ("trainings_completed", "name"),
-    "downloads": ("downloads", "name"),
-    "last_activity": ("last_activity", "name"),
-    "support": ("support_count", "name"),
-}
-
-
-def _sum_subquery(qs, column: str = "event_count"):
-    return Coalesce(
-        Subquery(qs.order_by().values("partner_id").annotate(total=Sum(column)).values("total")[:1]),
-        Value(0),
-        output_field=IntegerField(),
-    )
+PARTNER_SORTS = ("name", "tier", "status", "manager", "completion", "trainings", "downloads", "last_activity", "support")
 
 
 def partners_table(*, tenant, filters: DashboardFilters, sort: str = "name", completion_def: KpiDefinition | None = None):
-    """Partners with their period figures as correlated subqueries over the facts: one query
-    for the rows (plus the paginator's count), whatever the number of partners."""
-    period_facts = DailyActivityFact.objects.filter(
-        tenant=tenant, partner_id=OuterRef("pk"), day__gte=filters.start, day__lte=filters.end
+    """Every filtered partner with its period figures, sorted (whitelisted keys, nulls last).
+
+    Five queries whatever the number of partners, each bounded by the partners or by the
+    period — never by the length of the history: the partners; one GROUP BY over the period's
+    DailyActivityFact rows (read through the (tenant, day) index); the latest content activity
+    from PartnerAssetState; support activities in the period; the completion-rate KpiResult of
+    the latest period ending by the selected end. Sorting and paging happen on that list.
+    """
+    partners = list(
+        Partner.objects.filter(filters.partner_q(), tenant=tenant).select_related("tier", "manager").order_by("name", "pk")
     )
-    qs = (
-        Partner.objects.filter(filters.partner_q(), tenant=tenant)
-        .select_related("tier", "manager")
+    figures = {
+        row["partner_id"]: row
+        for row in DailyActivityFact.objects.filter(
+            tenant=tenant,
+            day__gte=filters.start,
+            day__lte=filters.end,
+            verb__in=[Verb.TRAINING_COMPLETED, Verb.DOCUMENT_DOWNLOADED],
+        )
+        .values("partner_id")
         .annotate(
-            trainings_completed=_sum_subquery(period_facts.filter(verb=Verb.TRAINING_COMPLETED)),
-            downloads=_sum_subquery(period_facts.filter(verb=Verb.DOCUMENT_DOWNLOADED)),
-            last_activity=Subquery(
-                DailyActivityFact.objects.filter(tenant=tenant, partner_id=OuterRef("pk"), day__lte=filters.end)
-                .exclude(verb=Verb.PORTAL_LOGIN)
-                .order_by("-day")
-                .values("day")[:1]
-            ),
-            support_count=Coalesce(
-                Subquery(
-                    SupportActivity.objects.filter(
-                        tenant=tenant,
-                        partner_id=OuterRef("pk"),
-                        occurred_on__gte=filters.start,
-                        occurred_on__lte=filters.end,
-                    )
-                    .order_by()
-                    .values("partner_id")
-                    .annotate(n=Count("id"))
-                    .values("n")[:1]
-                ),
-                Value(0),
-                output_field=IntegerField(),
-            ),
+            trainings=Coalesce(Sum("event_count", filter=Q(verb=Verb.TRAINING_COMPLETED)), 0),
+            downloads=Coalesce(Sum("event_count", filter=Q(verb=Verb.DOCUMENT_DOWNLOADED)), 0),
         )
+        .order_by()
+    }
+    last_activity = dict(
+        PartnerAssetState.objects.filter(tenant=tenant, last_activity_at__isnull=False)
+        .values("partner_id")
+        .annotate(last=Max("last_activity_at"))
+        .order_by()
+        .values_list("partner_id", "last")
     )
+    support = dict(
+        SupportActivity.objects.filter(tenant=tenant, occurred_on__gte=filters.start, occurred_on__lte=filters.end)
+        .values("partner_id")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("partner_id", "n")
+    )
+    completion: dict[int, Decimal | None] = {}
     if completion_def is not None:
-        qs = qs.annotate(
-            completion_rate=Subquery(
-                KpiResult.objects.filter(
-                    tenant=tenant, definition=completion_def, partner_id=OuterRef("pk"), period_start__lte=filters.end
-                )
-                .order_by("-period_start")
-                .values("value")[:1],
-                output_field=DecimalField(max_digits=16, decimal_places=4),
+        latest = (
+            KpiResult.objects.filter(
+                tenant=tenant, definition=completion_def, partner__isnull=False, period_start__lte=filters.end
             )
+            .order_by("-period_start")
+            .values("period_start")[:1]
         )
-    else:
-        qs = qs.annotate(completion_rate=Value(None, output_field=DecimalField(max_digits=16, decimal_places=4)))
+        completion = dict(
+            KpiResult.objects.filter(
+                tenant=tenant, definition=completion_def, partner__isnull=False, period_start=Subquery(latest)
+            ).values_list("partner_id", "value")
+        )
+    for p in partners:
+        row = figures.get(p.pk, {})
+        p.trainings_completed = row.get("trainings", 0)
+        p.downloads = row.get("downloads", 0)
+        p.last_activity = last_activity.get(p.pk)
+        p.support_count = support.get(p.pk, 0)
+        p.completion_rate = completion.get(p.pk)
     descending = sort.startswith("-")
     key = sort.lstrip("-")
-    fields = PARTNER_SORTS.get(key, PARTNER_SORTS["name"])
-    ordering = []
-    for i, name in enumerate(fields):
-        expr = F(name)
-        if i == 0 and descending:
-            ordering.append(expr.desc(nulls_last=True))
-        else:
-            ordering.append(expr.asc(nulls_last=True))
-    return qs.order_by(*ordering, "pk")
+    attribute = {
+        "name": lambda p: p.name,
+        "tier": lambda p: p.tier.rank if p.tier else None,
+        "status": lambda p: p.status,
+        "manager": lambda p: (p.manager.get_full_name() or p.manager.email) if p.manager else None,
+        "completion": lambda p: p.completion_rate,
+        "trainings": lambda p: p.trainings_completed,
+        "downloads": lambda p: p.downloads,
+        "last_activity": lambda p: p.last_activity,
+        "support": lambda p: p.support_count,
+    }.get(key, lambda p: p.name)
+    present = [p for p in partners if attribute(p) is not None]
+    missing = [p for p in partners if attribute(p) is None]
+    present.sort(key=lambda p: p.name)  # ties: by name, stable under the main sort
+    present.sort(key=attribute, reverse=descending)
+    return present + missing
 
 
 # --- partner scorecard -----------------------------------------------------------------------------

@@ -162,7 +162,7 @@ def partners(request, tenant_slug: str):
                 (p.name, p.tier.name if p.tier else "", p.segment, p.get_status_display(),
                  (p.manager.get_full_name() or p.manager.email) if p.manager else "",
                  p.completion_rate, p.trainings_completed, p.downloads, p.last_activity, p.support_count)
-                for p in qs.iterator(chunk_size=500)
+                for p in qs
             ),
         )
     page_number = parse_positive_int(request.GET, "page", 1, filters.notices)
