@@ -63,8 +63,12 @@ def build_dashboard_data(tenant, *, partners: int = 10, manager=None) -> dict:
             facts.append(DailyActivityFact(tenant=tenant, partner=p, asset=document, day=month_start, verb="document.downloaded", event_count=i % 5, user_count=1))
             facts.append(DailyActivityFact(tenant=tenant, partner=p, asset=None, day=today - dt.timedelta(days=45), verb="faq.searched", event_count=20, user_count=1))
             facts.append(DailyActivityFact(tenant=tenant, partner=p, asset=faq, day=month_start, verb="faq.feedback", event_count=1, user_count=1))
-            if i % 2 == 0 and i % 4 == 0:
-                states.append(PartnerAssetState(tenant=tenant, partner=p, asset=training, completed_users=1, active_users=1, first_completed_at=timezone.now()))
+            done = i % 4 == 0
+            states.append(PartnerAssetState(
+                tenant=tenant, partner=p, asset=training, completed_users=1 if done else 0, active_users=1,
+                first_completed_at=timezone.now() if done else None,
+                last_activity_at=timezone.now() - dt.timedelta(days=i % 40),
+            ))
             faq_facts.append(FaqSearchFact(tenant=tenant, partner=p, day=month_start, query="ライセンス 更新", searches=3, zero_result_searches=0, unresolved_searches=2))
             faq_facts.append(FaqSearchFact(tenant=tenant, partner=p, day=month_start, query="請求書", searches=1, zero_result_searches=1, unresolved_searches=1))
             results.append(KpiResult(tenant=tenant, definition=definition, partner=p, period_start=month_start, period_end=month_end, numerator=1, denominator=2, value=Decimal("50"), target=definition.target, status="off_track"))
@@ -95,6 +99,12 @@ def build_dashboard_data(tenant, *, partners: int = 10, manager=None) -> dict:
         "partners": rows, "first": first, "training": training, "document": document, "unused": unused,
         "definition": definition, "overall": overall, "previous": previous, "empty": empty, "gold": gold,
     }
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Dashboard tests create many users; hashing strength is not what they test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

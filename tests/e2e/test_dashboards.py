@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
+from kpis.filters import period_bounds
 from tests import factories as f
 from tests.dashboards.conftest import build_dashboard_data
 
@@ -78,6 +80,8 @@ def test_manager_dashboard_journey(live_server, browser_page, tenant_a, manager_
     with page.expect_response(lambda r: "period=quarter" in r.url and r.request.headers.get("hx-request") == "true"):
         page.select_option("#f-period", "quarter")
     page.wait_for_function("() => location.search.includes('period=quarter')")
+    quarter_start, _ = period_bounds("quarter", timezone.localdate())
+    page.wait_for_function(f"() => document.querySelector('#f-from').value === '{quarter_start.isoformat()}'")
     with page.expect_response(lambda r: f"tier={data['gold'].pk}" in r.url):
         page.select_option("#f-tier", str(data["gold"].pk))
     page.wait_for_function("() => document.querySelector('#partner-count').dataset.count === '15'")
