@@ -41,6 +41,7 @@ from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
 from enablement.models import Asset, AssetKind, AssetStatus, Verb
+from enablement.selectors_manage import assignment_pairs
 from kpis.models import (
     DailyActivityFact,
     Direction,
@@ -183,10 +184,15 @@ class _Context:
 
     @property
     def pairs(self):
+        """One pair per (partner, asset): the assignment with the earliest due date (then the oldest)."""
         if self._pairs is None:
-            from kpis.selectors import assignment_pairs  # shared expansion (content selector when present)
-
-            self._pairs = assignment_pairs(tenant=self.tenant)
+            rows = sorted(
+                assignment_pairs(tenant=self.tenant), key=lambda r: (r.partner_id, r.asset_id, r.due_on, r.assignment_id)
+            )
+            pairs = {}
+            for r in rows:
+                pairs.setdefault((r.partner_id, r.asset_id), r)
+            self._pairs = list(pairs.values())
         return self._pairs
 
     @property

@@ -43,7 +43,7 @@ def rollup_tenant(tenant_id: int, periods_back: int = 1) -> dict:
     """Roll up one tenant's new events and compute its KPI results."""
     tenant = Tenant.objects.get(pk=tenant_id, is_active=True)
     result = kpis_refresh_now(tenant=tenant, periods_back=periods_back)
-    log.info("KPI rollup %s: %s days, %s results", tenant.slug, result.stats.days, result.results)
+    log.info("KPI rollup %s (%s): %s days, %s results", tenant.slug, result.stats.mode, result.stats.days, result.results)
     return {"tenant": tenant.slug, "days": result.stats.days, "results": result.results}
 
 

@@ -1,0 +1,359 @@
+"""Property tests: for generated logs, the rollup facts and every KPI equal a brute-force
+recomputation from the raw events; rerunning, shuffling, duplicating or splitting the log in
+two halves changes nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections import defaultdict
+from decimal import Decimal
+
+import pytest
+from django_scopes import scope
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from enablement.models import ActivityEvent
+from enablement.services import activity_record_many
+from kpis.metrics import compute_kpis, recent_periods
+from kpis.models import (
+    DailyActivityFact,
+    FaqSearchFact,
+    KpiDefinition,
+    KpiResult,
+    PartnerAssetState,
+    UserAssetState,
+)
+from kpis.rollup import rollup_tenant
+from tests import factories as f
+from tests.kpis import brute
+
+BASE = dt.datetime(2026, 2, 27, 10, 0, tzinfo=dt.UTC)  # quarter hours from here: Tokyo midnights at 15:00 UTC
+TODAY = dt.date(2026, 3, 3)
+VERBS = [
+    "training.started",
+    "training.progressed",
+    "training.completed",
+    "document.viewed",
+    "document.downloaded",
+    "faq.searched",
+    "faq.viewed",
+    "faq.feedback",
+    "portal.login",
+]
+NO_ASSET = {"faq.searched", "portal.login"}
+QUERIES = ["VPN", " vpn  setup", "Vpn Setup", "料金\u3000プラン", "料金 プラン ", ""]
+
+event_st = st.tuples(
+    st.integers(0, 2),  # partner
+    st.one_of(st.none(), st.integers(0, 1)),  # user of that partner
+    st.sampled_from(VERBS),
+    st.integers(0, 3),  # asset
+    st.integers(0, 4 * 24 * 4),  # quarter hours after BASE
+    st.sampled_from([None, 10.0, 50.0, 90.0, 100.0, 120.0]),  # progress
+    st.sampled_from([None, 0.0, 30.5]),  # seconds
+    st.sampled_from(QUERIES),
+    st.sampled_from([None, 0, 1, 3]),  # result_count
+    st.sampled_from([None, True, False]),  # resolved
+)
+log_st = st.lists(event_st, min_size=0, max_size=60)
+
+
+class World:
+    """One tenant with 3 partners (the third dormant, another tier and segment), 2 users each,
+    4 assets (training, document, FAQ, draft training), assignments, support activities and
+    one KPI definition per metric (+ weekly, quarterly, tier- and segment-filtered ones)."""
+
+    def __init__(self, tz: str = "Asia/Tokyo"):
+        self.tenant = f.TenantFactory(time_zone=tz)
+        self.zone = self.tenant.zoneinfo
+        with scope(tenant=self.tenant.pk):
+            t = self.tenant
+            gold = f.PartnerTierFactory(tenant=t, name="Gold")
+            silver = f.PartnerTierFactory(tenant=t, name="Silver")
+            self.gold = gold
+            self.partners = [
+                f.PartnerFactory(tenant=t, tier=gold, segment="SMB", joined_on=dt.date(2026, 1, 10)),
+                f.PartnerFactory(tenant=t, tier=gold, segment="SMB", joined_on=dt.date(2026, 2, 28)),
+                f.PartnerFactory(tenant=t, tier=silver, segment="Enterprise", status="dormant", joined_on=dt.date(2025, 12, 1)),
+            ]
+            self.users = [[f.UserFactory(), f.UserFactory()] for _ in self.partners]
+            published = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+            self.assets = [
+                f.AssetFactory(tenant=t, kind="training", published_at=published),
+                f.AssetFactory(tenant=t, kind="document", published_at=published),
+                f.AssetFactory(tenant=t, kind="faq", published_at=published),
+                f.AssetFactory(tenant=t, kind="training", status="draft", published_at=None),
+            ]
+            p, a = self.partners, self.assets
+            f.AssignmentFactory(tenant=t, partner=p[0], asset=a[0], due_on=dt.date(2026, 3, 2))
+            f.AssignmentFactory(tenant=t, partner=p[1], asset=a[0], due_on=dt.date(2026, 2, 27), required_completions=2)
+            f.AssignmentFactory(tenant=t, target="tier", partner=None, tier=gold, asset=a[1], due_on=dt.date(2026, 3, 1))
+            f.AssignmentFactory(tenant=t, target="segment", partner=None, segment="Enterprise", asset=a[2], due_on=dt.date(2026, 2, 20))
+            path = f.LearningPathFactory(tenant=t)
+            f.LearningPathItemFactory(tenant=t, path=path, asset=a[0])
+            f.LearningPathItemFactory(tenant=t, path=path, asset=a[2])
+            f.AssignmentFactory(tenant=t, partner=p[2], asset=None, learning_path=path, due_on=dt.date(2026, 3, 3))
+            # expanded by hand: one pair per (partner, asset) with its earliest due date
+            self.pairs = [
+                (p[0].pk, a[0].pk, dt.date(2026, 3, 2), 1),
+                (p[1].pk, a[0].pk, dt.date(2026, 2, 27), 2),
+                (p[0].pk, a[1].pk, dt.date(2026, 3, 1), 1),
+                (p[1].pk, a[1].pk, dt.date(2026, 3, 1), 1),
+                (p[2].pk, a[2].pk, dt.date(2026, 2, 20), 1),
+                (p[2].pk, a[0].pk, dt.date(2026, 3, 3), 1),
+            ]
+            self.supports = [(p[0].pk, dt.date(2026, 2, 27)), (p[0].pk, dt.date(2026, 3, 2)), (p[1].pk, dt.date(2026, 3, 1))]
+            by_pk = {x.pk: x for x in p}
+            for pid, day in self.supports:
+                f.SupportActivityFactory(tenant=t, partner=by_pk[pid], occurred_on=day)
+            self.definitions = []
+            for metric in brute_metrics():
+                self.definitions.append(self._definition(metric, "month"))
+            self.definitions.append(self._definition("enablement_completion_rate", "week"))
+            self.definitions.append(self._definition("faq_unresolved_rate", "quarter", direction="lower"))
+            self.definitions.append(self._definition("content_utilisation", "month", tier=gold))
+            self.definitions.append(self._definition("active_partner_rate", "week", segment="Enterprise"))
+
+    def _definition(self, metric, period, **kw):
+        return KpiDefinition.objects.create(
+            tenant=self.tenant, name_ja=metric, name_en=metric, metric=metric, period=period, target=Decimal("50"), **kw
+        )
+
+    def events(self, specs, *, received_at=None, start_index=0) -> list[ActivityEvent]:
+        out = []
+        for i, (pi, ui, verb, ai, quarter, progress, seconds, query, rc, resolved) in enumerate(specs, start_index):
+            at = BASE + dt.timedelta(minutes=15 * quarter)
+            out.append(
+                ActivityEvent(
+                    tenant=self.tenant,
+                    partner=self.partners[pi],
+                    user=None if ui is None else self.users[pi][ui],
+                    asset=None if verb in NO_ASSET else self.assets[ai],
+                    verb=verb,
+                    occurred_at=at,
+                    received_at=received_at or at + dt.timedelta(minutes=1),
+                    progress=progress,
+                    seconds=seconds,
+                    query=query if verb == "faq.searched" else "",
+                    result_count=rc if verb == "faq.searched" else None,
+                    resolved=resolved if verb == "faq.feedback" else None,
+                    source="portal",
+                    event_id=f"e{i}",
+                )
+            )
+        return out
+
+    # --- what the database says ----------------------------------------------------------------
+    def snapshot(self) -> dict:
+        with scope(tenant=self.tenant.pk):
+            t = self.tenant
+            daily = {
+                (r.day, r.partner_id, r.asset_id, r.verb): (r.event_count, r.user_count, round(r.seconds, 6), r.max_progress)
+                for r in DailyActivityFact.objects.filter(tenant=t)
+            }
+            faq = {
+                (r.day, r.partner_id, r.query): (r.searches, r.zero_result_searches, r.unresolved_searches)
+                for r in FaqSearchFact.objects.filter(tenant=t)
+            }
+            pas = {
+                (r.partner_id, r.asset_id): (
+                    r.first_activity_at,
+                    r.last_activity_at,
+                    r.first_completed_at,
+                    r.completed_users,
+                    r.active_users,
+                    r.max_progress,
+                )
+                for r in PartnerAssetState.objects.filter(tenant=t)
+            }
+            uas = {
+                (r.user_id, r.asset_id): (
+                    r.partner_id,
+                    r.first_activity_at,
+                    r.last_activity_at,
+                    r.first_completed_at,
+                    r.watched_share,
+                    r.max_progress,
+                    round(r.seconds, 6),
+                )
+                for r in UserAssetState.objects.filter(tenant=t)
+            }
+            results = {
+                (r.definition_id, r.period_start, r.partner_id): (r.numerator, r.denominator, r.value)
+                for r in KpiResult.objects.filter(tenant=t)
+            }
+        return {"daily": daily, "faq": faq, "pas": pas, "uas": uas, "results": results}
+
+    # --- what brute force says ------------------------------------------------------------------
+    def expected(self, events: list[ActivityEvent]) -> dict:
+        kinds = {a.pk: a.kind for a in self.assets}
+        assets = {a.pk: (a.kind, a.status == "published") for a in self.assets}
+        results = {}
+        for d in self.definitions:
+            partners = {
+                p.pk: (p.status, p.joined_on)
+                for p in self.partners
+                if (d.tier_id is None or p.tier_id == d.tier_id) and (not d.segment or p.segment == d.segment)
+            }
+            for start, end in recent_periods(d.period, TODAY, 1):
+                overall, per = brute.kpi(
+                    d.metric,
+                    events=events,
+                    partners=partners,
+                    assets=assets,
+                    pairs=self.pairs,
+                    supports=self.supports,
+                    start=start,
+                    end=end,
+                    zone=self.zone,
+                )
+                results[(d.pk, start, None)] = overall
+                for pid, c in per.items():
+                    results[(d.pk, start, pid)] = c
+        return {
+            "daily": brute.daily_facts(events, self.zone),
+            "faq": brute.faq_facts(events, self.zone),
+            "pas": brute.partner_states(events, kinds),
+            "uas": brute.user_states(events, kinds),
+            "results": results,
+        }
+
+    def run(self) -> dict:
+        with scope(tenant=self.tenant.pk):
+            rollup_tenant(self.tenant)
+            compute_kpis(self.tenant, today=TODAY, periods_back=1)
+        return self.snapshot()
+
+
+def brute_metrics():
+    return [
+        "enablement_completion_rate",
+        "training_completion_rate",
+        "active_partner_rate",
+        "content_utilisation",
+        "document_downloads",
+        "faq_unresolved_rate",
+        "support_activities_per_partner",
+        "median_days_to_first_completion",
+    ]
+
+
+def assert_same(actual: dict, expected: dict) -> None:
+    for table in ("daily", "faq", "pas", "uas", "results"):
+        assert actual[table] == expected[table], table
+
+
+def unique(events):
+    seen, out = set(), []
+    for e in events:
+        if e.event_id not in seen:
+            seen.add(e.event_id)
+            out.append(e)
+    return out
+
+
+HYPOTHESIS = settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+
+
+@pytest.mark.django_db
+@HYPOTHESIS
+@given(specs=log_st, seed=st.integers(0, 10_000), dup_share=st.sampled_from([0.0, 0.3]))
+def test_facts_and_kpis_equal_brute_force_whatever_the_order_and_duplicates(specs, seed, dup_share):
+    world = World()
+    events = world.events(specs)
+    rng = random.Random(seed)
+    batch = events + [
+        ActivityEvent(**{k: getattr(e, k) for k in ("tenant", "partner", "user", "asset", "verb", "occurred_at",
+                                                     "received_at", "progress", "seconds", "query", "result_count",
+                                                     "resolved", "source", "event_id")})
+        for e in events
+        if rng.random() < dup_share
+    ]
+    rng.shuffle(batch)
+    with scope(tenant=world.tenant.pk):
+        created = activity_record_many(tenant=world.tenant, events=batch)
+        assert sum(created) == len(events)  # a duplicate event_id is stored once
+        assert ActivityEvent.objects.filter(tenant=world.tenant).count() == len(events)
+    first = world.run()
+    assert_same(first, world.expected(events))
+    assert world.run() == first  # rerun: no change
+
+
+@pytest.mark.django_db
+@HYPOTHESIS
+@given(specs=log_st, split=st.integers(0, 60))
+def test_two_halves_with_the_watermark_advanced_between_give_the_same_facts(specs, split):
+    world = World()
+    first_half = world.events(specs[:split], received_at=BASE + dt.timedelta(days=10))
+    second_half = world.events(specs[split:], received_at=BASE + dt.timedelta(days=11), start_index=split)
+    with scope(tenant=world.tenant.pk):
+        activity_record_many(tenant=world.tenant, events=first_half)
+    world.run()
+    with scope(tenant=world.tenant.pk):
+        activity_record_many(tenant=world.tenant, events=second_half)
+    assert_same(world.run(), world.expected(first_half + second_half))
+
+
+@pytest.mark.django_db
+@HYPOTHESIS
+@given(specs=st.lists(event_st, min_size=1, max_size=40))
+def test_a_zone_with_daylight_saving_time(specs):
+    """America/New_York switches to DST on 2026-03-08: shift the log onto that weekend."""
+    world = World(tz="America/New_York")
+    shifted = [(*s[:4], s[4] + 8 * 24 * 4, *s[5:]) for s in specs]
+    events = world.events(shifted)
+    with scope(tenant=world.tenant.pk):
+        activity_record_many(tenant=world.tenant, events=events)
+        rollup_tenant(world.tenant)
+    expected = world.expected(events)
+    actual = world.snapshot()
+    for table in ("daily", "faq", "pas", "uas"):
+        assert actual[table] == expected[table], table
+
+
+def test_brute_metrics_cover_every_metric():
+    from kpis.models import Metric
+
+    assert set(brute_metrics()) == set(Metric.values)
+
+
+def _by_day(snapshot):
+    out = defaultdict(dict)
+    for key, value in snapshot["daily"].items():
+        out[key[0]][key] = value
+    return out
+
+
+@pytest.mark.django_db
+def test_a_late_event_for_an_old_day_recomputes_that_day_only(settings):
+    settings.KPIS_ROLLUP_OVERLAP_SECONDS = 0  # look at the new event only (the overlap would add today's day)
+    world = World()
+    specs = [(0, 0, "portal.login", 0, q, None, None, "", None, None) for q in range(0, 4 * 24 * 4, 7)]
+    events = world.events(specs)
+    with scope(tenant=world.tenant.pk):
+        activity_record_many(tenant=world.tenant, events=events)
+        rollup_tenant(world.tenant)
+        ids_before = {r.day: r.pk for r in DailyActivityFact.objects.filter(tenant=world.tenant)}
+    before = _by_day(world.snapshot())
+    late = world.events([(1, 0, "document.downloaded", 1, 4 * 6, None, None, "", None, None)], start_index=10_000,
+                        received_at=BASE + dt.timedelta(days=30))
+    old_day = brute.local_day(late[0].occurred_at, world.zone)
+    with scope(tenant=world.tenant.pk):
+        activity_record_many(tenant=world.tenant, events=late)
+        stats = rollup_tenant(world.tenant)
+        ids_after = {r.day: r.pk for r in DailyActivityFact.objects.filter(tenant=world.tenant, partner=world.partners[0])}
+    assert stats.days == 1
+    after = _by_day(world.snapshot())
+    assert set(after) == set(before)
+    for day in before:
+        if day == old_day:
+            assert after[day] != before[day]
+            assert len(after[day]) == len(before[day]) + 1
+        else:
+            assert after[day] == before[day]
+            assert ids_after[day] == ids_before[day]  # untouched rows: not even deleted and re-inserted
+    assert_same(world.snapshot() | {"results": {}}, world.expected(events + late) | {"results": {}})
