@@ -145,7 +145,7 @@ def kpi(metric, *, events, partners, assets, pairs, supports, start, end, zone):
         return cell(sum(num.values()), sum(den.values())), {p: cell(num[p], den[p]) for p in pids}
     if metric == "training_completion_rate":
         started, completed = defaultdict(int), defaultdict(int)
-        for (u, a), (p, first, _last, first_done, *_rest) in user_states(events, kinds).items():
+        for (_u, a), (p, first, _last, first_done, *_rest) in user_states(events, kinds).items():
             if kinds[a] != "training" or p not in partners or not (start_utc <= first < end_utc):
                 continue
             started[p] += 1
