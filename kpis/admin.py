@@ -18,9 +18,9 @@ class KpiDefinitionAdmin(TenantScopedAdmin):
     list_select_related = ["tier"]
     fieldsets = (
         (None, {"fields": ("name_ja", "name_en", "metric", "period", "is_active")}),
-        (_("Filter"), {"fields": ("tier", "segment")}),
+        (_("Partner filter"), {"fields": ("tier", "segment")}),
         (
-            _("Target"),
+            _("Target and status"),
             {
                 "fields": ("target", "direction", "warning_band"),
                 "description": _(
