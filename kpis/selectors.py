@@ -250,13 +250,10 @@ def _assignment_pairs_local(*, tenant) -> list[Pair]:
     return list(pairs.values())
 
 
-def _completed_pairs(*, tenant) -> dict[tuple[int, int], tuple[int, dt.datetime | None]]:
-    """(partner, asset) → (completed users, first completion) from PartnerAssetState (1 query)."""
+def _completed_pairs(*, tenant) -> dict[tuple[int, int], int]:
+    """(partner, asset) → users who completed it, from PartnerAssetState (1 query)."""
     qs = PartnerAssetState.objects.filter(tenant=tenant, completed_users__gt=0)
-    return {
-        (p, a): (n, first)
-        for p, a, n, first in qs.values_list("partner_id", "asset_id", "completed_users", "first_completed_at")
-    }
+    return {(p, a): n for p, a, n in qs.values_list("partner_id", "asset_id", "completed_users")}
 
 
 def _filtered_partners(*, tenant, filters: DashboardFilters) -> dict[int, dict]:
@@ -323,7 +320,7 @@ def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> O
     done = _completed_pairs(tenant=tenant)
 
     def is_done(pair: Pair) -> bool:
-        return done.get((pair.partner_id, pair.asset_id), (0, None))[0] >= pair.required_completions
+        return done.get((pair.partner_id, pair.asset_id), 0) >= pair.required_completions
 
     tiers: dict[tuple[int, str], TierCompletion] = {}
     assigned_total = completed_total = 0
