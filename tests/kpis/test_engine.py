@@ -21,6 +21,17 @@ from kpis.rollup import rollup_tenant
 from tests import factories as f
 
 
+@pytest.fixture
+def eager():
+    """Run tasks in-process even when CI configures a broker (CELERY_BROKER_URL)."""
+    from prm.celery import app
+
+    old = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = old
+
+
 def _event(tenant, **kw):
     kw.setdefault("received_at", timezone.now() - dt.timedelta(minutes=5))
     return f.ActivityEventFactory(tenant=tenant, **kw)
@@ -190,7 +201,7 @@ def test_the_beat_schedule_loads_with_registered_tasks_crontabs_and_expiry(setti
 
 
 @pytest.mark.django_db
-def test_the_fan_out_runs_every_active_tenant_eagerly(tenant_a, tenant_b):
+def test_the_fan_out_runs_every_active_tenant_eagerly(tenant_a, tenant_b, eager):
     from kpis.tasks import rollup_all_tenants
 
     for tenant in (tenant_a, tenant_b):
@@ -247,7 +258,7 @@ def test_rollup_kpis_command_with_since(tenant_a):
 
 
 @pytest.mark.django_db
-def test_refresh_now_enqueues_on_commit_and_returns_the_partial(manager_a, login, django_capture_on_commit_callbacks):
+def test_refresh_now_enqueues_on_commit_and_returns_the_partial(manager_a, login, django_capture_on_commit_callbacks, eager):
     tenant = manager_a.tenant
     with scope(tenant=tenant.pk):
         _event(tenant, partner=f.PartnerFactory(tenant=tenant), occurred_at=timezone.now() - dt.timedelta(hours=2))
