@@ -33,6 +33,23 @@ def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def _eager_celery(request):
+    """Tasks run in-process in every test, even when CI configures a broker for the suite;
+    only tests marked ``celery_worker`` talk to the real broker and worker."""
+    from prm.celery import app
+
+    if request.node.get_closest_marker("celery_worker"):
+        yield
+        return
+    old = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = old
+
+
 @pytest.fixture
 def no_scope():
     """For fixtures that create rows in several tenants at once."""
