@@ -26,6 +26,7 @@ from kpis.models import (
     RollupState,
     UserAssetState,
 )
+from partners.models import User
 from tests import factories as f
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +48,7 @@ def _database_url() -> str:
 def _world(tenant):
     with scope(tenant=tenant.pk):
         partners = [f.PartnerFactory(tenant=tenant) for _ in range(3)]
-        users = [f.UserFactory() for _ in partners]
+        users = [User.objects.create(email=f"w{tenant.pk}-{i}@kpis.test") for i, _ in enumerate(partners)]
         training = f.AssetFactory(tenant=tenant, kind="training")
         document = f.AssetFactory(tenant=tenant, kind="document")
         f.AssignmentFactory(tenant=tenant, partner=partners[0], asset=training, due_on=timezone.localdate())
