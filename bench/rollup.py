@@ -158,31 +158,33 @@ def generate(connection, tenant_id: int, n: int, start: dt.datetime, days: int, 
     with connection.cursor() as c:
         c.execute(
             f"""
-            WITH p AS (SELECT array_agg(id ORDER BY id) a FROM partners_partner WHERE tenant_id = %(t)s),
-                 u AS (SELECT array_agg(id ORDER BY id) a FROM partners_user WHERE email LIKE 'b' || %(t)s || '-%%'),
-                 s AS (SELECT array_agg(id ORDER BY id) a, array_agg(kind ORDER BY id) k FROM enablement_asset WHERE tenant_id = %(t)s),
-                 g AS (SELECT i, (i * 7919) %% {PARTNERS} AS pi, (i * 104729) %% {ASSETS} AS ai,
+            WITH p AS (SELECT row_number() OVER (ORDER BY id) - 1 AS n, id FROM partners_partner WHERE tenant_id = %(t)s),
+                 u AS (SELECT row_number() OVER (ORDER BY id) - 1 AS n, id FROM partners_user
+                       WHERE email LIKE 'b' || %(t)s || '-%%'),
+                 s AS (SELECT row_number() OVER (ORDER BY id) - 1 AS n, id, kind FROM enablement_asset WHERE tenant_id = %(t)s),
+                 g AS (SELECT i, abs(hashint8(i)) %% {PARTNERS} AS pi, abs(hashint8(i + 1000000007)) %% {ASSETS} AS ai,
                               %(start)s::timestamptz + (i::float8 * %(span)s / %(n)s) * interval '1 second' AS at
                        FROM generate_series(1::bigint, %(n)s::bigint) i)
             INSERT INTO enablement_activityevent (tenant_id, partner_id, user_id, actor_ref, asset_id, verb, occurred_at,
                 received_at, progress, seconds, position, played_segments, query, result_count, resolved, source,
                 event_id, session_key, extra)
-            SELECT %(t)s, p.a[1 + g.pi], u.a[1 + g.pi * {USERS_PER_PARTNER} + g.i %% {USERS_PER_PARTNER}], '',
-                CASE WHEN g.i %% 10 = 0 OR g.i %% 50 = 1 THEN NULL ELSE s.a[1 + g.ai] END,
+            SELECT %(t)s, p.id, u.id, '',
+                CASE WHEN g.i %% 10 = 0 OR g.i %% 50 = 1 THEN NULL ELSE s.id END,
                 CASE WHEN g.i %% 10 = 0 THEN 'portal.login' WHEN g.i %% 50 = 1 THEN 'faq.searched'
-                     WHEN s.k[1 + g.ai] = 'training' THEN (ARRAY['training.started', 'training.progressed',
+                     WHEN s.kind = 'training' THEN (ARRAY['training.started', 'training.progressed',
                           'training.progressed', 'training.completed'])[1 + g.i %% 4]
-                     WHEN s.k[1 + g.ai] = 'document' THEN (ARRAY['document.viewed', 'document.downloaded'])[1 + g.i %% 2]
+                     WHEN s.kind = 'document' THEN (ARRAY['document.viewed', 'document.downloaded'])[1 + g.i %% 2]
                      ELSE (ARRAY['faq.viewed', 'faq.feedback'])[1 + g.i %% 2] END,
                 g.at, g.at + interval '{received_delay}',
-                CASE WHEN s.k[1 + g.ai] = 'training' THEN (g.i %% 101)::float8 END,
-                CASE WHEN s.k[1 + g.ai] = 'training' THEN (g.i %% 300)::float8 END,
+                CASE WHEN s.kind = 'training' THEN (g.i %% 101)::float8 END,
+                CASE WHEN s.kind = 'training' THEN (g.i %% 300)::float8 END,
                 NULL, NULL,
                 CASE WHEN g.i %% 50 = 1 THEN (ARRAY['vpn', 'VPN setup', '料金 プラン', 'api key'])[1 + g.i %% 4] ELSE '' END,
                 CASE WHEN g.i %% 50 = 1 THEN g.i %% 3 END,
-                CASE WHEN g.i %% 10 <> 0 AND g.i %% 50 <> 1 AND s.k[1 + g.ai] = 'faq' AND g.i %% 2 = 1 THEN g.i %% 4 > 0 END,
+                CASE WHEN g.i %% 10 <> 0 AND g.i %% 50 <> 1 AND s.kind = 'faq' AND g.i %% 2 = 1 THEN g.i %% 4 > 0 END,
                 'import', %(prefix)s || g.i, '', '{{}}'::jsonb
-            FROM g, p, u, s
+            FROM g JOIN p ON p.n = g.pi JOIN u ON u.n = g.pi * {USERS_PER_PARTNER} + g.i %% {USERS_PER_PARTNER}
+            JOIN s ON s.n = g.ai
             """,
             {"t": tenant_id, "start": start, "span": span, "n": n, "prefix": f"{prefix}{start:%Y%m%d}-"},
         )
