@@ -4,6 +4,8 @@ The embedded default (no environment at all) is a SQLite file in the repository 
 Celery tasks run eagerly, which is what `make run` and `make test` use.
 """
 
+import os
+import tempfile
 from pathlib import Path
 
 import environ
@@ -97,7 +99,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             ),
         }
     )
-    DATABASES["default"]["TEST"] = {"NAME": env("SQLITE_TEST_NAME", default=None)}
+    # Tests use a file, not ":memory:": the live server (browser tests) then gives each request
+    # thread its own connection instead of sharing one across concurrent htmx requests.
+    DATABASES["default"]["TEST"] = {
+        "NAME": env("SQLITE_TEST_NAME", default=str(Path(tempfile.gettempdir()) / f"shien-test-{os.getpid()}.sqlite3"))
+    }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
