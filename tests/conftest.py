@@ -131,3 +131,17 @@ def login(client):
         return c
 
     return _login
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove the SQLite test database's WAL side files that outlive the destroyed database."""
+    import contextlib
+    from pathlib import Path
+
+    from django.conf import settings
+
+    name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") and name:
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                Path(f"{name}{suffix}").unlink()
