@@ -22,7 +22,7 @@ def mine_patterns_tenant(tenant_id: int, window_days=None, top_share=None, metri
     return mine_patterns(tenant=tenant, window_days=days, top_share=share, metric=metric).pk
 
 
-@shared_task(name="kpis.tasks_patterns.mine_patterns_all_tenants")
+@shared_task(name="kpis.tasks_patterns.mine_patterns_all_tenants", acks_late=True, reject_on_worker_lost=True)
 def mine_patterns_all_tenants() -> int:
     """Fan out one mining task per active tenant (for a nightly beat entry)."""
     ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
