@@ -4,47 +4,19 @@ and revokes it through htmx. Screenshots: artifacts/screenshots/api_docs.png, ap
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
-from django.conf import settings
 
 from tests import factories as f
+from tests.e2e.conftest import SHOTS, open_page
 
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-if not settings.MEDIA_URL:
-    from django.test import testcases
-
-    testcases._MediaFilesHandler.get_base_url = lambda self: "/__no-public-media__/"
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"
 
 
 @pytest.fixture
 def browser_page():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian Chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )
-        context = browser.new_context(viewport={"width": 1360, "height": 1000}, locale="ja-JP")
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("console", lambda msg: errors.append(f"{msg.type}: {msg.text}") if msg.type == "error" else None)
-        page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
-        external: list[str] = []
-        page.on("request", lambda req: external.append(req.url) if not req.url.startswith(("http://localhost", "data:", "blob:")) else None)
+    with open_page(locale="ja-JP") as (page, errors, external):
         yield page, errors, external
-        context.close()
-        browser.close()
 
 
 def test_swagger_ui_renders_under_our_csp(live_server, browser_page):

@@ -9,50 +9,24 @@ artifacts/screenshots/dash_*.png. Data: facts and KPI results built with factori
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
 from kpis.filters import period_bounds
 from tests import factories as f
 from tests.dashboards.conftest import build_dashboard_data
+from tests.e2e.conftest import SHOTS, open_page
 
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-if not settings.MEDIA_URL:
-    # MEDIA_URL is None (uploads are private); Django's live-server media handler cannot parse
-    # that, so give it a prefix that never matches (as the portal browser test does).
-    from django.test import testcases
-
-    testcases._MediaFilesHandler.get_base_url = lambda self: "/__no-public-media__/"
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"
 
 
 @pytest.fixture
 def browser_page():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian Chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )
-        context = browser.new_context(viewport={"width": 1360, "height": 1000}, accept_downloads=True, locale="ja-JP")
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("console", lambda msg: errors.append(f"{msg.type}: {msg.text}") if msg.type == "error" else None)
-        page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    with open_page(accept_downloads=True, locale="ja-JP") as (page, errors, _external):
         yield page, errors
-        context.close()
-        browser.close()
 
 
 def test_manager_dashboard_journey(live_server, browser_page, tenant_a, manager_a):

@@ -2,31 +2,17 @@
 nurturing partner's portal home then shows the next best action. Data from factories + services."""
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 from django_scopes import scope
 
 from kpis.patterns import mine_patterns
 from tests import factories as f
+from tests.e2e.conftest import ARGS, CHROMIUM, SHOTS
 from tests.factories import PASSWORD
 from tests.patterns.helpers import build_world, consume
-
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-if not settings.MEDIA_URL:
-    # MEDIA_URL is None (uploads are private), which Django's live-server media handler cannot parse
-    # (urlparse(None) → bytes). Give that handler a path that never matches; the app never serves media.
-    from django.test import testcases
-
-    testcases._MediaFilesHandler.get_base_url = lambda self: "/__no-public-media__/"
-SHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no chromium")]
 

@@ -11,31 +11,21 @@ segments. Screenshots go to artifacts/screenshots/portal_*.png.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.files.base import ContentFile
 from django.utils import timezone
 from django_scopes import scope
 
 from enablement.models import ActivityEvent, AssetKind, Verb
 from tests import factories as f
+from tests.e2e.conftest import SHOTS, open_page
 from tests.enablement.conftest import add_version
 
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-if not settings.MEDIA_URL:
-    # MEDIA_URL is None (uploads are private, served only by authorised views), which Django's
-    # live-server media handler cannot parse: give it a prefix that never matches.
-    from django.test import testcases
-
-    testcases._MediaFilesHandler.get_base_url = lambda self: "/__no-public-media__/"
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"
 
 
 def make_webm(seconds: int = 6) -> bytes:
@@ -50,25 +40,9 @@ def make_webm(seconds: int = 6) -> bytes:
 
 @pytest.fixture
 def browser_page():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian Chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run",
-                  "--autoplay-policy=no-user-gesture-required"],
-        )
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True, locale="ja-JP")
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("console", lambda msg: errors.append(f"{msg.type}: {msg.text}") if msg.type == "error" else None)
-        page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    with open_page(extra_args=("--autoplay-policy=no-user-gesture-required",), viewport={"width": 1280, "height": 900},
+                   accept_downloads=True, locale="ja-JP") as (page, errors, _external):
         yield page, errors
-        context.close()
-        browser.close()
 
 
 def test_partner_user_journey(live_server, browser_page, tenant_a, partner_user_a):
