@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import importlib
 
-import pytest
 import django.db.backends.sqlite3.base  # noqa: F401  (loads the backend first: importing operations alone is circular)
+import pytest
 from django.db.backends.sqlite3.operations import DatabaseOperations as SQLiteOps
 from django_scopes import scope, scopes_disabled
 
