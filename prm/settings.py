@@ -219,6 +219,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "PartnerStatusEnum": "partners.models.PartnerStatus",
+        "AssetStatusEnum": "enablement.models.AssetStatus",
+        "KpiStatusEnum": "kpis.models.KpiStatus",
+        "DealStageEnum": "partners.models.DealStage",
+    },
 }
 
 LOGGING = {
