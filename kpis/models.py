@@ -82,6 +82,11 @@ class UserAssetState(TenantOwnedModel):
     watched_share = models.FloatField(default=0, help_text="Union of played segments / duration, 0..1.")
     max_progress = models.FloatField(null=True, blank=True)
     seconds = models.FloatField(default=0)
+    settled_seconds = models.FloatField(
+        default=0,
+        help_text="Part of seconds from events received up to the rollup's settled boundary "
+        "(watermark - overlap): the base the incremental rollup adds new events' seconds to.",
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "user", "asset"], name="uniq_user_asset_state")]

@@ -10,8 +10,12 @@
 3. for those days, per fact table: ``DELETE`` the day's facts, then one
    ``INSERT … SELECT … GROUP BY`` over the day's events (all of them, not only the new ones, so
    late and duplicate events are handled and a rerun changes nothing);
-4. recomputes ``PartnerAssetState`` / ``UserAssetState`` whole for the ``(partner, asset)`` /
-   ``(user, asset)`` pairs touched by the new events (DELETE + INSERT … SELECT of those pairs);
+4. merges ONLY the new events (``lo < received_at <= hi``) into ``UserAssetState`` then
+   ``PartnerAssetState`` (``INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE``: LEAST/GREATEST
+   for first/last activity, first completion, max progress; ``seconds`` from the exactly-once
+   ``settled_seconds``; partner user counts from the touched pairs' user states), so the cost
+   follows the new events, not the pairs' history. ``full`` / ``since`` runs recompute the
+   states whole (DELETE + INSERT … SELECT of the pairs);
 5. advances the watermark to ``hi``.
 
 Everything runs inside one transaction per tenant; the ``RollupState`` row records
@@ -42,7 +46,9 @@ Fact semantics
   ``completed_users`` / ``active_users`` = distinct users with a completion / any event;
   ``max_progress`` = MAX(progress) of ``training.progressed``/``training.completed`` events;
   ``watched_share`` = that max / 100 capped at 1 (0 when none); ``seconds`` = SUM(seconds).
-  A user's state takes the highest partner id seen for that user (users belong to one partner).
+  A user's state takes the highest partner id seen for that user (users belong to one partner;
+  incremental runs count a partner's ``completed_users`` / ``active_users`` from the user states,
+  which relies on that).
 """
 
 # ruff: noqa: S608  (the SQL below interpolates only module constants, table names and a
@@ -166,6 +172,18 @@ class Dialect:
             return f"({col} + interval '{int(seconds)} seconds')"
         return f"shien_add_seconds({col}, {int(seconds)})"
 
+    def least(self, a: str, b: str) -> str:
+        """The smaller non-NULL of two values (NULL only when both are)."""
+        if self.vendor == "postgresql":
+            return f"LEAST({a}, {b})"
+        return f"COALESCE(MIN({a}, {b}), {a}, {b})"
+
+    def greatest(self, a: str, b: str) -> str:
+        """The larger non-NULL of two values (NULL only when both are)."""
+        if self.vendor == "postgresql":
+            return f"GREATEST({a}, {b})"
+        return f"COALESCE(MAX({a}, {b}), {a}, {b})"
+
     def norm_query(self, col: str) -> str:
         if self.vendor == "postgresql":
             return f"lower(btrim(regexp_replace({col}, '[\\s\\u3000]+', ' ', 'g')))"
@@ -227,6 +245,17 @@ class Window:
     def empty(self) -> bool:
         return not self.all_days and self.since is None and not self.days
 
+    @property
+    def merge(self) -> bool:
+        """Incremental run: the states merge the new events instead of being recomputed."""
+        return not self.all_days and self.since is None
+
+    @property
+    def settled(self) -> dt.datetime | None:
+        """Events received up to here count in ``UserAssetState.settled_seconds`` (the next
+        incremental run starts its window there: ``watermark - overlap``)."""
+        return None if self.hi is None else self.hi - overlap()
+
 
 @dataclass
 class RollupStats:
@@ -287,6 +316,9 @@ def _new_events_filter(d: Dialect, w: Window, tenant_id: int, outer: tuple[str, 
     if w.since is not None:
         start, _ = day_bounds_utc([w.since], d.tz)
         cond, params = "n.occurred_at >= %s", [d.ts_param(start)]
+        if w.lo is not None:  # plus the pairs of late events for days before ``since``
+            cond = f"({cond} OR (n.received_at > %s AND n.received_at <= %s))"
+            params += [d.ts_param(w.lo), d.ts_param(w.hi)]
     else:
         cond = "n.received_at <= %s" + (" AND n.received_at > %s" if w.lo else "")
         params = [d.ts_param(w.hi)] + ([d.ts_param(w.lo)] if w.lo else [])
@@ -336,6 +368,8 @@ def _faq(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
 
 
 def _partner_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
+    if w.merge:
+        return _merge_partner_states(cursor, d, tenant_id, w)
     pair = ("partner_id", "asset_id")
     where, params = _new_events_filter(d, w, tenant_id, pair, pair)
     cursor.execute(f"DELETE FROM {PAS} WHERE tenant_id = %s{where}", [tenant_id, *params])
@@ -354,6 +388,8 @@ def _partner_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
 
 
 def _user_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
+    if w.merge:
+        return _merge_user_states(cursor, d, tenant_id, w)
     pair = ("user_id", "asset_id")
     where, params = _new_events_filter(d, w, tenant_id, pair, pair)
     cursor.execute(f"DELETE FROM {UAS} WHERE tenant_id = %s{where}", [tenant_id, *params])
@@ -361,13 +397,86 @@ def _user_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
     progress = f"MAX({PROGRESS_SQL})"
     cursor.execute(
         f"INSERT INTO {UAS} (tenant_id, user_id, partner_id, asset_id, first_activity_at, last_activity_at, "
-        f"first_completed_at, watched_share, max_progress, seconds) "
+        f"first_completed_at, watched_share, max_progress, seconds, settled_seconds) "
         f"SELECT e.tenant_id, e.user_id, MAX(e.partner_id), e.asset_id, MIN(e.occurred_at), MAX(e.occurred_at), "
         f"MIN(CASE WHEN {COMPLETION_SQL} THEN e.occurred_at END), "
-        f"CASE WHEN {progress} IS NULL THEN 0 WHEN {progress} >= 100 THEN 1.0 ELSE {progress} / 100.0 END, "
-        f"{progress}, COALESCE(SUM(e.seconds), 0) "
+        f"{_share(progress)}, {progress}, COALESCE(SUM(e.seconds), 0), "
+        f"COALESCE(SUM(CASE WHEN e.received_at <= %s THEN e.seconds END), 0) "
         f"FROM {EV} e JOIN {ASSET} a ON a.id = e.asset_id "
         f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND e.user_id IS NOT NULL{where} GROUP BY e.tenant_id, e.user_id, e.asset_id",
+        [d.ts_param(w.settled), tenant_id, *params],
+    )
+    return cursor.rowcount
+
+
+def _share(progress: str) -> str:
+    return f"CASE WHEN {progress} IS NULL THEN 0 WHEN {progress} >= 100 THEN 1.0 ELSE {progress} / 100.0 END"
+
+
+def _window_events(d: Dialect, w: Window) -> tuple[str, list]:
+    """The incremental window on events: received in ``(lo, hi]``."""
+    cond = " AND e.received_at <= %s" + (" AND e.received_at > %s" if w.lo else "")
+    return cond, [d.ts_param(w.hi)] + ([d.ts_param(w.lo)] if w.lo else [])
+
+
+def _merge_user_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
+    """Incremental: aggregate ONLY the window's events per (user, asset) and merge them into the
+    stored rows (``INSERT … ON CONFLICT DO UPDATE``). MIN/MAX fields merge with LEAST/GREATEST,
+    which is idempotent, so events seen again in the overlap change nothing. ``seconds`` is a sum:
+    the stored ``settled_seconds`` counts exactly the events received up to the previous run's
+    ``hi - overlap`` (= this window's ``lo``), so ``seconds = settled + Σ window`` and
+    ``settled += Σ window events received up to this run's hi - overlap``. An event committed
+    after a run read its ``hi`` is received after ``hi - overlap`` (the overlap's premise), so it
+    falls into the next window and is counted exactly once."""
+    cond, params = _window_events(d, w)
+    progress = f"MAX({PROGRESS_SQL})"
+    merged = d.greatest(f"{UAS}.max_progress", "excluded.max_progress")
+    cursor.execute(
+        f"INSERT INTO {UAS} (tenant_id, user_id, partner_id, asset_id, first_activity_at, last_activity_at, "
+        f"first_completed_at, watched_share, max_progress, seconds, settled_seconds) "
+        f"SELECT e.tenant_id, e.user_id, MAX(e.partner_id), e.asset_id, MIN(e.occurred_at), MAX(e.occurred_at), "
+        f"MIN(CASE WHEN {COMPLETION_SQL} THEN e.occurred_at END), "
+        f"{_share(progress)}, {progress}, COALESCE(SUM(e.seconds), 0), "
+        f"COALESCE(SUM(CASE WHEN e.received_at <= %s THEN e.seconds END), 0) "
+        f"FROM {EV} e JOIN {ASSET} a ON a.id = e.asset_id "
+        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND e.user_id IS NOT NULL{cond} "
+        f"GROUP BY e.tenant_id, e.user_id, e.asset_id "
+        f"ON CONFLICT (tenant_id, user_id, asset_id) DO UPDATE SET "
+        f"partner_id = {d.greatest(f'{UAS}.partner_id', 'excluded.partner_id')}, "
+        f"first_activity_at = {d.least(f'{UAS}.first_activity_at', 'excluded.first_activity_at')}, "
+        f"last_activity_at = {d.greatest(f'{UAS}.last_activity_at', 'excluded.last_activity_at')}, "
+        f"first_completed_at = {d.least(f'{UAS}.first_completed_at', 'excluded.first_completed_at')}, "
+        f"max_progress = {merged}, watched_share = {_share(merged)}, "
+        f"seconds = {UAS}.settled_seconds + excluded.seconds, "
+        f"settled_seconds = {UAS}.settled_seconds + excluded.settled_seconds",
+        [d.ts_param(w.settled), tenant_id, *params],
+    )
+    return cursor.rowcount
+
+
+def _merge_partner_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
+    """Incremental: aggregate ONLY the window's events per (partner, asset) and merge them
+    (LEAST/GREATEST); ``completed_users`` / ``active_users`` are counted from the
+    ``UserAssetState`` rows of the touched pairs (merged just before; a user belongs to one
+    partner), an index lookup bounded by the pair's users, not its events."""
+    cond, params = _window_events(d, w)
+    users = f"SELECT COUNT({{col}}) FROM {UAS} x WHERE x.tenant_id = n.tenant_id AND x.partner_id = n.partner_id AND x.asset_id = n.asset_id"
+    cursor.execute(
+        f"INSERT INTO {PAS} (tenant_id, partner_id, asset_id, first_activity_at, last_activity_at, first_completed_at, "
+        f"completed_users, active_users, max_progress) "
+        f"SELECT n.tenant_id, n.partner_id, n.asset_id, n.fa, n.la, n.fc, "
+        f"({users.format(col='x.first_completed_at')}), ({users.format(col='*')}), n.mp FROM ("
+        f"SELECT e.tenant_id, e.partner_id, e.asset_id, MIN(e.occurred_at) AS fa, MAX(e.occurred_at) AS la, "
+        f"MIN(CASE WHEN {COMPLETION_SQL} THEN e.occurred_at END) AS fc, MAX({PROGRESS_SQL}) AS mp "
+        f"FROM {EV} e JOIN {ASSET} a ON a.id = e.asset_id "
+        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL{cond} GROUP BY e.tenant_id, e.partner_id, e.asset_id) n "
+        f"WHERE true "
+        f"ON CONFLICT (tenant_id, partner_id, asset_id) DO UPDATE SET "
+        f"first_activity_at = {d.least(f'{PAS}.first_activity_at', 'excluded.first_activity_at')}, "
+        f"last_activity_at = {d.greatest(f'{PAS}.last_activity_at', 'excluded.last_activity_at')}, "
+        f"first_completed_at = {d.least(f'{PAS}.first_completed_at', 'excluded.first_completed_at')}, "
+        f"max_progress = {d.greatest(f'{PAS}.max_progress', 'excluded.max_progress')}, "
+        f"completed_users = excluded.completed_users, active_users = excluded.active_users",
         [tenant_id, *params],
     )
     return cursor.rowcount
@@ -422,7 +531,8 @@ def _run(tenant: Tenant, state: RollupState, stats: RollupStats, *, since, full,
             w = Window(all_days=True, hi=hi)
             stats.mode = "full"
         elif since is not None:
-            w = Window(since=since, hi=hi)
+            lo = state.watermark - overlap() if state.watermark else None
+            w = Window(since=since, lo=lo, hi=hi)
             stats.mode = f"since {since.isoformat()}"
         else:
             lo = state.watermark - overlap()
@@ -433,8 +543,8 @@ def _run(tenant: Tenant, state: RollupState, stats: RollupStats, *, since, full,
             for name, func, attr in (
                 ("daily facts", _daily, "daily_rows"),
                 ("FAQ search facts", _faq, "faq_rows"),
-                ("partner states", _partner_states, "partner_pairs"),
                 ("user states", _user_states, "user_pairs"),
+                ("partner states", _partner_states, "partner_pairs"),
             ):
                 step(name)
                 t = time.perf_counter()
