@@ -33,6 +33,9 @@ class DailyActivityFact(TenantOwnedModel):
     user_count = models.PositiveIntegerField(default=0)
     seconds = models.FloatField(default=0)
     max_progress = models.FloatField(null=True, blank=True)
+    negative_count = models.PositiveIntegerField(
+        default=0, db_default=0, help_text="Events answered 'no' (resolved = false): FAQ feedback."
+    )
 
     class Meta:
         constraints = [

@@ -664,8 +664,8 @@ def _rate(part, whole) -> float | None:
 
 
 def faq_analytics(*, tenant, filters: DashboardFilters, limit: int = 50) -> dict:
-    """Keywords (searches, zero results, unresolved), unresolved rate by tier, FAQ feedback
-    counts and the content-gap list, from FaqSearchFact and DailyActivityFact (4 queries)."""
+    """Keywords (searches, zero results, unresolved), unresolved rate by tier, the FAQs with the
+    most "no" answers and the content-gap list, from FaqSearchFact and DailyActivityFact (4 queries)."""
     base = FaqSearchFact.objects.filter(
         filters.partner_q("partner__"), tenant=tenant, day__gte=filters.start, day__lte=filters.end
     )
@@ -702,9 +702,10 @@ def faq_analytics(*, tenant, filters: DashboardFilters, limit: int = 50) -> dict
         .annotate(
             feedback=Coalesce(Sum("event_count", filter=Q(verb=Verb.FAQ_FEEDBACK)), 0),
             views=Coalesce(Sum("event_count", filter=Q(verb=Verb.FAQ_VIEWED)), 0),
+            no=Coalesce(Sum("negative_count", filter=Q(verb=Verb.FAQ_FEEDBACK)), 0),
         )
         .filter(feedback__gt=0)
-        .order_by("-feedback", "asset__title")[:limit]
+        .order_by("-no", "-feedback", "asset__title")[:limit]
     )
     gaps = sorted(
         (k for k in keywords if k["zero"] or (k["unresolved_rate"] or 0) >= 50),

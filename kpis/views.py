@@ -297,8 +297,8 @@ def faq(request, tenant_slug: str):
         if table == "feedback":
             return csv_response(
                 _("faq-feedback"),
-                [_("FAQ"), _("Views"), _("Feedback answers (yes and no)")],
-                [(r["asset__title"], r["views"], r["feedback"]) for r in data["feedback"]],
+                [_("FAQ"), _("Views"), _("Feedback answers"), _("“No” answers")],
+                [(r["asset__title"], r["views"], r["feedback"], r["no"]) for r in data["feedback"]],
             )
         rows = {"zero": data["zero"], "gaps": data["gaps"]}.get(table, data["top"])
         return csv_response(

@@ -217,3 +217,28 @@ def test_query_count_does_not_grow_with_partners(
         assert response.status_code == 200, name
         with django_assert_max_num_queries(MAX_QUERIES[name]):
             assert client.get(page_url, HTTP_HX_REQUEST="true").status_code == 200
+
+
+def test_faq_page_ranks_faqs_by_no_answers(client, login, manager_a, tenant_a):
+    from django.utils import timezone
+    from django_scopes import scope
+
+    from tests import factories as f
+
+    today = timezone.localdate()
+    with scope(tenant=tenant_a.pk):
+        partner = f.PartnerFactory(tenant=tenant_a)
+        liked = f.AssetFactory(tenant=tenant_a, kind="faq", title="Well answered FAQ")
+        disliked = f.AssetFactory(tenant=tenant_a, kind="faq", title="Confusing FAQ")
+        f.DailyActivityFactFactory(tenant=tenant_a, partner=partner, asset=liked, verb="faq.feedback", day=today,
+                                   event_count=9, negative_count=0)
+        f.DailyActivityFactFactory(tenant=tenant_a, partner=partner, asset=disliked, verb="faq.feedback", day=today,
+                                   event_count=4, negative_count=3)
+    login(manager_a)
+    body = client.get(url("manage-faq")).content.decode()
+    table = body.split('id="feedback-table"')[1].split("</table>")[0]
+    assert table.index("Confusing FAQ") < table.index("Well answered FAQ")
+    row = table.split("Confusing FAQ")[1].split("</tr>")[0]
+    assert '<td class="num">3</td>' in row
+    csv = client.get(url("manage-faq") + "?format=csv&table=feedback").content.decode("utf-8-sig")
+    assert csv.splitlines()[1].startswith("Confusing FAQ") and csv.splitlines()[1].endswith(",3")

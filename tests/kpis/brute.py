@@ -39,6 +39,7 @@ def daily_facts(events, zone) -> dict:
             len({e.user_id for e in evs if e.user_id is not None}),
             round(sum(e.seconds or 0 for e in evs), 6),
             max(progress) if progress else None,
+            sum(1 for e in evs if e.resolved is False),
         )
     return out
 
