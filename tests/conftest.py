@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 
 import django.db.backends.sqlite3.base  # noqa: F401  (loads the backend first: importing operations alone is circular)
 import pytest
@@ -147,3 +148,46 @@ def pytest_sessionfinish(session, exitstatus):
         for suffix in ("-wal", "-shm"):
             with contextlib.suppress(OSError):
                 Path(f"{name}{suffix}").unlink()
+
+
+# --- Tests that need something outside Python ----------------------------------------------------------
+# Deselected (and named in the summary) when their prerequisite is missing, never silently skipped;
+# under CI a missing browser is an error. .ci/run provides both: Chromium for the SQLite pass, and
+# PostgreSQL + a Redis broker for the second pass, where the real-worker test runs.
+_DESELECTED: list[str] = []
+
+
+def _missing_prerequisite(item) -> str | None:
+    from pathlib import Path
+
+    from django.conf import settings
+
+    on_postgres = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    if item.get_closest_marker("celery_worker") and not (settings.CELERY_BROKER_URL and on_postgres):
+        return "needs CELERY_BROKER_URL and PostgreSQL (a worker process must reach the test database)"
+    if item.get_closest_marker("e2e") and not Path("/usr/bin/chromium").exists():
+        if os.environ.get("CI"):
+            raise pytest.UsageError("browser tests need Debian's chromium at /usr/bin/chromium")
+        return "needs Debian's chromium (apt-get install chromium)"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    keep, drop = [], []
+    for item in items:
+        reason = _missing_prerequisite(item)
+        if reason:
+            drop.append(item)
+            _DESELECTED.append(f"{item.nodeid}: {reason}")
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _DESELECTED:
+        terminalreporter.section("deselected: prerequisite missing")
+        for line in _DESELECTED:
+            terminalreporter.write_line(line)

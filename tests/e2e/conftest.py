@@ -6,7 +6,6 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 from django.conf import settings
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop in this thread
@@ -29,8 +28,6 @@ SHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"
 @contextmanager
 def open_page(*, extra_args: tuple[str, ...] = (), **context_options):
     """Yield ``(page, errors, external)``: console/page errors and requests that left the site."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian Chromium is not installed (apt-get install chromium; .ci/run does it)")
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)

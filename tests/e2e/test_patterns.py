@@ -2,7 +2,6 @@
 nurturing partner's portal home then shows the next best action. Data from factories + services."""
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -14,7 +13,7 @@ from tests.e2e.conftest import ARGS, CHROMIUM, SHOTS
 from tests.factories import PASSWORD
 from tests.patterns.helpers import build_world, consume
 
-pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no chromium")]
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
