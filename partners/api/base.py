@@ -73,7 +73,8 @@ class TenantScopedMixin:
 
     # -- querysets -------------------------------------------------------------------------------
     def get_tenant_queryset(self, tenant):
-        raise NotImplementedError
+        """The hook every API view implements (get_queryset is sealed and adds the tenant filter)."""
+        raise NotImplementedError(f"{type(self).__name__} must define get_tenant_queryset(tenant)")
 
     def get_queryset(self):
         return self.get_tenant_queryset(self.tenant).filter(tenant=self.tenant)
