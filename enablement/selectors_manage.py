@@ -142,3 +142,21 @@ def assignment_pairs(*, tenant: Tenant | int, as_of: dt.date | None = None) -> l
         AssignmentPair(r[0], r[1], r[2] if isinstance(r[2], dt.date) else dt.date.fromisoformat(r[2]), r[3], r[4])
         for r in rows
     ]
+
+
+def assigned_pairs(*, tenant: Tenant | int, as_of: dt.date | None = None) -> list[AssignmentPair]:
+    """One row per assigned ``(partner, asset)``: what the completion rate counts.
+
+    A pair assigned more than once (directly, through the tier or segment, in a path) takes the
+    stricter terms — the earliest due date and the highest required completions — as the
+    portal home does; ``assignment_id`` is that of the earliest-due assignment.
+    """
+    pairs: dict[tuple[int, int], AssignmentPair] = {}
+    for row in sorted(assignment_pairs(tenant=tenant, as_of=as_of), key=lambda r: (r.due_on, r.assignment_id)):
+        key = (row.partner_id, row.asset_id)
+        first = pairs.get(key)
+        if first is None:
+            pairs[key] = row
+        elif row.required_completions > first.required_completions:
+            pairs[key] = first._replace(required_completions=row.required_completions)
+    return list(pairs.values())

@@ -41,7 +41,7 @@ from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
 from enablement.models import Asset, AssetKind, AssetStatus, Verb
-from enablement.selectors_manage import assignment_pairs
+from enablement.selectors_manage import assigned_pairs
 from kpis.models import (
     DailyActivityFact,
     Direction,
@@ -186,13 +186,7 @@ class _Context:
     def pairs(self):
         """One pair per (partner, asset): the assignment with the earliest due date (then the oldest)."""
         if self._pairs is None:
-            rows = sorted(
-                assignment_pairs(tenant=self.tenant), key=lambda r: (r.partner_id, r.asset_id, r.due_on, r.assignment_id)
-            )
-            pairs = {}
-            for r in rows:
-                pairs.setdefault((r.partner_id, r.asset_id), r)
-            self._pairs = list(pairs.values())
+            self._pairs = assigned_pairs(tenant=self.tenant)
         return self._pairs
 
     @property

@@ -12,7 +12,6 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from django.db.models import (
     Avg,
@@ -25,6 +24,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from enablement.models import Asset, AssetKind, AssetStatus, Assignment, LearningPathItem, Team, Verb
+from enablement.selectors_manage import AssignmentPair, assigned_pairs
 from kpis.filters import DashboardFilters
 from kpis.models import (
     DailyActivityFact,
@@ -170,86 +170,6 @@ def completion_definition(*, tenant, period: str) -> KpiDefinition | None:
 # --- assignments -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Pair:
-    partner_id: int
-    asset_id: int
-    due_on: dt.date
-    required_completions: int
-    assignment_id: int
-
-
-def _get(row: Any, name: str):
-    return row[name] if isinstance(row, dict) else getattr(row, name)
-
-
-def assignment_pairs(*, tenant, as_of: dt.date | None = None) -> list[Pair]:
-    """Assigned (partner, asset) pairs, tier/segment/path assignments expanded (set-based).
-
-    Uses ``enablement.selectors_manage.assignment_pairs`` (owned by the content area: one SQL
-    query); the local expansion (3 queries) is the fallback when that module is absent.
-    """
-    try:
-        from enablement.selectors_manage import assignment_pairs as content_assignment_pairs
-    except ImportError:
-        content_assignment_pairs = None
-    if content_assignment_pairs is None:
-        return _assignment_pairs_local(tenant=tenant)
-    # A pair assigned twice (directly and through a path) comes once per assignment: keep the
-    # earliest due date, as the local expansion does.
-    pairs: dict[tuple[int, int], Pair] = {}
-    for r in content_assignment_pairs(tenant=tenant, as_of=as_of):
-        pair = Pair(
-            partner_id=_get(r, "partner_id"),
-            asset_id=_get(r, "asset_id"),
-            due_on=_get(r, "due_on"),
-            required_completions=_get(r, "required_completions") or 1,
-            assignment_id=_get(r, "assignment_id"),
-        )
-        key = (pair.partner_id, pair.asset_id)
-        if key not in pairs or pair.due_on < pairs[key].due_on:
-            pairs[key] = pair
-    return list(pairs.values())
-
-
-def _assignment_pairs_local(*, tenant) -> list[Pair]:
-    assignments = list(
-        Assignment.objects.filter(tenant=tenant, is_active=True).values(
-            "id", "asset_id", "learning_path_id", "target", "partner_id", "tier_id", "segment", "due_on", "required_completions"
-        )
-    )
-    if not assignments:
-        return []
-    path_ids = {a["learning_path_id"] for a in assignments if a["learning_path_id"]}
-    path_assets: dict[int, list[int]] = defaultdict(list)
-    if path_ids:
-        for item in LearningPathItem.objects.filter(tenant=tenant, path_id__in=path_ids).order_by("position", "id"):
-            path_assets[item.path_id].append(item.asset_id)
-    by_tier: dict[int, list[int]] = defaultdict(list)
-    by_segment: dict[str, list[int]] = defaultdict(list)
-    for pid, tier_id, segment in Partner.objects.filter(tenant=tenant).values_list("id", "tier_id", "segment"):
-        if tier_id:
-            by_tier[tier_id].append(pid)
-        if segment:
-            by_segment[segment].append(pid)
-    pairs: dict[tuple[int, int], Pair] = {}
-    for a in assignments:
-        if a["target"] == "partner":
-            partner_ids = [a["partner_id"]]
-        elif a["target"] == "tier":
-            partner_ids = by_tier.get(a["tier_id"], [])
-        else:
-            partner_ids = by_segment.get(a["segment"], [])
-        asset_ids = [a["asset_id"]] if a["asset_id"] else path_assets.get(a["learning_path_id"], [])
-        for pid in partner_ids:
-            for aid in asset_ids:
-                key = (pid, aid)
-                existing = pairs.get(key)
-                if existing is None or a["due_on"] < existing.due_on:
-                    pairs[key] = Pair(pid, aid, a["due_on"], a["required_completions"] or 1, a["id"])
-    return list(pairs.values())
-
-
 def _completed_pairs(*, tenant) -> dict[tuple[int, int], int]:
     """(partner, asset) → users who completed it, from PartnerAssetState (1 query)."""
     qs = PartnerAssetState.objects.filter(tenant=tenant, completed_users__gt=0)
@@ -316,10 +236,10 @@ def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> O
     assignments not completed; activity of the last 30 days down by half or more against the
     30 before, from DailyActivityFact). 5–7 queries."""
     partners = _filtered_partners(tenant=tenant, filters=filters)
-    pairs = [p for p in assignment_pairs(tenant=tenant, as_of=filters.today) if p.partner_id in partners]
+    pairs = [p for p in assigned_pairs(tenant=tenant, as_of=filters.today) if p.partner_id in partners]
     done = _completed_pairs(tenant=tenant)
 
-    def is_done(pair: Pair) -> bool:
+    def is_done(pair: AssignmentPair) -> bool:
         return done.get((pair.partner_id, pair.asset_id), 0) >= pair.required_completions
 
     tiers: dict[tuple[int, str], TierCompletion] = {}
@@ -499,7 +419,7 @@ class AssetProgress:
 
 def partner_scorecard(*, tenant, partner: Partner, filters: DashboardFilters) -> dict:
     """Everything on the scorecard except the KPI cards (about 8 queries, fixed)."""
-    pairs = [p for p in assignment_pairs(tenant=tenant, as_of=filters.today) if p.partner_id == partner.pk]
+    pairs = [p for p in assigned_pairs(tenant=tenant, as_of=filters.today) if p.partner_id == partner.pk]
     pair_by_asset = {p.asset_id: p for p in pairs}
     states = {
         s.asset_id: s for s in PartnerAssetState.objects.filter(tenant=tenant, partner=partner)

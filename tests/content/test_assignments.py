@@ -141,3 +141,22 @@ def test_learning_path_pages(client, login, manager_a, tenant_a):
     response = client.post(reverse("manage-path-new", kwargs={"tenant_slug": "acme"}),
                            {"title": "Dup", "step_1": a1.pk, "step_2": a1.pk})
     assert response.status_code == 200
+
+
+def test_assigned_pairs_one_row_per_pair_with_the_stricter_terms(scope_a, manager_a):
+    from enablement.selectors_manage import assigned_pairs
+
+    gold = f.PartnerTierFactory(tenant=scope_a, name="Gold")
+    partner = f.PartnerFactory(tenant=scope_a, tier=gold)
+    asset = f.AssetFactory(tenant=scope_a)
+    path = services.learning_path_create(tenant=scope_a, actor=manager_a.user, title="Path", assets=[asset])
+    early = services.assignment_create(tenant=scope_a, actor=None, target="tier", tier=gold, asset=asset,
+                                       due_on=DUE - dt.timedelta(days=10))
+    services.assignment_create(tenant=scope_a, actor=None, target="partner", partner=partner, learning_path=path,
+                               due_on=DUE, required_completions=3)
+    assert len(assignment_pairs(tenant=scope_a)) == 2
+    (row,) = assigned_pairs(tenant=scope_a)
+    assert (row.partner_id, row.asset_id) == (partner.pk, asset.pk)
+    assert row.due_on == DUE - dt.timedelta(days=10)
+    assert row.required_completions == 3
+    assert row.assignment_id == early.pk
