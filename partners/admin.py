@@ -2,8 +2,9 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from partners.admin_base import TenantScopedAdmin
-from partners.models import Deal, Membership, Partner, PartnerTier, SupportActivity, Tenant, User
+from partners.deals.models import Deal
+from partners.models import Membership, Partner, PartnerTier, SupportActivity, Tenant, User
+from partners.tenancy.admin import TenantScopedAdmin
 
 
 @admin.register(User)
