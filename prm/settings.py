@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "axes",
     "partners",
     "enablement",
+    "enablement.lrs.apps.LrsConfig",
     "kpis",
 ]
 

@@ -39,10 +39,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from enablement.api.xapi_mapping import actor_key
-from enablement.api.xapi_store import XapiConflict, public_payload, xapi_statements_store
-from enablement.api.xapi_validation import XapiInvalid, parse_timestamp, validate_agent, validate_statement
-from enablement.models import XapiStatement
+from enablement.lrs.mapping import actor_key
+from enablement.lrs.models import XapiStatement
+from enablement.lrs.store import XapiConflict, public_payload, xapi_statements_store
+from enablement.lrs.validation import XapiInvalid, parse_timestamp, validate_agent, validate_statement
 from partners.api.authentication import ApiKeyAuthentication, ApiKeyBasicAuthentication
 from partners.api.base import TenantAPIView
 

@@ -15,9 +15,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from enablement.api.xapi_mapping import VOIDED, actor_email, actor_key, asset_ref, build_event
-from enablement.api.xapi_validation import XapiInvalid, parse_timestamp
-from enablement.models import ActivityEvent, Asset, EventSource, XapiStatement
+from enablement.lrs.mapping import VOIDED, actor_email, actor_key, asset_ref, build_event
+from enablement.lrs.models import XapiStatement
+from enablement.lrs.validation import XapiInvalid, parse_timestamp
+from enablement.models import ActivityEvent, Asset, EventSource
 from enablement.services import activity_record_many
 from partners.models import Membership, Role, Tenant
 
