@@ -6,7 +6,8 @@ from rest_framework.routers import DefaultRouter
 
 from enablement.api.views import AssetViewSet, AssignmentViewSet, EventViewSet
 from kpis.api.views import KpiDefinitionViewSet, KpiResultViewSet
-from partners.api.views import DealViewSet, PartnerViewSet, TierViewSet
+from partners.api.views import PartnerViewSet, TierViewSet
+from partners.deals.api.views import DealViewSet
 
 
 class Router(DefaultRouter):

@@ -26,7 +26,7 @@ from enablement.lrs.shapes import (
 )
 from enablement.lrs.validation import XapiInvalid, parse_timestamp
 from enablement.models import ActivityEvent, Asset, EventSource
-from enablement.services import activity_record_many
+from enablement.services.log import activity_record_many
 from partners.models import Membership, Role, Tenant
 
 
