@@ -1,14 +1,15 @@
-"""xAPI 1.0.3 Learning Record Store: the Statements and About resources under ``/api/xapi/``.
+"""xAPI 1.0.3 Learning Record Store: the Statements, About and ``unmapped`` resources under
+``/api/xapi/`` (documents, activities and agents are in ``resources.py``; headers, HEAD and the
+alternate request syntax in ``http.py``).
 
-* ``X-Experience-API-Version: 1.0.3`` on every response; requests to the Statements resource
-  without a 1.0.x version header are answered 400.
 * HTTP Basic (key id = prefix, password = secret) as LRS clients send it, or ``Api-Key``.
-  Writing needs the key scope ``events:write``, reading ``read``.
-* ``PUT ?statementId=`` → 204; ``POST`` (one or a list) → 200 with the ids; the same id with the
-  same content is a no-op, with different content 409; one invalid statement rejects the batch.
+  Writing needs the key scope ``events:write``, reading ``read``; a token bucket per key.
+* ``PUT ?statementId=`` → 204; ``POST`` (one or a list) → 200 with the ids; the same id with an
+  equal statement (Data 2.3.1) is a no-op, otherwise 409; one invalid statement rejects the batch.
 * ``GET`` by ``statementId``/``voidedStatementId`` or with the filters agent, verb, activity,
-  registration, related_activities, related_agents, since, until, limit, ascending, format,
-  attachments; ``more`` pages; voided statements are hidden from lists.
+  registration, related_activities, related_agents, since, until, limit, ascending, format;
+  agent/activity filters use the index tables; statements targeting a match are included;
+  ``more`` pages by (stored, id); voided statements are hidden from lists.
 * Response header ``X-Shien-Unmapped`` counts the statements kept but not mapped onto the log;
   ``GET /api/xapi/unmapped`` summarises them.
 """
