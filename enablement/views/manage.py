@@ -6,6 +6,8 @@ Views stay thin: forms check input, services write, selectors read.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -186,7 +188,10 @@ def assignment_list(request, tenant_slug: str):
     page = Paginator(sel.assignment_list_manage(tenant=request.tenant, active=active), 50).get_page(
         request.GET.get("page")
     )
-    return _render(request, "enablement/manage_assignments.html", {"page": page, "show": show}, fragment="results")
+    return _render(
+        request, "enablement/manage_assignments.html",
+        {"page": page, "show": show, "query": urlencode({"show": show})}, fragment="results",
+    )
 
 
 @manager_required
