@@ -20,6 +20,7 @@ from enablement.forms import AssetFilterForm, AssetForm, AssignmentForm, Documen
 from enablement.models import Asset, AssetKind, Assignment, DocumentVersion, FaqRelatedAsset, LearningPath
 from enablement.selectors import manage as sel
 from enablement.services import catalog
+from partners.errors import add_to_form
 from partners.permissions import manager_required
 from partners.tenancy import get_for_tenant
 
@@ -30,14 +31,6 @@ def _render(request, template: str, context: dict, fragment: str | None = None):
     if fragment and request.htmx and not request.htmx.boosted:
         template = f"{template}#{fragment}"
     return render(request, template, context)
-
-
-def _apply_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 # --- Assets -----------------------------------------------------------------------------------
@@ -76,7 +69,7 @@ def asset_new(request, tenant_slug: str):
             kwargs.pop("clear_video_file", None)
             asset = catalog.asset_create(tenant=request.tenant, actor=request.user, kind=kind, **kwargs)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_to_form(form, exc)
         else:
             messages.success(request, _("“%(title)s” was created as a draft.") % {"title": asset.title})
             return redirect("manage-asset-edit", tenant_slug=tenant_slug, asset_id=asset.pk)
@@ -110,7 +103,7 @@ def asset_edit(request, tenant_slug: str, asset_id: int):
         try:
             catalog.asset_update(tenant=tenant, actor=request.user, asset=asset, related_assets=related, **kwargs)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_to_form(form, exc)
         else:
             messages.success(request, _("Changes saved."))
             return redirect("manage-asset-edit", tenant_slug=tenant_slug, asset_id=asset.pk)
@@ -158,7 +151,7 @@ def asset_version_new(request, tenant_slug: str, asset_id: int):
                 note=form.cleaned_data["note"],
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_to_form(form, exc)
         else:
             messages.success(request, _("Version %(n)s uploaded; earlier versions are kept.") % {"n": version.version})
             return redirect("manage-asset-version-new", tenant_slug=tenant_slug, asset_id=asset.pk)
@@ -216,7 +209,7 @@ def assignment_new(request, tenant_slug: str):
                 required_completions=d["required_completions"],
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_to_form(form, exc)
         else:
             messages.success(request, _("Assignment created."))
             return redirect("manage-assignments", tenant_slug=tenant_slug)
@@ -260,7 +253,7 @@ def path_form(request, tenant_slug: str, path_id: int | None = None):
                     assets=d["assets"],
                 )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_to_form(form, exc)
         else:
             messages.success(request, _("Learning path saved."))
             return redirect("manage-paths", tenant_slug=tenant_slug)
