@@ -156,7 +156,7 @@ LANGUAGES = [("ja", _("Japanese")), ("en", _("English"))]
 # (tests/i18n/test_catalogues.py checks both).
 LOCALE_PATHS = [
     BASE_DIR / context / "locale"
-    for context in ("partners/deals", "kpis/patterns", "partners", "enablement", "kpis", ".")
+    for context in ("partners/deals", "kpis/patterns", "enablement/lrs", "partners", "enablement", "kpis", ".")
 ]
 USE_I18N = True
 TIME_ZONE = "Asia/Tokyo"
