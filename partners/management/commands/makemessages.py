@@ -19,6 +19,10 @@ TEMPLATE_ALIASES = {"registration": "partners"}  # Django's auth views (login) b
 
 
 class Command(makemessages.Command):
+    # A new msgid stays untranslated (the catalogue test names it) instead of getting a guessed, fuzzy
+    # translation of a similar one.
+    msgmerge_options = [*makemessages.Command.msgmerge_options, "--no-fuzzy-matching"]
+
     def find_files(self, root):
         files = super().find_files(root)
         loaded = [Path(p).resolve() for p in settings.LOCALE_PATHS]
