@@ -285,7 +285,7 @@ def audience_edit(request, tenant_slug: str, asset_id: int | None = None, path_i
             catalog.audience_set(tenant=tenant, actor=request.user, asset=asset, path=path, tiers=list(d["tiers"]),
                                  segments=d["segments"], partners=list(d["partners"]))
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_to_form(form, exc)
         else:
             messages.success(request, _("Audience saved."))
             if asset is not None:
