@@ -488,11 +488,6 @@ def _merge_partner_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
 # --- the entry point ---------------------------------------------------------------------------------
 
 
-def _state(tenant: Tenant) -> RollupState:
-    state, _ = RollupState.objects.get_or_create(tenant=tenant)
-    return state
-
-
 def rollup_tenant(tenant: Tenant, *, since: dt.date | None = None, full: bool = False, progress=None) -> RollupStats:
     """Roll the tenant's new events into the facts (see the module docstring). Idempotent.
 

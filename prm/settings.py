@@ -79,6 +79,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "partners.context_processors.tenancy",
+                "prm.navigation.navigation",
             ],
         },
     },
@@ -151,8 +152,16 @@ SESSION_COOKIE_AGE = 60 * 60 * 12
 # --- I18N ---------------------------------------------------------------------------------------
 LANGUAGE_CODE = "ja"
 LANGUAGES = [("ja", _("Japanese")), ("en", _("English"))]
-# One catalogue per feature area: locale/<area>/<lang>/LC_MESSAGES/django.po (+ compiled .mo).
-LOCALE_PATHS = sorted(p for p in (BASE_DIR / "locale").iterdir() if p.is_dir())
+# One catalogue per context: <context>/locale/ja/LC_MESSAGES/django.po (+ compiled .mo), and locale/ at the
+# root for the site-wide templates (templates/*.html) and prm/. Deepest first: `makemessages` gives a source
+# file to the first entry whose parent directory contains it (templates/<context>/ go to that context's
+# catalogue: partners/management/commands/makemessages.py). All catalogues are merged into one gettext
+# domain at run time, so a msgid means one thing everywhere; a word with two meanings gets a msgctxt
+# (tests/i18n/test_catalogues.py checks both).
+LOCALE_PATHS = [
+    BASE_DIR / context / "locale"
+    for context in ("partners/deals", "kpis/patterns", "enablement/lrs", "partners", "enablement", "kpis", ".")
+]
 USE_I18N = True
 TIME_ZONE = "Asia/Tokyo"
 USE_TZ = True

@@ -14,7 +14,6 @@ from django.db.models import Count, Max, Prefetch, Q, QuerySet
 
 from enablement.models import (
     Asset,
-    AssetKind,
     AssetStatus,
     Assignment,
     DocumentVersion,
@@ -77,10 +76,6 @@ def learning_path_list_manage(*, tenant: Tenant) -> QuerySet[LearningPath]:
         .prefetch_related(Prefetch("items", queryset=items))
         .order_by("title")
     )
-
-
-def training_assets(*, tenant: Tenant) -> QuerySet[Asset]:
-    return Asset.objects.filter(tenant=tenant, kind=AssetKind.TRAINING)
 
 
 class AssignmentPair(NamedTuple):

@@ -6,6 +6,8 @@ Views stay thin: forms check input, services write, selectors read.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -26,6 +28,7 @@ from enablement.forms import (
 from enablement.models import Asset, AssetKind, Assignment, DocumentVersion, FaqRelatedAsset, LearningPath
 from enablement.selectors import manage as sel
 from enablement.services import catalog
+from partners.errors import add_to_form
 from partners.permissions import manager_required
 from partners.tenancy import get_for_tenant
 
@@ -36,14 +39,6 @@ def _render(request, template: str, context: dict, fragment: str | None = None):
     if fragment and request.htmx and not request.htmx.boosted:
         template = f"{template}#{fragment}"
     return render(request, template, context)
-
-
-def _apply_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 # --- Assets -----------------------------------------------------------------------------------
@@ -82,7 +77,7 @@ def asset_new(request, tenant_slug: str):
             kwargs.pop("clear_video_file", None)
             asset = catalog.asset_create(tenant=request.tenant, actor=request.user, kind=kind, **kwargs)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_to_form(form, exc)
         else:
             messages.success(request, _("“%(title)s” was created as a draft.") % {"title": asset.title})
             return redirect("manage-asset-edit", tenant_slug=tenant_slug, asset_id=asset.pk)
@@ -116,7 +111,7 @@ def asset_edit(request, tenant_slug: str, asset_id: int):
         try:
             catalog.asset_update(tenant=tenant, actor=request.user, asset=asset, related_assets=related, **kwargs)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_to_form(form, exc)
         else:
             messages.success(request, _("Changes saved."))
             return redirect("manage-asset-edit", tenant_slug=tenant_slug, asset_id=asset.pk)
@@ -164,7 +159,7 @@ def asset_version_new(request, tenant_slug: str, asset_id: int):
                 note=form.cleaned_data["note"],
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_to_form(form, exc)
         else:
             messages.success(request, _("Version %(n)s uploaded; earlier versions are kept.") % {"n": version.version})
             return redirect("manage-asset-version-new", tenant_slug=tenant_slug, asset_id=asset.pk)
@@ -194,7 +189,10 @@ def assignment_list(request, tenant_slug: str):
     page = Paginator(sel.assignment_list_manage(tenant=request.tenant, active=active), 50).get_page(
         request.GET.get("page")
     )
-    return _render(request, "enablement/manage_assignments.html", {"page": page, "show": show}, fragment="results")
+    return _render(
+        request, "enablement/manage_assignments.html",
+        {"page": page, "show": show, "query": urlencode({"show": show})}, fragment="results",
+    )
 
 
 @manager_required
@@ -219,7 +217,7 @@ def assignment_new(request, tenant_slug: str):
                 required_completions=d["required_completions"],
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_to_form(form, exc)
         else:
             messages.success(request, _("Assignment created."))
             return redirect("manage-assignments", tenant_slug=tenant_slug)
@@ -263,7 +261,7 @@ def path_form(request, tenant_slug: str, path_id: int | None = None):
                     assets=d["assets"],
                 )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_to_form(form, exc)
         else:
             messages.success(request, _("Learning path saved."))
             return redirect("manage-paths", tenant_slug=tenant_slug)
@@ -287,7 +285,7 @@ def audience_edit(request, tenant_slug: str, asset_id: int | None = None, path_i
             catalog.audience_set(tenant=tenant, actor=request.user, asset=asset, path=path, tiers=list(d["tiers"]),
                                  segments=d["segments"], partners=list(d["partners"]))
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_to_form(form, exc)
         else:
             messages.success(request, _("Audience saved."))
             if asset is not None:
