@@ -52,7 +52,6 @@ def activity_record(
         asset=asset,
         verb=verb,
         occurred_at=occurred_at or timezone.now(),
-        received_at=timezone.now(),
         progress=progress,
         seconds=seconds,
         position=position,
@@ -84,7 +83,6 @@ def activity_record_many(*, tenant: Tenant, events: list[ActivityEvent]) -> list
     when stored now and False when it was a duplicate of a stored event or of an earlier one in
     the same batch (idempotent on ``(tenant, source, event_id)``).
     """
-    now = timezone.now()
     keys = [(e.source, e.event_id) for e in events]
     existing: set[tuple[str, str]] = set()
     by_source: dict[str, list[str]] = {}
@@ -107,8 +105,6 @@ def activity_record_many(*, tenant: Tenant, events: list[ActivityEvent]) -> list
             created.append(False)
             continue
         seen.add(key)
-        if event.received_at is None:
-            event.received_at = now
         fresh.append(event)
         created.append(True)
     # ignore_conflicts: a concurrent writer of the same id wins; the row is still stored once.

@@ -2,8 +2,10 @@
 
 ``rollup_tenant(tenant)`` is the one entry point. For one tenant it:
 
-1. reads the high-water mark ``hi`` = the newest ``received_at`` of the tenant's events and
-   the stored watermark ``lo`` (``RollupState.watermark``);
+1. reads the high-water mark ``hi`` = the newest ``received_at`` of the tenant's events, capped at
+   the database's own ``now()`` (``received_at`` is written by the database's clock, so one clock
+   orders writes and rollups; a row dated ahead of that clock waits for it instead of pushing the
+   watermark past events still to come), and the stored watermark ``lo`` (``RollupState.watermark``);
 2. finds, in ONE query, the set of tenant-local days touched by events with
    ``lo - OVERLAP < received_at <= hi`` (a FAQ view/feedback also touches the day of the
    search it may resolve, i.e. the day of ``occurred_at - 30 min``);
@@ -67,7 +69,6 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from enablement.models import ActivityEvent, Asset, AssetKind, Verb
@@ -232,7 +233,8 @@ class Window:
     """Which facts a run recomputes.
 
     * ``all_days``: every day and pair of the tenant (first run);
-    * ``since``: days >= since and pairs with events on those days (``--since``);
+    * ``since``: days >= since and pairs with events on those days (``--since``, the nightly
+      recompute), plus the ``days`` and pairs of late events received in ``(lo, hi]``;
     * otherwise ``days`` (explicit) and pairs touched by events received in ``(lo, hi]``.
     """
 
@@ -297,17 +299,24 @@ def _day_filter(d: Dialect, w: Window, *, alias: str = "e", day_col: str | None 
     if w.all_days:
         return "", []
     if day_col is not None:
+        days_sql, days_params = (f"{day_col} IN ({_in(w.days)})", [d.date_param(x) for x in w.days]) if w.days else ("", [])
         if w.since is not None:
-            return f" AND {day_col} >= %s", [d.date_param(w.since)]
-        return f" AND {day_col} IN ({_in(w.days)})", [d.date_param(x) for x in w.days]
+            since_sql = f"{day_col} >= %s"
+            if days_sql:
+                return f" AND ({since_sql} OR {days_sql})", [d.date_param(w.since), *days_params]
+            return f" AND {since_sql}", [d.date_param(w.since)]
+        return f" AND {days_sql}", days_params
+    days_sql, days_params = "", []
+    if w.days:
+        start, end = day_bounds_utc(w.days, d.tz)
+        days_sql = f"{alias}.occurred_at >= %s AND {alias}.occurred_at < %s AND {d.day(alias + '.occurred_at')} IN ({_in(w.days)})"
+        days_params = [d.ts_param(start), d.ts_param(end)] + [d.date_param(x) for x in w.days]
     if w.since is not None:
         start, _ = day_bounds_utc([w.since], d.tz)
+        if days_sql:
+            return f" AND ({alias}.occurred_at >= %s OR ({days_sql}))", [d.ts_param(start), *days_params]
         return f" AND {alias}.occurred_at >= %s", [d.ts_param(start)]
-    start, end = day_bounds_utc(w.days, d.tz)
-    return (
-        f" AND {alias}.occurred_at >= %s AND {alias}.occurred_at < %s AND {d.day(alias + '.occurred_at')} IN ({_in(w.days)})",
-        [d.ts_param(start), d.ts_param(end)] + [d.date_param(x) for x in w.days],
-    )
+    return f" AND {days_sql}", days_params
 
 
 def _new_events_filter(d: Dialect, w: Window, tenant_id: int, outer: tuple[str, str], inner: tuple[str, str]) -> tuple[str, list]:
@@ -488,6 +497,16 @@ def _merge_partner_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
 # --- the entry point ---------------------------------------------------------------------------------
 
 
+def _newest_and_now(cursor, d: Dialect, tenant_id: int) -> tuple[dt.datetime | None, dt.datetime]:
+    """The newest ``received_at`` of the tenant and the database's clock, in one statement."""
+    now_sql = "statement_timestamp()" if d.vendor == "postgresql" else "strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now')"
+    cursor.execute(f"SELECT MAX(e.received_at), {now_sql} FROM {EV} e WHERE e.tenant_id = %s", [tenant_id])
+    newest, now = cursor.fetchone()
+    if d.vendor == "sqlite":
+        newest, now = _parse_sqlite_ts(newest), _parse_sqlite_ts(now)
+    return newest, now
+
+
 def _state(tenant: Tenant) -> RollupState:
     state, _ = RollupState.objects.get_or_create(tenant=tenant)
     return state
@@ -526,16 +545,21 @@ def _run(tenant: Tenant, state: RollupState, stats: RollupStats, *, since, full,
     step = progress or (lambda name: None)
     step("scan")
     t0 = time.perf_counter()
-    hi = ActivityEvent.objects.filter(tenant=tenant).aggregate(m=Max("received_at"))["m"]
     with connection.cursor() as cursor:
+        newest, db_now = _newest_and_now(cursor, d, tenant.pk)
+        hi = min(newest, db_now) if newest is not None else None
         if hi is None:
             w = Window()  # no events at all: nothing to roll up
-        elif full or state.watermark is None:
+        elif full or state.watermark is None or state.watermark > db_now:
+            # A watermark ahead of the database's clock was written by an older version that
+            # trusted the web nodes' clocks (or the clock stepped back): only a full recompute is
+            # sure to count every event below it.
             w = Window(all_days=True, hi=hi)
             stats.mode = "full"
         elif since is not None:
-            lo = state.watermark - overlap() if state.watermark else None
-            w = Window(since=since, lo=lo, hi=hi)
+            lo = state.watermark - overlap()
+            late = [x for x in _touched_days(cursor, d, tenant.pk, lo, hi) if x < since]
+            w = Window(since=since, days=late, lo=lo, hi=hi)
             stats.mode = f"since {since.isoformat()}"
         else:
             lo = state.watermark - overlap()
@@ -553,7 +577,7 @@ def _run(tenant: Tenant, state: RollupState, stats: RollupStats, *, since, full,
                 t = time.perf_counter()
                 setattr(stats, attr, func(cursor, d, tenant.pk, w))
                 stats.seconds[name] = time.perf_counter() - t
-    new_watermark = max(filter(None, [state.watermark, hi]), default=None)
+    new_watermark = hi if w.all_days else max(filter(None, [state.watermark, hi]), default=None)
     RollupState.objects.filter(pk=state.pk).update(
         watermark=new_watermark, status=RollupState.Status.IDLE, finished_at=timezone.now(), last_error=""
     )

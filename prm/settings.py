@@ -202,6 +202,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The nightly job recomputes this many recent days of facts and states from the log.
+KPIS_NIGHTLY_RECOMPUTE_DAYS = env.int("KPIS_NIGHTLY_RECOMPUTE_DAYS", default=7)
 CELERY_BEAT_SCHEDULE: dict = {}  # filled by kpis.schedule (imported below)
 
 # --- REST framework ------------------------------------------------------------------------------

@@ -246,7 +246,6 @@ def ingest_events(*, tenant: Tenant, items: list[Any], source: str = EventSource
                     asset_id=asset_id,
                     verb=d["verb"],
                     occurred_at=p.occurred_at,
-                    received_at=now,
                     progress=d.get("progress"),
                     seconds=d.get("seconds"),
                     position=d.get("position"),
