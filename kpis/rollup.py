@@ -20,8 +20,9 @@
    states whole (DELETE + INSERT … SELECT of the pairs);
 5. advances the watermark to ``hi``.
 
-Everything runs inside one transaction per tenant; the ``RollupState`` row records
-``running`` / ``idle`` / ``failed`` (+ the error) outside it, so a crashed run is simply rerun.
+Everything runs inside one transaction per tenant, behind the tenant's lock; the ``RollupState``
+row records ``running`` (with a lease) / ``idle`` / ``failed`` (+ the error) outside it, so a
+crashed run is simply rerun (``kpis.runs``).
 
 Tenant-local day
 ----------------
@@ -62,17 +63,17 @@ import contextlib
 import datetime as dt
 import re
 import time
-import traceback
 import zoneinfo
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
+from django.db.models.functions import Now
 
 from enablement.models import ActivityEvent, Asset, AssetKind, Verb
 from kpis.models import DailyActivityFact, FaqSearchFact, PartnerAssetState, RollupState, UserAssetState
+from kpis.runs import rollup_lease, tenant_lock
 from partners.models import Tenant
 
 FAQ_SESSION_WINDOW = dt.timedelta(minutes=30)
@@ -507,11 +508,6 @@ def _newest_and_now(cursor, d: Dialect, tenant_id: int) -> tuple[dt.datetime | N
     return newest, now
 
 
-def _state(tenant: Tenant) -> RollupState:
-    state, _ = RollupState.objects.get_or_create(tenant=tenant)
-    return state
-
-
 def rollup_tenant(tenant: Tenant, *, since: dt.date | None = None, full: bool = False, progress=None) -> RollupStats:
     """Roll the tenant's new events into the facts (see the module docstring). Idempotent.
 
@@ -519,24 +515,16 @@ def rollup_tenant(tenant: Tenant, *, since: dt.date | None = None, full: bool = 
     those days), whatever the watermark. ``full``: recompute everything.
     ``progress(step: str)`` is called before each step (for the management command).
     Must run inside the tenant's scope. Returns per-step timings and row counts.
+
+    The run holds the tenant's lease (``kpis.runs.rollup_lease``: ``running`` → ``idle`` /
+    ``failed``, recorded outside the transaction) and, inside its one transaction, the tenant's
+    lock: a concurrent run of the same tenant waits, then rolls up what is left.
     """
     stats = RollupStats(tenant=tenant.slug)
-    RollupState.objects.get_or_create(tenant=tenant)
-    RollupState.objects.filter(tenant=tenant).update(
-        status=RollupState.Status.RUNNING, started_at=timezone.now(), last_error=""
-    )
-    try:
-        with transaction.atomic():
-            # Serialise concurrent runs of one tenant (PostgreSQL row lock; SQLite writes serialise anyway).
-            state = RollupState.objects.select_for_update().get(tenant=tenant)
-            _run(tenant, state, stats, since=since, full=full, progress=progress)
-    except BaseException as exc:
-        RollupState.objects.filter(tenant=tenant).update(
-            status=RollupState.Status.FAILED,
-            finished_at=timezone.now(),
-            last_error="".join(traceback.format_exception_only(type(exc), exc)).strip()[:4000],
-        )
-        raise
+    with rollup_lease(tenant), transaction.atomic():
+        tenant_lock(tenant.pk)
+        state = RollupState.objects.get(tenant=tenant)
+        _run(tenant, state, stats, since=since, full=full, progress=progress)
     return stats
 
 
@@ -578,6 +566,4 @@ def _run(tenant: Tenant, state: RollupState, stats: RollupStats, *, since, full,
                 setattr(stats, attr, func(cursor, d, tenant.pk, w))
                 stats.seconds[name] = time.perf_counter() - t
     new_watermark = hi if w.all_days else max(filter(None, [state.watermark, hi]), default=None)
-    RollupState.objects.filter(pk=state.pk).update(
-        watermark=new_watermark, status=RollupState.Status.IDLE, finished_at=timezone.now(), last_error=""
-    )
+    RollupState.objects.filter(pk=state.pk).update(watermark=new_watermark, finished_at=Now())

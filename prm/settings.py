@@ -202,6 +202,22 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A request thread never waits on the broker for more than about a second: short connect and socket
+# timeouts and no publish retries (services enqueue on commit; when the broker is down the request
+# is recorded and the next beat run picks it up). The visibility timeout (how long an unacknowledged
+# task waits before Redis hands it to another worker) must exceed the longest task, or a long
+# rollup would run twice: the hard time limit plus a margin.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=1.0)
+CELERY_BROKER_SOCKET_TIMEOUT = env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=1.0)
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+    "socket_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
+    "max_retries": 0,
+    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 5 * 60,
+}
+# A running rollup renews its lease by a heartbeat; a run not renewed for this long is stale.
+KPIS_ROLLUP_LEASE_SECONDS = env.int("KPIS_ROLLUP_LEASE_SECONDS", default=120)
 # The nightly job recomputes this many recent days of facts and states from the log.
 KPIS_NIGHTLY_RECOMPUTE_DAYS = env.int("KPIS_NIGHTLY_RECOMPUTE_DAYS", default=7)
 CELERY_BEAT_SCHEDULE: dict = {}  # filled by kpis.schedule (imported below)
