@@ -1,4 +1,4 @@
-"""Django admin for enablement, scoped to the tenant admin's own tenant (partners.admin_base).
+"""Django admin for enablement, scoped to the tenant admin's own tenant (partners.tenancy.admin).
 
 Uploads made here go through the same checks as the manage area (``enablement.uploads``) and new
 document versions through ``enablement.services.document_version_add``. The activity log is
@@ -26,7 +26,7 @@ from enablement.models import (
     LearningPathItem,
     Team,
 )
-from partners.admin_base import TenantScopedAdmin, TenantScopedInline
+from partners.tenancy.admin import TenantScopedAdmin, TenantScopedInline
 
 
 @admin.register(Team)
@@ -132,7 +132,7 @@ class AssetAdmin(TenantScopedAdmin):
         super().save_related(request, form, formsets, change)
         new_version = form.cleaned_data.get("new_version")
         if new_version:
-            from enablement.services import document_version_add
+            from enablement.services.catalog import document_version_add
 
             document_version_add(
                 tenant=form.instance.tenant,

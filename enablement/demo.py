@@ -42,7 +42,7 @@ from enablement.models import (
     Verb,
     private_upload_to,
 )
-from enablement.services import activity_record_many
+from enablement.services.log import activity_record_many
 from partners.demo import SEED, partner_strength
 from partners.models import MANAGER_ROLES, Membership, Partner, PartnerTier, Role, SupportActivity
 

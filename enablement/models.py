@@ -260,7 +260,7 @@ class ActivityEvent(TenantOwnedModel):
     """The append-only activity log: one row per thing that happened.
 
     UPDATE and DELETE are refused by database triggers (SQLite and PostgreSQL migrations).
-    Written only through ``enablement.services.activity_record`` (and its batch form).
+    Written only through ``enablement.services.log.activity_record`` (and its batch form).
     """
 
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="+")

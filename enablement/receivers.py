@@ -3,7 +3,7 @@
 from django.dispatch import receiver
 
 from enablement.models import Verb
-from enablement.services import activity_record
+from enablement.services.log import activity_record
 from partners.models import Role
 from partners.signals import tenant_session_started
 

@@ -17,7 +17,7 @@ from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import StrIndex
 
 from enablement.models import Asset, AssetKind, AssetStatus
-from enablement.selectors import visible_assets
+from enablement.selectors.catalog import visible_assets
 from partners.models import Partner, Tenant
 
 MAX_TERMS = 6

@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from kpis.models import KpiDefinition, KpiResult, RollupState
-from partners.admin_base import TenantScopedAdmin
+from partners.tenancy.admin import TenantScopedAdmin
 
 
 @admin.register(KpiDefinition)

@@ -41,7 +41,7 @@ from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
 from enablement.models import Asset, AssetKind, AssetStatus, Verb
-from enablement.selectors_manage import assigned_pairs
+from enablement.selectors.manage import assigned_pairs
 from kpis.models import (
     DailyActivityFact,
     Direction,

@@ -273,6 +273,3 @@ class KpiResult(TenantOwnedModel):
             ),
         ]
         indexes = [models.Index(fields=["tenant", "definition", "period_start"], name="kpi_result_def_period")]
-
-
-from kpis.models_patterns import OutcomeMetric, PatternItem, PatternItemType, PatternRun  # noqa: E402,F401  (success patterns)

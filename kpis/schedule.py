@@ -20,7 +20,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Nightly success-pattern mining, after the recompute (reads the fresh states).
     "kpis-nightly-success-patterns": {
-        "task": "kpis.tasks_patterns.mine_patterns_all_tenants",
+        "task": "kpis.patterns.tasks.mine_patterns_all_tenants",
         "schedule": crontab(hour=3, minute=47),
         "options": {"expires": 60 * 60},
     },

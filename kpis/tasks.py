@@ -77,7 +77,3 @@ def recompute_recent_all_tenants() -> int:
     for tenant_id in ids:
         rollup_tenant.delay(tenant_id, periods_back=RECENT_PERIODS_BACK, recompute_days=days)
     return len(ids)
-
-
-# Success patterns (issue 7): Celery autodiscovery imports only this module, so register those tasks here.
-from kpis.tasks_patterns import mine_patterns_all_tenants, mine_patterns_tenant  # noqa: E402,F401

@@ -1,12 +1,29 @@
+"""Pages of the partners context: the site root and accounts (``urlpatterns``), the tenant root
+(``tenant_urlpatterns``) and the manage area's partner settings, invitations, support activities and
+API keys (``manage_urlpatterns``)."""
+
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from partners import views
+from partners.views import accounts, api_keys, manage
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("healthz", views.healthz, name="healthz"),
-    path("accounts/login/", views.LoginView.as_view(), name="login"),
+    path("", accounts.home, name="home"),
+    path("healthz", accounts.healthz, name="healthz"),
+    path("accounts/login/", accounts.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("accounts/language/", views.set_language, name="set-language"),
+    path("accounts/language/", accounts.set_language, name="set-language"),
+]
+
+tenant_urlpatterns = [
+    path("", accounts.tenant_root, name="tenant-root"),
+]
+
+manage_urlpatterns = [
+    path("partners/<int:partner_id>/activities/", manage.support_activities, name="manage-support-activities"),
+    path("settings/partners/", manage.partner_admin, name="manage-partner-admin"),
+    path("settings/partners/new/", manage.partner_form, name="manage-partner-new"),
+    path("settings/partners/<int:partner_id>/", manage.partner_form, name="manage-partner-edit"),
+    path("settings/invite/", manage.member_invite, name="manage-member-invite"),
+    path("api-keys/", api_keys.api_keys, name="manage-api-keys"),
 ]

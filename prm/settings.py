@@ -12,6 +12,8 @@ import environ
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
+from kpis.schedule import CELERY_BEAT_SCHEDULE as KPI_BEAT_SCHEDULE
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -36,8 +38,10 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "partners",
+    "partners.deals",
     "enablement",
     "kpis",
+    "kpis.patterns",
 ]
 
 MIDDLEWARE = [
@@ -52,7 +56,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "partners.middleware.TenantMiddleware",
+    "partners.tenancy.middleware.TenantMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -220,7 +224,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 KPIS_ROLLUP_LEASE_SECONDS = env.int("KPIS_ROLLUP_LEASE_SECONDS", default=120)
 # The nightly job recomputes this many recent days of facts and states from the log.
 KPIS_NIGHTLY_RECOMPUTE_DAYS = env.int("KPIS_NIGHTLY_RECOMPUTE_DAYS", default=7)
-CELERY_BEAT_SCHEDULE: dict = {}  # filled by kpis.schedule (imported below)
+CELERY_BEAT_SCHEDULE = KPI_BEAT_SCHEDULE  # static; kpis/schedule.py has no Django imports
 
 # --- REST framework ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -241,7 +245,7 @@ SPECTACULAR_SETTINGS = {
         "PartnerStatusEnum": "partners.models.PartnerStatus",
         "AssetStatusEnum": "enablement.models.AssetStatus",
         "KpiStatusEnum": "kpis.models.KpiStatus",
-        "DealStageEnum": "partners.models.DealStage",
+        "DealStageEnum": "partners.deals.models.DealStage",
     },
 }
 
@@ -252,5 +256,3 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
-
-from kpis.schedule import CELERY_BEAT_SCHEDULE  # noqa: E402,F401,F811

@@ -7,7 +7,8 @@ from rest_framework.routers import DefaultRouter
 from enablement.api.views import AssetViewSet, AssignmentViewSet, EventViewSet
 from enablement.api.xapi import about_view, statements_view, unmapped_view
 from kpis.api.views import KpiDefinitionViewSet, KpiResultViewSet
-from partners.api.views import DealViewSet, PartnerViewSet, TierViewSet
+from partners.api.views import PartnerViewSet, TierViewSet
+from partners.deals.api.views import DealViewSet
 
 
 class Router(DefaultRouter):

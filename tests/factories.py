@@ -20,9 +20,8 @@ from enablement.models import (
     LearningPathItem,
     Team,
 )
+from partners.deals.models import Deal, DealStage
 from partners.models import (
-    Deal,
-    DealStage,
     Membership,
     Partner,
     PartnerStatus,

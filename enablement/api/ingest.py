@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from enablement.models import ActivityEvent, Asset, EventSource, Verb
-from enablement.services import activity_record_many
+from enablement.services.log import activity_record_many
 from partners.models import Membership, Partner, Role, Tenant
 
 MAX_EVENTS = 500

@@ -18,7 +18,7 @@ from django.utils import timezone
 from enablement.api.xapi_mapping import VOIDED, actor_email, actor_key, asset_ref, build_event
 from enablement.api.xapi_validation import XapiInvalid, parse_timestamp
 from enablement.models import ActivityEvent, Asset, EventSource, XapiStatement
-from enablement.services import activity_record_many
+from enablement.services.log import activity_record_many
 from partners.models import Membership, Role, Tenant
 
 LRS_SET = ("stored", "authority", "version")

@@ -1,4 +1,4 @@
-"""Partners, tiers and deals over the API. Writes are upserts by external id."""
+"""Partners and tiers over the API. Writes are upserts by external id."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from partners.api.base import TenantGenericViewSet, TenantReadOnlyViewSet, as_id
-from partners.api.serializers import DealInput, DealOutput, PartnerInput, PartnerOutput, TierOutput
-from partners.models import Deal, Partner, PartnerTier
-from partners.services import deal_upsert, partner_upsert
+from partners.api.serializers import PartnerInput, PartnerOutput, TierOutput
+from partners.models import Partner, PartnerTier
+from partners.services import partner_upsert
 
 
 class StandardPagination(PageNumberPagination):
@@ -114,80 +114,3 @@ class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGen
         except DjangoValidationError as exc:
             raise _django_errors(exc) from exc
         return Response(PartnerOutput(partner).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
-
-
-DEAL_EXAMPLE = OpenApiExample(
-    "Deal",
-    value={
-        "id": 7,
-        "external_id": "SF-OPP-881",
-        "partner": "CRM-0042",
-        "partner_id": 12,
-        "customer": "Kobe Logistics",
-        "product": "Shien Cloud",
-        "amount": "1200000.00",
-        "currency": "JPY",
-        "stage": "won",
-        "expected_close_on": None,
-        "closed_on": "2026-03-31",
-        "source": "api",
-        "created_at": "2026-02-01T10:00:00+09:00",
-        "updated_at": "2026-03-31T18:00:00+09:00",
-    },
-    response_only=True,
-)
-
-
-@extend_schema_view(
-    list=extend_schema(
-        summary="List deals (outcomes)",
-        tags=["deals"],
-        parameters=[OpenApiParameter("partner", OpenApiTypes.STR, description="Partner external id."), OpenApiParameter("stage", OpenApiTypes.STR)],
-        examples=[DEAL_EXAMPLE],
-    ),
-    retrieve=extend_schema(summary="One deal by external id", tags=["deals"], parameters=[EXTERNAL_ID], examples=[DEAL_EXAMPLE]),
-    update=extend_schema(
-        summary="Create or update a deal (outcome) by external id (upsert)",
-        description="The partner is named by its external id. Won/lost deals without `closed_on` close today. "
-        "Needs the `events:write` scope.",
-        tags=["deals"],
-        parameters=[EXTERNAL_ID],
-        request=DealInput,
-        responses={200: DealOutput, 201: DealOutput},
-        examples=[
-            OpenApiExample(
-                "Won deal",
-                value={"partner": "CRM-0042", "customer": "Kobe Logistics", "amount": "1200000", "currency": "JPY", "stage": "won", "closed_on": "2026-03-31"},
-                request_only=True,
-            ),
-            DEAL_EXAMPLE,
-        ],
-    ),
-)
-class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGenericViewSet):
-    serializer_class = DealOutput
-    pagination_class = StandardPagination
-    lookup_field = "external_id"
-    lookup_value_regex = "[^/]+"
-
-    def get_tenant_queryset(self, tenant):
-        qs = Deal.objects.filter(tenant=tenant).exclude(external_id="").select_related("partner").order_by("-created_at", "-id")
-        params = self.request.query_params
-        if params.get("partner"):
-            qs = qs.filter(partner__external_id=params["partner"])
-        if params.get("stage"):
-            qs = qs.filter(stage=params["stage"])
-        return qs
-
-    def update(self, request, external_id: str):
-        data = DealInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
-        partner = Partner.objects.filter(tenant=self.tenant, external_id=fields.pop("partner")).exclude(external_id="").first()
-        if partner is None:
-            raise ValidationError({"partner": ["Unknown partner external id."]})
-        try:
-            deal, created = deal_upsert(tenant=self.tenant, external_id=external_id[:100], partner=partner, actor=None, **fields)
-        except DjangoValidationError as exc:
-            raise _django_errors(exc) from exc
-        return Response(DealOutput(deal).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

@@ -10,7 +10,8 @@ from django_scopes import scope, scopes_disabled
 
 from enablement.models import ActivityEvent
 from kpis.models import KpiResult
-from partners.models import ApiKey, Deal, Partner
+from partners.deals.models import Deal
+from partners.models import ApiKey, Partner
 from partners.services import api_key_hash, api_key_revoke
 from tests import factories as f
 from tests.api.conftest import client_for

@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 from django_scopes import scope
 
-from enablement import services
 from enablement.models import Asset, AssetKind, AssetStatus, DocumentVersion, FaqRelatedAsset
+from enablement.services import catalog
 from tests import factories as f
 from tests.content.files import MP4, PDF, ooxml, upload
 
@@ -92,7 +92,7 @@ def test_publish_and_archive(client, login, manager_a):
 def test_document_without_file_cannot_be_published(scope_a, manager_a):
     asset = f.AssetFactory(tenant=scope_a, kind=AssetKind.DOCUMENT, status=AssetStatus.DRAFT)
     with pytest.raises(Exception, match="Upload a file"):
-        services.asset_publish(tenant=scope_a, actor=manager_a.user, asset=asset)
+        catalog.asset_publish(tenant=scope_a, actor=manager_a.user, asset=asset)
 
 
 def test_edit_asset(client, login, manager_a):
@@ -157,7 +157,7 @@ def _all_manage_urls(tenant, ids):
 @pytest.fixture
 def objects_a(tenant_a, admin_a):
     with scope(tenant=tenant_a.pk):
-        asset = services.asset_create(tenant=tenant_a, actor=admin_a.user, kind="document", title="Doc",
+        asset = catalog.asset_create(tenant=tenant_a, actor=admin_a.user, kind="document", title="Doc",
                                       document_file=upload("d.pdf", PDF))
         path = f.LearningPathItemFactory(tenant=tenant_a, path__tenant=tenant_a, asset=asset).path
         assignment = f.AssignmentFactory(tenant=tenant_a, asset=asset)

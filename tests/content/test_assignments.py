@@ -9,9 +9,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_scopes import scope
 
-from enablement import services
 from enablement.models import Assignment, LearningPath
-from enablement.selectors_manage import assignment_pairs
+from enablement.selectors.manage import assignment_pairs
+from enablement.services import catalog
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -28,11 +28,11 @@ def test_assignment_pairs_expand_partner_tier_segment_and_paths(scope_a, manager
     p2 = f.PartnerFactory(tenant=scope_a, tier=silver, segment="SMB")
     p3 = f.PartnerFactory(tenant=scope_a, tier=silver, segment="Enterprise")
     a1, a2, a3 = (f.AssetFactory(tenant=scope_a) for _ in range(3))
-    path = services.learning_path_create(tenant=scope_a, actor=manager_a.user, title="Onboarding", assets=[a2, a3])
-    services.assignment_create(tenant=scope_a, actor=None, target="tier", tier=gold, asset=a1, due_on=DUE)
-    services.assignment_create(tenant=scope_a, actor=None, target="partner", partner=p2, asset=a1, due_on=DUE,
+    path = catalog.learning_path_create(tenant=scope_a, actor=manager_a.user, title="Onboarding", assets=[a2, a3])
+    catalog.assignment_create(tenant=scope_a, actor=None, target="tier", tier=gold, asset=a1, due_on=DUE)
+    catalog.assignment_create(tenant=scope_a, actor=None, target="partner", partner=p2, asset=a1, due_on=DUE,
                                required_completions=2)
-    services.assignment_create(tenant=scope_a, actor=None, target="segment", segment="Enterprise",
+    catalog.assignment_create(tenant=scope_a, actor=None, target="segment", segment="Enterprise",
                                learning_path=path, due_on=DUE)
     rows = assignment_pairs(tenant=scope_a)
     assert {(r.partner_id, r.asset_id) for r in rows} == {
@@ -46,7 +46,7 @@ def test_assignment_pairs_expand_partner_tier_segment_and_paths(scope_a, manager
 def test_partner_added_to_a_tier_later_inherits_the_assignment(scope_a):
     gold = f.PartnerTierFactory(tenant=scope_a, name="Gold")
     asset = f.AssetFactory(tenant=scope_a)
-    services.assignment_create(tenant=scope_a, actor=None, target="tier", tier=gold, asset=asset, due_on=DUE)
+    catalog.assignment_create(tenant=scope_a, actor=None, target="tier", tier=gold, asset=asset, due_on=DUE)
     newcomer = f.PartnerFactory(tenant=scope_a, tier=None)
     assert (newcomer.pk, asset.pk) not in pairs(scope_a)
     newcomer.tier = gold
@@ -60,10 +60,10 @@ def test_inactive_assignments_and_as_of(scope_a):
     tier = f.PartnerTierFactory(tenant=scope_a)
     partner = f.PartnerFactory(tenant=scope_a, tier=tier, joined_on=dt.date(2026, 6, 1))
     asset = f.AssetFactory(tenant=scope_a)
-    a = services.assignment_create(tenant=scope_a, actor=None, target="tier", tier=tier, asset=asset, due_on=DUE)
+    a = catalog.assignment_create(tenant=scope_a, actor=None, target="tier", tier=tier, asset=asset, due_on=DUE)
     assert pairs(scope_a, as_of=dt.date(2026, 5, 1)) == set()  # partner had not joined yet
     assert pairs(scope_a, as_of=dt.date.today()) == {(partner.pk, asset.pk)}
-    services.assignment_deactivate(tenant=scope_a, actor=None, assignment=a)
+    catalog.assignment_deactivate(tenant=scope_a, actor=None, assignment=a)
     assert pairs(scope_a) == set()
 
 
@@ -73,7 +73,7 @@ def test_assignment_pairs_is_one_query_and_no_leak(tenant_a, tenant_b):
             tier = f.PartnerTierFactory(tenant=t)
             for _ in range(5):
                 f.PartnerFactory(tenant=t, tier=tier)
-            services.assignment_create(tenant=t, actor=None, target="tier", tier=tier,
+            catalog.assignment_create(tenant=t, actor=None, target="tier", tier=tier,
                                        asset=f.AssetFactory(tenant=t), due_on=DUE)
     with scope(tenant=tenant_a.pk):
         a_partners = set(f.PartnerFactory._meta.model.objects.filter(tenant=tenant_a).values_list("pk", flat=True))
@@ -87,15 +87,15 @@ def test_assignment_create_validates_target_and_tenant(scope_a, tenant_b):
     asset = f.AssetFactory(tenant=scope_a)
     tier = f.PartnerTierFactory(tenant=scope_a)
     with pytest.raises(ValidationError):
-        services.assignment_create(tenant=scope_a, actor=None, target="partner", tier=tier, asset=asset, due_on=DUE)
+        catalog.assignment_create(tenant=scope_a, actor=None, target="partner", tier=tier, asset=asset, due_on=DUE)
     with pytest.raises(ValidationError):
-        services.assignment_create(tenant=scope_a, actor=None, target="tier", asset=asset, due_on=DUE)
+        catalog.assignment_create(tenant=scope_a, actor=None, target="tier", asset=asset, due_on=DUE)
     with pytest.raises(ValidationError):
-        services.assignment_create(tenant=scope_a, actor=None, target="segment", segment="", asset=asset, due_on=DUE)
+        catalog.assignment_create(tenant=scope_a, actor=None, target="segment", segment="", asset=asset, due_on=DUE)
     with scope(tenant=tenant_b.pk):
         foreign_tier = f.PartnerTierFactory(tenant=tenant_b)
     with pytest.raises(ValidationError):
-        services.assignment_create(tenant=scope_a, actor=None, target="tier", tier=foreign_tier, asset=asset, due_on=DUE)
+        catalog.assignment_create(tenant=scope_a, actor=None, target="tier", tier=foreign_tier, asset=asset, due_on=DUE)
     assert not Assignment.objects.exists()
 
 
@@ -144,15 +144,15 @@ def test_learning_path_pages(client, login, manager_a, tenant_a):
 
 
 def test_assigned_pairs_one_row_per_pair_with_the_stricter_terms(scope_a, manager_a):
-    from enablement.selectors_manage import assigned_pairs
+    from enablement.selectors.manage import assigned_pairs
 
     gold = f.PartnerTierFactory(tenant=scope_a, name="Gold")
     partner = f.PartnerFactory(tenant=scope_a, tier=gold)
     asset = f.AssetFactory(tenant=scope_a)
-    path = services.learning_path_create(tenant=scope_a, actor=manager_a.user, title="Path", assets=[asset])
-    early = services.assignment_create(tenant=scope_a, actor=None, target="tier", tier=gold, asset=asset,
+    path = catalog.learning_path_create(tenant=scope_a, actor=manager_a.user, title="Path", assets=[asset])
+    early = catalog.assignment_create(tenant=scope_a, actor=None, target="tier", tier=gold, asset=asset,
                                        due_on=DUE - dt.timedelta(days=10))
-    services.assignment_create(tenant=scope_a, actor=None, target="partner", partner=partner, learning_path=path,
+    catalog.assignment_create(tenant=scope_a, actor=None, target="partner", partner=partner, learning_path=path,
                                due_on=DUE, required_completions=3)
     assert len(assignment_pairs(tenant=scope_a)) == 2
     (row,) = assigned_pairs(tenant=scope_a)

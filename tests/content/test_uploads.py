@@ -4,8 +4,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from enablement import services, uploads
+from enablement import uploads
 from enablement.models import Asset, AssetKind, DocumentVersion
+from enablement.services import catalog
 from tests import factories as f
 from tests.content.files import EXE, JPEG, MP4, PDF, PNG, WEBM, media_files, ooxml, plain_zip, upload
 
@@ -121,7 +122,7 @@ def test_path_tricks_are_rejected(name, code):
 
 class TestServices:
     def test_document_create_stores_random_name_and_keeps_original(self, scope_a, manager_a, settings):
-        asset = services.asset_create(
+        asset = catalog.asset_create(
             tenant=scope_a, actor=manager_a.user, kind=AssetKind.DOCUMENT, title="提案書",
             document_file=upload("販売提案書 2026.pdf", PDF),
         )
@@ -134,7 +135,7 @@ class TestServices:
     @pytest.mark.parametrize("name", ["../../x.pdf", "x.php.pdf", "r\x00.pdf"])
     def test_service_rejects_bad_names_and_writes_nothing(self, scope_a, manager_a, settings, name):
         with pytest.raises(ValidationError):
-            services.asset_create(
+            catalog.asset_create(
                 tenant=scope_a, actor=manager_a.user, kind=AssetKind.DOCUMENT, title="x",
                 document_file=upload("x.pdf", PDF), document_name=name,
             )
@@ -149,7 +150,7 @@ class TestServices:
 
         monkeypatch.setattr(DocumentVersion, "save", boom)
         with pytest.raises(RuntimeError):
-            services.document_version_add(tenant=scope_a, actor=manager_a.user, asset=asset, file=upload("a.pdf", PDF))
+            catalog.document_version_add(tenant=scope_a, actor=manager_a.user, asset=asset, file=upload("a.pdf", PDF))
         assert media_files(settings.MEDIA_ROOT) == []
         monkeypatch.undo()
         assert not DocumentVersion.objects.exists()

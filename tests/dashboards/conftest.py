@@ -10,7 +10,7 @@ from django.utils import timezone
 from django_scopes import scope
 
 from enablement.models import AssetKind, AssignmentTarget
-from kpis.filters import period_bounds
+from kpis.dashboards.filters import period_bounds
 from kpis.models import DailyActivityFact, FaqSearchFact, KpiResult, PartnerAssetState, UserAssetState
 from partners.models import Membership, Partner, Role, SupportActivity, User
 from tests import factories as f

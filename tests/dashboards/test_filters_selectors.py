@@ -8,8 +8,8 @@ import pytest
 from django.http import QueryDict
 from django_scopes import ScopeError, scope
 
-from kpis import selectors
-from kpis.filters import parse_filters, period_bounds
+from kpis.dashboards import selectors
+from kpis.dashboards.filters import parse_filters, period_bounds
 from tests.dashboards.conftest import build_dashboard_data
 
 TODAY = dt.date(2026, 11, 18)  # a Wednesday

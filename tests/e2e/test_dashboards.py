@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from kpis.filters import period_bounds
+from kpis.dashboards.filters import period_bounds
 from tests import factories as f
 from tests.dashboards.conftest import build_dashboard_data
 from tests.e2e.conftest import SHOTS, open_page

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 from django_scopes import scope
 
-from kpis.patterns import mine_patterns
+from kpis.patterns.mining import mine_patterns
 from tests import factories as f
 from tests.e2e.conftest import ARGS, CHROMIUM, SHOTS
 from tests.factories import PASSWORD
@@ -84,7 +84,7 @@ def test_partner_registers_deal_manager_approves_and_imports(live_server, transa
                                                              tmp_path):
     from playwright.sync_api import sync_playwright
 
-    from partners.models import Deal
+    from partners.deals.models import Deal
 
     with scope(tenant=tenant_a.pk):
         partner = f.PartnerFactory(tenant=tenant_a, name="さくら商事", external_id="P-001")

@@ -10,7 +10,7 @@ from django_scopes import scope
 
 from enablement.models import ActivityEvent, AssetKind, AssetStatus
 from enablement.search import faq_search, split_terms
-from enablement.services import activity_record
+from enablement.services.log import activity_record
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db(transaction=False)

@@ -22,7 +22,7 @@ from kpis import jobs, tasks
 from kpis.models import DailyActivityFact, KpiDefinition, KpiResult, RollupState
 from kpis.rollup import rollup_tenant
 from kpis.runs import Heartbeat, live_lease_tenant_ids
-from kpis.selectors_ops import kpi_freshness
+from kpis.selectors import kpi_freshness
 from kpis.services import QUEUE_UNREACHABLE, kpis_refresh_now
 from partners.models import User
 from tests import factories as f
@@ -105,7 +105,7 @@ def test_refresh_now_answers_within_two_seconds_when_the_broker_hangs(
 @pytest.mark.django_db
 def test_enqueue_is_bounded_when_the_broker_hangs(tenant_a, hung_broker):
     started = time.monotonic()
-    assert jobs.enqueue("kpis.tasks_patterns.mine_patterns_tenant", tenant_a.pk, 365, 0.2, "deals") is False
+    assert jobs.enqueue("kpis.patterns.tasks.mine_patterns_tenant", tenant_a.pk, 365, 0.2, "deals") is False
     assert time.monotonic() - started < 2.0
 
 

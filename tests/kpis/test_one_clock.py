@@ -13,7 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from enablement.api.ingest import ingest_events
-from enablement.services import activity_record
+from enablement.services.log import activity_record
 from kpis import tasks
 from kpis.models import DailyActivityFact, PartnerAssetState, RollupState, UserAssetState
 from kpis.rollup import rollup_tenant

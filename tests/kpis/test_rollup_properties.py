@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from enablement.models import ActivityEvent
-from enablement.services import activity_record_many
+from enablement.services.log import activity_record_many
 from kpis.metrics import compute_kpis, recent_periods
 from kpis.models import (
     DailyActivityFact,

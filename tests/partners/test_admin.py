@@ -28,7 +28,7 @@ def _tenant_owned_admins():
 
 
 def test_every_tenant_owned_model_admin_is_scoped():
-    from partners.admin_base import TenantScopedAdmin
+    from partners.tenancy.admin import TenantScopedAdmin
 
     for model, model_admin in _tenant_owned_admins():
         assert isinstance(model_admin, TenantScopedAdmin), f"{model.__name__} admin is not tenant-scoped"

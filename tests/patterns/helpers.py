@@ -7,7 +7,7 @@ import datetime as dt
 from django.utils import timezone
 
 from kpis.models import PartnerAssetState
-from partners.models import DealStage
+from partners.deals.models import DealStage
 from tests import factories as f
 
 TODAY = dt.date(2026, 6, 30)

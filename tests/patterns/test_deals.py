@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_scopes import scope
 
-from partners.models import Deal, DealStage
+from partners.deals.models import Deal, DealStage
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db

@@ -1,14 +1,13 @@
 """The demo contains the planted pattern and the success-patterns page shows it first."""
 
-import importlib
-
 import pytest
 from django.urls import reverse
 from django_scopes import scope
 
-from kpis.models_patterns import PatternItem, PatternRun
+from kpis.patterns import demo as patterns_demo
+from kpis.patterns.management.commands.seed_demo import STEPS
+from kpis.patterns.models import PatternItem, PatternRun
 from partners import demo as partners_demo
-from partners.management.commands.seed_demo import STEPS
 from partners.models import Membership
 
 pytestmark = pytest.mark.django_db
@@ -16,11 +15,10 @@ pytestmark = pytest.mark.django_db
 
 def test_demo_plants_the_masterclass_pattern(client):
     results = partners_demo.seed(log=lambda *a: None)
-    for module_name, _what in STEPS:
-        module = importlib.import_module(module_name)
+    for step, _what in STEPS:
         for tenant, _created in results:
             with scope(tenant=tenant.pk):
-                module.seed(tenant, log=lambda *a: None)
+                step(tenant, log=lambda *a: None)
     for tenant, _created in results:
         with scope(tenant=tenant.pk):
             run = PatternRun.objects.get(tenant=tenant)
@@ -29,9 +27,8 @@ def test_demo_plants_the_masterclass_pattern(client):
             assert first.asset.external_id == "deal-registration-masterclass"
             assert first.ci_low > 1
             # idempotent: a second seed adds nothing
-            for module_name, _what in STEPS:
-                if module_name.startswith("kpis.demo_"):
-                    assert importlib.import_module(module_name).seed(tenant, log=lambda *a: None) is False
+            for step in (patterns_demo.plant, patterns_demo.mine):
+                assert step(tenant, log=lambda *a: None) is False
             manager = Membership.objects.filter(tenant=tenant, role="channel_manager").select_related("user").first()
             partner_login = Membership.objects.select_related("user").get(tenant=tenant, user__email__startswith="partner@")
         client.force_login(manager.user)

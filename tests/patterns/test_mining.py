@@ -2,9 +2,9 @@ import datetime as dt
 
 import pytest
 
-from kpis.models_patterns import PatternItem, PatternItemType, PatternRun
-from kpis.patterns import mine_patterns, risk_ratio_ci
-from kpis.selectors_patterns import partner_cohorts
+from kpis.patterns.mining import mine_patterns, risk_ratio_ci
+from kpis.patterns.models import PatternItem, PatternItemType, PatternRun
+from kpis.patterns.selectors import partner_cohorts
 from tests import factories as f
 from tests.patterns.helpers import TODAY, build_world, consume
 
@@ -141,7 +141,7 @@ def test_mining_is_per_tenant(tenant_a, tenant_b):
 def test_celery_task_runs_per_tenant(tenant_a):
     from django_scopes import scope
 
-    from kpis.tasks_patterns import mine_patterns_all_tenants, mine_patterns_tenant
+    from kpis.patterns.tasks import mine_patterns_all_tenants, mine_patterns_tenant
 
     with scope(tenant=tenant_a.pk):
         build_world(tenant_a)

@@ -6,10 +6,10 @@ from django.utils import timezone, translation
 from django_scopes import scope
 
 from enablement.models import Assignment, LearningPathItem
-from kpis.models_patterns import PatternRun
-from kpis.patterns import mine_patterns
-from kpis.selectors_patterns import next_best_actions, partner_cohorts, playbook_adoption
-from kpis.services_patterns import playbook_assign, playbook_create_from_run
+from kpis.patterns.mining import mine_patterns
+from kpis.patterns.models import PatternRun
+from kpis.patterns.selectors import next_best_actions, partner_cohorts, playbook_adoption
+from kpis.patterns.services import playbook_assign, playbook_create_from_run
 from partners.models import Membership
 from tests import factories as f
 from tests.patterns.helpers import build_world, consume

@@ -1,0 +1,374 @@
+"""The partner portal: home, catalog, training player, documents and FAQ (partner users only).
+
+Views are thin: reads come from ``enablement.selectors.catalog`` / ``enablement.search``, every write to the
+log goes through ``enablement.services.log.activity_record`` (training heartbeats through
+``enablement.services.training``). A partner user may open, download or log events only for the
+tenant's published assets and the assets assigned to their partner; everything else is one 404.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import json
+import mimetypes
+import re
+import uuid
+
+import markdown
+import nh3
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpResponse,
+    HttpResponseBadRequest,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from enablement.models import Asset, AssetKind, Verb
+from enablement.search import faq_search
+from enablement.selectors import catalog as selectors
+from enablement.services.log import activity_record
+from enablement.services.training import training_progress_record
+from partners.permissions import partner_user_required
+from partners.tenancy import get_for_tenant
+
+PAGE_SIZE = 24
+_PORTAL_VIEW_FOR_KIND = {
+    AssetKind.TRAINING: "portal-training",
+    AssetKind.DOCUMENT: "portal-document",
+    AssetKind.FAQ: "portal-faq-detail",
+}
+_UUID_RE = re.compile(r"^[0-9a-fA-F-]{32,36}$")
+_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def portal_url(tenant, asset: Asset) -> str:
+    return reverse(_PORTAL_VIEW_FOR_KIND[asset.kind], kwargs={"tenant_slug": tenant.slug, "asset_id": asset.pk})
+
+
+def _with_urls(tenant, assets):
+    for asset in assets:
+        asset.portal_url = portal_url(tenant, asset)
+    return assets
+
+
+def _visible(request, asset_id: int, kind: str) -> Asset:
+    """The one door to an asset: published or assigned to my partner, of this tenant, of this kind."""
+    qs = selectors.visible_assets(tenant=request.tenant, partner=request.membership.partner).filter(kind=kind)
+    return get_for_tenant(qs.select_related("team"), tenant=request.tenant, pk=asset_id)
+
+
+def _log(request, *, verb: str, asset: Asset | None = None, **fields):
+    return activity_record(
+        tenant=request.tenant,
+        partner=request.membership.partner,
+        user=request.user,
+        asset=asset,
+        verb=verb,
+        session_key=request.session.session_key or "",
+        **fields,
+    )
+
+
+# --- Home and catalog ------------------------------------------------------------------------------
+
+
+@partner_user_required
+@require_GET
+def home(request, tenant_slug: str):
+    tenant, partner = request.tenant, request.membership.partner
+    rows = selectors.portal_assignment_rows(tenant=tenant, partner=partner, user=request.user)
+    for row in rows:
+        row.asset.portal_url = portal_url(tenant, row.asset)
+    assigned = {r.asset.pk for r in rows}
+    recent = _with_urls(tenant, list(selectors.recent_materials(tenant=tenant)))
+    context = {
+        "rows": rows,
+        "next_steps": selectors.next_steps(rows),
+        "recent": recent,
+        "assigned_ids": assigned,
+        "overdue_count": sum(1 for r in rows if r.overdue),
+        "done_count": sum(1 for r in rows if r.done),
+    }
+    return render(request, "enablement/portal_home.html", context)
+
+
+@partner_user_required
+@require_GET
+def catalog(request, tenant_slug: str):
+    tenant, partner = request.tenant, request.membership.partner
+    filters = {
+        "kind": request.GET.get("kind", "").strip(),
+        "category": request.GET.get("category", "").strip()[:100],
+        "tag": request.GET.get("tag", "").strip()[:100],
+        "q": request.GET.get("q", "").strip()[:200],
+    }
+    qs: QuerySet[Asset] = selectors.catalog_assets(tenant=tenant, **filters)
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    _with_urls(tenant, page.object_list)
+    assigned = set(selectors.assigned_asset_ids(tenant=tenant, partner=partner).values_list("pk", flat=True))
+    params = request.GET.copy()
+    params.pop("page", None)
+    context = {
+        "page": page,
+        "filters": filters,
+        "facets": selectors.catalog_facets(tenant=tenant),
+        "kinds": AssetKind.choices,
+        "assigned_ids": assigned,
+        "query_string": params.urlencode(),
+    }
+    template = "enablement/portal_catalog.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#results"
+    return render(request, template, context)
+
+
+@partner_user_required
+@require_GET
+def asset(request, tenant_slug: str, asset_id: int):
+    """A stable link to any asset (e.g. from the next best action): redirects by kind."""
+    qs = selectors.visible_assets(tenant=request.tenant, partner=request.membership.partner)
+    obj = get_for_tenant(qs, tenant=request.tenant, pk=asset_id)
+    return redirect(portal_url(request.tenant, obj))
+
+
+# --- Trainings -----------------------------------------------------------------------------------
+
+
+@partner_user_required
+@require_GET
+def training(request, tenant_slug: str, asset_id: int):
+    obj = _visible(request, asset_id, AssetKind.TRAINING)
+    state = selectors.training_state(tenant=request.tenant, user=request.user, asset=obj)
+    duration = obj.duration_seconds or 0
+    resume = state.position if duration and state.position < duration - 2 else 0
+    if obj.video_file:
+        src = reverse("portal-asset-media", kwargs={"tenant_slug": tenant_slug, "asset_id": obj.pk})
+    else:
+        src = obj.video_url
+    context = {
+        "asset": obj,
+        "state": state,
+        "share_percent": round(state.share * 100),
+        "resume": round(resume, 1),
+        "video_src": src,
+        "video_type": mimetypes.guess_type(obj.video_file.name)[0] if obj.video_file else "",
+    }
+    return render(request, "enablement/portal_training.html", context)
+
+
+def _iter_range(handle, length: int, chunk: int = 64 * 1024):
+    try:
+        remaining = length
+        while remaining > 0:
+            data = handle.read(min(chunk, remaining))
+            if not data:
+                break
+            remaining -= len(data)
+            yield data
+    finally:
+        handle.close()
+
+
+def ranged_file_response(request, fieldfile, content_type: str):
+    """Serve a stored file with HTTP Range support (players seek with Range requests)."""
+    size = fieldfile.size
+    handle = fieldfile.storage.open(fieldfile.name, "rb")
+    match = _RANGE_RE.match(request.headers.get("Range", "").strip())
+    if match and (match.group(1) or match.group(2)):
+        if match.group(1):
+            start = int(match.group(1))
+            end = int(match.group(2)) if match.group(2) else size - 1
+        else:
+            start, end = max(0, size - int(match.group(2))), size - 1
+        end = min(end, size - 1)
+        if start > end or start >= size:
+            handle.close()
+            response = HttpResponse(status=416)
+            response["Content-Range"] = f"bytes */{size}"
+            return response
+        handle.seek(start)
+        response = StreamingHttpResponse(_iter_range(handle, end - start + 1), status=206, content_type=content_type)
+        response["Content-Length"] = str(end - start + 1)
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    else:
+        response = FileResponse(handle, content_type=content_type)
+    response["Accept-Ranges"] = "bytes"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@partner_user_required
+@require_GET
+def asset_media(request, tenant_slug: str, asset_id: int):
+    """The uploaded video of a training, only through this authorised view."""
+    obj = _visible(request, asset_id, AssetKind.TRAINING)
+    if not obj.video_file:
+        raise Http404
+    content_type = mimetypes.guess_type(obj.video_file.name)[0] or "application/octet-stream"
+    try:
+        return ranged_file_response(request, obj.video_file, content_type)
+    except FileNotFoundError as exc:
+        raise Http404 from exc
+
+
+@partner_user_required
+@require_POST
+@never_cache
+def training_progress(request, tenant_slug: str, asset_id: int):
+    """Player heartbeat: ``{event_id, played_segments, position, seconds, duration}`` (JSON)."""
+    obj = _visible(request, asset_id, AssetKind.TRAINING)
+    try:
+        payload = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return HttpResponseBadRequest("invalid JSON")
+    if not isinstance(payload, dict):
+        return HttpResponseBadRequest("invalid payload")
+    event_id = str(payload.get("event_id") or "")
+    if not _UUID_RE.match(event_id):
+        return HttpResponseBadRequest("event_id must be a UUID")
+    segments = payload.get("played_segments") or []
+    if not isinstance(segments, list):
+        return HttpResponseBadRequest("played_segments must be a list")
+    try:
+        position = float(payload.get("position") or 0)
+        client_duration = float(payload.get("duration") or 0) or None
+    except (TypeError, ValueError):
+        return HttpResponseBadRequest("position must be a number")
+    if client_duration is not None and client_duration != client_duration:  # NaN
+        client_duration = None
+    result = training_progress_record(
+        tenant=request.tenant,
+        partner=request.membership.partner,
+        user=request.user,
+        asset=obj,
+        event_id=str(uuid.UUID(event_id)),
+        played_segments=segments,
+        position=position,
+        client_duration=client_duration,
+        session_key=request.session.session_key or "",
+    )
+    return JsonResponse(result)
+
+
+# --- Documents -----------------------------------------------------------------------------------
+
+
+@partner_user_required
+@require_GET
+def document(request, tenant_slug: str, asset_id: int):
+    obj = _visible(request, asset_id, AssetKind.DOCUMENT)
+    _log(request, verb=Verb.DOCUMENT_VIEWED, asset=obj)
+    versions = list(obj.versions.filter(tenant=request.tenant).order_by("-version")[:10])
+    return render(
+        request,
+        "enablement/portal_document.html",
+        {"asset": obj, "latest": versions[0] if versions else None, "versions": versions},
+    )
+
+
+@partner_user_required
+@require_GET
+def document_download(request, tenant_slug: str, asset_id: int):
+    """The latest version as an attachment with its original (possibly Japanese) file name."""
+    obj = _visible(request, asset_id, AssetKind.DOCUMENT)
+    version = selectors.latest_version(tenant=request.tenant, asset=obj)
+    if version is None or not version.file:
+        raise Http404
+    try:
+        handle = version.file.storage.open(version.file.name, "rb")
+    except FileNotFoundError as exc:
+        raise Http404 from exc
+    _log(request, verb=Verb.DOCUMENT_DOWNLOADED, asset=obj, extra={"version": version.version})
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=version.original_name,
+        content_type=version.content_type or "application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+# --- FAQ -----------------------------------------------------------------------------------------
+
+
+@partner_user_required
+@require_GET
+def faq(request, tenant_slug: str):
+    query = request.GET.get("q", "").strip()[:200]
+    results = None
+    if query:
+        results = _with_urls(
+            request.tenant, faq_search(tenant=request.tenant, partner=request.membership.partner, query=query)
+        )
+        for result in results:
+            result.snippet = markdown_text(result.body)
+        _log(request, verb=Verb.FAQ_SEARCHED, query=query, result_count=len(results))
+    popular = []
+    if results is None:
+        popular = _with_urls(
+            request.tenant,
+            list(
+                selectors.catalog_assets(tenant=request.tenant, kind=AssetKind.FAQ)[:10]
+            ),
+        )
+    template = "enablement/portal_faq.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#results"
+    return render(request, template, {"query": query, "results": results, "popular": popular})
+
+
+def markdown_text(text: str, limit: int = 300) -> str:
+    """The plain text of a Markdown answer (for result snippets)."""
+    html = markdown.markdown((text or "")[:2000], output_format="html")
+    return " ".join(html_lib.unescape(nh3.clean(html, tags=set())).split())[:limit]
+
+
+def render_markdown(text: str) -> str:
+    html = markdown.markdown(text or "", extensions=["extra", "sane_lists"], output_format="html")
+    return mark_safe(nh3.clean(html))  # noqa: S308 - sanitised by nh3 right here
+
+
+@partner_user_required
+@require_GET
+def faq_detail(request, tenant_slug: str, asset_id: int):
+    obj = _visible(request, asset_id, AssetKind.FAQ)
+    query = request.GET.get("q", "").strip()[:200]
+    _log(request, verb=Verb.FAQ_VIEWED, asset=obj, query=query)
+    related = _with_urls(
+        request.tenant,
+        list(selectors.related_assets(tenant=request.tenant, partner=request.membership.partner, faq=obj)),
+    )
+    context = {"asset": obj, "answer": render_markdown(obj.body), "related": related, "query": query}
+    return render(request, "enablement/portal_faq_detail.html", context)
+
+
+@partner_user_required
+@require_POST
+def faq_feedback(request, tenant_slug: str, asset_id: int):
+    """"Did this solve your problem?" → ``faq.feedback`` with resolved True/False (HTMX or plain POST)."""
+    obj = _visible(request, asset_id, AssetKind.FAQ)
+    answer = request.POST.get("resolved", "")
+    if answer not in {"yes", "no"}:
+        return HttpResponseBadRequest("resolved must be yes or no")
+    query = request.POST.get("q", "").strip()[:200]
+    _log(request, verb=Verb.FAQ_FEEDBACK, asset=obj, resolved=answer == "yes", query=query)
+    context = {"asset": obj, "feedback_given": answer, "query": query}
+    if request.htmx:
+        return render(request, "enablement/portal_faq_detail.html#feedback", context)
+    from django.contrib import messages
+
+    messages.success(request, _("Thank you for your feedback."))
+    return redirect("portal-faq-detail", tenant_slug=tenant_slug, asset_id=obj.pk)

@@ -1,0 +1,750 @@
+"""Dashboard reads for channel managers.
+
+Every function here reads rollups only — DailyActivityFact, PartnerAssetState, UserAssetState,
+FaqSearchFact, KpiResult, RollupState — plus small dimension tables (Partner, PartnerTier,
+Asset, Team, SupportActivity, Membership/User, Deal). Never the raw ActivityEvent log.
+Each function issues a fixed number of queries, whatever the number of partners.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import (
+    Avg,
+    Count,
+    Max,
+    Q,
+    Subquery,
+    Sum,
+)
+from django.db.models.functions import Coalesce
+
+from enablement.models import Asset, AssetKind, AssetStatus, Assignment, LearningPathItem, Team, Verb
+from enablement.selectors.manage import AssignmentPair, assigned_pairs
+from kpis.dashboards.filters import DashboardFilters
+from kpis.models import (
+    DailyActivityFact,
+    FaqSearchFact,
+    KpiDefinition,
+    KpiResult,
+    Metric,
+    PartnerAssetState,
+    RollupState,
+    UserAssetState,
+)
+from partners.deals.models import Deal
+from partners.models import MANAGER_ROLES, Membership, Partner, PartnerTier, Role, SupportActivity
+
+TREND_LOOKBACK_DAYS = {"week": 7 * 12, "month": 366, "quarter": 3 * 366}
+TREND_POINTS = 12
+
+
+# --- dimensions ------------------------------------------------------------------------------------
+
+
+@dataclass
+class FilterChoices:
+    tiers: list[tuple[int, str]]
+    segments: list[str]
+    managers: list[tuple[int, str]]
+
+    @property
+    def tier_ids(self) -> set[int]:
+        return {t[0] for t in self.tiers}
+
+    @property
+    def manager_ids(self) -> set[int]:
+        return {m[0] for m in self.managers}
+
+
+def filter_choices(*, tenant) -> FilterChoices:
+    """Tiers, segments and channel managers of the tenant (3 queries)."""
+    tiers = list(PartnerTier.objects.filter(tenant=tenant).order_by("rank", "name").values_list("id", "name"))
+    segments = sorted(
+        s
+        for s in Partner.objects.filter(tenant=tenant).exclude(segment="").values_list("segment", flat=True).distinct()
+    )
+    managers = [
+        (m.user_id, m.user.get_full_name() or m.user.email)
+        for m in Membership.objects.filter(tenant=tenant, role__in=MANAGER_ROLES, is_active=True)
+        .select_related("user")
+        .order_by("user__name", "user__email")
+    ]
+    return FilterChoices(tiers=tiers, segments=segments, managers=managers)
+
+
+def rollup_state(*, tenant) -> RollupState | None:
+    return RollupState.objects.filter(tenant=tenant).first()
+
+
+# --- KPI cards -------------------------------------------------------------------------------------
+
+
+@dataclass
+class KpiCard:
+    definition: KpiDefinition
+    name: str
+    current: KpiResult | None
+    previous: KpiResult | None
+    trend: list[tuple[str, float | None]] = field(default_factory=list)
+
+    @property
+    def is_rate(self) -> bool:
+        return self.definition.is_rate
+
+    @property
+    def value(self) -> Decimal | None:
+        return self.current.value if self.current else None
+
+    @property
+    def target(self) -> Decimal:
+        return self.current.target if self.current else self.definition.target
+
+    @property
+    def status(self) -> str:
+        return self.current.status if self.current else "no_data"
+
+    @property
+    def change(self) -> Decimal | None:
+        if self.current is None or self.previous is None:
+            return None
+        if self.current.value is None or self.previous.value is None:
+            return None
+        return self.current.value - self.previous.value
+
+    @property
+    def change_is_good(self) -> bool | None:
+        change = self.change
+        if change is None or change == 0:
+            return None
+        return (change > 0) == (self.definition.direction == "higher")
+
+
+def kpi_cards(*, tenant, end: dt.date, language: str, partner: Partner | None = None) -> list[KpiCard]:
+    """One card per active KPI definition: the result of the period containing ``end`` (or the
+    latest before it), the one before, and up to 12 periods of trend. Overall results unless a
+    partner is given. 2 queries."""
+    definitions = list(KpiDefinition.objects.filter(tenant=tenant, is_active=True).select_related("tier"))
+    if not definitions:
+        return []
+    window = Q()
+    for period, days in TREND_LOOKBACK_DAYS.items():
+        window |= Q(definition__period=period, period_start__gte=end - dt.timedelta(days=days))
+    results = KpiResult.objects.filter(
+        window, tenant=tenant, definition__in=[d.pk for d in definitions], period_start__lte=end
+    )
+    results = results.filter(partner=partner) if partner is not None else results.filter(partner__isnull=True)
+    by_definition: dict[int, list[KpiResult]] = defaultdict(list)
+    for result in results.order_by("definition_id", "period_start"):
+        by_definition[result.definition_id].append(result)
+    cards = []
+    for definition in definitions:
+        rows = by_definition.get(definition.pk, [])[-TREND_POINTS:]
+        cards.append(
+            KpiCard(
+                definition=definition,
+                name=definition.name_for(language),
+                current=rows[-1] if rows else None,
+                previous=rows[-2] if len(rows) > 1 else None,
+                trend=[(r.period_start.isoformat(), float(r.value) if r.value is not None else None) for r in rows],
+            )
+        )
+    return cards
+
+
+def completion_definition(*, tenant, period: str) -> KpiDefinition | None:
+    """The enablement-completion KPI whose per-partner results feed the partner tables:
+    the selected period's untargeted definition first, any active one otherwise (1 query)."""
+    candidates = list(
+        KpiDefinition.objects.filter(tenant=tenant, is_active=True, metric=Metric.ENABLEMENT_COMPLETION_RATE).order_by(
+            "id"
+        )
+    )
+    candidates.sort(key=lambda d: (d.period != period, d.tier_id is not None or bool(d.segment), d.pk))
+    return candidates[0] if candidates else None
+
+
+# --- assignments -----------------------------------------------------------------------------------
+
+
+def _completed_pairs(*, tenant) -> dict[tuple[int, int], int]:
+    """(partner, asset) → users who completed it, from PartnerAssetState (1 query)."""
+    qs = PartnerAssetState.objects.filter(tenant=tenant, completed_users__gt=0)
+    return {(p, a): n for p, a, n in qs.values_list("partner_id", "asset_id", "completed_users")}
+
+
+def _filtered_partners(*, tenant, filters: DashboardFilters) -> dict[int, dict]:
+    return {
+        row["id"]: row
+        for row in Partner.objects.filter(filters.partner_q(), tenant=tenant).values(
+            "id", "name", "tier_id", "tier__name", "tier__rank", "status", "segment"
+        )
+    }
+
+
+# --- overview --------------------------------------------------------------------------------------
+
+
+@dataclass
+class TierCompletion:
+    tier: str
+    assigned: int
+    completed: int
+
+    @property
+    def rate(self) -> float | None:
+        return round(100 * self.completed / self.assigned, 1) if self.assigned else None
+
+
+@dataclass
+class AtRiskPartner:
+    partner_id: int
+    name: str
+    tier: str
+    status: str
+    overdue: int = 0
+    oldest_due: dt.date | None = None
+    recent_events: int = 0
+    previous_events: int = 0
+
+    @property
+    def activity_change(self) -> float | None:
+        if not self.previous_events:
+            return None
+        return round(100 * (self.recent_events - self.previous_events) / self.previous_events, 1)
+
+    @property
+    def is_falling(self) -> bool:
+        change = self.activity_change
+        return change is not None and change <= -50
+
+
+@dataclass
+class Overview:
+    tier_completion: list[TierCompletion]
+    at_risk: list[AtRiskPartner]
+    partner_count: int
+    assigned_total: int
+    completed_total: int
+
+
+def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> Overview:
+    """Completion rate by tier for pairs due in the period, and partners at risk (overdue
+    assignments not completed; activity of the last 30 days down by half or more against the
+    30 before, from DailyActivityFact). 5–7 queries."""
+    partners = _filtered_partners(tenant=tenant, filters=filters)
+    pairs = [p for p in assigned_pairs(tenant=tenant, as_of=filters.today) if p.partner_id in partners]
+    done = _completed_pairs(tenant=tenant)
+
+    def is_done(pair: AssignmentPair) -> bool:
+        return done.get((pair.partner_id, pair.asset_id), 0) >= pair.required_completions
+
+    tiers: dict[tuple[int, str], TierCompletion] = {}
+    assigned_total = completed_total = 0
+    for pair in pairs:
+        if not (filters.start <= pair.due_on <= filters.end):
+            continue
+        row = partners[pair.partner_id]
+        key = (row["tier__rank"] if row["tier__rank"] is not None else 10**6, row["tier__name"] or "")
+        bucket = tiers.setdefault(key, TierCompletion(tier=row["tier__name"] or "", assigned=0, completed=0))
+        bucket.assigned += 1
+        assigned_total += 1
+        if is_done(pair):
+            bucket.completed += 1
+            completed_total += 1
+
+    at_risk: dict[int, AtRiskPartner] = {}
+
+    def entry(pid: int) -> AtRiskPartner:
+        if pid not in at_risk:
+            row = partners[pid]
+            at_risk[pid] = AtRiskPartner(pid, row["name"], row["tier__name"] or "", row["status"])
+        return at_risk[pid]
+
+    for pair in pairs:
+        if pair.due_on < filters.today and not is_done(pair):
+            item = entry(pair.partner_id)
+            item.overdue += 1
+            if item.oldest_due is None or pair.due_on < item.oldest_due:
+                item.oldest_due = pair.due_on
+
+    recent_start = filters.today - dt.timedelta(days=29)
+    previous_start = filters.today - dt.timedelta(days=59)
+    activity = (
+        DailyActivityFact.objects.filter(
+            filters.partner_q("partner__"), tenant=tenant, day__gte=previous_start, day__lte=filters.today
+        )
+        .exclude(verb=Verb.PORTAL_LOGIN)
+        .values("partner_id")
+        .annotate(
+            recent=Coalesce(Sum("event_count", filter=Q(day__gte=recent_start)), 0),
+            previous=Coalesce(Sum("event_count", filter=Q(day__lt=recent_start)), 0),
+        )
+        .order_by()
+    )
+    for row in activity:
+        pid = row["partner_id"]
+        if pid not in partners:
+            continue
+        previous, recent = row["previous"], row["recent"]
+        if previous and recent <= previous / 2:
+            item = entry(pid)
+            item.recent_events, item.previous_events = recent, previous
+        elif pid in at_risk:
+            at_risk[pid].recent_events, at_risk[pid].previous_events = recent, previous
+    ranked = sorted(
+        at_risk.values(),
+        key=lambda r: (-r.overdue, r.activity_change if r.activity_change is not None else 0, r.name),
+    )
+    return Overview(
+        tier_completion=[tiers[k] for k in sorted(tiers)],
+        at_risk=ranked[:at_risk_limit],
+        partner_count=len(partners),
+        assigned_total=assigned_total,
+        completed_total=completed_total,
+    )
+
+
+# --- partners table --------------------------------------------------------------------------------
+
+PARTNER_SORTS = ("name", "tier", "status", "manager", "completion", "trainings", "downloads", "last_activity", "support")
+
+
+def partners_table(*, tenant, filters: DashboardFilters, sort: str = "name", completion_def: KpiDefinition | None = None):
+    """Every filtered partner with its period figures, sorted (whitelisted keys, nulls last).
+
+    Five queries whatever the number of partners, each bounded by the partners or by the
+    period — never by the length of the history: the partners; one GROUP BY over the period's
+    DailyActivityFact rows (read through the (tenant, day) index); the latest content activity
+    from PartnerAssetState; support activities in the period; the completion-rate KpiResult of
+    the latest period ending by the selected end. Sorting and paging happen on that list.
+    """
+    partners = list(
+        Partner.objects.filter(filters.partner_q(), tenant=tenant).select_related("tier", "manager").order_by("name", "pk")
+    )
+    figures = {
+        row["partner_id"]: row
+        for row in DailyActivityFact.objects.filter(
+            tenant=tenant,
+            day__gte=filters.start,
+            day__lte=filters.end,
+            verb__in=[Verb.TRAINING_COMPLETED, Verb.DOCUMENT_DOWNLOADED],
+        )
+        .values("partner_id")
+        .annotate(
+            trainings=Coalesce(Sum("event_count", filter=Q(verb=Verb.TRAINING_COMPLETED)), 0),
+            downloads=Coalesce(Sum("event_count", filter=Q(verb=Verb.DOCUMENT_DOWNLOADED)), 0),
+        )
+        .order_by()
+    }
+    last_activity = dict(
+        PartnerAssetState.objects.filter(tenant=tenant, last_activity_at__isnull=False)
+        .values("partner_id")
+        .annotate(last=Max("last_activity_at"))
+        .order_by()
+        .values_list("partner_id", "last")
+    )
+    support = dict(
+        SupportActivity.objects.filter(tenant=tenant, occurred_on__gte=filters.start, occurred_on__lte=filters.end)
+        .values("partner_id")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("partner_id", "n")
+    )
+    completion: dict[int, Decimal | None] = {}
+    if completion_def is not None:
+        latest = (
+            KpiResult.objects.filter(
+                tenant=tenant, definition=completion_def, partner__isnull=False, period_start__lte=filters.end
+            )
+            .order_by("-period_start")
+            .values("period_start")[:1]
+        )
+        completion = dict(
+            KpiResult.objects.filter(
+                tenant=tenant, definition=completion_def, partner__isnull=False, period_start=Subquery(latest)
+            ).values_list("partner_id", "value")
+        )
+    for p in partners:
+        row = figures.get(p.pk, {})
+        p.trainings_completed = row.get("trainings", 0)
+        p.downloads = row.get("downloads", 0)
+        p.last_activity = last_activity.get(p.pk)
+        p.support_count = support.get(p.pk, 0)
+        p.completion_rate = completion.get(p.pk)
+    descending = sort.startswith("-")
+    key = sort.lstrip("-")
+    attribute = {
+        "name": lambda p: p.name,
+        "tier": lambda p: p.tier.rank if p.tier else None,
+        "status": lambda p: p.status,
+        "manager": lambda p: (p.manager.get_full_name() or p.manager.email) if p.manager else None,
+        "completion": lambda p: p.completion_rate,
+        "trainings": lambda p: p.trainings_completed,
+        "downloads": lambda p: p.downloads,
+        "last_activity": lambda p: p.last_activity,
+        "support": lambda p: p.support_count,
+    }.get(key, lambda p: p.name)
+    present = [p for p in partners if attribute(p) is not None]
+    missing = [p for p in partners if attribute(p) is None]
+    present.sort(key=lambda p: p.name)  # ties: by name, stable under the main sort
+    present.sort(key=attribute, reverse=descending)
+    return present + missing
+
+
+# --- partner scorecard -----------------------------------------------------------------------------
+
+
+@dataclass
+class AssetProgress:
+    asset: Asset
+    due_on: dt.date
+    required: int
+    completed_users: int
+    active_users: int
+    max_progress: float | None
+    last_activity_at: dt.datetime | None
+
+    @property
+    def is_done(self) -> bool:
+        return self.completed_users >= self.required
+
+    @property
+    def state(self) -> str:
+        return "done" if self.is_done else ("in_progress" if self.active_users else "not_started")
+
+
+def partner_scorecard(*, tenant, partner: Partner, filters: DashboardFilters) -> dict:
+    """Everything on the scorecard except the KPI cards (about 8 queries, fixed)."""
+    pairs = [p for p in assigned_pairs(tenant=tenant, as_of=filters.today) if p.partner_id == partner.pk]
+    pair_by_asset = {p.asset_id: p for p in pairs}
+    states = {
+        s.asset_id: s for s in PartnerAssetState.objects.filter(tenant=tenant, partner=partner)
+    }
+    asset_ids = set(pair_by_asset)
+    assets = Asset.objects.in_bulk(list(asset_ids)) if asset_ids else {}
+    progress = []
+    for asset_id, pair in pair_by_asset.items():
+        if asset_id not in assets:
+            continue
+        state = states.get(asset_id)
+        progress.append(
+            AssetProgress(
+                asset=assets[asset_id],
+                due_on=pair.due_on,
+                required=pair.required_completions,
+                completed_users=state.completed_users if state else 0,
+                active_users=state.active_users if state else 0,
+                max_progress=state.max_progress if state else None,
+                last_activity_at=state.last_activity_at if state else None,
+            )
+        )
+    progress.sort(key=lambda p: (p.is_done, p.due_on, p.asset.title))
+    user_progress = list(
+        UserAssetState.objects.filter(tenant=tenant, partner=partner, asset_id__in=list(asset_ids))
+        .select_related("user", "asset")
+        .order_by("user__name", "user__email", "asset__title")
+    )
+    timeline = list(
+        DailyActivityFact.objects.filter(tenant=tenant, partner=partner, day__gte=filters.start, day__lte=filters.end)
+        .values("day", "verb")
+        .annotate(events=Sum("event_count"), users=Max("user_count"))
+        .order_by("-day", "verb")
+    )
+    users = list(
+        Membership.objects.filter(tenant=tenant, partner=partner, role=Role.PARTNER_USER)
+        .select_related("user")
+        .order_by("-user__last_login", "user__email")
+    )
+    deals = list(Deal.objects.filter(tenant=tenant, partner=partner).order_by("-created_at")[:50])
+    support = list(
+        SupportActivity.objects.filter(tenant=tenant, partner=partner).select_related("manager").order_by("-occurred_on")[:20]
+    )
+    return {
+        "progress": progress,
+        "user_progress": user_progress,
+        "timeline": timeline,
+        "users": users,
+        "deals": deals,
+        "support": support,
+        "assigned": len(progress),
+        "done": sum(1 for p in progress if p.is_done),
+    }
+
+
+# --- content ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class AssetUsage:
+    asset: Asset
+    partners: int = 0
+    users: int = 0
+    views: int = 0
+    downloads: int = 0
+    started: int = 0
+    p25: int = 0
+    p50: int = 0
+    p75: int = 0
+    completed: int = 0
+    avg_watched_share: float | None = None
+    assigned: bool = False
+
+    @property
+    def events(self) -> int:
+        return self.views + self.downloads + self.started
+
+
+def content_usage(*, tenant, filters: DashboardFilters, stale_months: int = 6) -> dict:
+    """Per asset reach, views/downloads, training funnel and average watched share; unused
+    and stale content. 5–6 queries, independent of the number of partners."""
+    assets = {
+        a.pk: a
+        for a in Asset.objects.filter(tenant=tenant).exclude(status=AssetStatus.DRAFT).select_related("team").order_by("title")
+    }
+    usage = {pk: AssetUsage(asset=a) for pk, a in assets.items()}
+    fact_rows = (
+        DailyActivityFact.objects.filter(
+            filters.partner_q("partner__"),
+            tenant=tenant,
+            asset__isnull=False,
+            day__gte=filters.start,
+            day__lte=filters.end,
+        )
+        .values("asset_id")
+        .annotate(
+            partners=Count("partner_id", distinct=True),
+            views=Coalesce(Sum("event_count", filter=Q(verb__in=[Verb.DOCUMENT_VIEWED, Verb.FAQ_VIEWED])), 0),
+            downloads=Coalesce(Sum("event_count", filter=Q(verb=Verb.DOCUMENT_DOWNLOADED)), 0),
+        )
+        .order_by()
+    )
+    for row in fact_rows:
+        item = usage.get(row["asset_id"])
+        if item:
+            item.partners, item.views, item.downloads = row["partners"], row["views"], row["downloads"]
+    user_rows = (
+        UserAssetState.objects.filter(
+            filters.partner_q("partner__"),
+            tenant=tenant,
+            last_activity_at__date__gte=filters.start,
+            first_activity_at__date__lte=filters.end,
+        )
+        .values("asset_id")
+        .annotate(
+            users=Count("user_id", distinct=True),
+            p25=Count("id", filter=Q(max_progress__gte=25) | Q(watched_share__gte=0.25)),
+            p50=Count("id", filter=Q(max_progress__gte=50) | Q(watched_share__gte=0.5)),
+            p75=Count("id", filter=Q(max_progress__gte=75) | Q(watched_share__gte=0.75)),
+            completed=Count("id", filter=Q(first_completed_at__isnull=False)),
+            started_users=Count("id"),
+            avg_share=Avg("watched_share"),
+        )
+        .order_by()
+    )
+    for row in user_rows:
+        item = usage.get(row["asset_id"])
+        if item:
+            item.users = row["users"]
+            if item.asset.kind == AssetKind.TRAINING:
+                item.started = row["started_users"]  # the funnel counts users at every step
+                item.p25, item.p50, item.p75, item.completed = row["p25"], row["p50"], row["p75"], row["completed"]
+                item.avg_watched_share = round(100 * row["avg_share"], 1) if row["avg_share"] is not None else None
+    assigned_ids = set(
+        Assignment.objects.filter(tenant=tenant, is_active=True, asset__isnull=False).values_list("asset_id", flat=True)
+    ) | set(
+        LearningPathItem.objects.filter(tenant=tenant, path__assignments__is_active=True).values_list("asset_id", flat=True)
+    )
+    for item in usage.values():
+        item.assigned = item.asset.pk in assigned_ids
+    rows = sorted(usage.values(), key=lambda u: (-u.partners, -u.events, u.asset.title))
+    published = [u for u in rows if u.asset.status == AssetStatus.PUBLISHED]
+    unused = [u for u in published if u.partners == 0 and u.users == 0]
+    stale_before = filters.today - dt.timedelta(days=int(30.44 * stale_months))
+    stale = [u for u in published if u.assigned and u.asset.updated_at.date() < stale_before]
+    trainings = [u for u in published if u.asset.kind == AssetKind.TRAINING]
+    funnel = {
+        "started": sum(u.started for u in trainings),
+        "p25": sum(u.p25 for u in trainings),
+        "p50": sum(u.p50 for u in trainings),
+        "p75": sum(u.p75 for u in trainings),
+        "completed": sum(u.completed for u in trainings),
+    }
+    return {"rows": rows, "unused": unused, "stale": stale, "funnel": funnel, "stale_before": stale_before}
+
+
+# --- FAQ -------------------------------------------------------------------------------------------
+
+
+def _rate(part, whole) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def faq_analytics(*, tenant, filters: DashboardFilters, limit: int = 50) -> dict:
+    """Keywords (searches, zero results, unresolved), unresolved rate by tier, the FAQs with the
+    most "no" answers and the content-gap list, from FaqSearchFact and DailyActivityFact (4 queries)."""
+    base = FaqSearchFact.objects.filter(
+        filters.partner_q("partner__"), tenant=tenant, day__gte=filters.start, day__lte=filters.end
+    )
+    keywords = list(
+        base.values("query")
+        .annotate(
+            searches=Sum("searches"),
+            zero=Sum("zero_result_searches"),
+            unresolved=Sum("unresolved_searches"),
+            partners=Count("partner_id", distinct=True),
+        )
+        .order_by("-searches", "query")[:500]
+    )
+    for k in keywords:
+        k["unresolved_rate"] = _rate(k["unresolved"], k["searches"])
+    totals = base.aggregate(searches=Sum("searches"), zero=Sum("zero_result_searches"), unresolved=Sum("unresolved_searches"))
+    by_tier = list(
+        base.values("partner__tier__name", "partner__tier__rank")
+        .annotate(searches=Sum("searches"), unresolved=Sum("unresolved_searches"), zero=Sum("zero_result_searches"))
+        .order_by("partner__tier__rank", "partner__tier__name")
+    )
+    for t in by_tier:
+        t["unresolved_rate"] = _rate(t["unresolved"], t["searches"])
+    feedback = list(
+        DailyActivityFact.objects.filter(
+            filters.partner_q("partner__"),
+            tenant=tenant,
+            verb__in=[Verb.FAQ_FEEDBACK, Verb.FAQ_VIEWED],
+            asset__isnull=False,
+            day__gte=filters.start,
+            day__lte=filters.end,
+        )
+        .values("asset_id", "asset__title")
+        .annotate(
+            feedback=Coalesce(Sum("event_count", filter=Q(verb=Verb.FAQ_FEEDBACK)), 0),
+            views=Coalesce(Sum("event_count", filter=Q(verb=Verb.FAQ_VIEWED)), 0),
+            no=Coalesce(Sum("negative_count", filter=Q(verb=Verb.FAQ_FEEDBACK)), 0),
+        )
+        .filter(feedback__gt=0)
+        .order_by("-no", "-feedback", "asset__title")[:limit]
+    )
+    gaps = sorted(
+        (k for k in keywords if k["zero"] or (k["unresolved_rate"] or 0) >= 50),
+        key=lambda k: (-k["unresolved"], -k["zero"], k["query"]),
+    )[:limit]
+    return {
+        "top": keywords[:limit],
+        "zero": sorted((k for k in keywords if k["zero"]), key=lambda k: (-k["zero"], k["query"]))[:limit],
+        "by_tier": by_tier,
+        "feedback": feedback,
+        "gaps": gaps,
+        "totals": {
+            "searches": totals["searches"] or 0,
+            "zero": totals["zero"] or 0,
+            "unresolved": totals["unresolved"] or 0,
+            "unresolved_rate": _rate(totals["unresolved"] or 0, totals["searches"] or 0),
+        },
+    }
+
+
+def faq_keyword_searches(*, tenant, filters: DashboardFilters, keyword: str, limit: int = 500) -> list[dict]:
+    """The searches behind one keyword, per day and partner (1 query)."""
+    return list(
+        FaqSearchFact.objects.filter(
+            filters.partner_q("partner__"), tenant=tenant, query=keyword, day__gte=filters.start, day__lte=filters.end
+        )
+        .values("day", "partner_id", "partner__name", "partner__tier__name")
+        .annotate(searches=Sum("searches"), zero=Sum("zero_result_searches"), unresolved=Sum("unresolved_searches"))
+        .order_by("-day", "partner__name")[:limit]
+    )
+
+
+# --- teams -----------------------------------------------------------------------------------------
+
+
+def team_usage(*, tenant, filters: DashboardFilters) -> list[dict]:
+    """Per owning team: assets, assets used in the period, events, completions (3 queries)."""
+    teams = {t.pk: {"team": t.name, "assets": 0, "used": 0, "events": 0, "completions": 0} for t in Team.objects.filter(tenant=tenant)}
+    no_team = {"team": "", "assets": 0, "used": 0, "events": 0, "completions": 0}
+    for row in (
+        Asset.objects.filter(tenant=tenant, status=AssetStatus.PUBLISHED).values("team_id").annotate(n=Count("id")).order_by()
+    ):
+        teams.get(row["team_id"], no_team)["assets"] += row["n"]
+    for row in (
+        DailyActivityFact.objects.filter(
+            filters.partner_q("partner__"), tenant=tenant, asset__isnull=False, day__gte=filters.start, day__lte=filters.end
+        )
+        .exclude(verb=Verb.PORTAL_LOGIN)
+        .values("asset__team_id")
+        .annotate(
+            used=Count("asset_id", distinct=True),
+            events=Sum("event_count"),
+            completions=Coalesce(Sum("event_count", filter=Q(verb=Verb.TRAINING_COMPLETED)), 0),
+        )
+        .order_by()
+    ):
+        bucket = teams.get(row["asset__team_id"], no_team)
+        bucket["used"] += row["used"]
+        bucket["events"] += row["events"] or 0
+        bucket["completions"] += row["completions"]
+    rows = sorted(teams.values(), key=lambda r: (-r["events"], r["team"]))
+    if no_team["assets"] or no_team["events"]:
+        rows.append(no_team)
+    for r in rows:
+        r["used_rate"] = _rate(r["used"], r["assets"])
+    return rows
+
+
+def manager_effect(*, tenant, filters: DashboardFilters, completion_def: KpiDefinition | None) -> list[dict]:
+    """Per channel manager: partners, support activities logged in the period, and the average
+    completion rate of their partners this period and the previous one (4 queries)."""
+    managers = {
+        m.user_id: {
+            "manager_id": m.user_id,
+            "manager": m.user.get_full_name() or m.user.email,
+            "partners": 0,
+            "support": 0,
+            "rate": None,
+            "prev_rate": None,
+        }
+        for m in Membership.objects.filter(tenant=tenant, role__in=MANAGER_ROLES).select_related("user")
+    }
+    for row in Partner.objects.filter(filters.partner_q(), tenant=tenant).values("manager_id").annotate(n=Count("id")).order_by():
+        if row["manager_id"] in managers:
+            managers[row["manager_id"]]["partners"] = row["n"]
+    for row in (
+        SupportActivity.objects.filter(
+            filters.partner_q("partner__"), tenant=tenant, occurred_on__gte=filters.start, occurred_on__lte=filters.end
+        )
+        .values("manager_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        if row["manager_id"] in managers:
+            managers[row["manager_id"]]["support"] = row["n"]
+    if completion_def is not None:
+        for row in (
+            KpiResult.objects.filter(
+                filters.partner_q("partner__"),
+                tenant=tenant,
+                definition=completion_def,
+                partner__isnull=False,
+                period_start__gte=filters.prev_start,
+                period_start__lte=filters.end,
+                value__isnull=False,
+            )
+            .values("partner__manager_id")
+            .annotate(
+                rate=Avg("value", filter=Q(period_start__gte=filters.start)),
+                prev_rate=Avg("value", filter=Q(period_start__lt=filters.start)),
+            )
+            .order_by()
+        ):
+            if row["partner__manager_id"] in managers:
+                m = managers[row["partner__manager_id"]]
+                m["rate"] = round(float(row["rate"]), 1) if row["rate"] is not None else None
+                m["prev_rate"] = round(float(row["prev_rate"]), 1) if row["prev_rate"] is not None else None
+    rows = sorted(managers.values(), key=lambda r: (-r["partners"], r["manager"]))
+    for r in rows:
+        r["trend"] = round(r["rate"] - r["prev_rate"], 1) if r["rate"] is not None and r["prev_rate"] is not None else None
+    return rows

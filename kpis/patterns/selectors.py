@@ -1,0 +1,379 @@
+"""Reads for success patterns: cohorts, the lift table, the playbook, adoption and next best actions.
+
+Every function takes the tenant; none reads the raw activity log (facts, states and deals only).
+The number of queries of each function is constant (it does not grow with partners).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Count, Min, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from enablement.models import Asset, AssetKind, Assignment, AssignmentTarget, LearningPath, LearningPathItem
+from kpis.models import DailyActivityFact, PartnerAssetState
+from kpis.patterns.models import OutcomeMetric, PatternItem, PatternItemType, PatternRun
+from partners.deals.models import Deal, DealStage
+from partners.models import CohortOverride, Partner, PartnerStatus, Tenant
+
+DEFAULT_WINDOW_DAYS = 365
+DEFAULT_TOP_SHARE = 0.2
+PLAYBOOK_SOURCE = "playbook"
+
+
+@dataclass
+class CohortRow:
+    partner: Partner
+    won_revenue: Decimal
+    won_count: int
+    first_win_on: dt.date | None
+    value: Decimal = Decimal(0)
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Cohorts:
+    window_start: dt.date
+    window_end: dt.date
+    top_share: float
+    metric: str
+    top: list[CohortRow]
+    nurture: list[CohortRow]
+    others: list[CohortRow]
+    excluded: list[CohortRow]
+
+    @property
+    def top_ids(self) -> set[int]:
+        return {r.partner.pk for r in self.top}
+
+    @property
+    def nurture_ids(self) -> set[int]:
+        return {r.partner.pk for r in self.nurture}
+
+    @property
+    def non_top(self) -> list[CohortRow]:
+        """Everyone compared with the top partners (nurturing cohort + the rest)."""
+        return [*self.nurture, *self.others]
+
+
+def clean_params(
+    window_days: object = None, top_share: object = None, metric: object = None
+) -> tuple[int, float, str]:
+    """Validate manager-chosen parameters (GET/POST strings); bad values fall back to the defaults."""
+    try:
+        days = int(window_days)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        days = DEFAULT_WINDOW_DAYS
+    days = days if 30 <= days <= 1095 else DEFAULT_WINDOW_DAYS
+    try:
+        share = float(top_share)  # type: ignore[arg-type]
+        share = share / 100 if share > 1 else share  # "20" and "0.2" both mean 20%
+    except (TypeError, ValueError):
+        share = DEFAULT_TOP_SHARE
+    share = share if 0.01 <= share <= 0.5 and math.isfinite(share) else DEFAULT_TOP_SHARE
+    metric = metric if metric in OutcomeMetric.values else OutcomeMetric.REVENUE
+    return days, round(share, 3), str(metric)
+
+
+def partner_cohorts(
+    *,
+    tenant: Tenant,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+    top_share: float = DEFAULT_TOP_SHARE,
+    metric: str = OutcomeMetric.REVENUE,
+    as_of: dt.date | None = None,
+) -> Cohorts:
+    """Top partners = the top ``top_share`` of partners by won revenue (or won deals) in the trailing
+    window; partners needing nurturing = status ``nurturing`` or the bottom cohort (the bottom
+    ``top_share`` by the same measure, ties included). ``Partner.cohort_override`` wins. One query."""
+    window_end = as_of or timezone.localdate()
+    window_start = window_end - dt.timedelta(days=window_days - 1)
+    won_in_window = Q(
+        deals__stage=DealStage.WON, deals__closed_on__gte=window_start, deals__closed_on__lte=window_end
+    )
+    partners = list(
+        Partner.objects.filter(tenant=tenant)
+        .select_related("tier")
+        .annotate(
+            won_revenue=Sum("deals__amount", filter=won_in_window, default=Decimal(0)),
+            won_count=Count("deals", filter=won_in_window),
+            first_win_on=Min("deals__closed_on", filter=won_in_window),
+        )
+        .order_by("name")
+    )
+    rows = []
+    for p in partners:
+        row = CohortRow(partner=p, won_revenue=p.won_revenue or Decimal(0), won_count=p.won_count, first_win_on=p.first_win_on)
+        row.value = row.won_revenue if metric == OutcomeMetric.REVENUE else Decimal(row.won_count)
+        rows.append(row)
+    excluded = [r for r in rows if r.partner.cohort_override == CohortOverride.EXCLUDE]
+    eligible = [r for r in rows if r.partner.cohort_override != CohortOverride.EXCLUDE]
+    forced_top = [r for r in eligible if r.partner.cohort_override == CohortOverride.TOP]
+    forced_nurture = [r for r in eligible if r.partner.cohort_override == CohortOverride.NURTURE]
+    auto = [r for r in eligible if not r.partner.cohort_override]
+    ranked = sorted(auto, key=lambda r: (-r.value, -r.won_count, r.partner.name))
+    n_slots = max(1, math.ceil(len(eligible) * top_share)) if eligible else 0
+    auto_top = [r for r in ranked if r.value > 0][: max(0, n_slots - len(forced_top))]
+    for r in forced_top:
+        r.reasons.append(_("set by a manager"))
+    for r in auto_top:
+        r.reasons.append(_("top by outcome"))
+    top = sorted([*forced_top, *auto_top], key=lambda r: (-r.value, r.partner.name))
+    top_ids = {r.partner.pk for r in top}
+    rest = [r for r in ranked if r.partner.pk not in top_ids]
+    # Bottom cohort: the bottom share of the ranking, with every partner tied at the threshold.
+    bottom_ids: set[int] = set()
+    if rest:
+        k = max(1, math.ceil(len(eligible) * top_share))
+        threshold = sorted(r.value for r in rest)[min(k, len(rest)) - 1]
+        bottom_ids = {r.partner.pk for r in rest if r.value <= threshold}
+    nurture, others = [], []
+    for r in forced_nurture:
+        r.reasons.append(_("set by a manager"))
+        nurture.append(r)
+    for r in rest:
+        if r.partner.status == PartnerStatus.NURTURING:
+            r.reasons.append(_("status: nurturing"))
+        if r.partner.pk in bottom_ids:
+            r.reasons.append(_("bottom cohort by outcome"))
+        (nurture if r.reasons else others).append(r)
+    nurture.sort(key=lambda r: (r.value, r.partner.name))
+    return Cohorts(
+        window_start=window_start,
+        window_end=window_end,
+        top_share=top_share,
+        metric=metric,
+        top=top,
+        nurture=nurture,
+        others=others,
+        excluded=excluded,
+    )
+
+
+# --- Runs and the lift table ------------------------------------------------------------------------
+
+
+def latest_run(*, tenant: Tenant) -> PatternRun | None:
+    return (
+        PatternRun.objects.filter(tenant=tenant)
+        .exclude(status=PatternRun.Status.RUNNING)
+        .select_related("playbook")
+        .order_by("-computed_at", "-id")
+        .first()
+    )
+
+
+def lift_table(*, tenant: Tenant, run: PatternRun | None) -> list[PatternItem]:
+    if run is None:
+        return []
+    return list(
+        PatternItem.objects.filter(tenant=tenant, run=run).select_related("asset", "path").order_by("rank", "id")
+    )
+
+
+# --- Playbook ------------------------------------------------------------------------------------------
+
+
+def current_playbook(*, tenant: Tenant) -> LearningPath | None:
+    """The playbook in use: the one of the latest run if it has one, else the newest playbook path."""
+    run = latest_run(tenant=tenant)
+    if run is not None and run.playbook_id:
+        return run.playbook
+    return LearningPath.objects.filter(tenant=tenant, is_playbook=True).order_by("-created_at", "-id").first()
+
+
+def playbook_items(*, tenant: Tenant, path: LearningPath | None) -> list[LearningPathItem]:
+    if path is None:
+        return []
+    return list(
+        LearningPathItem.objects.filter(tenant=tenant, path=path).select_related("asset").order_by("position", "id")
+    )
+
+
+# --- Consumption (what counts as "done") ----------------------------------------------------------
+
+
+def consumed_at(state: PartnerAssetState, kind: str) -> dt.datetime | None:
+    """Trainings count when completed; documents and FAQs when first viewed or downloaded."""
+    if kind == AssetKind.TRAINING:
+        return state.first_completed_at
+    return state.first_activity_at
+
+
+def _states(*, tenant: Tenant, partner_ids, asset_ids) -> list[PartnerAssetState]:
+    return list(
+        PartnerAssetState.objects.filter(tenant=tenant, partner_id__in=partner_ids, asset_id__in=asset_ids)
+        .select_related(None)
+        .only("partner_id", "asset_id", "first_activity_at", "first_completed_at")
+    )
+
+
+# --- Adoption: before / after the playbook was assigned ------------------------------------------------
+
+
+@dataclass
+class AdoptionRow:
+    partner: Partner
+    assigned_on: dt.date
+    items_total: int
+    done_before: int
+    done_after: int
+    events_per_week_before: float
+    events_per_week_after: float
+    deals_before: int
+    deals_after: int
+    days: int
+
+    @property
+    def done(self) -> int:
+        return self.done_before + self.done_after
+
+    @property
+    def done_pct(self) -> int:
+        return round(100 * self.done / self.items_total) if self.items_total else 0
+
+
+def playbook_adoption(*, tenant: Tenant, path: LearningPath | None, today: dt.date | None = None) -> list[AdoptionRow]:
+    """For partners assigned the playbook (source ``playbook``): completion of its items, activity
+    events per week (DailyActivityFact) and deals registered, in equal windows before and after the
+    assignment date (at most 8 weeks each). Queries: one per distinct assignment day, not per partner."""
+    items = playbook_items(tenant=tenant, path=path)
+    if not items:
+        return []
+    asset_ids = [i.asset_id for i in items]
+    kinds = {i.asset_id: i.asset.kind for i in items}
+    today = today or timezone.localdate()
+    tz = timezone.get_current_timezone()
+    assigned = (
+        Assignment.objects.filter(
+            tenant=tenant, source=PLAYBOOK_SOURCE, target=AssignmentTarget.PARTNER, asset_id__in=asset_ids, is_active=True
+        )
+        .values("partner_id")
+        .annotate(first=Min("created_at"))
+    )
+    assigned_on = {r["partner_id"]: timezone.localtime(r["first"], tz).date() for r in assigned}
+    if not assigned_on:
+        return []
+    partners = {p.pk: p for p in Partner.objects.filter(tenant=tenant, pk__in=assigned_on).select_related("tier")}
+    states = _states(tenant=tenant, partner_ids=list(assigned_on), asset_ids=asset_ids)
+    done: dict[int, list[dt.date]] = {}
+    for s in states:
+        at = consumed_at(s, kinds[s.asset_id])
+        if at is not None:
+            done.setdefault(s.partner_id, []).append(timezone.localtime(at, tz).date())
+    by_day: dict[dt.date, list[int]] = {}
+    for pid, day in assigned_on.items():
+        by_day.setdefault(day, []).append(pid)
+    events: dict[int, tuple[int, int]] = {}
+    deals: dict[int, tuple[int, int]] = {}
+    spans: dict[dt.date, int] = {}
+    for day, pids in by_day.items():
+        span = max(1, min(56, (today - day).days + 1))
+        spans[day] = span
+        before_start = day - dt.timedelta(days=span)
+        after_end = day + dt.timedelta(days=span - 1)
+        for r in (
+            DailyActivityFact.objects.filter(tenant=tenant, partner_id__in=pids, day__gte=before_start, day__lte=after_end)
+            .values("partner_id")
+            .annotate(
+                before=Sum("event_count", filter=Q(day__lt=day), default=0),
+                after=Sum("event_count", filter=Q(day__gte=day), default=0),
+            )
+        ):
+            events[r["partner_id"]] = (r["before"], r["after"])
+        start_dt = timezone.make_aware(dt.datetime.combine(before_start, dt.time.min), tz)
+        mid_dt = timezone.make_aware(dt.datetime.combine(day, dt.time.min), tz)
+        end_dt = timezone.make_aware(dt.datetime.combine(after_end + dt.timedelta(days=1), dt.time.min), tz)
+        for r in (
+            Deal.objects.filter(tenant=tenant, partner_id__in=pids, created_at__gte=start_dt, created_at__lt=end_dt)
+            .values("partner_id")
+            .annotate(before=Count("id", filter=Q(created_at__lt=mid_dt)), after=Count("id", filter=Q(created_at__gte=mid_dt)))
+        ):
+            deals[r["partner_id"]] = (r["before"], r["after"])
+    rows = []
+    for pid, day in assigned_on.items():
+        if pid not in partners:
+            continue
+        span = spans[day]
+        weeks = span / 7
+        ev_b, ev_a = events.get(pid, (0, 0))
+        de_b, de_a = deals.get(pid, (0, 0))
+        dates = done.get(pid, [])
+        rows.append(
+            AdoptionRow(
+                partner=partners[pid],
+                assigned_on=day,
+                items_total=len(items),
+                done_before=sum(1 for d in dates if d < day),
+                done_after=sum(1 for d in dates if d >= day),
+                events_per_week_before=round(ev_b / weeks, 1),
+                events_per_week_after=round(ev_a / weeks, 1),
+                deals_before=de_b,
+                deals_after=de_a,
+                days=span,
+            )
+        )
+    rows.sort(key=lambda r: (-r.done_pct, r.partner.name))
+    return rows
+
+
+# --- Next best action -----------------------------------------------------------------------------------
+
+
+@dataclass
+class NextAction:
+    asset: Asset
+    position: int
+    started: bool
+    reason: str
+
+
+def next_best_actions(*, tenant: Tenant, partner: Partner, limit: int = 3) -> list[NextAction]:
+    """The next playbook items this partner has not done yet, each with a one-line reason. ≤ 5 queries."""
+    path = current_playbook(tenant=tenant)
+    items = playbook_items(tenant=tenant, path=path)
+    if not items:
+        return []
+    asset_ids = [i.asset_id for i in items]
+    states = {s.asset_id: s for s in _states(tenant=tenant, partner_ids=[partner.pk], asset_ids=asset_ids)}
+    run = latest_run(tenant=tenant)
+    stats = {}
+    if run is not None:
+        stats = {
+            pi.asset_id: pi
+            for pi in PatternItem.objects.filter(
+                tenant=tenant, run=run, item_type=PatternItemType.ASSET, asset_id__in=asset_ids
+            )
+        }
+    actions = []
+    for pos, item in enumerate(items, start=1):
+        state = states.get(item.asset_id)
+        if state is not None and consumed_at(state, item.asset.kind) is not None:
+            continue
+        started = state is not None and state.first_activity_at is not None
+        actions.append(
+            NextAction(asset=item.asset, position=pos, started=started, reason=_reason(item.asset, stats.get(item.asset_id), started))
+        )
+        if len(actions) >= limit:
+            break
+    return actions
+
+
+def _reason(asset: Asset, stat: PatternItem | None, started: bool) -> str:
+    if asset.kind == AssetKind.TRAINING:
+        you = _("you have started it but not finished it") if started else _("you have not started it")
+    else:
+        you = _("you have not opened it yet")
+    if stat is None or not stat.top_n:
+        return _("Part of the success playbook; %(you)s.") % {"you": you}
+    pct = round(100 * stat.share_top)
+    if asset.kind == AssetKind.TRAINING:
+        text = _("%(pct)s%% of top partners completed this before their first win; %(you)s.")
+    else:
+        text = _("%(pct)s%% of top partners used this before their first win; %(you)s.")
+    return text % {"pct": pct, "you": you}

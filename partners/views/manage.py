@@ -1,0 +1,164 @@
+"""Manage-area pages of the partners app: support activities (a partial for the partner page)
+and the small settings page for partners, tiers and users."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Q
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from partners import services
+from partners.forms import InviteForm, PartnerForm, SupportActivityForm, TierForm
+from partners.models import Membership, Partner, PartnerTier, Role, SupportActivity
+from partners.permissions import manager_required
+from partners.selectors import partner_list, tier_list
+from partners.tenancy import get_for_tenant
+
+
+def _apply_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+@manager_required
+@require_http_methods(["GET", "POST"])
+def support_activities(request, tenant_slug: str, partner_id: int):
+    """GET: the list (+ form) of a partner's support activities; POST: log one.
+
+    With HTMX only the ``list`` partial is returned, so the partner page can embed it with
+    ``hx-get``; without HTMX it is a full page.
+    """
+    tenant = request.tenant
+    partner = get_for_tenant(Partner.objects.select_related("tier"), tenant=tenant, pk=partner_id)
+    form = SupportActivityForm(request.POST or None, prefix="sa")
+    saved = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = services.support_activity_log(tenant=tenant, partner=partner, actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            if not request.htmx:
+                messages.success(request, _("Support activity logged."))
+                return redirect("manage-support-activities", tenant_slug=tenant_slug, partner_id=partner.pk)
+            form = SupportActivityForm(prefix="sa")
+    activities = (
+        SupportActivity.objects.filter(tenant=tenant, partner=partner).select_related("manager")
+        .order_by("-occurred_on", "-id")[:50]
+    )
+    totals = SupportActivity.objects.filter(tenant=tenant, partner=partner).aggregate(
+        n=Count("id"), n_recent=Count("id", filter=Q(occurred_on__gte=_days_ago(90)))
+    )
+    template = "partners/manage_support_activities.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#list"
+    return render(request, template, {"partner": partner, "form": form, "activities": activities,
+                                      "totals": totals, "saved": saved})
+
+
+def _days_ago(days: int):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    return timezone.localdate() - dt.timedelta(days=days)
+
+
+@manager_required
+@require_http_methods(["GET", "POST"])
+def partner_admin(request, tenant_slug: str):
+    """Partners with tier, status and manager; tiers (list + add); invite users (admins only)."""
+    tenant = request.tenant
+    if request.method == "POST" and not request.membership.is_admin:
+        raise PermissionDenied  # tiers are defined by tenant admins
+    tier_form = TierForm(request.POST if request.POST.get("action") == "tier" else None, prefix="tier")
+    if tier_form.is_bound and tier_form.is_valid():
+        try:
+            services.tier_create(tenant=tenant, actor=request.user, **tier_form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(tier_form, exc)
+        else:
+            messages.success(request, _("Tier added."))
+            return redirect("manage-partner-admin", tenant_slug=tenant_slug)
+    partners = partner_list(tenant=tenant).annotate(
+        user_count=Count("memberships", filter=Q(memberships__is_active=True))
+    )
+    q = request.GET.get("q", "").strip()
+    if q:
+        partners = partners.filter(Q(name__icontains=q) | Q(external_id__icontains=q))
+    tiers = tier_list(tenant=tenant).annotate(partner_count=Count("partners"))
+    staff = (
+        Membership.objects.filter(tenant=tenant, role__in=[Role.TENANT_ADMIN, Role.CHANNEL_MANAGER])
+        .select_related("user").order_by("role", "user__name")
+    )
+    return render(request, "partners/manage_partner_admin.html", {
+        "partners": partners, "tiers": tiers, "tier_form": tier_form, "q": q, "staff": staff,
+    })
+
+
+@manager_required
+@require_http_methods(["GET", "POST"])
+def partner_form(request, tenant_slug: str, partner_id: int | None = None):
+    tenant = request.tenant
+    partner = get_for_tenant(Partner, tenant=tenant, pk=partner_id) if partner_id is not None else None
+    initial = {}
+    if partner is not None:
+        initial = {f: getattr(partner, f) for f in services.PARTNER_FIELDS}
+        initial["tier"], initial["manager"] = partner.tier_id, partner.manager_id
+    form = PartnerForm(request.POST or None, tenant=tenant, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if partner is None:
+                partner = services.partner_create(tenant=tenant, actor=request.user, **form.cleaned_data)
+                messages.success(request, _("Partner “%(name)s” created.") % {"name": partner.name})
+            else:
+                services.partner_update(tenant=tenant, actor=request.user, partner=partner, **form.cleaned_data)
+                messages.success(request, _("Partner “%(name)s” saved.") % {"name": partner.name})
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            return redirect("manage-partner-admin", tenant_slug=tenant_slug)
+    members = None
+    if partner is not None:
+        members = Membership.objects.filter(tenant=tenant, partner=partner).select_related("user").order_by("user__email")
+    return render(request, "partners/manage_partner_form.html", {"form": form, "partner": partner, "members": members})
+
+
+@manager_required
+@require_http_methods(["GET", "POST"])
+def member_invite(request, tenant_slug: str):
+    if not request.membership.is_admin:
+        raise PermissionDenied
+    tenant = request.tenant
+    initial = {}
+    if request.GET.get("partner"):
+        initial = {"partner": request.GET["partner"], "role": Role.PARTNER_USER}
+    form = InviteForm(request.POST or None, tenant=tenant, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            membership, created = services.membership_invite(
+                tenant=tenant, actor=request.user, email=d["email"], name=d["name"], role=d["role"],
+                partner=d.get("partner"),
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            if created:
+                messages.success(request, _(
+                    "%(email)s was added as a new user without a password: they set one with “Forgot password” "
+                    "or you send them a reset link."
+                ) % {"email": membership.user.email})
+            else:
+                messages.success(request, _("%(email)s now has access to this tenant.") % {"email": membership.user.email})
+            return redirect("manage-partner-admin", tenant_slug=tenant_slug)
+    return render(request, "partners/manage_invite.html", {"form": form})
+
+
+__all__ = ["PartnerTier", "member_invite", "partner_admin", "partner_form", "support_activities"]
