@@ -97,6 +97,17 @@ COMPLETION_SQL = (
 PROGRESS_SQL = f"CASE WHEN e.verb IN ('{PROGRESS_VERBS[0]}', '{PROGRESS_VERBS[1]}') THEN e.progress END"
 
 
+# Events dated outside these bounds (Go's zero time 0001-01-01, 9999-12-31 sentinels) were stored
+# before validation refused them; the rollup leaves them out, so every date conversion stays in
+# range on both databases and no fact, state or page ever sees them. Text literals compare
+# correctly against PostgreSQL timestamptz and SQLite's stored 'YYYY-MM-DD HH:MM:SS' text alike.
+VALID_FROM = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+VALID_UNTIL = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
+IN_RANGE = (
+    f"e.occurred_at >= '{VALID_FROM:%Y-%m-%d %H:%M:%S}+00:00' AND e.occurred_at < '{VALID_UNTIL:%Y-%m-%d %H:%M:%S}+00:00'"
+)
+
+
 def overlap() -> dt.timedelta:
     """Events received shortly before the watermark are looked at again (a writer's transaction
     may commit after a rollup read a newer ``received_at``). Rescanning is harmless: it only
@@ -221,8 +232,9 @@ def _in(values) -> str:
 def day_bounds_utc(days: list[dt.date], tz: str) -> tuple[dt.datetime, dt.datetime]:
     """[start, end) in UTC covering the tenant-local days (DST-correct)."""
     zone = _zone(tz)
-    start = dt.datetime.combine(min(days), dt.time.min, tzinfo=zone).astimezone(dt.UTC)
-    end = dt.datetime.combine(max(days) + dt.timedelta(days=1), dt.time.min, tzinfo=zone).astimezone(dt.UTC)
+    first, last = max(min(days), VALID_FROM.date()), min(max(days), VALID_UNTIL.date())
+    start = dt.datetime.combine(first, dt.time.min, tzinfo=zone).astimezone(dt.UTC)
+    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time.min, tzinfo=zone).astimezone(dt.UTC)
     return start, end
 
 
@@ -279,7 +291,7 @@ class RollupStats:
 
 def _touched_days(cursor, d: Dialect, tenant_id: int, lo: dt.datetime | None, hi: dt.datetime) -> list[dt.date]:
     """One query: the tenant-local days touched by events received in (lo, hi]."""
-    recv = "e.tenant_id = %s AND e.received_at <= %s" + (" AND e.received_at > %s" if lo else "")
+    recv = f"e.tenant_id = %s AND {IN_RANGE}" + " AND e.received_at <= %s" + (" AND e.received_at > %s" if lo else "")
     params = [tenant_id, d.ts_param(hi)] + ([d.ts_param(lo)] if lo else [])
     shift = -int(FAQ_SESSION_WINDOW.total_seconds())
     sql = (
@@ -353,7 +365,7 @@ def _daily(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
         f"SELECT e.tenant_id, {d.day('e.occurred_at')}, e.partner_id, e.asset_id, e.verb, "
         f"COUNT(*), COUNT(DISTINCT e.user_id), COALESCE(SUM(e.seconds), 0), MAX(e.progress), "
         f"SUM(CASE WHEN e.resolved IS NOT NULL AND NOT e.resolved THEN 1 ELSE 0 END) "
-        f"FROM {EV} e WHERE e.tenant_id = %s{where} GROUP BY 1, 2, 3, 4, 5",
+        f"FROM {EV} e WHERE e.tenant_id = %s AND {IN_RANGE}{where} GROUP BY 1, 2, 3, 4, 5",
         [tenant_id, *params],
     )
     return cursor.rowcount
@@ -374,7 +386,7 @@ def _faq(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
         f"SUM(CASE WHEN e.result_count = 0 THEN 1 ELSE 0 END), "
         f"SUM(CASE WHEN e.result_count = 0 OR e.user_id IS NULL OR NOT EXISTS ({follow}) "
         f"OR EXISTS ({follow} AND v.resolved = %s) THEN 1 ELSE 0 END) "
-        f"FROM {EV} e WHERE e.tenant_id = %s AND e.verb = %s{where} GROUP BY 1, 2, 3, 4",
+        f"FROM {EV} e WHERE e.tenant_id = %s AND e.verb = %s AND {IN_RANGE}{where} GROUP BY 1, 2, 3, 4",
         [Verb.FAQ_VIEWED.value, Verb.FAQ_FEEDBACK.value, False, tenant_id, Verb.FAQ_SEARCHED.value, *params],
     )
     return cursor.rowcount
@@ -394,7 +406,7 @@ def _partner_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
         f"MIN(CASE WHEN {COMPLETION_SQL} THEN e.occurred_at END), "
         f"COUNT(DISTINCT CASE WHEN {COMPLETION_SQL} THEN e.user_id END), COUNT(DISTINCT e.user_id), MAX({PROGRESS_SQL}) "
         f"FROM {EV} e JOIN {ASSET} a ON a.id = e.asset_id "
-        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL{where} GROUP BY 1, 2, 3",
+        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND {IN_RANGE}{where} GROUP BY 1, 2, 3",
         [tenant_id, *params],
     )
     return cursor.rowcount
@@ -416,7 +428,8 @@ def _user_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
         f"{_share(progress)}, {progress}, COALESCE(SUM(e.seconds), 0), "
         f"COALESCE(SUM(CASE WHEN e.received_at <= %s THEN e.seconds END), 0) "
         f"FROM {EV} e JOIN {ASSET} a ON a.id = e.asset_id "
-        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND e.user_id IS NOT NULL{where} GROUP BY e.tenant_id, e.user_id, e.asset_id",
+        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND e.user_id IS NOT NULL AND {IN_RANGE}{where} "
+        f"GROUP BY e.tenant_id, e.user_id, e.asset_id",
         [d.ts_param(w.settled), tenant_id, *params],
     )
     return cursor.rowcount
@@ -452,7 +465,7 @@ def _merge_user_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
         f"{_share(progress)}, {progress}, COALESCE(SUM(e.seconds), 0), "
         f"COALESCE(SUM(CASE WHEN e.received_at <= %s THEN e.seconds END), 0) "
         f"FROM {EV} e JOIN {ASSET} a ON a.id = e.asset_id "
-        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND e.user_id IS NOT NULL{cond} "
+        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND e.user_id IS NOT NULL AND {IN_RANGE}{cond} "
         f"GROUP BY e.tenant_id, e.user_id, e.asset_id "
         f"ON CONFLICT (tenant_id, user_id, asset_id) DO UPDATE SET "
         f"partner_id = {d.greatest(f'{UAS}.partner_id', 'excluded.partner_id')}, "
@@ -482,7 +495,7 @@ def _merge_partner_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
         f"SELECT e.tenant_id, e.partner_id, e.asset_id, MIN(e.occurred_at) AS fa, MAX(e.occurred_at) AS la, "
         f"MIN(CASE WHEN {COMPLETION_SQL} THEN e.occurred_at END) AS fc, MAX({PROGRESS_SQL}) AS mp "
         f"FROM {EV} e JOIN {ASSET} a ON a.id = e.asset_id "
-        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL{cond} GROUP BY e.tenant_id, e.partner_id, e.asset_id) n "
+        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND {IN_RANGE}{cond} GROUP BY e.tenant_id, e.partner_id, e.asset_id) n "
         f"WHERE true "
         f"ON CONFLICT (tenant_id, partner_id, asset_id) DO UPDATE SET "
         f"first_activity_at = {d.least(f'{PAS}.first_activity_at', 'excluded.first_activity_at')}, "
