@@ -22,7 +22,7 @@ def _sqlite_triggers(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("enablement", "0010_xapi_statement"),
+        ("enablement", "0012_audience_rules"),
     ]
 
     operations = [
