@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -301,7 +302,8 @@ class ActivityEvent(TenantOwnedModel):
     asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     verb = models.CharField(max_length=32, choices=Verb.choices)
     occurred_at = models.DateTimeField()
-    received_at = models.DateTimeField(default=timezone.now)
+    # Set by the database's clock on insert (one clock for every web node; rollups watermark on it).
+    received_at = models.DateTimeField(db_default=Now())
     progress = models.FloatField(null=True, blank=True)
     seconds = models.FloatField(null=True, blank=True)
     position = models.FloatField(null=True, blank=True)

@@ -46,6 +46,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "prm.health.HealthMiddleware",  # /healthz and /readyz, before host validation and redirects
+    "prm.logs.RequestIdMiddleware",  # X-Request-ID on every log line and response
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -220,6 +222,24 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A request thread never waits on the broker for more than about a second: short connect and socket
+# timeouts and no publish retries (services enqueue on commit; when the broker is down the request
+# is recorded and the next beat run picks it up). The visibility timeout (how long an unacknowledged
+# task waits before Redis hands it to another worker) must exceed the longest task, or a long
+# rollup would run twice: the hard time limit plus a margin.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=1.0)
+CELERY_BROKER_SOCKET_TIMEOUT = env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=1.0)
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+    "socket_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
+    "max_retries": 0,
+    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 5 * 60,
+}
+# A running rollup renews its lease by a heartbeat; a run not renewed for this long is stale.
+KPIS_ROLLUP_LEASE_SECONDS = env.int("KPIS_ROLLUP_LEASE_SECONDS", default=120)
+# The nightly job recomputes this many recent days of facts and states from the log.
+KPIS_NIGHTLY_RECOMPUTE_DAYS = env.int("KPIS_NIGHTLY_RECOMPUTE_DAYS", default=7)
 CELERY_BEAT_SCHEDULE = KPI_BEAT_SCHEDULE  # static; kpis/schedule.py has no Django imports
 
 # --- REST framework ------------------------------------------------------------------------------
@@ -245,10 +265,19 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# LOG_FORMAT=json (the production default): one JSON object per line with the request id.
+LOG_FORMAT = env("LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "prm.logs.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "prm.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": LOG_FORMAT},
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
