@@ -15,6 +15,7 @@ portal_urlpatterns = [
     path("documents/<int:asset_id>/", portal.document, name="portal-document"),
     path("documents/<int:asset_id>/download/", portal.document_download, name="portal-document-download"),
     path("faq/", portal.faq, name="portal-faq"),
+    path("faq/ask/", portal.faq_ask, name="portal-faq-ask"),
     path("faq/<int:asset_id>/", portal.faq_detail, name="portal-faq-detail"),
     path("faq/<int:asset_id>/feedback/", portal.faq_feedback, name="portal-faq-feedback"),
 ]
