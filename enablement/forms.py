@@ -235,3 +235,12 @@ class LearningPathForm(forms.Form):
 
     def step_fields(self):
         return [self[f"step_{i + 1}"] for i in range(PATH_STEPS)]
+
+
+class FaqSynonymForm(forms.Form):
+    terms = forms.CharField(
+        label=_("Words that mean the same"),
+        max_length=500,
+        help_text=_("Separate the words or phrases with commas, e.g. 値引き, ディスカウント, discount."),
+        widget=forms.TextInput(attrs={"placeholder": "値引き, ディスカウント, 割引"}),
+    )

@@ -37,6 +37,9 @@ manage_urlpatterns = [
     path(
         "assignments/<int:assignment_id>/deactivate/", manage.assignment_deactivate, name="manage-assignment-deactivate"
     ),
+    path("faq/synonyms/", manage.faq_synonyms, name="manage-faq-synonyms"),
+    path("faq/synonyms/<int:synonym_id>/", manage.faq_synonyms, name="manage-faq-synonym-edit"),
+    path("faq/synonyms/<int:synonym_id>/delete/", manage.faq_synonym_remove, name="manage-faq-synonym-delete"),
     path("paths/", manage.path_list, name="manage-paths"),
     path("paths/new/", manage.path_form, name="manage-path-new"),
     path("paths/<int:path_id>/", manage.path_form, name="manage-path-edit"),
