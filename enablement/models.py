@@ -179,6 +179,39 @@ class LearningPathItem(TenantOwnedModel):
         constraints = [models.UniqueConstraint(fields=["tenant", "path", "asset"], name="uniq_path_asset")]
 
 
+class AudienceRule(TenantOwnedModel):
+    """Limits who may see an asset or a learning path: a tier, a segment or a named partner.
+
+    An asset (or path) with no rules is for every partner of the tenant; with rules, only for the
+    partners that match at least one. ``enablement.audiences`` is the one place that reads them.
+    """
+
+    asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.CASCADE, related_name="audience_rules")
+    path = models.ForeignKey(
+        "LearningPath", null=True, blank=True, on_delete=models.CASCADE, related_name="audience_rules"
+    )
+    tier = models.ForeignKey(PartnerTier, verbose_name=_("tier"), null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    segment = models.CharField(_("segment"), max_length=100, blank=True, default="")
+    partner = models.ForeignKey(Partner, verbose_name=_("partner"), null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        verbose_name = _("audience rule")
+        verbose_name_plural = _("audience rules")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(asset__isnull=False) & Q(path__isnull=True)) | (Q(asset__isnull=True) & Q(path__isnull=False)),
+                name="audience_rule_one_subject",
+            ),
+            models.CheckConstraint(
+                condition=(Q(tier__isnull=False) & Q(segment="") & Q(partner__isnull=True))
+                | (Q(tier__isnull=True) & ~Q(segment="") & Q(partner__isnull=True))
+                | (Q(tier__isnull=True) & Q(segment="") & Q(partner__isnull=False)),
+                name="audience_rule_one_target",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "asset"]), models.Index(fields=["tenant", "path"])]
+
+
 class AssignmentTarget(models.TextChoices):
     PARTNER = "partner", _("Partner")
     TIER = "tier", _("Tier")
@@ -296,47 +329,6 @@ class ActivityEvent(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.verb} {self.occurred_at:%Y-%m-%d %H:%M}"
-
-
-class XapiStatement(TenantOwnedModel):
-    """An xAPI statement as received by the LRS (``/api/xapi/statements``), kept verbatim.
-
-    Statements whose verb, actor and activity are known are also mapped onto the activity log
-    (``mapped_event``); the others are kept with ``unmapped=True`` and a reason, never dropped.
-    """
-
-    statement_id = models.UUIDField()
-    payload = models.JSONField(help_text="The statement as received, plus the LRS-set 'stored' and 'authority'.")
-    verb_id = models.CharField(max_length=500)
-    actor_key = models.CharField(max_length=500, help_text="mbox, mbox_sha1sum, openid or account homePage|name.")
-    activity_id = models.CharField(max_length=1000, blank=True, default="")
-    registration = models.UUIDField(null=True, blank=True)
-    timestamp = models.DateTimeField()
-    stored = models.DateTimeField(default=timezone.now)
-    voided = models.BooleanField(default=False)
-    voids_statement_id = models.UUIDField(null=True, blank=True, help_text="Set on a voiding statement.")
-    mapped_event = models.ForeignKey(
-        ActivityEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    unmapped = models.BooleanField(default=False)
-    unmapped_reason = models.CharField(max_length=200, blank=True, default="")
-
-    class Meta:
-        verbose_name = _("xAPI statement")
-        verbose_name_plural = _("xAPI statements")
-        constraints = [
-            models.UniqueConstraint(fields=["tenant", "statement_id"], name="uniq_xapi_statement_id"),
-        ]
-        indexes = [
-            models.Index(fields=["tenant", "stored", "id"], name="xapi_tenant_stored"),
-            models.Index(fields=["tenant", "verb_id"], name="xapi_tenant_verb"),
-            models.Index(fields=["tenant", "actor_key"], name="xapi_tenant_actor"),
-            models.Index(fields=["tenant", "activity_id"], name="xapi_tenant_activity"),
-            models.Index(fields=["tenant", "unmapped"], name="xapi_tenant_unmapped"),
-        ]
-
-    def __str__(self) -> str:
-        return str(self.statement_id)
 
 
 # --- FAQ search -------------------------------------------------------------------------------------

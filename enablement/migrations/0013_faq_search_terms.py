@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('enablement', '0010_xapi_statement'),
+        ('enablement', '0012_audience_rules'),
         ('partners', '0003_deal_moved_to_deals'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
