@@ -7,7 +7,7 @@
 * Score = Σ over matched groups of idf(term) × field weight (question 3 > category/tags 2 >
   answer 1), times the share of groups matched, so an FAQ matching every word ranks first. An
   FAQ must match half of the words of a short query and 60 % of a longer, natural one
-  ("パスワードを忘れてログインできません").
+  ("パスワードを忘れてログインできません"), and score at least 30 % of the best result.
 * Only the tenant's published FAQs that the partner may open are returned (``visible_assets``).
 
 Queries: synonyms 1, term rows 1, FAQ count 1, visible FAQs 1 — whatever the query.
@@ -32,6 +32,7 @@ FIELD_WEIGHT = {FaqField.TITLE: 3.0, FaqField.KEYWORDS: 2.0, FaqField.BODY: 1.0}
 ALL_PARTS_FACTOR = 0.9
 ONE_PART_FACTOR = 0.5
 SYNONYM_FACTOR = 0.9
+RELATIVE_CUTOFF = 0.3  # results scoring under 30 % of the best one are noise ("申請" alone in 値引きを申請したい)
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,9 @@ def rank(groups: list[QueryGroup], rows, total: int) -> list[tuple[int, float]]:
         if matched >= need and matched:
             scored.append((asset_id, total_score * matched / len(groups)))
     scored.sort(key=lambda s: -s[1])
+    if scored:
+        floor = scored[0][1] * RELATIVE_CUTOFF
+        scored = [s for s in scored if s[1] >= floor]
     return scored
 
 
