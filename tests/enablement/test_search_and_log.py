@@ -196,3 +196,15 @@ def test_same_event_id_is_stored_once(tenant_a, partner_user_a):
         second, created2 = activity_record(**kwargs, query="b")
         assert (created1, created2) == (True, False)
         assert second.pk == first.pk and ActivityEvent.objects.filter(event_id="x-1").count() == 1
+
+
+def test_faq_reindex_command(faqs, tenant_a, tenant_b, partner_user_a):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("faq_reindex", stdout=out)
+    assert "acme:" in out.getvalue() and "globex: 0" in out.getvalue()
+    call_command("faq_reindex", "--tenant", "acme", stdout=out)
+    assert search(partner_user_a, "請求書") == ["請求書を再発行するには？"]
