@@ -14,7 +14,7 @@ from partners.models import Partner, Tenant, User
 MAX_MESSAGE = 2000
 
 
-def _clean_terms(terms: str) -> str:
+def synonym_terms_clean(terms: str) -> str:
     words = split_synonyms(terms)
     if len(words) < 2:
         raise ValidationError({"terms": _("Give at least two words or phrases, separated by commas.")})
@@ -28,14 +28,14 @@ def _clean_terms(terms: str) -> str:
 
 @transaction.atomic
 def faq_synonym_create(*, tenant: Tenant, terms: str, actor: User | None) -> FaqSynonym:
-    return FaqSynonym.objects.create(tenant=tenant, terms=_clean_terms(terms), created_by=actor)
+    return FaqSynonym.objects.create(tenant=tenant, terms=synonym_terms_clean(terms), created_by=actor)
 
 
 @transaction.atomic
 def faq_synonym_update(*, tenant: Tenant, synonym: FaqSynonym, terms: str, actor: User | None) -> FaqSynonym:
     if synonym.tenant_id != tenant.pk:
         raise ValidationError("Unknown synonym.")
-    synonym.terms = _clean_terms(terms)
+    synonym.terms = synonym_terms_clean(terms)
     synonym.save(update_fields=["terms", "updated_at"])
     return synonym
 
