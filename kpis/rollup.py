@@ -36,7 +36,10 @@ Fact semantics
 * ``DailyActivityFact`` (day, partner, asset|NULL, verb): ``event_count`` events,
   ``user_count`` distinct non-null ``user_id``, ``seconds`` = SUM(seconds) (NULL → 0),
   ``max_progress`` = MAX(progress) (NULL when no event carried one), ``negative_count`` = events
-  with ``resolved`` false (the FAQ "no" answers).
+  with ``resolved`` false (the FAQ "no" answers). ``faq.feedback`` counts one answer per person per
+  FAQ: an answer followed by a later one of the same user on the same FAQ was changed and is left
+  out (``SUPERSEDED_FEEDBACK_SQL``); a new answer also touches the days of that person's earlier
+  answers, so they are recomputed without it.
 * ``FaqSearchFact`` (day, partner, normalised query): normalised = lower case, trimmed,
   whitespace runs (incl. the ideographic space) collapsed to one space. ``searches`` = number of
   ``faq.searched`` events, ``zero_result_searches`` = those with ``result_count = 0``,
@@ -93,6 +96,13 @@ COMPLETION_SQL = (
     f" OR (a.kind = '{AssetKind.DOCUMENT.value}' AND e.verb IN "
     f"('{Verb.DOCUMENT_VIEWED.value}', '{Verb.DOCUMENT_DOWNLOADED.value}'))"
     f" OR (a.kind = '{AssetKind.FAQ.value}' AND e.verb = '{Verb.FAQ_VIEWED.value}'))"
+)
+# One FAQ answer per person: a feedback event followed by a later one of the same user on the same
+# FAQ was changed and is not counted (the log is append-only; the latest answer counts).
+SUPERSEDED_FEEDBACK_SQL = (
+    f"(e.verb = '{Verb.FAQ_FEEDBACK.value}' AND e.user_id IS NOT NULL AND EXISTS (SELECT 1 FROM {EV} s "
+    f"WHERE s.tenant_id = e.tenant_id AND s.user_id = e.user_id AND s.asset_id = e.asset_id AND s.verb = e.verb "
+    f"AND (s.occurred_at > e.occurred_at OR (s.occurred_at = e.occurred_at AND s.id > e.id))))"
 )
 PROGRESS_SQL = f"CASE WHEN e.verb IN ('{PROGRESS_VERBS[0]}', '{PROGRESS_VERBS[1]}') THEN e.progress END"
 
@@ -299,7 +309,14 @@ def _touched_days(cursor, d: Dialect, tenant_id: int, lo: dt.datetime | None, hi
         f"UNION SELECT {d.day('e.occurred_at', shift)} AS d FROM {EV} e WHERE {recv} "
         f"AND e.verb IN ('{Verb.FAQ_VIEWED.value}', '{Verb.FAQ_FEEDBACK.value}')"
     )
-    cursor.execute(sql, params + params)
+    # A new FAQ answer replaces the same person's earlier answers: their days are recomputed too.
+    recv_n = recv.replace("e.", "n.")
+    sql += (
+        f" UNION SELECT {d.day('p.occurred_at')} AS d FROM {EV} n JOIN {EV} p ON p.tenant_id = n.tenant_id "
+        f"AND p.user_id = n.user_id AND p.asset_id = n.asset_id AND p.verb = n.verb "
+        f"WHERE {recv_n} AND n.verb = '{Verb.FAQ_FEEDBACK.value}' AND p.occurred_at < n.occurred_at"
+    )
+    cursor.execute(sql, params + params + params)
     return sorted(_as_date(r[0]) for r in cursor.fetchall() if r[0] is not None)
 
 
@@ -365,7 +382,7 @@ def _daily(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
         f"SELECT e.tenant_id, {d.day('e.occurred_at')}, e.partner_id, e.asset_id, e.verb, "
         f"COUNT(*), COUNT(DISTINCT e.user_id), COALESCE(SUM(e.seconds), 0), MAX(e.progress), "
         f"SUM(CASE WHEN e.resolved IS NOT NULL AND NOT e.resolved THEN 1 ELSE 0 END) "
-        f"FROM {EV} e WHERE e.tenant_id = %s AND {IN_RANGE}{where} GROUP BY 1, 2, 3, 4, 5",
+        f"FROM {EV} e WHERE e.tenant_id = %s AND {IN_RANGE}{where} AND NOT {SUPERSEDED_FEEDBACK_SQL} GROUP BY 1, 2, 3, 4, 5",
         [tenant_id, *params],
     )
     return cursor.rowcount
