@@ -24,4 +24,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=47),
         "options": {"expires": 60 * 60},
     },
+    # Daily overdue-assignment notices (deduped per assignment, partner and user).
+    "enablement-overdue-assignments": {
+        "task": "enablement.tasks.overdue_assignments_notify_all_tenants",
+        "schedule": crontab(hour=0, minute=30),
+        "options": {"expires": 60 * 60},
+    },
 }

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "axes",
     "partners",
     "partners.deals",
+    "partners.notifications",
     "enablement",
     "enablement.lrs.apps.LrsConfig",
     "kpis",
@@ -81,6 +82,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "partners.context_processors.tenancy",
+                "partners.notifications.context_processors.notifications",
                 "prm.navigation.navigation",
             ],
         },
@@ -162,7 +164,7 @@ LANGUAGES = [("ja", _("Japanese")), ("en", _("English"))]
 # (tests/i18n/test_catalogues.py checks both).
 LOCALE_PATHS = [
     BASE_DIR / context / "locale"
-    for context in ("partners/deals", "kpis/patterns", "enablement/lrs", "partners", "enablement", "kpis", ".")
+    for context in ("partners/deals", "partners/notifications", "kpis/patterns", "enablement/lrs", "partners", "enablement", "kpis", ".")
 ]
 USE_I18N = True
 TIME_ZONE = "Asia/Tokyo"
@@ -205,6 +207,8 @@ CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cook
 # Django 6.1 mailers: the console in development; production.py configures SMTP.
 MAILERS = {"default": {"BACKEND": env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")}}
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="shien@localhost")
+# Links in mails (notifications, unsubscribe) are made absolute with this origin.
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 
 # --- Celery -------------------------------------------------------------------------------------
 # No broker configured (the embedded default): tasks run eagerly in the calling process.

@@ -9,10 +9,12 @@ from kpis import urls as kpis_urls
 from kpis.patterns import urls as patterns_urls
 from partners import urls as partners_urls
 from partners.deals import urls as deals_urls
+from partners.notifications import urls as notifications_urls
 from prm import health
 
 tenant_patterns = [
     path("", include(partners_urls.tenant_urlpatterns)),
+    path("", include(notifications_urls.tenant_urlpatterns)),
     path("portal/", include(patterns_urls.portal_urlpatterns)),
     path("portal/", include(enablement_urls.portal_urlpatterns)),
     path("portal/deals/", include(deals_urls.portal_urlpatterns)),
@@ -28,6 +30,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("", include(partners_urls.urlpatterns)),
+    path("", include(notifications_urls.urlpatterns)),
     path("admin/", admin.site.urls),
     path("t/<slug:tenant_slug>/", include(tenant_patterns)),
     path("api/", include("prm.urls_api")),

@@ -28,6 +28,7 @@ from enablement.models import (
     Team,
     private_upload_to,
 )
+from enablement.notices import assignments_notify
 from enablement.services.faq import faq_questions_answered
 from partners.models import Partner, PartnerTier, Tenant, User
 
@@ -253,10 +254,12 @@ def assignment_create(
     if asset is not None and asset.status == AssetStatus.ARCHIVED:
         raise ValidationError({"asset": "An archived asset cannot be assigned."})
     _check_audience(tenant=tenant, asset=asset, path=learning_path, partner=partner, tier=tier, segment=segment)
-    return Assignment.objects.create(
+    assignment = Assignment.objects.create(
         tenant=tenant, asset=asset, learning_path=learning_path, target=target, partner=partner, tier=tier,
         segment=segment, due_on=due_on, required_completions=required_completions, source=source, created_by=actor,
     )
+    assignments_notify(tenant=tenant, assignment_ids=[assignment.pk])  # in-app now, e-mail on commit
+    return assignment
 
 
 def _check_audience(*, tenant, asset, path, partner, tier, segment) -> None:

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from enablement.models import Asset, AssetKind, FaqQuestion, FaqQuestionStatus, FaqSynonym, split_synonyms
+from enablement.notices import faq_questions_answered_notify
 from enablement.search.analysis import analyse
 from partners.models import Partner, Tenant, User
 
@@ -75,6 +76,11 @@ def faq_question_link_answer(*, tenant: Tenant, question: FaqQuestion, asset: As
 
 def faq_questions_answered(*, tenant: Tenant, asset: Asset) -> int:
     """Called when an FAQ is published: the questions it answers become answered."""
-    return FaqQuestion.objects.filter(tenant=tenant, answer=asset, status=FaqQuestionStatus.OPEN).update(
+    ids = list(
+        FaqQuestion.objects.filter(tenant=tenant, answer=asset, status=FaqQuestionStatus.OPEN).values_list("pk", flat=True)
+    )
+    answered = FaqQuestion.objects.filter(tenant=tenant, pk__in=ids, status=FaqQuestionStatus.OPEN).update(
         status=FaqQuestionStatus.ANSWERED, answered_at=timezone.now()
     )
+    faq_questions_answered_notify(tenant=tenant, question_ids=ids)  # the askers: in-app now, e-mail on commit
+    return answered

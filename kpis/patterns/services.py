@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from enablement.audiences import allowed_pairs
 from enablement.models import Asset, Assignment, AssignmentTarget, LearningPath, LearningPathItem
+from enablement.notices import assignments_notify
 from kpis.patterns.models import PatternItem, PatternItemType, PatternRun
 from kpis.patterns.selectors import PLAYBOOK_SOURCE
 from partners.models import CohortOverride, Partner, Tenant, User
@@ -171,6 +172,7 @@ def playbook_assign(
         if (pid, asset_id) not in existing and (pid, asset_id) in allowed
     ]
     Assignment.objects.bulk_create(new, batch_size=500)
+    assignments_notify(tenant=tenant, assignment_ids=[a.pk for a in new if a.pk])  # e-mail on commit
     return len(new)
 
 

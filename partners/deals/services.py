@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from partners.deals.models import Deal, DealSource, DealStage
+from partners.deals.notices import deal_decision_notify
 from partners.models import Partner, Tenant, User
 
 
@@ -119,4 +120,5 @@ def deal_transition(
         deal.decided_by = actor
         fields.append("decided_by")
     deal.save(update_fields=fields)
+    deal_decision_notify(tenant=tenant, deal=deal)  # approved/rejected: the registering user, e-mail on commit
     return deal
