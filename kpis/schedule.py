@@ -30,4 +30,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=0, minute=30),
         "options": {"expires": 60 * 60},
     },
+    # Monday mornings (Tokyo): the channel managers' weekly digest and the partners' next best actions.
+    "kpis-weekly-digest": {
+        "task": "kpis.tasks.weekly_digest_all_tenants",
+        "schedule": crontab(day_of_week="sun", hour=23, minute=0),  # Sunday 23:00 UTC = Monday 08:00 JST
+        "options": {"expires": 6 * 60 * 60},
+    },
+    "kpis-weekly-next-best-actions": {
+        "task": "kpis.patterns.tasks.next_actions_weekly_all_tenants",
+        "schedule": crontab(day_of_week="sun", hour=23, minute=15),
+        "options": {"expires": 6 * 60 * 60},
+    },
 }

@@ -17,6 +17,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from kpis.metrics import RECENT_PERIODS_BACK
+from kpis.notices import weekly_digest_notify
 from kpis.runs import live_lease_tenant_ids
 from kpis.services import kpis_refresh_now
 from partners.models import Tenant
@@ -76,4 +77,20 @@ def recompute_recent_all_tenants() -> int:
     days = settings.KPIS_NIGHTLY_RECOMPUTE_DAYS
     for tenant_id in ids:
         rollup_tenant.delay(tenant_id, periods_back=RECENT_PERIODS_BACK, recompute_days=days)
+    return len(ids)
+
+
+@shared_task(name="kpis.tasks.weekly_digest_tenant", **TASK_OPTIONS)
+@tenant_task
+def weekly_digest_tenant(tenant_id: int) -> int:
+    """This week's digest to one tenant's channel managers (once per manager and ISO week)."""
+    return len(weekly_digest_notify(tenant=Tenant.objects.get(pk=tenant_id)))
+
+
+@shared_task(name="kpis.tasks.weekly_digest_all_tenants", **TASK_OPTIONS)
+def weekly_digest_all_tenants() -> int:
+    """Weekly beat entry: one ``weekly_digest_tenant`` per active tenant."""
+    ids = _active_tenant_ids()
+    for tenant_id in ids:
+        weekly_digest_tenant.delay(tenant_id)
     return len(ids)

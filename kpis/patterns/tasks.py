@@ -8,9 +8,10 @@ from __future__ import annotations
 from celery import shared_task
 
 from kpis.patterns.mining import mine_patterns
+from kpis.patterns.notices import next_actions_weekly_notify
 from kpis.patterns.selectors import clean_params
 from partners.models import Tenant
-from partners.tenancy import tenant_task
+from partners.tenancy import scopes_disabled, tenant_task
 
 
 @shared_task(name="kpis.patterns.tasks.mine_patterns_tenant", acks_late=True, reject_on_worker_lost=True)
@@ -28,4 +29,23 @@ def mine_patterns_all_tenants() -> int:
     ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
     for tenant_id in ids:
         mine_patterns_tenant.delay(tenant_id)
+    return len(ids)
+
+
+@shared_task(name="kpis.patterns.tasks.next_actions_weekly_tenant", acks_late=True, reject_on_worker_lost=True,
+             ignore_result=True)
+@tenant_task
+def next_actions_weekly_tenant(tenant_id: int) -> int:
+    """This week's next-best-action notice to one tenant's partner users (once per user and ISO week)."""
+    return len(next_actions_weekly_notify(tenant=Tenant.objects.get(pk=tenant_id)))
+
+
+@shared_task(name="kpis.patterns.tasks.next_actions_weekly_all_tenants", acks_late=True, reject_on_worker_lost=True,
+             ignore_result=True)
+def next_actions_weekly_all_tenants() -> int:
+    """Weekly beat entry: one ``next_actions_weekly_tenant`` per active tenant."""
+    with scopes_disabled():
+        ids = list(Tenant.objects.filter(is_active=True).order_by("pk").values_list("pk", flat=True))
+    for tenant_id in ids:
+        next_actions_weekly_tenant.delay(tenant_id)
     return len(ids)
