@@ -80,3 +80,58 @@ class NotificationPreference(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.kind}"
+
+
+class WebhookFormat(models.TextChoices):
+    JSON = "json", _("JSON")
+    SLACK = "slack", _("Slack")
+    TEAMS = "teams", _("Microsoft Teams")
+
+
+class Webhook(TenantOwnedModel):
+    """An outgoing webhook of a tenant: each notified event of the chosen kinds is POSTed once,
+    signed with HMAC-SHA256 of the body (header ``X-Shien-Signature: sha256=<hex>``)."""
+
+    name = models.CharField(_("name"), max_length=100)
+    url = models.URLField(_("URL"), max_length=500)
+    secret = models.CharField(_("signing secret"), max_length=200)
+    format = models.CharField(_("format"), max_length=16, choices=WebhookFormat.choices, default=WebhookFormat.JSON)
+    kinds = models.JSONField(_("kinds"), default=list, blank=True, help_text=_("Empty: every kind."))
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("webhook")
+        verbose_name_plural = _("webhooks")
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="uniq_webhook_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def wants(self, kind: str) -> bool:
+        return not self.kinds or kind in self.kinds
+
+
+class WebhookDelivery(TenantOwnedModel):
+    """One event for one webhook: ``(tenant, webhook, dedupe_key)`` is unique, so an event is
+    delivered at most once per webhook however often it is notified."""
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    dedupe_key = models.CharField(_("dedupe key"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=32, choices=NotificationKind.choices)
+    payload = models.JSONField(_("payload"))
+    state = models.CharField(_("state"), max_length=16, choices=EmailState.choices, default=EmailState.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True, default="")
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "webhook", "dedupe_key"], name="uniq_webhook_delivery"),
+        ]
+
+    def __str__(self) -> str:
+        return self.dedupe_key

@@ -19,7 +19,15 @@ from django.db import transaction
 from django.utils import timezone, translation
 
 from partners.models import Tenant, User
-from partners.notifications.models import EmailState, Notification, NotificationKind, NotificationPreference
+from partners.notifications.models import (
+    EmailState,
+    Notification,
+    NotificationKind,
+    NotificationPreference,
+    Webhook,
+    WebhookDelivery,
+    WebhookFormat,
+)
 
 UNSUBSCRIBE_SALT = "shien.notifications.unsubscribe"
 
@@ -72,6 +80,7 @@ def notify_many(*, tenant: Tenant, notices: list[Notice]) -> list[int]:
         for recipient in notice.recipients:
             user_id = recipient if isinstance(recipient, int) else recipient.pk
             wanted.setdefault((user_id, notice.dedupe_key), notice)
+    _webhooks_enqueue(tenant=tenant, notices=notices)
     if not wanted:
         return []
     user_ids = {user_id for user_id, _key in wanted}
@@ -123,7 +132,7 @@ def notify_many(*, tenant: Tenant, notices: list[Notice]) -> list[int]:
 
             notification_emails_send.delay(tenant_id, pending)
 
-        transaction.on_commit(enqueue)
+        transaction.on_commit(enqueue, robust=True)  # a mail or endpoint failure never fails the caller
     return ids
 
 
@@ -175,3 +184,74 @@ def notification_unsubscribe(*, tenant: Tenant, user_id: int, kind: str) -> Noti
         pref.email = False
         pref.save(update_fields=["email"])
     return pref
+
+
+# --- Outgoing webhooks --------------------------------------------------------------------------
+
+# Events, not per-person digests: each of these dedupe keys names one event.
+WEBHOOK_KINDS = frozenset({
+    NotificationKind.ASSIGNMENT_NEW, NotificationKind.ASSIGNMENT_OVERDUE,
+    NotificationKind.DEAL_DECISION, NotificationKind.FAQ_ANSWERED,
+})
+
+
+def absolute_url(url: str) -> str:
+    from django.conf import settings
+
+    if not url or url.startswith(("http://", "https://")):
+        return url
+    return settings.SITE_URL.rstrip("/") + url
+
+
+def webhook_payload(*, tenant: Tenant, fmt: str, kind: str, title: str, body: str, url: str, key: str) -> dict:
+    """The body POSTed for one event: a plain JSON event, a Slack message (``text``, mrkdwn) or a
+    Microsoft Teams message card."""
+    link = absolute_url(url)
+    if fmt == WebhookFormat.SLACK:
+        text = f"*{title}*" + (f"\n{body}" if body else "") + (f"\n<{link}|{link}>" if link else "")
+        return {"text": text}
+    if fmt == WebhookFormat.TEAMS:
+        card = {"@type": "MessageCard", "@context": "https://schema.org/extensions", "summary": title,
+                "themeColor": "1F5F8B", "title": title, "text": body or title}
+        if link:
+            card["potentialAction"] = [{"@type": "OpenUri", "name": "Shien", "targets": [{"os": "default", "uri": link}]}]
+        return card
+    return {"event": kind, "tenant": tenant.slug, "id": key, "title": title, "body": body, "url": link,
+            "occurred_at": timezone.now().isoformat()}
+
+
+def _webhooks_enqueue(*, tenant: Tenant, notices: list[Notice]) -> None:
+    events = [n for n in notices if n.kind in WEBHOOK_KINDS]
+    if not events:
+        return
+    hooks = list(Webhook.objects.filter(tenant=tenant, is_active=True))
+    rows = []
+    for hook in hooks:
+        for notice in events:
+            if not hook.wants(notice.kind):
+                continue
+            title = _render(notice.title, notice.params, tenant.default_language)
+            body = _render(notice.body, notice.params, tenant.default_language) if notice.body else ""
+            rows.append(WebhookDelivery(
+                tenant=tenant, webhook=hook, dedupe_key=notice.dedupe_key[:200], kind=notice.kind,
+                payload=webhook_payload(tenant=tenant, fmt=hook.format, kind=notice.kind, title=title, body=body,
+                                        url=notice.url, key=notice.dedupe_key),
+            ))
+    if not rows:
+        return
+    WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
+    pending = list(
+        WebhookDelivery.objects.filter(
+            tenant=tenant, webhook__in=hooks, dedupe_key__in={r.dedupe_key for r in rows}, state=EmailState.PENDING
+        ).values_list("pk", flat=True)
+    )
+    if pending:
+        tenant_id = tenant.pk
+
+        def enqueue() -> None:
+            from partners.notifications.tasks import webhook_deliveries_send
+
+            for pk in pending:  # one task each: a failing endpoint retries alone
+                webhook_deliveries_send.delay(tenant_id, pk)
+
+        transaction.on_commit(enqueue, robust=True)  # a mail or endpoint failure never fails the caller

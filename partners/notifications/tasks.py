@@ -8,10 +8,14 @@ mid-send leaves the row in ``sending`` (at most once, never twice).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
+import urllib.error
+import urllib.request
 
 from celery import shared_task
-from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import OperationalError
 from django.template.loader import render_to_string
@@ -19,8 +23,8 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from partners.models import Tenant, User
-from partners.notifications.models import EmailState, Notification
-from partners.notifications.services import unsubscribe_token
+from partners.notifications.models import EmailState, Notification, WebhookDelivery
+from partners.notifications.services import absolute_url, unsubscribe_token
 from partners.tenancy import tenant_task
 
 log = logging.getLogger(__name__)
@@ -30,10 +34,7 @@ class MailSendError(Exception):
     """A notification mail could not be handed to the mail server (retried)."""
 
 
-def absolute(url: str) -> str:
-    if url.startswith(("http://", "https://")) or not url:
-        return url
-    return settings.SITE_URL.rstrip("/") + url
+absolute = absolute_url
 
 
 @shared_task(
@@ -103,3 +104,59 @@ def _send(*, tenant: Tenant, user: User, note: Notification) -> None:
     )
     message.attach_alternative(html, "text/html")
     message.send()
+
+
+class WebhookSendError(Exception):
+    """The endpoint did not accept the delivery (retried with exponential backoff)."""
+
+
+def webhook_signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+@shared_task(
+    name="notifications.tasks.webhook_deliveries_send",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError, WebhookSendError),
+    retry_backoff=10,
+    retry_backoff_max=3600,
+    retry_jitter=True,
+    max_retries=8,
+    ignore_result=True,
+)
+@tenant_task
+def webhook_deliveries_send(tenant_id: int, delivery_id: int) -> bool:
+    """POST one webhook delivery, signed. Claimed first (pending → sending), so a duplicated task
+    never posts it twice; a failure puts it back to pending and the task retries with backoff."""
+    claimed = WebhookDelivery.objects.filter(
+        tenant_id=tenant_id, pk=delivery_id, state=EmailState.PENDING
+    ).update(state=EmailState.SENDING)
+    if not claimed:
+        return False
+    delivery = WebhookDelivery.objects.select_related("webhook").get(tenant_id=tenant_id, pk=delivery_id)
+    body = json.dumps(delivery.payload, ensure_ascii=False, separators=(",", ":")).encode()
+    request = urllib.request.Request(  # noqa: S310 (the URL is an http(s) URLField set by a tenant admin)
+        delivery.webhook.url, data=body, method="POST",
+        headers={
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": "Shien-Webhook/1",
+            "X-Shien-Event": delivery.kind,
+            "X-Shien-Delivery": delivery.dedupe_key,
+            "X-Shien-Signature": webhook_signature(delivery.webhook.secret, body),
+        },
+    )
+    try:
+        if not delivery.webhook.url.startswith(("http://", "https://")):
+            raise ValueError("not an http(s) URL")
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            status = response.status
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        WebhookDelivery.objects.filter(tenant_id=tenant_id, pk=delivery_id).update(
+            state=EmailState.PENDING, attempts=delivery.attempts + 1, last_error=str(exc)[:1000]
+        )
+        raise WebhookSendError(str(exc)) from exc
+    WebhookDelivery.objects.filter(tenant_id=tenant_id, pk=delivery_id).update(
+        state=EmailState.SENT, attempts=delivery.attempts + 1, delivered_at=timezone.now(), last_error=f"HTTP {status}"
+    )
+    return True
