@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class PartnersConfig(AppConfig):
     name = "partners"
     verbose_name = _("Partners and tenancy")
+
+    def ready(self) -> None:
+        from partners.accounts import receivers  # noqa: F401
