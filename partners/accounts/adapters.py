@@ -14,6 +14,13 @@ class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request) -> bool:
         return False  # people arrive by invitation or through their tenant's SSO
 
+    def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:
+        """Setting up a second factor right after logging in (where the role requires one) does
+        not ask for the password again; later, as everywhere, it does."""
+        if app == "allauth.mfa" and self.request is not None and _just_logged_in(self.request):
+            return False
+        return super().is_reauthentication_required(app=app, **kwargs)
+
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def list_apps(self, request, provider=None, client_id=None):
@@ -63,3 +70,17 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         if conn is not None:
             sso.sso_membership_grant(conn=conn, user=user, attributes=sociallogin.account.extra_data)
         return user
+
+
+def _just_logged_in(request) -> bool:
+    import time
+
+    from allauth.account.internal.flows.login import get_authentication_records
+    from django.conf import settings
+
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return False
+    records = get_authentication_records(request, user)
+    logins = [r for r in records if r.get("method") in ("password", "socialaccount", "password_reset")]
+    return bool(logins) and time.time() - logins[-1]["at"] < settings.ACCOUNT_REAUTHENTICATION_TIMEOUT

@@ -14,5 +14,7 @@ def enrolment_counts_as_second_factor(sender, request, user, authenticator, **kw
     session has passed the second factor without asking for it again straight away."""
     from allauth.account.internal.flows.login import record_authentication
 
+    if authenticator.type not in ("totp", "webauthn"):
+        return
     if request is not None and request.user.is_authenticated and request.user.pk == user.pk:
         record_authentication(request, user, method=MFA_METHOD, type=authenticator.type, enrolled=True)
