@@ -127,7 +127,14 @@ def email_allowed(conn: SsoConnection, email: str) -> bool:
 
 
 def _attribute_values(data: dict, name: str) -> list[str]:
-    value = (data or {}).get(name)
+    """An attribute's values: SAML attributes (lists), or OpenID Connect claims (userinfo, id token)."""
+    data = data or {}
+    value = data.get(name)
+    if value is None:
+        for part in ("userinfo", "id_token"):
+            if isinstance(data.get(part), dict) and data[part].get(name) is not None:
+                value = data[part][name]
+                break
     if value is None:
         return []
     if isinstance(value, (list, tuple)):

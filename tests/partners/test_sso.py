@@ -1,0 +1,182 @@
+"""Per-tenant SSO: an OpenID Connect flow against a stub provider and a signed SAML response posted to
+the ACS. The IdP of one tenant only ever creates memberships in that tenant."""
+
+import json
+import time
+from unittest import mock
+from urllib.parse import parse_qs, urlparse
+
+import jwt
+import pytest
+import requests
+from django.urls import reverse
+from django_scopes import scope, scopes_disabled
+
+from partners.accounts import sso
+from partners.models import Membership, SsoConnection, User
+from tests import factories as f
+
+pytestmark = pytest.mark.django_db
+
+ISSUER = "https://idp.acme-corp.example"
+
+
+class StubOidcProvider:
+    """Answers the discovery, token and userinfo requests allauth makes (no network)."""
+
+    def __init__(self, *, issuer=ISSUER, client_id="acme-client", claims=None):
+        self.issuer, self.client_id = issuer, client_id
+        self.claims = claims or {}
+        self.token_requests = []
+
+    def __call__(self, session, method, url, *args, **kwargs):
+        response = requests.Response()
+        response.status_code = 200
+        response.headers["Content-Type"] = "application/json"
+        if url.startswith(self.issuer + "/.well-known/openid-configuration"):
+            body = {
+                "issuer": self.issuer,
+                "authorization_endpoint": f"{self.issuer}/authorize",
+                "token_endpoint": f"{self.issuer}/token",
+                "userinfo_endpoint": f"{self.issuer}/userinfo",
+                "jwks_uri": f"{self.issuer}/jwks",
+                "token_endpoint_auth_methods_supported": ["client_secret_post"],
+            }
+        elif url == f"{self.issuer}/token":
+            self.token_requests.append(kwargs.get("data") or {})
+            now = int(time.time())
+            id_token = jwt.encode(
+                {"iss": self.issuer, "aud": self.client_id, "iat": now, "exp": now + 300, **self.claims},
+                "the-token-arrives-over-tls-so-its-signature-is-not-checked", algorithm="HS256",
+            )
+            body = {"access_token": "at-123", "token_type": "Bearer", "expires_in": 300, "id_token": id_token}
+        elif url == f"{self.issuer}/userinfo":
+            body = self.claims
+        else:
+            response.status_code = 404
+            body = {}
+        response._content = json.dumps(body).encode()
+        response.url = url
+        return response
+
+
+def _oidc_connection(tenant, **overrides):
+    with scope(tenant=tenant.pk):
+        fields = {
+            "name": "Acme Corp SSO", "issuer": ISSUER, "client_id": "acme-client", "client_secret": "s3cret-value",
+            "email_domains": "acme-corp.example", "jit_enabled": True, "default_role": "channel_manager",
+            "role_mapping": [{"attribute": "groups", "value": "prm-admins", "role": "tenant_admin"}],
+        }
+        return sso.sso_connection_save(tenant=tenant, actor=None, protocol="oidc", **{**fields, **overrides})
+
+
+def _oidc_login(client, conn, stub):
+    with mock.patch.object(requests.Session, "request", autospec=True, side_effect=stub):
+        start = client.post(sso.login_url(conn))
+        assert start.status_code == 302, start.content[:500]
+        location = urlparse(start["Location"])
+        assert location.netloc == urlparse(stub.issuer).netloc
+        params = parse_qs(location.query)
+        assert params["client_id"] == [stub.client_id]
+        callback = reverse("openid_connect_callback", kwargs={"provider_id": conn.provider_id})
+        return client.get(callback, {"code": "auth-code", "state": params["state"][0]}, follow=True)
+
+
+def test_secret_is_stored_encrypted(tenant_a):
+    conn = _oidc_connection(tenant_a)
+    assert "s3cret-value" not in conn.client_secret_encrypted
+    assert sso.connection_secret(conn) == "s3cret-value"
+
+
+def test_oidc_login_creates_the_mapped_membership_in_this_tenant_only(client, tenant_a, tenant_b):
+    conn = _oidc_connection(tenant_a)
+    _oidc_connection(tenant_b)  # another tenant claims the same domain: it gains nothing from tenant A's IdP
+    stub = StubOidcProvider(claims={"sub": "u-1", "email": "hanako@acme-corp.example", "email_verified": True,
+                                    "name": "Hanako", "groups": ["staff"]})
+    response = _oidc_login(client, conn, stub)
+    assert response.redirect_chain[-1][0] == "/t/acme/manage/"
+    assert stub.token_requests and stub.token_requests[0]["client_secret"] == "s3cret-value"
+    user = User.objects.get(email="hanako@acme-corp.example")
+    with scopes_disabled():
+        memberships = list(Membership.objects.filter(user=user).values_list("tenant__slug", "role"))
+    assert memberships == [("acme", "channel_manager")]
+    assert not user.has_usable_password()
+
+
+def test_oidc_attribute_maps_to_tenant_admin(client, tenant_a):
+    conn = _oidc_connection(tenant_a)
+    stub = StubOidcProvider(claims={"sub": "u-2", "email": "boss@acme-corp.example", "email_verified": True,
+                                    "groups": ["staff", "prm-admins"]})
+    _oidc_login(client, conn, stub)
+    with scopes_disabled():
+        assert Membership.objects.get(user__email="boss@acme-corp.example").role == "tenant_admin"
+
+
+def test_oidc_domain_rule_maps_partner_users(client, tenant_a):
+    with scope(tenant=tenant_a.pk):
+        partner = f.PartnerFactory(tenant=tenant_a)
+    conn = _oidc_connection(tenant_a, role_mapping=[
+        {"domain": "reseller.example", "role": "partner_user", "partner": partner.pk}])
+    with scope(tenant=tenant_a.pk):
+        conn = sso.sso_connection_save(tenant=tenant_a, actor=None, protocol="oidc",
+                                       email_domains="acme-corp.example, reseller.example")
+    stub = StubOidcProvider(claims={"sub": "u-3", "email": "sales@reseller.example", "email_verified": True})
+    response = _oidc_login(client, conn, stub)
+    assert response.redirect_chain[-1][0] == "/t/acme/portal/"
+    with scopes_disabled():
+        assert Membership.objects.get(user__email="sales@reseller.example").partner_id == partner.pk
+
+
+def test_oidc_refuses_addresses_outside_the_tenant_domains(client, tenant_a):
+    conn = _oidc_connection(tenant_a)
+    stub = StubOidcProvider(claims={"sub": "u-4", "email": "someone@globex.example", "email_verified": True})
+    response = _oidc_login(client, conn, stub)
+    assert response.status_code == 403
+    assert not User.objects.filter(email="someone@globex.example").exists()
+    assert "_auth_user_id" not in client.session
+
+
+def test_oidc_never_takes_over_an_existing_account(client, tenant_a, admin_b):
+    """Tenant A's admin lists tenant B's admin's domain and asserts that address from their own IdP."""
+    victim = admin_b.user
+    victim_domain = victim.email.rpartition("@")[2]
+    conn = _oidc_connection(tenant_a, email_domains=victim_domain)
+    stub = StubOidcProvider(claims={"sub": "attacker", "email": victim.email, "email_verified": True})
+    _oidc_login(client, conn, stub)
+    assert client.session.get("_auth_user_id") != str(victim.pk)
+    with scopes_disabled():
+        assert not Membership.objects.filter(tenant=tenant_a, user=victim).exists()
+
+
+def test_sso_discovery_by_email_domain(client, tenant_a):
+    conn = _oidc_connection(tenant_a)
+    response = client.post(reverse("sso-start"), {"email": "x@acme-corp.example"})
+    assert response.status_code == 302 and response.url == sso.login_url(conn)
+    response = client.post(reverse("sso-start"), {"email": "x@unknown.example"})
+    assert response.status_code == 200 and response.context["form"].errors
+    # the login page never lists the tenants' identity providers
+    assert b"Acme Corp SSO" not in client.get(reverse("account_login")).content
+
+
+def test_tenant_admin_configures_sso_in_the_manage_area(client, login, admin_a, tenant_a, tenant_b):
+    login(admin_a)
+    url = reverse("manage-security", kwargs={"tenant_slug": "acme"})
+    response = client.post(url, {
+        "action": "oidc", "oidc-name": "Okta", "oidc-is_active": "on", "oidc-issuer": ISSUER,
+        "oidc-client_id": "cid", "oidc-client_secret": "top-secret", "oidc-email_domains": "acme-corp.example",
+        "oidc-jit_enabled": "on", "oidc-default_role": "channel_manager", "oidc-role_mapping": "[]",
+    })
+    assert response.status_code == 302, response.context["connections"][0]["form"].errors
+    with scope(tenant=tenant_a.pk):
+        conn = SsoConnection.objects.get(tenant=tenant_a)
+    assert sso.connection_secret(conn) == "top-secret"
+    page = client.get(url)
+    assert b"top-secret" not in page.content
+    assert conn.provider_id.encode() in page.content  # the redirect URI to give the IdP
+    with scope(tenant=tenant_b.pk):
+        assert not SsoConnection.objects.filter(tenant=tenant_b).exists()
+
+
+def test_channel_manager_cannot_configure_sso(client, login, manager_a):
+    login(manager_a)
+    assert client.get(reverse("manage-security", kwargs={"tenant_slug": "acme"})).status_code == 403
