@@ -79,7 +79,10 @@ def connection_app(conn: SsoConnection):
                 "first_name": ["urn:oid:2.5.4.42", "givenName"],
                 "last_name": ["urn:oid:2.5.4.4", "sn"],
             },
-            "advanced": {"want_assertion_signed": True, "want_attribute_statement": False, "strict": True},
+            "advanced": {
+                "want_assertion_signed": True, "want_attribute_statement": False, "strict": True,
+                "allow_single_label_domains": settings.DEBUG,  # http://localhost in development
+            },
         },
     )
 

@@ -180,3 +180,124 @@ def test_tenant_admin_configures_sso_in_the_manage_area(client, login, admin_a, 
 def test_channel_manager_cannot_configure_sso(client, login, manager_a):
     login(manager_a)
     assert client.get(reverse("manage-security", kwargs={"tenant_slug": "acme"})).status_code == 403
+
+
+# --- SAML 2.0: a response signed with a test key, posted to the ACS ---
+
+IDP_ENTITY = "https://idp.globex-corp.example/saml"
+HOST = "shien.example.test"
+
+
+@pytest.fixture(autouse=True)
+def _dotted_host(settings):
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, HOST]
+
+
+def _test_idp_key_and_cert() -> tuple[str, str]:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test idp")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30)).sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption()).decode()
+    return key_pem, cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+@pytest.fixture(scope="module")
+def idp_keys():
+    return _test_idp_key_and_cert()
+
+
+def _saml_connection(tenant, cert, **overrides):
+    fields = {
+        "name": "Globex Entra ID", "idp_entity_id": IDP_ENTITY, "idp_sso_url": f"{IDP_ENTITY}/sso",
+        "idp_x509cert": cert, "email_domains": "globex-corp.example", "jit_enabled": True,
+        "default_role": "", "role_mapping": [
+            {"attribute": "role", "value": "manager", "role": "channel_manager"},
+            {"attribute": "role", "value": "admin", "role": "tenant_admin"},
+        ],
+    }
+    with scope(tenant=tenant.pk):
+        return sso.sso_connection_save(tenant=tenant, actor=None, protocol="saml", **{**fields, **overrides})
+
+
+def _saml_response(*, key, cert, request_id, acs, audience, email, role, sign=True) -> str:
+    import base64
+    import datetime as dt
+    import uuid
+
+    from onelogin.saml2.utils import OneLogin_Saml2_Utils
+
+    now = dt.datetime.now(dt.UTC)
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    issued, later = now.strftime(fmt), (now + dt.timedelta(minutes=5)).strftime(fmt)
+    before = (now - dt.timedelta(minutes=1)).strftime(fmt)
+    assertion_id = f"_a{uuid.uuid4().hex}"
+    assertion = f"""<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{assertion_id}" Version="2.0" IssueInstant="{issued}"><saml:Issuer>{IDP_ENTITY}</saml:Issuer><saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{email}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData InResponseTo="{request_id}" NotOnOrAfter="{later}" Recipient="{acs}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{before}" NotOnOrAfter="{later}"><saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{issued}" SessionIndex="{assertion_id}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:Password</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement><saml:Attribute Name="email"><saml:AttributeValue>{email}</saml:AttributeValue></saml:Attribute><saml:Attribute Name="uid"><saml:AttributeValue>{email}</saml:AttributeValue></saml:Attribute><saml:Attribute Name="role"><saml:AttributeValue>{role}</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion>"""
+    if sign:
+        assertion = OneLogin_Saml2_Utils.add_sign(assertion, key, cert)
+        if isinstance(assertion, bytes):
+            assertion = assertion.decode()
+        assertion = assertion.split("?>", 1)[-1] if assertion.startswith("<?xml") else assertion
+    response = f"""<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r{uuid.uuid4().hex}" Version="2.0" IssueInstant="{issued}" Destination="{acs}" InResponseTo="{request_id}"><saml:Issuer>{IDP_ENTITY}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>{assertion}</samlp:Response>"""
+    return base64.b64encode(response.encode()).decode()
+
+
+def _saml_login(client, conn, *, key, cert, email, role, sign=True):
+    import base64
+    import re
+    import zlib
+
+    client.defaults["HTTP_HOST"] = HOST  # python3-saml reads the host header and wants a dotted name
+    start = client.post(sso.login_url(conn))
+    assert start.status_code == 302, start.content[:300]
+    location = urlparse(start["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == f"{IDP_ENTITY}/sso"
+    saml_request = zlib.decompress(base64.b64decode(parse_qs(location.query)["SAMLRequest"][0]), -15).decode()
+    request_id = re.search(r'ID="([^"]+)"', saml_request).group(1)
+    acs = f"http://{HOST}" + reverse("saml_acs", args=[conn.provider_id])
+    audience = f"http://{HOST}" + reverse("saml_metadata", args=[conn.provider_id])
+    body = _saml_response(key=key, cert=cert, request_id=request_id, acs=acs, audience=audience, email=email,
+                          role=role, sign=sign)
+    return client.post(reverse("saml_acs", args=[conn.provider_id]), {"SAMLResponse": body}, follow=True)
+
+
+def test_saml_signed_response_creates_the_mapped_membership_in_this_tenant_only(client, tenant_a, tenant_b, idp_keys):
+    key, cert = idp_keys
+    conn = _saml_connection(tenant_b, cert)
+    _saml_connection(tenant_a, cert)  # same IdP and domain configured by another tenant: no membership there
+    response = _saml_login(client, conn, key=key, cert=cert, email="taro@globex-corp.example", role="manager")
+    assert response.redirect_chain[-1][0] == "/t/globex/manage/", response.content[:800]
+    with scopes_disabled():
+        memberships = list(Membership.objects.filter(user__email="taro@globex-corp.example")
+                           .values_list("tenant__slug", "role"))
+    assert memberships == [("globex", "channel_manager")]
+
+
+def test_saml_unsigned_or_wrongly_signed_response_is_refused(client, tenant_b, idp_keys):
+    key, cert = idp_keys
+    conn = _saml_connection(tenant_b, cert)
+    _saml_login(client, conn, key=key, cert=cert, email="eve@globex-corp.example", role="admin", sign=False)
+    other_key, other_cert = _test_idp_key_and_cert()
+    _saml_login(client, conn, key=other_key, cert=other_cert, email="eve@globex-corp.example", role="admin")
+    assert not User.objects.filter(email="eve@globex-corp.example").exists()
+    assert "_auth_user_id" not in client.session
+
+
+def test_saml_without_a_matching_rule_gives_no_membership(client, tenant_b, idp_keys):
+    key, cert = idp_keys
+    conn = _saml_connection(tenant_b, cert)
+    _saml_login(client, conn, key=key, cert=cert, email="guest@globex-corp.example", role="visitor")
+    with scopes_disabled():
+        assert not Membership.objects.filter(user__email="guest@globex-corp.example").exists()
