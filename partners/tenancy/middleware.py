@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import zoneinfo
 
-from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpResponseRedirect
 from django.urls import Resolver404, resolve
@@ -41,6 +40,10 @@ class TenantMiddleware:
         slug = match.kwargs.get("tenant_slug")
         if slug is not None:
             return self._tenant_request(request, slug)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.language:  # account pages in the person's language
+            translation.activate(user.language)
+            request.LANGUAGE_CODE = user.language
         if match.app_name == "admin":
             return self._admin_request(request)
         return self.get_response(request)
@@ -114,13 +117,8 @@ class MfaRequiredMiddleware:
             return self.get_response(request)
         from django.urls import reverse
         from django.utils.http import urlencode
-        from django.utils.translation import gettext as _
 
-        if user_has_mfa(user):
-            target = reverse("mfa_reauthenticate")
-        else:
-            messages.warning(request, _("Your role requires two-factor authentication. Set up an authenticator app to continue."))
-            target = reverse("mfa_activate_totp")
+        target = reverse("mfa_reauthenticate") if user_has_mfa(user) else reverse("mfa_activate_totp")
         request.session["shien_mfa_next"] = request.get_full_path()
         return HttpResponseRedirect(f"{target}?{urlencode({'next': request.get_full_path()})}")
 
