@@ -25,7 +25,12 @@ class AccountAdapter(DefaultAccountAdapter):
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def list_apps(self, request, provider=None, client_id=None):
         if provider is None and client_id is None:
-            return []  # never list every tenant's IdP on the shared login page
+            # Never list every tenant's IdP on the shared login page; a logged-in person sees (to link
+            # from Account → Single sign-on) only the connections of tenants they belong to.
+            user = getattr(request, "user", None)
+            if user is None or not user.is_authenticated:
+                return []
+            return [sso.connection_app(c) for c in sso.connections_for_member(user)]
         return [sso.connection_app(c) for c in sso.active_connections(provider=provider, client_id=client_id)]
 
     def _refuse(self, request, message):

@@ -114,6 +114,12 @@ def connections_for_email(email: str) -> list[SsoConnection]:
     return [c for c in active_connections() if domain and domain in c.domains]
 
 
+def connections_for_member(user: User) -> list[SsoConnection]:
+    with scopes_disabled():
+        tenant_ids = set(Membership.objects.filter(user=user, is_active=True).values_list("tenant_id", flat=True))
+    return [c for c in active_connections() if c.tenant_id in tenant_ids]
+
+
 def login_url(conn: SsoConnection) -> str:
     from django.urls import reverse
 

@@ -301,3 +301,17 @@ def test_saml_without_a_matching_rule_gives_no_membership(client, tenant_b, idp_
     _saml_login(client, conn, key=key, cert=cert, email="guest@globex-corp.example", role="visitor")
     with scopes_disabled():
         assert not Membership.objects.filter(user__email="guest@globex-corp.example").exists()
+
+
+def test_a_member_can_link_only_their_tenants_connections(rf, tenant_a, tenant_b, manager_a):
+    from partners.accounts.adapters import SocialAccountAdapter
+
+    conn_a = _oidc_connection(tenant_a)
+    _oidc_connection(tenant_b, issuer="https://idp.globex.example", client_id="globex")
+    request = rf.get("/accounts/3rdparty/")
+    request.user = manager_a.user
+    assert [app.provider_id for app in SocialAccountAdapter().list_apps(request)] == [conn_a.provider_id]
+    from django.contrib.auth.models import AnonymousUser
+
+    request.user = AnonymousUser()
+    assert SocialAccountAdapter().list_apps(request) == []
