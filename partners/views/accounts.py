@@ -57,7 +57,13 @@ def invitation_accept(request, key: str):
         except ValidationError as exc:
             form.add_error(None, exc.messages)
         else:
-            return perform_login(request, new_user, redirect_url=landing, email=new_user.email)
+            from allauth.account.internal.flows.login import record_authentication
+
+            response = perform_login(request, new_user, redirect_url=landing, email=new_user.email)
+            # Choosing the password just now counts as a password login (a tenant admin sets up the
+            # second factor next without being asked for it again).
+            record_authentication(request, new_user, method="password", invitation=invitation.pk)
+            return response
     return render(request, "account/invitation_signup.html", {**context, "form": form})
 
 

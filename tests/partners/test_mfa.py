@@ -97,3 +97,22 @@ def test_tenant_admin_sets_the_policy(client, admin_a, tenant_a, tenant_b):
     tenant_b.refresh_from_db()
     assert tenant_a.mfa_required_channel_managers and not tenant_a.mfa_required_partner_users
     assert not tenant_b.mfa_required_channel_managers
+
+
+def test_invited_tenant_admin_goes_from_the_password_straight_to_the_authenticator(
+    client, tenant_a, admin_a, django_capture_on_commit_callbacks
+):
+    import re
+
+    from django.core import mail
+    from django_scopes import scope
+
+    from partners import services
+
+    with scope(tenant=tenant_a.pk), django_capture_on_commit_callbacks(execute=True):
+        services.invitation_create(tenant=tenant_a, actor=admin_a.user, email="second-admin@example.com",
+                                   role="tenant_admin")
+    link = re.search(r"https?://[^/]+(/accounts/invitation/\S+/)", mail.outbox[-1].body).group(1)
+    response = client.post(link, {"password1": "kumo-no-ue-42", "password2": "kumo-no-ue-42"}, follow=True)
+    assert response.redirect_chain[-1][0].startswith(reverse("mfa_activate_totp"))
+    assert response.status_code == 200 and "form" in response.context and response.context["form"].secret
