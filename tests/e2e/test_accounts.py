@@ -22,7 +22,13 @@ SIZES = {"desktop": {"width": 1360, "height": 900}, "phone": {"width": 390, "hei
 
 
 def _no_horizontal_scroll(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
+        .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+        .slice(0, 12).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))""")
+    ok = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    if not ok:
+        print("too wide:", wide)
+    return ok
 
 
 def test_invited_partner_user_sets_a_password_and_lands_in_the_portal(live_server, settings, tenant_a, admin_a):
@@ -102,4 +108,28 @@ def test_account_pages_look_right(live_server, lang, size, manager_a):
             page.goto(f"{live_server.url}{path}")
             assert _no_horizontal_scroll(page), (name, lang, size)
             page.screenshot(path=str(SHOTS / f"accounts_{name}_{lang}_{size}.png"), full_page=True)
+        assert errors == [] and external == []
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_manage_invitations_and_security_pages(live_server, settings, size, admin_a):
+    settings.SITE_URL = live_server.url
+    with open_page(locale="ja-JP", viewport=SIZES[size]) as (page, errors, external):
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.fill("input[name=login]", admin_a.user.email)
+        page.fill("input[name=password]", f.PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{live_server.url}/t/acme/manage/**")
+        page.goto(f"{live_server.url}/t/acme/manage/settings/invite/")
+        page.fill("input[name=email]", "new.manager@example.com")
+        page.select_option("select[name=role]", "channel_manager")
+        page.click("form.card button.btn-primary")
+        page.wait_for_selector("td:has-text('new.manager@example.com')")
+        assert "new.manager@example.com" in mail.outbox[-1].to
+        assert _no_horizontal_scroll(page)
+        page.screenshot(path=str(SHOTS / f"accounts_manage_invitations_ja_{size}.png"), full_page=True)
+        page.goto(f"{live_server.url}/t/acme/manage/settings/security/")
+        page.click("#sso-oidc summary")
+        assert _no_horizontal_scroll(page)
+        page.screenshot(path=str(SHOTS / f"accounts_manage_security_ja_{size}.png"), full_page=True)
         assert errors == [] and external == []
