@@ -120,7 +120,12 @@ class MfaRequiredMiddleware:
 
         target = reverse("mfa_reauthenticate") if user_has_mfa(user) else reverse("mfa_activate_totp")
         request.session["shien_mfa_next"] = request.get_full_path()
-        return HttpResponseRedirect(f"{target}?{urlencode({'next': request.get_full_path()})}")
+        url = f"{target}?{urlencode({'next': request.get_full_path()})}"
+        if getattr(request, "htmx", False):  # a whole-page redirect, not a fragment swapped into the page
+            from django_htmx.http import HttpResponseClientRedirect
+
+            return HttpResponseClientRedirect(url)
+        return HttpResponseRedirect(url)
 
 
 def _is_admin_path(request) -> bool:

@@ -181,3 +181,19 @@ def test_password_reset_for_unknown_address_looks_the_same(client, manager_a):
     known = client.post(reverse("account_reset_password"), {"email": manager_a.user.email})
     unknown = client.post(reverse("account_reset_password"), {"email": "ghost@example.com"})
     assert known.status_code == unknown.status_code == 302 and known.url == unknown.url
+
+
+def test_a_new_email_address_must_be_verified_before_it_logs_in(client, manager_a):
+    client.force_login(manager_a.user)
+    response = client.post(reverse("account_email"), {"action_add": "", "email": "second@example.com"})
+    assert response.status_code == 302
+    assert mail.outbox and mail.outbox[-1].to == ["second@example.com"]
+    client.logout()
+    response = client.post(reverse("account_login"), {"login": "second@example.com", "password": f.PASSWORD},
+                           follow=True)
+    assert "_auth_user_id" not in client.session
+    link = re.search(r"https?://[^/]+(/accounts/confirm-email/\S+/)", mail.outbox[-1].body).group(1)
+    client.post(link)
+    response = client.post(reverse("account_login"), {"login": "second@example.com", "password": f.PASSWORD},
+                           follow=True)
+    assert client.session["_auth_user_id"] == str(manager_a.user.pk)

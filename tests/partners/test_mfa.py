@@ -116,3 +116,10 @@ def test_invited_tenant_admin_goes_from_the_password_straight_to_the_authenticat
     response = client.post(link, {"password1": "kumo-no-ue-42", "password2": "kumo-no-ue-42"}, follow=True)
     assert response.redirect_chain[-1][0].startswith(reverse("mfa_activate_totp"))
     assert response.status_code == 200 and "form" in response.context and response.context["form"].secret
+
+
+def test_htmx_requests_get_a_whole_page_redirect(client, admin_a):
+    _password_login(client, admin_a.user)
+    response = client.get("/t/acme/manage/", headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert response.headers["HX-Redirect"].startswith(reverse("mfa_activate_totp"))
