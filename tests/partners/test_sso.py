@@ -315,3 +315,26 @@ def test_a_member_can_link_only_their_tenants_connections(rf, tenant_a, tenant_b
 
     request.user = AnonymousUser()
     assert SocialAccountAdapter().list_apps(request) == []
+
+
+def test_the_same_subject_from_another_tenants_idp_is_another_identity(client, tenant_a, tenant_b):
+    from allauth.socialaccount.models import SocialAccount
+
+    conn_a = _oidc_connection(tenant_a)
+    conn_b = _oidc_connection(tenant_b, issuer="https://idp.globex.example", client_id="globex")
+    claims = {"sub": "same-sub", "email": "hanako@acme-corp.example", "email_verified": True}
+    _oidc_login(client, conn_a, StubOidcProvider(claims=claims))
+    hanako = User.objects.get(email="hanako@acme-corp.example")
+    assert SocialAccount.objects.get(user=hanako).provider == conn_a.provider_id
+    client.logout()
+    _oidc_login(client, conn_b, StubOidcProvider(issuer="https://idp.globex.example", client_id="globex",
+                                                 claims=claims))
+    assert client.session.get("_auth_user_id") != str(hanako.pk)
+    with scopes_disabled():
+        assert not Membership.objects.filter(tenant=tenant_b, user=hanako).exists()
+
+
+def test_client_secret_can_come_from_the_environment(tenant_a, monkeypatch):
+    monkeypatch.setenv("ACME_OIDC_SECRET", "from-env")
+    conn = _oidc_connection(tenant_a, client_secret="", client_secret_env="ACME_OIDC_SECRET")
+    assert conn.client_secret_encrypted == "" and sso.connection_app(conn).secret == "from-env"
