@@ -367,7 +367,7 @@ class SsoConnection(TenantOwnedModel):
     client_secret_encrypted = models.TextField(blank=True, default="", editable=False)
     client_secret_env = models.CharField(
         _("client secret from environment variable"), max_length=100, blank=True, default="",
-        help_text=_("Name of an environment variable holding the secret (instead of storing it)."),
+        help_text=_("Name of an environment variable SHIEN_SSO_… holding the secret (instead of storing it)."),
     )
     # SAML 2.0
     idp_entity_id = models.CharField(_("IdP entity id"), max_length=500, blank=True, default="")

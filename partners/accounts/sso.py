@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
@@ -42,8 +43,15 @@ def secret_decrypt(token: str) -> str:
         return ""
 
 
+# A tenant admin may name only variables the operator provisioned for SSO, never e.g. SECRET_KEY
+# (the value is sent to the admin's own IdP).
+SECRET_ENV_PATTERN = re.compile(r"^SHIEN_SSO_[A-Z0-9_]{1,60}$")
+
+
 def connection_secret(conn: SsoConnection) -> str:
     if conn.client_secret_env:
+        if not SECRET_ENV_PATTERN.match(conn.client_secret_env):
+            return ""
         return os.environ.get(conn.client_secret_env, "")
     return secret_decrypt(conn.client_secret_encrypted)
 
@@ -217,6 +225,8 @@ def sso_connection_save(
         setattr(conn, name, value.strip() if isinstance(value, str) else value)
     if client_secret:
         conn.client_secret_encrypted = secret_encrypt(client_secret.strip())
+    if conn.client_secret_env and not SECRET_ENV_PATTERN.match(conn.client_secret_env):
+        raise ValidationError({"client_secret_env": "Use a variable named SHIEN_SSO_… (set up by the operator)."})
     if conn.default_partner_id and conn.default_partner.tenant_id != tenant.pk:
         raise ValidationError({"default_partner": "Unknown partner."})
     if conn.default_role == Role.PARTNER_USER and not conn.default_partner_id:
@@ -228,6 +238,9 @@ def sso_connection_save(
             raise ValidationError({"role_mapping": "Each rule needs a known role."})
         if rule.get("partner") and not Partner.objects.filter(tenant=tenant, pk=rule["partner"]).exists():
             raise ValidationError({"role_mapping": "A rule names an unknown partner."})
+    for field in ("issuer", "idp_metadata_url", "idp_sso_url"):
+        if getattr(conn, field) and not getattr(conn, field).startswith("https://") and not settings.DEBUG:
+            raise ValidationError({field: "Use an https:// address."})
     if protocol == SsoProtocol.OIDC and not (conn.issuer and conn.client_id):
         raise ValidationError({"issuer": "OpenID Connect needs the issuer and the client id."})
     if protocol == SsoProtocol.SAML and not conn.idp_entity_id:

@@ -57,7 +57,7 @@ class Migration(migrations.Migration):
                 ('issuer', models.URLField(blank=True, default='', verbose_name='issuer URL')),
                 ('client_id', models.CharField(blank=True, default='', max_length=255, verbose_name='client id')),
                 ('client_secret_encrypted', models.TextField(blank=True, default='', editable=False)),
-                ('client_secret_env', models.CharField(blank=True, default='', help_text='Name of an environment variable holding the secret (instead of storing it).', max_length=100, verbose_name='client secret from environment variable')),
+                ('client_secret_env', models.CharField(blank=True, default='', help_text='Name of an environment variable SHIEN_SSO_… holding the secret (instead of storing it).', max_length=100, verbose_name='client secret from environment variable')),
                 ('idp_entity_id', models.CharField(blank=True, default='', max_length=500, verbose_name='IdP entity id')),
                 ('idp_sso_url', models.URLField(blank=True, default='', max_length=500, verbose_name='IdP single sign-on URL')),
                 ('idp_x509cert', models.TextField(blank=True, default='', verbose_name='IdP signing certificate (PEM)')),

@@ -335,6 +335,14 @@ def test_the_same_subject_from_another_tenants_idp_is_another_identity(client, t
 
 
 def test_client_secret_can_come_from_the_environment(tenant_a, monkeypatch):
-    monkeypatch.setenv("ACME_OIDC_SECRET", "from-env")
-    conn = _oidc_connection(tenant_a, client_secret="", client_secret_env="ACME_OIDC_SECRET")
+    monkeypatch.setenv("SHIEN_SSO_ACME", "from-env")
+    conn = _oidc_connection(tenant_a, client_secret="", client_secret_env="SHIEN_SSO_ACME")
     assert conn.client_secret_encrypted == "" and sso.connection_app(conn).secret == "from-env"
+
+
+@pytest.mark.parametrize("name", ["SECRET_KEY", "DATABASE_URL", "EMAIL_HOST_PASSWORD", "SHIEN_SSO_x;"])
+def test_a_tenant_admin_cannot_send_server_secrets_to_their_idp(tenant_a, name):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        _oidc_connection(tenant_a, client_secret="", client_secret_env=name)
