@@ -37,6 +37,16 @@ def _media_root(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """allauth keeps its rate limits (e.g. 30 logins a minute per address) and used TOTP codes in the
+    cache: each test starts from an empty one, as if the suite were not one fast client."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _mfa_enforcement(request, settings):
     """The second-factor requirement is exercised by the tests marked ``mfa``; elsewhere sessions of
     tenant admins stand in for ones that passed it."""
