@@ -8,7 +8,6 @@ from partners.views import accounts, api_keys, manage
 
 urlpatterns = [
     path("", accounts.home, name="home"),
-    path("healthz", accounts.healthz, name="healthz"),
     path("accounts/invitation/<str:key>/", accounts.invitation_accept, name="invitation-accept"),
     path("accounts/sso/", accounts.sso_start, name="sso-start"),
     path("accounts/language/", accounts.set_language, name="set-language"),

@@ -86,12 +86,6 @@ def sso_start(request):
                                                       "next": request.GET.get("next", "")})
 
 
-def healthz(request):
-    from django.http import HttpResponse
-
-    return HttpResponse("ok", content_type="text/plain")
-
-
 @login_required
 def home(request):
     """After login: straight into the only tenant, or a picker when there are several."""

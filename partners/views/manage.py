@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from partners import services
+from partners.errors import add_to_form
 from partners.forms import (
     InviteForm,
     MfaPolicyForm,
@@ -35,14 +36,6 @@ from partners.selectors import invitation_list, partner_list, tier_list
 from partners.tenancy import get_for_tenant
 
 
-def _apply_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
-
-
 @manager_required
 @require_http_methods(["GET", "POST"])
 def support_activities(request, tenant_slug: str, partner_id: int):
@@ -59,7 +52,7 @@ def support_activities(request, tenant_slug: str, partner_id: int):
         try:
             saved = services.support_activity_log(tenant=tenant, partner=partner, actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_to_form(form, exc)
         else:
             if not request.htmx:
                 messages.success(request, _("Support activity logged."))
@@ -99,7 +92,7 @@ def partner_admin(request, tenant_slug: str):
         try:
             services.tier_create(tenant=tenant, actor=request.user, **tier_form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(tier_form, exc)
+            add_to_form(tier_form, exc)
         else:
             messages.success(request, _("Tier added."))
             return redirect("manage-partner-admin", tenant_slug=tenant_slug)
@@ -138,7 +131,7 @@ def partner_form(request, tenant_slug: str, partner_id: int | None = None):
                 services.partner_update(tenant=tenant, actor=request.user, partner=partner, **form.cleaned_data)
                 messages.success(request, _("Partner “%(name)s” saved.") % {"name": partner.name})
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_to_form(form, exc)
         else:
             return redirect("manage-partner-admin", tenant_slug=tenant_slug)
     members = None
@@ -167,7 +160,7 @@ def member_invite(request, tenant_slug: str):
                 partner=d.get("partner"),
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_to_form(form, exc)
         else:
             messages.success(request, _("Invitation sent to %(email)s.") % {"email": invitation.email})
             return redirect("manage-member-invite", tenant_slug=tenant_slug)
@@ -218,7 +211,7 @@ def security_settings(request, tenant_slug: str):
         try:
             sso.sso_connection_save(tenant=tenant, actor=request.user, protocol=action, **form.service_kwargs())
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_to_form(form, exc)
         else:
             messages.success(request, _("Single sign-on settings saved."))
             return redirect("manage-security", tenant_slug=tenant_slug)
