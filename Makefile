@@ -50,7 +50,7 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
-	DJANGO_SETTINGS_MODULE=prm.settings_production SECRET_KEY=$$(openssl rand -hex 32) ALLOWED_HOSTS=shien.example.com \
+	DJANGO_SETTINGS_MODULE=prm.settings_production SECRET_KEY=$$(openssl rand -hex 32) ALLOWED_HOSTS=shien.example.com SITE_URL=https://shien.example.com \
 	  $(PY) manage.py check --deploy --fail-level WARNING
 
 # Updates exactly the catalogues settings.LOCALE_PATHS loads (one per context + locale/ for the site-wide
