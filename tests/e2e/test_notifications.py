@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 def _login(page, base_url, member):
     page.goto(f"{base_url}/accounts/login/")
-    page.fill("input[name=username]", member.user.email)
+    page.fill("input[name=login]", member.user.email)
     page.fill("input[name=password]", f.PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
