@@ -75,8 +75,8 @@ def build_tenant(slug: str, spec: dict) -> None:
     from django.utils import timezone
 
     from enablement.models import Asset, Assignment, Team
-    from kpis.dashboards.filters import period_bounds
     from kpis.models import KpiDefinition, KpiResult, PartnerAssetState, RollupState
+    from kpis.periods import period_bounds
     from partners.models import Membership, Partner, PartnerTier, Role, SupportActivity, Tenant, User
     from partners.tenancy import tenant_scope
 

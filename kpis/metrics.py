@@ -1,18 +1,17 @@
 """KPI computation: every active ``KpiDefinition`` → ``KpiResult`` rows per period, overall and
 per partner. Reads the rollup facts (and the small dimension tables), never the raw log.
 
-Periods are calendar periods in the tenant's time zone: ISO weeks (Monday–Sunday), months,
-quarters. ``compute_kpis`` computes the period containing ``today`` and the ``periods_back``
+Periods come from ``kpis.periods`` (calendar weeks, months, quarters in the tenant's time zone). ``compute_kpis`` computes the period containing ``today`` and the ``periods_back``
 before it. Rates are percentages (0–100). A denominator of 0 gives ``value = None`` and status
 ``no_data`` (the UI shows "—", never 0%).
 
 Metric definitions (for the partners matching the definition's tier/segment filter):
 
-* enablement completion rate (支援消化率): assigned ``(partner, asset)`` pairs (tier, segment and
-  learning-path assignments expanded; one pair per (partner, asset) with its earliest due date)
-  whose due date falls in the period; completed = at least ``required_completions`` distinct
-  users had completed the asset *by the end of the period* (for 1 required completion, any
-  completion event of the partner counts). numerator = completed pairs, denominator = pairs.
+* enablement completion rate (支援消化率): assigned ``(partner, asset)`` pairs (``enablement.pairs``)
+  whose due date falls in the period; completed = done *by its due date* (``enablement.completion``:
+  at least ``required_completions`` distinct users completed the asset by the end of the due
+  date; for 1 required completion, any completion event of the partner counts). numerator =
+  pairs done on time, denominator = pairs (``kpis.targeting`` counts them for the tables too).
 * training completion rate: ``(user, training)`` states whose first activity falls in the
   period; completed = first completion by the end of the period.
 * active partner rate: non-dormant partners with any activity (any daily fact) in the period /
@@ -31,7 +30,6 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -41,7 +39,6 @@ from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
 from enablement.models import Asset, AssetKind, AssetStatus, Verb
-from enablement.selectors.manage import assigned_pairs
 from kpis.models import (
     DailyActivityFact,
     Direction,
@@ -51,70 +48,15 @@ from kpis.models import (
     KpiStatus,
     Metric,
     PartnerAssetState,
-    Period,
     RollupState,
     UserAssetState,
 )
+from kpis.periods import Span, recent_periods
+from kpis.targeting import PairCount, count_pairs, pair_completions, targeted_pairs
 from partners.models import Partner, PartnerStatus, SupportActivity, Tenant
 
 RECENT_PERIODS_BACK = 11  # 12 periods: what the dashboards' trend lines show
 FOUR_PLACES = Decimal("0.0001")
-
-
-# --- periods ------------------------------------------------------------------------------------
-
-
-def period_start(period: str, day: dt.date) -> dt.date:
-    if period == Period.WEEK:
-        return day - dt.timedelta(days=day.weekday())
-    if period == Period.MONTH:
-        return day.replace(day=1)
-    if period == Period.QUARTER:
-        return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
-    raise ValueError(f"Unknown period {period!r}")
-
-
-def _add_months(day: dt.date, months: int) -> dt.date:
-    total = day.year * 12 + day.month - 1 + months
-    return dt.date(total // 12, total % 12 + 1, 1)
-
-
-def period_after(period: str, start: dt.date) -> dt.date:
-    """The first day of the next period."""
-    if period == Period.WEEK:
-        return start + dt.timedelta(days=7)
-    return _add_months(start, 1 if period == Period.MONTH else 3)
-
-
-def period_before(period: str, start: dt.date) -> dt.date:
-    if period == Period.WEEK:
-        return start - dt.timedelta(days=7)
-    return _add_months(start, -1 if period == Period.MONTH else -3)
-
-
-def recent_periods(period: str, today: dt.date, back: int) -> list[tuple[dt.date, dt.date]]:
-    """``[(start, end_inclusive)]``, oldest first: the period containing ``today`` and ``back`` before."""
-    starts = [period_start(period, today)]
-    for _ in range(back):
-        starts.append(period_before(period, starts[-1]))
-    return [(s, period_after(period, s) - dt.timedelta(days=1)) for s in reversed(starts)]
-
-
-@dataclass(frozen=True)
-class Span:
-    start: dt.date
-    end: dt.date  # inclusive
-    start_utc: dt.datetime
-    end_utc: dt.datetime  # exclusive
-
-    @classmethod
-    def of(cls, start: dt.date, end: dt.date, zone) -> Span:
-        return cls(
-            start,
-            end,
-            dt.datetime.combine(start, dt.time.min, tzinfo=zone),
-            dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=zone),
-        )
 
 
 # --- status -----------------------------------------------------------------------------------------
@@ -184,26 +126,16 @@ class _Context:
 
     @property
     def pairs(self):
-        """One pair per (partner, asset): the assignment with the earliest due date (then the oldest)."""
+        """One pair per (partner, asset) with the stricter terms (``kpis.targeting``)."""
         if self._pairs is None:
-            self._pairs = assigned_pairs(tenant=self.tenant)
+            self._pairs = targeted_pairs(tenant=self.tenant)
         return self._pairs
 
     @property
-    def completions(self) -> dict[tuple[int, int], tuple[list[dt.datetime], dt.datetime | None]]:
-        """(partner, asset) → (sorted first completion time of each user, partner's first completion)."""
+    def completions(self):
+        """(partner, asset) → users' first completions and the partner's first completion."""
         if self._completions is None:
-            out: dict[tuple[int, int], tuple[list, dt.datetime | None]] = {}
-            users: dict[tuple[int, int], list[dt.datetime]] = defaultdict(list)
-            for pid, aid, first in UserAssetState.objects.filter(
-                tenant=self.tenant, first_completed_at__isnull=False
-            ).values_list("partner_id", "asset_id", "first_completed_at"):
-                users[(pid, aid)].append(first)
-            for pid, aid, first in PartnerAssetState.objects.filter(
-                tenant=self.tenant, first_completed_at__isnull=False
-            ).values_list("partner_id", "asset_id", "first_completed_at"):
-                out[(pid, aid)] = (sorted(users.get((pid, aid), [])), first)
-            self._completions = out
+            self._completions = pair_completions(tenant=self.tenant)
         return self._completions
 
     @property
@@ -225,21 +157,12 @@ Result = tuple[Cell, dict[int, Cell]]
 
 
 def _enablement(ctx: _Context, partner_ids: list[int], span: Span) -> Result:
-    wanted = set(partner_ids)
-    num: dict[int, int] = defaultdict(int)
-    den: dict[int, int] = defaultdict(int)
-    for pair in ctx.pairs:
-        if pair.partner_id not in wanted or not (span.start <= pair.due_on <= span.end):
-            continue
-        den[pair.partner_id] += 1
-        users, first = ctx.completions.get((pair.partner_id, pair.asset_id), ([], None))
-        required = max(int(pair.required_completions or 1), 1)
-        done = len(users) >= required and users[required - 1] < span.end_utc
-        if required == 1 and first is not None and first < span.end_utc:
-            done = True
-        num[pair.partner_id] += int(done)
-    per = {pid: ratio(num[pid], den[pid], percent=True) for pid in partner_ids}
-    return ratio(sum(num.values()), sum(den.values()), percent=True), per
+    counts = count_pairs(ctx.pairs, ctx.completions, span, ctx.zone, partner_ids=partner_ids)
+    per = {pid: ratio(c.on_time, c.assigned, percent=True) for pid, c in counts.items()}
+    total = PairCount()
+    for c in counts.values():
+        total.add(c)
+    return ratio(total.on_time, total.assigned, percent=True), per
 
 
 def _training_completion(ctx: _Context, partner_ids: list[int], span: Span) -> Result:

@@ -70,7 +70,8 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from enablement.models import ActivityEvent, Asset, AssetKind, Verb
+from enablement.completion import completion_sql
+from enablement.models import ActivityEvent, Asset, Verb
 from kpis.models import DailyActivityFact, FaqSearchFact, PartnerAssetState, RollupState, UserAssetState
 from partners.models import Tenant
 
@@ -85,13 +86,8 @@ UAS = UserAssetState._meta.db_table
 
 PROGRESS_VERBS = (Verb.TRAINING_PROGRESSED.value, Verb.TRAINING_COMPLETED.value)
 
-# What counts as "completed" per asset kind (same rule as the portal's progress).
-COMPLETION_SQL = (
-    f"((a.kind = '{AssetKind.TRAINING.value}' AND e.verb = '{Verb.TRAINING_COMPLETED.value}')"
-    f" OR (a.kind = '{AssetKind.DOCUMENT.value}' AND e.verb IN "
-    f"('{Verb.DOCUMENT_VIEWED.value}', '{Verb.DOCUMENT_DOWNLOADED.value}'))"
-    f" OR (a.kind = '{AssetKind.FAQ.value}' AND e.verb = '{Verb.FAQ_VIEWED.value}'))"
-)
+# What counts as "completed" per asset kind: the one rule (enablement.completion).
+COMPLETION_SQL = completion_sql(kind="a.kind", verb="e.verb")
 PROGRESS_SQL = f"CASE WHEN e.verb IN ('{PROGRESS_VERBS[0]}', '{PROGRESS_VERBS[1]}') THEN e.progress END"
 
 

@@ -23,8 +23,9 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+from enablement.completion import pair_done, pair_done_by
 from enablement.models import Asset, AssetKind, AssetStatus, Assignment, LearningPathItem, Team, Verb
-from enablement.selectors.manage import AssignmentPair, assigned_pairs
+from enablement.pairs import AssignmentPair
 from kpis.dashboards.filters import DashboardFilters
 from kpis.models import (
     DailyActivityFact,
@@ -36,6 +37,8 @@ from kpis.models import (
     RollupState,
     UserAssetState,
 )
+from kpis.periods import Span
+from kpis.targeting import NOT_DONE, PairCount, count_pairs, pair_completions, targeted_pairs
 from partners.deals.models import Deal
 from partners.models import MANAGER_ROLES, Membership, Partner, PartnerTier, Role, SupportActivity
 
@@ -171,12 +174,6 @@ def completion_definition(*, tenant, period: str) -> KpiDefinition | None:
 # --- assignments -----------------------------------------------------------------------------------
 
 
-def _completed_pairs(*, tenant) -> dict[tuple[int, int], int]:
-    """(partner, asset) → users who completed it, from PartnerAssetState (1 query)."""
-    qs = PartnerAssetState.objects.filter(tenant=tenant, completed_users__gt=0)
-    return {(p, a): n for p, a, n in qs.values_list("partner_id", "asset_id", "completed_users")}
-
-
 def _filtered_partners(*, tenant, filters: DashboardFilters) -> dict[int, dict]:
     return {
         row["id"]: row
@@ -190,14 +187,15 @@ def _filtered_partners(*, tenant, filters: DashboardFilters) -> dict[int, dict]:
 
 
 @dataclass
-class TierCompletion:
-    tier: str
-    assigned: int
-    completed: int
+class TierCompletion(PairCount):
+    """Pairs of one tier due in the period (``kpis.targeting``): ``on_time`` is what the
+    支援消化率 counts, ``by_period_end`` the secondary figure."""
+
+    tier: str = ""
 
     @property
-    def rate(self) -> float | None:
-        return round(100 * self.completed / self.assigned, 1) if self.assigned else None
+    def completed(self) -> int:
+        return self.on_time
 
 
 @dataclass
@@ -230,32 +228,38 @@ class Overview:
     partner_count: int
     assigned_total: int
     completed_total: int
+    completed_by_end_total: int = 0
+
+    @property
+    def rate(self) -> float | None:
+        return round(100 * self.completed_total / self.assigned_total, 1) if self.assigned_total else None
 
 
 def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> Overview:
-    """Completion rate by tier for pairs due in the period, and partners at risk (overdue
+    """Completion rate by tier for pairs due in the period (``kpis.targeting``: the same count as
+    the 支援消化率 KPI), and partners at risk (overdue
     assignments not completed; activity of the last 30 days down by half or more against the
     30 before, from DailyActivityFact). 5–7 queries."""
     partners = _filtered_partners(tenant=tenant, filters=filters)
-    pairs = [p for p in assigned_pairs(tenant=tenant, as_of=filters.today) if p.partner_id in partners]
-    done = _completed_pairs(tenant=tenant)
+    pairs = [p for p in targeted_pairs(tenant=tenant) if p.partner_id in partners]
+    chosen = Partner.objects.filter(filters.partner_q(), tenant=tenant).values("id") if filters.has_partner_filters else None
+    done = pair_completions(tenant=tenant, partner_ids=chosen)
+    zone = tenant.zoneinfo
+    span = Span.of(filters.start, filters.end, zone)
 
     def is_done(pair: AssignmentPair) -> bool:
-        return done.get((pair.partner_id, pair.asset_id), 0) >= pair.required_completions
+        found = done.get((pair.partner_id, pair.asset_id), NOT_DONE)
+        return pair_done_by(found.users, found.partner_first, required=pair.required_completions, deadline=None)
 
     tiers: dict[tuple[int, str], TierCompletion] = {}
-    assigned_total = completed_total = 0
-    for pair in pairs:
-        if not (filters.start <= pair.due_on <= filters.end):
+    total = PairCount()
+    for pid, count in count_pairs(pairs, done, span, zone, partner_ids=partners).items():
+        if not count.assigned:
             continue
-        row = partners[pair.partner_id]
+        row = partners[pid]
         key = (row["tier__rank"] if row["tier__rank"] is not None else 10**6, row["tier__name"] or "")
-        bucket = tiers.setdefault(key, TierCompletion(tier=row["tier__name"] or "", assigned=0, completed=0))
-        bucket.assigned += 1
-        assigned_total += 1
-        if is_done(pair):
-            bucket.completed += 1
-            completed_total += 1
+        tiers.setdefault(key, TierCompletion(tier=row["tier__name"] or "")).add(count)
+        total.add(count)
 
     at_risk: dict[int, AtRiskPartner] = {}
 
@@ -304,8 +308,9 @@ def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> O
         tier_completion=[tiers[k] for k in sorted(tiers)],
         at_risk=ranked[:at_risk_limit],
         partner_count=len(partners),
-        assigned_total=assigned_total,
-        completed_total=completed_total,
+        assigned_total=total.assigned,
+        completed_total=total.on_time,
+        completed_by_end_total=total.by_period_end,
     )
 
 
@@ -408,10 +413,11 @@ class AssetProgress:
     active_users: int
     max_progress: float | None
     last_activity_at: dt.datetime | None
+    completed_at: dt.datetime | None = None  # the partner's first completion
 
     @property
     def is_done(self) -> bool:
-        return self.completed_users >= self.required
+        return pair_done(users=self.completed_users, any_event=self.completed_at is not None, required=self.required)
 
     @property
     def state(self) -> str:
@@ -420,7 +426,7 @@ class AssetProgress:
 
 def partner_scorecard(*, tenant, partner: Partner, filters: DashboardFilters) -> dict:
     """Everything on the scorecard except the KPI cards (about 8 queries, fixed)."""
-    pairs = [p for p in assigned_pairs(tenant=tenant, as_of=filters.today) if p.partner_id == partner.pk]
+    pairs = [p for p in targeted_pairs(tenant=tenant) if p.partner_id == partner.pk]
     pair_by_asset = {p.asset_id: p for p in pairs}
     states = {
         s.asset_id: s for s in PartnerAssetState.objects.filter(tenant=tenant, partner=partner)
@@ -441,6 +447,7 @@ def partner_scorecard(*, tenant, partner: Partner, filters: DashboardFilters) ->
                 active_users=state.active_users if state else 0,
                 max_progress=state.max_progress if state else None,
                 last_activity_at=state.last_activity_at if state else None,
+                completed_at=state.first_completed_at if state else None,
             )
         )
     progress.sort(key=lambda p: (p.is_done, p.due_on, p.asset.title))

@@ -83,8 +83,10 @@ def overview(request, tenant_slug: str):
         if table == "tiers":
             return csv_response(
                 _("completion-by-tier"),
-                [_("Tier"), pgettext("dashboard", "Assigned"), _("Completed"), _("Completion rate (%)")],
-                [(t.tier or _("No tier"), t.assigned, t.completed, t.rate) for t in data.tier_completion],
+                [_("Tier"), pgettext("dashboard", "Assigned"), _("Completed"), _("Completion rate (%)"),
+                 _("Completed by period end"), _("Completion rate by period end (%)")],
+                [(t.tier or _("No tier"), t.assigned, t.completed, t.rate, t.by_period_end, t.rate_by_period_end)
+                 for t in data.tier_completion],
             )
         if table == "at_risk":
             return csv_response(

@@ -137,10 +137,11 @@ def kpi(metric, *, events, partners, assets, pairs, supports, start, end, zone):
     if metric == "enablement_completion_rate":
         num, den = defaultdict(int), defaultdict(int)
         for p, a, due, req in pairs:
-            if p not in partners or not (start <= due <= end):
-                continue
+            if p not in partners or not (start <= due <= end) or partners[p][1] > due:
+                continue  # not due in the period, or the partner joined after the due date
             den[p] += 1
-            done = [e for e in events if e.partner_id == p and e.asset_id == a and is_completion(e, kinds) and e.occurred_at < end_utc]
+            deadline = dt.datetime.combine(due + dt.timedelta(days=1), dt.time.min, tzinfo=zone)  # by its due date
+            done = [e for e in events if e.partner_id == p and e.asset_id == a and is_completion(e, kinds) and e.occurred_at < deadline]
             users = {e.user_id for e in done if e.user_id is not None}
             num[p] += int(len(users) >= req or (req == 1 and bool(done)))
         return cell(sum(num.values()), sum(den.values())), {p: cell(num[p], den[p]) for p in pids}

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from enablement.models import ActivityEvent
 from enablement.services.log import activity_record_many
-from kpis.metrics import compute_kpis, recent_periods
+from kpis.metrics import compute_kpis
 from kpis.models import (
     DailyActivityFact,
     FaqSearchFact,
@@ -26,6 +26,7 @@ from kpis.models import (
     PartnerAssetState,
     UserAssetState,
 )
+from kpis.periods import recent_periods
 from kpis.rollup import rollup_tenant
 from partners.models import User
 from tests import factories as f
