@@ -145,8 +145,8 @@ def build_tenant(slug: str, spec: dict) -> None:
         with connection.cursor() as cur:
             cur.execute(
                 """
-                INSERT INTO kpis_dailyactivityfact (tenant_id, day, partner_id, asset_id, verb, event_count, user_count, seconds, max_progress)
-                SELECT %(tenant)s, %(today)s::date - d, p, a, v, 1 + (h %% (2 * %(mean)s - 1)), 1 + (h %% 3), 0, NULL
+                INSERT INTO kpis_dailyactivityfact (tenant_id, day, partner_id, asset_id, verb, event_count, user_count, max_progress)
+                SELECT %(tenant)s, %(today)s::date - d, p, a, v, 1 + (h %% (2 * %(mean)s - 1)), 1 + (h %% 3), NULL
                 FROM generate_series(0, %(days)s - 1) d
                 CROSS JOIN generate_series(%(pmin)s, %(pmax)s) p
                 CROSS JOIN generate_series(%(amin)s, %(amax)s) a
@@ -171,7 +171,7 @@ def build_tenant(slug: str, spec: dict) -> None:
             )
             if spec["years"] > 1:  # the same year of activity repeated further back in time
                 for table, columns in (
-                    ("kpis_dailyactivityfact", "partner_id, asset_id, verb, event_count, user_count, seconds, max_progress"),
+                    ("kpis_dailyactivityfact", "partner_id, asset_id, verb, event_count, user_count, max_progress"),
                     ("kpis_faqsearchfact", "partner_id, query, searches, zero_result_searches, unresolved_searches"),
                 ):
                     cur.execute(

@@ -31,7 +31,6 @@ class DailyActivityFact(TenantOwnedModel):
     verb = models.CharField(max_length=32)
     event_count = models.PositiveIntegerField(default=0)
     user_count = models.PositiveIntegerField(default=0)
-    seconds = models.FloatField(default=0)
     max_progress = models.FloatField(null=True, blank=True)
     negative_count = models.PositiveIntegerField(
         default=0, db_default=0, help_text="Events answered 'no' (resolved = false): FAQ feedback."

@@ -31,8 +31,9 @@ SQLite stores datetimes as UTC text; the rollup registers a deterministic SQL fu
 Fact semantics
 --------------
 * ``DailyActivityFact`` (day, partner, asset|NULL, verb): ``event_count`` events,
-  ``user_count`` distinct non-null ``user_id``, ``seconds`` = SUM(seconds) (NULL → 0),
-  ``max_progress`` = MAX(progress) (NULL when no event carried one), ``negative_count`` = events
+  ``user_count`` distinct non-null ``user_id`` (no watched seconds: a portal event's ``seconds``
+  is the running length of the user's union of played segments, so a sum would count it again
+  at every heartbeat), ``max_progress`` = MAX(progress) (NULL when no event carried one), ``negative_count`` = events
   with ``resolved`` false (the FAQ "no" answers).
 * ``FaqSearchFact`` (day, partner, normalised query): normalised = lower case, trimmed,
   whitespace runs (incl. the ideographic space) collapsed to one space. ``searches`` = number of
@@ -334,10 +335,10 @@ def _daily(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
     cursor.execute(f"DELETE FROM {DAILY} WHERE tenant_id = %s{where}", [tenant_id, *params])
     where, params = _day_filter(d, w)
     cursor.execute(
-        f"INSERT INTO {DAILY} (tenant_id, day, partner_id, asset_id, verb, event_count, user_count, seconds, max_progress, "
+        f"INSERT INTO {DAILY} (tenant_id, day, partner_id, asset_id, verb, event_count, user_count, max_progress, "
         f"negative_count) "
         f"SELECT e.tenant_id, {d.day('e.occurred_at')}, e.partner_id, e.asset_id, e.verb, "
-        f"COUNT(*), COUNT(DISTINCT e.user_id), COALESCE(SUM(e.seconds), 0), MAX(e.progress), "
+        f"COUNT(*), COUNT(DISTINCT e.user_id), MAX(e.progress), "
         f"SUM(CASE WHEN e.resolved IS NOT NULL AND NOT e.resolved THEN 1 ELSE 0 END) "
         f"FROM {EV} e WHERE e.tenant_id = %s{where} GROUP BY 1, 2, 3, 4, 5",
         [tenant_id, *params],

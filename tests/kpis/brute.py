@@ -37,7 +37,6 @@ def daily_facts(events, zone) -> dict:
         out[key] = (
             len(evs),
             len({e.user_id for e in evs if e.user_id is not None}),
-            round(sum(e.seconds or 0 for e in evs), 6),
             max(progress) if progress else None,
             sum(1 for e in evs if e.resolved is False),
         )

@@ -158,7 +158,7 @@ class World:
         with scope(tenant=self.tenant.pk):
             t = self.tenant
             daily = {
-                (r.day, r.partner_id, r.asset_id, r.verb): (r.event_count, r.user_count, round(r.seconds, 6), r.max_progress, r.negative_count)
+                (r.day, r.partner_id, r.asset_id, r.verb): (r.event_count, r.user_count, r.max_progress, r.negative_count)
                 for r in DailyActivityFact.objects.filter(tenant=t)
             }
             faq = {
