@@ -73,7 +73,9 @@ class PartnerAssetState(TenantOwnedModel):
 
 
 class UserAssetState(TenantOwnedModel):
-    """Completion state per (user, asset)."""
+    """Completion state per (user, partner, asset): each event counts for the partner the user
+    belonged to when it happened, so a user who moves to another partner leaves their past
+    completions with the old one."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
@@ -91,7 +93,9 @@ class UserAssetState(TenantOwnedModel):
     )
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tenant", "user", "asset"], name="uniq_user_asset_state")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user", "partner", "asset"], name="uniq_user_partner_asset_state")
+        ]
         indexes = [models.Index(fields=["tenant", "partner", "asset"], name="uas_partner_asset")]
 
 

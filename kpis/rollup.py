@@ -48,9 +48,10 @@ Fact semantics
   ``completed_users`` / ``active_users`` = distinct users with a completion / any event;
   ``max_progress`` = MAX(progress) of ``training.progressed``/``training.completed`` events;
   ``watched_share`` = that max / 100 capped at 1 (0 when none); ``seconds`` = SUM(seconds).
-  A user's state takes the highest partner id seen for that user (users belong to one partner;
-  incremental runs count a partner's ``completed_users`` / ``active_users`` from the user states,
-  which relies on that).
+  User states are per ``(user, partner, asset)``: an event counts for the partner it was logged
+  with (the user's partner when it happened), so a user who moves keeps past completions with the
+  old partner; incremental runs count a partner's ``completed_users`` / ``active_users`` from the
+  user states of that partner.
 """
 
 # ruff: noqa: S608  (the SQL below interpolates only module constants, table names and a
@@ -398,12 +399,12 @@ def _user_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
     cursor.execute(
         f"INSERT INTO {UAS} (tenant_id, user_id, partner_id, asset_id, first_activity_at, last_activity_at, "
         f"first_completed_at, watched_share, max_progress, seconds, settled_seconds) "
-        f"SELECT e.tenant_id, e.user_id, MAX(e.partner_id), e.asset_id, MIN(e.occurred_at), MAX(e.occurred_at), "
+        f"SELECT e.tenant_id, e.user_id, e.partner_id, e.asset_id, MIN(e.occurred_at), MAX(e.occurred_at), "
         f"MIN(CASE WHEN {COMPLETION_SQL} THEN e.occurred_at END), "
         f"{_share(progress)}, {progress}, COALESCE(SUM(e.seconds), 0), "
         f"COALESCE(SUM(CASE WHEN e.received_at <= %s THEN e.seconds END), 0) "
         f"FROM {EV} e JOIN {ASSET} a ON a.id = e.asset_id "
-        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND e.user_id IS NOT NULL{where} GROUP BY e.tenant_id, e.user_id, e.asset_id",
+        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND e.user_id IS NOT NULL{where} GROUP BY e.tenant_id, e.user_id, e.partner_id, e.asset_id",
         [d.ts_param(w.settled), tenant_id, *params],
     )
     return cursor.rowcount
@@ -434,15 +435,14 @@ def _merge_user_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
     cursor.execute(
         f"INSERT INTO {UAS} (tenant_id, user_id, partner_id, asset_id, first_activity_at, last_activity_at, "
         f"first_completed_at, watched_share, max_progress, seconds, settled_seconds) "
-        f"SELECT e.tenant_id, e.user_id, MAX(e.partner_id), e.asset_id, MIN(e.occurred_at), MAX(e.occurred_at), "
+        f"SELECT e.tenant_id, e.user_id, e.partner_id, e.asset_id, MIN(e.occurred_at), MAX(e.occurred_at), "
         f"MIN(CASE WHEN {COMPLETION_SQL} THEN e.occurred_at END), "
         f"{_share(progress)}, {progress}, COALESCE(SUM(e.seconds), 0), "
         f"COALESCE(SUM(CASE WHEN e.received_at <= %s THEN e.seconds END), 0) "
         f"FROM {EV} e JOIN {ASSET} a ON a.id = e.asset_id "
         f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND e.user_id IS NOT NULL{cond} "
-        f"GROUP BY e.tenant_id, e.user_id, e.asset_id "
-        f"ON CONFLICT (tenant_id, user_id, asset_id) DO UPDATE SET "
-        f"partner_id = {d.greatest(f'{UAS}.partner_id', 'excluded.partner_id')}, "
+        f"GROUP BY e.tenant_id, e.user_id, e.partner_id, e.asset_id "
+        f"ON CONFLICT (tenant_id, user_id, partner_id, asset_id) DO UPDATE SET "
         f"first_activity_at = {d.least(f'{UAS}.first_activity_at', 'excluded.first_activity_at')}, "
         f"last_activity_at = {d.greatest(f'{UAS}.last_activity_at', 'excluded.last_activity_at')}, "
         f"first_completed_at = {d.least(f'{UAS}.first_completed_at', 'excluded.first_completed_at')}, "
@@ -457,7 +457,7 @@ def _merge_user_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
 def _merge_partner_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
     """Incremental: aggregate ONLY the window's events per (partner, asset) and merge them
     (LEAST/GREATEST); ``completed_users`` / ``active_users`` are counted from the
-    ``UserAssetState`` rows of the touched pairs (merged just before; a user belongs to one
+    ``UserAssetState`` rows of the touched pairs (merged just before; user states are per
     partner), an index lookup bounded by the pair's users, not its events."""
     cond, params = _window_events(d, w)
     users = f"SELECT COUNT({{col}}) FROM {UAS} x WHERE x.tenant_id = n.tenant_id AND x.partner_id = n.partner_id AND x.asset_id = n.asset_id"

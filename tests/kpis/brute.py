@@ -89,17 +89,17 @@ def partner_states(events, kinds) -> dict:
 
 
 def user_states(events, kinds) -> dict:
+    """Per (user, partner, asset): an event counts for the partner it was logged with."""
     groups = defaultdict(list)
     for e in events:
         if e.asset_id is not None and e.user_id is not None:
-            groups[(e.user_id, e.asset_id)].append(e)
+            groups[(e.user_id, e.partner_id, e.asset_id)].append(e)
     out = {}
     for key, evs in groups.items():
         done = [e for e in evs if is_completion(e, kinds)]
         progress = [e.progress for e in evs if e.progress is not None and e.verb in ("training.progressed", "training.completed")]
         best = max(progress) if progress else None
         out[key] = (
-            max(e.partner_id for e in evs),
             min(e.occurred_at for e in evs),
             max(e.occurred_at for e in evs),
             min((e.occurred_at for e in done), default=None),
@@ -146,7 +146,7 @@ def kpi(metric, *, events, partners, assets, pairs, supports, start, end, zone):
         return cell(sum(num.values()), sum(den.values())), {p: cell(num[p], den[p]) for p in pids}
     if metric == "training_completion_rate":
         started, completed = defaultdict(int), defaultdict(int)
-        for (_u, a), (p, first, _last, first_done, *_rest) in user_states(events, kinds).items():
+        for (_u, p, a), (first, _last, first_done, *_rest) in user_states(events, kinds).items():
             if kinds[a] != "training" or p not in partners or not (start_utc <= first < end_utc):
                 continue
             started[p] += 1

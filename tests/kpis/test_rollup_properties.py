@@ -50,7 +50,7 @@ QUERIES = ["VPN", " vpn  setup", "Vpn Setup", "料金\u3000プラン", "料金 �
 
 event_st = st.tuples(
     st.integers(0, 2),  # partner
-    st.one_of(st.none(), st.integers(0, 1)),  # user of that partner
+    st.one_of(st.none(), st.integers(0, 2)),  # user of that partner; 2: the user who moves between partners
     st.sampled_from(VERBS),
     st.integers(0, 3),  # asset
     st.integers(0, 4 * 24 * 4),  # quarter hours after BASE
@@ -86,7 +86,8 @@ class World:
                 f.PartnerFactory(tenant=t, tier=gold, segment="SMB", joined_on=dt.date(2026, 2, 28)),
                 f.PartnerFactory(tenant=t, tier=silver, segment="Enterprise", status="dormant", joined_on=dt.date(2025, 12, 1)),
             ]
-            self.users = [[_user(), _user()] for _ in self.partners]
+            self.mover = _user()  # logged with whichever partner they belonged to at the time
+            self.users = [[_user(), _user(), self.mover] for _ in self.partners]
             published = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
             self.assets = [
                 f.AssetFactory(tenant=t, kind="training", published_at=published),
@@ -177,8 +178,7 @@ class World:
                 for r in PartnerAssetState.objects.filter(tenant=t)
             }
             uas = {
-                (r.user_id, r.asset_id): (
-                    r.partner_id,
+                (r.user_id, r.partner_id, r.asset_id): (
                     r.first_activity_at,
                     r.last_activity_at,
                     r.first_completed_at,
