@@ -36,12 +36,15 @@ class AssignmentPair(NamedTuple):
     required_completions: int
     assignment_id: int
     learning_path_id: int | None = None
+    tier_id: int | None = None  # the partner's tier and segment when the pair was expanded
+    segment: str = ""
 
 
 def assignment_pairs_sql(*, tenant: Tenant | int, partner_id: int | None = None) -> tuple[str, list]:
     """The SQL (and params) behind ``assignment_pairs``, to embed as a sub-query or CTE.
 
-    Columns: partner_id, asset_id, due_on, required_completions, assignment_id, learning_path_id.
+    Columns: partner_id, asset_id, due_on, required_completions, assignment_id, learning_path_id,
+    tier_id, segment (the partner's, now).
     """
     tenant_id = tenant if isinstance(tenant, int) else tenant.pk
     a, i, p, s = Assignment._meta.db_table, LearningPathItem._meta.db_table, Partner._meta.db_table, Asset._meta.db_table
@@ -58,7 +61,7 @@ def assignment_pairs_sql(*, tenant: Tenant | int, partner_id: int | None = None)
     )
     branch = (
         "SELECT p.id AS partner_id, x.asset_id, x.due_on, x.required_completions, x.assignment_id, "
-        "x.learning_path_id "
+        "x.learning_path_id, p.tier_id, p.segment "
         "FROM ({expanded}) x JOIN {p} p ON p.tenant_id = %s AND {cond} "
         "JOIN {s} s ON s.id = x.asset_id AND s.tenant_id = %s AND s.status <> %s "
         "WHERE x.target = %s AND p.joined_on <= x.due_on{extra_p}"
@@ -88,7 +91,7 @@ def assignment_pairs(*, tenant: Tenant | int, partner_id: int | None = None) -> 
     with connection.cursor() as cursor:
         cursor.execute(sql + " ORDER BY 1, 2, 5", params)
         rows = cursor.fetchall()
-    return [AssignmentPair(r[0], r[1], _as_date(r[2]), r[3], r[4], r[5]) for r in rows]
+    return [AssignmentPair(r[0], r[1], _as_date(r[2]), r[3], r[4], r[5], r[6], r[7] or "") for r in rows]
 
 
 def merge_pairs(rows: Iterable[AssignmentPair]) -> list[AssignmentPair]:

@@ -52,7 +52,14 @@ from kpis.models import (
     UserAssetState,
 )
 from kpis.periods import Span, recent_periods
-from kpis.targeting import PairCount, count_pairs, pair_completions, targeted_pairs
+from kpis.targeting import (
+    PairCount,
+    count_pairs,
+    pair_completions,
+    pair_matches,
+    pairs_freeze,
+    targeted_pairs,
+)
 from partners.models import Partner, PartnerStatus, SupportActivity, Tenant
 
 RECENT_PERIODS_BACK = 11  # 12 periods: what the dashboards' trend lines show
@@ -156,8 +163,13 @@ class _Context:
 Result = tuple[Cell, dict[int, Cell]]
 
 
-def _enablement(ctx: _Context, partner_ids: list[int], span: Span) -> Result:
-    counts = count_pairs(ctx.pairs, ctx.completions, span, ctx.zone, partner_ids=partner_ids)
+def _enablement(ctx: _Context, partner_ids: list[int], span: Span, *, definition: KpiDefinition | None = None) -> Result:
+    """Pairs are filtered by the definition's tier/segment as they were when the pair was targeted
+    (frozen for closed due dates), so a partner that changed tier keeps its past pairs where they were."""
+    tier_id, segment = (definition.tier_id, definition.segment) if definition is not None else (None, "")
+    pairs = [p for p in ctx.pairs if pair_matches(p, tier_id=tier_id, segment=segment)]
+    counted = set(partner_ids) | {p.partner_id for p in pairs if span.start <= p.due_on <= span.end}
+    counts = count_pairs(pairs, ctx.completions, span, ctx.zone, partner_ids=sorted(counted))
     per = {pid: ratio(c.on_time, c.assigned, percent=True) for pid, c in counts.items()}
     total = PairCount()
     for c in counts.values():
@@ -299,6 +311,8 @@ def metric_values(
     """(overall cell, {partner_id: cell}) of one definition for one period."""
     ctx = ctx or _Context(tenant)
     span = Span.of(start, end, ctx.zone)
+    if definition.metric == Metric.ENABLEMENT_COMPLETION_RATE:
+        return _enablement(ctx, ctx.partner_ids(definition), span, definition=definition)
     return METRICS[definition.metric](ctx, ctx.partner_ids(definition), span)
 
 
@@ -320,6 +334,7 @@ def compute_kpis(
     """
     today = today or timezone.now().astimezone(tenant.zoneinfo).date()
     defs = list(definitions) if definitions is not None else list(KpiDefinition.objects.filter(tenant=tenant, is_active=True))
+    pairs_freeze(tenant=tenant, through=today - dt.timedelta(days=1))  # who was targeted: fixed once due
     ctx = _Context(tenant)
     now = timezone.now()
     written = 0

@@ -99,6 +99,38 @@ class UserAssetState(TenantOwnedModel):
         indexes = [models.Index(fields=["tenant", "partner", "asset"], name="uas_partner_asset")]
 
 
+class FrozenPair(TenantOwnedModel):
+    """An assigned ``(partner, asset)`` pair as it was targeted when its due date passed.
+
+    Written once by ``kpis.targeting.pairs_freeze`` for every pair whose due date is over, with the
+    partner's tier and segment at that time; never updated. The completion rate of a period reads
+    these rows for due dates already frozen, so later changes of tiers, segments, learning paths,
+    asset status or assignments do not rewrite closed periods.
+    """
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="+")
+    due_on = models.DateField()
+    required_completions = models.PositiveSmallIntegerField(default=1)
+    tier = models.ForeignKey(PartnerTier, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    segment = models.CharField(max_length=100, blank=True, default="")
+    frozen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "partner", "asset"], name="uniq_frozen_pair")]
+        indexes = [models.Index(fields=["tenant", "due_on"], name="frozen_pair_due")]
+
+
+class PairFreeze(TenantOwnedModel):
+    """How far the tenant's pairs are frozen: every pair due on or before ``frozen_through``."""
+
+    frozen_through = models.DateField()
+    frozen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="uniq_pair_freeze")]
+
+
 class FaqSearchFact(TenantOwnedModel):
     """Daily FAQ search facts per normalised keyword and partner."""
 
@@ -201,6 +233,16 @@ class KpiDefinition(TenantOwnedModel):
     )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    replaces = models.ForeignKey(
+        "self",
+        verbose_name=_("replaces"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        help_text=_("Changing the metric, period or partner filter starts a new series; the old one stays readable."),
+    )
 
     class Meta:
         verbose_name = _("KPI definition")

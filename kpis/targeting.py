@@ -3,7 +3,15 @@
 The KPI metric (``kpis.metrics``), the overview's tier table, the partner scorecard and their CSV
 exports all count pairs here, so the 支援消化率 card and the tables agree by construction.
 
-* Pairs: ``enablement.pairs.assigned_pairs`` (one row per assigned ``(partner, asset)``).
+* Pairs: ``enablement.pairs.assigned_pairs`` (one row per assigned ``(partner, asset)``), frozen
+  once their due date is over (``pairs_freeze``, run before every KPI computation): a pair due on
+  a frozen date is read from ``FrozenPair`` — partner, asset, due date, required completions and
+  the partner's tier and segment as they were then — and live pairs count only for later due
+  dates. So who was targeted is fixed per period: changing a tier, a segment, a learning path, an
+  asset's status or an assignment afterwards (even one created now and due last month) leaves
+  closed periods as they were, and recomputing a closed period reproduces its numbers.
+  A snapshot, not membership history: one small table written once, read set-based, instead of
+  valid-from/valid-to versions of tiers, segments, paths, assignments and asset status.
 * Completion: ``enablement.completion`` over the rollup states (``UserAssetState`` per user's
   first completion, ``PartnerAssetState`` for the partner's first completion event).
 * A pair counts in the period containing its due date; it is *on time* when done by the end
@@ -17,9 +25,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.db import transaction
+from django.utils import timezone
+
 from enablement.completion import pair_done_by
 from enablement.pairs import AssignmentPair, assigned_pairs
-from kpis.models import PartnerAssetState, UserAssetState
+from kpis.models import FrozenPair, PairFreeze, PartnerAssetState, UserAssetState
 from kpis.periods import Span, end_of_day
 from partners.models import Tenant
 
@@ -33,9 +44,57 @@ class PairCompletion:
 NOT_DONE = PairCompletion((), None)
 
 
+def frozen_through(*, tenant: Tenant) -> dt.date | None:
+    return PairFreeze.objects.filter(tenant=tenant).values_list("frozen_through", flat=True).first()
+
+
+@transaction.atomic
+def pairs_freeze(*, tenant: Tenant, through: dt.date) -> int:
+    """Freeze every live pair due after the last frozen date and on or before ``through`` (the
+    day before today, tenant-local). Idempotent; returns the number of pairs written."""
+    state = PairFreeze.objects.select_for_update().filter(tenant=tenant).first()
+    since = state.frozen_through if state else None
+    if since is not None and since >= through:
+        return 0
+    done = set(FrozenPair.objects.filter(tenant=tenant).values_list("partner_id", "asset_id"))
+    now = timezone.now()
+    rows = [
+        FrozenPair(
+            tenant=tenant, partner_id=p.partner_id, asset_id=p.asset_id, due_on=p.due_on,
+            required_completions=p.required_completions, tier_id=p.tier_id, segment=p.segment, frozen_at=now,
+        )
+        for p in assigned_pairs(tenant=tenant)
+        if p.due_on <= through and (since is None or p.due_on > since) and (p.partner_id, p.asset_id) not in done
+    ]
+    FrozenPair.objects.bulk_create(rows, batch_size=1000)
+    if state is None:
+        PairFreeze.objects.create(tenant=tenant, frozen_through=through, frozen_at=now)
+    else:
+        PairFreeze.objects.filter(pk=state.pk).update(frozen_through=through, frozen_at=now)
+    return len(rows)
+
+
 def targeted_pairs(*, tenant: Tenant) -> list[AssignmentPair]:
-    """The assigned pairs the completion rate counts (1 query)."""
-    return assigned_pairs(tenant=tenant)
+    """The pairs the completion rate counts: frozen pairs for frozen due dates, live pairs after
+    them (a pair already frozen is not counted again). 3 queries."""
+    through = frozen_through(tenant=tenant)
+    live = assigned_pairs(tenant=tenant)
+    if through is None:
+        return live
+    frozen = [
+        AssignmentPair(r.partner_id, r.asset_id, r.due_on, r.required_completions, 0, None, r.tier_id, r.segment)
+        for r in FrozenPair.objects.filter(tenant=tenant).only(
+            "partner_id", "asset_id", "due_on", "required_completions", "tier_id", "segment"
+        )
+    ]
+    keys = {(p.partner_id, p.asset_id) for p in frozen}
+    return frozen + [p for p in live if p.due_on > through and (p.partner_id, p.asset_id) not in keys]
+
+
+def pair_matches(pair: AssignmentPair, *, tier_id: int | None, segment: str) -> bool:
+    """Does a pair fall under a tier / segment filter (the partner's tier and segment when it was
+    targeted, frozen for closed due dates)?"""
+    return (not tier_id or pair.tier_id == tier_id) and (not segment or pair.segment == segment)
 
 
 def pair_completions(*, tenant: Tenant, partner_ids: Iterable[int] | None = None) -> dict[tuple[int, int], PairCompletion]:

@@ -66,12 +66,19 @@ class DashboardFilters:
     def days(self) -> int:
         return (self.end - self.start).days + 1
 
-    def partner_q(self, prefix: str = "") -> Q:
-        """The partner filters as a Q, on Partner (prefix "") or through a FK (prefix "partner__")."""
+    @property
+    def has_people_filters(self) -> bool:
+        """Filters on who the partner is now (manager, status, name), not on its tier or segment."""
+        return bool(self.manager_id or self.status or self.q)
+
+    def partner_q(self, prefix: str = "", *, dims: bool = True) -> Q:
+        """The partner filters as a Q, on Partner (prefix "") or through a FK (prefix "partner__").
+        ``dims=False`` leaves out tier and segment (the completion rate filters its pairs by the
+        tier and segment they were targeted with instead)."""
         cond = Q()
-        if self.tier_id:
+        if self.tier_id and dims:
             cond &= Q(**{f"{prefix}tier_id": self.tier_id})
-        if self.segment:
+        if self.segment and dims:
             cond &= Q(**{f"{prefix}segment": self.segment})
         if self.manager_id:
             cond &= Q(**{f"{prefix}manager_id": self.manager_id})

@@ -38,7 +38,7 @@ from kpis.models import (
     UserAssetState,
 )
 from kpis.periods import Span
-from kpis.targeting import NOT_DONE, PairCount, count_pairs, pair_completions, targeted_pairs
+from kpis.targeting import NOT_DONE, PairCount, count_pairs, pair_completions, pair_matches, targeted_pairs
 from partners.deals.models import Deal
 from partners.models import MANAGER_ROLES, Membership, Partner, PartnerTier, Role, SupportActivity
 
@@ -240,26 +240,44 @@ def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> O
     the 支援消化率 KPI), and partners at risk (overdue
     assignments not completed; activity of the last 30 days down by half or more against the
     30 before, from DailyActivityFact). 5–7 queries."""
-    partners = _filtered_partners(tenant=tenant, filters=filters)
-    pairs = [p for p in targeted_pairs(tenant=tenant) if p.partner_id in partners]
-    chosen = Partner.objects.filter(filters.partner_q(), tenant=tenant).values("id") if filters.has_partner_filters else None
+    partners = {
+        row["id"]: row
+        for row in Partner.objects.filter(filters.partner_q(dims=False), tenant=tenant).values(
+            "id", "name", "tier_id", "tier__name", "tier__rank", "status", "segment"
+        )
+    }
+    pairs = [
+        p for p in targeted_pairs(tenant=tenant)
+        if p.partner_id in partners and pair_matches(p, tier_id=filters.tier_id, segment=filters.segment)
+    ]
+    chosen = Partner.objects.filter(filters.partner_q(dims=False), tenant=tenant).values("id") if filters.has_people_filters else None
     done = pair_completions(tenant=tenant, partner_ids=chosen)
     zone = tenant.zoneinfo
     span = Span.of(filters.start, filters.end, zone)
+    tier_names = {t["id"]: t for t in PartnerTier.objects.filter(tenant=tenant).values("id", "name", "rank")}
 
     def is_done(pair: AssignmentPair) -> bool:
         found = done.get((pair.partner_id, pair.asset_id), NOT_DONE)
         return pair_done_by(found.users, found.partner_first, required=pair.required_completions, deadline=None)
 
+    # by the tier each pair was targeted with (frozen for closed due dates)
+    by_tier: dict[int | None, list[AssignmentPair]] = defaultdict(list)
+    for pair in pairs:
+        by_tier[pair.tier_id].append(pair)
     tiers: dict[tuple[int, str], TierCompletion] = {}
     total = PairCount()
-    for pid, count in count_pairs(pairs, done, span, zone, partner_ids=partners).items():
-        if not count.assigned:
-            continue
-        row = partners[pid]
-        key = (row["tier__rank"] if row["tier__rank"] is not None else 10**6, row["tier__name"] or "")
-        tiers.setdefault(key, TierCompletion(tier=row["tier__name"] or "")).add(count)
-        total.add(count)
+    for tier_id, tier_pairs in by_tier.items():
+        tier = tier_names.get(tier_id) or {"name": "", "rank": None}
+        bucket = TierCompletion(tier=tier["name"])
+        for count in count_pairs(tier_pairs, done, span, zone, partner_ids={p.partner_id for p in tier_pairs}).values():
+            bucket.add(count)
+        if bucket.assigned:
+            tiers[(tier["rank"] if tier["rank"] is not None else 10**6, tier["name"])] = bucket
+            total.add(bucket)
+    in_filters = [
+        pid for pid, row in partners.items()
+        if (not filters.tier_id or row["tier_id"] == filters.tier_id) and (not filters.segment or row["segment"] == filters.segment)
+    ]
 
     at_risk: dict[int, AtRiskPartner] = {}
 
@@ -307,7 +325,7 @@ def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> O
     return Overview(
         tier_completion=[tiers[k] for k in sorted(tiers)],
         at_risk=ranked[:at_risk_limit],
-        partner_count=len(partners),
+        partner_count=len(in_filters),
         assigned_total=total.assigned,
         completed_total=total.on_time,
         completed_by_end_total=total.by_period_end,

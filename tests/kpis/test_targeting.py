@@ -1,0 +1,172 @@
+"""Who was targeted is fixed per period; completion on time; attribution at event time; a KPI
+definition's series."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from enablement.models import ActivityEvent
+from enablement.services.log import activity_record_many
+from kpis.dashboards import selectors
+from kpis.dashboards.filters import parse_filters
+from kpis.definitions import kpi_definition_save
+from kpis.metrics import compute_kpis
+from kpis.models import FrozenPair, KpiDefinition, KpiResult, PartnerAssetState, UserAssetState
+from kpis.rollup import rollup_tenant
+from partners.models import User
+from tests import factories as f
+
+pytestmark = pytest.mark.django_db
+
+TODAY = dt.date(2026, 7, 15)  # June is closed, July is current
+JUNE = dt.date(2026, 6, 1)
+
+
+def at(day: dt.date, hour: int = 3) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, hour, tzinfo=dt.UTC)  # Tokyo: same day
+
+
+def _user():
+    return User.objects.create(email=f"{uuid.uuid4().hex}@kpis.test")
+
+
+def log(tenant, *events):
+    rows = [
+        ActivityEvent(tenant=tenant, partner=p, user=u, asset=a, verb=verb, occurred_at=t, received_at=t,
+                      source="portal", event_id=uuid.uuid4().hex, progress=100.0 if verb.startswith("training") else None)
+        for p, u, a, verb, t in events
+    ]
+    activity_record_many(tenant=tenant, events=rows)
+
+
+def results(tenant, definition):
+    return {
+        (r.period_start, r.partner_id): (r.numerator, r.denominator, r.value)
+        for r in KpiResult.objects.filter(tenant=tenant, definition=definition)
+    }
+
+
+@pytest.fixture
+def world(scope_a):
+    t = scope_a
+    gold = f.PartnerTierFactory(tenant=t, name="Gold", rank=1)
+    silver = f.PartnerTierFactory(tenant=t, name="Silver", rank=2)
+    p1 = f.PartnerFactory(tenant=t, tier=gold, segment="SMB", joined_on=dt.date(2026, 1, 1))
+    p2 = f.PartnerFactory(tenant=t, tier=gold, segment="SMB", joined_on=dt.date(2026, 1, 1))
+    late = f.PartnerFactory(tenant=t, tier=gold, segment="SMB", joined_on=dt.date(2026, 6, 20))  # after the June due date
+    training = f.AssetFactory(tenant=t, kind="training")
+    document = f.AssetFactory(tenant=t, kind="document")
+    extra = f.AssetFactory(tenant=t, kind="document")
+    path = f.LearningPathFactory(tenant=t)
+    f.LearningPathItemFactory(tenant=t, path=path, asset=document)
+    tier_assignment = f.AssignmentFactory(tenant=t, target="tier", partner=None, tier=gold, asset=training,
+                                          due_on=dt.date(2026, 6, 10))
+    path_assignment = f.AssignmentFactory(tenant=t, target="tier", partner=None, tier=gold, asset=None,
+                                          learning_path=path, due_on=dt.date(2026, 6, 15))
+    u1, u2 = _user(), _user()
+    log(t,
+        (p1, u1, training, "training.completed", at(dt.date(2026, 6, 5))),   # on time
+        (p2, u2, training, "training.completed", at(dt.date(2026, 6, 25))),  # late, but within June
+        (p1, u1, document, "document.viewed", at(dt.date(2026, 6, 14))))
+    monthly = f.KpiDefinitionFactory(tenant=t, metric="enablement_completion_rate", period="month", target=Decimal(80))
+    gold_only = f.KpiDefinitionFactory(tenant=t, metric="enablement_completion_rate", period="month", tier=gold,
+                                       target=Decimal(80))
+    rollup_tenant(t)
+    compute_kpis(t, today=TODAY, periods_back=1)
+    return locals()
+
+
+def test_done_by_the_due_date_counts_and_late_joiners_do_not(world):
+    t = world["t"]
+    june = results(t, world["monthly"])
+    # 4 pairs due in June (training + document for p1 and p2; `late` joined after both due dates)
+    assert june[(JUNE, None)] == (Decimal("2.0000"), Decimal("4.0000"), Decimal("50.0000"))
+    assert june[(JUNE, world["p1"].pk)][2] == Decimal("100.0000")
+    assert june[(JUNE, world["p2"].pk)][2] == Decimal("0.0000")  # completed after its due date
+    assert june[(JUNE, world["late"].pk)][1] == Decimal("0.0000")
+    filters = parse_filters({"period": "month"}, today=JUNE)
+    table = selectors.overview(tenant=t, filters=filters)
+    (gold,) = table.tier_completion
+    assert (gold.assigned, gold.on_time, gold.by_period_end) == (4, 2, 3)  # by period end: secondary figure
+    assert table.rate == 50.0
+
+
+def test_closed_periods_do_not_rewrite_themselves(world):
+    t, p1, p2 = world["t"], world["p1"], world["p2"]
+    before = {d: results(t, world[d]) for d in ("monthly", "gold_only")}
+    frozen = FrozenPair.objects.filter(tenant=t).count()
+    assert frozen == 4
+    # afterwards: tiers, paths, asset status and assignments change
+    p1.tier = world["silver"]
+    p1.save()
+    f.LearningPathItemFactory(tenant=t, path=world["path"], asset=world["extra"])
+    world["document"].status = "archived"
+    world["document"].save()
+    f.AssignmentFactory(tenant=t, partner=p2, asset=world["extra"], due_on=dt.date(2026, 6, 20))  # created now, due last month
+    world["tier_assignment"].is_active = False
+    world["tier_assignment"].save()
+    rollup_tenant(t)
+    compute_kpis(t, today=TODAY, periods_back=1)
+    after = {d: results(t, world[d]) for d in ("monthly", "gold_only")}
+    for name in before:
+        closed_before = {k: v for k, v in before[name].items() if k[0] == JUNE}
+        closed_after = {k: v for k, v in after[name].items() if k[0] == JUNE}
+        # the same partners' numbers (a partner that left the tier keeps its past pairs there)
+        assert {k: v for k, v in closed_after.items() if k in closed_before} == closed_before, name
+        assert all(v[1] == 0 for k, v in closed_after.items() if k not in closed_before), name
+    assert FrozenPair.objects.filter(tenant=t).count() == frozen
+    # the dashboard's June table still groups p1's June pairs under Gold
+    table = selectors.overview(tenant=t, filters=parse_filters({"period": "month"}, today=JUNE))
+    assert [(r.tier, r.assigned) for r in table.tier_completion] == [("Gold", 4)]
+
+
+def test_a_recompute_of_a_closed_period_reproduces_its_numbers(world):
+    t = world["t"]
+    before = results(t, world["monthly"])
+    KpiResult.objects.filter(tenant=t).delete()
+    compute_kpis(t, today=TODAY, periods_back=1)
+    assert results(t, world["monthly"]) == before
+
+
+def test_a_user_who_moves_keeps_past_completions_with_the_old_partner(world):
+    t, p1, p2, u1 = world["t"], world["p1"], world["p2"], world["u1"]
+    # u1 moves to p2 in July and completes the training again there
+    log(t, (p2, u1, world["training"], "training.completed", at(dt.date(2026, 7, 2))))
+    rollup_tenant(t)
+    incremental = (
+        sorted(UserAssetState.objects.filter(tenant=t).values_list("user_id", "partner_id", "asset_id", "first_completed_at")),
+        sorted(PartnerAssetState.objects.filter(tenant=t).values_list("partner_id", "asset_id", "completed_users")),
+    )
+    assert UserAssetState.objects.filter(tenant=t, user=u1, partner=p1, asset=world["training"]).exists()
+    assert PartnerAssetState.objects.get(tenant=t, partner=p1, asset=world["training"]).completed_users == 1
+    assert PartnerAssetState.objects.get(tenant=t, partner=p2, asset=world["training"]).completed_users == 2
+    rollup_tenant(t, full=True)
+    full = (
+        sorted(UserAssetState.objects.filter(tenant=t).values_list("user_id", "partner_id", "asset_id", "first_completed_at")),
+        sorted(PartnerAssetState.objects.filter(tenant=t).values_list("partner_id", "asset_id", "completed_users")),
+    )
+    assert incremental == full
+    compute_kpis(t, today=TODAY, periods_back=1)
+    assert results(t, world["monthly"])[(JUNE, p1.pk)][2] == Decimal("100.0000")
+
+
+def test_changing_a_definitions_period_starts_a_new_series_and_keeps_the_old(world):
+    t, monthly = world["t"], world["monthly"]
+    old_results = results(t, monthly)
+    monthly.period = "quarter"
+    current = kpi_definition_save(tenant=t, definition=monthly)
+    assert current.replaces_id is not None
+    old = KpiDefinition.objects.get(pk=current.replaces_id)
+    assert (old.period, old.is_active) == ("month", False)
+    assert (current.period, current.is_active) == ("quarter", True)
+    assert results(t, old) == old_results  # still readable
+    compute_kpis(t, today=TODAY, periods_back=1)
+    assert results(t, old) == old_results  # inactive: not recomputed, not mixed
+    assert {k[0] for k in results(t, current)} == {dt.date(2026, 4, 1), dt.date(2026, 7, 1)}
+    # a target change is edited in place
+    current.target = Decimal(70)
+    assert kpi_definition_save(tenant=t, definition=current).pk == current.pk
