@@ -6,8 +6,9 @@ Expanded (one SQL statement, ``assignment_pairs``):
 * tier and segment assignments reach the partners that are in the tier / segment *now* (closed
   periods are protected by the KPI engine's frozen pairs, ``kpis.targeting``);
 * a learning path yields one row per asset of the path;
-* only active assignments; archived assets are not targeted (the portal does not show them and
-  the KPIs do not count them);
+* only active assignments; archived assets are not targeted, nor is a partner outside the asset's
+  audience (``enablement.audiences``): the portal does not show such pairs and the KPIs do not
+  count them;
 * a partner is targeted by an assignment only when it had joined by the due date
   (``joined_on <= due_on``): nobody is held to a deadline that passed before they joined.
 
@@ -25,7 +26,7 @@ from typing import NamedTuple
 from django.db import connection
 from django.db.models.expressions import RawSQL
 
-from enablement.models import Asset, AssetStatus, Assignment, LearningPathItem
+from enablement.models import Asset, AssetStatus, Assignment, AudienceRule, LearningPathItem
 from partners.models import Partner, Tenant
 
 
@@ -48,6 +49,7 @@ def assignment_pairs_sql(*, tenant: Tenant | int, partner_id: int | None = None)
     """
     tenant_id = tenant if isinstance(tenant, int) else tenant.pk
     a, i, p, s = Assignment._meta.db_table, LearningPathItem._meta.db_table, Partner._meta.db_table, Asset._meta.db_table
+    r = AudienceRule._meta.db_table
     extra_p, params_p = "", []
     if partner_id is not None:
         extra_p, params_p = " AND p.id = %s", [partner_id]
@@ -64,13 +66,17 @@ def assignment_pairs_sql(*, tenant: Tenant | int, partner_id: int | None = None)
         "x.learning_path_id, p.tier_id, p.segment "
         "FROM ({expanded}) x JOIN {p} p ON p.tenant_id = %s AND {cond} "
         "JOIN {s} s ON s.id = x.asset_id AND s.tenant_id = %s AND s.status <> %s "
-        "WHERE x.target = %s AND p.joined_on <= x.due_on{extra_p}"
+        "WHERE x.target = %s AND p.joined_on <= x.due_on{extra_p} "
+        # the asset's audience (enablement.audiences): no rule = everyone, else a matching rule
+        "AND (NOT EXISTS (SELECT 1 FROM {r} r WHERE r.tenant_id = %s AND r.asset_id = x.asset_id) "
+        "OR EXISTS (SELECT 1 FROM {r} r WHERE r.tenant_id = %s AND r.asset_id = x.asset_id AND "
+        "(r.partner_id = p.id OR r.tier_id = p.tier_id OR (r.segment <> '' AND r.segment = p.segment))))"
     )
     parts, params = [], []
     for target, cond in (("partner", "p.id = x.partner_id"), ("tier", "p.tier_id = x.tier_id"),
                          ("segment", "p.segment = x.segment")):
-        parts.append(branch.format(expanded=expanded, p=p, s=s, cond=cond, extra_p=extra_p))
-        params += [tenant_id, True, tenant_id, tenant_id, AssetStatus.ARCHIVED.value, target, *params_p]
+        parts.append(branch.format(expanded=expanded, p=p, s=s, r=r, cond=cond, extra_p=extra_p))
+        params += [tenant_id, True, tenant_id, tenant_id, AssetStatus.ARCHIVED.value, target, *params_p, tenant_id, tenant_id]
     return " UNION ALL ".join(parts), params
 
 

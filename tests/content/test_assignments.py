@@ -169,3 +169,19 @@ def test_assigned_pairs_one_row_per_pair_with_the_stricter_terms(scope_a, manage
     assert row.due_on == DUE - dt.timedelta(days=10)
     assert row.required_completions == 3
     assert row.assignment_id == early.pk
+
+
+def test_a_partner_outside_the_assets_audience_is_not_targeted(scope_a):
+    from enablement.models import AudienceRule
+
+    gold = f.PartnerTierFactory(tenant=scope_a, name="Gold")
+    silver = f.PartnerTierFactory(tenant=scope_a, name="Silver")
+    inside = f.PartnerFactory(tenant=scope_a, tier=silver)
+    outside = f.PartnerFactory(tenant=scope_a, tier=gold)
+    asset = f.AssetFactory(tenant=scope_a)
+    f.AssignmentFactory(tenant=scope_a, target="partner", partner=inside, asset=asset, due_on=DUE)
+    f.AssignmentFactory(tenant=scope_a, target="partner", partner=outside, asset=asset, due_on=DUE)
+    assert {(inside.pk, asset.pk), (outside.pk, asset.pk)} <= pairs(scope_a)
+    AudienceRule.objects.create(tenant=scope_a, asset=asset, tier=silver)  # the portal now hides it from `outside`
+    assert (inside.pk, asset.pk) in pairs(scope_a)
+    assert (outside.pk, asset.pk) not in pairs(scope_a)
