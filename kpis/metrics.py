@@ -40,6 +40,8 @@ from django.utils import timezone
 
 from enablement.models import Asset, AssetKind, AssetStatus, Verb
 from kpis.models import (
+    COUNT_METRICS,
+    PER_PARTNER_COUNT_METRICS,
     DailyActivityFact,
     Direction,
     FaqSearchFact,
@@ -51,7 +53,7 @@ from kpis.models import (
     RollupState,
     UserAssetState,
 )
-from kpis.periods import Span, recent_periods
+from kpis.periods import Span, elapsed_days, period_after, period_before, period_start, recent_periods
 from kpis.targeting import (
     PairCount,
     count_pairs,
@@ -161,6 +163,21 @@ class _Context:
 
 
 Result = tuple[Cell, dict[int, Cell]]
+
+
+def new_context(tenant: Tenant) -> _Context:
+    """Per-run caches for several ``metric_values`` calls (the dashboards' live cards)."""
+    return _Context(tenant)
+
+
+def span_target(definition: KpiDefinition, start: dt.date, end: dt.date, today: dt.date) -> Decimal:
+    """The target for an arbitrary span (the filter bar's period): a count KPI's target scaled
+    from its own period to the span's elapsed days; rates and medians keep their target."""
+    if definition.metric not in COUNT_METRICS and definition.metric not in PER_PARTNER_COUNT_METRICS:
+        return definition.target
+    own_start = period_start(definition.period, start)
+    own_days = (period_after(definition.period, own_start) - own_start).days
+    return _q(Decimal(definition.target) * elapsed_days(start, end, today) / own_days)
 
 
 def _enablement(ctx: _Context, partner_ids: list[int], span: Span, *, definition: KpiDefinition | None = None) -> Result:
@@ -306,14 +323,47 @@ METRICS = {
 
 
 def metric_values(
-    tenant: Tenant, definition: KpiDefinition, start: dt.date, end: dt.date, *, ctx: _Context | None = None
+    tenant: Tenant,
+    definition: KpiDefinition,
+    start: dt.date,
+    end: dt.date,
+    *,
+    ctx: _Context | None = None,
+    partner_ids: Iterable[int] | None = None,
 ) -> Result:
-    """(overall cell, {partner_id: cell}) of one definition for one period."""
+    """(overall cell, {partner_id: cell}) of one definition for one period; ``partner_ids``
+    narrows the definition's partners further (the dashboards' filter bar)."""
     ctx = ctx or _Context(tenant)
     span = Span.of(start, end, ctx.zone)
+    ids = ctx.partner_ids(definition)
+    if partner_ids is not None:
+        wanted = set(partner_ids)
+        ids = [pid for pid in ids if pid in wanted]
     if definition.metric == Metric.ENABLEMENT_COMPLETION_RATE:
-        return _enablement(ctx, ctx.partner_ids(definition), span, definition=definition)
-    return METRICS[definition.metric](ctx, ctx.partner_ids(definition), span)
+        overall, per = _enablement(ctx, ids, span, definition=definition)
+        if partner_ids is None:
+            return overall, per
+        per = {pid: c for pid, c in per.items() if pid in wanted}  # pairs by their targeted tier
+        return ratio(sum(c.numerator for c in per.values()), sum(c.denominator for c in per.values()), percent=True), per
+    return METRICS[definition.metric](ctx, ids, span)
+
+
+def paced_target(definition: KpiDefinition, start: dt.date, end: dt.date, today: dt.date) -> Decimal:
+    """The target a period is judged by: a count KPI's target prorated to the elapsed days while
+    the period is current (pacing); rates and medians keep their target."""
+    target = definition.target
+    if definition.metric not in COUNT_METRICS and definition.metric not in PER_PARTNER_COUNT_METRICS:
+        return target
+    elapsed, total = elapsed_days(start, end, today), (end - start).days + 1
+    if elapsed >= total:
+        return target
+    return _q(Decimal(target) * elapsed / total)
+
+
+def previous_to_date(kind: str, start: dt.date, elapsed: int) -> tuple[dt.date, dt.date]:
+    """The same number of days at the start of the previous period (its end clipped to it)."""
+    prev = period_before(kind, start)
+    return prev, min(prev + dt.timedelta(days=max(elapsed, 1) - 1), start - dt.timedelta(days=1))
 
 
 # --- the entry point ---------------------------------------------------------------------------------
@@ -344,7 +394,15 @@ def compute_kpis(
             rows: list[KpiResult] = []
             for start, end in periods:
                 overall, per = metric_values(tenant, definition, start, end, ctx=ctx)
+                target = paced_target(definition, start, end, today)
+                partial = start <= today < end
+                elapsed = elapsed_days(start, end, today) if partial else None
+                before: Result = (Cell(_q(0), _q(0), None), {})
+                if partial:  # compared with the same days of the previous period
+                    before = metric_values(tenant, definition, *previous_to_date(definition.period, start, elapsed), ctx=ctx)
                 for partner_id, cell in [(None, overall), *sorted(per.items())]:
+                    untargeted = partner_id is not None and definition.metric in COUNT_METRICS
+                    compare = before[0] if partner_id is None else before[1].get(partner_id)
                     rows.append(
                         KpiResult(
                             tenant=tenant,
@@ -355,14 +413,13 @@ def compute_kpis(
                             numerator=cell.numerator,
                             denominator=cell.denominator,
                             value=cell.value,
-                            target=definition.target,
-                            status=kpi_status(
-                                cell.value,
-                                target=definition.target,
-                                direction=definition.direction,
-                                band=definition.warning_band,
+                            target=target,
+                            status=KpiStatus.NO_TARGET if untargeted else kpi_status(
+                                cell.value, target=target, direction=definition.direction, band=definition.warning_band,
                             ),
                             computed_at=now,
+                            elapsed_days=elapsed,
+                            previous_to_date=compare.value if (partial and compare is not None) else None,
                         )
                     )
             KpiResult.objects.filter(

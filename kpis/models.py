@@ -178,6 +178,11 @@ class Metric(models.TextChoices):
     MEDIAN_DAYS_TO_FIRST_COMPLETION = "median_days_to_first_completion", _("Median days to first completion")
 
 
+# Count metrics: a partial period's target is prorated to the elapsed days (pacing); a
+# tenant-wide count target is not a per-partner target.
+COUNT_METRICS = frozenset({"document_downloads"})
+PER_PARTNER_COUNT_METRICS = frozenset({"support_activities_per_partner"})
+
 RATE_METRICS = frozenset(
     {
         Metric.ENABLEMENT_COMPLETION_RATE,
@@ -205,6 +210,7 @@ class KpiStatus(models.TextChoices):
     AT_RISK = "at_risk", _("At risk")
     OFF_TRACK = "off_track", _("Off track")
     NO_DATA = "no_data", _("No data")
+    NO_TARGET = "no_target", _("No target")
 
 
 class KpiDefinition(TenantOwnedModel):
@@ -284,6 +290,13 @@ class KpiResult(TenantOwnedModel):
     target = models.DecimalField(max_digits=12, decimal_places=2)
     status = models.CharField(max_length=16, choices=KpiStatus.choices, default=KpiStatus.NO_DATA)
     computed_at = models.DateTimeField(default=timezone.now)
+    elapsed_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Set for the current, partial period: the days counted so far (pacing)."
+    )
+    previous_to_date = models.DecimalField(
+        max_digits=16, decimal_places=4, null=True, blank=True,
+        help_text="Current period only: the previous period's value over the same number of days.",
+    )
 
     class Meta:
         constraints = [

@@ -26,6 +26,7 @@ from django.db.models.functions import Coalesce
 from enablement.completion import pair_done, pair_done_by
 from enablement.models import Asset, AssetKind, AssetStatus, Assignment, LearningPathItem, Team, Verb
 from enablement.pairs import AssignmentPair
+from kpis import metrics
 from kpis.dashboards.filters import DashboardFilters
 from kpis.models import (
     DailyActivityFact,
@@ -37,7 +38,7 @@ from kpis.models import (
     RollupState,
     UserAssetState,
 )
-from kpis.periods import Span
+from kpis.periods import Span, elapsed_days
 from kpis.targeting import NOT_DONE, PairCount, count_pairs, pair_completions, pair_matches, targeted_pairs
 from partners.deals.models import Deal
 from partners.models import MANAGER_ROLES, Membership, Partner, PartnerTier, Role, SupportActivity
@@ -94,6 +95,12 @@ class KpiCard:
     current: KpiResult | None
     previous: KpiResult | None
     trend: list[tuple[str, float | None]] = field(default_factory=list)
+    live: bool = False  # computed now from the facts for the filter bar's partners and period
+
+    @property
+    def to_date(self) -> bool:
+        """A current, partial period: judged by pacing, compared with the same days before."""
+        return bool(self.current and self.current.elapsed_days)
 
     @property
     def is_rate(self) -> bool:
@@ -113,11 +120,14 @@ class KpiCard:
 
     @property
     def change(self) -> Decimal | None:
-        if self.current is None or self.previous is None:
+        """Against the previous period — over the same number of days while this one is partial."""
+        if self.current is None or self.current.value is None:
             return None
-        if self.current.value is None or self.previous.value is None:
-            return None
-        return self.current.value - self.previous.value
+        if self.to_date:
+            before = self.current.previous_to_date
+        else:
+            before = self.previous.value if self.previous is not None else None
+        return None if before is None else self.current.value - before
 
     @property
     def change_is_good(self) -> bool | None:
@@ -127,10 +137,16 @@ class KpiCard:
         return (change > 0) == (self.definition.direction == "higher")
 
 
-def kpi_cards(*, tenant, end: dt.date, language: str, partner: Partner | None = None) -> list[KpiCard]:
+def kpi_cards(
+    *, tenant, end: dt.date, language: str, partner: Partner | None = None, filters: DashboardFilters | None = None
+) -> list[KpiCard]:
     """One card per active KPI definition: the result of the period containing ``end`` (or the
     latest before it), the one before, and up to 12 periods of trend. Overall results unless a
-    partner is given. 2 queries."""
+    partner is given. 2 queries.
+
+    With ``filters`` (the overview's filter bar), a card whose definition does not match the
+    selection — partner filters set, or a period other than the definition's — is computed now,
+    set-based from the facts, for the filtered partners over the selected period (``live``)."""
     definitions = list(KpiDefinition.objects.filter(tenant=tenant, is_active=True).select_related("tier"))
     if not definitions:
         return []
@@ -156,7 +172,57 @@ def kpi_cards(*, tenant, end: dt.date, language: str, partner: Partner | None = 
                 trend=[(r.period_start.isoformat(), float(r.value) if r.value is not None else None) for r in rows],
             )
         )
+    if filters is not None and partner is None:
+        _live_cards(tenant=tenant, cards=cards, filters=filters)
     return cards
+
+
+def _live_cards(*, tenant, cards: list[KpiCard], filters: DashboardFilters) -> None:
+    """Recompute the cards the filter bar changes, from the facts (a fixed number of queries per
+    definition, none per partner). Pairs of the completion rate are filtered by the tier and
+    segment they were targeted with, as the tier table does."""
+    stale = [c for c in cards if filters.has_partner_filters or filters.period != c.definition.period]
+    if not stale:
+        return
+    ctx = metrics.new_context(tenant)
+    people = set(Partner.objects.filter(filters.partner_q(dims=False), tenant=tenant).values_list("id", flat=True))
+    everyone = {p["id"] for p in ctx.partners if (not filters.tier_id or p["tier_id"] == filters.tier_id)
+                and (not filters.segment or p["segment"] == filters.segment)} & people
+    start, end, today = filters.start, filters.end, filters.today
+    partial = start <= today < end
+    elapsed = elapsed_days(start, end, today)
+    if partial:
+        prev_start = filters.prev_start
+        prev_end = min(prev_start + dt.timedelta(days=max(elapsed, 1) - 1), filters.prev_end)
+    else:
+        prev_start, prev_end = filters.prev_start, filters.prev_end
+    for card in stale:
+        definition = card.definition
+        ids = everyone
+        if definition.metric == Metric.ENABLEMENT_COMPLETION_RATE:
+            ids = people
+            if (filters.tier_id and not definition.tier_id) or (filters.segment and not definition.segment):
+                definition = KpiDefinition(
+                    tenant=tenant, metric=definition.metric, period=definition.period, target=definition.target,
+                    tier_id=definition.tier_id or filters.tier_id, segment=definition.segment or filters.segment,
+                    direction=definition.direction, warning_band=definition.warning_band,
+                )
+        now, _ = metrics.metric_values(tenant, definition, start, end, ctx=ctx, partner_ids=ids)
+        before, _ = metrics.metric_values(tenant, definition, prev_start, prev_end, ctx=ctx, partner_ids=ids)
+        target = metrics.span_target(card.definition, start, end, today)
+        status = metrics.kpi_status(now.value, target=target, direction=card.definition.direction,
+                                    band=card.definition.warning_band)
+        card.current = KpiResult(
+            tenant=tenant, definition=card.definition, period_start=start, period_end=end, numerator=now.numerator,
+            denominator=now.denominator, value=now.value, target=target, status=status,
+            elapsed_days=elapsed if partial else None, previous_to_date=before.value if partial else None,
+        )
+        card.previous = KpiResult(
+            tenant=tenant, definition=card.definition, period_start=prev_start, period_end=prev_end,
+            numerator=before.numerator, denominator=before.denominator, value=before.value, target=target,
+        )
+        card.trend = []
+        card.live = True
 
 
 def completion_definition(*, tenant, period: str) -> KpiDefinition | None:

@@ -76,7 +76,7 @@ def overview(request, tenant_slug: str):
     choices, filters = _state(request)
     tenant = request.tenant
     language = get_language() or "en"
-    cards = selectors.kpi_cards(tenant=tenant, end=filters.end, language=language)
+    cards = selectors.kpi_cards(tenant=tenant, end=filters.end, language=language, filters=filters)
     data = selectors.overview(tenant=tenant, filters=filters)
     if _wants_csv(request):
         table = request.GET.get("table")
@@ -120,14 +120,12 @@ def overview(request, tenant_slug: str):
         percent=True,
     )
     notices = list(filters.notices)
-    if filters.has_partner_filters and cards:
-        notices.append(_("KPI cards show all partners; the filters apply to the sections below."))
     return _render(
         request,
         "kpis/overview.html",
         _base_context(
             request, choices, filters, cards=cards, data=data, charts=charts, notices=notices,
-            rollup=selectors.rollup_state(tenant=tenant),
+            rollup=selectors.rollup_state(tenant=tenant), cards_live=any(c.live for c in cards),
         ),
     )
 

@@ -16,6 +16,7 @@ MAX_QUERIES = {
     "manage-faq": 15,
     "manage-teams": 19,
     "manage-faq-keyword": 11,
+    "manage-overview-filtered": 29,  # live KPI cards: a fixed number of queries per definition
     "manage-partner": 24,  # + frozen pairs and freeze date
 }
 
@@ -202,7 +203,11 @@ def test_partners_sort_and_filter(client, login, manager_a, data_a):
 
 
 def _page_urls(data):
-    return {**{n: url(n) for n in PAGES}, "manage-partner": url("manage-partner", partner_id=data["first"].pk)}
+    return {
+        **{n: url(n) for n in PAGES},
+        "manage-partner": url("manage-partner", partner_id=data["first"].pk),
+        "manage-overview-filtered": url("manage-overview") + f"?period=quarter&tier={data['gold'].pk}&status=nurturing",
+    }
 
 
 @pytest.mark.parametrize("partners", [10, 1000])

@@ -170,3 +170,47 @@ def test_changing_a_definitions_period_starts_a_new_series_and_keeps_the_old(wor
     # a target change is edited in place
     current.target = Decimal(70)
     assert kpi_definition_save(tenant=t, definition=current).pk == current.pk
+
+
+def test_pacing_prorates_a_count_target_and_compares_the_same_days(scope_a):
+    t = scope_a
+    partners = [f.PartnerFactory(tenant=t, joined_on=dt.date(2026, 1, 1)) for _ in range(2)]
+    doc = f.AssetFactory(tenant=t, kind="document")
+    downloads = f.KpiDefinitionFactory(tenant=t, metric="document_downloads", period="month", target=Decimal(150),
+                                       warning_band=Decimal(10))
+    # 2 December: 12 downloads so far; November had 10 in its first two days and 630 in all
+    u = _user()
+    log(t, *[(partners[i % 2], u, doc, "document.downloaded", at(dt.date(2026, 12, 1 + i % 2))) for i in range(12)],
+        *[(partners[0], u, doc, "document.downloaded", at(dt.date(2026, 11, 1 + i % 2))) for i in range(10)],
+        *[(partners[0], u, doc, "document.downloaded", at(dt.date(2026, 11, 10))) for _ in range(620)])
+    rollup_tenant(t)
+    compute_kpis(t, today=dt.date(2026, 12, 2), periods_back=1)
+    current = KpiResult.objects.get(tenant=t, definition=downloads, period_start=dt.date(2026, 12, 1), partner=None)
+    assert current.elapsed_days == 2
+    assert current.target == Decimal("9.68")  # 150 × 2/31
+    assert current.status == "on_track"  # 12 against 9.68, not "off track" against 150
+    assert current.previous_to_date == Decimal("10.0000")  # not all 630 of November
+    per_partner = KpiResult.objects.filter(tenant=t, definition=downloads, partner__isnull=False)
+    assert {r.status for r in per_partner} == {"no_target"}  # a tenant-wide count is no per-partner target
+    card = next(c for c in selectors.kpi_cards(tenant=t, end=dt.date(2026, 12, 31), language="en") if c.definition == downloads)
+    assert card.to_date and card.change == Decimal("2.0000")
+    closed = KpiResult.objects.get(tenant=t, definition=downloads, period_start=dt.date(2026, 11, 1), partner=None)
+    assert (closed.elapsed_days, closed.target, closed.previous_to_date) == (None, Decimal(150), None)
+
+
+def test_the_filter_bar_changes_the_cards(world):
+    t, gold, p1 = world["t"], world["gold"], world["p1"]
+    filters = parse_filters({"period": "month"}, tier_ids={gold.pk, world["silver"].pk}, today=JUNE)
+    plain = {c.definition.pk: c for c in selectors.kpi_cards(tenant=t, end=filters.end, language="en", filters=filters)}
+    assert not plain[world["monthly"].pk].live and plain[world["monthly"].pk].value == Decimal("50.0000")
+    # a partner filter: computed for that partner only
+    narrowed = parse_filters({"period": "month", "q": p1.name}, tier_ids={gold.pk}, today=JUNE)
+    cards = {c.definition.pk: c for c in selectors.kpi_cards(tenant=t, end=narrowed.end, language="en", filters=narrowed)}
+    card = cards[world["monthly"].pk]
+    assert card.live and card.value == Decimal("100.0000") and card.status == "on_track"
+    # another period than the definition's: the quarter containing June
+    quarter = parse_filters({"period": "quarter"}, today=JUNE)
+    card = {c.definition.pk: c for c in selectors.kpi_cards(tenant=t, end=quarter.end, language="en", filters=quarter)}[
+        world["monthly"].pk]
+    assert card.live and (card.current.period_start, card.current.period_end) == (dt.date(2026, 4, 1), dt.date(2026, 6, 30))
+    assert card.value == Decimal("50.0000")
