@@ -68,9 +68,8 @@ class FilterChoices:
 def filter_choices(*, tenant) -> FilterChoices:
     """Tiers, segments and channel managers of the tenant (3 queries)."""
     tiers = list(PartnerTier.objects.filter(tenant=tenant).order_by("rank", "name").values_list("id", "name"))
-    segments = sorted(
-        s
-        for s in Partner.objects.filter(tenant=tenant).exclude(segment="").values_list("segment", flat=True).distinct()
+    segments = list(  # order_by() clears Partner's default ordering, which would make DISTINCT per name
+        Partner.objects.filter(tenant=tenant).exclude(segment="").order_by("segment").values_list("segment", flat=True).distinct()
     )
     managers = [
         (m.user_id, m.user.get_full_name() or m.user.email)

@@ -214,3 +214,9 @@ def test_the_filter_bar_changes_the_cards(world):
         world["monthly"].pk]
     assert card.live and (card.current.period_start, card.current.period_end) == (dt.date(2026, 4, 1), dt.date(2026, 6, 30))
     assert card.value == Decimal("50.0000")
+
+
+def test_the_segment_filter_lists_distinct_values(scope_a):
+    for i in range(6):
+        f.PartnerFactory(tenant=scope_a, name=f"P{i}", segment=["SMB", "Enterprise"][i % 2])
+    assert selectors.filter_choices(tenant=scope_a).segments == ["Enterprise", "SMB"]
