@@ -8,12 +8,19 @@ from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext_lazy as _
 
 from kpis.definitions import kpi_definition_save
-from kpis.models import KpiDefinition, KpiResult, RollupState
-from partners.tenancy.admin import TenantScopedAdmin
+from kpis.models import KpiDefinition, KpiResult, KpiTarget, RollupState
+from partners.tenancy.admin import TenantScopedAdmin, TenantScopedInline
+
+
+class KpiTargetInline(TenantScopedInline):
+    model = KpiTarget
+    extra = 0
+    fields = ["effective_from", "tier", "segment", "partner", "target"]
 
 
 @admin.register(KpiDefinition)
 class KpiDefinitionAdmin(TenantScopedAdmin):
+    inlines = [KpiTargetInline]
     list_display = ["name_en", "name_ja", "metric", "period", "tier", "segment", "target", "direction", "warning_band", "is_active"]
     list_filter = ["metric", "period", "is_active", ("tier", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name_en", "name_ja", "segment"]

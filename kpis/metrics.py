@@ -48,6 +48,7 @@ from kpis.models import (
     KpiDefinition,
     KpiResult,
     KpiStatus,
+    KpiTarget,
     Metric,
     PartnerAssetState,
     RollupState,
@@ -116,6 +117,8 @@ class _Context:
         self._pairs = None
         self._completions = None
         self._first_training = None
+        self._targets: list[KpiTarget] | None = None
+        self._partner_by_id: dict[int, dict] | None = None
 
     @property
     def partners(self) -> list[dict]:
@@ -132,6 +135,19 @@ class _Context:
             if (definition.tier_id is None or p["tier_id"] == definition.tier_id)
             and (not definition.segment or p["segment"] == definition.segment)
         ]
+
+    @property
+    def targets(self) -> list[KpiTarget]:
+        if self._targets is None:
+            self._targets = list(KpiTarget.objects.filter(tenant=self.tenant))
+        return self._targets
+
+    def partner(self, partner_id: int | None) -> dict | None:
+        if partner_id is None:
+            return None
+        if self._partner_by_id is None:
+            self._partner_by_id = {p["id"]: p for p in self.partners}
+        return self._partner_by_id.get(partner_id)
 
     @property
     def pairs(self):
@@ -170,14 +186,17 @@ def new_context(tenant: Tenant) -> _Context:
     return _Context(tenant)
 
 
-def span_target(definition: KpiDefinition, start: dt.date, end: dt.date, today: dt.date) -> Decimal:
+def span_target(
+    definition: KpiDefinition, start: dt.date, end: dt.date, today: dt.date, *, target: Decimal | None = None
+) -> Decimal:
     """The target for an arbitrary span (the filter bar's period): a count KPI's target scaled
     from its own period to the span's elapsed days; rates and medians keep their target."""
+    target = definition.target if target is None else target
     if definition.metric not in COUNT_METRICS and definition.metric not in PER_PARTNER_COUNT_METRICS:
-        return definition.target
+        return target
     own_start = period_start(definition.period, start)
     own_days = (period_after(definition.period, own_start) - own_start).days
-    return _q(Decimal(definition.target) * elapsed_days(start, end, today) / own_days)
+    return _q(Decimal(target) * elapsed_days(start, end, today) / own_days)
 
 
 def _enablement(ctx: _Context, partner_ids: list[int], span: Span, *, definition: KpiDefinition | None = None) -> Result:
@@ -348,10 +367,41 @@ def metric_values(
     return METRICS[definition.metric](ctx, ids, span)
 
 
-def paced_target(definition: KpiDefinition, start: dt.date, end: dt.date, today: dt.date) -> Decimal:
+def target_in_force(
+    definition: KpiDefinition, targets: list[KpiTarget], start: dt.date, partner: dict | None = None
+) -> tuple[Decimal, bool]:
+    """(target, scoped): the target a period starting on ``start`` is judged by — the latest dated
+    target in force on ``start``, the most specific first (partner, segment, tier, unscoped), else
+    the definition's own. ``scoped`` says a partner, segment or tier target applied. For the
+    overall row (``partner`` None) a tier/segment target applies when the definition filters on it."""
+    tier_id = partner["tier_id"] if partner else definition.tier_id
+    segment = partner["segment"] if partner else definition.segment
+    ranked = []
+    for t in targets:
+        if t.definition_id != definition.pk or t.effective_from > start:
+            continue
+        if t.partner_id is not None:
+            rank = 3 if partner and t.partner_id == partner["id"] else None
+        elif t.segment:
+            rank = 2 if segment and t.segment == segment else None
+        elif t.tier_id is not None:
+            rank = 1 if tier_id and t.tier_id == tier_id else None
+        else:
+            rank = 0
+        if rank is not None:
+            ranked.append((rank, t.effective_from, t.pk, t.target))
+    if not ranked:
+        return definition.target, False
+    best = max(ranked)
+    return best[3], best[0] > 0
+
+
+def paced_target(
+    definition: KpiDefinition, start: dt.date, end: dt.date, today: dt.date, *, target: Decimal | None = None
+) -> Decimal:
     """The target a period is judged by: a count KPI's target prorated to the elapsed days while
     the period is current (pacing); rates and medians keep their target."""
-    target = definition.target
+    target = definition.target if target is None else target
     if definition.metric not in COUNT_METRICS and definition.metric not in PER_PARTNER_COUNT_METRICS:
         return target
     elapsed, total = elapsed_days(start, end, today), (end - start).days + 1
@@ -394,14 +444,16 @@ def compute_kpis(
             rows: list[KpiResult] = []
             for start, end in periods:
                 overall, per = metric_values(tenant, definition, start, end, ctx=ctx)
-                target = paced_target(definition, start, end, today)
                 partial = start <= today < end
                 elapsed = elapsed_days(start, end, today) if partial else None
                 before: Result = (Cell(_q(0), _q(0), None), {})
                 if partial:  # compared with the same days of the previous period
                     before = metric_values(tenant, definition, *previous_to_date(definition.period, start, elapsed), ctx=ctx)
                 for partner_id, cell in [(None, overall), *sorted(per.items())]:
-                    untargeted = partner_id is not None and definition.metric in COUNT_METRICS
+                    in_force, scoped = target_in_force(definition, ctx.targets, start, ctx.partner(partner_id))
+                    target = paced_target(definition, start, end, today, target=in_force)
+                    # a tenant-wide count target is not a partner's target (a partner/tier/segment one is)
+                    untargeted = partner_id is not None and definition.metric in COUNT_METRICS and not scoped
                     compare = before[0] if partner_id is None else before[1].get(partner_id)
                     rows.append(
                         KpiResult(

@@ -277,6 +277,35 @@ class KpiDefinition(TenantOwnedModel):
             raise ValidationError(errors)
 
 
+class KpiTarget(TenantOwnedModel):
+    """A dated target of a KPI definition, for everyone or for one tier, segment or partner.
+
+    A period is judged by the target in force when it began (the latest ``effective_from`` on or
+    before the period's first day); the most specific one wins — partner, then segment, then
+    tier, then an unscoped dated target, then the definition's own target.
+    """
+
+    definition = models.ForeignKey(KpiDefinition, on_delete=models.CASCADE, related_name="targets")
+    tier = models.ForeignKey(PartnerTier, verbose_name=_("tier"), null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    segment = models.CharField(_("segment"), max_length=100, blank=True, default="")
+    partner = models.ForeignKey(Partner, verbose_name=_("partner"), null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    effective_from = models.DateField(_("effective from"))
+    target = models.DecimalField(_("target"), max_digits=12, decimal_places=2, validators=[MinValueValidator(0)])
+
+    class Meta:
+        verbose_name = _("target")
+        verbose_name_plural = _("targets")
+        ordering = ["definition", "effective_from", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(tier__isnull=True) | (Q(segment="") & Q(partner__isnull=True)))
+                & (Q(segment="") | Q(partner__isnull=True)),
+                name="kpi_target_one_scope",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "definition", "effective_from"], name="kpi_target_dated")]
+
+
 class KpiResult(TenantOwnedModel):
     """One computed KPI value per (definition, period, partner or overall)."""
 

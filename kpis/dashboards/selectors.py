@@ -208,7 +208,8 @@ def _live_cards(*, tenant, cards: list[KpiCard], filters: DashboardFilters) -> N
                 )
         now, _ = metrics.metric_values(tenant, definition, start, end, ctx=ctx, partner_ids=ids)
         before, _ = metrics.metric_values(tenant, definition, prev_start, prev_end, ctx=ctx, partner_ids=ids)
-        target = metrics.span_target(card.definition, start, end, today)
+        in_force, _ = metrics.target_in_force(card.definition, ctx.targets, start)
+        target = metrics.span_target(card.definition, start, end, today, target=in_force)
         status = metrics.kpi_status(now.value, target=target, direction=card.definition.direction,
                                     band=card.definition.warning_band)
         card.current = KpiResult(

@@ -220,3 +220,42 @@ def test_the_segment_filter_lists_distinct_values(scope_a):
     for i in range(6):
         f.PartnerFactory(tenant=scope_a, name=f"P{i}", segment=["SMB", "Enterprise"][i % 2])
     assert selectors.filter_choices(tenant=scope_a).segments == ["Enterprise", "SMB"]
+
+
+def test_dated_targets_per_tier_segment_and_partner(world):
+    from kpis.models import KpiTarget
+
+    t, monthly, gold, p1, p2 = world["t"], world["monthly"], world["gold"], world["p1"], world["p2"]
+    KpiTarget.objects.create(tenant=t, definition=monthly, effective_from=dt.date(2026, 7, 1), target=Decimal(60))
+    KpiTarget.objects.create(tenant=t, definition=monthly, tier=gold, effective_from=dt.date(2026, 1, 1), target=Decimal(40))
+    KpiTarget.objects.create(tenant=t, definition=monthly, partner=p1, effective_from=dt.date(2026, 6, 1), target=Decimal(95))
+    KpiTarget.objects.create(tenant=t, definition=monthly, partner=p2, effective_from=dt.date(2026, 8, 1), target=Decimal(10))
+    compute_kpis(t, today=TODAY, periods_back=1)
+
+    def target(start, partner=None):
+        return KpiResult.objects.get(tenant=t, definition=monthly, period_start=start, partner=partner).target
+
+    assert target(JUNE) == Decimal(80)  # the dated 60 applies from July only
+    assert target(dt.date(2026, 7, 1)) == Decimal(60)
+    assert target(JUNE, p1) == Decimal(95)  # the partner's own target
+    assert target(JUNE, p2) == Decimal(40)  # its tier's (its own starts in August)
+    june_p2 = KpiResult.objects.get(tenant=t, definition=monthly, period_start=JUNE, partner=p2)
+    assert june_p2.status == "off_track"  # 0 % against 40
+
+
+def test_a_partner_count_target_judges_that_partner(scope_a):
+    from kpis.models import KpiTarget
+
+    t = scope_a
+    partner = f.PartnerFactory(tenant=t, joined_on=dt.date(2026, 1, 1))
+    other = f.PartnerFactory(tenant=t, joined_on=dt.date(2026, 1, 1))
+    doc = f.AssetFactory(tenant=t, kind="document")
+    downloads = f.KpiDefinitionFactory(tenant=t, metric="document_downloads", period="month", target=Decimal(150))
+    KpiTarget.objects.create(tenant=t, definition=downloads, partner=partner, effective_from=dt.date(2026, 1, 1), target=Decimal(3))
+    u = _user()
+    log(t, *[(partner, u, doc, "document.downloaded", at(dt.date(2026, 6, 3))) for _ in range(4)])
+    rollup_tenant(t)
+    compute_kpis(t, today=TODAY, periods_back=1)
+    row = KpiResult.objects.get(tenant=t, definition=downloads, period_start=JUNE, partner=partner)
+    assert (row.target, row.status) == (Decimal(3), "on_track")
+    assert KpiResult.objects.get(tenant=t, definition=downloads, period_start=JUNE, partner=other).status == "no_target"
