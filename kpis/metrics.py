@@ -55,6 +55,7 @@ from kpis.models import (
     UserAssetState,
 )
 from kpis.periods import Span, elapsed_days, period_after, period_before, period_start, recent_periods
+from kpis.runs import tenant_lock
 from kpis.targeting import (
     PairCount,
     count_pairs,
@@ -434,11 +435,12 @@ def compute_kpis(
     """
     today = today or timezone.now().astimezone(tenant.zoneinfo).date()
     defs = list(definitions) if definitions is not None else list(KpiDefinition.objects.filter(tenant=tenant, is_active=True))
-    pairs_freeze(tenant=tenant, through=today - dt.timedelta(days=1))  # who was targeted: fixed once due
     ctx = _Context(tenant)
     now = timezone.now()
     written = 0
     with transaction.atomic():
+        tenant_lock(tenant.pk)  # concurrent computations of one tenant queue (delete + insert below)
+        pairs_freeze(tenant=tenant, through=today - dt.timedelta(days=1))  # who was targeted: fixed once due
         for definition in defs:
             periods = recent_periods(definition.period, today, periods_back)
             rows: list[KpiResult] = []
