@@ -14,9 +14,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from enablement.completion import completion_q, pair_done
 from enablement.models import ActivityEvent, Assignment, AssignmentTarget, FaqQuestion
-from enablement.selectors.catalog import _completion_q
-from enablement.selectors.manage import assignment_pairs
+from enablement.pairs import assignment_pairs
 from partners.models import Membership, Partner, Role, Tenant
 from partners.notifications.models import NotificationKind
 from partners.notifications.services import Notice, notify_many
@@ -93,18 +93,18 @@ def overdue_assignments_notify(*, tenant: Tenant, today: dt.date | None = None) 
     pairs = [p for p in assignment_pairs(tenant=tenant) if p.due_on < today]
     if not pairs:
         return []
-    done = {
-        (r["partner_id"], r["asset_id"]): r["n"]
+    done = {  # per pair: distinct users who completed it, and whether any completion event exists
+        (r["partner_id"], r["asset_id"]): (r["users"], r["events"] > 0)
         for r in ActivityEvent.objects.filter(
-            _completion_q(), tenant=tenant, partner_id__in={p.partner_id for p in pairs},
-            asset_id__in={p.asset_id for p in pairs}, user__isnull=False,
-        ).values("partner_id", "asset_id").annotate(n=Count("user_id", distinct=True))
+            completion_q(), tenant=tenant, partner_id__in={p.partner_id for p in pairs},
+            asset_id__in={p.asset_id for p in pairs},
+        ).values("partner_id", "asset_id").annotate(users=Count("user_id", distinct=True), events=Count("id"))
     }
-    overdue = {
-        (p.assignment_id, p.partner_id)
-        for p in pairs
-        if done.get((p.partner_id, p.asset_id), 0) < p.required_completions
-    }
+    overdue = set()
+    for p in pairs:
+        users, any_event = done.get((p.partner_id, p.asset_id), (0, False))
+        if not pair_done(users=users, any_event=any_event, required=p.required_completions):
+            overdue.add((p.assignment_id, p.partner_id))
     if not overdue:
         return []
     assignments = Assignment.objects.filter(
