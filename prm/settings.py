@@ -13,6 +13,7 @@ from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
 from kpis.schedule import CELERY_BEAT_SCHEDULE as KPI_BEAT_SCHEDULE
+from partners.deals.schedule import CELERY_BEAT_SCHEDULE as DEALS_BEAT_SCHEDULE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -240,7 +241,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 KPIS_ROLLUP_LEASE_SECONDS = env.int("KPIS_ROLLUP_LEASE_SECONDS", default=120)
 # The nightly job recomputes this many recent days of facts and states from the log.
 KPIS_NIGHTLY_RECOMPUTE_DAYS = env.int("KPIS_NIGHTLY_RECOMPUTE_DAYS", default=7)
-CELERY_BEAT_SCHEDULE = KPI_BEAT_SCHEDULE  # static; kpis/schedule.py has no Django imports
+CELERY_BEAT_SCHEDULE = {**KPI_BEAT_SCHEDULE, **DEALS_BEAT_SCHEDULE}  # static: the schedule modules have no Django imports
 
 # --- REST framework ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
