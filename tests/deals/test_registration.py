@@ -16,7 +16,13 @@ from django_scopes import scope, scopes_disabled
 from partners.deals import selectors
 from partners.deals.models import Deal, DealEvent, DealStage
 from partners.deals.normalize import customer_key, registrable_domain
-from partners.deals.services import deal_expire_due, deal_expiring, deal_register, deal_transition, deal_upsert
+from partners.deals.services import (
+    deal_expire_due,
+    deal_expiring,
+    deal_register,
+    deal_transition,
+    deal_upsert,
+)
 from partners.deals.tasks import expire_deals_all_tenants
 from tests import factories as f
 
