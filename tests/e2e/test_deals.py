@@ -43,6 +43,7 @@ def test_conflict_reject_with_reason_partner_sees_it(live_server, tenant_a, mana
         page.click("#conflict-notice a")
         page.wait_for_selector(f"#deal-{mine.pk}")
         assert page.locator("#deal-table .badge-bad").count() == 2  # both registrations are flagged
+        page.screenshot(path=str(SHOTS / f"deal_list_conflicts_{width}.png"), full_page=True)
         page.goto(f"{base}/t/{tenant_a.slug}/manage/deals/{mine.pk}/")
         conflicts = page.locator("#deal-conflicts")
         assert "競合する登録" in conflicts.inner_text() and "さくらシステム株式会社" in conflicts.inner_text()
