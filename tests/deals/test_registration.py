@@ -438,7 +438,7 @@ def test_services_default_to_the_tenant_currency(tenant_b, no_scope):
 def test_migration_sets_currency_from_language():
     import importlib
 
-    mig = importlib.import_module("partners.migrations.0004_tenant_currency_deal_days")
+    mig = importlib.import_module("partners.migrations.0006_tenant_currency_deal_days")
     from django.apps import apps
 
     with scopes_disabled():

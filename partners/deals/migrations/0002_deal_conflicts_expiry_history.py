@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('deals', '0001_initial'),
-        ('partners', '0004_tenant_currency_deal_days'),
+        ('partners', '0006_tenant_currency_deal_days'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

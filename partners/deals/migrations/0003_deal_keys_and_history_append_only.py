@@ -57,7 +57,7 @@ def fill(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("deals", "0002_deal_conflicts_expiry_history"), ("partners", "0004_tenant_currency_deal_days")]
+    dependencies = [("deals", "0002_deal_conflicts_expiry_history"), ("partners", "0006_tenant_currency_deal_days")]
 
     operations = [
         migrations.RunPython(fill, migrations.RunPython.noop),

@@ -12,7 +12,7 @@ def currency_from_language(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('partners', '0003_deal_moved_to_deals'),
+        ('partners', '0005_verified_emails_for_existing_users'),
     ]
 
     operations = [
