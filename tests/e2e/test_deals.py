@@ -21,10 +21,11 @@ REASON = "東都銀行はさくらシステムが先に登録しています。�
 
 def _login(page, base, user):
     page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=username]", user.email)
+    page.fill("input[name=login]", user.email)
     page.fill("input[name=password]", f.PASSWORD)
     page.click("form button[type=submit]")
     page.wait_for_load_state("networkidle")
+    assert "/accounts/login/" not in page.url
 
 
 @pytest.mark.parametrize("width", [1360, 390])
