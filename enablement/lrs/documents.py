@@ -38,7 +38,12 @@ class DocumentKey:
     registration: str = ""
 
     def filter(self) -> dict[str, Any]:
-        return {"kind": self.kind, "activity_id": self.activity_id, "agent_key": self.agent_key, "registration": self.registration}
+        return {
+            "kind": self.kind,
+            "activity_id": self.activity_id,
+            "agent_key": self.agent_key,
+            "registration": self.registration,
+        }
 
 
 def etag_of(content: bytes) -> str:
@@ -49,7 +54,9 @@ def _etags(header: str) -> set[str]:
     return {t.strip() for t in header.split(",") if t.strip()}
 
 
-def precondition(*, current: Document | None, if_match: str | None, if_none_match: str | None, required: bool) -> None:
+def precondition(
+    *, current: Document | None, if_match: str | None, if_none_match: str | None, required: bool
+) -> None:
     """Communication 3.1: 412 when If-Match / If-None-Match fail; 409 when ``required`` (a PUT of
     a profile) and the document exists but neither header was sent."""
     if if_match is not None:
@@ -95,8 +102,17 @@ def document_put(
     """PUT (``merge=False``) or POST (``merge=True``) one document."""
     if len(content) > MAX_DOCUMENT:
         raise DocumentError(413, f"A document may have at most {MAX_DOCUMENT} bytes")
-    current = Document.objects.select_for_update().filter(tenant=tenant, document_id=document_id, **key.filter()).first()
-    precondition(current=current, if_match=if_match, if_none_match=if_none_match, required=require_precondition and not merge)
+    current = (
+        Document.objects.select_for_update()
+        .filter(tenant=tenant, document_id=document_id, **key.filter())
+        .first()
+    )
+    precondition(
+        current=current,
+        if_match=if_match,
+        if_none_match=if_none_match,
+        required=require_precondition and not merge,
+    )
     if merge:
         if not _is_json(content_type):
             raise DocumentError(400, "POST merges JSON documents: the Content-Type must be application/json")
@@ -118,7 +134,15 @@ def document_put(
         content_type = "application/json"
     now = timezone.now()
     if current is None:
-        doc = Document(tenant=tenant, document_id=document_id, content=content, content_type=content_type, etag=etag_of(content), updated=now, **key.filter())
+        doc = Document(
+            tenant=tenant,
+            document_id=document_id,
+            content=content,
+            content_type=content_type,
+            etag=etag_of(content),
+            updated=now,
+            **key.filter(),
+        )
         try:
             with transaction.atomic():
                 doc.save()
@@ -135,7 +159,12 @@ def document_put(
 
 @transaction.atomic
 def document_delete(
-    *, tenant: Tenant, key: DocumentKey, document_id: str | None, if_match: str | None = None, if_none_match: str | None = None
+    *,
+    tenant: Tenant,
+    key: DocumentKey,
+    document_id: str | None,
+    if_match: str | None = None,
+    if_none_match: str | None = None,
 ) -> int:
     """Delete one document, or every document of the key when ``document_id`` is None."""
     qs = Document.objects.filter(tenant=tenant, **key.filter())

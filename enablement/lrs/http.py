@@ -48,7 +48,9 @@ def apply_alternate_syntax(request: HttpRequest) -> None:
     if set(request.GET) != {"method"}:
         raise AlternateSyntaxError("With the alternate request syntax every parameter goes in the form body")
     if request.content_type != "application/x-www-form-urlencoded":
-        raise AlternateSyntaxError("The alternate request syntax needs Content-Type application/x-www-form-urlencoded")
+        raise AlternateSyntaxError(
+            "The alternate request syntax needs Content-Type application/x-www-form-urlencoded"
+        )
     form = QueryDict(request.body, encoding="utf-8")
     params = QueryDict(mutable=True)
     content = b""
@@ -107,7 +109,10 @@ def _respond(func, request, args, kwargs, require_version: bool):
     if require_version:
         version = request.headers.get(VERSION_HEADER, "")
         if not (version == "1.0" or version.startswith("1.0.")):
-            return json_error(f"The {VERSION_HEADER} header is required and must be 1.0.x (this LRS speaks {XAPI_VERSION}).", 400)
+            return json_error(
+                f"The {VERSION_HEADER} header is required and must be 1.0.x (this LRS speaks {XAPI_VERSION}).",
+                400,
+            )
     try:
         return func(request, *args, **kwargs)
     except RecursionError:

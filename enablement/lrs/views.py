@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.db.models import Count, Q
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.http import http_date
 from drf_spectacular.types import OpenApiTypes
@@ -39,6 +40,12 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from enablement.lrs.attachments import (
+    match_attachments,
+    multipart_response,
+    parse_multipart,
+    request_max_bytes,
+)
 from enablement.lrs.http import VERSION_HEADER, XAPI_VERSION, xapi_endpoint
 from enablement.lrs.mapping import actor_key
 from enablement.lrs.models import Activity, StatementActivity, StatementAgent, XapiStatement
@@ -89,7 +96,9 @@ STATEMENT_EXAMPLE = {
     "timestamp": "2026-04-01T10:15:00+09:00",
 }
 STATEMENT_SCHEMA = OpenApiTypes.OBJECT
-VERSION_PARAM = OpenApiParameter(VERSION_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=True, default="1.0.3")
+VERSION_PARAM = OpenApiParameter(
+    VERSION_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=True, default="1.0.3"
+)
 
 
 class JsonOnlyNegotiation(BaseContentNegotiation):
@@ -111,7 +120,6 @@ class LrsView(TenantAPIView):
 
 
 class StatementsView(LrsView):
-
     def _authority(self) -> dict[str, Any]:
         key = self.request.auth
         return {
@@ -121,23 +129,30 @@ class StatementsView(LrsView):
         }
 
     def _body(self, request):
+        """``(parsed JSON, attachment parts)`` of a PUT/POST: application/json, or multipart/mixed
+        with the statements first and one part per attachment (Communication 1.5.2)."""
         content_type = request.content_type.split(";")[0].strip().lower()
-        if content_type != "application/json":
-            raise XapiInvalid("Content-Type must be application/json (attachments in multipart/mixed are not supported)")
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
+        if content_type == "multipart/mixed":
+            raw = _read_raw(request, request_max_bytes(), length)
+            body, parts = parse_multipart(raw, request.content_type)
+            check_depth(body, 34)
+            return body, parts
+        if content_type != "application/json":
+            raise XapiInvalid("Content-Type must be application/json or multipart/mixed")
         if length > MAX_BODY or len(request.body) > MAX_BODY:
-            raise XapiInvalid(f"At most {MAX_BODY} bytes per request")
+            raise XapiTooLarge(f"At most {MAX_BODY} bytes per JSON request")
         try:
             body = json.loads(request.body)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise XapiInvalid("Malformed JSON (or nested too deeply)") from exc
         check_depth(body, 34)
-        return body
+        return body, []
 
-    def _store(self, statements) -> tuple[Response | None, Any]:
+    def _store(self, statements, parts) -> tuple[Response | None, Any]:
         try:
             for i, stmt in enumerate(statements):
                 try:
@@ -145,7 +160,10 @@ class StatementsView(LrsView):
                 except XapiInvalid as exc:
                     prefix = f"statement[{i}]: " if len(statements) > 1 else ""
                     raise XapiInvalid(prefix + str(exc)) from exc
-            report = xapi_statements_store(tenant=self.tenant, statements=statements, authority=self._authority())
+            by_hash = match_attachments(statements, parts)
+            report = xapi_statements_store(
+                tenant=self.tenant, statements=statements, authority=self._authority(), attachments=by_hash
+            )
         except XapiInvalid as exc:
             return _bad(str(exc)), None
         except XapiConflict as exc:
@@ -156,7 +174,9 @@ class StatementsView(LrsView):
     def _report_headers(response: Response, report) -> Response:
         response["X-Shien-Unmapped"] = str(sum(report.unmapped.values()))
         if report.unmapped:
-            response["X-Shien-Unmapped-Reasons"] = "; ".join(f"{k}={v}" for k, v in sorted(report.unmapped.items()))
+            response["X-Shien-Unmapped-Reasons"] = "; ".join(
+                f"{k}={v}" for k, v in sorted(report.unmapped.items())
+            )
         return response
 
     @extend_schema(
@@ -164,7 +184,11 @@ class StatementsView(LrsView):
         tags=["xapi"],
         parameters=[OpenApiParameter("statementId", OpenApiTypes.UUID, required=True), VERSION_PARAM],
         request=STATEMENT_SCHEMA,
-        responses={204: None, 400: OpenApiResponse(description="Invalid statement"), 409: OpenApiResponse(description="Same id, other content")},
+        responses={
+            204: None,
+            400: OpenApiResponse(description="Invalid statement"),
+            409: OpenApiResponse(description="Same id, other content"),
+        },
         examples=[OpenApiExample("Video played", value=STATEMENT_EXAMPLE, request_only=True)],
     )
     def put(self, request):
@@ -179,15 +203,17 @@ class StatementsView(LrsView):
             extra = set(request.query_params) - {"statementId"}
             if extra:
                 raise XapiInvalid(f"Unexpected parameters: {', '.join(sorted(extra))}")
-            stmt = self._body(request)
+            stmt, parts = self._body(request)
             if not isinstance(stmt, dict):
                 raise XapiInvalid("PUT takes a single statement object")
             if "id" in stmt and isinstance(stmt["id"], str) and stmt["id"].lower() != sid:
                 raise XapiInvalid("The statement id differs from statementId")
             stmt = {**stmt, "id": stmt.get("id", sid)}
+        except XapiTooLarge as exc:
+            return _bad(str(exc), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         except XapiInvalid as exc:
             return _bad(str(exc))
-        error, report = self._store([stmt])
+        error, report = self._store([stmt], parts)
         if error:
             return error
         return self._report_headers(Response(status=status.HTTP_204_NO_CONTENT), report)
@@ -198,7 +224,10 @@ class StatementsView(LrsView):
         parameters=[VERSION_PARAM],
         request=STATEMENT_SCHEMA,
         responses={
-            200: OpenApiResponse({"type": "array", "items": {"type": "string", "format": "uuid"}}, description="The statement ids, in order"),
+            200: OpenApiResponse(
+                {"type": "array", "items": {"type": "string", "format": "uuid"}},
+                description="The statement ids, in order",
+            ),
             400: OpenApiResponse(description="Invalid statement (the whole batch is rejected)"),
             409: OpenApiResponse(description="Same id, other content"),
         },
@@ -211,13 +240,15 @@ class StatementsView(LrsView):
         if request.query_params:
             return _bad("POST takes no parameters (the alternate request syntax is not supported)")
         try:
-            body = self._body(request)
+            body, parts = self._body(request)
+        except XapiTooLarge as exc:
+            return _bad(str(exc), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         except XapiInvalid as exc:
             return _bad(str(exc))
         statements = body if isinstance(body, list) else [body]
         if not statements:
             return _bad("No statements")
-        error, report = self._store(statements)
+        error, report = self._store(statements, parts)
         if error:
             return error
         return self._report_headers(Response(report.ids, status=status.HTTP_200_OK), report)
@@ -229,7 +260,9 @@ class StatementsView(LrsView):
             VERSION_PARAM,
             OpenApiParameter("statementId", OpenApiTypes.UUID),
             OpenApiParameter("voidedStatementId", OpenApiTypes.UUID),
-            OpenApiParameter("agent", OpenApiTypes.STR, description='JSON Agent, e.g. {"mbox": "mailto:a@b.example"}'),
+            OpenApiParameter(
+                "agent", OpenApiTypes.STR, description='JSON Agent, e.g. {"mbox": "mailto:a@b.example"}'
+            ),
             OpenApiParameter("verb", OpenApiTypes.URI),
             OpenApiParameter("activity", OpenApiTypes.URI),
             OpenApiParameter("registration", OpenApiTypes.UUID),
@@ -242,8 +275,16 @@ class StatementsView(LrsView):
             OpenApiParameter("attachments", OpenApiTypes.BOOL),
             OpenApiParameter("ascending", OpenApiTypes.BOOL),
         ],
-        responses={200: OpenApiTypes.OBJECT, 400: OpenApiResponse(description="Bad parameters"), 404: OpenApiResponse(description="Unknown")},
-        examples=[OpenApiExample("StatementResult", value={"statements": [STATEMENT_EXAMPLE], "more": ""}, response_only=True)],
+        responses={
+            200: OpenApiTypes.OBJECT,
+            400: OpenApiResponse(description="Bad parameters"),
+            404: OpenApiResponse(description="Unknown"),
+        },
+        examples=[
+            OpenApiExample(
+                "StatementResult", value={"statements": [STATEMENT_EXAMPLE], "more": ""}, response_only=True
+            )
+        ],
     )
     def get(self, request):
         params = request.query_params
@@ -267,7 +308,11 @@ class StatementsView(LrsView):
         if fmt == "canonical":
             ids = {a for s in statements for a in _activity_ids(s)}
             definitions = {
-                a: d for a, d in Activity.objects.filter(tenant=self.tenant, activity_id__in=ids).values_list("activity_id", "definition") if d
+                a: d
+                for a, d in Activity.objects.filter(tenant=self.tenant, activity_id__in=ids).values_list(
+                    "activity_id", "definition"
+                )
+                if d
             }
             languages = accept_languages(request.headers.get("Accept-Language", ""))
             return [format_canonical(s, definitions=definitions, languages=languages) for s in statements]
@@ -278,7 +323,9 @@ class StatementsView(LrsView):
             raise XapiInvalid("Use statementId or voidedStatementId, not both")
         extra = set(params) - SINGLE_OK
         if extra:
-            raise XapiInvalid(f"statementId/voidedStatementId cannot be combined with {', '.join(sorted(extra))}")
+            raise XapiInvalid(
+                f"statementId/voidedStatementId cannot be combined with {', '.join(sorted(extra))}"
+            )
         voided = "voidedStatementId" in params
         raw = params["voidedStatementId" if voided else "statementId"]
         try:
@@ -288,7 +335,8 @@ class StatementsView(LrsView):
         row = XapiStatement.objects.filter(tenant=self.tenant, statement_id=sid, voided=voided).first()
         if row is None:
             return _bad("No such statement", status.HTTP_404_NOT_FOUND)
-        response = Response(self._present(request, [row.payload], params.get("format", "exact"))[0])
+        statement = self._present(request, [row.payload], params.get("format", "exact"))[0]
+        response = self._respond(statement, [public_payload(row.payload)], params)
         response["Last-Modified"] = http_date(row.stored.timestamp())
         return response
 
@@ -328,8 +376,12 @@ class StatementsView(LrsView):
             targeting = True
         if targeting:
             # statements that target a matching statement (StatementRef) match too (Communication 2.1.3)
-            refs = XapiStatement.objects.filter(tenant=t, voided=False, ref_statement_id__in=match.values("statement_id"))
-            qs = XapiStatement.objects.filter(tenant=t).filter(Q(pk__in=match.values("pk")) | Q(pk__in=refs.values("pk")))
+            refs = XapiStatement.objects.filter(
+                tenant=t, voided=False, ref_statement_id__in=match.values("statement_id")
+            )
+            qs = XapiStatement.objects.filter(tenant=t).filter(
+                Q(pk__in=match.values("pk")) | Q(pk__in=refs.values("pk"))
+            )
         else:
             qs = match
         for name, lookup in (("since", "stored__gt"), ("until", "stored__lte")):
@@ -362,7 +414,37 @@ class StatementsView(LrsView):
             nxt["from_id"] = f"{int(last_stored.timestamp() * 1_000_000)}.{last_pk}"
             more = "/api/xapi/statements?" + urlencode(nxt)
         statements = self._present(request, [p for _i, _s, p in rows], params.get("format", "exact"))
-        return Response({"statements": statements, "more": more})
+        return self._respond(
+            {"statements": statements, "more": more}, [public_payload(p) for _i, _s, p in rows], params
+        )
+
+    def _respond(self, result, statements: list[dict[str, Any]], params):
+        """JSON, or with ``attachments=true`` multipart/mixed: the JSON, then each attachment held
+        (Communication 2.1.3)."""
+        if not _bool(params.get("attachments"), "attachments"):
+            return Response(result)
+        body, content_type = multipart_response(result, statements, tenant=self.tenant)
+        return HttpResponse(body, content_type=content_type)
+
+
+class XapiTooLarge(XapiInvalid):
+    pass
+
+
+def _read_raw(request, limit: int, length: int) -> bytes:
+    """The request body read from the stream up to ``limit`` (multipart requests may be larger
+    than ``DATA_UPLOAD_MAX_MEMORY_SIZE``, which guards ``request.body``)."""
+    django_request = getattr(request, "_request", request)
+    if length > limit:
+        raise XapiTooLarge(f"At most {limit} bytes per request (LRS_REQUEST_MAX_BYTES)")
+    if hasattr(django_request, "_body"):
+        data = django_request._body
+    else:
+        data = django_request.read(limit + 1)
+        django_request._body = data
+    if len(data) > limit:
+        raise XapiTooLarge(f"At most {limit} bytes per request (LRS_REQUEST_MAX_BYTES)")
+    return data
 
 
 def _cursor(value: str) -> tuple[datetime, int]:
@@ -378,19 +460,32 @@ def _activity_ids(stmt: dict[str, Any]) -> set[str]:
 
 
 class UnmappedView(LrsView):
-
     @extend_schema(
         summary="Statements kept but not mapped onto the activity log",
         tags=["xapi"],
         parameters=[VERSION_PARAM],
-        responses={200: inline_serializer(
-            "XapiUnmapped",
-            {"total": serializers.IntegerField(), "by_reason": serializers.ListField(child=serializers.DictField())},
-        )},  # fmt: skip
+        responses={
+            200: inline_serializer(
+                "XapiUnmapped",
+                {
+                    "total": serializers.IntegerField(),
+                    "by_reason": serializers.ListField(child=serializers.DictField()),
+                },
+            )
+        },  # fmt: skip
         examples=[
             OpenApiExample(
                 "Summary",
-                value={"total": 3, "by_reason": [{"reason": "unknown verb", "verb_id": "http://adlnet.gov/expapi/verbs/answered", "count": 3}]},
+                value={
+                    "total": 3,
+                    "by_reason": [
+                        {
+                            "reason": "unknown verb",
+                            "verb_id": "http://adlnet.gov/expapi/verbs/answered",
+                            "count": 3,
+                        }
+                    ],
+                },
                 response_only=True,
             )
         ],
@@ -402,7 +497,9 @@ class UnmappedView(LrsView):
             .annotate(count=Count("id"))
             .order_by("-count", "verb_id")[:200]
         )
-        by_reason = [{"reason": r["unmapped_reason"], "verb_id": r["verb_id"], "count": r["count"]} for r in rows]
+        by_reason = [
+            {"reason": r["unmapped_reason"], "verb_id": r["verb_id"], "count": r["count"]} for r in rows
+        ]
         return Response({"total": sum(r["count"] for r in by_reason), "by_reason": by_reason})
 
 
@@ -415,11 +512,28 @@ class AboutView(APIView):
         summary="xAPI About resource",
         tags=["xapi"],
         auth=[],
-        responses={200: inline_serializer("XapiAbout", {"version": serializers.ListField(child=serializers.CharField()), "extensions": serializers.DictField()})},
-        examples=[OpenApiExample("About", value={"version": ["1.0.3"], "extensions": {}}, response_only=True)],
+        responses={
+            200: inline_serializer(
+                "XapiAbout",
+                {
+                    "version": serializers.ListField(child=serializers.CharField()),
+                    "extensions": serializers.DictField(),
+                },
+            )
+        },
+        examples=[
+            OpenApiExample("About", value={"version": ["1.0.3"], "extensions": {}}, response_only=True)
+        ],
     )
     def get(self, request):
-        return Response({"version": [XAPI_VERSION], "extensions": {"https://shien.example/xapi/unmapped": request.build_absolute_uri("/api/xapi/unmapped")}})
+        return Response(
+            {
+                "version": [XAPI_VERSION],
+                "extensions": {
+                    "https://shien.example/xapi/unmapped": request.build_absolute_uri("/api/xapi/unmapped")
+                },
+            }
+        )
 
 
 statements_view = xapi_endpoint(StatementsView.as_view(), statements=True)
