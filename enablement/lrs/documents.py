@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -57,8 +58,10 @@ def _etags(header: str) -> set[str]:
 def precondition(
     *, current: Document | None, if_match: str | None, if_none_match: str | None, required: bool
 ) -> None:
-    """Communication 3.1: 412 when If-Match / If-None-Match fail; 409 when ``required`` (a PUT of
-    a profile) and the document exists but neither header was sent."""
+    """Communication 3.1: 412 when If-Match / If-None-Match fail; when ``required`` (a PUT of a
+    profile) and neither header was sent: 409 if the document exists, else 400 — unless
+    ``LRS_PROFILE_PUT_REQUIRES_PRECONDITION`` is off (for clients that create profiles with a
+    bare PUT, such as the ``tincan`` Python client)."""
     if if_match is not None:
         tags = _etags(if_match)
         if current is None or not ("*" in tags or current.etag in tags or current.etag.strip('"') in tags):
@@ -67,8 +70,13 @@ def precondition(
         tags = _etags(if_none_match)
         if current is not None and ("*" in tags or current.etag in tags or current.etag.strip('"') in tags):
             raise DocumentError(412, "If-None-Match: the document exists")
-    if required and current is not None and if_match is None and if_none_match is None:
-        raise DocumentError(409, "The document exists: send If-Match (or If-None-Match) to change it")
+    if required and if_match is None and if_none_match is None:
+        if current is not None:
+            raise DocumentError(409, "The document exists: send If-Match (or If-None-Match) to change it")
+        if getattr(settings, "LRS_PROFILE_PUT_REQUIRES_PRECONDITION", True):
+            raise DocumentError(
+                400, "A profile PUT needs If-Match or If-None-Match (If-None-Match: * to create)"
+            )
 
 
 def document_get(*, tenant: Tenant, key: DocumentKey, document_id: str) -> Document | None:

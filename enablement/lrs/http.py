@@ -69,7 +69,10 @@ def apply_alternate_syntax(request: HttpRequest) -> None:
     request.GET = params
     request.META["QUERY_STRING"] = params.urlencode()
     request.META["CONTENT_LENGTH"] = str(len(content))
-    request.META.setdefault("CONTENT_TYPE", "application/octet-stream")
+    if not any(name.lower() == "content-type" for name in form):
+        # the form's own type is not the content's: statements are JSON, documents unknown bytes
+        statements = request.path.rstrip("/").endswith("/statements")
+        request.META["CONTENT_TYPE"] = "application/json" if statements else "application/octet-stream"
     request._set_content_type_params(request.META)
     request._body = content
     request._stream = io.BytesIO(content)

@@ -53,12 +53,18 @@ class XapiStatement(TenantOwnedModel):
         ]
         indexes = [
             models.Index(fields=["tenant", "stored", "id"], name="xapi_tenant_stored"),
-            models.Index(fields=["tenant", "verb_id"], name="xapi_tenant_verb"),
+            models.Index(fields=["tenant", "verb_id", "stored", "id"], name="xapi_tenant_verb_stored"),
             models.Index(fields=["tenant", "actor_key"], name="xapi_tenant_actor"),
             models.Index(fields=["tenant", "activity_id"], name="xapi_tenant_activity"),
             models.Index(fields=["tenant", "unmapped"], name="xapi_tenant_unmapped"),
             models.Index(fields=["tenant", "ref_statement_id"], name="xapi_tenant_ref"),
-            models.Index(fields=["tenant", "registration"], name="xapi_tenant_registration"),
+            models.Index(fields=["tenant", "registration", "stored", "id"], name="xapi_tenant_reg_stored"),
+            # the statements that target another one, in stored order (StatementRef filter matches)
+            models.Index(
+                fields=["tenant", "stored", "id"],
+                name="xapi_tenant_refs_stored",
+                condition=models.Q(ref_statement_id__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -76,6 +82,9 @@ class StatementAgent(TenantOwnedModel):
     statement = models.ForeignKey(XapiStatement, on_delete=models.CASCADE, related_name="agent_index")
     agent_key = models.CharField(max_length=500)
     direct = models.BooleanField(default=False)
+    stored = models.DateTimeField(
+        default=timezone.now, help_text="The statement's stored time: pages are read in this order."
+    )
 
     class Meta:
         verbose_name = _("statement agent")
@@ -86,7 +95,13 @@ class StatementAgent(TenantOwnedModel):
             ),
         ]
         indexes = [
-            models.Index(fields=["tenant", "agent_key", "direct", "statement"], name="lrs_agent_lookup")
+            models.Index(
+                fields=["tenant", "agent_key", "direct", "stored", "statement"],
+                name="lrs_agent_direct_stored",
+            ),
+            models.Index(
+                fields=["tenant", "agent_key", "stored", "statement"], name="lrs_agent_related_stored"
+            ),
         ]
 
 
@@ -97,6 +112,9 @@ class StatementActivity(TenantOwnedModel):
     statement = models.ForeignKey(XapiStatement, on_delete=models.CASCADE, related_name="activity_index")
     activity_id = models.CharField(max_length=1000)
     direct = models.BooleanField(default=False)
+    stored = models.DateTimeField(
+        default=timezone.now, help_text="The statement's stored time: pages are read in this order."
+    )
 
     class Meta:
         verbose_name = _("statement activity")
@@ -107,7 +125,13 @@ class StatementActivity(TenantOwnedModel):
             ),
         ]
         indexes = [
-            models.Index(fields=["tenant", "activity_id", "direct", "statement"], name="lrs_activity_lookup")
+            models.Index(
+                fields=["tenant", "activity_id", "direct", "stored", "statement"],
+                name="lrs_activity_direct_stored",
+            ),
+            models.Index(
+                fields=["tenant", "activity_id", "stored", "statement"], name="lrs_activity_related_stored"
+            ),
         ]
 
 

@@ -207,7 +207,7 @@ def format_ids(stmt: dict[str, Any]) -> dict[str, Any]:
     return _map_parts(
         stmt,
         _ids_agent,
-        lambda a: {"objectType": "Activity", "id": a["id"]},
+        lambda a: {"id": a["id"]},  # objectType "Activity" is the default: an id alone
         lambda v: {"id": v["id"]},
     )
 

@@ -232,11 +232,11 @@ def _index(*, tenant: Tenant, rows: list[XapiStatement], statements: list[dict[s
     for row, stmt in zip(rows, statements, strict=True):
         agents, activities = related(stmt)
         agent_rows += [
-            StatementAgent(tenant=tenant, statement_id=row.pk, agent_key=k[:500], direct=d)
+            StatementAgent(tenant=tenant, statement_id=row.pk, agent_key=k[:500], direct=d, stored=now)
             for k, d in sorted(agents)
         ]
         activity_rows += [
-            StatementActivity(tenant=tenant, statement_id=row.pk, activity_id=a[:1000], direct=d)
+            StatementActivity(tenant=tenant, statement_id=row.pk, activity_id=a[:1000], direct=d, stored=now)
             for a, d in sorted(activities)
         ]
         for activity in activities_with_definitions(stmt):

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.http import http_date
@@ -341,55 +341,13 @@ class StatementsView(LrsView):
         return response
 
     def _get_many(self, request, params):
-        t = self.tenant
-        match = XapiStatement.objects.filter(tenant=t, voided=False)
-        targeting = False
-        related_agents = _bool(params.get("related_agents"), "related_agents")
-        related_activities = _bool(params.get("related_activities"), "related_activities")
-        if "agent" in params:
-            try:
-                agent = json.loads(params["agent"])
-            except (ValueError, RecursionError) as exc:
-                raise XapiInvalid("agent must be a JSON Agent or Group") from exc
-            validate_agent(agent, "agent")
-            if not any(k in agent for k in ("mbox", "mbox_sha1sum", "openid", "account")):
-                raise XapiInvalid("agent must be an Agent or an identified Group")
-            index = StatementAgent.objects.filter(tenant=t, agent_key=actor_key(agent)[:500])
-            if not related_agents:
-                index = index.filter(direct=True)
-            match = match.filter(pk__in=index.values("statement_id"))
-            targeting = True
-        if "verb" in params:
-            match = match.filter(verb_id=params["verb"])
-            targeting = True
-        if "activity" in params:
-            index = StatementActivity.objects.filter(tenant=t, activity_id=params["activity"][:1000])
-            if not related_activities:
-                index = index.filter(direct=True)
-            match = match.filter(pk__in=index.values("statement_id"))
-            targeting = True
-        if "registration" in params:
-            try:
-                match = match.filter(registration=uuid.UUID(params["registration"]))
-            except ValueError as exc:
-                raise XapiInvalid("registration must be a UUID") from exc
-            targeting = True
-        if targeting:
-            # statements that target a matching statement (StatementRef) match too (Communication 2.1.3)
-            refs = XapiStatement.objects.filter(
-                tenant=t, voided=False, ref_statement_id__in=match.values("statement_id")
-            )
-            qs = XapiStatement.objects.filter(tenant=t).filter(
-                Q(pk__in=match.values("pk")) | Q(pk__in=refs.values("pk"))
-            )
-        else:
-            qs = match
-        for name, lookup in (("since", "stored__gt"), ("until", "stored__lte")):
-            if name in params:
-                when = parse_timestamp(params[name], name)
-                if timezone.is_naive(when):
-                    when = timezone.make_aware(when, timezone.UTC)
-                qs = qs.filter(**{lookup: when})
+        """A page of statements in ``stored`` order (ties by row id), read from the index that
+        fits the filter — the agent or activity index tables, the verb or registration index, or
+        the stored index — so a page costs the same whatever the size of the store. Statements that
+        target a matching statement (StatementRef, voided targets included) match too
+        (Communication 2.1.4); they are read in stored order from the partial index of
+        StatementRef statements and merged in."""
+        f = _Filters.parse(params)
         ascending = _bool(params.get("ascending"), "ascending")
         try:
             limit = int(params.get("limit", "100"))
@@ -398,24 +356,39 @@ class StatementsView(LrsView):
         if limit < 0:
             raise XapiInvalid("limit must be a non-negative integer")
         limit = MAX_LIMIT if limit == 0 else min(limit, MAX_LIMIT)
-        if "from_id" in params:
-            stored, pk = _cursor(params["from_id"])
-            if ascending:
-                qs = qs.filter(Q(stored__gt=stored) | Q(stored=stored, pk__gt=pk))
-            else:
-                qs = qs.filter(Q(stored__lt=stored) | Q(stored=stored, pk__lt=pk))
-        qs = qs.order_by(*(("stored", "id") if ascending else ("-stored", "-id")))
-        rows = list(qs.values_list("id", "stored", "payload")[: limit + 1])
+        cursor = _cursor(params["from_id"]) if "from_id" in params else None
+        # the first page pins an upper stored bound: statements stored while a client pages are
+        # left out of every later page
+        bound = cursor[2] if cursor else timezone.now()
+        rows = _page(
+            f.direct_matches(self.tenant), f, ascending=ascending, limit=limit, cursor=cursor, bound=bound
+        )
+        if f.targeting:
+            refs = _page(
+                f.targeting_matches(self.tenant),
+                f,
+                ascending=ascending,
+                limit=limit,
+                cursor=cursor,
+                bound=bound,
+            )
+            rows = sorted(set(rows) | set(refs), reverse=not ascending)
         more = ""
         if len(rows) > limit:
             rows = rows[:limit]
             nxt = {k: v for k, v in params.items() if k != "from_id"}
-            last_pk, last_stored, _p = rows[-1]
-            nxt["from_id"] = f"{int(last_stored.timestamp() * 1_000_000)}.{last_pk}"
+            last_stored, last_pk = rows[-1]
+            nxt["from_id"] = f"{_micros(last_stored)}.{last_pk}.{_micros(bound)}"
             more = "/api/xapi/statements?" + urlencode(nxt)
-        statements = self._present(request, [p for _i, _s, p in rows], params.get("format", "exact"))
+        payloads = dict(
+            XapiStatement.objects.filter(tenant=self.tenant, pk__in=[pk for _s, pk in rows]).values_list(
+                "id", "payload"
+            )
+        )
+        ordered = [payloads[pk] for _s, pk in rows if pk in payloads]
+        statements = self._present(request, ordered, params.get("format", "exact"))
         return self._respond(
-            {"statements": statements, "more": more}, [public_payload(p) for _i, _s, p in rows], params
+            {"statements": statements, "more": more}, [public_payload(p) for p in ordered], params
         )
 
     def _respond(self, result, statements: list[dict[str, Any]], params):
@@ -447,12 +420,130 @@ def _read_raw(request, limit: int, length: int) -> bytes:
     return data
 
 
-def _cursor(value: str) -> tuple[datetime, int]:
+def _micros(when: datetime) -> int:
+    return int(when.timestamp() * 1_000_000)
+
+
+def _from_micros(value: str) -> datetime:
+    return datetime.fromtimestamp(int(value) / 1_000_000, tz=UTC)
+
+
+def _cursor(value: str) -> tuple[datetime, int, datetime]:
+    """``from_id`` of a ``more`` link: the last (stored, row id) sent and the pinned bound."""
     try:
-        micros, pk = value.split(".")
-        return datetime.fromtimestamp(int(micros) / 1_000_000, tz=UTC), int(pk)
+        micros, pk, bound = value.split(".")
+        return _from_micros(micros), int(pk), _from_micros(bound)
     except (ValueError, OverflowError, OSError) as exc:
         raise XapiInvalid("from_id is not valid") from exc
+
+
+class _Filters:
+    """The parsed query filters and the two ordered row sources that answer them."""
+
+    def __init__(self):
+        self.agent: str | None = None
+        self.related_agents = False
+        self.activity: str | None = None
+        self.related_activities = False
+        self.verb: str | None = None
+        self.registration: uuid.UUID | None = None
+        self.since: datetime | None = None
+        self.until: datetime | None = None
+
+    @classmethod
+    def parse(cls, params) -> _Filters:
+        f = cls()
+        f.related_agents = _bool(params.get("related_agents"), "related_agents")
+        f.related_activities = _bool(params.get("related_activities"), "related_activities")
+        if "agent" in params:
+            try:
+                agent = json.loads(params["agent"])
+            except (ValueError, RecursionError) as exc:
+                raise XapiInvalid("agent must be a JSON Agent or Group") from exc
+            validate_agent(agent, "agent")
+            if not any(k in agent for k in ("mbox", "mbox_sha1sum", "openid", "account")):
+                raise XapiInvalid("agent must be an Agent or an identified Group")
+            f.agent = actor_key(agent)[:500]
+        if "verb" in params:
+            f.verb = params["verb"][:500]
+        if "activity" in params:
+            f.activity = params["activity"][:1000]
+        if "registration" in params:
+            try:
+                f.registration = uuid.UUID(params["registration"])
+            except ValueError as exc:
+                raise XapiInvalid("registration must be a UUID") from exc
+        for name in ("since", "until"):
+            if name in params:
+                when = parse_timestamp(params[name], name)
+                setattr(f, name, timezone.make_aware(when, timezone.UTC) if timezone.is_naive(when) else when)
+        return f
+
+    @property
+    def targeting(self) -> bool:
+        return any(v is not None for v in (self.agent, self.activity, self.verb, self.registration))
+
+    def _agent_rows(self, tenant):
+        rows = StatementAgent.objects.filter(tenant=tenant, agent_key=self.agent)
+        return rows if self.related_agents else rows.filter(direct=True)
+
+    def _activity_rows(self, tenant):
+        rows = StatementActivity.objects.filter(tenant=tenant, activity_id=self.activity)
+        return rows if self.related_activities else rows.filter(direct=True)
+
+    def direct_matches(self, tenant) -> tuple[QuerySet, str]:
+        """Rows with ``stored`` and a statement id column, driven by the most selective index:
+        ``(queryset, name of the statement pk column)``."""
+        if self.agent is not None:
+            qs, pk, via = self._agent_rows(tenant), "statement_id", "statement__"
+        elif self.activity is not None:
+            qs, pk, via = self._activity_rows(tenant), "statement_id", "statement__"
+        else:
+            qs, pk, via = XapiStatement.objects.filter(tenant=tenant), "id", ""
+        qs = qs.filter(**{f"{via}voided": False})
+        if self.agent is not None and self.activity is not None:
+            qs = qs.filter(Exists(self._activity_rows(tenant).filter(statement_id=OuterRef(pk))))
+        if self.verb is not None:
+            qs = qs.filter(**{f"{via}verb_id": self.verb})
+        if self.registration is not None:
+            qs = qs.filter(**{f"{via}registration": self.registration})
+        return qs, pk
+
+    def targeting_matches(self, tenant) -> tuple[QuerySet, str]:
+        """Statements whose StatementRef target matches the filter (voided or not)."""
+        target = XapiStatement.objects.filter(tenant=tenant, statement_id=OuterRef("ref_statement_id"))
+        if self.agent is not None:
+            target = target.filter(Exists(self._agent_rows(tenant).filter(statement_id=OuterRef("pk"))))
+        if self.activity is not None:
+            target = target.filter(Exists(self._activity_rows(tenant).filter(statement_id=OuterRef("pk"))))
+        if self.verb is not None:
+            target = target.filter(verb_id=self.verb)
+        if self.registration is not None:
+            target = target.filter(registration=self.registration)
+        qs = XapiStatement.objects.filter(tenant=tenant, ref_statement_id__isnull=False, voided=False).filter(
+            Exists(target)
+        )
+        return qs, "id"
+
+
+def _page(
+    source, f: _Filters, *, ascending: bool, limit: int, cursor, bound: datetime
+) -> list[tuple[datetime, int]]:
+    """Up to ``limit + 1`` ``(stored, statement pk)`` of one row source, in page order."""
+    qs, pk = source
+    qs = qs.filter(stored__lte=bound)
+    if f.since is not None:
+        qs = qs.filter(stored__gt=f.since)
+    if f.until is not None:
+        qs = qs.filter(stored__lte=f.until)
+    if cursor is not None:
+        stored, last = cursor[0], cursor[1]
+        if ascending:
+            qs = qs.filter(Q(stored__gt=stored) | Q(stored=stored, **{f"{pk}__gt": last}))
+        else:
+            qs = qs.filter(Q(stored__lt=stored) | Q(stored=stored, **{f"{pk}__lt": last}))
+    order = ("stored", pk) if ascending else ("-stored", f"-{pk}")
+    return list(qs.order_by(*order).values_list("stored", pk)[: limit + 1])
 
 
 def _activity_ids(stmt: dict[str, Any]) -> set[str]:
