@@ -364,6 +364,9 @@ class StatementsView(LrsView):
             f.direct_matches(self.tenant), f, ascending=ascending, limit=limit, cursor=cursor, bound=bound
         )
         if f.targeting:
+            # a full page of direct matches ends at rows[-1]: StatementRef statements beyond it
+            # cannot be on this page, so only the page's stored window of them is read
+            window = rows[-1][0] if len(rows) > limit else None
             refs = _page(
                 f.targeting_matches(self.tenant),
                 f,
@@ -371,6 +374,7 @@ class StatementsView(LrsView):
                 limit=limit,
                 cursor=cursor,
                 bound=bound,
+                window=window,
             )
             rows = sorted(set(rows) | set(refs), reverse=not ascending)
         more = ""
@@ -527,11 +531,21 @@ class _Filters:
 
 
 def _page(
-    source, f: _Filters, *, ascending: bool, limit: int, cursor, bound: datetime
+    source,
+    f: _Filters,
+    *,
+    ascending: bool,
+    limit: int,
+    cursor,
+    bound: datetime,
+    window: datetime | None = None,
 ) -> list[tuple[datetime, int]]:
-    """Up to ``limit + 1`` ``(stored, statement pk)`` of one row source, in page order."""
+    """Up to ``limit + 1`` ``(stored, statement pk)`` of one row source, in page order (with a
+    ``window``: none past that stored time)."""
     qs, pk = source
     qs = qs.filter(stored__lte=bound)
+    if window is not None:
+        qs = qs.filter(stored__lte=window) if ascending else qs.filter(stored__gte=window)
     if f.since is not None:
         qs = qs.filter(stored__gt=f.since)
     if f.until is not None:
