@@ -61,6 +61,7 @@ bench: $(VENV)/.installed-dev
 	$(PY) bench/rollup.py
 	$(PY) bench/dashboard.py
 	$(PY) bench/ingest.py
+	$(PY) bench/lrs.py
 
 worker: $(VENV)/.installed-runtime
 	$(VENV)/bin/celery -A prm worker -l info

@@ -96,6 +96,14 @@ STATEMENT_EXAMPLE = {
     "timestamp": "2026-04-01T10:15:00+09:00",
 }
 STATEMENT_SCHEMA = OpenApiTypes.OBJECT
+WRITE_DOC = (
+    "`application/json`, or `multipart/mixed` when attachments carry content: the statements as the "
+    "first part (application/json), then one part per attachment with `X-Experience-API-Hash` (its "
+    "SHA-2) and `Content-Transfer-Encoding: binary`. Limits: `LRS_ATTACHMENT_MAX_BYTES` per attachment "
+    "(default 20 MB, 400), `LRS_REQUEST_MAX_BYTES` per multipart request (default 50 MB, 413), 2 MB per "
+    "JSON request. A signature attachment (usageType http://adlnet.gov/expapi/attachments/signature) "
+    "must be a JWS (RS256/RS384/RS512) of the statement, else 400."
+)
 VERSION_PARAM = OpenApiParameter(
     VERSION_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=True, default="1.0.3"
 )
@@ -181,6 +189,7 @@ class StatementsView(LrsView):
 
     @extend_schema(
         summary="Store one statement with a given id (xAPI PUT)",
+        description=WRITE_DOC,
         tags=["xapi"],
         parameters=[OpenApiParameter("statementId", OpenApiTypes.UUID, required=True), VERSION_PARAM],
         request=STATEMENT_SCHEMA,
@@ -220,6 +229,7 @@ class StatementsView(LrsView):
 
     @extend_schema(
         summary="Store one statement or a list (xAPI POST)",
+        description=WRITE_DOC,
         tags=["xapi"],
         parameters=[VERSION_PARAM],
         request=STATEMENT_SCHEMA,
@@ -255,6 +265,9 @@ class StatementsView(LrsView):
 
     @extend_schema(
         summary="Get one statement or query statements (xAPI GET)",
+        description="JSON, or with `attachments=true` multipart/mixed: the JSON result, then the content of "
+        "every attachment held. Pages (`more`) are read in stored order and pinned to the first page's "
+        "stored bound.",
         tags=["xapi"],
         parameters=[
             VERSION_PARAM,
