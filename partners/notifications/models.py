@@ -15,6 +15,7 @@ class NotificationKind(models.TextChoices):
     ASSIGNMENT_NEW = "assignment.new", _("New assignments")
     ASSIGNMENT_OVERDUE = "assignment.overdue", _("Overdue assignments")
     DEAL_DECISION = "deal.decision", _("Deal decisions")
+    DEAL_EXPIRING = "deal.expiring", _("Deal registrations expiring")
     FAQ_ANSWERED = "faq.answered", _("Answers to your questions")
     DIGEST_WEEKLY = "digest.weekly", _("Weekly digest")
     NEXT_ACTIONS_WEEKLY = "nba.weekly", _("Weekly next best actions")

@@ -191,7 +191,7 @@ def notification_unsubscribe(*, tenant: Tenant, user_id: int, kind: str) -> Noti
 # Events, not per-person digests: each of these dedupe keys names one event.
 WEBHOOK_KINDS = frozenset({
     NotificationKind.ASSIGNMENT_NEW, NotificationKind.ASSIGNMENT_OVERDUE,
-    NotificationKind.DEAL_DECISION, NotificationKind.FAQ_ANSWERED,
+    NotificationKind.DEAL_DECISION, NotificationKind.DEAL_EXPIRING, NotificationKind.FAQ_ANSWERED,
 })
 
 

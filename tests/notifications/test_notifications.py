@@ -123,18 +123,23 @@ def test_overdue_daily_task_is_deduped(tenant_a, partner_user_a, manager_a, make
     assert len(mail.outbox) == 2
 
 
-@pytest.mark.parametrize(("stage", "word"), [(DealStage.APPROVED, "approved"), (DealStage.REJECTED, "rejected")])
-def test_deal_decision_notifies_the_registering_user(tenant_a, partner_user_a, manager_a, stage, word,
+@pytest.mark.parametrize(("stage", "title"), [
+    (DealStage.APPROVED, "Deal approved"), (DealStage.REJECTED, "Deal rejected"),
+    (DealStage.RETURNED, "Deal returned for changes"),
+])
+def test_deal_decision_notifies_the_registering_user(tenant_a, partner_user_a, manager_a, stage, title,
                                                      django_capture_on_commit_callbacks):
     user = partner_user_a.user
     user.language = "en"
     user.save(update_fields=["language"])
     with scope(tenant=tenant_a.pk), django_capture_on_commit_callbacks(execute=True):
         deal = f.DealFactory(tenant=tenant_a, partner=partner_user_a.partner, registered_by=user, customer="Tohto Bank")
-        deal_transition(tenant=tenant_a, deal=deal, stage=stage, actor=manager_a.user)
+        reason = "" if stage == DealStage.APPROVED else "Another partner registered it first"
+        deal_transition(tenant=tenant_a, deal=deal, stage=stage, reason=reason, actor=manager_a.user)
         notes = list(Notification.objects.all())
     assert len(notes) == 1 and notes[0].recipient_id == user.pk
-    assert notes[0].title == f"Deal {word}: Tohto Bank"
+    assert notes[0].title == f"{title}: Tohto Bank"
+    assert (reason in notes[0].body) if reason else ("Reason" not in notes[0].body)
     assert len(mail.outbox) == 1
     assert _retry_all(tenant_a) == 0
     assert len(mail.outbox) == 1
@@ -285,3 +290,22 @@ def test_mark_all_read_htmx_partial(tenant_a, partner_user_a):
     assert 'id="notification-list"' in r.content.decode() and "<html" not in r.content.decode()
     with scope(tenant=tenant_a.pk):
         assert not Notification.objects.filter(read_at__isnull=True).exists()
+
+
+def test_expiring_registration_reminds_the_registering_user_once(tenant_a, partner_user_a,
+                                                                 django_capture_on_commit_callbacks):
+    from partners.deals.services import DEAL_EXPIRY_REMINDER_DAYS, deal_expire_due
+
+    today = timezone.localdate()
+    with scope(tenant=tenant_a.pk):
+        deal = f.DealFactory(tenant=tenant_a, partner=partner_user_a.partner, registered_by=partner_user_a.user,
+                             customer="東都銀行", expires_on=today + dt.timedelta(days=DEAL_EXPIRY_REMINDER_DAYS))
+    for _ in range(2):  # the daily task run twice (a retry)
+        with scope(tenant=tenant_a.pk), django_capture_on_commit_callbacks(execute=True):
+            deal_expire_due(tenant=tenant_a, today=today)
+    with scope(tenant=tenant_a.pk):
+        notes = list(Notification.objects.filter(kind=NotificationKind.DEAL_EXPIRING))
+    assert len(notes) == 1 and notes[0].recipient_id == partner_user_a.user_id
+    assert notes[0].title == f"案件登録の期限まであと {DEAL_EXPIRY_REMINDER_DAYS} 日：東都銀行"
+    assert notes[0].dedupe_key == f"deal.expiring:{deal.pk}:{deal.expires_on.isoformat()}"
+    assert len(mail.outbox) == 1
