@@ -87,10 +87,12 @@ PROGRESS_VERBS = (Verb.TRAINING_PROGRESSED.value, Verb.TRAINING_COMPLETED.value)
 
 # What counts as "completed" per asset kind (same rule as the portal's progress).
 COMPLETION_SQL = (
-    f"((a.kind = '{AssetKind.TRAINING.value}' AND e.verb = '{Verb.TRAINING_COMPLETED.value}')"
+    f"(((a.kind = '{AssetKind.TRAINING.value}' AND e.verb = '{Verb.TRAINING_COMPLETED.value}')"
     f" OR (a.kind = '{AssetKind.DOCUMENT.value}' AND e.verb IN "
     f"('{Verb.DOCUMENT_VIEWED.value}', '{Verb.DOCUMENT_DOWNLOADED.value}'))"
     f" OR (a.kind = '{AssetKind.FAQ.value}' AND e.verb = '{Verb.FAQ_VIEWED.value}'))"
+    # an event from an API key that is not a trusted source never completes anything
+    " AND (e.trusted IS NULL OR e.trusted = TRUE))"
 )
 PROGRESS_SQL = f"CASE WHEN e.verb IN ('{PROGRESS_VERBS[0]}', '{PROGRESS_VERBS[1]}') THEN e.progress END"
 

@@ -22,6 +22,7 @@ from enablement.models import (
     Assignment,
     AssignmentTarget,
     DocumentVersion,
+    EventSource,
     FaqRelatedAsset,
     LearningPathItem,
     Verb,
@@ -40,7 +41,7 @@ def _completion_q(prefix: str = "") -> Q:
     q = Q()
     for kind, verbs in COMPLETION_VERBS.items():
         q |= Q(**{f"{prefix}asset__kind": kind, f"{prefix}verb__in": verbs})
-    return q
+    return q & ~Q(**{f"{prefix}trusted": False})  # an untrusted API key's completion does not count
 
 
 # --- Targeting ---------------------------------------------------------------------------------
@@ -245,15 +246,18 @@ def training_state(*, tenant: Tenant, user: User, asset: Asset) -> TrainingState
             user=user,
             asset=asset,
             verb__in=[Verb.TRAINING_STARTED, Verb.TRAINING_PROGRESSED, Verb.TRAINING_COMPLETED],
+            source=EventSource.PORTAL,  # the player's credited union; external systems never feed it
         )
         .exclude(played_segments__isnull=True)
         .order_by("-received_at", "-id")
         .values("played_segments", "position", "progress")
         .first()
     )
-    completed = ActivityEvent.objects.filter(
-        tenant=tenant, user=user, asset=asset, verb=Verb.TRAINING_COMPLETED
-    ).exists()
+    completed = (
+        ActivityEvent.objects.filter(tenant=tenant, user=user, asset=asset, verb=Verb.TRAINING_COMPLETED)
+        .exclude(trusted=False)  # an untrusted source's completion is shown nowhere as done
+        .exists()
+    )
     if not last:
         return TrainingState(segments=[], position=0.0, share=0.0, completed=completed)
     return TrainingState(
