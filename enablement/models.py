@@ -363,3 +363,36 @@ class XapiStatement(TenantOwnedModel):
 
     def __str__(self) -> str:
         return str(self.statement_id)
+
+
+class RefusalReason(models.TextChoices):
+    VERB_KIND = "verb_kind", _("Verb does not fit the asset kind")
+    BEFORE_TENANT = "before_tenant", _("Happened before the tenant existed")
+    BEFORE_ASSET = "before_asset", _("Happened before the asset existed")
+    FUTURE = "future", _("Lies ahead of the server clock")
+    UNKNOWN_PARTNER = "unknown_partner", _("Unknown partner")
+    UNKNOWN_ASSET = "unknown_asset", _("Unknown asset")
+    INVALID = "invalid", _("Malformed event")
+
+
+class IngestRefusal(TenantOwnedModel):
+    """How many events an external source sent that ingestion refused, per day and reason.
+
+    A counter, not a copy: the refused payloads are answered to the sender and not kept. Written
+    by ``enablement.validation.refusals_record``; read by the measurement-health page.
+    """
+
+    day = models.DateField()
+    source = models.CharField(max_length=16, choices=EventSource.choices)
+    reason = models.CharField(max_length=32, choices=RefusalReason.choices)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("refused events")
+        verbose_name_plural = _("refused events")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "day", "source", "reason"], name="uniq_ingest_refusal"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.source} {self.reason}: {self.count}"

@@ -207,7 +207,7 @@ class EventViewSet(TenantReadOnlyViewSet):
         items = data["events"]
         if len(items) > max_events:
             return Response(too_big, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
-        results = ingest_events(tenant=self.tenant, items=items)
+        results = ingest_events(tenant=self.tenant, items=items, trusted=bool(request.auth.trusted_source))
         counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
         for r in results:
             counts[r["status"]] += 1

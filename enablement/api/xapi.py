@@ -154,7 +154,12 @@ class StatementsView(TenantAPIView):
                 except XapiInvalid as exc:
                     prefix = f"statement[{i}]: " if len(statements) > 1 else ""
                     raise XapiInvalid(prefix + str(exc)) from exc
-            report = xapi_statements_store(tenant=self.tenant, statements=statements, authority=self._authority())
+            report = xapi_statements_store(
+                tenant=self.tenant,
+                statements=statements,
+                authority=self._authority(),
+                trusted=bool(getattr(self.request.auth, "trusted_source", False)),
+            )
         except XapiInvalid as exc:
             return _bad(str(exc)), None
         except XapiConflict as exc:
