@@ -10,8 +10,8 @@ from django.utils import timezone
 from django_scopes import scope
 
 from enablement.models import ActivityEvent, IngestRefusal, XapiStatement
-from kpis.rollup import rollup_tenant
 from kpis.models import PartnerAssetState
+from kpis.rollup import rollup_tenant
 from partners.services import api_key_create
 from tests.api.conftest import basic_client, client_for
 from tests.api.test_ingest import URL, ev, stored
