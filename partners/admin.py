@@ -2,7 +2,6 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from partners.deals.models import Deal
 from partners.models import Membership, Partner, PartnerTier, SupportActivity, Tenant, User
 from partners.tenancy.admin import TenantScopedAdmin
 
@@ -91,14 +90,6 @@ class SupportActivityAdmin(TenantScopedAdmin):
     search_fields = ["partner__name", "notes"]
     list_select_related = ["partner", "manager"]
     date_hierarchy = "occurred_on"
-
-
-@admin.register(Deal)
-class DealAdmin(TenantScopedAdmin):
-    list_display = ["customer", "partner", "amount", "currency", "stage", "closed_on", "source"]
-    list_filter = ["stage", "source"]
-    search_fields = ["customer", "partner__name", "external_id"]
-    list_select_related = ["partner"]
 
 
 # --- API keys (issue 6): created here or in Manage → API keys; the key is shown once -------------

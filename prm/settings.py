@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "partners",
     "partners.deals",
     "enablement",
+    "enablement.lrs.apps.LrsConfig",
     "kpis",
     "kpis.patterns",
 ]
