@@ -40,11 +40,9 @@ def _world(tenant, slug):
         )
         w.read_key, w.read_raw = api_key_create(tenant=tenant, name="BI", scopes=["read"], actor=None)
         w.write_key, w.write_raw = api_key_create(tenant=tenant, name="Ingest only", scopes=["events:write"], actor=None)
-        # The tests send events dated from 2025 on: the tenant and its assets existed by then.
+        # The tests send events dated from 2025 on: the assets existed by then.
         since = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
         Asset.objects.filter(tenant=tenant).update(created_at=since)
-    type(tenant).objects.filter(pk=tenant.pk).update(created_at=since)
-    tenant.created_at = since
     for asset in (w.video, w.doc, w.faq):
         asset.created_at = since
     return w

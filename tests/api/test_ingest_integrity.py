@@ -9,7 +9,8 @@ import pytest
 from django.utils import timezone
 from django_scopes import scope
 
-from enablement.models import ActivityEvent, IngestRefusal, XapiStatement
+from enablement.lrs.models import XapiStatement
+from enablement.models import ActivityEvent, IngestRefusal
 from kpis.models import PartnerAssetState
 from kpis.rollup import rollup_tenant
 from partners.services import api_key_create
@@ -106,8 +107,8 @@ def test_completions_count_only_from_a_trusted_source(world_a):
 
 
 def test_xapi_completions_carry_source_and_trust_and_refusals_are_counted(world_a):
-    from tests.api.test_xapi import URL as XAPI_URL
-    from tests.api.test_xapi import stmt
+    from tests.lrs.test_statements_legacy import URL as XAPI_URL
+    from tests.lrs.test_statements_legacy import stmt
 
     with scope(tenant=world_a.tenant.pk):
         _key, raw = api_key_create(tenant=world_a.tenant, name="xAPI vendor", scopes=["events:write", "read"], actor=None)
