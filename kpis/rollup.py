@@ -71,7 +71,14 @@ from django.db.models import Max
 from django.utils import timezone
 
 from enablement.models import ActivityEvent, Asset, AssetKind, Verb
-from kpis.models import DailyActivityFact, FaqSearchFact, PartnerAssetState, RollupState, UserAssetState
+from kpis.models import (
+    DailyActivityFact,
+    DailySourceFact,
+    FaqSearchFact,
+    PartnerAssetState,
+    RollupState,
+    UserAssetState,
+)
 from partners.models import Tenant
 
 FAQ_SESSION_WINDOW = dt.timedelta(minutes=30)
@@ -79,6 +86,7 @@ FAQ_SESSION_WINDOW = dt.timedelta(minutes=30)
 EV = ActivityEvent._meta.db_table
 ASSET = Asset._meta.db_table
 DAILY = DailyActivityFact._meta.db_table
+SOURCES = DailySourceFact._meta.db_table
 FAQ = FaqSearchFact._meta.db_table
 PAS = PartnerAssetState._meta.db_table
 UAS = UserAssetState._meta.db_table
@@ -266,6 +274,7 @@ class RollupStats:
     mode: str = "incremental"
     days: int = 0
     daily_rows: int = 0
+    source_rows: int = 0
     faq_rows: int = 0
     partner_pairs: int = 0
     user_pairs: int = 0
@@ -346,6 +355,21 @@ def _daily(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
         f"COUNT(*), COUNT(DISTINCT e.user_id), COALESCE(SUM(e.seconds), 0), MAX(e.progress), "
         f"SUM(CASE WHEN e.resolved IS NOT NULL AND NOT e.resolved THEN 1 ELSE 0 END) "
         f"FROM {EV} e WHERE e.tenant_id = %s{where} GROUP BY 1, 2, 3, 4, 5",
+        [tenant_id, *params],
+    )
+    return cursor.rowcount
+
+
+def _sources(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
+    """Daily volumes per source and verb (and those from untrusted API keys), same window as the daily facts."""
+    where, params = _day_filter(d, w, day_col="day")
+    cursor.execute(f"DELETE FROM {SOURCES} WHERE tenant_id = %s{where}", [tenant_id, *params])
+    where, params = _day_filter(d, w)
+    cursor.execute(
+        f"INSERT INTO {SOURCES} (tenant_id, day, source, verb, event_count, untrusted_count) "
+        f"SELECT e.tenant_id, {d.day('e.occurred_at')}, e.source, e.verb, COUNT(*), "
+        f"SUM(CASE WHEN e.trusted = FALSE THEN 1 ELSE 0 END) "
+        f"FROM {EV} e WHERE e.tenant_id = %s{where} GROUP BY 1, 2, 3, 4",
         [tenant_id, *params],
     )
     return cursor.rowcount
@@ -547,6 +571,7 @@ def _run(tenant: Tenant, state: RollupState, stats: RollupStats, *, since, full,
         if not w.empty:
             for name, func, attr in (
                 ("daily facts", _daily, "daily_rows"),
+                ("source facts", _sources, "source_rows"),
                 ("FAQ search facts", _faq, "faq_rows"),
                 ("user states", _user_states, "user_pairs"),
                 ("partner states", _partner_states, "partner_pairs"),
