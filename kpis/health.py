@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Exists, IntegerField, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from enablement.models import (
     ActivityEvent,
@@ -71,6 +72,10 @@ class Health:
     @property
     def accepted_total(self) -> int:
         return sum(v.events for v in self.volumes)
+
+    @property
+    def rollup_status_label(self) -> str:
+        return str(dict(RollupState.Status.choices).get(self.rollup_status, _("Never run")))
 
     @property
     def lag_minutes(self) -> int | None:
