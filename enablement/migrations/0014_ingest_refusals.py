@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('enablement', '0012_play_sessions_trusted_sources'),
+        ('enablement', '0013_play_sessions_trusted_sources'),
         ('partners', '0004_api_key_trusted_source'),
     ]
 

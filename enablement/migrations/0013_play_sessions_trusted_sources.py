@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('enablement', '0011_xapistatement_moved_to_lrs'),
+        ('enablement', '0012_audience_rules'),
         ('partners', '0004_api_key_trusted_source'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
