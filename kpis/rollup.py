@@ -30,6 +30,9 @@ SQLite stores datetimes as UTC text; the rollup registers a deterministic SQL fu
 
 Fact semantics
 --------------
+* Events with ``trusted = false`` (sent with an API key that is not a trusted source) enter no
+  fact and complete nothing; ``DailySourceFact`` (day, source, verb) counts every event, and
+  those in ``untrusted_count``.
 * ``DailyActivityFact`` (day, partner, asset|NULL, verb): ``event_count`` events,
   ``user_count`` distinct non-null ``user_id``, ``seconds`` = SUM(seconds) (NULL → 0),
   ``max_progress`` = MAX(progress) (NULL when no event carried one), ``negative_count`` = events
@@ -93,14 +96,17 @@ UAS = UserAssetState._meta.db_table
 
 PROGRESS_VERBS = (Verb.TRAINING_PROGRESSED.value, Verb.TRAINING_COMPLETED.value)
 
+# Events sent with an API key that is not a trusted source are kept in the log (and counted in the
+# per-source volumes) but enter no KPI: no daily fact, FAQ fact or completion.
+TRUSTED_SQL = "(e.trusted IS NULL OR e.trusted = TRUE)"
+
 # What counts as "completed" per asset kind (same rule as the portal's progress).
 COMPLETION_SQL = (
     f"(((a.kind = '{AssetKind.TRAINING.value}' AND e.verb = '{Verb.TRAINING_COMPLETED.value}')"
     f" OR (a.kind = '{AssetKind.DOCUMENT.value}' AND e.verb IN "
     f"('{Verb.DOCUMENT_VIEWED.value}', '{Verb.DOCUMENT_DOWNLOADED.value}'))"
     f" OR (a.kind = '{AssetKind.FAQ.value}' AND e.verb = '{Verb.FAQ_VIEWED.value}'))"
-    # an event from an API key that is not a trusted source never completes anything
-    " AND (e.trusted IS NULL OR e.trusted = TRUE))"
+    f" AND {TRUSTED_SQL})"
 )
 PROGRESS_SQL = f"CASE WHEN e.verb IN ('{PROGRESS_VERBS[0]}', '{PROGRESS_VERBS[1]}') THEN e.progress END"
 
@@ -354,7 +360,7 @@ def _daily(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
         f"SELECT e.tenant_id, {d.day('e.occurred_at')}, e.partner_id, e.asset_id, e.verb, "
         f"COUNT(*), COUNT(DISTINCT e.user_id), COALESCE(SUM(e.seconds), 0), MAX(e.progress), "
         f"SUM(CASE WHEN e.resolved IS NOT NULL AND NOT e.resolved THEN 1 ELSE 0 END) "
-        f"FROM {EV} e WHERE e.tenant_id = %s{where} GROUP BY 1, 2, 3, 4, 5",
+        f"FROM {EV} e WHERE e.tenant_id = %s{where} AND {TRUSTED_SQL} GROUP BY 1, 2, 3, 4, 5",
         [tenant_id, *params],
     )
     return cursor.rowcount
@@ -390,7 +396,7 @@ def _faq(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
         f"SUM(CASE WHEN e.result_count = 0 THEN 1 ELSE 0 END), "
         f"SUM(CASE WHEN e.result_count = 0 OR e.user_id IS NULL OR NOT EXISTS ({follow}) "
         f"OR EXISTS ({follow} AND v.resolved = %s) THEN 1 ELSE 0 END) "
-        f"FROM {EV} e WHERE e.tenant_id = %s AND e.verb = %s{where} GROUP BY 1, 2, 3, 4",
+        f"FROM {EV} e WHERE e.tenant_id = %s AND e.verb = %s{where} AND {TRUSTED_SQL} GROUP BY 1, 2, 3, 4",
         [Verb.FAQ_VIEWED.value, Verb.FAQ_FEEDBACK.value, False, tenant_id, Verb.FAQ_SEARCHED.value, *params],
     )
     return cursor.rowcount

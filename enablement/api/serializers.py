@@ -46,6 +46,11 @@ class EventOutput(serializers.ModelSerializer):
     user = serializers.EmailField(source="user.email", allow_null=True, default=None)
     asset = serializers.IntegerField(source="asset_id", allow_null=True)
     played_segments = serializers.ListField(child=serializers.ListField(child=serializers.FloatField()), allow_null=True)
+    trusted = serializers.BooleanField(
+        allow_null=True,
+        help_text="null: decided by Shien (portal, import); true/false: sent with an API key that is / is not a "
+        "trusted source. A completion with false is kept but never counts.",
+    )
 
     class Meta:
         model = ActivityEvent
@@ -68,6 +73,7 @@ class EventOutput(serializers.ModelSerializer):
             "query",
             "result_count",
             "resolved",
+            "trusted",
         ]
 
 

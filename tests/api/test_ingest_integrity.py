@@ -11,7 +11,7 @@ from django_scopes import scope
 
 from enablement.lrs.models import XapiStatement
 from enablement.models import ActivityEvent, IngestRefusal
-from kpis.models import PartnerAssetState
+from kpis.models import DailyActivityFact, DailySourceFact, PartnerAssetState
 from kpis.rollup import rollup_tenant
 from partners.services import api_key_create
 from tests.api.conftest import basic_client, client_for
@@ -95,6 +95,9 @@ def test_completions_count_only_from_a_trusted_source(world_a):
     with scope(tenant=world_a.tenant.pk):
         state = PartnerAssetState.objects.get(tenant=world_a.tenant, partner=world_a.partner, asset=world_a.video)
     assert state.first_completed_at is None and state.completed_users == 0
+    with scope(tenant=world_a.tenant.pk):  # nor does it enter the daily facts (downloads, funnels)
+        assert not DailyActivityFact.objects.filter(tenant=world_a.tenant).exists()
+        assert DailySourceFact.objects.get(tenant=world_a.tenant, source="api").untrusted_count == 1
     # The same completion from the trusted LMS key counts.
     trusted = client_for(world_a.raw)
     assert trusted.post(URL, {"events": [_completion(2)]}, format="json").json()["accepted"] == 1
