@@ -103,7 +103,7 @@ def test_page_two_tenants_no_leak_and_bounded_queries(client, login, tenant_a, t
     login(manager_a)
     url = reverse("manage-health", kwargs={"tenant_slug": tenant_a.slug})
     client.get(url)
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(16):  # session, user, tenant, membership, sidebar + the health queries
         response = client.get(url)
     assert response.status_code == 200
     html = response.content.decode()
