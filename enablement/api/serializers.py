@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from enablement.models import ActivityEvent, Asset, Assignment, Verb
+from enablement.models import ActivityEvent, Asset, Assignment, RefusalReason, Verb
 
 
 class AssetOutput(serializers.ModelSerializer):
@@ -112,6 +112,9 @@ class IngestResult(serializers.Serializer):
     index = serializers.IntegerField(help_text="Position of the event in the request.")
     event_id = serializers.CharField(allow_null=True)
     status = serializers.ChoiceField(choices=["accepted", "duplicate", "rejected"])
+    reason = serializers.ChoiceField(
+        choices=RefusalReason.values, required=False, help_text="Why a rejected event was refused (counted per day)."
+    )
     errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
 
 
