@@ -120,7 +120,7 @@ def asset_progress(*, tenant: Tenant, partner: Partner, user: User, asset_ids) -
             my_done=Count("id", filter=_completion_q() & Q(user=user)),
             my_progress=Max(
                 "progress",
-                filter=Q(user=user, verb__in=[Verb.TRAINING_PROGRESSED, Verb.TRAINING_COMPLETED]),
+                filter=Q(user=user, verb__in=[Verb.TRAINING_PROGRESSED, Verb.TRAINING_COMPLETED]) & ~Q(trusted=False),
             ),
         )
         .order_by()

@@ -210,3 +210,18 @@ def test_rate_limit_is_per_user(client, login, portal, clock, settings, make_mem
     client.logout()
     login(make_member(portal["tenant"], "partner_user", partner=portal["partner"]))
     assert client.get(_url("portal-document", portal["document"])).status_code == 200
+
+
+def test_untrusted_api_completion_is_not_shown_as_done_in_the_portal(client, login, portal, hour_long):
+    with scope(tenant=portal["tenant"].pk):
+        common = {"tenant": portal["tenant"], "partner": portal["partner"], "user": portal["member"].user, "asset": hour_long}
+        f.ActivityEventFactory(**common, verb=Verb.TRAINING_PROGRESSED, source="api", trusted=False, progress=100.0,
+                               played_segments=[[0, 3600]])
+        f.ActivityEventFactory(**common, verb=Verb.TRAINING_COMPLETED, source="api", trusted=False, progress=100.0)
+        f.AssignmentFactory(tenant=portal["tenant"], asset=hour_long, partner=portal["partner"])
+    login(portal["member"])
+    page = client.get(_url("portal-training", hour_long))
+    assert page.context["state"].completed is False and page.context["share_percent"] == 0
+    home = client.get(reverse("portal-home", kwargs={"tenant_slug": "acme"}))
+    (row,) = [r for r in home.context["rows"] if r.asset.pk == hour_long.pk]
+    assert not row.done and row.percent == 0
