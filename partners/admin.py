@@ -1,8 +1,19 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from partners.models import Membership, Partner, PartnerTier, SupportActivity, Tenant, User
+from partners.models import (
+    ApiKey,
+    ApiKeyScope,
+    Membership,
+    Partner,
+    PartnerTier,
+    SupportActivity,
+    Tenant,
+    User,
+)
+from partners.services import api_key_generate, api_key_hash
 from partners.tenancy.admin import TenantScopedAdmin
 
 
@@ -92,17 +103,12 @@ class SupportActivityAdmin(TenantScopedAdmin):
     date_hierarchy = "occurred_on"
 
 
-# --- API keys (issue 6): created here or in Manage → API keys; the key is shown once -------------
-from django import forms as _forms  # noqa: E402
-from django.contrib import messages as _messages  # noqa: E402
-
-from partners.models import ApiKey, ApiKeyScope  # noqa: E402
-from partners.services import api_key_generate, api_key_hash  # noqa: E402
+# --- API keys: created here or in Manage → API keys; the key is shown once ---------------------------
 
 
-class ApiKeyAdminForm(_forms.ModelForm):
-    scopes = _forms.MultipleChoiceField(
-        label=_("scopes"), choices=ApiKeyScope.choices, widget=_forms.CheckboxSelectMultiple, initial=[ApiKeyScope.EVENTS_WRITE]
+class ApiKeyAdminForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        label=_("scopes"), choices=ApiKeyScope.choices, widget=forms.CheckboxSelectMultiple, initial=[ApiKeyScope.EVENTS_WRITE]
     )
 
     class Meta:
@@ -127,4 +133,4 @@ class ApiKeyAdmin(TenantScopedAdmin):
         obj.scopes = sorted(set(form.cleaned_data["scopes"]))
         super().save_model(request, obj, form, change)
         if raw:
-            _messages.warning(request, _("New API key (copy it now, it is not shown again): %(key)s") % {"key": raw})
+            messages.warning(request, _("New API key (copy it now, it is not shown again): %(key)s") % {"key": raw})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from decimal import Decimal
 
 import factory
 from django.utils import timezone
@@ -19,6 +20,14 @@ from enablement.models import (
     LearningPath,
     LearningPathItem,
     Team,
+)
+from kpis.models import (
+    DailyActivityFact,
+    FaqSearchFact,
+    KpiDefinition,
+    KpiResult,
+    PartnerAssetState,
+    UserAssetState,
 )
 from partners.deals.models import Deal, DealStage
 from partners.models import (
@@ -195,16 +204,6 @@ class DealFactory(factory.django.DjangoModelFactory):
 
 
 # --- dashboards: rollup facts and KPI results (built directly in tests, no rollup run) ------------
-from decimal import Decimal as _Decimal  # noqa: E402
-
-from kpis.models import (  # noqa: E402
-    DailyActivityFact,
-    FaqSearchFact,
-    KpiDefinition,
-    KpiResult,
-    PartnerAssetState,
-    UserAssetState,
-)
 
 
 class DailyActivityFactFactory(factory.django.DjangoModelFactory):
@@ -269,7 +268,7 @@ class KpiDefinitionFactory(factory.django.DjangoModelFactory):
     name_en = "Enablement completion rate"
     metric = "enablement_completion_rate"
     period = "month"
-    target = _Decimal("80")
+    target = Decimal("80")
     direction = "higher"
 
 
@@ -284,8 +283,18 @@ class KpiResultFactory(factory.django.DjangoModelFactory):
         lambda o: (o.period_start.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
     )
     partner = None
-    numerator = _Decimal("7")
-    denominator = _Decimal("10")
-    value = _Decimal("70")
+    numerator = Decimal("7")
+    denominator = Decimal("10")
+    value = Decimal("70")
     target = factory.SelfAttribute("definition.target")
     status = "at_risk"
+
+
+def refresh(obj):
+    """``refresh_from_db`` inside the object's tenant scope (row-level security on PostgreSQL
+    shows a tenant's rows only inside its scope, like the scoped manager)."""
+    from django_scopes import scope
+
+    with scope(tenant=obj.tenant_id):
+        obj.refresh_from_db()
+    return obj

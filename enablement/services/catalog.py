@@ -28,6 +28,7 @@ from enablement.models import (
     Team,
     private_upload_to,
 )
+from enablement.services.faq import faq_questions_answered
 from partners.models import Partner, PartnerTier, Tenant, User
 
 ASSET_FIELDS = ("title", "description", "body", "language", "category", "tags", "team", "external_id",
@@ -201,6 +202,8 @@ def asset_publish(*, tenant: Tenant, actor: User | None, asset: Asset) -> Asset:
         asset.status = AssetStatus.PUBLISHED
         asset.published_at = asset.published_at or timezone.now()
         asset.save(update_fields=["status", "published_at", "updated_at"])
+    if asset.kind == AssetKind.FAQ:
+        faq_questions_answered(tenant=tenant, asset=asset)
     return asset
 
 

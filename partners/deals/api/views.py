@@ -10,10 +10,11 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from partners.api.base import TenantGenericViewSet
-from partners.api.views import EXTERNAL_ID, StandardPagination, _django_errors
+from partners.api.views import EXTERNAL_ID, StandardPagination
 from partners.deals.api.serializers import DealInput, DealOutput
 from partners.deals.models import Deal
 from partners.deals.services import deal_upsert
+from partners.errors import as_api_error
 from partners.models import Partner
 
 DEAL_EXAMPLE = OpenApiExample(
@@ -89,5 +90,5 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGeneri
         try:
             deal, created = deal_upsert(tenant=self.tenant, external_id=external_id[:100], partner=partner, actor=None, **fields)
         except DjangoValidationError as exc:
-            raise _django_errors(exc) from exc
+            raise as_api_error(exc) from exc
         return Response(DealOutput(deal).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
