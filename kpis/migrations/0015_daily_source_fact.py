@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('kpis', '0014_rollup_state_lease'),
-        ('partners', '0004_api_key_trusted_source'),
+        ('partners', '0006_api_key_trusted_source'),
     ]
 
     operations = [
