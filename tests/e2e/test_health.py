@@ -23,7 +23,7 @@ def test_health_page_in_both_languages(live_server, tenant_a, manager_a, languag
     manager_a.user.save(update_fields=["language"])
     with open_page(locale="ja-JP" if language == "ja" else "en-US") as (page, errors, external):
         page.goto(f"{live_server.url}/accounts/login/")
-        page.fill("input[name=username]", manager_a.user.email)
+        page.fill("input[name=login]", manager_a.user.email)
         page.fill("input[name=password]", f.PASSWORD)
         page.click("button[type=submit]")
         page.wait_for_load_state("networkidle")

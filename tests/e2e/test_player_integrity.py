@@ -44,7 +44,7 @@ def test_player_retries_a_429_and_completes_within_the_session(live_server, tena
 
     with open_page(extra_args=("--autoplay-policy=no-user-gesture-required",), locale="ja-JP") as (page, errors, _ext):
         page.goto(f"{live_server.url}/accounts/login/")
-        page.fill("input[name=username]", partner_user_a.user.email)
+        page.fill("input[name=login]", partner_user_a.user.email)
         page.fill("input[name=password]", f.PASSWORD)
         page.click("button[type=submit]")
         page.wait_for_load_state("networkidle")
