@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('kpis', '0014_rollup_state_lease'),
+        ('kpis', '0015_kpi_meaning'),
         ('partners', '0006_api_key_trusted_source'),
     ]
 
