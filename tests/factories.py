@@ -53,6 +53,7 @@ class TenantFactory(factory.django.DjangoModelFactory):
     slug = factory.Sequence(lambda n: f"vendor-{n}")
     time_zone = "Asia/Tokyo"
     default_language = "en"
+    currency = factory.LazyAttribute(lambda o: "JPY" if o.default_language == "ja" else "USD")
     # Tests send events dated from 2025 on; ingestion refuses events from before the tenant existed.
     created_at = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('enablement', '0014_faq_search_terms'),
-        ('partners', '0006_api_key_trusted_source'),
+        ('partners', '0007_api_key_trusted_source'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

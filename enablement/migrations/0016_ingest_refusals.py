@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('enablement', '0015_play_sessions_trusted_sources'),
-        ('partners', '0006_api_key_trusted_source'),
+        ('partners', '0007_api_key_trusted_source'),
     ]
 
     operations = [

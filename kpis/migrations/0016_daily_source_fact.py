@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('kpis', '0015_kpi_meaning'),
-        ('partners', '0006_api_key_trusted_source'),
+        ('partners', '0007_api_key_trusted_source'),
     ]
 
     operations = [
