@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,8 +27,9 @@ from enablement.lrs.shapes import (
     related,
 )
 from enablement.lrs.validation import XapiInvalid, parse_timestamp
-from enablement.models import ActivityEvent, Asset, EventSource
+from enablement.models import ActivityEvent, Asset, EventSource, RefusalReason
 from enablement.services.log import activity_record_many
+from enablement.validation import event_refusal, refusals_record
 from partners.models import Membership, Role, Tenant
 
 
@@ -74,9 +76,12 @@ def xapi_statements_store(
     authority: dict[str, Any],
     attachments=None,
     actor=None,
+    trusted: bool | None = None,
 ) -> StoreReport:
     """Store validated statements as received (ids assigned where absent), map what we know onto
-    the activity log, void the targets of voiding statements. Raises ``XapiConflict`` (409) when
+    the activity log, void the targets of voiding statements. ``trusted`` (the key's "trusted
+    source" setting) is stamped on the mapped events; a statement that cannot have happened as told
+    (``enablement.validation.event_refusal``) is kept unmapped and counted as refused. Raises ``XapiConflict`` (409) when
     an id exists with other content, ``XapiInvalid`` (400) for duplicate ids in one batch or a
     voiding statement that targets a voiding statement. ``attachments`` (parts by SHA-2, already
     checked against the statements) are kept in the tenant's storage."""
@@ -135,7 +140,7 @@ def xapi_statements_store(
         for asset in (
             Asset.objects.filter(tenant=tenant)
             .filter(Q(external_id__in=iris | tails) | Q(pk__in=numeric))
-            .only("pk", "kind", "external_id", "tenant_id")
+            .only("pk", "kind", "external_id", "tenant_id", "created_at")
         ):
             by_pk[asset.pk] = asset
             if asset.external_id:
@@ -151,6 +156,7 @@ def xapi_statements_store(
 
     rows: list[XapiStatement] = []
     events: list[ActivityEvent] = []
+    refused: Counter[str] = Counter()
     for stmt in new:
         lrs_timestamp = "timestamp" not in stmt
         stmt["stored"] = now.isoformat()
@@ -184,16 +190,31 @@ def xapi_statements_store(
             email = actor_email(stmt["actor"])
             member = members.get(email) if email else None
             asset = find_asset(row.activity_id) if row.activity_id else None
-            event, reason = build_event(
-                tenant=tenant, stmt=stmt, member=member, asset=asset, occurred_at=timestamp
-            )
+            event, reason = build_event(tenant=tenant, stmt=stmt, member=member, asset=asset, occurred_at=timestamp)
+            if event is not None:
+                refusal = event_refusal(
+                    verb=event.verb,
+                    occurred_at=timestamp,
+                    now=now,
+                    tenant_created_at=tenant.created_at,
+                    asset_kind=asset.kind if event.asset_id else None,
+                    asset_created_at=asset.created_at if event.asset_id else None,
+                )
+                if refusal is not None:
+                    refused[refusal[0]] += 1
+                    event, reason = None, f"refused ({refusal[0]}): {refusal[2]}"
+            elif reason == "verb for this kind of asset":
+                refused[RefusalReason.VERB_KIND] += 1
             if event is None:
                 row.unmapped = True
-                row.unmapped_reason = f"unknown {reason}"[:200]
+                row.unmapped_reason = (reason if reason.startswith("refused") else f"unknown {reason}")[:200]
                 report.unmapped[row.unmapped_reason] = report.unmapped.get(row.unmapped_reason, 0) + 1
             else:
+                event.trusted = trusted
                 events.append(event)
         rows.append(row)
+    if refused:
+        refusals_record(tenant=tenant, source=EventSource.XAPI, reasons=refused)
     if events:
         activity_record_many(tenant=tenant, events=events)
         pks = dict(
