@@ -364,6 +364,7 @@ class RefusalReason(models.TextChoices):
     BEFORE_TENANT = "before_tenant", _("Happened before the tenant existed")
     BEFORE_ASSET = "before_asset", _("Happened before the asset existed")
     FUTURE = "future", _("Lies ahead of the server clock")
+    OUTSIDE_AUDIENCE = "outside_audience", _("Partner outside the asset's audience")
     UNKNOWN_PARTNER = "unknown_partner", _("Unknown partner")
     UNKNOWN_ASSET = "unknown_asset", _("Unknown asset")
     INVALID = "invalid", _("Malformed event")

@@ -32,6 +32,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     RefusalReason.BEFORE_TENANT: ("occurred_at", "Lies before the tenant existed ({since})."),
     RefusalReason.BEFORE_ASSET: ("occurred_at", "Lies before the asset existed ({since})."),
     RefusalReason.FUTURE: ("occurred_at", "Lies more than 5 minutes ahead of the server clock ({since})."),
+    RefusalReason.OUTSIDE_AUDIENCE: ("asset", "The partner is outside the audience of this asset."),
 }
 
 
@@ -54,6 +55,11 @@ def event_refusal(
     if asset_created_at is not None and occurred_at < asset_created_at:
         return _refusal(RefusalReason.BEFORE_ASSET, since=asset_created_at.isoformat(timespec="seconds"))
     return None
+
+
+def outside_audience_refusal() -> tuple[str, str, str]:
+    """The partner may not see the asset (``enablement.audiences``), so it cannot have used it."""
+    return _refusal(RefusalReason.OUTSIDE_AUDIENCE)
 
 
 def _refusal(reason: str, **values) -> tuple[str, str, str]:

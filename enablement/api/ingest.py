@@ -17,9 +17,15 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from enablement.audiences import allowed_pairs
 from enablement.models import ActivityEvent, Asset, EventSource, Verb
 from enablement.services.log import activity_record_many
-from enablement.validation import event_refusal, refusal_reason_for_errors, refusals_record
+from enablement.validation import (
+    event_refusal,
+    outside_audience_refusal,
+    refusal_reason_for_errors,
+    refusals_record,
+)
 from partners.models import Membership, Partner, Role, Tenant
 
 MAX_EVENTS = 500
@@ -316,6 +322,7 @@ def ingest_events(
                 ),
             )
         )
+    to_store = _within_audiences(tenant, to_store)
     created = activity_record_many(tenant=tenant, events=[e for _p, e in to_store]) if to_store else []
     status_by_index = {p.index: ("accepted" if c else "duplicate") for (p, _e), c in zip(to_store, created, strict=True)}
 
@@ -336,3 +343,21 @@ def ingest_events(
     if refused:
         refusals_record(tenant=tenant, source=source, reasons=refused)
     return results
+
+
+def _within_audiences(tenant: Tenant, to_store: list) -> list:
+    """Refuse rows whose partner is outside the audience of the asset (two queries per batch)."""
+    pairs = {(e.partner_id, e.asset_id) for _p, e in to_store if e.asset_id is not None}
+    if not pairs:
+        return to_store
+    partners = list(Partner.objects.filter(tenant=tenant, pk__in={pid for pid, _a in pairs}).only("pk", "tier_id", "segment"))
+    allowed = allowed_pairs(tenant=tenant, partners=partners, asset_ids=sorted({a for _p, a in pairs}))
+    kept = []
+    for p, event in to_store:
+        if event.asset_id is not None and (event.partner_id, event.asset_id) not in allowed:
+            p.reason, name, message = outside_audience_refusal()
+            p.err(name, message)
+        else:
+            kept.append((p, event))
+    return kept
+

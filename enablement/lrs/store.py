@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from enablement.audiences import allowed_pairs
 from enablement.lrs.attachments import attachments_store
 from enablement.lrs.mapping import VOIDED, actor_email, actor_key, asset_ref, build_event
 from enablement.lrs.models import Activity, StatementActivity, StatementAgent, XapiStatement
@@ -29,8 +30,8 @@ from enablement.lrs.shapes import (
 from enablement.lrs.validation import XapiInvalid, parse_timestamp
 from enablement.models import ActivityEvent, Asset, EventSource, RefusalReason
 from enablement.services.log import activity_record_many
-from enablement.validation import event_refusal, refusals_record
-from partners.models import Membership, Role, Tenant
+from enablement.validation import event_refusal, outside_audience_refusal, refusals_record
+from partners.models import Membership, Partner, Role, Tenant
 
 
 class XapiConflict(Exception):
@@ -213,6 +214,7 @@ def xapi_statements_store(
                 event.trusted = trusted
                 events.append(event)
         rows.append(row)
+    events = _within_audiences(tenant=tenant, events=events, rows=rows, report=report, refused=refused)
     if refused:
         refusals_record(tenant=tenant, source=EventSource.XAPI, reasons=refused)
     if events:
@@ -235,6 +237,27 @@ def xapi_statements_store(
         ).update(voided=True)
     report.stored = len(rows)
     return report
+
+
+def _within_audiences(*, tenant: Tenant, events: list[ActivityEvent], rows, report, refused) -> list[ActivityEvent]:
+    """A statement about an asset whose audience excludes the learner's partner is stored but not
+    mapped into the log (refused as ``outside_audience``)."""
+    pairs = {(e.partner_id, e.asset_id) for e in events if e.asset_id is not None}
+    if not pairs:
+        return events
+    partners = list(Partner.objects.filter(tenant=tenant, pk__in={p for p, _a in pairs}).only("pk", "tier_id", "segment"))
+    allowed = allowed_pairs(tenant=tenant, partners=partners, asset_ids=sorted({a for _p, a in pairs}))
+    outside = {e.event_id for e in events if e.asset_id is not None and (e.partner_id, e.asset_id) not in allowed}
+    if not outside:
+        return events
+    reason, _field, message = outside_audience_refusal()
+    for row in rows:
+        if str(row.statement_id) in outside:
+            row.unmapped = True
+            row.unmapped_reason = f"refused ({reason}): {message}"[:200]
+            report.unmapped[row.unmapped_reason] = report.unmapped.get(row.unmapped_reason, 0) + 1
+            refused[reason] += 1
+    return [e for e in events if e.event_id not in outside]
 
 
 def _index(*, tenant: Tenant, rows: list[XapiStatement], statements: list[dict[str, Any]], now) -> None:
