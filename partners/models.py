@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from partners.tenancy import TenantOwnedModel
+from partners.tenancy import ScopedManager, TenantOwnedModel
 
 
 def validate_time_zone(value: str) -> None:
@@ -263,8 +263,11 @@ class SupportActivity(TenantOwnedModel):
 
 
 class ApiKeyScope(models.TextChoices):
-    EVENTS_WRITE = "events:write", _("Write events")
     READ = "read", _("Read")
+    EVENTS_WRITE = "events:write", _("Write activity events")
+    PARTNERS_WRITE = "partners:write", _("Create and update partners")
+    DEALS_WRITE = "deals:write", _("Register deals (they enter as registered)")
+    DEALS_APPROVE = "deals:approve", _("Approve, reject and close deals")
 
 
 class ApiKey(TenantOwnedModel):
@@ -279,7 +282,7 @@ class ApiKey(TenantOwnedModel):
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("API key")
@@ -293,3 +296,105 @@ class ApiKey(TenantOwnedModel):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class Invitation(TenantOwnedModel):
+    """A pending offer of a membership, sent to an e-mail address.
+
+    Nothing is attached to any existing account until the person behind the address accepts
+    while logged in (``partners.services.invitation_accept``). Only the token's sha256 is stored.
+    """
+
+    email = models.EmailField(_("email address"))
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices)
+    partner = models.ForeignKey(
+        Partner, verbose_name=_("partner"), null=True, blank=True, on_delete=models.CASCADE, related_name="invitations"
+    )
+    name = models.CharField(_("name"), max_length=150, blank=True, default="")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("invited by"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", editable=False,
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(_("expires"), editable=False)
+    sent_count = models.PositiveSmallIntegerField(_("times sent"), default=1, editable=False)
+    accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True, editable=False)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "email"],
+                condition=Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="uniq_open_invitation_per_tenant_email",
+            ),
+            models.CheckConstraint(
+                condition=(Q(role=Role.PARTNER_USER) & Q(partner__isnull=False))
+                | (~Q(role=Role.PARTNER_USER) & Q(partner__isnull=True)),
+                name="invitation_partner_iff_partner_user",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.get_role_display()})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()
+
+    @property
+    def state(self) -> str:
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "pending"
+
+
+class AuditEvent(models.Model):
+    """Who changed what, append-only (UPDATE and DELETE are refused by database triggers).
+
+    ``tenant`` is empty only for platform-level changes an operator made outside any tenant
+    (e.g. a person's staff bit). ``actor`` is empty for API keys and system jobs, which
+    ``actor_label`` names instead.
+    """
+
+    tenant = models.ForeignKey(
+        Tenant, verbose_name=_("tenant"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # DO_NOTHING without a database constraint: deleting a person never rewrites the trail
+    # (actor_label keeps who it was).
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("actor"), null=True, blank=True, on_delete=models.DO_NOTHING,
+        related_name="+", db_constraint=False,
+    )
+    actor_label = models.CharField(_("actor"), max_length=254, blank=True, default="")
+    action = models.CharField(_("action"), max_length=64)
+    target_type = models.CharField(_("target type"), max_length=64)
+    target_id = models.CharField(_("target id"), max_length=64, blank=True, default="")
+    target_label = models.CharField(_("target"), max_length=254, blank=True, default="")
+    before = models.JSONField(_("before"), default=dict, blank=True)
+    after = models.JSONField(_("after"), default=dict, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "created_at"]), models.Index(fields=["tenant", "action"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target_label}"

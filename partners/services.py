@@ -8,14 +8,18 @@ import hmac
 import secrets
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django_scopes import scopes_disabled
 
+from partners.audit import audit_record, summary
 from partners.models import (
     MANAGER_ROLES,
     ApiKey,
     ApiKeyScope,
+    Invitation,
     Membership,
     Partner,
     PartnerTier,
@@ -69,8 +73,10 @@ def api_key_create(*, tenant: Tenant, name: str, scopes: list[str], actor: User 
         raise ValidationError({"name": "A key with this name already exists."})
     prefix, raw = api_key_generate()
     key = ApiKey.objects.create(
-        tenant=tenant, name=name, prefix=prefix, hashed_key=api_key_hash(raw), scopes=scopes, created_by=actor
+        tenant=tenant, name=name, prefix=prefix, hashed_key=api_key_hash(raw), scopes=scopes,
+        created_by=actor if isinstance(actor, User) else None,
     )
+    audit_record(tenant=tenant, actor=actor, action="api_key.created", target=key, after={"scopes": scopes})
     return key, raw
 
 
@@ -78,9 +84,10 @@ def api_key_create(*, tenant: Tenant, name: str, scopes: list[str], actor: User 
 def api_key_revoke(*, tenant: Tenant, key: ApiKey, actor: User | None) -> ApiKey:
     if key.tenant_id != tenant.pk:
         raise ValueError("Key of another tenant")
-    if key.revoked_at is None:
+    if key.revoked_at is None:  # revocation is final: nothing ever clears revoked_at
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
+        audit_record(tenant=tenant, actor=actor, action="api_key.revoked", target=key)
     return key
 
 
@@ -106,6 +113,7 @@ def partner_upsert(
     created = partner is None
     if created:
         partner = Partner(tenant=tenant, external_id=external_id)
+    before = {} if created else summary(partner, fields)
     for name, value in fields.items():
         setattr(partner, name, value)
     if partner.tier_id is not None and partner.tier.tenant_id != tenant.pk:
@@ -114,6 +122,9 @@ def partner_upsert(
     if Partner.objects.filter(tenant=tenant, name=partner.name).exclude(pk=partner.pk).exists():
         raise ValidationError({"name": "Another partner has this name."})
     partner.save()
+    if created or before != summary(partner, fields):
+        audit_record(tenant=tenant, actor=actor, action="partner.created" if created else "partner.updated",
+                     target=partner, before=before, after=summary(partner, fields))
     return partner, created
 
 
@@ -181,6 +192,8 @@ def partner_create(*, tenant: Tenant, actor: User | None, name: str, **fields) -
     partner.external_id = (partner.external_id or "").strip()
     _partner_check(tenant=tenant, partner=partner)
     partner.save(force_insert=True)
+    audit_record(tenant=tenant, actor=actor, action="partner.created", target=partner,
+                 after=summary(partner, PARTNER_FIELDS))
     return partner
 
 
@@ -191,10 +204,14 @@ def partner_update(*, tenant: Tenant, actor: User | None, partner: Partner, **fi
     unknown = set(fields) - set(PARTNER_FIELDS)
     if unknown:
         raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}")
+    before = summary(partner, PARTNER_FIELDS)
     for name, value in fields.items():
         setattr(partner, name, value.strip() if isinstance(value, str) else value)
     _partner_check(tenant=tenant, partner=partner)
     partner.save()
+    after = summary(partner, PARTNER_FIELDS)
+    if after != before:
+        audit_record(tenant=tenant, actor=actor, action="partner.updated", target=partner, before=before, after=after)
     return partner
 
 
@@ -205,40 +222,247 @@ def tier_create(*, tenant: Tenant, actor: User | None, name: str, rank: int) -> 
         raise ValidationError({"name": "A name is required."})
     if PartnerTier.objects.filter(tenant=tenant, name=name).exists():
         raise ValidationError({"name": "A tier with this name already exists."})
-    return PartnerTier.objects.create(tenant=tenant, name=name, rank=rank)
+    tier = PartnerTier.objects.create(tenant=tenant, name=name, rank=rank)
+    audit_record(tenant=tenant, actor=actor, action="tier.created", target=tier, after={"name": name, "rank": rank})
+    return tier
+
+
+# --- Memberships and invitations ---
+# People are global; a membership ties a person to one tenant. Tenant admins manage memberships only:
+# invite, change role/partner, suspend, remove. Nothing here touches a person's password, e-mail,
+# active flag, MFA or staff bits.
+
+INVITATION_TOKEN_BYTES = 32
+
+
+def _actor_may_administer(tenant: Tenant, actor: User | None) -> bool:
+    """The system (None), the platform operator, or an active tenant admin of this tenant."""
+    if actor is None or getattr(actor, "is_superuser", False):
+        return True
+    return Membership.objects.filter(tenant=tenant, user=actor, role=Role.TENANT_ADMIN, is_active=True).exists()
+
+
+def _require_admin(tenant: Tenant, actor: User | None) -> None:
+    if not _actor_may_administer(tenant, actor):
+        raise ValidationError("Only tenant admins can manage memberships.")
+
+
+def _role_partner(*, tenant: Tenant, role: str, partner: Partner | None) -> Partner | None:
+    if role not in Role.values:
+        raise ValidationError({"role": "Unknown role."})
+    if role != Role.PARTNER_USER:
+        return None
+    if partner is None:
+        raise ValidationError({"partner": "A partner user must belong to a partner."})
+    if partner.tenant_id != tenant.pk:
+        raise ValidationError({"partner": "Unknown partner."})
+    return partner
+
+
+def invitation_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _invitation_ttl() -> timedelta:
+    return timedelta(days=getattr(settings, "INVITATION_MAX_AGE_DAYS", 7))
+
+
+def _send_on_commit(invitation: Invitation, token: str, *, resent: bool) -> None:
+    from partners.signals import invitation_sent
+
+    def send():
+        invitation_sent.send(sender=Invitation, invitation=invitation, token=token, resent=resent)
+
+    transaction.on_commit(send)
+
+
+@transaction.atomic
+def invitation_create(
+    *, tenant: Tenant, actor: User | None, email: str, role: str, partner: Partner | None = None, name: str = ""
+) -> tuple[Invitation, str]:
+    """Create a pending invitation and return ``(invitation, raw_token)``.
+
+    Never looks at whether a person with this address exists anywhere: the membership is created
+    only when the person accepts while logged in (``invitation_accept``), so the answer to the
+    inviter is the same for known and unknown addresses. An open invitation to the same address is
+    replaced (its link stops working). ``invitation_sent`` is sent after commit (the e-mail).
+    """
+    _require_admin(tenant, actor)
+    partner = _role_partner(tenant=tenant, role=role, partner=partner)
+    email = User.objects.normalize_email((email or "").strip()).lower()
+    if not email or "@" not in email or len(email) > 254:
+        raise ValidationError({"email": "Enter a valid email address."})
+    now = timezone.now()
+    for old in Invitation.objects.select_for_update().filter(
+        tenant=tenant, email=email, accepted_at__isnull=True, revoked_at__isnull=True
+    ):
+        old.revoked_at = now
+        old.save(update_fields=["revoked_at"])
+        audit_record(tenant=tenant, actor=actor, action="invitation.replaced", target=old)
+    token = secrets.token_urlsafe(INVITATION_TOKEN_BYTES)
+    invitation = Invitation.objects.create(
+        tenant=tenant, email=email, role=role, partner=partner, name=(name or "").strip()[:150],
+        token_hash=invitation_token_hash(token), invited_by=actor if isinstance(actor, User) else None,
+        created_at=now, expires_at=now + _invitation_ttl(),
+    )
+    audit_record(tenant=tenant, actor=actor, action="invitation.created", target=invitation,
+                 after={"email": email, "role": role, "partner": partner})
+    _send_on_commit(invitation, token, resent=False)
+    return invitation, token
+
+
+@transaction.atomic
+def invitation_resend(*, tenant: Tenant, invitation: Invitation, actor: User | None) -> tuple[Invitation, str]:
+    """A fresh link (the old one stops working) and a new expiry; only for open invitations."""
+    _require_admin(tenant, actor)
+    if invitation.tenant_id != tenant.pk:
+        raise ValidationError("Unknown invitation.")
+    invitation = Invitation.objects.select_for_update().get(tenant=tenant, pk=invitation.pk)
+    if invitation.accepted_at or invitation.revoked_at:
+        raise ValidationError("This invitation is no longer open.")
+    token = secrets.token_urlsafe(INVITATION_TOKEN_BYTES)
+    now = timezone.now()
+    invitation.token_hash = invitation_token_hash(token)
+    invitation.expires_at = now + _invitation_ttl()
+    invitation.sent_count += 1
+    invitation.save(update_fields=["token_hash", "expires_at", "sent_count"])
+    audit_record(tenant=tenant, actor=actor, action="invitation.resent", target=invitation)
+    _send_on_commit(invitation, token, resent=True)
+    return invitation, token
+
+
+@transaction.atomic
+def invitation_revoke(*, tenant: Tenant, invitation: Invitation, actor: User | None) -> Invitation:
+    _require_admin(tenant, actor)
+    if invitation.tenant_id != tenant.pk:
+        raise ValidationError("Unknown invitation.")
+    invitation = Invitation.objects.select_for_update().get(tenant=tenant, pk=invitation.pk)
+    if invitation.accepted_at:
+        raise ValidationError("This invitation was already accepted.")
+    if invitation.revoked_at is None:
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+        audit_record(tenant=tenant, actor=actor, action="invitation.revoked", target=invitation)
+    return invitation
+
+
+def invitation_lookup(*, token: str) -> Invitation | None:
+    """The open, unexpired invitation with this token, or None (for the accept page).
+
+    A cross-tenant lookup by the secret token, visibly without scope."""
+    if not token or len(token) > 200:
+        return None
+    with scopes_disabled():
+        invitation = (
+            Invitation.objects.select_related("tenant", "partner")
+            .filter(token_hash=invitation_token_hash(token), accepted_at__isnull=True, revoked_at__isnull=True)
+            .first()
+        )
+    if invitation is None or not invitation.is_pending or not invitation.tenant.is_active:
+        return None
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user: User) -> Membership:
+    """The logged-in person behind the invited address accepts: the membership is created now.
+
+    Refused when the token is unknown, used, revoked or expired, when the logged-in person's
+    e-mail is not the invited address, or when they are already a member of the tenant.
+    """
+    invitation = invitation_lookup(token=token)
+    if invitation is None:
+        raise ValidationError("This invitation link is invalid or has expired.")
+    if not user.is_authenticated or (user.email or "").lower() != invitation.email:
+        raise ValidationError("This invitation was sent to another e-mail address.")
+    tenant = invitation.tenant
+    with scopes_disabled():
+        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        if invitation.accepted_at or invitation.revoked_at:
+            raise ValidationError("This invitation link is invalid or has expired.")
+        if Membership.objects.filter(tenant=tenant, user=user).exists():
+            raise ValidationError("You are already a member of this tenant.")
+        membership = Membership.objects.create(
+            tenant=tenant, user=user, role=invitation.role, partner=invitation.partner
+        )
+        invitation.accepted_at = timezone.now()
+        invitation.accepted_by = user
+        invitation.save(update_fields=["accepted_at", "accepted_by"])
+        if invitation.name and not user.name:
+            user.name = invitation.name
+            user.save(update_fields=["name"])
+        audit_record(tenant=tenant, actor=user, action="invitation.accepted", target=invitation,
+                     after={"role": membership.role, "partner": membership.partner})
+    return membership
 
 
 @transaction.atomic
 def membership_invite(
     *, tenant: Tenant, actor: User | None, email: str, role: str, name: str = "", partner: Partner | None = None
-) -> tuple[Membership, bool]:
-    """Give a person access to the tenant: a partner user of ``partner`` or a channel manager/admin.
+) -> Invitation:
+    """Invite a person (known or not) to the tenant: a pending invitation, never a silent attachment."""
+    invitation, _token = invitation_create(tenant=tenant, actor=actor, email=email, role=role, partner=partner, name=name)
+    return invitation
 
-    Creates the user when the email is new (with an unusable password: they set one through the
-    password reset). Returns ``(membership, user_created)``. Only tenant admins may invite.
-    """
-    if actor is not None and not Membership.objects.filter(
-        tenant=tenant, user=actor, role=Role.TENANT_ADMIN, is_active=True
-    ).exists():
-        raise ValidationError("Only tenant admins can invite users.")
-    if role not in Role.values:
-        raise ValidationError({"role": "Unknown role."})
-    if role == Role.PARTNER_USER and partner is None:
-        raise ValidationError({"partner": "A partner user must belong to a partner."})
-    if role != Role.PARTNER_USER:
-        partner = None
-    if partner is not None and partner.tenant_id != tenant.pk:
-        raise ValidationError({"partner": "Unknown partner."})
-    email = User.objects.normalize_email(email.strip()).lower()
-    if not email or "@" not in email:
-        raise ValidationError({"email": "Enter a valid email address."})
-    user = User.objects.filter(email__iexact=email).first()
-    created = user is None
-    if created:
-        user = User(email=email, name=name.strip())
-        user.set_unusable_password()
-        user.save()
-    if Membership.objects.filter(tenant=tenant, user=user).exists():
-        raise ValidationError({"email": "This person is already a member of this tenant."})
-    membership = Membership.objects.create(tenant=tenant, user=user, role=role, partner=partner)
-    return membership, created
+
+def _other_active_admins(tenant: Tenant, membership: Membership) -> bool:
+    return Membership.objects.filter(tenant=tenant, role=Role.TENANT_ADMIN, is_active=True).exclude(pk=membership.pk).exists()
+
+
+def _guard_last_admin(tenant: Tenant, membership: Membership) -> None:
+    if membership.role == Role.TENANT_ADMIN and membership.is_active and not _other_active_admins(tenant, membership):
+        raise ValidationError("The tenant needs at least one active tenant admin.")
+
+
+def _locked_membership(tenant: Tenant, membership: Membership) -> Membership:
+    if membership.tenant_id != tenant.pk:
+        raise ValidationError("Unknown membership.")
+    return Membership.objects.select_for_update().select_related("user", "partner").get(tenant=tenant, pk=membership.pk)
+
+
+@transaction.atomic
+def membership_update(
+    *, tenant: Tenant, membership: Membership, role: str, partner: Partner | None = None, actor: User | None
+) -> Membership:
+    """Change a member's role (and partner, for partner users)."""
+    _require_admin(tenant, actor)
+    membership = _locked_membership(tenant, membership)
+    partner = _role_partner(tenant=tenant, role=role, partner=partner)
+    if role != Role.TENANT_ADMIN:
+        _guard_last_admin(tenant, membership)
+    before = summary(membership, ["role", "partner"])
+    membership.role, membership.partner = role, partner
+    membership.save(update_fields=["role", "partner"])
+    after = summary(membership, ["role", "partner"])
+    if after != before:
+        audit_record(tenant=tenant, actor=actor, action="membership.role_changed", target=membership,
+                     target_label=membership.user.email, before=before, after=after)
+    return membership
+
+
+@transaction.atomic
+def membership_set_active(*, tenant: Tenant, membership: Membership, is_active: bool, actor: User | None) -> Membership:
+    """Suspend (``is_active=False``) or reactivate a membership. The person's account is untouched."""
+    _require_admin(tenant, actor)
+    membership = _locked_membership(tenant, membership)
+    if membership.is_active == is_active:
+        return membership
+    if not is_active:
+        _guard_last_admin(tenant, membership)
+    membership.is_active = is_active
+    membership.save(update_fields=["is_active"])
+    audit_record(tenant=tenant, actor=actor, action="membership.reactivated" if is_active else "membership.suspended",
+                 target=membership, target_label=membership.user.email,
+                 before={"is_active": not is_active}, after={"is_active": is_active})
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, tenant: Tenant, membership: Membership, actor: User | None) -> None:
+    """End a person's access to this tenant (their account and other memberships stay)."""
+    _require_admin(tenant, actor)
+    membership = _locked_membership(tenant, membership)
+    _guard_last_admin(tenant, membership)
+    audit_record(tenant=tenant, actor=actor, action="membership.removed", target=membership,
+                 target_label=membership.user.email, before=summary(membership, ["role", "partner", "is_active"]))
+    membership.delete()

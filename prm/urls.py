@@ -1,6 +1,7 @@
 """URL map: one include per context. Tenant pages live under /t/<tenant_slug>/ (the tenancy
 middleware opens the scope)."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -24,7 +25,7 @@ tenant_patterns = [
 
 urlpatterns = [
     path("", include(partners_urls.urlpatterns)),
-    path("admin/", admin.site.urls),
+    path(settings.ADMIN_URL, admin.site.urls),  # ADMIN_URL, default "admin/"
     path("t/<slug:tenant_slug>/", include(tenant_patterns)),
     path("api/", include("prm.urls_api")),
 ]

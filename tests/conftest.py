@@ -18,12 +18,18 @@ from tests import factories as f
 _original_sql_flush = SQLiteOps.sql_flush
 
 
+_APPEND_ONLY = {
+    "enablement_activityevent": "enablement.migrations.0003_activity_log_append_only",
+    "partners_auditevent": "partners.migrations.0005_audit_log_append_only",
+}
+
+
 def _sql_flush_keeping_triggers(self, style, tables, *, reset_sequences=False, allow_cascade=False):
-    mig = importlib.import_module("enablement.migrations.0003_activity_log_append_only")
     statements = _original_sql_flush(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
-    if "enablement_activityevent" not in tables:
-        return statements
-    return [*mig.SQLITE_BACKWARD, *statements, *mig.SQLITE_FORWARD]
+    migs = [importlib.import_module(m) for table, m in _APPEND_ONLY.items() if table in tables]
+    before = [sql for mig in migs for sql in mig.SQLITE_BACKWARD]
+    after = [sql for mig in migs for sql in mig.SQLITE_FORWARD]
+    return [*before, *statements, *after]
 
 
 SQLiteOps.sql_flush = _sql_flush_keeping_triggers

@@ -14,6 +14,7 @@ from partners import services
 from partners.forms import InviteForm, PartnerForm, SupportActivityForm, TierForm
 from partners.models import Membership, Partner, PartnerTier, Role, SupportActivity
 from partners.permissions import manager_required
+from partners.ratelimit import rate_limit_allow, rate_limit_retry_after
 from partners.selectors import partner_list, tier_list
 from partners.tenancy import get_for_tenant
 
@@ -133,6 +134,8 @@ def partner_form(request, tenant_slug: str, partner_id: int | None = None):
 @manager_required
 @require_http_methods(["GET", "POST"])
 def member_invite(request, tenant_slug: str):
+    """Invite a person by e-mail. The answer is the same whether or not the address has an account
+    anywhere: a pending invitation is created and e-mailed; access starts when they accept."""
     if not request.membership.is_admin:
         raise PermissionDenied
     tenant = request.tenant
@@ -142,22 +145,24 @@ def member_invite(request, tenant_slug: str):
     form = InviteForm(request.POST or None, tenant=tenant, initial=initial)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        try:
-            membership, created = services.membership_invite(
-                tenant=tenant, actor=request.user, email=d["email"], name=d["name"], role=d["role"],
-                partner=d.get("partner"),
-            )
-        except ValidationError as exc:
-            _apply_errors(form, exc)
+        email = d["email"].strip().lower()
+        if not (rate_limit_allow("invite:tenant", str(tenant.pk))
+                and rate_limit_allow("invite:email", f"{tenant.pk}:{email}")):
+            minutes = max(1, rate_limit_retry_after("invite:email") // 60)
+            form.add_error(None, _("Too many invitations were sent. Try again in %(minutes)s minutes.") % {"minutes": minutes})
         else:
-            if created:
-                messages.success(request, _(
-                    "%(email)s was added as a new user without a password: they set one with “Forgot password” "
-                    "or you send them a reset link."
-                ) % {"email": membership.user.email})
+            try:
+                services.membership_invite(
+                    tenant=tenant, actor=request.user, email=email, name=d["name"], role=d["role"],
+                    partner=d.get("partner"),
+                )
+            except ValidationError as exc:
+                _apply_errors(form, exc)
             else:
-                messages.success(request, _("%(email)s now has access to this tenant.") % {"email": membership.user.email})
-            return redirect("manage-partner-admin", tenant_slug=tenant_slug)
+                messages.success(request, _(
+                    "An invitation was sent to %(email)s. They get access when they accept it."
+                ) % {"email": email})
+                return redirect("manage-members", tenant_slug=tenant_slug)
     return render(request, "partners/manage_invite.html", {"form": form})
 
 

@@ -33,7 +33,10 @@ def _world(tenant, slug):
         w.doc = f.AssetFactory(tenant=tenant, kind="document", title=f"{slug} doc", external_id=f"{slug}-doc")
         w.faq = f.AssetFactory(tenant=tenant, kind="faq", title=f"{slug} faq?", external_id=f"{slug}-faq")
         w.tier = w.partner.tier
-        w.key, w.raw = api_key_create(tenant=tenant, name="LMS", scopes=["read", "events:write"], actor=None)
+        w.key, w.raw = api_key_create(
+            tenant=tenant, name="LMS", scopes=["read", "events:write", "partners:write", "deals:write", "deals:approve"],
+            actor=None,
+        )
         w.read_key, w.read_raw = api_key_create(tenant=tenant, name="BI", scopes=["read"], actor=None)
         w.write_key, w.write_raw = api_key_create(tenant=tenant, name="Ingest only", scopes=["events:write"], actor=None)
     return w

@@ -37,6 +37,9 @@ class DealInput(serializers.Serializer):
     product = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0)
     currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False, default="JPY")
-    stage = serializers.ChoiceField(choices=DealStage.choices, required=False, default=DealStage.REGISTERED)
+    stage = serializers.ChoiceField(
+        choices=DealStage.choices, required=False,
+        help_text="Omit to keep the current stage (new deals: registered). A change needs deals:approve.",
+    )
     expected_close_on = serializers.DateField(required=False, allow_null=True, default=None)
     closed_on = serializers.DateField(required=False, allow_null=True, default=None)
