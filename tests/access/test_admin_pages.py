@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django_scopes import scope, scopes_disabled
 
-from kpis.models import KpiDefinition, KpiResult, RollupState
+from kpis.models import KpiDefinition, RollupState
 from partners import services
 from partners.models import ApiKey, AuditEvent, Invitation, Partner, PartnerTier, User
 from tests import factories as f
