@@ -72,7 +72,7 @@ def test_every_add_and_change_page_opens(client, rows_a, superuser, admin_a, ten
     client.force_login(superuser if who == "superuser" else admin_a.user)
     client.raise_request_exception = True  # any exception fails the test (no 500 behind a status code)
     users = {"partners.user": admin_a.user, "partners.tenant": tenant_a}
-    for model, model_admin in _registered():
+    for model, _model_admin in _registered():
         label = model._meta.label_lower
         obj = rows_a.get(label) or users.get(label)
         add = client.get(_url(model, "add", tenant=tenant_a.pk) if who == "superuser" else _url(model, "add"))
