@@ -18,7 +18,7 @@ endef
 help:
 	@echo "make run    - install, migrate, seed the demo and serve on http://127.0.0.1:8000"
 	@echo "make test   - the whole test suite (SQLite by default; PostgreSQL/Redis when DATABASE_URL/CELERY_BROKER_URL are set)"
-	@echo "make lint   - ruff, makemigrations --check, check --deploy on production settings"
+	@echo "make lint   - ruff, import-linter contracts, makemigrations --check, check --deploy on production settings"
 	@echo "make bench  - performance benchmarks (PostgreSQL; prints ratios)"
 
 $(VENV)/bin/python:
@@ -48,6 +48,7 @@ test: $(VENV)/.installed-dev
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=prm.settings_production SECRET_KEY=$$(openssl rand -hex 32) ALLOWED_HOSTS=shien.example.com \
 	  $(PY) manage.py check --deploy --fail-level WARNING

@@ -17,7 +17,6 @@ from django.utils.translation import gettext_lazy as _
 
 from partners import services
 from partners.audit import audit_record, summary
-from partners.deals.models import Deal
 from partners.models import (
     ApiKey,
     ApiKeyScope,
@@ -175,15 +174,6 @@ class SupportActivityAdmin(TenantScopedAdmin):
     search_fields = ["partner__name", "notes"]
     list_select_related = ["partner", "manager"]
     date_hierarchy = "occurred_on"
-
-
-@admin.register(Deal)
-class DealAdmin(TenantScopedAdmin):
-    list_display = ["customer", "partner", "amount", "currency", "stage", "closed_on", "source"]
-    list_filter = ["stage", "source"]
-    search_fields = ["customer", "partner__name", "external_id"]
-    list_select_related = ["partner"]
-    audit_fields = ("partner", "customer", "amount", "stage", "closed_on")
 
 
 # --- API keys: created here or in Manage → API keys; the key is shown once, revocation is final -------

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "partners",
     "partners.deals",
     "enablement",
+    "enablement.lrs.apps.LrsConfig",
     "kpis",
     "kpis.patterns",
 ]

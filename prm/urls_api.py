@@ -10,7 +10,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from enablement.api.views import AssetViewSet, AssignmentViewSet, EventViewSet
-from enablement.api.xapi import about_view, statements_view, unmapped_view
 from kpis.api.views import KpiDefinitionViewSet, KpiResultViewSet
 from partners.api.views import PartnerViewSet, TierViewSet
 from partners.deals.api.views import DealViewSet
@@ -43,15 +42,9 @@ router.register("events", EventViewSet, basename="api-event")
 router.register("kpi-definitions", KpiDefinitionViewSet, basename="api-kpi-definition")
 router.register("kpi-results", KpiResultViewSet, basename="api-kpi-result")
 
-xapi_patterns = [
-    path("statements", statements_view, name="xapi-statements"),
-    path("about", about_view, name="xapi-about"),
-    path("unmapped", unmapped_view, name="xapi-unmapped"),
-]
-
 urlpatterns = [
     path("v1/", include(router.urls)),
-    path("xapi/", include(xapi_patterns)),
+    path("xapi/", include("enablement.lrs.urls")),
     path("schema/", _docs(SpectacularAPIView.as_view()), name="api-schema"),
     path("docs/", _docs(SpectacularSwaggerSplitView.as_view(url_name="api-schema")), name="api-docs"),
 ]

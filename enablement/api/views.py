@@ -31,7 +31,7 @@ from enablement.api.serializers import (
     IngestInput,
     IngestOutput,
 )
-from enablement.api.xapi_mapping import event_to_statement, export_rows
+from enablement.lrs.mapping import event_to_statement, export_rows
 from enablement.models import ActivityEvent, Asset, Assignment, Verb
 from partners.api.base import TenantReadOnlyViewSet, as_id
 from partners.api.views import ID, StandardPagination

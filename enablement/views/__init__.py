@@ -1,0 +1,1 @@
+"""Enablement pages: ``portal`` (the partner portal) and ``manage`` (catalog, assignments, paths)."""

@@ -8,7 +8,9 @@ from django.db import migrations, models
 def move_content_types(apps, schema_editor):
     """Existing databases: the content types (and so permissions, admin history) follow the models."""
     ContentType = apps.get_model("contenttypes", "ContentType")
-    ContentType.objects.filter(app_label="kpis", model__in=['patternrun', 'patternitem']).update(app_label="patterns")
+    for model in ['patternrun', 'patternitem']:
+        if not ContentType.objects.filter(app_label="patterns", model=model).exists():
+            ContentType.objects.filter(app_label="kpis", model=model).update(app_label="patterns")
 
 
 class Migration(migrations.Migration):

@@ -10,7 +10,9 @@ from django.db import migrations, models
 def move_content_type(apps, schema_editor):
     """Existing databases: the content types (and so permissions, admin history) follow the models."""
     ContentType = apps.get_model("contenttypes", "ContentType")
-    ContentType.objects.filter(app_label="partners", model__in=['deal']).update(app_label="deals")
+    for model in ['deal']:
+        if not ContentType.objects.filter(app_label="deals", model=model).exists():
+            ContentType.objects.filter(app_label="partners", model=model).update(app_label="deals")
 
 
 class Migration(migrations.Migration):

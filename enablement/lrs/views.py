@@ -1,28 +1,28 @@
-"""xAPI 1.0.3 Learning Record Store: the Statements and About resources under ``/api/xapi/``.
+"""xAPI 1.0.3 Learning Record Store: the Statements, About and ``unmapped`` resources under
+``/api/xapi/`` (documents, activities and agents are in ``resources.py``; headers, HEAD and the
+alternate request syntax in ``http.py``).
 
-* ``X-Experience-API-Version: 1.0.3`` on every response; requests to the Statements resource
-  without a 1.0.x version header are answered 400.
 * HTTP Basic (key id = prefix, password = secret) as LRS clients send it, or ``Api-Key``.
-  Writing needs the key scope ``events:write``, reading ``read``.
-* ``PUT ?statementId=`` → 204; ``POST`` (one or a list) → 200 with the ids; the same id with the
-  same content is a no-op, with different content 409; one invalid statement rejects the batch.
+  Writing needs the key scope ``events:write``, reading ``read``; a token bucket per key.
+* ``PUT ?statementId=`` → 204; ``POST`` (one or a list) → 200 with the ids; the same id with an
+  equal statement (Data 2.3.1) is a no-op, otherwise 409; one invalid statement rejects the batch.
 * ``GET`` by ``statementId``/``voidedStatementId`` or with the filters agent, verb, activity,
-  registration, related_activities, related_agents, since, until, limit, ascending, format,
-  attachments; ``more`` pages; voided statements are hidden from lists.
+  registration, related_activities, related_agents, since, until, limit, ascending, format;
+  agent/activity filters use the index tables; statements targeting a match are included;
+  ``more`` pages by (stored, id); voided statements are hidden from lists.
 * Response header ``X-Shien-Unmapped`` counts the statements kept but not mapped onto the log;
   ``GET /api/xapi/unmapped`` summarises them.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db.models import Count
-from django.http import JsonResponse
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.http import http_date
 from drf_spectacular.types import OpenApiTypes
@@ -39,15 +39,22 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from enablement.api.xapi_mapping import actor_key
-from enablement.api.xapi_store import XapiConflict, public_payload, xapi_statements_store
-from enablement.api.xapi_validation import XapiInvalid, parse_timestamp, validate_agent, validate_statement
-from enablement.models import XapiStatement
+from enablement.lrs.http import VERSION_HEADER, XAPI_VERSION, xapi_endpoint
+from enablement.lrs.mapping import actor_key
+from enablement.lrs.models import Activity, StatementActivity, StatementAgent, XapiStatement
+from enablement.lrs.shapes import accept_languages, activities_with_definitions, format_canonical, format_ids
+from enablement.lrs.store import XapiConflict, public_payload, xapi_statements_store
+from enablement.lrs.throttling import TokenBucketThrottle
+from enablement.lrs.validation import (
+    XapiInvalid,
+    check_depth,
+    parse_timestamp,
+    validate_agent,
+    validate_statement,
+)
 from partners.api.authentication import ApiKeyAuthentication, ApiKeyBasicAuthentication
 from partners.api.base import TenantAPIView
 
-XAPI_VERSION = "1.0.3"
-VERSION_HEADER = "X-Experience-API-Version"
 MAX_LIMIT = 500
 MAX_BODY = 2 * 1024 * 1024  # = DATA_UPLOAD_MAX_MEMORY_SIZE: checked before Django would refuse to read
 GET_PARAMS = {
@@ -55,30 +62,6 @@ GET_PARAMS = {
     "related_agents", "since", "until", "limit", "format", "attachments", "ascending", "from_id",
 }  # fmt: skip
 SINGLE_OK = {"statementId", "voidedStatementId", "format", "attachments"}
-
-
-def xapi_endpoint(view=None, *, require_version: bool = True):
-    """Wrap an LRS view: check the request's version header, set ours on every response."""
-
-    def wrap(func):
-        @functools.wraps(func)
-        def inner(request, *args, **kwargs):
-            if require_version:
-                version = request.headers.get(VERSION_HEADER, "")
-                if not (version == "1.0" or version.startswith("1.0.")):
-                    response = JsonResponse(
-                        {"detail": f"The {VERSION_HEADER} header is required and must be 1.0.x (this LRS speaks {XAPI_VERSION})."},
-                        status=400,
-                    )
-                    response[VERSION_HEADER] = XAPI_VERSION
-                    return response
-            response = func(request, *args, **kwargs)
-            response[VERSION_HEADER] = XAPI_VERSION
-            return response
-
-        return inner
-
-    return wrap(view) if view is not None else wrap
 
 
 def _bad(reason: str, code: int = status.HTTP_400_BAD_REQUEST) -> Response:
@@ -119,9 +102,15 @@ class JsonOnlyNegotiation(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-class StatementsView(TenantAPIView):
+class LrsView(TenantAPIView):
+    """Base of the authenticated LRS resources: HTTP Basic or Api-Key, the LRS token bucket."""
+
     authentication_classes = [ApiKeyBasicAuthentication, ApiKeyAuthentication]
     content_negotiation_class = JsonOnlyNegotiation
+    throttle_classes = [TokenBucketThrottle]
+
+
+class StatementsView(LrsView):
 
     def _authority(self) -> dict[str, Any]:
         key = self.request.auth
@@ -142,9 +131,11 @@ class StatementsView(TenantAPIView):
         if length > MAX_BODY or len(request.body) > MAX_BODY:
             raise XapiInvalid(f"At most {MAX_BODY} bytes per request")
         try:
-            return json.loads(request.body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise XapiInvalid(f"Malformed JSON: {exc}") from exc
+            body = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise XapiInvalid("Malformed JSON (or nested too deeply)") from exc
+        check_depth(body, 34)
+        return body
 
     def _store(self, statements) -> tuple[Response | None, Any]:
         try:
@@ -262,15 +253,27 @@ class StatementsView(TenantAPIView):
                 raise XapiInvalid(f"Unexpected parameters: {', '.join(sorted(unknown))}")
             if params.get("format", "exact") not in ("exact", "ids", "canonical"):
                 raise XapiInvalid("format must be exact, ids or canonical")
-            if _bool(params.get("attachments"), "attachments"):
-                raise XapiInvalid("Attachments are not supported by this LRS")
+            _bool(params.get("attachments"), "attachments")
             if "statementId" in params or "voidedStatementId" in params:
-                return self._get_one(params)
+                return self._get_one(request, params)
             return self._get_many(request, params)
         except XapiInvalid as exc:
             return _bad(str(exc))
 
-    def _get_one(self, params):
+    def _present(self, request, payloads: list[dict[str, Any]], fmt: str) -> list[dict[str, Any]]:
+        statements = [public_payload(p) for p in payloads]
+        if fmt == "ids":
+            return [format_ids(s) for s in statements]
+        if fmt == "canonical":
+            ids = {a for s in statements for a in _activity_ids(s)}
+            definitions = {
+                a: d for a, d in Activity.objects.filter(tenant=self.tenant, activity_id__in=ids).values_list("activity_id", "definition") if d
+            }
+            languages = accept_languages(request.headers.get("Accept-Language", ""))
+            return [format_canonical(s, definitions=definitions, languages=languages) for s in statements]
+        return statements
+
+    def _get_one(self, request, params):
         if "statementId" in params and "voidedStatementId" in params:
             raise XapiInvalid("Use statementId or voidedStatementId, not both")
         extra = set(params) - SINGLE_OK
@@ -285,30 +288,50 @@ class StatementsView(TenantAPIView):
         row = XapiStatement.objects.filter(tenant=self.tenant, statement_id=sid, voided=voided).first()
         if row is None:
             return _bad("No such statement", status.HTTP_404_NOT_FOUND)
-        response = Response(public_payload(row.payload))
+        response = Response(self._present(request, [row.payload], params.get("format", "exact"))[0])
         response["Last-Modified"] = http_date(row.stored.timestamp())
         return response
 
     def _get_many(self, request, params):
-        qs = XapiStatement.objects.filter(tenant=self.tenant, voided=False)
+        t = self.tenant
+        match = XapiStatement.objects.filter(tenant=t, voided=False)
+        targeting = False
+        related_agents = _bool(params.get("related_agents"), "related_agents")
+        related_activities = _bool(params.get("related_activities"), "related_activities")
         if "agent" in params:
             try:
                 agent = json.loads(params["agent"])
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise XapiInvalid("agent must be a JSON Agent or Group") from exc
             validate_agent(agent, "agent")
-            qs = qs.filter(actor_key=actor_key(agent))
+            if not any(k in agent for k in ("mbox", "mbox_sha1sum", "openid", "account")):
+                raise XapiInvalid("agent must be an Agent or an identified Group")
+            index = StatementAgent.objects.filter(tenant=t, agent_key=actor_key(agent)[:500])
+            if not related_agents:
+                index = index.filter(direct=True)
+            match = match.filter(pk__in=index.values("statement_id"))
+            targeting = True
         if "verb" in params:
-            qs = qs.filter(verb_id=params["verb"])
+            match = match.filter(verb_id=params["verb"])
+            targeting = True
         if "activity" in params:
-            qs = qs.filter(activity_id=params["activity"])
+            index = StatementActivity.objects.filter(tenant=t, activity_id=params["activity"][:1000])
+            if not related_activities:
+                index = index.filter(direct=True)
+            match = match.filter(pk__in=index.values("statement_id"))
+            targeting = True
         if "registration" in params:
             try:
-                qs = qs.filter(registration=uuid.UUID(params["registration"]))
+                match = match.filter(registration=uuid.UUID(params["registration"]))
             except ValueError as exc:
                 raise XapiInvalid("registration must be a UUID") from exc
-        _bool(params.get("related_activities"), "related_activities")
-        _bool(params.get("related_agents"), "related_agents")
+            targeting = True
+        if targeting:
+            # statements that target a matching statement (StatementRef) match too (Communication 2.1.3)
+            refs = XapiStatement.objects.filter(tenant=t, voided=False, ref_statement_id__in=match.values("statement_id"))
+            qs = XapiStatement.objects.filter(tenant=t).filter(Q(pk__in=match.values("pk")) | Q(pk__in=refs.values("pk")))
+        else:
+            qs = match
         for name, lookup in (("since", "stored__gt"), ("until", "stored__lte")):
             if name in params:
                 when = parse_timestamp(params[name], name)
@@ -324,42 +347,37 @@ class StatementsView(TenantAPIView):
             raise XapiInvalid("limit must be a non-negative integer")
         limit = MAX_LIMIT if limit == 0 else min(limit, MAX_LIMIT)
         if "from_id" in params:
-            try:
-                from_id = int(params["from_id"])
-            except ValueError as exc:
-                raise XapiInvalid("from_id is not valid") from exc
-            qs = qs.filter(id__gt=from_id) if ascending else qs.filter(id__lt=from_id)
-        qs = qs.order_by("id" if ascending else "-id")
-        rows = list(qs.values_list("id", "payload")[: limit + 1])
+            stored, pk = _cursor(params["from_id"])
+            if ascending:
+                qs = qs.filter(Q(stored__gt=stored) | Q(stored=stored, pk__gt=pk))
+            else:
+                qs = qs.filter(Q(stored__lt=stored) | Q(stored=stored, pk__lt=pk))
+        qs = qs.order_by(*(("stored", "id") if ascending else ("-stored", "-id")))
+        rows = list(qs.values_list("id", "stored", "payload")[: limit + 1])
         more = ""
         if len(rows) > limit:
             rows = rows[:limit]
             nxt = {k: v for k, v in params.items() if k != "from_id"}
-            nxt["from_id"] = str(rows[-1][0])
+            last_pk, last_stored, _p = rows[-1]
+            nxt["from_id"] = f"{int(last_stored.timestamp() * 1_000_000)}.{last_pk}"
             more = "/api/xapi/statements?" + urlencode(nxt)
-        statements = [self._format(public_payload(p), params.get("format", "exact")) for _i, p in rows]
-        response = Response({"statements": statements, "more": more})
-        response["X-Experience-API-Consistent-Through"] = timezone.now().isoformat()
-        return response
-
-    @staticmethod
-    def _format(stmt: dict[str, Any], fmt: str) -> dict[str, Any]:
-        if fmt != "ids":
-            return stmt
-        out = dict(stmt)
-
-        def ids_only(agent):
-            return {k: v for k, v in agent.items() if k in ("objectType", "mbox", "mbox_sha1sum", "openid", "account")}
-
-        out["actor"] = ids_only(stmt["actor"])
-        if stmt["object"].get("objectType", "Activity") == "Activity":
-            out["object"] = {"objectType": "Activity", "id": stmt["object"]["id"]}
-        out["verb"] = {"id": stmt["verb"]["id"]}
-        return out
+        statements = self._present(request, [p for _i, _s, p in rows], params.get("format", "exact"))
+        return Response({"statements": statements, "more": more})
 
 
-class UnmappedView(TenantAPIView):
-    authentication_classes = [ApiKeyBasicAuthentication, ApiKeyAuthentication]
+def _cursor(value: str) -> tuple[datetime, int]:
+    try:
+        micros, pk = value.split(".")
+        return datetime.fromtimestamp(int(micros) / 1_000_000, tz=UTC), int(pk)
+    except (ValueError, OverflowError, OSError) as exc:
+        raise XapiInvalid("from_id is not valid") from exc
+
+
+def _activity_ids(stmt: dict[str, Any]) -> set[str]:
+    return {a["id"] for a in activities_with_definitions(stmt)}
+
+
+class UnmappedView(LrsView):
 
     @extend_schema(
         summary="Statements kept but not mapped onto the activity log",
@@ -404,6 +422,6 @@ class AboutView(APIView):
         return Response({"version": [XAPI_VERSION], "extensions": {"https://shien.example/xapi/unmapped": request.build_absolute_uri("/api/xapi/unmapped")}})
 
 
-statements_view = xapi_endpoint(StatementsView.as_view())
+statements_view = xapi_endpoint(StatementsView.as_view(), statements=True)
 unmapped_view = xapi_endpoint(UnmappedView.as_view())
 about_view = xapi_endpoint(AboutView.as_view(), require_version=False)

@@ -36,8 +36,9 @@ import uuid
 import pytest
 from django_scopes import scope
 
-from enablement.models import ActivityEvent, XapiStatement
-from tests.api.conftest import basic_client
+from enablement.lrs.models import XapiStatement
+from enablement.models import ActivityEvent
+from tests.lrs.conftest import basic_client
 
 URL = "/api/xapi/statements"
 ADL = "http://adlnet.gov/expapi/verbs/"
@@ -54,16 +55,6 @@ def stmt(verb=ADL + "completed", activity="acme-video", actor=None, **extra):
     }
     s.update(extra)
     return s
-
-
-@pytest.fixture
-def lrs_a(world_a):
-    return basic_client(world_a.raw)
-
-
-@pytest.fixture
-def lrs_b(world_b):
-    return basic_client(world_b.raw)
 
 
 def post(c, body):

@@ -21,10 +21,13 @@ IRI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]+$")
 LANG_RE = re.compile(r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$")
 EMAIL_RE = re.compile(r"^mailto:[^@\s]+@[^@\s]+$")
 SHA1_RE = re.compile(r"^[0-9a-fA-F]{40}$")
+# ISO 8601 durations: weeks stand alone (P4W; P4W1D is not a duration)
 DURATION_RE = re.compile(
-    r"^P(?!$)(\d+(?:\.\d+)?Y)?(\d+(?:\.\d+)?M)?(\d+(?:\.\d+)?W)?(\d+(?:\.\d+)?D)?"
-    r"(T(?=\d)(\d+(?:\.\d+)?H)?(\d+(?:\.\d+)?M)?(\d+(?:\.\d+)?S)?)?$"
+    r"^P(?:\d+(?:\.\d+)?W|(?!$)(\d+(?:\.\d+)?Y)?(\d+(?:\.\d+)?M)?(\d+(?:\.\d+)?D)?"
+    r"(T(?=\d)(\d+(?:\.\d+)?H)?(\d+(?:\.\d+)?M)?(\d+(?:\.\d+)?S)?)?)$"
 )
+SHA2_RE = re.compile(r"^[0-9a-fA-F]{56}$|^[0-9a-fA-F]{64}$|^[0-9a-fA-F]{96}$|^[0-9a-fA-F]{128}$")
+MAX_DEPTH = 32
 ISO_TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?$")
 
 STATEMENT_KEYS = {"id", "actor", "verb", "object", "result", "context", "timestamp", "stored", "authority", "version", "attachments"}
@@ -38,6 +41,27 @@ DEFINITION_KEYS = {
     "choices", "scale", "source", "target", "steps",
 }  # fmt: skip
 CONTEXT_ACTIVITY_KEYS = {"parent", "grouping", "category", "other"}
+INTERACTION_PROPS = ("correctResponsesPattern", "choices", "scale", "source", "target", "steps")
+COMPONENTS_OF = {
+    "choice": {"choices"},
+    "sequencing": {"choices"},
+    "likert": {"scale"},
+    "matching": {"source", "target"},
+    "performance": {"steps"},
+}
+
+
+def check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
+    """Raise ``XapiInvalid`` when JSON nests deeper than ``limit`` (iterative: no recursion error)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            raise XapiInvalid(f"JSON nested deeper than {limit} levels")
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
 
 
 def _obj(value: Any, where: str) -> dict[str, Any]:
@@ -175,12 +199,39 @@ def validate_activity(value: Any, where: str) -> None:
                 _iri(d[k], f"{where}.definition.{k}")
         if "extensions" in d:
             _extensions(d["extensions"], f"{where}.definition.extensions")
-        if "interactionType" in d and d["interactionType"] not in INTERACTION_TYPES:
-            raise XapiInvalid(f"{where}.definition.interactionType is not a known interaction type")
-        if "correctResponsesPattern" in d and not (
-            isinstance(d["correctResponsesPattern"], list) and all(isinstance(x, str) for x in d["correctResponsesPattern"])
-        ):
-            raise XapiInvalid(f"{where}.definition.correctResponsesPattern must be a list of strings")
+        _interaction(d, f"{where}.definition")
+
+
+def _interaction(d: dict, where: str) -> None:
+    kind = d.get("interactionType")
+    if "interactionType" in d and (not isinstance(kind, str) or kind not in INTERACTION_TYPES):
+        raise XapiInvalid(f"{where}.interactionType is not a known interaction type")
+    present = [k for k in INTERACTION_PROPS if k in d]
+    if present and kind is None:
+        raise XapiInvalid(f"{where}: {', '.join(present)} need interactionType")
+    if "correctResponsesPattern" in d and not (
+        isinstance(d["correctResponsesPattern"], list) and all(isinstance(x, str) for x in d["correctResponsesPattern"])
+    ):
+        raise XapiInvalid(f"{where}.correctResponsesPattern must be a list of strings")
+    for name in ("choices", "scale", "source", "target", "steps"):
+        if name not in d:
+            continue
+        if name not in COMPONENTS_OF.get(kind, set()):
+            raise XapiInvalid(f"{where}.{name} is not allowed for interactionType {kind!r}")
+        items = d[name]
+        if not isinstance(items, list):
+            raise XapiInvalid(f"{where}.{name} must be a list of interaction components")
+        seen: set[str] = set()
+        for i, c in enumerate(items):
+            comp = _obj(c, f"{where}.{name}[{i}]")
+            _keys(comp, {"id", "description"}, f"{where}.{name}[{i}]")
+            if not isinstance(comp.get("id"), str) or not comp["id"]:
+                raise XapiInvalid(f"{where}.{name}[{i}].id must be a non-empty string")
+            if comp["id"] in seen:
+                raise XapiInvalid(f"{where}.{name}: the id {comp['id']!r} appears twice")
+            seen.add(comp["id"])
+            if "description" in comp:
+                _lang_map(comp["description"], f"{where}.{name}[{i}].description")
 
 
 def validate_statement_ref(value: dict, where: str) -> None:
@@ -253,7 +304,7 @@ def validate_context(value: Any, obj: dict, where: str = "context") -> None:
         ca = _obj(ctx["contextActivities"], f"{where}.contextActivities")
         _keys(ca, CONTEXT_ACTIVITY_KEYS, f"{where}.contextActivities")
         for k, v in ca.items():
-            items = v if isinstance(v, list) else [v]
+            items = v if isinstance(v, list) else [_obj(v, f"{where}.contextActivities.{k}")]
             for i, a in enumerate(items):
                 validate_activity(a, f"{where}.contextActivities.{k}[{i}]")
     for k in ("revision", "platform"):
@@ -288,21 +339,47 @@ def _validate_core(stmt: dict, where: str, *, sub: bool = False) -> None:
     if "timestamp" in stmt:
         parse_timestamp(stmt["timestamp"], f"{prefix}timestamp")
     if "attachments" in stmt:
-        if not isinstance(stmt["attachments"], list):
-            raise XapiInvalid(f"{prefix}attachments must be a list")
-        for i, a in enumerate(stmt["attachments"]):
-            att = _obj(a, f"{prefix}attachments[{i}]")
-            _keys(att, {"usageType", "display", "description", "contentType", "length", "sha2", "fileUrl"}, f"{prefix}attachments[{i}]")
-            for req in ("usageType", "display", "contentType", "length", "sha2"):
-                if req not in att:
-                    raise XapiInvalid(f"{prefix}attachments[{i}].{req} is required")
-            if "fileUrl" not in att:
-                raise XapiInvalid("Attachments with content (multipart/mixed) are not supported; use fileUrl")
+        validate_attachments(stmt["attachments"], f"{prefix}attachments")
+
+
+def validate_attachments(value: Any, where: str) -> None:
+    if not isinstance(value, list):
+        raise XapiInvalid(f"{where} must be a list")
+    for i, a in enumerate(value):
+        w = f"{where}[{i}]"
+        att = _obj(a, w)
+        _keys(att, {"usageType", "display", "description", "contentType", "length", "sha2", "fileUrl"}, w)
+        for req in ("usageType", "display", "contentType", "length", "sha2"):
+            if req not in att:
+                raise XapiInvalid(f"{w}.{req} is required")
+        _iri(att["usageType"], f"{w}.usageType")
+        _lang_map(att["display"], f"{w}.display")
+        if "description" in att:
+            _lang_map(att["description"], f"{w}.description")
+        if not isinstance(att["contentType"], str) or not re.match(r"^[\w.+-]+/[\w.+-]+", att["contentType"]):
+            raise XapiInvalid(f"{w}.contentType must be an Internet Media Type")
+        if isinstance(att["length"], bool) or not isinstance(att["length"], int) or att["length"] < 0:
+            raise XapiInvalid(f"{w}.length must be a non-negative integer")
+        if not isinstance(att["sha2"], str) or not SHA2_RE.match(att["sha2"]):
+            raise XapiInvalid(f"{w}.sha2 must be a SHA-2 hex digest")
+        if "fileUrl" in att:
+            _iri(att["fileUrl"], f"{w}.fileUrl")
+
+
+def validate_authority(value: Any) -> None:
+    """An Agent, or an anonymous Group of exactly two Agents (OAuth consumer and user)."""
+    validate_agent(value, "authority")
+    if value.get("objectType") == "Group":
+        if any(k in value for k in IFI_KEYS):
+            raise XapiInvalid("authority: a Group authority must be anonymous")
+        if len(value.get("member", [])) != 2:
+            raise XapiInvalid("authority: a Group authority must have exactly two members")
 
 
 def validate_statement(stmt: Any) -> None:
     """Raise ``XapiInvalid`` when ``stmt`` is not a valid xAPI 1.0.3 statement."""
     stmt = _obj(stmt, "statement")
+    check_depth(stmt)
     _keys(stmt, STATEMENT_KEYS, "statement")
     if "id" in stmt:
         _uuid(stmt["id"], "id")
@@ -310,7 +387,7 @@ def validate_statement(stmt: Any) -> None:
     if "stored" in stmt:
         parse_timestamp(stmt["stored"], "stored")
     if "authority" in stmt:
-        validate_agent(stmt["authority"], "authority")
+        validate_authority(stmt["authority"])
     if "version" in stmt and (not isinstance(stmt["version"], str) or not re.match(r"^1\.0(\.\d+)?$", stmt["version"])):
         raise XapiInvalid("version must be 1.0.x")
     if stmt["verb"]["id"] == "http://adlnet.gov/expapi/verbs/voided":

@@ -15,13 +15,19 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from enablement.api.xapi_mapping import VOIDED, actor_email, actor_key, asset_ref, build_event
-from enablement.api.xapi_validation import XapiInvalid, parse_timestamp
-from enablement.models import ActivityEvent, Asset, EventSource, XapiStatement
+from enablement.lrs.mapping import VOIDED, actor_email, actor_key, asset_ref, build_event
+from enablement.lrs.models import Activity, StatementActivity, StatementAgent, XapiStatement
+from enablement.lrs.shapes import (
+    activities_with_definitions,
+    comparable,
+    merge_definition,
+    normalise,
+    related,
+)
+from enablement.lrs.validation import XapiInvalid, parse_timestamp
+from enablement.models import ActivityEvent, Asset, EventSource
 from enablement.services.log import activity_record_many
 from partners.models import Membership, Role, Tenant
-
-LRS_SET = ("stored", "authority", "version")
 
 
 class XapiConflict(Exception):
@@ -37,15 +43,9 @@ class StoreReport:
     unmapped: dict[str, int] = field(default_factory=dict)
 
 
-def _comparable(stmt: dict[str, Any], *, with_timestamp: bool) -> dict[str, Any]:
-    out = {k: v for k, v in stmt.items() if k not in LRS_SET}
-    if not with_timestamp:
-        out.pop("timestamp", None)
-    return out
-
-
 def _same(stored: dict[str, Any], incoming: dict[str, Any]) -> bool:
-    if "timestamp" in incoming and "timestamp" in stored:
+    """Data 2.3.1: the same statement, ignoring what the LRS may set or re-serialise."""
+    if "timestamp" in incoming and not stored.get("_timestamp_set_by_lrs") and "timestamp" in stored:
         try:
             if parse_timestamp(stored["timestamp"], "t") != parse_timestamp(incoming["timestamp"], "t"):
                 return False
@@ -53,9 +53,7 @@ def _same(stored: dict[str, Any], incoming: dict[str, Any]) -> bool:
             return False
     if "timestamp" in incoming and stored.get("_timestamp_set_by_lrs"):
         return False
-    a = _comparable({k: v for k, v in stored.items() if not k.startswith("_")}, with_timestamp=False)
-    b = _comparable(incoming, with_timestamp=False)
-    return a == b
+    return comparable({k: v for k, v in stored.items() if not k.startswith("_")}) == comparable(incoming)
 
 
 def _activity_id(stmt: dict[str, Any]) -> str:
@@ -73,7 +71,7 @@ def xapi_statements_store(*, tenant: Tenant, statements: list[dict[str, Any]], a
     prepared: list[dict[str, Any]] = []
     seen: set[str] = set()
     for stmt in statements:
-        stmt = dict(stmt)
+        stmt = normalise(stmt)
         stmt["id"] = str(uuid.UUID(stmt["id"])) if "id" in stmt else str(uuid.uuid4())
         if stmt["id"] in seen:
             raise XapiInvalid(f"Statement id {stmt['id']} appears twice in the batch")
@@ -158,6 +156,7 @@ def xapi_statements_store(*, tenant: Tenant, statements: list[dict[str, Any]], a
             timestamp=timestamp,
             stored=now,
             voids_statement_id=uuid.UUID(stmt["object"]["id"]) if verb_id == VOIDED else None,
+            ref_statement_id=uuid.UUID(stmt["object"]["id"]) if stmt["object"].get("objectType") == "StatementRef" else None,
         )
         if verb_id != VOIDED:
             email = actor_email(stmt["actor"])
@@ -184,12 +183,45 @@ def xapi_statements_store(*, tenant: Tenant, statements: list[dict[str, Any]], a
                 row.mapped_event_id = pk
                 report.mapped += 1
     XapiStatement.objects.bulk_create(rows)
+    _index(tenant=tenant, rows=rows, statements=new, now=now)
     if targets:
         XapiStatement.objects.filter(tenant=tenant, statement_id__in=[uuid.UUID(t) for t in targets]).exclude(
             verb_id=VOIDED
         ).update(voided=True)
     report.stored = len(rows)
     return report
+
+
+def _index(*, tenant: Tenant, rows: list[XapiStatement], statements: list[dict[str, Any]], now) -> None:
+    """Write the agent/activity index rows of new statements; merge their activity definitions."""
+    if rows and rows[0].pk is None:  # databases that do not return ids from a bulk insert
+        pks = dict(XapiStatement.objects.filter(tenant=tenant, statement_id__in=[r.statement_id for r in rows]).values_list("statement_id", "pk"))
+        for r in rows:
+            r.pk = pks[r.statement_id]
+    agent_rows: list[StatementAgent] = []
+    activity_rows: list[StatementActivity] = []
+    definitions: dict[str, dict[str, Any]] = {}
+    for row, stmt in zip(rows, statements, strict=True):
+        agents, activities = related(stmt)
+        agent_rows += [StatementAgent(tenant=tenant, statement_id=row.pk, agent_key=k[:500], direct=d) for k, d in sorted(agents)]
+        activity_rows += [StatementActivity(tenant=tenant, statement_id=row.pk, activity_id=a[:1000], direct=d) for a, d in sorted(activities)]
+        for activity in activities_with_definitions(stmt):
+            if activity.get("definition"):
+                definitions[activity["id"]] = merge_definition(definitions.get(activity["id"], {}), activity["definition"])
+            else:
+                definitions.setdefault(activity["id"], {})
+    StatementAgent.objects.bulk_create(agent_rows, ignore_conflicts=True)
+    StatementActivity.objects.bulk_create(activity_rows, ignore_conflicts=True)
+    ids = [a for a in definitions if len(a) <= 1000]
+    if not ids:
+        return
+    known = dict(Activity.objects.filter(tenant=tenant, activity_id__in=ids).values_list("activity_id", "definition"))
+    Activity.objects.bulk_create(
+        [Activity(tenant=tenant, activity_id=a, definition=merge_definition(known.get(a) or {}, definitions[a]), updated=now) for a in sorted(ids)],
+        update_conflicts=True,
+        unique_fields=["tenant", "activity_id"],
+        update_fields=["definition", "updated"],
+    )
 
 
 def public_payload(payload: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,67 @@
+"""Fixtures of the LRS tests: two tenants, each with a partner user, assets and API keys."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from django_scopes import scope
+from rest_framework.test import APIClient
+
+from partners.services import api_key_create
+from tests import factories as f
+
+
+@pytest.fixture(autouse=True)
+def _lrs_settings(settings):
+    settings.API_THROTTLE_RATE = "off"
+    settings.LRS_RATE_LIMIT = "off"
+
+
+class World:
+    pass
+
+
+def make_world(tenant, slug: str) -> World:
+    w = World()
+    w.tenant = tenant
+    with scope(tenant=tenant.pk):
+        w.partner = f.PartnerFactory(tenant=tenant, name=f"{slug} Partner", external_id=f"{slug}-P1")
+        w.member = f.PartnerUserMembershipFactory(tenant=tenant, partner=w.partner, user=f.UserFactory(email=f"taro@{slug}.example"))
+        w.video = f.AssetFactory(tenant=tenant, kind="training", title=f"{slug} video", external_id=f"{slug}-video", duration_seconds=600)
+        w.doc = f.AssetFactory(tenant=tenant, kind="document", title=f"{slug} doc", external_id=f"{slug}-doc")
+        w.faq = f.AssetFactory(tenant=tenant, kind="faq", title=f"{slug} faq?", external_id=f"{slug}-faq")
+        w.key, w.raw = api_key_create(tenant=tenant, name="LMS", scopes=["read", "events:write"], actor=None)
+        w.read_key, w.read_raw = api_key_create(tenant=tenant, name="BI", scopes=["read"], actor=None)
+        w.write_key, w.write_raw = api_key_create(tenant=tenant, name="Ingest only", scopes=["events:write"], actor=None)
+    return w
+
+
+@pytest.fixture
+def world_a(tenant_a):
+    return make_world(tenant_a, "acme")
+
+
+@pytest.fixture
+def world_b(tenant_b):
+    return make_world(tenant_b, "globex")
+
+
+def basic_client(raw: str, *, version: str | None = "1.0.3") -> APIClient:
+    _shien, prefix, secret = raw.split("_")
+    c = APIClient()
+    headers = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"{prefix}:{secret}".encode()).decode()}
+    if version:
+        headers["HTTP_X_EXPERIENCE_API_VERSION"] = version
+    c.credentials(**headers)
+    return c
+
+
+@pytest.fixture
+def lrs_a(world_a):
+    return basic_client(world_a.raw)
+
+
+@pytest.fixture
+def lrs_b(world_b):
+    return basic_client(world_b.raw)
