@@ -7,6 +7,7 @@ partners; ``deals:write`` deals (entering as registered); ``deals:approve`` stag
 from __future__ import annotations
 
 import uuid
+from urllib.parse import quote
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -21,6 +22,9 @@ from tests.api.conftest import client_for
 pytestmark = pytest.mark.django_db
 
 XAPI_HEADERS = {"HTTP_X_EXPERIENCE_API_VERSION": "1.0.3"}
+ACT = quote("https://lms.example/assets/acme-video", safe="")
+AGENT = quote('{"mbox": "mailto:taro@acme.example"}', safe="")
+STATE_QS = f"activityId={ACT}&agent={AGENT}&stateId=s1"
 
 
 def _statement():
@@ -68,6 +72,16 @@ def _requests(w):
         ("xapi statements get", "get", "/api/xapi/statements", None, ApiKeyScope.READ),
         ("xapi statements post", "post", "/api/xapi/statements", _statement, ApiKeyScope.EVENTS_WRITE),
         ("xapi unmapped", "get", "/api/xapi/unmapped", None, ApiKeyScope.READ),
+        ("xapi state get", "get", f"/api/xapi/activities/state?{STATE_QS}", None, ApiKeyScope.READ),
+        ("xapi state put", "put", f"/api/xapi/activities/state?{STATE_QS}", {"k": 1}, ApiKeyScope.EVENTS_WRITE),
+        ("xapi activity profile get", "get", f"/api/xapi/activities/profile?activityId={ACT}", None, ApiKeyScope.READ),
+        ("xapi activity profile put", "put", f"/api/xapi/activities/profile?activityId={ACT}&profileId=p1",
+         {"k": 1}, ApiKeyScope.EVENTS_WRITE),
+        ("xapi activities", "get", f"/api/xapi/activities?activityId={ACT}", None, ApiKeyScope.READ),
+        ("xapi agents", "get", f"/api/xapi/agents?agent={AGENT}", None, ApiKeyScope.READ),
+        ("xapi agent profile get", "get", f"/api/xapi/agents/profile?agent={AGENT}", None, ApiKeyScope.READ),
+        ("xapi agent profile put", "put", f"/api/xapi/agents/profile?agent={AGENT}&profileId=p1", {"k": 1},
+         ApiKeyScope.EVENTS_WRITE),
     ]
 
 
@@ -83,14 +97,16 @@ def _api_routes():
                 out.add((prefix + str(p.pattern), p.name))
 
     walk(get_resolver().url_patterns, "")
-    return {name for route, name in out if route.startswith(("api/v1/", "api/xapi/")) and name != "xapi-about"}
+    public = {"xapi-about", "xapi-not-found"}  # no key needed; the catch-all JSON 404
+    return {name for route, name in out if route.startswith(("api/v1/", "api/xapi/")) and name not in public}
 
 
 COVERED_ROUTE_NAMES = {
     "api-partner-list", "api-partner-detail", "api-tier-list", "api-tier-detail", "api-deal-list",
     "api-deal-detail", "api-asset-list", "api-asset-detail", "api-assignment-list", "api-assignment-detail",
     "api-event-list", "api-event-detail", "api-event-export-xapi", "api-kpi-definition-list", "api-kpi-definition-detail",
-    "api-kpi-result-list", "api-kpi-result-detail", "xapi-statements", "xapi-unmapped",
+    "api-kpi-result-list", "api-kpi-result-detail", "xapi-statements", "xapi-unmapped", "xapi-state",
+    "xapi-activity-profile", "xapi-activities", "xapi-agents", "xapi-agent-profile",
 }
 
 
