@@ -74,6 +74,9 @@ def test_manager_creates_and_edits_partner_but_cannot_invite(client, login, mana
 
 
 def test_admin_invites_new_and_existing_users(client, login, admin_a, tenant_a):
+    """An invitation is pending until accepted: no account is created, none is attached."""
+    from partners.models import Invitation
+
     with scope(tenant=tenant_a.pk):
         partner = f.PartnerFactory(tenant=tenant_a)
     existing = f.UserFactory(email="known@example.com")
@@ -82,18 +85,23 @@ def test_admin_invites_new_and_existing_users(client, login, admin_a, tenant_a):
     response = client.post(url, {"email": "New.Person@Example.com", "name": "New", "role": "partner_user",
                                  "partner": partner.pk}, follow=True)
     assert response.status_code == 200
-    user = User.objects.get(email="new.person@example.com")
-    assert not user.has_usable_password()
+    assert not User.objects.filter(email="new.person@example.com").exists()
     with scope(tenant=tenant_a.pk):
-        assert Membership.objects.get(user=user).partner == partner
+        inv = Invitation.objects.get(tenant=tenant_a, email="new.person@example.com")
+    assert inv.partner == partner and inv.role == "partner_user" and inv.is_pending
     client.post(url, {"email": "known@example.com", "role": "channel_manager"})
     with scope(tenant=tenant_a.pk):
-        m = Membership.objects.get(user=existing)
-    assert m.role == "channel_manager" and m.partner is None
-    # partner users need a partner; a second invite of the same person is refused
+        assert not Membership.objects.filter(user=existing).exists()
+        known = Invitation.objects.get(tenant=tenant_a, email="known@example.com")
+    assert known.role == "channel_manager" and known.partner is None
+    # partner users need a partner
     assert client.post(url, {"email": "x@example.com", "role": "partner_user"}).status_code == 200
-    assert client.post(url, {"email": "known@example.com", "role": "channel_manager"}).status_code == 200
-    assert not User.objects.filter(email="x@example.com").exists()
+    with scope(tenant=tenant_a.pk):
+        assert not Invitation.objects.filter(email="x@example.com").exists()
+    # inviting again replaces the open invitation (the old link stops working)
+    client.post(url, {"email": "known@example.com", "role": "channel_manager"})
+    with scope(tenant=tenant_a.pk):
+        assert Invitation.objects.filter(tenant=tenant_a, email="known@example.com", revoked_at=None).count() == 1
 
 
 def test_tier_added_on_settings_page_by_admins_only(client, login, manager_a, admin_a, tenant_a):
