@@ -143,7 +143,8 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_LOCKOUT_CALLABLE = "partners.views.accounts.locked_out"
 AXES_USERNAME_FORM_FIELD = "username"
-AXES_RESET_ON_SUCCESS = True
+AXES_RESET_ON_SUCCESS = True  # only the account's own failures (partners.security.LoginAttemptHandler)
+AXES_HANDLER = "partners.security.LoginAttemptHandler"
 AXES_VERBOSE = False
 
 # The client address (login lockout, rate limits, audit log) comes from django-ipware. By default

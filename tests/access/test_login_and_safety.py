@@ -38,6 +38,19 @@ def test_spraying_many_accounts_from_one_address_is_locked(client, settings, ten
     assert _login(client, fresh.email, password=f.PASSWORD, ip="198.51.100.99").status_code == 302
 
 
+def test_logging_into_an_own_account_between_attempts_does_not_reset_the_address(client, settings):
+    own = f.UserFactory(email="attacker@example.test")
+    victims = [f.UserFactory(email=f"v{i}@example.test") for i in range(20)]
+    locked = False
+    for i, victim in enumerate(victims):
+        if i % 2 == 1:
+            ok = _login(client, own.email, password=f.PASSWORD)
+            locked = locked or ok.status_code == 429
+            client.logout()
+        locked = locked or _login(client, victim.email).status_code == 429
+    assert locked
+
+
 def test_one_account_from_many_addresses_is_locked(client, settings):
     user = f.UserFactory(email="target@example.test")
     for i in range(settings.AXES_FAILURE_LIMIT):
