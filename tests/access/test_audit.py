@@ -151,3 +151,13 @@ def test_audit_page_is_for_tenant_admins_only(client, manager_a, admin_b):
     assert client.get(url).status_code == 403
     client.force_login(admin_b.user)
     assert client.get(url).status_code == 404
+
+
+def test_members_and_audit_pages_in_japanese(client, admin_a, tenant_a):
+    tenant_a.default_language = "ja"
+    tenant_a.save()
+    client.force_login(admin_a.user)
+    members = client.get(reverse("manage-members", kwargs={"tenant_slug": "acme"})).text
+    assert "承諾待ちの招待" in members and "利用停止" in members
+    audit = client.get(reverse("manage-audit-log", kwargs={"tenant_slug": "acme"})).text
+    assert "監査ログ" in audit and "CSV" in audit
