@@ -235,3 +235,26 @@ class LearningPathForm(forms.Form):
 
     def step_fields(self):
         return [self[f"step_{i + 1}"] for i in range(PATH_STEPS)]
+
+
+class AudienceForm(forms.Form):
+    """Who may see an asset or a learning path: tiers, segments, named partners (none = everyone)."""
+
+    tiers = forms.ModelMultipleChoiceField(
+        label=_("Tiers"), queryset=PartnerTier.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    segments = forms.MultipleChoiceField(label=_("Segments"), required=False, widget=forms.CheckboxSelectMultiple)
+    partners = forms.ModelMultipleChoiceField(
+        label=_("Named partners"), queryset=Partner.objects.none(), required=False,
+        widget=forms.SelectMultiple(attrs={"size": 8}),
+        help_text=_("Hold Ctrl (⌘ on a Mac) to choose several."),
+    )
+
+    def __init__(self, *args, tenant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tiers"].queryset = PartnerTier.objects.filter(tenant=tenant).order_by("rank", "name")
+        segments = (
+            Partner.objects.filter(tenant=tenant).exclude(segment="").values_list("segment", flat=True).distinct().order_by("segment")
+        )
+        self.fields["segments"].choices = [(s, s) for s in segments]
+        self.fields["partners"].queryset = Partner.objects.filter(tenant=tenant).order_by("name")

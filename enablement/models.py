@@ -179,6 +179,39 @@ class LearningPathItem(TenantOwnedModel):
         constraints = [models.UniqueConstraint(fields=["tenant", "path", "asset"], name="uniq_path_asset")]
 
 
+class AudienceRule(TenantOwnedModel):
+    """Limits who may see an asset or a learning path: a tier, a segment or a named partner.
+
+    An asset (or path) with no rules is for every partner of the tenant; with rules, only for the
+    partners that match at least one. ``enablement.audiences`` is the one place that reads them.
+    """
+
+    asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.CASCADE, related_name="audience_rules")
+    path = models.ForeignKey(
+        "LearningPath", null=True, blank=True, on_delete=models.CASCADE, related_name="audience_rules"
+    )
+    tier = models.ForeignKey(PartnerTier, verbose_name=_("tier"), null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    segment = models.CharField(_("segment"), max_length=100, blank=True, default="")
+    partner = models.ForeignKey(Partner, verbose_name=_("partner"), null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        verbose_name = _("audience rule")
+        verbose_name_plural = _("audience rules")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(asset__isnull=False) & Q(path__isnull=True)) | (Q(asset__isnull=True) & Q(path__isnull=False)),
+                name="audience_rule_one_subject",
+            ),
+            models.CheckConstraint(
+                condition=(Q(tier__isnull=False) & Q(segment="") & Q(partner__isnull=True))
+                | (Q(tier__isnull=True) & ~Q(segment="") & Q(partner__isnull=True))
+                | (Q(tier__isnull=True) & Q(segment="") & Q(partner__isnull=False)),
+                name="audience_rule_one_target",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "asset"]), models.Index(fields=["tenant", "path"])]
+
+
 class AssignmentTarget(models.TextChoices):
     PARTNER = "partner", _("Partner")
     TIER = "tier", _("Tier")

@@ -31,6 +31,8 @@ manage_urlpatterns = [
         manage.asset_version_download,
         name="manage-asset-version-download",
     ),
+    path("assets/<int:asset_id>/audience/", manage.audience_edit, name="manage-asset-audience"),
+    path("paths/<int:path_id>/audience/", manage.audience_edit, name="manage-path-audience"),
     path("assignments/", manage.assignment_list, name="manage-assignments"),
     path("assignments/new/", manage.assignment_new, name="manage-assignment-new"),
     path(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
+from enablement.audiences import asset_audience_q
 from enablement.models import (
     ActivityEvent,
     Asset,
@@ -72,8 +73,10 @@ def assigned_asset_ids(*, tenant: Tenant, partner: Partner) -> QuerySet:
 def visible_assets(*, tenant: Tenant, partner: Partner) -> QuerySet[Asset]:
     """What a partner user may open, download or log events for: the tenant's published assets
     and the assets assigned to the partner. Everything else is the same 404."""
-    return Asset.objects.filter(tenant=tenant).filter(
-        Q(status=AssetStatus.PUBLISHED) | Q(pk__in=assigned_asset_ids(tenant=tenant, partner=partner))
+    return (
+        Asset.objects.filter(tenant=tenant)
+        .filter(Q(status=AssetStatus.PUBLISHED) | Q(pk__in=assigned_asset_ids(tenant=tenant, partner=partner)))
+        .filter(asset_audience_q(partner))
     )
 
 
@@ -164,6 +167,9 @@ def portal_assignment_rows(*, tenant: Tenant, partner: Partner, user: User) -> l
                 row.required_completions = max(row.required_completions, assignment.required_completions)
                 if path_title and path_title != row.path_title:
                     row.extra_paths.append(path_title)
+    if rows:  # an asset whose audience no longer includes this partner is not shown (nor openable)
+        allowed = set(Asset.objects.filter(tenant=tenant, pk__in=rows.keys()).filter(asset_audience_q(partner)).values_list("pk", flat=True))
+        rows = {pk: row for pk, row in rows.items() if pk in allowed}
     progress = asset_progress(tenant=tenant, partner=partner, user=user, asset_ids=rows.keys())
     for asset_id, row in rows.items():
         p = progress.get(asset_id)
@@ -184,9 +190,10 @@ def next_steps(rows: list[AssignmentRow], *, limit: int = 3) -> list[AssignmentR
     return (started + rest)[:limit]
 
 
-def recent_materials(*, tenant: Tenant, limit: int = 6) -> QuerySet[Asset]:
+def recent_materials(*, tenant: Tenant, partner: Partner, limit: int = 6) -> QuerySet[Asset]:
     return (
         Asset.objects.filter(tenant=tenant, status=AssetStatus.PUBLISHED)
+        .filter(asset_audience_q(partner))
         .select_related("team")
         .order_by("-published_at", "-created_at")[:limit]
     )
@@ -196,10 +203,15 @@ def recent_materials(*, tenant: Tenant, limit: int = 6) -> QuerySet[Asset]:
 
 
 def catalog_assets(
-    *, tenant: Tenant, kind: str = "", category: str = "", tag: str = "", q: str = ""
+    *, tenant: Tenant, partner: Partner, kind: str = "", category: str = "", tag: str = "", q: str = ""
 ) -> QuerySet[Asset]:
-    """Published assets of the tenant, filtered by kind, category, tag and a free-text query."""
-    qs = Asset.objects.filter(tenant=tenant, status=AssetStatus.PUBLISHED).select_related("team")
+    """Published assets of the tenant for this partner's audience, filtered by kind, category,
+    tag and a free-text query."""
+    qs = (
+        Asset.objects.filter(tenant=tenant, status=AssetStatus.PUBLISHED)
+        .filter(asset_audience_q(partner))
+        .select_related("team")
+    )
     if kind in AssetKind.values:
         qs = qs.filter(kind=kind)
     if category:
@@ -214,9 +226,9 @@ def catalog_assets(
     return qs.order_by("-published_at", "-created_at", "-id")
 
 
-def catalog_facets(*, tenant: Tenant) -> dict[str, list[str]]:
-    """Categories and tags of the tenant's published assets (two small queries)."""
-    published = Asset.objects.filter(tenant=tenant, status=AssetStatus.PUBLISHED)
+def catalog_facets(*, tenant: Tenant, partner: Partner) -> dict[str, list[str]]:
+    """Categories and tags of the published assets this partner may see (two small queries)."""
+    published = Asset.objects.filter(tenant=tenant, status=AssetStatus.PUBLISHED).filter(asset_audience_q(partner))
     categories = sorted(
         c for c in published.exclude(category="").values_list("category", flat=True).distinct().order_by() if c
     )

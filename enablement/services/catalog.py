@@ -10,14 +10,17 @@ from datetime import date
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from enablement import uploads
+from enablement.audiences import assignment_audience_error
 from enablement.models import (
     Asset,
     AssetKind,
     AssetStatus,
     Assignment,
     AssignmentTarget,
+    AudienceRule,
     DocumentVersion,
     FaqRelatedAsset,
     LearningPath,
@@ -259,6 +262,7 @@ def assignment_create(
         raise ValidationError({"required_completions": "At least one user must complete it."})
     if asset is not None and asset.status == AssetStatus.ARCHIVED:
         raise ValidationError({"asset": "An archived asset cannot be assigned."})
+    _check_audience(tenant=tenant, asset=asset, path=learning_path, partner=partner, tier=tier, segment=segment)
     assignment = Assignment.objects.create(
         tenant=tenant, asset=asset, learning_path=learning_path, target=target, partner=partner, tier=tier,
         segment=segment, due_on=due_on, required_completions=required_completions, source=source,
@@ -267,6 +271,51 @@ def assignment_create(
     audit_record(tenant=tenant, actor=actor, action="assignment.created", target=assignment, after=summary(
         assignment, ("asset", "learning_path", "target", "partner", "tier", "segment", "due_on", "required_completions")))
     return assignment
+
+
+def _check_audience(*, tenant, asset, path, partner, tier, segment) -> None:
+    """Refuse an assignment that would reach partners outside the audience of the asset, the
+    path, or any asset in the path."""
+    subjects = [(asset, None)] if asset is not None else [(None, path)] + [
+        (item.asset, None) for item in LearningPathItem.objects.filter(tenant=tenant, path=path).select_related("asset")
+    ]
+    for subject_asset, subject_path in subjects:
+        if assignment_audience_error(tenant=tenant, asset=subject_asset, path=subject_path, partner=partner,
+                                     tier=tier, segment=segment):
+            title = (subject_asset or subject_path).title
+            raise ValidationError({"target": _(
+                "“%(title)s” is limited to an audience that does not include this target. "
+                "Change its audience or choose another target."
+            ) % {"title": title}})
+
+
+AUDIENCE_KINDS = ("tiers", "segments", "partners")
+
+
+@transaction.atomic
+def audience_set(
+    *,
+    tenant: Tenant,
+    actor: User | None,
+    asset: Asset | None = None,
+    path: LearningPath | None = None,
+    tiers=(),
+    segments=(),
+    partners=(),
+) -> None:
+    """Replace the audience of an asset or a learning path (all empty = every partner)."""
+    if (asset is None) == (path is None):
+        raise ValidationError("Give either an asset or a learning path.")
+    _same_tenant(tenant, asset, path, *tiers, *partners)
+    AudienceRule.objects.filter(tenant=tenant, asset=asset, path=path).delete()
+    clean_segments = sorted({s.strip() for s in segments if s and s.strip()})
+    AudienceRule.objects.bulk_create(
+        [AudienceRule(tenant=tenant, asset=asset, path=path, tier=t) for t in tiers]
+        + [AudienceRule(tenant=tenant, asset=asset, path=path, segment=s[:100]) for s in clean_segments]
+        + [AudienceRule(tenant=tenant, asset=asset, path=path, partner=p) for p in partners]
+    )
+    audit_record(tenant=tenant, actor=actor, action="audience.set", target=asset or path, after={
+        "tiers": [str(t) for t in tiers], "segments": clean_segments, "partners": [str(p) for p in partners]})
 
 
 @transaction.atomic

@@ -14,7 +14,15 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from enablement.forms import AssetFilterForm, AssetForm, AssignmentForm, DocumentVersionForm, LearningPathForm
+from enablement.audiences import audience_of
+from enablement.forms import (
+    AssetFilterForm,
+    AssetForm,
+    AssignmentForm,
+    AudienceForm,
+    DocumentVersionForm,
+    LearningPathForm,
+)
 from enablement.models import Asset, AssetKind, Assignment, DocumentVersion, FaqRelatedAsset, LearningPath
 from enablement.selectors import manage as sel
 from enablement.services import catalog
@@ -116,7 +124,7 @@ def asset_edit(request, tenant_slug: str, asset_id: int):
     return render(
         request, "enablement/manage_asset_form.html",
         {"form": form, "kind": asset.kind, "kind_label": asset.get_kind_display(), "asset": asset,
-         "versions": versions},
+         "versions": versions, "audience": audience_of(tenant=tenant, asset=asset)},
     )
 
 
@@ -259,4 +267,34 @@ def path_form(request, tenant_slug: str, path_id: int | None = None):
         else:
             messages.success(request, _("Learning path saved."))
             return redirect("manage-paths", tenant_slug=tenant_slug)
-    return render(request, "enablement/manage_path_form.html", {"form": form, "path": path})
+    audience = audience_of(tenant=tenant, path=path) if path is not None else None
+    return render(request, "enablement/manage_path_form.html", {"form": form, "path": path, "audience": audience})
+
+
+@manager_required
+@require_http_methods(["GET", "POST"])
+def audience_edit(request, tenant_slug: str, asset_id: int | None = None, path_id: int | None = None):
+    """Who may see an asset or a learning path (everyone when nothing is chosen)."""
+    tenant = request.tenant
+    asset = get_for_tenant(Asset, tenant=tenant, pk=asset_id) if asset_id is not None else None
+    path = get_for_tenant(LearningPath, tenant=tenant, pk=path_id) if path_id is not None else None
+    current = audience_of(tenant=tenant, asset=asset, path=path)
+    initial = {"tiers": current["tiers"], "segments": current["segments"], "partners": current["partners"]}
+    form = AudienceForm(request.POST or None, tenant=tenant, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            catalog.audience_set(tenant=tenant, actor=request.user, asset=asset, path=path, tiers=list(d["tiers"]),
+                                 segments=d["segments"], partners=list(d["partners"]))
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, _("Audience saved."))
+            if asset is not None:
+                return redirect("manage-asset-edit", tenant_slug=tenant_slug, asset_id=asset.pk)
+            return redirect("manage-path-edit", tenant_slug=tenant_slug, path_id=path.pk)
+    back = (
+        ("manage-asset-edit", {"asset_id": asset.pk}) if asset is not None else ("manage-path-edit", {"path_id": path.pk})
+    )
+    return render(request, "enablement/manage_audience.html",
+                  {"form": form, "subject": asset or path, "back_name": back[0], "back_kwargs": back[1]})

@@ -90,7 +90,7 @@ def home(request, tenant_slug: str):
     for row in rows:
         row.asset.portal_url = portal_url(tenant, row.asset)
     assigned = {r.asset.pk for r in rows}
-    recent = _with_urls(tenant, list(selectors.recent_materials(tenant=tenant)))
+    recent = _with_urls(tenant, list(selectors.recent_materials(tenant=tenant, partner=request.membership.partner)))
     context = {
         "rows": rows,
         "next_steps": selectors.next_steps(rows),
@@ -112,7 +112,7 @@ def catalog(request, tenant_slug: str):
         "tag": request.GET.get("tag", "").strip()[:100],
         "q": request.GET.get("q", "").strip()[:200],
     }
-    qs: QuerySet[Asset] = selectors.catalog_assets(tenant=tenant, **filters)
+    qs: QuerySet[Asset] = selectors.catalog_assets(tenant=tenant, partner=request.membership.partner, **filters)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     _with_urls(tenant, page.object_list)
     assigned = set(selectors.assigned_asset_ids(tenant=tenant, partner=partner).values_list("pk", flat=True))
@@ -121,7 +121,7 @@ def catalog(request, tenant_slug: str):
     context = {
         "page": page,
         "filters": filters,
-        "facets": selectors.catalog_facets(tenant=tenant),
+        "facets": selectors.catalog_facets(tenant=tenant, partner=request.membership.partner),
         "kinds": AssetKind.choices,
         "assigned_ids": assigned,
         "query_string": params.urlencode(),
@@ -321,7 +321,7 @@ def faq(request, tenant_slug: str):
         popular = _with_urls(
             request.tenant,
             list(
-                selectors.catalog_assets(tenant=request.tenant, kind=AssetKind.FAQ)[:10]
+                selectors.catalog_assets(tenant=request.tenant, partner=request.membership.partner, kind=AssetKind.FAQ)[:10]
             ),
         )
     template = "enablement/portal_faq.html"

@@ -15,6 +15,7 @@ from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from enablement.audiences import asset_audience_q
 from enablement.models import Asset, AssetKind, Assignment, AssignmentTarget, LearningPath, LearningPathItem
 from kpis.models import DailyActivityFact, PartnerAssetState
 from kpis.patterns.models import OutcomeMetric, PatternItem, PatternItemType, PatternRun
@@ -339,6 +340,12 @@ def next_best_actions(*, tenant: Tenant, partner: Partner, limit: int = 3) -> li
     items = playbook_items(tenant=tenant, path=path)
     if not items:
         return []
+    visible = set(
+        Asset.objects.filter(tenant=tenant, pk__in=[i.asset_id for i in items])
+        .filter(asset_audience_q(partner))
+        .values_list("pk", flat=True)
+    )
+    items = [i for i in items if i.asset_id in visible]  # never suggest what the partner may not open
     asset_ids = [i.asset_id for i in items]
     states = {s.asset_id: s for s in _states(tenant=tenant, partner_ids=[partner.pk], asset_ids=asset_ids)}
     run = latest_run(tenant=tenant)

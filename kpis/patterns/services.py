@@ -10,6 +10,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from enablement.audiences import allowed_pairs
 from enablement.models import Asset, Assignment, AssignmentTarget, LearningPath, LearningPathItem
 from kpis.patterns.models import PatternItem, PatternItemType, PatternRun
 from kpis.patterns.selectors import PLAYBOOK_SOURCE
@@ -145,7 +146,8 @@ def playbook_assign(
         raise ValidationError({"due_on": _("The due date cannot be in the past.")})
     if any(p.tenant_id != tenant.pk for p in partners):
         raise ValidationError({"partners": "Unknown partner."})
-    partner_ids = sorted({p.pk for p in partners if p.cohort_override != CohortOverride.EXCLUDE})
+    partners = [p for p in partners if p.cohort_override != CohortOverride.EXCLUDE]
+    partner_ids = sorted({p.pk for p in partners})
     asset_ids = list(
         LearningPathItem.objects.filter(tenant=tenant, path=path).order_by("position").values_list("asset_id", flat=True)
     )
@@ -162,6 +164,7 @@ def playbook_assign(
             is_active=True,
         ).values_list("partner_id", "asset_id")
     )
+    allowed = allowed_pairs(tenant=tenant, partners=partners, asset_ids=asset_ids)  # audiences hold here too
     new = [
         Assignment(
             tenant=tenant,
@@ -174,7 +177,7 @@ def playbook_assign(
         )
         for pid in partner_ids
         for asset_id in asset_ids
-        if (pid, asset_id) not in existing
+        if (pid, asset_id) not in existing and (pid, asset_id) in allowed
     ]
     Assignment.objects.bulk_create(new, batch_size=500)
     if new:

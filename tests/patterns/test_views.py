@@ -215,3 +215,22 @@ def test_scope_is_required():
 def test_membership_sanity(partner_user_a):
     with scope(tenant=partner_user_a.tenant_id):
         assert Membership.objects.filter(pk=partner_user_a.pk).exists()
+
+
+def test_next_best_action_and_playbook_assignment_respect_audiences(tenant_a, world):
+    """An item limited to another audience is never suggested to a partner outside it, and the
+    one-click playbook assignment skips that (partner, item) pair instead of reaching outside."""
+    from enablement.services.catalog import audience_set
+
+    with scope(tenant=tenant_a.pk):
+        path = playbook_create_from_run(tenant=tenant_a, run=world["run"], actor=None)
+        laggard = world["others"][0]
+        only_for = f.PartnerFactory(tenant=tenant_a)
+        audience_set(tenant=tenant_a, actor=None, asset=world["masterclass"], partners=[only_for])
+        assert [a.asset for a in next_best_actions(tenant=tenant_a, partner=laggard)] == [world["deck"]]
+        created = playbook_assign(tenant=tenant_a, path=path, partners=[laggard, only_for],
+                                  due_on=timezone.localdate(), actor=None)
+        pairs = set(Assignment.objects.filter(tenant=tenant_a, source="playbook").values_list("partner_id", "asset_id"))
+    assert (laggard.pk, world["masterclass"].pk) not in pairs
+    assert {(laggard.pk, world["deck"].pk), (only_for.pk, world["masterclass"].pk)} <= pairs
+    assert created == len(pairs)
