@@ -417,7 +417,10 @@ def _guard_last_admin(tenant: Tenant, membership: Membership) -> None:
 def _locked_membership(tenant: Tenant, membership: Membership) -> Membership:
     if membership.tenant_id != tenant.pk:
         raise ValidationError("Unknown membership.")
-    return Membership.objects.select_for_update().select_related("user", "partner").get(tenant=tenant, pk=membership.pk)
+    return (
+        Membership.objects.select_for_update(of=("self",)).select_related("user", "partner")
+        .get(tenant=tenant, pk=membership.pk)
+    )
 
 
 @transaction.atomic
