@@ -72,7 +72,11 @@ class UserAdmin(BaseUserAdmin):
     def user_change_password(self, request, id, form_url=""):
         if not self._operator(request):
             raise PermissionDenied
-        return super().user_change_password(request, id, form_url)
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            user = User.objects.get(pk=id)
+            audit_record(tenant=None, actor=request.user, action="user.password_set", target=user, target_label=user.email)
+        return response
 
     def save_model(self, request, obj, form, change):
         before = summary(User.objects.get(pk=obj.pk), USER_AUDIT_FIELDS) if change else {}

@@ -261,3 +261,17 @@ def test_operator_user_changes_are_audited(client, superuser, shared_person):
         event = AuditEvent.objects.get(action="user.changed")
     assert event.tenant_id is None and event.actor_id == superuser.pk
     assert event.before == {"is_active": True} and event.after == {"is_active": False}
+
+
+def test_operator_password_change_is_audited(client, superuser, shared_person):
+    user = shared_person[0]
+    client.force_login(superuser)
+    url = reverse("admin:auth_user_password_change", args=[user.pk])
+    response = client.post(url, {"password1": "Operator-Set-2026!x", "password2": "Operator-Set-2026!x",
+                                 "usable_password": "true"})
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password("Operator-Set-2026!x")
+    with scopes_disabled():
+        event = AuditEvent.objects.get(action="user.password_set")
+    assert event.tenant_id is None and event.actor_id == superuser.pk and event.target_label == user.email
