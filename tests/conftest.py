@@ -35,6 +35,29 @@ def _sql_flush_keeping_triggers(self, style, tables, *, reset_sequences=False, a
 SQLiteOps.sql_flush = _sql_flush_keeping_triggers
 
 
+def _pg_sql_flush_keeping_guards(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+    """PostgreSQL: the append-only tables refuse TRUNCATE (partners/tenancy/rls.py); only test
+    flushes lift that guard around their TRUNCATE (the table owner may)."""
+    from partners.tenancy.rls import APPEND_ONLY_TABLES, TRUNCATE_TRIGGER
+
+    statements = _original_pg_sql_flush(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
+    guarded = [t for t in APPEND_ONLY_TABLES if t in tables]
+    if not statements or not guarded:
+        return statements
+    off = [f'ALTER TABLE "{t}" DISABLE TRIGGER {TRUNCATE_TRIGGER}' for t in guarded]
+    on = [f'ALTER TABLE "{t}" ENABLE TRIGGER {TRUNCATE_TRIGGER}' for t in guarded]
+    return [*off, *statements, *on]
+
+
+try:
+    from django.db.backends.postgresql.operations import DatabaseOperations as PostgresOps
+except ImportError:  # pragma: no cover - psycopg is a dependency
+    PostgresOps = None
+if PostgresOps is not None:
+    _original_pg_sql_flush = PostgresOps.sql_flush
+    PostgresOps.sql_flush = _pg_sql_flush_keeping_guards
+
+
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
@@ -171,6 +194,8 @@ def _missing_prerequisite(item) -> str | None:
     on_postgres = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
     if item.get_closest_marker("celery_worker") and not (settings.CELERY_BROKER_URL and on_postgres):
         return "needs CELERY_BROKER_URL and PostgreSQL (a worker process must reach the test database)"
+    if item.get_closest_marker("postgres") and not on_postgres:
+        return "needs PostgreSQL (row-level security, advisory locks); .ci/run runs it in its PostgreSQL pass"
     if item.get_closest_marker("e2e") and not Path("/usr/bin/chromium").exists():
         if os.environ.get("CI"):
             raise pytest.UsageError("browser tests need Debian's chromium at /usr/bin/chromium")

@@ -287,3 +287,13 @@ class KpiResultFactory(factory.django.DjangoModelFactory):
     value = _Decimal("70")
     target = factory.SelfAttribute("definition.target")
     status = "at_risk"
+
+
+def refresh(obj):
+    """``refresh_from_db`` inside the object's tenant scope (row-level security on PostgreSQL
+    shows a tenant's rows only inside its scope, like the scoped manager)."""
+    from django_scopes import scope
+
+    with scope(tenant=obj.tenant_id):
+        obj.refresh_from_db()
+    return obj

@@ -82,10 +82,10 @@ def test_publish_and_archive(client, login, manager_a):
     login(manager_a)
     assert client.get(u("manage-asset-publish", asset_id=asset.pk)).status_code == 405
     client.post(u("manage-asset-publish", asset_id=asset.pk))
-    asset.refresh_from_db()
+    f.refresh(asset)
     assert asset.status == AssetStatus.PUBLISHED and asset.published_at is not None
     client.post(u("manage-asset-archive", asset_id=asset.pk))
-    asset.refresh_from_db()
+    f.refresh(asset)
     assert asset.status == AssetStatus.ARCHIVED
 
 
@@ -103,7 +103,7 @@ def test_edit_asset(client, login, manager_a):
         "title": "Renamed", "language": "en", "video_url": "https://example.com/v.mp4", "duration_seconds": 60,
         "completion_threshold": 75})
     assert response.status_code == 302
-    asset.refresh_from_db()
+    f.refresh(asset)
     assert asset.title == "Renamed" and asset.completion_threshold == 75
 
 
@@ -131,7 +131,7 @@ def test_manager_of_a_cannot_edit_bs_asset(client, login, manager_a, tenant_b):
         assert client.post(u(name, asset_id=foreign.pk)).status_code == 404
     response = client.post(u("manage-asset-edit", asset_id=foreign.pk), {"title": "hijacked", "language": "en"})
     assert response.status_code == 404
-    foreign.refresh_from_db()
+    f.refresh(foreign)
     assert foreign.title == "Globex secret"
 
 
@@ -214,17 +214,17 @@ def test_training_with_uploaded_video_edit_and_replace(client, login, manager_a,
     # saving without a new file keeps the video
     data = {"title": "Intro 2", "language": "en", "duration_seconds": 40, "completion_threshold": 90}
     assert client.post(u("manage-asset-edit", asset_id=asset.pk), data).status_code == 302
-    asset.refresh_from_db()
+    f.refresh(asset)
     assert asset.video_file.name == old and asset.title == "Intro 2"
     # replacing it stores the new file and removes the old one after commit
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(u("manage-asset-edit", asset_id=asset.pk), {**data, "video_file": upload("new.mp4", MP4)})
     assert response.status_code == 302
-    asset.refresh_from_db()
+    f.refresh(asset)
     assert asset.video_file.name != old and (settings.MEDIA_ROOT / asset.video_file.name).exists()
     assert not (settings.MEDIA_ROOT / old).exists()
     # a wrong file is refused and the current video stays
     response = client.post(u("manage-asset-edit", asset_id=asset.pk), {**data, "video_file": upload("x.mp4", PDF)})
     assert response.status_code == 200
-    asset.refresh_from_db()
+    f.refresh(asset)
     assert (settings.MEDIA_ROOT / asset.video_file.name).exists()

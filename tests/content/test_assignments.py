@@ -77,7 +77,7 @@ def test_assignment_pairs_is_one_query_and_no_leak(tenant_a, tenant_b):
                                        asset=f.AssetFactory(tenant=t), due_on=DUE)
     with scope(tenant=tenant_a.pk):
         a_partners = set(f.PartnerFactory._meta.model.objects.filter(tenant=tenant_a).values_list("pk", flat=True))
-    with CaptureQueriesContext(connection) as ctx:
+    with scope(tenant=tenant_a.pk), CaptureQueriesContext(connection) as ctx:
         rows = assignment_pairs(tenant=tenant_a)
     assert len(ctx.captured_queries) == 1
     assert len(rows) == 5 and {r.partner_id for r in rows} <= a_partners
@@ -113,11 +113,11 @@ def test_assignment_pages(client, login, manager_a, tenant_a):
     assert response.status_code == 200
     with scope(tenant=tenant_a.pk):
         assignment = Assignment.objects.get()
-    assert assignment.tier == tier and assignment.required_completions == 1
+        assert assignment.tier == tier and assignment.required_completions == 1
     body = client.get(reverse("manage-assignments", kwargs={"tenant_slug": "acme"})).content.decode()
     assert "Deal reg 101" in body and "Gold" in body
     client.post(reverse("manage-assignment-deactivate", kwargs={"tenant_slug": "acme", "assignment_id": assignment.pk}))
-    assignment.refresh_from_db()
+    f.refresh(assignment)
     assert not assignment.is_active
 
 

@@ -23,7 +23,7 @@ def test_support_activity_logged_and_listed(client, login, manager_a, tenant_a):
     assert "<html" not in body and "Deal registration walkthrough" in body and "Tanaka, Suzuki" in body
     with scope(tenant=tenant_a.pk):
         activity = SupportActivity.objects.get()
-    assert activity.partner == partner and activity.manager == manager_a.user and activity.duration_minutes == 90
+        assert activity.partner == partner and activity.manager == manager_a.user and activity.duration_minutes == 90
     # full page without HTMX; the partial alone with it
     assert "<html" in client.get(url).content.decode()
     partial = client.get(url, headers={"HX-Request": "true"}).content.decode()
@@ -64,11 +64,11 @@ def test_manager_creates_and_edits_partner_but_cannot_invite(client, login, mana
     assert response.status_code == 302
     with scope(tenant=tenant_a.pk):
         partner = Partner.objects.get(external_id="P-100")
-    assert partner.tier == tier and partner.manager == manager_a.user
+        assert partner.tier == tier and partner.manager == manager_a.user
     response = client.post(reverse("manage-partner-edit", kwargs={"tenant_slug": "acme", "partner_id": partner.pk}), {
         "name": "新星システムズ", "external_id": "P-100", "status": "active", "joined_on": "2026-11-01"})
     assert response.status_code == 302
-    partner.refresh_from_db()
+    f.refresh(partner)
     assert partner.status == "active" and partner.tier is None
     assert client.get(reverse("manage-member-invite", kwargs={"tenant_slug": "acme"})).status_code == 403
 

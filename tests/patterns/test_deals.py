@@ -59,14 +59,14 @@ def test_manager_approves_then_wins(client, login, manager_a, tenant_a):
     assert page.status_code == 200 and deal.customer in page.content.decode()
     r = client.post(url("manage-deal-action", tenant_a, deal_id=deal.pk), {"action": "approve"})
     assert r.status_code == 302
-    deal.refresh_from_db()
+    f.refresh(deal)
     assert deal.stage == DealStage.APPROVED and deal.decided_by == manager_a.user
     client.post(url("manage-deal-action", tenant_a, deal_id=deal.pk), {"action": "win", "closed_on": "2026-10-01"})
-    deal.refresh_from_db()
+    f.refresh(deal)
     assert deal.stage == DealStage.WON and deal.closed_on == dt.date(2026, 10, 1)
     # a won deal cannot be rejected
     client.post(url("manage-deal-action", tenant_a, deal_id=deal.pk), {"action": "reject"})
-    deal.refresh_from_db()
+    f.refresh(deal)
     assert deal.stage == DealStage.WON
 
 
@@ -90,7 +90,7 @@ def test_action_requires_post_and_csrf(tenant_a, manager_a):
     c.force_login(manager_a.user)
     assert c.get(url("manage-deal-action", tenant_a, deal_id=deal.pk)).status_code == 405
     assert c.post(url("manage-deal-action", tenant_a, deal_id=deal.pk), {"action": "approve"}).status_code == 403
-    deal.refresh_from_db()
+    f.refresh(deal)
     assert deal.stage == DealStage.REGISTERED
 
 
@@ -120,7 +120,7 @@ def test_tenant_b_manager_gets_404(client, login, tenant_a, manager_a, manager_b
     # and A's deal id under B's own tenant: 404 too
     assert client.post(url("manage-deal-action", tenant_b, deal_id=deal.pk), {"action": "approve"}).status_code == 404
     assert client.get(url("manage-partner-deals", tenant_b, partner_id=deal.partner_id)).status_code == 404
-    deal.refresh_from_db()
+    f.refresh(deal)
     assert deal.stage == DealStage.REGISTERED
 
 

@@ -148,10 +148,10 @@ def test_cohort_override_and_recompute(client, login, manager_a, tenant_a, world
     p = world["others"][15]
     r = client.post(url("manage-patterns-cohort", tenant_a), {"partner_id": p.pk, "cohort_override": "nurture"})
     assert r.status_code == 302
-    p.refresh_from_db()
+    f.refresh(p)
     assert p.cohort_override == "nurture"
     client.post(url("manage-patterns-cohort", tenant_a), {"partner_id": p.pk, "cohort_override": "bogus"})
-    p.refresh_from_db()
+    f.refresh(p)
     assert p.cohort_override == "nurture"
     r = client.post(url("manage-patterns-run", tenant_a), {"window_days": "180", "top_share": "10", "metric": "deals"})
     assert r.status_code == 302 and "window_days=180" in r["Location"]
@@ -198,7 +198,7 @@ def test_tenant_b_gets_404(client, login, tenant_a, tenant_b, manager_b, world):
     assert client.post(url("manage-patterns-playbook", tenant_b), {"action": "remove", "path_id": path.pk, "item_id": item.pk}).status_code == 404
     with scope(tenant=tenant_a.pk):
         assert Assignment.objects.count() == 0 and LearningPathItem.objects.filter(path=path).count() == 2
-    world["top"][0].refresh_from_db()
+    f.refresh(world["top"][0])
     assert world["top"][0].cohort_override == ""
     # B's own page shows nothing of A
     body = client.get(url("manage-patterns", tenant_b)).content.decode()
