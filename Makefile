@@ -53,8 +53,10 @@ lint: $(VENV)/.installed-dev
 	DJANGO_SETTINGS_MODULE=prm.settings_production SECRET_KEY=$$(openssl rand -hex 32) ALLOWED_HOSTS=shien.example.com \
 	  $(PY) manage.py check --deploy --fail-level WARNING
 
+# Updates exactly the catalogues settings.LOCALE_PATHS loads (one per context + locale/ for the site-wide
+# templates); see partners/management/commands/makemessages.py. English is the source language: no catalogue.
 messages: $(VENV)/.installed-dev
-	$(PY) manage.py makemessages -l ja -l en --no-obsolete --ignore=.venv --ignore=bench --ignore=tests
+	$(PY) manage.py makemessages -l ja --no-obsolete --add-location=file --ignore=.venv --ignore=bench --ignore=tests
 	$(PY) manage.py compilemessages --ignore=.venv
 
 bench: $(VENV)/.installed-dev

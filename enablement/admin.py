@@ -21,11 +21,14 @@ from enablement.models import (
     AssetStatus,
     Assignment,
     DocumentVersion,
+    FaqQuestion,
     FaqRelatedAsset,
+    FaqSynonym,
     LearningPath,
     LearningPathItem,
     Team,
 )
+from enablement.services.faq import synonym_terms_clean
 from partners.tenancy.admin import TenantScopedAdmin, TenantScopedInline
 
 
@@ -207,4 +210,45 @@ class ActivityEventAdmin(TenantScopedAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class FaqSynonymAdminForm(forms.ModelForm):
+    class Meta:
+        model = FaqSynonym
+        fields = ["terms"]
+
+    def clean_terms(self):
+        try:
+            return synonym_terms_clean(self.cleaned_data["terms"])
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict.get("terms", exc.messages)) from exc
+
+
+@admin.register(FaqSynonym)
+class FaqSynonymAdmin(TenantScopedAdmin):
+    """The same list as manage → FAQ → FAQ synonyms."""
+
+    form = FaqSynonymAdminForm
+    list_display = ["terms", "updated_at"]
+    search_fields = ["terms"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(FaqQuestion)
+class FaqQuestionAdmin(TenantScopedAdmin):
+    """Questions partner users sent from the FAQ search (answered from the manage FAQ page)."""
+
+    list_display = ["message", "query", "partner", "user", "status", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["message", "query"]
+    list_select_related = ["partner", "user"]
+    readonly_fields = ["partner", "user", "query", "message", "answer", "created_at", "answered_at"]
+    fields = ["partner", "user", "query", "message", "status", "answer", "created_at", "answered_at"]
+
+    def has_add_permission(self, request):
         return False

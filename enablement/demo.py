@@ -36,12 +36,14 @@ from enablement.models import (
     DocumentVersion,
     EventSource,
     FaqRelatedAsset,
+    FaqSynonym,
     LearningPath,
     LearningPathItem,
     Team,
     Verb,
     private_upload_to,
 )
+from enablement.search.index import faq_reindex
 from enablement.services.log import activity_record_many
 from partners.demo import SEED, partner_strength
 from partners.models import MANAGER_ROLES, Membership, Partner, PartnerTier, Role, SupportActivity
@@ -149,6 +151,22 @@ FAQS = {
         ("faq-logo-usage", MARKETING, "マーケティング", "ロゴや製品画像を提案資料に使ってもよいですか?",
          "はい。ロゴ使用ガイドラインに従う限り、提案資料や共同セミナーで使用できます。改変はできません。",
          ()),
+        # Newer answers (no search history yet).
+        ("faq-add-user", CHANNEL, "アカウント", "同僚をポータルに追加するには?",
+         "貴社の管理者ユーザーが **設定 > メンバー** から招待メールを送信します。招待を承認するとログインできます。",
+         ()),
+        ("faq-mfa", CHANNEL, "アカウント", "二要素認証(MFA)を設定するには?",
+         "ログイン後、**アカウント設定 > セキュリティ** で認証アプリを登録してください。スマートフォンを紛失した場合はリカバリーコードでログインできます。",
+         ()),
+        ("faq-deal-protection", CHANNEL, "案件登録", "承認された案件の保護期間はどのくらいですか?",
+         "承認日から **90日間** 保護されます。期限の14日前から延長を申請できます。",
+         ()),
+        ("faq-certification-exam", EDUCATION, "トレーニング", "認定資格試験はどうやって申し込みますか?",
+         "ポータルの **トレーニング** で認定コースを修了すると、受験の申し込みボタンが表示されます。ゴールド以上のパートナーは受験料が無料です。",
+         ()),
+        ("faq-demo-environment", SUCCESS, "製品", "顧客向けのデモ環境を用意してもらえますか?",
+         "登録済みの案件があれば、30日間使えるデモ環境を提供します。案件詳細画面から依頼してください。",
+         ()),
     ],
     "en": [
         ("faq-deal-registration", CHANNEL, "Deal registration", "Where do I register a deal?",
@@ -181,6 +199,49 @@ FAQS = {
         ("faq-logo-usage", MARKETING, "Marketing", "May I use your logo and product images in proposals?",
          "Yes, as long as you follow the logo guidelines. Do not alter the logo.",
          ()),
+        # Newer answers (no search history yet).
+        ("faq-add-user", CHANNEL, "Account", "How do I add a colleague to the portal?",
+         "Your company's portal administrator invites colleagues from **Settings > Members**; they can sign in once they accept the invitation.",
+         ()),
+        ("faq-mfa", CHANNEL, "Account", "How do I set up two-factor authentication (MFA)?",
+         "After signing in, open **Account settings > Security** and register an authenticator app. If you lose your phone, sign in with a recovery code.",
+         ()),
+        ("faq-deal-protection", CHANNEL, "Deal registration", "How long is an approved deal protected?",
+         "An approved registration is protected for **90 days** from approval. You can ask for an extension from 14 days before it expires.",
+         ()),
+        ("faq-certification-exam", EDUCATION, "Training", "How do I book the certification exam?",
+         "Finish the certification course under **Trainings** in the portal and the exam booking button appears. The exam is free for Gold partners and above.",
+         ()),
+        ("faq-demo-environment", SUCCESS, "Product", "Can you provide a demo environment for a customer?",
+         "With a registered deal you can get a demo environment for 30 days; request it from the deal's page.",
+         ()),
+    ],
+}
+# The tenant's FAQ synonym list: words partners use for the same thing as the FAQs do.
+FAQ_SYNONYMS = {
+    "ja": [
+        "値引き, ディスカウント, 割引, 特別価格, discount",
+        "案件, 商談, ディール, deal, opportunity",
+        "MDF, 共同マーケティング費用, マーケティング支援金, 販促費",
+        "ログイン, サインイン, login, sign in",
+        "パスワード, password, PW",
+        "ライセンス, license",
+        "修了証, 認定証, 証明書, certificate",
+        "二要素認証, 二段階認証, MFA, 2FA",
+        "ティア, ランク, パートナーレベル, tier",
+        "障害, 不具合, トラブル, outage",
+        "評価版, トライアル, 試用版, NFR",
+    ],
+    "en": [
+        "discount, price reduction, special pricing, markdown",
+        "deal, opportunity",
+        "mdf, market development funds, co-marketing funds, marketing funds",
+        "log in, login, sign in",
+        "outage, incident, downtime",
+        "two-factor authentication, 2fa, mfa, multi-factor authentication",
+        "colleague, coworker, teammate",
+        "tier, partner level",
+        "nfr, not for resale, demo license, trial license",
     ],
 }
 ZERO_RESULT_QUERIES = {
@@ -544,6 +605,10 @@ def seed(tenant, *, log=print) -> bool:
         fallback_manager = (Membership.objects.filter(tenant=tenant, role__in=MANAGER_ROLES).order_by("id")
                             .values_list("user_id", flat=True).first())
         by_id = _assets(ctx, teams, admin_user := _user(admin))
+        FaqSynonym.objects.bulk_create(
+            [FaqSynonym(tenant=tenant, terms=terms, created_by=admin_user) for terms in FAQ_SYNONYMS[lang]]
+        )
+        faq_reindex(tenant=tenant)  # the assets were bulk-created (no save signal)
         partners = list(Partner.objects.filter(tenant=tenant).select_related("tier").order_by("id"))
         tiers = list(PartnerTier.objects.filter(tenant=tenant).order_by("rank", "id"))
         n_assign = _paths_and_assignments(ctx, by_id, tiers, partners, admin_user) if tiers else 0

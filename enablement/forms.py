@@ -258,3 +258,12 @@ class AudienceForm(forms.Form):
         )
         self.fields["segments"].choices = [(s, s) for s in segments]
         self.fields["partners"].queryset = Partner.objects.filter(tenant=tenant).order_by("name")
+
+
+class FaqSynonymForm(forms.Form):
+    terms = forms.CharField(
+        label=_("Words that mean the same"),
+        max_length=500,
+        help_text=_("Separate the words or phrases with commas, e.g. 値引き, ディスカウント, discount."),
+        widget=forms.TextInput(attrs={"placeholder": "値引き, ディスカウント, 割引"}),
+    )

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -301,7 +302,8 @@ class ActivityEvent(TenantOwnedModel):
     asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     verb = models.CharField(max_length=32, choices=Verb.choices)
     occurred_at = models.DateTimeField()
-    received_at = models.DateTimeField(default=timezone.now)
+    # Set by the database's clock on insert (one clock for every web node; rollups watermark on it).
+    received_at = models.DateTimeField(db_default=Now())
     progress = models.FloatField(null=True, blank=True)
     seconds = models.FloatField(null=True, blank=True)
     position = models.FloatField(null=True, blank=True)
@@ -329,3 +331,104 @@ class ActivityEvent(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.verb} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+# --- FAQ search -------------------------------------------------------------------------------------
+
+
+class FaqField(models.TextChoices):
+    TITLE = "title", _("Question")
+    KEYWORDS = "keywords", _("Category and tags")
+    BODY = "body", _("Answer")
+
+
+class FaqTerm(TenantOwnedModel):
+    """The search index of FAQs: one row per (FAQ, analysed term, field), written by
+    ``enablement.search.index`` whenever an FAQ is saved. The same table and the same queries
+    serve SQLite and PostgreSQL."""
+
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="+")
+    term = models.CharField(max_length=100)
+    field = models.CharField(max_length=8, choices=FaqField.choices)
+    count = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "asset", "term", "field"], name="uniq_faq_term"),
+        ]
+        indexes = [models.Index(fields=["tenant", "term"], name="faq_term_lookup")]
+
+    def __str__(self) -> str:
+        return f"{self.term} ({self.field})"
+
+
+class FaqSynonym(TenantOwnedModel):
+    """Words a tenant's partners use for the same thing (値引き, ディスカウント, 割引): a search for one
+    also finds FAQs that use another."""
+
+    terms = models.CharField(
+        _("words that mean the same"),
+        max_length=500,
+        help_text=_("Separate the words or phrases with commas, e.g. 値引き, ディスカウント, discount."),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("FAQ synonym")
+        verbose_name_plural = _("FAQ synonyms")
+        ordering = ["terms", "id"]
+        indexes = [models.Index(fields=["tenant", "updated_at"], name="faq_synonym_tenant")]
+
+    def __str__(self) -> str:
+        return self.terms
+
+    @property
+    def term_list(self) -> list[str]:
+        return split_synonyms(self.terms)
+
+
+def split_synonyms(value: str) -> list[str]:
+    """``"値引き、ディスカウント, discount"`` → ``["値引き", "ディスカウント", "discount"]`` (deduplicated)."""
+    seen: list[str] = []
+    for item in value.replace("、", ",").replace("，", ",").split(","):
+        item = " ".join(item.split())
+        if item and item.lower() not in (s.lower() for s in seen):
+            seen.append(item)
+    return seen
+
+
+class FaqQuestionStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    ANSWERED = "answered", _("Answered")
+
+
+class FaqQuestion(TenantOwnedModel):
+    """A partner user's question sent to their channel manager from a search that found nothing
+    (a support request). Answered when a manager publishes an FAQ created from it."""
+
+    partner = models.ForeignKey(Partner, verbose_name=_("partner"), on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("asked by"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    query = models.CharField(_("search"), max_length=300)
+    message = models.TextField(_("question"), max_length=2000)
+    status = models.CharField(
+        _("status"), max_length=16, choices=FaqQuestionStatus.choices, default=FaqQuestionStatus.OPEN
+    )
+    answer = models.ForeignKey(
+        Asset, verbose_name=_("answered by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("asked"), default=timezone.now, editable=False)
+    answered_at = models.DateTimeField(_("answered"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("partner question")
+        verbose_name_plural = _("partner questions")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "status", "created_at"], name="faq_question_status")]
+
+    def __str__(self) -> str:
+        return self.query

@@ -15,6 +15,7 @@ portal_urlpatterns = [
     path("documents/<int:asset_id>/", portal.document, name="portal-document"),
     path("documents/<int:asset_id>/download/", portal.document_download, name="portal-document-download"),
     path("faq/", portal.faq, name="portal-faq"),
+    path("faq/ask/", portal.faq_ask, name="portal-faq-ask"),
     path("faq/<int:asset_id>/", portal.faq_detail, name="portal-faq-detail"),
     path("faq/<int:asset_id>/feedback/", portal.faq_feedback, name="portal-faq-feedback"),
 ]
@@ -38,6 +39,9 @@ manage_urlpatterns = [
     path(
         "assignments/<int:assignment_id>/deactivate/", manage.assignment_deactivate, name="manage-assignment-deactivate"
     ),
+    path("faq/synonyms/", manage.faq_synonyms, name="manage-faq-synonyms"),
+    path("faq/synonyms/<int:synonym_id>/", manage.faq_synonyms, name="manage-faq-synonym-edit"),
+    path("faq/synonyms/<int:synonym_id>/delete/", manage.faq_synonym_remove, name="manage-faq-synonym-delete"),
     path("paths/", manage.path_list, name="manage-paths"),
     path("paths/new/", manage.path_form, name="manage-path-new"),
     path("paths/<int:path_id>/", manage.path_form, name="manage-path-edit"),

@@ -55,6 +55,7 @@ from kpis.models import (
     RollupState,
     UserAssetState,
 )
+from kpis.runs import tenant_lock
 from partners.models import Partner, PartnerStatus, SupportActivity, Tenant
 
 RECENT_PERIODS_BACK = 11  # 12 periods: what the dashboards' trend lines show
@@ -401,6 +402,7 @@ def compute_kpis(
     now = timezone.now()
     written = 0
     with transaction.atomic():
+        tenant_lock(tenant.pk)  # concurrent computations of one tenant queue (delete + insert below)
         for definition in defs:
             periods = recent_periods(definition.period, today, periods_back)
             rows: list[KpiResult] = []

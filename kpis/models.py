@@ -114,19 +114,38 @@ class FaqSearchFact(TenantOwnedModel):
 
 
 class RollupState(TenantOwnedModel):
-    """The watermark of a tenant's incremental rollup (a FillState, as in Zulip's analytics)."""
+    """The watermark of a tenant's incremental rollup (a FillState, as in Zulip's analytics).
+
+    ``requested``: "Refresh now" was asked and the job is queued (or the queue was unreachable:
+    the next scheduled rollup picks it up). ``running``: a run holds the lease, renewed by its
+    heartbeat; a run whose lease ran out (its worker was killed) is *stale* (``effective_status``)
+    and the next run takes the state over. Times are the database's clock.
+    """
 
     class Status(models.TextChoices):
         IDLE = "idle", _("Idle")
+        REQUESTED = "requested", _("Requested")
         RUNNING = "running", _("Running")
         FAILED = "failed", _("Failed")
 
+    STALE = "stale"
+
     watermark = models.DateTimeField(null=True, blank=True, help_text="Events received up to here are rolled up.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.IDLE)
+    requested_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    run_id = models.CharField(max_length=32, blank=True, default="", help_text="The run holding the lease.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True, help_text="A running run not renewed by then is stale.")
     kpis_computed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
+
+    def effective_status(self, now) -> str:
+        """``status``, or ``stale`` for a run whose lease ran out before ``now`` (the database's now)."""
+        if self.status == self.Status.RUNNING and (self.lease_until is None or self.lease_until <= now):
+            return self.STALE
+        return self.status
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant"], name="uniq_rollup_state_per_tenant")]

@@ -2,8 +2,10 @@
 
 ``rollup_tenant(tenant)`` is the one entry point. For one tenant it:
 
-1. reads the high-water mark ``hi`` = the newest ``received_at`` of the tenant's events and
-   the stored watermark ``lo`` (``RollupState.watermark``);
+1. reads the high-water mark ``hi`` = the newest ``received_at`` of the tenant's events, capped at
+   the database's own ``now()`` (``received_at`` is written by the database's clock, so one clock
+   orders writes and rollups; a row dated ahead of that clock waits for it instead of pushing the
+   watermark past events still to come), and the stored watermark ``lo`` (``RollupState.watermark``);
 2. finds, in ONE query, the set of tenant-local days touched by events with
    ``lo - OVERLAP < received_at <= hi`` (a FAQ view/feedback also touches the day of the
    search it may resolve, i.e. the day of ``occurred_at - 30 min``);
@@ -18,8 +20,9 @@
    states whole (DELETE + INSERT … SELECT of the pairs);
 5. advances the watermark to ``hi``.
 
-Everything runs inside one transaction per tenant; the ``RollupState`` row records
-``running`` / ``idle`` / ``failed`` (+ the error) outside it, so a crashed run is simply rerun.
+Everything runs inside one transaction per tenant, behind the tenant's lock; the ``RollupState``
+row records ``running`` (with a lease) / ``idle`` / ``failed`` (+ the error) outside it, so a
+crashed run is simply rerun (``kpis.runs``).
 
 Tenant-local day
 ----------------
@@ -33,7 +36,10 @@ Fact semantics
 * ``DailyActivityFact`` (day, partner, asset|NULL, verb): ``event_count`` events,
   ``user_count`` distinct non-null ``user_id``, ``seconds`` = SUM(seconds) (NULL → 0),
   ``max_progress`` = MAX(progress) (NULL when no event carried one), ``negative_count`` = events
-  with ``resolved`` false (the FAQ "no" answers).
+  with ``resolved`` false (the FAQ "no" answers). ``faq.feedback`` counts one answer per person per
+  FAQ: an answer followed by a later one of the same user on the same FAQ was changed and is left
+  out (``SUPERSEDED_FEEDBACK_SQL``); a new answer also touches the days of that person's earlier
+  answers, so they are recomputed without it.
 * ``FaqSearchFact`` (day, partner, normalised query): normalised = lower case, trimmed,
   whitespace runs (incl. the ideographic space) collapsed to one space. ``searches`` = number of
   ``faq.searched`` events, ``zero_result_searches`` = those with ``result_count = 0``,
@@ -60,18 +66,17 @@ import contextlib
 import datetime as dt
 import re
 import time
-import traceback
 import zoneinfo
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max
-from django.utils import timezone
+from django.db.models.functions import Now
 
 from enablement.models import ActivityEvent, Asset, AssetKind, Verb
 from kpis.models import DailyActivityFact, FaqSearchFact, PartnerAssetState, RollupState, UserAssetState
+from kpis.runs import rollup_lease, tenant_lock
 from partners.models import Tenant
 
 FAQ_SESSION_WINDOW = dt.timedelta(minutes=30)
@@ -92,7 +97,25 @@ COMPLETION_SQL = (
     f"('{Verb.DOCUMENT_VIEWED.value}', '{Verb.DOCUMENT_DOWNLOADED.value}'))"
     f" OR (a.kind = '{AssetKind.FAQ.value}' AND e.verb = '{Verb.FAQ_VIEWED.value}'))"
 )
+# One FAQ answer per person: a feedback event followed by a later one of the same user on the same
+# FAQ was changed and is not counted (the log is append-only; the latest answer counts).
+SUPERSEDED_FEEDBACK_SQL = (
+    f"(e.verb = '{Verb.FAQ_FEEDBACK.value}' AND e.user_id IS NOT NULL AND EXISTS (SELECT 1 FROM {EV} s "
+    f"WHERE s.tenant_id = e.tenant_id AND s.user_id = e.user_id AND s.asset_id = e.asset_id AND s.verb = e.verb "
+    f"AND (s.occurred_at > e.occurred_at OR (s.occurred_at = e.occurred_at AND s.id > e.id))))"
+)
 PROGRESS_SQL = f"CASE WHEN e.verb IN ('{PROGRESS_VERBS[0]}', '{PROGRESS_VERBS[1]}') THEN e.progress END"
+
+
+# Events dated outside these bounds (Go's zero time 0001-01-01, 9999-12-31 sentinels) were stored
+# before validation refused them; the rollup leaves them out, so every date conversion stays in
+# range on both databases and no fact, state or page ever sees them. Text literals compare
+# correctly against PostgreSQL timestamptz and SQLite's stored 'YYYY-MM-DD HH:MM:SS' text alike.
+VALID_FROM = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+VALID_UNTIL = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
+IN_RANGE = (
+    f"e.occurred_at >= '{VALID_FROM:%Y-%m-%d %H:%M:%S}+00:00' AND e.occurred_at < '{VALID_UNTIL:%Y-%m-%d %H:%M:%S}+00:00'"
+)
 
 
 def overlap() -> dt.timedelta:
@@ -219,8 +242,9 @@ def _in(values) -> str:
 def day_bounds_utc(days: list[dt.date], tz: str) -> tuple[dt.datetime, dt.datetime]:
     """[start, end) in UTC covering the tenant-local days (DST-correct)."""
     zone = _zone(tz)
-    start = dt.datetime.combine(min(days), dt.time.min, tzinfo=zone).astimezone(dt.UTC)
-    end = dt.datetime.combine(max(days) + dt.timedelta(days=1), dt.time.min, tzinfo=zone).astimezone(dt.UTC)
+    first, last = max(min(days), VALID_FROM.date()), min(max(days), VALID_UNTIL.date())
+    start = dt.datetime.combine(first, dt.time.min, tzinfo=zone).astimezone(dt.UTC)
+    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time.min, tzinfo=zone).astimezone(dt.UTC)
     return start, end
 
 
@@ -232,7 +256,8 @@ class Window:
     """Which facts a run recomputes.
 
     * ``all_days``: every day and pair of the tenant (first run);
-    * ``since``: days >= since and pairs with events on those days (``--since``);
+    * ``since``: days >= since and pairs with events on those days (``--since``, the nightly
+      recompute), plus the ``days`` and pairs of late events received in ``(lo, hi]``;
     * otherwise ``days`` (explicit) and pairs touched by events received in ``(lo, hi]``.
     """
 
@@ -276,7 +301,7 @@ class RollupStats:
 
 def _touched_days(cursor, d: Dialect, tenant_id: int, lo: dt.datetime | None, hi: dt.datetime) -> list[dt.date]:
     """One query: the tenant-local days touched by events received in (lo, hi]."""
-    recv = "e.tenant_id = %s AND e.received_at <= %s" + (" AND e.received_at > %s" if lo else "")
+    recv = f"e.tenant_id = %s AND {IN_RANGE}" + " AND e.received_at <= %s" + (" AND e.received_at > %s" if lo else "")
     params = [tenant_id, d.ts_param(hi)] + ([d.ts_param(lo)] if lo else [])
     shift = -int(FAQ_SESSION_WINDOW.total_seconds())
     sql = (
@@ -284,7 +309,14 @@ def _touched_days(cursor, d: Dialect, tenant_id: int, lo: dt.datetime | None, hi
         f"UNION SELECT {d.day('e.occurred_at', shift)} AS d FROM {EV} e WHERE {recv} "
         f"AND e.verb IN ('{Verb.FAQ_VIEWED.value}', '{Verb.FAQ_FEEDBACK.value}')"
     )
-    cursor.execute(sql, params + params)
+    # A new FAQ answer replaces the same person's earlier answers: their days are recomputed too.
+    recv_n = recv.replace("e.", "n.")
+    sql += (
+        f" UNION SELECT {d.day('p.occurred_at')} AS d FROM {EV} n JOIN {EV} p ON p.tenant_id = n.tenant_id "
+        f"AND p.user_id = n.user_id AND p.asset_id = n.asset_id AND p.verb = n.verb "
+        f"WHERE {recv_n} AND n.verb = '{Verb.FAQ_FEEDBACK.value}' AND p.occurred_at < n.occurred_at"
+    )
+    cursor.execute(sql, params + params + params)
     return sorted(_as_date(r[0]) for r in cursor.fetchall() if r[0] is not None)
 
 
@@ -297,17 +329,24 @@ def _day_filter(d: Dialect, w: Window, *, alias: str = "e", day_col: str | None 
     if w.all_days:
         return "", []
     if day_col is not None:
+        days_sql, days_params = (f"{day_col} IN ({_in(w.days)})", [d.date_param(x) for x in w.days]) if w.days else ("", [])
         if w.since is not None:
-            return f" AND {day_col} >= %s", [d.date_param(w.since)]
-        return f" AND {day_col} IN ({_in(w.days)})", [d.date_param(x) for x in w.days]
+            since_sql = f"{day_col} >= %s"
+            if days_sql:
+                return f" AND ({since_sql} OR {days_sql})", [d.date_param(w.since), *days_params]
+            return f" AND {since_sql}", [d.date_param(w.since)]
+        return f" AND {days_sql}", days_params
+    days_sql, days_params = "", []
+    if w.days:
+        start, end = day_bounds_utc(w.days, d.tz)
+        days_sql = f"{alias}.occurred_at >= %s AND {alias}.occurred_at < %s AND {d.day(alias + '.occurred_at')} IN ({_in(w.days)})"
+        days_params = [d.ts_param(start), d.ts_param(end)] + [d.date_param(x) for x in w.days]
     if w.since is not None:
         start, _ = day_bounds_utc([w.since], d.tz)
+        if days_sql:
+            return f" AND ({alias}.occurred_at >= %s OR ({days_sql}))", [d.ts_param(start), *days_params]
         return f" AND {alias}.occurred_at >= %s", [d.ts_param(start)]
-    start, end = day_bounds_utc(w.days, d.tz)
-    return (
-        f" AND {alias}.occurred_at >= %s AND {alias}.occurred_at < %s AND {d.day(alias + '.occurred_at')} IN ({_in(w.days)})",
-        [d.ts_param(start), d.ts_param(end)] + [d.date_param(x) for x in w.days],
-    )
+    return f" AND {days_sql}", days_params
 
 
 def _new_events_filter(d: Dialect, w: Window, tenant_id: int, outer: tuple[str, str], inner: tuple[str, str]) -> tuple[str, list]:
@@ -343,7 +382,7 @@ def _daily(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
         f"SELECT e.tenant_id, {d.day('e.occurred_at')}, e.partner_id, e.asset_id, e.verb, "
         f"COUNT(*), COUNT(DISTINCT e.user_id), COALESCE(SUM(e.seconds), 0), MAX(e.progress), "
         f"SUM(CASE WHEN e.resolved IS NOT NULL AND NOT e.resolved THEN 1 ELSE 0 END) "
-        f"FROM {EV} e WHERE e.tenant_id = %s{where} GROUP BY 1, 2, 3, 4, 5",
+        f"FROM {EV} e WHERE e.tenant_id = %s AND {IN_RANGE}{where} AND NOT {SUPERSEDED_FEEDBACK_SQL} GROUP BY 1, 2, 3, 4, 5",
         [tenant_id, *params],
     )
     return cursor.rowcount
@@ -364,7 +403,7 @@ def _faq(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
         f"SUM(CASE WHEN e.result_count = 0 THEN 1 ELSE 0 END), "
         f"SUM(CASE WHEN e.result_count = 0 OR e.user_id IS NULL OR NOT EXISTS ({follow}) "
         f"OR EXISTS ({follow} AND v.resolved = %s) THEN 1 ELSE 0 END) "
-        f"FROM {EV} e WHERE e.tenant_id = %s AND e.verb = %s{where} GROUP BY 1, 2, 3, 4",
+        f"FROM {EV} e WHERE e.tenant_id = %s AND e.verb = %s AND {IN_RANGE}{where} GROUP BY 1, 2, 3, 4",
         [Verb.FAQ_VIEWED.value, Verb.FAQ_FEEDBACK.value, False, tenant_id, Verb.FAQ_SEARCHED.value, *params],
     )
     return cursor.rowcount
@@ -384,7 +423,7 @@ def _partner_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
         f"MIN(CASE WHEN {COMPLETION_SQL} THEN e.occurred_at END), "
         f"COUNT(DISTINCT CASE WHEN {COMPLETION_SQL} THEN e.user_id END), COUNT(DISTINCT e.user_id), MAX({PROGRESS_SQL}) "
         f"FROM {EV} e JOIN {ASSET} a ON a.id = e.asset_id "
-        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL{where} GROUP BY 1, 2, 3",
+        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND {IN_RANGE}{where} GROUP BY 1, 2, 3",
         [tenant_id, *params],
     )
     return cursor.rowcount
@@ -406,7 +445,8 @@ def _user_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
         f"{_share(progress)}, {progress}, COALESCE(SUM(e.seconds), 0), "
         f"COALESCE(SUM(CASE WHEN e.received_at <= %s THEN e.seconds END), 0) "
         f"FROM {EV} e JOIN {ASSET} a ON a.id = e.asset_id "
-        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND e.user_id IS NOT NULL{where} GROUP BY e.tenant_id, e.user_id, e.asset_id",
+        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND e.user_id IS NOT NULL AND {IN_RANGE}{where} "
+        f"GROUP BY e.tenant_id, e.user_id, e.asset_id",
         [d.ts_param(w.settled), tenant_id, *params],
     )
     return cursor.rowcount
@@ -442,7 +482,7 @@ def _merge_user_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
         f"{_share(progress)}, {progress}, COALESCE(SUM(e.seconds), 0), "
         f"COALESCE(SUM(CASE WHEN e.received_at <= %s THEN e.seconds END), 0) "
         f"FROM {EV} e JOIN {ASSET} a ON a.id = e.asset_id "
-        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND e.user_id IS NOT NULL{cond} "
+        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND e.user_id IS NOT NULL AND {IN_RANGE}{cond} "
         f"GROUP BY e.tenant_id, e.user_id, e.asset_id "
         f"ON CONFLICT (tenant_id, user_id, asset_id) DO UPDATE SET "
         f"partner_id = {d.greatest(f'{UAS}.partner_id', 'excluded.partner_id')}, "
@@ -472,7 +512,7 @@ def _merge_partner_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
         f"SELECT e.tenant_id, e.partner_id, e.asset_id, MIN(e.occurred_at) AS fa, MAX(e.occurred_at) AS la, "
         f"MIN(CASE WHEN {COMPLETION_SQL} THEN e.occurred_at END) AS fc, MAX({PROGRESS_SQL}) AS mp "
         f"FROM {EV} e JOIN {ASSET} a ON a.id = e.asset_id "
-        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL{cond} GROUP BY e.tenant_id, e.partner_id, e.asset_id) n "
+        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND {IN_RANGE}{cond} GROUP BY e.tenant_id, e.partner_id, e.asset_id) n "
         f"WHERE true "
         f"ON CONFLICT (tenant_id, partner_id, asset_id) DO UPDATE SET "
         f"first_activity_at = {d.least(f'{PAS}.first_activity_at', 'excluded.first_activity_at')}, "
@@ -488,9 +528,14 @@ def _merge_partner_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
 # --- the entry point ---------------------------------------------------------------------------------
 
 
-def _state(tenant: Tenant) -> RollupState:
-    state, _ = RollupState.objects.get_or_create(tenant=tenant)
-    return state
+def _newest_and_now(cursor, d: Dialect, tenant_id: int) -> tuple[dt.datetime | None, dt.datetime]:
+    """The newest ``received_at`` of the tenant and the database's clock, in one statement."""
+    now_sql = "statement_timestamp()" if d.vendor == "postgresql" else "strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now')"
+    cursor.execute(f"SELECT MAX(e.received_at), {now_sql} FROM {EV} e WHERE e.tenant_id = %s", [tenant_id])
+    newest, now = cursor.fetchone()
+    if d.vendor == "sqlite":
+        newest, now = _parse_sqlite_ts(newest), _parse_sqlite_ts(now)
+    return newest, now
 
 
 def rollup_tenant(tenant: Tenant, *, since: dt.date | None = None, full: bool = False, progress=None) -> RollupStats:
@@ -500,24 +545,16 @@ def rollup_tenant(tenant: Tenant, *, since: dt.date | None = None, full: bool = 
     those days), whatever the watermark. ``full``: recompute everything.
     ``progress(step: str)`` is called before each step (for the management command).
     Must run inside the tenant's scope. Returns per-step timings and row counts.
+
+    The run holds the tenant's lease (``kpis.runs.rollup_lease``: ``running`` → ``idle`` /
+    ``failed``, recorded outside the transaction) and, inside its one transaction, the tenant's
+    lock: a concurrent run of the same tenant waits, then rolls up what is left.
     """
     stats = RollupStats(tenant=tenant.slug)
-    RollupState.objects.get_or_create(tenant=tenant)
-    RollupState.objects.filter(tenant=tenant).update(
-        status=RollupState.Status.RUNNING, started_at=timezone.now(), last_error=""
-    )
-    try:
-        with transaction.atomic():
-            # Serialise concurrent runs of one tenant (PostgreSQL row lock; SQLite writes serialise anyway).
-            state = RollupState.objects.select_for_update().get(tenant=tenant)
-            _run(tenant, state, stats, since=since, full=full, progress=progress)
-    except BaseException as exc:
-        RollupState.objects.filter(tenant=tenant).update(
-            status=RollupState.Status.FAILED,
-            finished_at=timezone.now(),
-            last_error="".join(traceback.format_exception_only(type(exc), exc)).strip()[:4000],
-        )
-        raise
+    with rollup_lease(tenant), transaction.atomic():
+        tenant_lock(tenant.pk)
+        state = RollupState.objects.get(tenant=tenant)
+        _run(tenant, state, stats, since=since, full=full, progress=progress)
     return stats
 
 
@@ -526,16 +563,21 @@ def _run(tenant: Tenant, state: RollupState, stats: RollupStats, *, since, full,
     step = progress or (lambda name: None)
     step("scan")
     t0 = time.perf_counter()
-    hi = ActivityEvent.objects.filter(tenant=tenant).aggregate(m=Max("received_at"))["m"]
     with connection.cursor() as cursor:
+        newest, db_now = _newest_and_now(cursor, d, tenant.pk)
+        hi = min(newest, db_now) if newest is not None else None
         if hi is None:
             w = Window()  # no events at all: nothing to roll up
-        elif full or state.watermark is None:
+        elif full or state.watermark is None or state.watermark > db_now:
+            # A watermark ahead of the database's clock was written by an older version that
+            # trusted the web nodes' clocks (or the clock stepped back): only a full recompute is
+            # sure to count every event below it.
             w = Window(all_days=True, hi=hi)
             stats.mode = "full"
         elif since is not None:
-            lo = state.watermark - overlap() if state.watermark else None
-            w = Window(since=since, lo=lo, hi=hi)
+            lo = state.watermark - overlap()
+            late = [x for x in _touched_days(cursor, d, tenant.pk, lo, hi) if x < since]
+            w = Window(since=since, days=late, lo=lo, hi=hi)
             stats.mode = f"since {since.isoformat()}"
         else:
             lo = state.watermark - overlap()
@@ -553,7 +595,5 @@ def _run(tenant: Tenant, state: RollupState, stats: RollupStats, *, since, full,
                 t = time.perf_counter()
                 setattr(stats, attr, func(cursor, d, tenant.pk, w))
                 stats.seconds[name] = time.perf_counter() - t
-    new_watermark = max(filter(None, [state.watermark, hi]), default=None)
-    RollupState.objects.filter(pk=state.pk).update(
-        watermark=new_watermark, status=RollupState.Status.IDLE, finished_at=timezone.now(), last_error=""
-    )
+    new_watermark = hi if w.all_days else max(filter(None, [state.watermark, hi]), default=None)
+    RollupState.objects.filter(pk=state.pk).update(watermark=new_watermark, finished_at=Now())

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.utils import timezone
+from django.db.models.functions import Now
 
+from kpis import jobs
 from kpis.metrics import compute_kpis
 from kpis.models import RollupState
 from kpis.rollup import RollupStats, rollup_tenant
 from partners.models import Tenant, User
+from partners.tenancy import tenant_scope
 
 log = logging.getLogger(__name__)
 
@@ -51,41 +54,48 @@ def kpis_refresh_now(
     return RefreshResult(stats=stats, results=results)
 
 
+QUEUE_UNREACHABLE = "The job queue did not answer; the next scheduled rollup picks this request up."
+
+
 @transaction.atomic
 def kpis_refresh_request(*, tenant: Tenant, actor: User) -> RollupState:
-    """"Refresh now": mark the tenant's rollup as pending and enqueue it once the transaction commits.
+    """"Refresh now": record the request and enqueue the tenant's rollup once the transaction commits.
 
-    A broker that is down does not fail the request: the state records the error and the
-    scheduled rollup catches up later.
+    The request thread never waits on the broker for more than about a second (``kpis.jobs``).
+    When the broker is down or hung the state stays ``requested`` with a note, and the scheduled
+    rollup (every 5 minutes, for every tenant) does the work. A run already pending is not
+    requested twice.
     """
-    from kpis import tasks  # tasks import services: keep the cycle lazy
-
-    state, _ = RollupState.objects.select_for_update().get_or_create(tenant=tenant)
-    if not is_pending(state):
-        state.status = RollupState.Status.RUNNING
-        state.started_at = timezone.now()
-        state.last_error = ""
-        state.save(update_fields=["status", "started_at", "last_error"])
-
-        def enqueue() -> None:
-            try:
-                tasks.rollup_tenant.delay(tenant.pk)
-            except Exception as exc:  # broker unreachable (eager mode raises the task's own errors)
-                log.warning("Could not enqueue the KPI rollup of %s: %s", tenant.slug, exc)
-                RollupState.objects.filter(tenant=tenant, status=RollupState.Status.RUNNING).update(
-                    status=RollupState.Status.FAILED, finished_at=timezone.now(), last_error=str(exc)[:4000]
-                )
-
-        transaction.on_commit(enqueue)
+    RollupState.objects.get_or_create(tenant=tenant)
+    state = RollupState.objects.select_for_update().annotate(db_now=Now()).get(tenant=tenant)
+    if not is_pending(state, state.db_now):
+        RollupState.objects.filter(pk=state.pk).update(
+            status=RollupState.Status.REQUESTED, requested_at=Now(), last_error=""
+        )
+        transaction.on_commit(functools.partial(_enqueue_rollup, tenant.pk))
+        state.refresh_from_db()
     log.info("KPI refresh requested for %s by user %s", tenant.slug, actor.pk)
     return state
 
 
-STALE_AFTER = dt.timedelta(minutes=10)
+def _enqueue_rollup(tenant_id: int) -> None:
+    if not jobs.enqueue(ROLLUP_TASK, tenant_id):
+        # Only a request nobody took up yet is annotated (an eager run records its own outcome).
+        with tenant_scope(tenant_id):
+            RollupState.objects.filter(tenant_id=tenant_id, status=RollupState.Status.REQUESTED).update(
+                last_error=QUEUE_UNREACHABLE
+            )
 
 
-def is_pending(state: RollupState | None) -> bool:
-    """A run is pending while it is marked running and not stale (a lost run stops polling)."""
-    if state is None or state.status != RollupState.Status.RUNNING or state.started_at is None:
+ROLLUP_TASK = "kpis.tasks.rollup_tenant"
+REQUEST_STALE_AFTER = dt.timedelta(minutes=15)  # three beat runs: by then the request was served or lost
+
+
+def is_pending(state: RollupState | None, now: dt.datetime) -> bool:
+    """A run is pending while it is requested (for a while) or running under a live lease.
+    ``now`` is the database's clock (the lease and the request times are)."""
+    if state is None:
         return False
-    return timezone.now() - state.started_at < STALE_AFTER
+    if state.status == RollupState.Status.REQUESTED:
+        return state.requested_at is not None and now - state.requested_at < REQUEST_STALE_AFTER
+    return state.effective_status(now) == RollupState.Status.RUNNING

@@ -29,19 +29,3 @@ def _require(roles: frozenset[str]):
 manager_required = _require(MANAGER_ROLES)
 admin_required = _require(frozenset({Role.TENANT_ADMIN}))
 partner_user_required = _require(frozenset({Role.PARTNER_USER}))
-
-
-class ManagerRequiredMixin:
-    allowed_roles = MANAGER_ROLES
-
-    def dispatch(self, request, *args, **kwargs):
-        membership = getattr(request, "membership", None)
-        if membership is None:
-            raise Http404
-        if membership.role not in self.allowed_roles:
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
-
-
-class PartnerUserRequiredMixin(ManagerRequiredMixin):
-    allowed_roles = frozenset({Role.PARTNER_USER})

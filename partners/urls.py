@@ -9,7 +9,6 @@ from partners.views import accounts, api_keys, audit, manage, members
 
 urlpatterns = [
     path("", accounts.home, name="home"),
-    path("healthz", accounts.healthz, name="healthz"),
     path("accounts/login/", accounts.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/language/", accounts.set_language, name="set-language"),

@@ -47,6 +47,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "prm.health.HealthMiddleware",  # /healthz and /readyz, before host validation and redirects
+    "prm.logs.RequestIdMiddleware",  # X-Request-ID on every log line and response
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -82,6 +84,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "partners.context_processors.tenancy",
+                "prm.navigation.navigation",
             ],
         },
     },
@@ -179,8 +182,16 @@ SESSION_COOKIE_AGE = 60 * 60 * 12
 # --- I18N ---------------------------------------------------------------------------------------
 LANGUAGE_CODE = "ja"
 LANGUAGES = [("ja", _("Japanese")), ("en", _("English"))]
-# One catalogue per feature area: locale/<area>/<lang>/LC_MESSAGES/django.po (+ compiled .mo).
-LOCALE_PATHS = sorted(p for p in (BASE_DIR / "locale").iterdir() if p.is_dir())
+# One catalogue per context: <context>/locale/ja/LC_MESSAGES/django.po (+ compiled .mo), and locale/ at the
+# root for the site-wide templates (templates/*.html) and prm/. Deepest first: `makemessages` gives a source
+# file to the first entry whose parent directory contains it (templates/<context>/ go to that context's
+# catalogue: partners/management/commands/makemessages.py). All catalogues are merged into one gettext
+# domain at run time, so a msgid means one thing everywhere; a word with two meanings gets a msgctxt
+# (tests/i18n/test_catalogues.py checks both).
+LOCALE_PATHS = [
+    BASE_DIR / context / "locale"
+    for context in ("partners/deals", "kpis/patterns", "enablement/lrs", "partners", "enablement", "kpis", ".")
+]
 USE_I18N = True
 TIME_ZONE = "Asia/Tokyo"
 USE_TZ = True
@@ -249,6 +260,24 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A request thread never waits on the broker for more than about a second: short connect and socket
+# timeouts and no publish retries (services enqueue on commit; when the broker is down the request
+# is recorded and the next beat run picks it up). The visibility timeout (how long an unacknowledged
+# task waits before Redis hands it to another worker) must exceed the longest task, or a long
+# rollup would run twice: the hard time limit plus a margin.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=1.0)
+CELERY_BROKER_SOCKET_TIMEOUT = env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=1.0)
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+    "socket_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
+    "max_retries": 0,
+    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 5 * 60,
+}
+# A running rollup renews its lease by a heartbeat; a run not renewed for this long is stale.
+KPIS_ROLLUP_LEASE_SECONDS = env.int("KPIS_ROLLUP_LEASE_SECONDS", default=120)
+# The nightly job recomputes this many recent days of facts and states from the log.
+KPIS_NIGHTLY_RECOMPUTE_DAYS = env.int("KPIS_NIGHTLY_RECOMPUTE_DAYS", default=7)
 CELERY_BEAT_SCHEDULE = KPI_BEAT_SCHEDULE  # static; kpis/schedule.py has no Django imports
 
 # --- REST framework ------------------------------------------------------------------------------
@@ -274,10 +303,19 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# LOG_FORMAT=json (the production default): one JSON object per line with the request id.
+LOG_FORMAT = env("LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "prm.logs.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "prm.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": LOG_FORMAT},
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }

@@ -16,7 +16,7 @@ SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -44,3 +44,6 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = (
 )
 # The OpenAPI docs are not public in production unless asked for.
 API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=False)
+
+LOG_FORMAT = env("LOG_FORMAT", default="json")
+LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT  # noqa: F405

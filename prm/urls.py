@@ -10,6 +10,7 @@ from kpis import urls as kpis_urls
 from kpis.patterns import urls as patterns_urls
 from partners import urls as partners_urls
 from partners.deals import urls as deals_urls
+from prm import health
 
 tenant_patterns = [
     path("", include(partners_urls.tenant_urlpatterns)),
@@ -24,6 +25,9 @@ tenant_patterns = [
 ]
 
 urlpatterns = [
+    # Probes (prm.health.HealthMiddleware answers them first, before host validation).
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("", include(partners_urls.urlpatterns)),
     path(settings.ADMIN_URL, admin.site.urls),  # ADMIN_URL, default "admin/"
     path("t/<slug:tenant_slug>/", include(tenant_patterns)),

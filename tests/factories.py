@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from decimal import Decimal
 
 import factory
 from django.utils import timezone
@@ -19,6 +20,14 @@ from enablement.models import (
     LearningPath,
     LearningPathItem,
     Team,
+)
+from kpis.models import (
+    DailyActivityFact,
+    FaqSearchFact,
+    KpiDefinition,
+    KpiResult,
+    PartnerAssetState,
+    UserAssetState,
 )
 from partners.deals.models import Deal, DealStage
 from partners.models import (
@@ -193,16 +202,6 @@ class DealFactory(factory.django.DjangoModelFactory):
 
 
 # --- dashboards: rollup facts and KPI results (built directly in tests, no rollup run) ------------
-from decimal import Decimal as _Decimal  # noqa: E402
-
-from kpis.models import (  # noqa: E402
-    DailyActivityFact,
-    FaqSearchFact,
-    KpiDefinition,
-    KpiResult,
-    PartnerAssetState,
-    UserAssetState,
-)
 
 
 class DailyActivityFactFactory(factory.django.DjangoModelFactory):
@@ -267,7 +266,7 @@ class KpiDefinitionFactory(factory.django.DjangoModelFactory):
     name_en = "Enablement completion rate"
     metric = "enablement_completion_rate"
     period = "month"
-    target = _Decimal("80")
+    target = Decimal("80")
     direction = "higher"
 
 
@@ -282,9 +281,9 @@ class KpiResultFactory(factory.django.DjangoModelFactory):
         lambda o: (o.period_start.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
     )
     partner = None
-    numerator = _Decimal("7")
-    denominator = _Decimal("10")
-    value = _Decimal("70")
+    numerator = Decimal("7")
+    denominator = Decimal("10")
+    value = Decimal("70")
     target = factory.SelfAttribute("definition.target")
     status = "at_risk"
 

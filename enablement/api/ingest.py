@@ -98,8 +98,43 @@ def _string(p: Pending, name: str, *, max_length: int, required: bool = False) -
     return value
 
 
+MAX_EXTRA_DEPTH = 8
+
+
+def _unstorable(value: Any, depth: int = 0) -> str | None:
+    """Why a JSON value cannot be stored as text (PostgreSQL refuses NUL bytes and unpaired
+    surrogates; deep nesting is refused before it costs anything), or None."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "Contains a NUL character (\\u0000)."
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "Contains an unpaired UTF-16 surrogate."
+        return None
+    if depth > MAX_EXTRA_DEPTH:
+        return f"Nested deeper than {MAX_EXTRA_DEPTH} levels."
+    if isinstance(value, dict):
+        for key, item in value.items():
+            reason = _unstorable(key, depth + 1) or _unstorable(item, depth + 1)
+            if reason:
+                return reason
+    elif isinstance(value, list):
+        for item in value:
+            reason = _unstorable(item, depth + 1)
+            if reason:
+                return reason
+    return None
+
+
 def _validate_shape(p: Pending, now: datetime) -> None:
     d = p.data
+    for name, value in d.items():
+        reason = _unstorable(name) or _unstorable(value)
+        if reason:
+            p.err(name if isinstance(name, str) and not _unstorable(name) else "non_field_errors", reason)
+    if p.errors:
+        return
     unknown = sorted(set(d) - ALLOWED_FIELDS)
     if unknown:
         p.err("non_field_errors", f"Unknown fields: {', '.join(unknown)}.")
@@ -246,7 +281,6 @@ def ingest_events(*, tenant: Tenant, items: list[Any], source: str = EventSource
                     asset_id=asset_id,
                     verb=d["verb"],
                     occurred_at=p.occurred_at,
-                    received_at=now,
                     progress=d.get("progress"),
                     seconds=d.get("seconds"),
                     position=d.get("position"),
@@ -266,6 +300,8 @@ def ingest_events(*, tenant: Tenant, items: list[Any], source: str = EventSource
     results: list[dict[str, Any]] = []
     for p in pending:
         event_id = p.data.get("event_id") if isinstance(p.data.get("event_id"), str) else None
+        if event_id is not None and _unstorable(event_id):
+            event_id = None  # not echoed: it could not even be encoded in the answer
         if p.index in status_by_index:
             results.append({"index": p.index, "event_id": event_id, "status": status_by_index[p.index]})
         else:

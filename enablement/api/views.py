@@ -34,6 +34,7 @@ from enablement.api.serializers import (
 from enablement.lrs.mapping import event_to_statement, export_rows
 from enablement.models import ActivityEvent, Asset, Assignment, Verb
 from partners.api.base import TenantReadOnlyViewSet, as_id
+from partners.api.body import read_body
 from partners.api.views import ID, StandardPagination
 
 
@@ -182,26 +183,31 @@ class EventViewSet(TenantReadOnlyViewSet):
         responses={
             200: IngestOutput,
             400: OpenApiResponse(ErrorOutput, description="The body is not {\"events\": [...]}"),
-            413: OpenApiResponse(ErrorOutput, description="More than 500 events or 1 MB"),
+            411: OpenApiResponse(ErrorOutput, description="A chunked body the server cannot frame"),
+            413: OpenApiResponse(ErrorOutput, description="More than 500 events or 1 MB (chunked bodies included)"),
+            415: OpenApiResponse(ErrorOutput, description="Not Content-Type: application/json"),
         },
         examples=[INGEST_REQUEST_EXAMPLE, INGEST_RESPONSE_EXAMPLE],
     )
     def create(self, request):
         max_events, max_bytes = _limits()
         too_big = {"detail": f"A batch holds at most {max_events} events and {max_bytes} bytes (1 MB); split it."}
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > max_bytes:
+        media_type = (request.META.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            return Response({"detail": "Send the batch as Content-Type: application/json."},
+                            status=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE)
+        body = read_body(request, max_bytes)
+        if body.status == 411:
+            return Response({"detail": "Send a Content-Length (this server cannot read a chunked body)."},
+                            status=status.HTTP_411_LENGTH_REQUIRED)
+        if body.data is None:
             return Response(too_big, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
-        body = request.body
-        if len(body) > max_bytes:
-            return Response(too_big, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         try:
-            data = json.loads(body)
+            data = json.loads(body.data)
         except (ValueError, UnicodeDecodeError):
             return Response({"detail": "The body must be JSON: {\"events\": [...]}."}, status=status.HTTP_400_BAD_REQUEST)
+        except RecursionError:
+            return Response({"detail": "The JSON is nested too deeply."}, status=status.HTTP_400_BAD_REQUEST)
         if not isinstance(data, dict) or not isinstance(data.get("events"), list):
             return Response({"detail": "The body must be {\"events\": [...]}."}, status=status.HTTP_400_BAD_REQUEST)
         items = data["events"]

@@ -13,13 +13,17 @@ from django.db import connection
 from django.db.models import Count, Max, Prefetch, Q, QuerySet
 
 from enablement.models import (
+    ActivityEvent,
     Asset,
-    AssetKind,
     AssetStatus,
     Assignment,
     DocumentVersion,
+    FaqQuestion,
+    FaqQuestionStatus,
+    FaqSynonym,
     LearningPath,
     LearningPathItem,
+    Verb,
 )
 from partners.models import Partner, Tenant
 
@@ -77,10 +81,6 @@ def learning_path_list_manage(*, tenant: Tenant) -> QuerySet[LearningPath]:
         .prefetch_related(Prefetch("items", queryset=items))
         .order_by("title")
     )
-
-
-def training_assets(*, tenant: Tenant) -> QuerySet[Asset]:
-    return Asset.objects.filter(tenant=tenant, kind=AssetKind.TRAINING)
 
 
 class AssignmentPair(NamedTuple):
@@ -160,3 +160,62 @@ def assigned_pairs(*, tenant: Tenant | int, as_of: dt.date | None = None) -> lis
         elif row.required_completions > first.required_completions:
             pairs[key] = first._replace(required_completions=row.required_completions)
     return list(pairs.values())
+
+
+# --- FAQ gaps, partner questions, synonyms ----------------------------------------------------------
+
+
+def faq_draft_initial(*, tenant: Tenant, keyword: str = "", question: FaqQuestion | None = None) -> dict:
+    """Initial values of a new FAQ written for a content gap (a keyword that found nothing or did
+    not help) or for a partner's question: the question as the title, the searches as tags (so the
+    same searches find the new FAQ) and what partners asked as a note. One query."""
+    keyword = " ".join(keyword.split())[:300]
+    queries = [keyword] if keyword else []
+    asked = FaqQuestion.objects.filter(tenant=tenant, status=FaqQuestionStatus.OPEN).select_related("partner")
+    if question is not None:
+        asked = asked.filter(pk=question.pk)
+        queries = [question.query] if question.query else []
+    elif keyword:
+        asked = asked.filter(query__iexact=keyword)
+    else:
+        asked = asked.none()
+    notes = []
+    for q in asked.order_by("-created_at")[:10]:
+        notes.append(f"{q.partner.name}: {q.message}")
+        if q.query and q.query.lower() not in (x.lower() for x in queries):
+            queries.append(q.query)
+    title = (question.message if question is not None else keyword) or keyword
+    return {
+        "title": " ".join(title.split())[:300],
+        "tags": ", ".join(queries),
+        "description": "\n".join(notes)[:2000],
+        "language": tenant.default_language,
+    }
+
+
+def faq_synonyms(*, tenant: Tenant) -> QuerySet[FaqSynonym]:
+    return FaqSynonym.objects.filter(tenant=tenant).select_related("created_by").order_by("terms", "id")
+
+
+def faq_missing_comments(
+    *, tenant: Tenant, start: dt.date, end: dt.date, partner_q: Q | None = None, limit: int = 20
+) -> list[ActivityEvent]:
+    """What partners said was missing when an FAQ did not help ("No" + free text, stored with the
+    ``faq.feedback`` event), newest first, for tenant-local days ``start``–``end`` (1 query on the
+    log, bounded by the (tenant, occurred_at) index)."""
+    zone = tenant.zoneinfo
+    lo = dt.datetime.combine(start, dt.time.min, tzinfo=zone)
+    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+    return list(
+        ActivityEvent.objects.filter(
+            partner_q or Q(),
+            tenant=tenant,
+            verb=Verb.FAQ_FEEDBACK,
+            resolved=False,
+            occurred_at__gte=lo,
+            occurred_at__lt=hi,
+            extra__has_key="missing",
+        )
+        .select_related("asset", "partner")
+        .order_by("-occurred_at", "-id")[:limit]
+    )

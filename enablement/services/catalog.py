@@ -28,6 +28,7 @@ from enablement.models import (
     Team,
     private_upload_to,
 )
+from enablement.services.faq import faq_questions_answered
 from partners.audit import audit_record, summary
 from partners.models import Partner, PartnerTier, Tenant, User
 
@@ -211,6 +212,8 @@ def asset_publish(*, tenant: Tenant, actor: User | None, asset: Asset) -> Asset:
         asset.save(update_fields=["status", "published_at", "updated_at"])
         audit_record(tenant=tenant, actor=actor, action="asset.published", target=asset,
                      before={"status": before}, after={"status": asset.status})
+    if asset.kind == AssetKind.FAQ:
+        faq_questions_answered(tenant=tenant, asset=asset)
     return asset
 
 

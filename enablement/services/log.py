@@ -7,7 +7,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models.expressions import DatabaseDefault
 from django.utils import timezone
 
 from enablement.models import ActivityEvent, Asset, EventSource, Verb
@@ -53,7 +54,6 @@ def activity_record(
         asset=asset,
         verb=verb,
         occurred_at=occurred_at or timezone.now(),
-        received_at=timezone.now(),
         progress=progress,
         seconds=seconds,
         position=position,
@@ -77,41 +77,66 @@ def activity_record(
     return event, True
 
 
+_INSERT_CHUNK = 500
+
+
+def _insert_sql(rows: int, columns: list[str]) -> str:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING`` of ``rows`` rows (PostgreSQL, SQLite >= 3.35).
+    ``received_at`` is the database's clock unless the caller gave one (imports, tests)."""
+    now = "statement_timestamp()" if connection.vendor == "postgresql" else "strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now')"
+    cast = "::timestamptz" if connection.vendor == "postgresql" else ""
+    one = ", ".join(f"COALESCE(%s{cast}, {now})" if c == "received_at" else "%s" for c in columns)
+    table = ActivityEvent._meta.db_table
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([f'({one})'] * rows)} "  # noqa: S608 (names only)
+        f"ON CONFLICT (tenant_id, source, event_id) DO NOTHING RETURNING source, event_id"
+    )
+
+
 @transaction.atomic
 def activity_record_many(*, tenant: Tenant, events: list[ActivityEvent]) -> list[bool]:
-    """Append many events set-based: one query for known ids, one multi-row INSERT.
+    """Append many events set-based. Returns, per input, True when stored now and False when it
+    was a duplicate of a stored event or of an earlier one in the same batch (idempotent on
+    ``(tenant, source, event_id)``).
 
-    ``events`` are unsaved ``ActivityEvent`` objects of this tenant. Returns, per input, True
-    when stored now and False when it was a duplicate of a stored event or of an earlier one in
-    the same batch (idempotent on ``(tenant, source, event_id)``).
+    The answer comes from the database itself (``INSERT … ON CONFLICT DO NOTHING RETURNING``):
+    when two clients send the same ids at once, each id is reported ``True`` to exactly one of
+    them. On PostgreSQL rows are inserted in key order, so concurrent batches take their index
+    locks in the same order and never deadlock.
     """
-    now = timezone.now()
-    keys = [(e.source, e.event_id) for e in events]
-    existing: set[tuple[str, str]] = set()
-    by_source: dict[str, list[str]] = {}
-    for source, event_id in keys:
-        by_source.setdefault(source, []).append(event_id)
-    for source, ids in by_source.items():
-        existing.update(
-            (source, eid)
-            for eid in ActivityEvent.objects.filter(tenant=tenant, source=source, event_id__in=ids).values_list(
-                "event_id", flat=True
-            )
-        )
-    created: list[bool] = []
-    fresh: list[ActivityEvent] = []
-    seen: set[tuple[str, str]] = set()
-    for event, key in zip(events, keys, strict=True):
+    postgres = connection.vendor == "postgresql"
+    # PostgreSQL: ids are drawn from the sequence first and handed out in input order, so the log's
+    # id order still follows the batch while the rows go in sorted by key. SQLite has one writer at
+    # a time (no deadlock to avoid): rows go in input order.
+    fields = [f for f in ActivityEvent._meta.concrete_fields if postgres or not f.primary_key]
+    columns = [f.column for f in fields]
+    first: dict[tuple[str, str], int] = {}
+    for index, event in enumerate(events):
         if event.tenant_id != tenant.pk:
             raise ValueError("Event of another tenant")
-        if key in existing or key in seen:
-            created.append(False)
-            continue
-        seen.add(key)
-        if event.received_at is None:
-            event.received_at = now
-        fresh.append(event)
-        created.append(True)
-    # ignore_conflicts: a concurrent writer of the same id wins; the row is still stored once.
-    ActivityEvent.objects.bulk_create(fresh, batch_size=1000, ignore_conflicts=True)
-    return created
+        first.setdefault((event.source, event.event_id), index)
+    ordered = sorted(first.items()) if postgres else list(first.items())
+    ids: dict[int, int] = {}
+    if postgres and ordered:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [ActivityEvent._meta.db_table, len(ordered)],
+            )
+            ids = dict(zip(sorted(first.values()), sorted(r[0] for r in cursor.fetchall()), strict=True))
+    stored: set[tuple[str, str]] = set()
+    with connection.cursor() as cursor:
+        for at in range(0, len(ordered), _INSERT_CHUNK):
+            chunk = ordered[at : at + _INSERT_CHUNK]
+            params: list = []
+            for _key, index in chunk:
+                event = events[index]
+                for field in fields:
+                    value = ids[index] if field.primary_key else getattr(event, field.attname)
+                    if field.attname == "received_at" and (value is None or isinstance(value, DatabaseDefault)):
+                        params.append(None)
+                    else:
+                        params.append(field.get_db_prep_save(value, connection))
+            cursor.execute(_insert_sql(len(chunk), columns), params)
+            stored.update((source, event_id) for source, event_id in cursor.fetchall())
+    return [(e.source, e.event_id) in stored and first[(e.source, e.event_id)] == i for i, e in enumerate(events)]

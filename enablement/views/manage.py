@@ -6,6 +6,8 @@ Views stay thin: forms check input, services write, selectors read.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -21,11 +23,28 @@ from enablement.forms import (
     AssignmentForm,
     AudienceForm,
     DocumentVersionForm,
+    FaqSynonymForm,
     LearningPathForm,
 )
-from enablement.models import Asset, AssetKind, Assignment, DocumentVersion, FaqRelatedAsset, LearningPath
+from enablement.models import (
+    Asset,
+    AssetKind,
+    Assignment,
+    DocumentVersion,
+    FaqQuestion,
+    FaqRelatedAsset,
+    FaqSynonym,
+    LearningPath,
+)
 from enablement.selectors import manage as sel
 from enablement.services import catalog
+from enablement.services.faq import (
+    faq_question_link_answer,
+    faq_synonym_create,
+    faq_synonym_delete,
+    faq_synonym_update,
+)
+from partners.errors import add_to_form
 from partners.permissions import manager_required
 from partners.tenancy import get_for_tenant
 
@@ -36,14 +55,6 @@ def _render(request, template: str, context: dict, fragment: str | None = None):
     if fragment and request.htmx and not request.htmx.boosted:
         template = f"{template}#{fragment}"
     return render(request, template, context)
-
-
-def _apply_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 # --- Assets -----------------------------------------------------------------------------------
@@ -75,20 +86,32 @@ def asset_new(request, tenant_slug: str):
     kind = request.GET.get("kind") or request.POST.get("kind") or ""
     if kind not in AssetKind.values:
         return render(request, "enablement/manage_asset_kind.html", {"kinds": AssetKind.choices})
-    form = AssetForm(request.POST or None, request.FILES or None, tenant=request.tenant, kind=kind)
+    # An FAQ for a content gap (?gap=<keyword>) or a partner's question (?question=<id>) starts pre-filled.
+    question, gap, initial = None, "", {}
+    if kind == AssetKind.FAQ:
+        question_id = request.GET.get("question") or request.POST.get("question") or ""
+        if question_id:
+            question = get_for_tenant(FaqQuestion, tenant=request.tenant, pk=question_id)
+        gap = (request.GET.get("gap") or "").strip()[:300]
+        if request.method == "GET" and (question or gap):
+            initial = sel.faq_draft_initial(tenant=request.tenant, keyword=gap, question=question)
+    form = AssetForm(request.POST or None, request.FILES or None, tenant=request.tenant, kind=kind, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             kwargs = form.service_kwargs()
             kwargs.pop("clear_video_file", None)
             asset = catalog.asset_create(tenant=request.tenant, actor=request.user, kind=kind, **kwargs)
+            if question is not None:
+                faq_question_link_answer(tenant=request.tenant, question=question, asset=asset, actor=request.user)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_to_form(form, exc)
         else:
             messages.success(request, _("“%(title)s” was created as a draft.") % {"title": asset.title})
             return redirect("manage-asset-edit", tenant_slug=tenant_slug, asset_id=asset.pk)
     return render(
         request, "enablement/manage_asset_form.html",
-        {"form": form, "kind": kind, "kind_label": AssetKind(kind).label, "asset": None},
+        {"form": form, "kind": kind, "kind_label": AssetKind(kind).label, "asset": None, "question": question,
+         "gap": gap},
     )
 
 
@@ -116,7 +139,7 @@ def asset_edit(request, tenant_slug: str, asset_id: int):
         try:
             catalog.asset_update(tenant=tenant, actor=request.user, asset=asset, related_assets=related, **kwargs)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_to_form(form, exc)
         else:
             messages.success(request, _("Changes saved."))
             return redirect("manage-asset-edit", tenant_slug=tenant_slug, asset_id=asset.pk)
@@ -164,7 +187,7 @@ def asset_version_new(request, tenant_slug: str, asset_id: int):
                 note=form.cleaned_data["note"],
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_to_form(form, exc)
         else:
             messages.success(request, _("Version %(n)s uploaded; earlier versions are kept.") % {"n": version.version})
             return redirect("manage-asset-version-new", tenant_slug=tenant_slug, asset_id=asset.pk)
@@ -194,7 +217,10 @@ def assignment_list(request, tenant_slug: str):
     page = Paginator(sel.assignment_list_manage(tenant=request.tenant, active=active), 50).get_page(
         request.GET.get("page")
     )
-    return _render(request, "enablement/manage_assignments.html", {"page": page, "show": show}, fragment="results")
+    return _render(
+        request, "enablement/manage_assignments.html",
+        {"page": page, "show": show, "query": urlencode({"show": show})}, fragment="results",
+    )
 
 
 @manager_required
@@ -219,7 +245,7 @@ def assignment_new(request, tenant_slug: str):
                 required_completions=d["required_completions"],
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_to_form(form, exc)
         else:
             messages.success(request, _("Assignment created."))
             return redirect("manage-assignments", tenant_slug=tenant_slug)
@@ -263,7 +289,7 @@ def path_form(request, tenant_slug: str, path_id: int | None = None):
                     assets=d["assets"],
                 )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_to_form(form, exc)
         else:
             messages.success(request, _("Learning path saved."))
             return redirect("manage-paths", tenant_slug=tenant_slug)
@@ -287,7 +313,7 @@ def audience_edit(request, tenant_slug: str, asset_id: int | None = None, path_i
             catalog.audience_set(tenant=tenant, actor=request.user, asset=asset, path=path, tiers=list(d["tiers"]),
                                  segments=d["segments"], partners=list(d["partners"]))
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_to_form(form, exc)
         else:
             messages.success(request, _("Audience saved."))
             if asset is not None:
@@ -298,3 +324,40 @@ def audience_edit(request, tenant_slug: str, asset_id: int | None = None, path_i
     )
     return render(request, "enablement/manage_audience.html",
                   {"form": form, "subject": asset or path, "back_name": back[0], "back_kwargs": back[1]})
+
+
+# --- FAQ synonyms -----------------------------------------------------------------------------------
+
+
+@manager_required
+@require_http_methods(["GET", "POST"])
+def faq_synonyms(request, tenant_slug: str, synonym_id: int | None = None):
+    """The tenant's synonym list for FAQ search: add, edit (``synonym_id``), delete."""
+    tenant = request.tenant
+    editing = get_for_tenant(FaqSynonym, tenant=tenant, pk=synonym_id) if synonym_id else None
+    form = FaqSynonymForm(request.POST or None, initial={"terms": editing.terms} if editing else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if editing:
+                faq_synonym_update(tenant=tenant, synonym=editing, terms=form.cleaned_data["terms"], actor=request.user)
+            else:
+                faq_synonym_create(tenant=tenant, terms=form.cleaned_data["terms"], actor=request.user)
+        except ValidationError as exc:
+            add_to_form(form, exc)
+        else:
+            messages.success(request, _("Synonyms saved. Searches use them right away."))
+            return redirect("manage-faq-synonyms", tenant_slug=tenant_slug)
+    return render(
+        request,
+        "enablement/manage_faq_synonyms.html",
+        {"form": form, "editing": editing, "synonyms": sel.faq_synonyms(tenant=tenant)},
+    )
+
+
+@manager_required
+@require_POST
+def faq_synonym_remove(request, tenant_slug: str, synonym_id: int):
+    synonym = get_for_tenant(FaqSynonym, tenant=request.tenant, pk=synonym_id)
+    faq_synonym_delete(tenant=request.tenant, synonym=synonym, actor=request.user)
+    messages.success(request, _("Synonyms deleted."))
+    return redirect("manage-faq-synonyms", tenant_slug=tenant_slug)

@@ -13,9 +13,11 @@ import json
 import mimetypes
 import re
 import uuid
+from urllib.parse import urlencode
 
 import markdown
 import nh3
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import (
@@ -32,16 +34,19 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import push_url
 
-from enablement.models import Asset, AssetKind, Verb
+from enablement.models import ActivityEvent, Asset, AssetKind, Verb
 from enablement.search import faq_search
 from enablement.selectors import catalog as selectors
+from enablement.services.faq import faq_question_create
 from enablement.services.log import activity_record
 from enablement.services.training import training_progress_record
 from partners.permissions import partner_user_required
 from partners.tenancy import get_for_tenant
 
 PAGE_SIZE = 24
+MAX_MISSING = 1000
 _PORTAL_VIEW_FOR_KIND = {
     AssetKind.TRAINING: "portal-training",
     AssetKind.DOCUMENT: "portal-document",
@@ -304,18 +309,47 @@ def document_download(request, tenant_slug: str, asset_id: int):
 # --- FAQ -----------------------------------------------------------------------------------------
 
 
+def _sid(value: str) -> str | None:
+    """A search id from the URL (a UUID), or None."""
+    try:
+        return uuid.UUID(value).hex if _UUID_RE.match(value or "") else None
+    except ValueError:
+        return None
+
+
+def _search_url(tenant_slug: str, query: str, sid: str, **extra) -> str:
+    return reverse("portal-faq", kwargs={"tenant_slug": tenant_slug}) + "?" + urlencode({"q": query, "sid": sid, **extra})
+
+
 @partner_user_required
 @require_GET
 def faq(request, tenant_slug: str):
-    query = request.GET.get("q", "").strip()[:200]
+    """FAQ search. A search is logged once: a new search (no ``sid``) gets a search id and is
+    redirected (303) to its own URL ``?q=…&sid=…`` (htmx: the URL is pushed instead); the log
+    event's id is made of the user and that search id, so reloading the page or coming back to
+    it stores nothing new (``activity_record`` is idempotent on the event id)."""
+    query = " ".join(request.GET.get("q", "").split())[:200]
+    sid = _sid(request.GET.get("sid", ""))
     results = None
+    pushed = None
+    if query and not sid:
+        sid = uuid.uuid4().hex
+        if not request.htmx:
+            return redirect(_search_url(tenant_slug, query, sid), permanent=False)
+        pushed = _search_url(tenant_slug, query, sid)
     if query:
         results = _with_urls(
             request.tenant, faq_search(tenant=request.tenant, partner=request.membership.partner, query=query)
         )
         for result in results:
             result.snippet = markdown_text(result.body)
-        _log(request, verb=Verb.FAQ_SEARCHED, query=query, result_count=len(results))
+        _log(
+            request,
+            verb=Verb.FAQ_SEARCHED,
+            query=query,
+            result_count=len(results),
+            event_id=f"faq-search:{request.user.pk}:{sid}",
+        )
     popular = []
     if results is None:
         popular = _with_urls(
@@ -324,10 +358,38 @@ def faq(request, tenant_slug: str):
                 selectors.catalog_assets(tenant=request.tenant, partner=request.membership.partner, kind=AssetKind.FAQ)[:10]
             ),
         )
+    context = {
+        "query": query,
+        "sid": sid,
+        "results": results,
+        "popular": popular,
+        "asked": request.GET.get("asked") == "1",
+        "manager": request.membership.partner.manager if results == [] else None,
+    }
     template = "enablement/portal_faq.html"
     if request.htmx and not request.htmx.boosted:
         template += "#results"
-    return render(request, template, {"query": query, "results": results, "popular": popular})
+    response = render(request, template, context)
+    return push_url(response, pushed) if pushed else response
+
+
+@partner_user_required
+@require_POST
+def faq_ask(request, tenant_slug: str):
+    """The no-results page: send the question to the partner's channel manager (a support request)."""
+    query = " ".join(request.POST.get("q", "").split())[:200]
+    sid = _sid(request.POST.get("sid", "")) or uuid.uuid4().hex
+    try:
+        faq_question_create(
+            tenant=request.tenant,
+            partner=request.membership.partner,
+            user=request.user,
+            query=query,
+            message=request.POST.get("message", ""),
+        )
+    except ValidationError:
+        return HttpResponseBadRequest(_("Write your question."))
+    return redirect(_search_url(tenant_slug, query, sid, asked="1"))
 
 
 def markdown_text(text: str, limit: int = 300) -> str:
@@ -341,34 +403,76 @@ def render_markdown(text: str) -> str:
     return mark_safe(nh3.clean(html))  # noqa: S308 - sanitised by nh3 right here
 
 
+def _my_feedback(request, asset: Asset) -> dict | None:
+    """This person's answer for this FAQ: the latest ``faq.feedback`` event counts (the log is append-only)."""
+    return (
+        ActivityEvent.objects.filter(tenant=request.tenant, user=request.user, asset=asset, verb=Verb.FAQ_FEEDBACK)
+        .order_by("-occurred_at", "-id")
+        .values("resolved", "extra")
+        .first()
+    )
+
+
 @partner_user_required
 @require_GET
 def faq_detail(request, tenant_slug: str, asset_id: int):
     obj = _visible(request, asset_id, AssetKind.FAQ)
     query = request.GET.get("q", "").strip()[:200]
-    _log(request, verb=Verb.FAQ_VIEWED, asset=obj, query=query)
+    after_feedback = request.GET.get("after") == "feedback"
+    changing = request.GET.get("change") == "1"
+    if not (after_feedback or changing):  # coming back to answer is not a new view
+        _log(request, verb=Verb.FAQ_VIEWED, asset=obj, query=query)
     related = _with_urls(
         request.tenant,
         list(selectors.related_assets(tenant=request.tenant, partner=request.membership.partner, faq=obj)),
     )
-    context = {"asset": obj, "answer": render_markdown(obj.body), "related": related, "query": query}
+    mine = _my_feedback(request, obj)
+    context = {
+        "asset": obj,
+        "answer": render_markdown(obj.body),
+        "related": related,
+        "query": query,
+        "previous": ("yes" if mine["resolved"] else "no") if mine else "",
+        "changing": changing,
+        "stage": "missing" if after_feedback and request.GET.get("missing") == "1" else "",
+        "feedback_given": ("yes" if mine["resolved"] else "no") if after_feedback and mine else "",
+    }
     return render(request, "enablement/portal_faq_detail.html", context)
 
 
 @partner_user_required
 @require_POST
 def faq_feedback(request, tenant_slug: str, asset_id: int):
-    """"Did this solve your problem?" → ``faq.feedback`` with resolved True/False (HTMX or plain POST)."""
+    """"Did this solve your problem?" → ``faq.feedback`` with resolved True/False (HTMX or plain POST).
+
+    One answer per person per FAQ, changeable: every answer is a new event and the latest one
+    counts (``kpis.rollup`` counts only each person's latest answer). "No" asks what was missing;
+    the text is stored with a new "no" event (``extra["missing"]``), which then is the latest.
+    """
     obj = _visible(request, asset_id, AssetKind.FAQ)
     answer = request.POST.get("resolved", "")
     if answer not in {"yes", "no"}:
         return HttpResponseBadRequest("resolved must be yes or no")
     query = request.POST.get("q", "").strip()[:200]
-    _log(request, verb=Verb.FAQ_FEEDBACK, asset=obj, resolved=answer == "yes", query=query)
-    context = {"asset": obj, "feedback_given": answer, "query": query}
+    missing = " ".join(request.POST.get("missing", "").split())[:MAX_MISSING] if answer == "no" else ""
+    _log(
+        request,
+        verb=Verb.FAQ_FEEDBACK,
+        asset=obj,
+        resolved=answer == "yes",
+        query=query,
+        extra={"missing": missing} if missing else None,
+    )
+    # "no" without a reason yet: ask what was missing (the "no" is already counted).
+    stage = "missing" if answer == "no" and "missing" not in request.POST else "thanks"
+    context = {"asset": obj, "feedback_given": answer, "query": query, "stage": stage}
     if request.htmx:
         return render(request, "enablement/portal_faq_detail.html#feedback", context)
     from django.contrib import messages
 
+    if stage == "missing":
+        url = reverse("portal-faq-detail", kwargs={"tenant_slug": tenant_slug, "asset_id": obj.pk})
+        return redirect(f"{url}?{urlencode({'q': query, 'after': 'feedback', 'missing': '1'})}#faq-feedback")
     messages.success(request, _("Thank you for your feedback."))
-    return redirect("portal-faq-detail", tenant_slug=tenant_slug, asset_id=obj.pk)
+    url = reverse("portal-faq-detail", kwargs={"tenant_slug": tenant_slug, "asset_id": obj.pk})
+    return redirect(f"{url}?{urlencode({'q': query, 'after': 'feedback'})}")

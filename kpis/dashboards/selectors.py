@@ -23,7 +23,17 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from enablement.models import Asset, AssetKind, AssetStatus, Assignment, LearningPathItem, Team, Verb
+from enablement.models import (
+    Asset,
+    AssetKind,
+    AssetStatus,
+    Assignment,
+    FaqQuestion,
+    FaqQuestionStatus,
+    LearningPathItem,
+    Team,
+    Verb,
+)
 from enablement.selectors.manage import AssignmentPair, assigned_pairs
 from kpis.dashboards.filters import DashboardFilters
 from kpis.models import (
@@ -645,6 +655,16 @@ def faq_analytics(*, tenant, filters: DashboardFilters, limit: int = 50) -> dict
             "unresolved_rate": _rate(totals["unresolved"] or 0, totals["searches"] or 0),
         },
     }
+
+
+def faq_open_questions(*, tenant, filters: DashboardFilters, limit: int = 20) -> list[FaqQuestion]:
+    """Questions partner users sent from a search that found nothing, not answered yet (1 query).
+    A to-do list: all open ones, whatever the period."""
+    return list(
+        FaqQuestion.objects.filter(filters.partner_q("partner__"), tenant=tenant, status=FaqQuestionStatus.OPEN)
+        .select_related("partner", "user")
+        .order_by("-created_at", "-id")[:limit]
+    )
 
 
 def faq_keyword_searches(*, tenant, filters: DashboardFilters, keyword: str, limit: int = 500) -> list[dict]:

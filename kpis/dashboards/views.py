@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from enablement.models import Verb
+from enablement.selectors import manage as enablement_manage
 from kpis.dashboards import selectors
 from kpis.dashboards.exports import csv_response
 from kpis.dashboards.filters import parse_choice, parse_filters, parse_positive_int
@@ -318,6 +319,10 @@ def faq(request, tenant_slug: str):
             horizontal=True,
         )
     }
+    data["questions"] = selectors.faq_open_questions(tenant=request.tenant, filters=filters)
+    data["missing"] = enablement_manage.faq_missing_comments(
+        tenant=request.tenant, start=filters.start, end=filters.end, partner_q=filters.partner_q("partner__")
+    )
     return _render(request, "kpis/faq.html", _base_context(request, choices, filters, data=data, charts=charts))
 
 

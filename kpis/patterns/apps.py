@@ -6,3 +6,7 @@ class PatternsConfig(AppConfig):
     name = "kpis.patterns"
     label = "patterns"
     verbose_name = _("Success patterns")
+
+    def ready(self) -> None:
+        # Register the Celery tasks in every process so views can enqueue them by name (kpis.jobs).
+        from kpis.patterns import tasks  # noqa: F401

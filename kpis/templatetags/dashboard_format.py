@@ -1,11 +1,14 @@
-"""Number formatting for the dashboards: "—" for no data, percentages, signed changes."""
+"""Number formatting for the dashboards ("—" for no data, percentages, signed changes) and their CSV links."""
 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from urllib.parse import urlencode
 
 from django import template
 from django.template.defaultfilters import floatformat
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 register = template.Library()
 
@@ -59,3 +62,12 @@ def share(value, whole):
     if number is None or not total:
         return None
     return round(100 * number / total, 1)
+
+
+@register.simple_tag
+def csv_link(qs: str = "", table: str = ""):
+    """The CSV button of a dashboard: this page's filters (``qs``, urlencoded) plus format=csv, and table=
+    for one table of the page ("CSV"); without a table, the page's main table ("Export CSV")."""
+    params = {"format": "csv", **({"table": table} if table else {})}
+    href = f"?{qs}&{urlencode(params)}" if qs else f"?{urlencode(params)}"
+    return format_html('<a class="btn btn-sm" href="{}">{}</a>', href, _("CSV") if table else _("Export CSV"))

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from partners.api.base import TenantGenericViewSet, TenantReadOnlyViewSet, as_id
 from partners.api.serializers import PartnerInput, PartnerOutput, TierOutput
+from partners.errors import as_api_error
 from partners.models import ApiKeyScope, Partner, PartnerTier
 from partners.services import partner_upsert
 
@@ -24,10 +25,6 @@ class StandardPagination(PageNumberPagination):
 
 ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
 EXTERNAL_ID = OpenApiParameter("external_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The id in your system.")
-
-
-def _django_errors(exc: DjangoValidationError) -> ValidationError:
-    return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
 
 
 @extend_schema_view(
@@ -113,5 +110,5 @@ class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGen
         try:
             partner, created = partner_upsert(tenant=self.tenant, external_id=external_id[:100], actor=request.user, **fields)
         except DjangoValidationError as exc:
-            raise _django_errors(exc) from exc
+            raise as_api_error(exc) from exc
         return Response(PartnerOutput(partner).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

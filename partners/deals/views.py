@@ -16,6 +16,7 @@ from partners.deals import imports as deal_import
 from partners.deals.forms import DealActionForm, DealFilterForm, DealImportForm, DealRegisterForm
 from partners.deals.models import Deal, DealStage
 from partners.deals.services import deal_register, deal_transition
+from partners.errors import add_to_form
 from partners.models import Partner
 from partners.permissions import manager_required, partner_user_required
 from partners.tenancy import get_for_tenant
@@ -42,7 +43,7 @@ def portal_deal_new(request, tenant_slug: str):
         try:
             deal_register(tenant=request.tenant, partner=request.membership.partner, actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            form.add_error(None, exc)
+            add_to_form(form, exc)
         else:
             messages.success(request, _("Deal registered. Your channel manager will review it."))
             return redirect("portal-deals", tenant_slug=tenant_slug)

@@ -60,7 +60,8 @@ class TenantMiddleware:
             raise Http404("No such tenant")
         request.tenant = tenant
         request.membership = membership
-        request.session[SESSION_TENANT] = tenant.slug
+        if request.session.get(SESSION_TENANT) != tenant.slug:  # write the session only when it changes
+            request.session[SESSION_TENANT] = tenant.slug
         language = request.user.language or tenant.default_language
         translation.activate(language)
         request.LANGUAGE_CODE = language

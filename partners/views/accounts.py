@@ -23,12 +23,6 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
 
-def healthz(request):
-    from django.http import HttpResponse
-
-    return HttpResponse("ok", content_type="text/plain")
-
-
 @login_required
 def home(request):
     """After login: straight into the only tenant, or a picker when there are several."""

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
+from partners.errors import add_to_form
 from partners.models import ApiKey, ApiKeyScope
 from partners.permissions import admin_required
 from partners.services import api_key_create, api_key_revoke
@@ -46,8 +47,7 @@ def api_keys(request, tenant_slug: str):
                         tenant=tenant, name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"], actor=request.user
                     )
                 except ValidationError as exc:
-                    for field, errors in exc.message_dict.items():
-                        form.add_error(field if field in form.fields else None, errors)
+                    add_to_form(form, exc)
                 else:
                     form = ApiKeyForm(prefix="key")
     keys = ApiKey.objects.filter(tenant=tenant).select_related("created_by").order_by("revoked_at", "-created_at")

@@ -11,20 +11,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from partners import services
+from partners.errors import add_to_form
 from partners.forms import InviteForm, PartnerForm, SupportActivityForm, TierForm
 from partners.models import Membership, Partner, PartnerTier, Role, SupportActivity
 from partners.permissions import manager_required
 from partners.ratelimit import rate_limit_allow, rate_limit_retry_after
 from partners.selectors import partner_list, tier_list
 from partners.tenancy import get_for_tenant
-
-
-def _apply_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 @manager_required
@@ -43,7 +36,7 @@ def support_activities(request, tenant_slug: str, partner_id: int):
         try:
             saved = services.support_activity_log(tenant=tenant, partner=partner, actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_to_form(form, exc)
         else:
             if not request.htmx:
                 messages.success(request, _("Support activity logged."))
@@ -83,7 +76,7 @@ def partner_admin(request, tenant_slug: str):
         try:
             services.tier_create(tenant=tenant, actor=request.user, **tier_form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(tier_form, exc)
+            add_to_form(tier_form, exc)
         else:
             messages.success(request, _("Tier added."))
             return redirect("manage-partner-admin", tenant_slug=tenant_slug)
@@ -122,7 +115,7 @@ def partner_form(request, tenant_slug: str, partner_id: int | None = None):
                 services.partner_update(tenant=tenant, actor=request.user, partner=partner, **form.cleaned_data)
                 messages.success(request, _("Partner “%(name)s” saved.") % {"name": partner.name})
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_to_form(form, exc)
         else:
             return redirect("manage-partner-admin", tenant_slug=tenant_slug)
     members = None
@@ -157,7 +150,7 @@ def member_invite(request, tenant_slug: str):
                     partner=d.get("partner"),
                 )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                add_to_form(form, exc)
             else:
                 messages.success(request, _(
                     "An invitation was sent to %(email)s. They get access when they accept it."

@@ -70,3 +70,20 @@ def test_admin_cannot_create_events(client, admin_a):
     with scopes_disabled():
         assert not ActivityEvent.objects.exists()
         assert Asset.objects.count() == 0
+
+
+def test_faq_synonym_and_question_admin_are_scoped(client, admin_a, tenant_b):
+    from enablement.models import FaqQuestion, FaqSynonym
+
+    with scope(tenant=tenant_b.pk):
+        FaqSynonym.objects.create(tenant=tenant_b, terms="globex-word, other-word")
+        partner_b = f.PartnerFactory(tenant=tenant_b)
+        FaqQuestion.objects.create(tenant=tenant_b, partner=partner_b, query="q", message="globex-question")
+    client.force_login(admin_a.user)
+    assert "globex-word" not in client.get(reverse("admin:enablement_faqsynonym_changelist")).content.decode()
+    assert "globex-question" not in client.get(reverse("admin:enablement_faqquestion_changelist")).content.decode()
+    bad = client.post(reverse("admin:enablement_faqsynonym_add"), {"terms": "値引き"})
+    assert bad.status_code == 200 and "errorlist" in bad.content.decode()
+    assert client.post(reverse("admin:enablement_faqsynonym_add"), {"terms": "値引き、割引"}).status_code == 302
+    with scope(tenant=admin_a.tenant_id):
+        assert FaqSynonym.objects.get(tenant=admin_a.tenant).terms == "値引き, 割引"

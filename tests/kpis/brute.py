@@ -27,9 +27,22 @@ def norm(q: str) -> str:
     return " ".join(q.split()).lower()
 
 
+def superseded(e, events) -> bool:
+    """A person's FAQ answer followed by a later answer of theirs on the same FAQ (changed: not counted)."""
+    if e.verb != "faq.feedback" or e.user_id is None:
+        return False
+    return any(
+        o.verb == "faq.feedback" and o.user_id == e.user_id and o.asset_id == e.asset_id
+        and (o.occurred_at, o.stored_id) > (e.occurred_at, e.stored_id)
+        for o in events
+    )
+
+
 def daily_facts(events, zone) -> dict:
     groups = defaultdict(list)
     for e in events:
+        if superseded(e, events):
+            continue
         groups[(local_day(e.occurred_at, zone), e.partner_id, e.asset_id, e.verb)].append(e)
     out = {}
     for key, evs in groups.items():

@@ -282,7 +282,8 @@ def test_refresh_now_enqueues_on_commit_and_returns_the_partial(manager_a, login
 def test_freshness_polls_while_a_run_is_pending(manager_a, login):
     tenant = manager_a.tenant
     with scope(tenant=tenant.pk):
-        RollupState.objects.create(tenant=tenant, status="running", started_at=timezone.now())
+        RollupState.objects.create(tenant=tenant, status="running", started_at=timezone.now(),
+                                   lease_until=timezone.now() + dt.timedelta(minutes=2))
     response = login(manager_a).get(
         reverse("manage-freshness", kwargs={"tenant_slug": tenant.slug}), HTTP_HX_REQUEST="true"
     )

@@ -30,6 +30,8 @@ def test_portal_registration(client, login, partner_user_a, tenant_a):
     assert deal.source == "portal" and deal.registered_by == partner_user_a.user and deal.amount == Decimal("1200000")
     page = client.get(url("portal-deals", tenant_a)).content.decode()
     assert "株式会社テスト" in page
+    # the column over the registration dates says "registered on", not the stage "registered"
+    assert '<th scope="col">登録日</th>' in page and 'data-label="登録日"' in page and "登録済み" in page  # stage badge
 
 
 def test_portal_registration_validates(client, login, partner_user_a, tenant_a):

@@ -12,10 +12,11 @@ from rest_framework.response import Response
 
 from partners.api.base import TenantGenericViewSet
 from partners.api.permissions import key_has_scope
-from partners.api.views import EXTERNAL_ID, StandardPagination, _django_errors
+from partners.api.views import EXTERNAL_ID, StandardPagination
 from partners.deals.api.serializers import DealInput, DealOutput
 from partners.deals.models import Deal, DealStage
 from partners.deals.services import deal_transition, deal_upsert
+from partners.errors import as_api_error
 from partners.models import ApiKeyScope, Partner
 
 DEAL_EXAMPLE = OpenApiExample(
@@ -110,5 +111,5 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGeneri
                     deal = deal_transition(tenant=self.tenant, deal=deal, stage=stage, closed_on=closed_on,
                                            actor=request.user)
         except DjangoValidationError as exc:
-            raise _django_errors(exc) from exc
+            raise as_api_error(exc) from exc
         return Response(DealOutput(deal).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
