@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django_scopes import scope, scopes_disabled
 
+from enablement.models import FaqQuestion, FaqSynonym
 from kpis.models import KpiDefinition, RollupState
 from partners import services
 from partners.models import ApiKey, AuditEvent, Invitation, Partner, PartnerTier, User
@@ -44,6 +45,10 @@ def _build_all(tenant, admin_membership):
             "kpis.kpidefinition": definition,
             "kpis.kpiresult": f.KpiResultFactory(definition=definition),
             "kpis.rollupstate": RollupState.objects.create(tenant=tenant),
+            "enablement.faqsynonym": FaqSynonym.objects.create(tenant=tenant, terms="値引き, discount"),
+            "enablement.faqquestion": FaqQuestion.objects.create(
+                tenant=tenant, partner=partner, query="refund", message="How do I refund?"
+            ),
         }
     return rows
 
