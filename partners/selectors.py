@@ -35,6 +35,30 @@ def channel_managers(*, tenant: Tenant) -> QuerySet[User]:
     ).order_by("name", "email")
 
 
+def invitation_by_key(key: str):
+    """The invitation a link key names (cross-tenant: the link comes before any tenant), or None."""
+    from partners.services import invitation_key_unsign, invitation_token_hash
+
+    raw = invitation_key_unsign(key)
+    if not raw:
+        return None
+    with scopes_disabled():
+        return (
+            Invitation.objects.select_related("tenant", "partner")
+            .filter(token_hash=invitation_token_hash(raw), tenant__is_active=True)
+            .first()
+        )
+
+
+def invitation_list(*, tenant: Tenant):
+
+    return (
+        Invitation.objects.filter(tenant=tenant, accepted_at__isnull=True, revoked_at__isnull=True)
+        .select_related("partner", "invited_by")
+        .order_by("-created_at")
+    )
+
+
 def member_list(*, tenant: Tenant, q: str = "", role: str = "") -> QuerySet[Membership]:
     qs = Membership.objects.filter(tenant=tenant).select_related("user", "partner").order_by("role", "user__email")
     if q:
@@ -42,14 +66,6 @@ def member_list(*, tenant: Tenant, q: str = "", role: str = "") -> QuerySet[Memb
     if role:
         qs = qs.filter(role=role)
     return qs
-
-
-def invitation_list(*, tenant: Tenant) -> QuerySet[Invitation]:
-    """Open invitations (pending or expired, not accepted or revoked), newest first."""
-    return (
-        Invitation.objects.filter(tenant=tenant, accepted_at__isnull=True, revoked_at__isnull=True)
-        .select_related("partner", "invited_by").order_by("-created_at")
-    )
 
 
 def audit_event_list(*, tenant: Tenant, q: str = "", action: str = "", actor: str = "",

@@ -9,10 +9,14 @@ import secrets
 from datetime import date, timedelta
 
 from django.conf import settings
+from django.core import signing
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import transaction
-from django.utils import timezone
-from django_scopes import scopes_disabled
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+from django_scopes import scope
 
 from partners.audit import audit_record, summary
 from partners.models import (
@@ -232,9 +236,6 @@ def tier_create(*, tenant: Tenant, actor: User | None, name: str, rank: int) -> 
 # invite, change role/partner, suspend, remove. Nothing here touches a person's password, e-mail,
 # active flag, MFA or staff bits.
 
-INVITATION_TOKEN_BYTES = 32
-
-
 def _actor_may_administer(tenant: Tenant, actor: User | None) -> bool:
     """The system (None), the platform operator, or an active tenant admin of this tenant."""
     if actor is None or getattr(actor, "is_superuser", False):
@@ -259,150 +260,181 @@ def _role_partner(*, tenant: Tenant, role: str, partner: Partner | None) -> Part
     return partner
 
 
-def invitation_token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def tenant_mfa_policy_set(
+    *, tenant: Tenant, actor: User | None, mfa_required_channel_managers: bool, mfa_required_partner_users: bool
+) -> Tenant:
+    """Whether channel managers and partner users need a second factor (tenant admins always do)."""
+    _require_tenant_admin(tenant, actor)
+    before = summary(tenant, ["mfa_required_channel_managers", "mfa_required_partner_users"])
+    tenant.mfa_required_channel_managers = bool(mfa_required_channel_managers)
+    tenant.mfa_required_partner_users = bool(mfa_required_partner_users)
+    tenant.save(update_fields=["mfa_required_channel_managers", "mfa_required_partner_users"])
+    after = summary(tenant, ["mfa_required_channel_managers", "mfa_required_partner_users"])
+    if after != before:
+        audit_record(tenant=tenant, actor=actor, action="mfa_policy.changed", target=tenant, before=before, after=after)
+    return tenant
 
 
-def _invitation_ttl() -> timedelta:
-    return timedelta(days=getattr(settings, "INVITATION_MAX_AGE_DAYS", 7))
+# --- Invitations ---
+# A tenant admin invites an address; the e-mailed link carries a random token (only its hash is
+# stored) signed with the site's key. The link is single-use and expires; the membership exists
+# only once the invited person accepts it.
+
+INVITATION_SALT = "shien.invitation"
 
 
-def _send_on_commit(invitation: Invitation, token: str, *, resent: bool) -> None:
-    from partners.signals import invitation_sent
+def _require_tenant_admin(tenant: Tenant, actor: User | None) -> None:
+    if actor is not None and not Membership.objects.filter(
+        tenant=tenant, user=actor, role=Role.TENANT_ADMIN, is_active=True
+    ).exists():
+        raise ValidationError("Only tenant admins can invite users.")
 
-    def send():
-        invitation_sent.send(sender=Invitation, invitation=invitation, token=token, resent=resent)
 
-    transaction.on_commit(send)
+def invitation_token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def invitation_key_unsign(key: str) -> str | None:
+    """The raw token of a link key, or None when the signature does not match."""
+    try:
+        return signing.Signer(salt=INVITATION_SALT).unsign(key)
+    except signing.BadSignature:
+        return None
+
+
+def invitation_link(raw: str) -> str:
+    key = signing.Signer(salt=INVITATION_SALT).sign(raw)
+    return settings.SITE_URL.rstrip("/") + reverse("invitation-accept", kwargs={"key": key})
+
+
+def _invitation_issue(invitation: Invitation) -> str:
+    raw = secrets.token_urlsafe(32)
+    invitation.token_hash = invitation_token_hash(raw)
+    invitation.expires_at = timezone.now() + timedelta(days=settings.INVITATION_MAX_AGE_DAYS)
+    return raw
+
+
+def _invitation_mail(invitation: Invitation, raw: str, actor: User | None) -> None:
+    tenant = invitation.tenant
+    context = {
+        "invitation": invitation, "tenant": tenant, "link": invitation_link(raw),
+        "inviter": actor.get_full_name() if actor else "", "role": invitation.get_role_display,
+        "days": settings.INVITATION_MAX_AGE_DAYS,
+    }
+    with translation.override(tenant.default_language):
+        subject = render_to_string("account/email/invitation_subject.txt", context).strip()
+        body = render_to_string("account/email/invitation_message.txt", context)
+    transaction.on_commit(lambda: send_mail(subject, body, None, [invitation.email]))
+
+
+def _invitation_check_target(*, tenant: Tenant, role: str, partner: Partner | None) -> Partner | None:
+    if role not in Role.values:
+        raise ValidationError({"role": "Unknown role."})
+    if role == Role.PARTNER_USER and partner is None:
+        raise ValidationError({"partner": "A partner user must belong to a partner."})
+    if role != Role.PARTNER_USER:
+        return None
+    if partner.tenant_id != tenant.pk:
+        raise ValidationError({"partner": "Unknown partner."})
+    return partner
 
 
 @transaction.atomic
 def invitation_create(
     *, tenant: Tenant, actor: User | None, email: str, role: str, partner: Partner | None = None, name: str = ""
-) -> tuple[Invitation, str]:
-    """Create a pending invitation and return ``(invitation, raw_token)``.
-
-    Never looks at whether a person with this address exists anywhere: the membership is created
-    only when the person accepts while logged in (``invitation_accept``), so the answer to the
-    inviter is the same for known and unknown addresses. An open invitation to the same address is
-    replaced (its link stops working). ``invitation_sent`` is sent after commit (the e-mail).
-    """
-    _require_admin(tenant, actor)
-    partner = _role_partner(tenant=tenant, role=role, partner=partner)
-    email = User.objects.normalize_email((email or "").strip()).lower()
-    if not email or "@" not in email or len(email) > 254:
+) -> Invitation:
+    """Invite an address to the tenant and e-mail the link. The answer is the same whether or not the
+    address belongs to a person already (only this tenant's own members are reported)."""
+    _require_tenant_admin(tenant, actor)
+    partner = _invitation_check_target(tenant=tenant, role=role, partner=partner)
+    email = User.objects.normalize_email(email.strip()).lower()
+    if not email or "@" not in email:
         raise ValidationError({"email": "Enter a valid email address."})
-    now = timezone.now()
-    for old in Invitation.objects.select_for_update().filter(
+    if Membership.objects.filter(tenant=tenant, user__email__iexact=email, is_active=True).exists():
+        raise ValidationError({"email": "This person is already a member of this tenant."})
+    pending = Invitation.objects.select_for_update().filter(
         tenant=tenant, email=email, accepted_at__isnull=True, revoked_at__isnull=True
-    ):
-        old.revoked_at = now
-        old.save(update_fields=["revoked_at"])
-        audit_record(tenant=tenant, actor=actor, action="invitation.replaced", target=old)
-    token = secrets.token_urlsafe(INVITATION_TOKEN_BYTES)
-    invitation = Invitation.objects.create(
-        tenant=tenant, email=email, role=role, partner=partner, name=(name or "").strip()[:150],
-        token_hash=invitation_token_hash(token), invited_by=actor if isinstance(actor, User) else None,
-        created_at=now, expires_at=now + _invitation_ttl(),
-    )
+    ).first()
+    if pending is not None:  # an expired or outstanding invitation is replaced by this one
+        pending.revoked_at = timezone.now()
+        pending.save(update_fields=["revoked_at"])
+        audit_record(tenant=tenant, actor=actor, action="invitation.replaced", target=pending)
+    invitation = Invitation(tenant=tenant, email=email, role=role, partner=partner, name=name.strip()[:150],
+                            invited_by=actor)
+    raw = _invitation_issue(invitation)
+    invitation.save(force_insert=True)
     audit_record(tenant=tenant, actor=actor, action="invitation.created", target=invitation,
                  after={"email": email, "role": role, "partner": partner})
-    _send_on_commit(invitation, token, resent=False)
-    return invitation, token
+    _invitation_mail(invitation, raw, actor)
+    return invitation
 
 
 @transaction.atomic
-def invitation_resend(*, tenant: Tenant, invitation: Invitation, actor: User | None) -> tuple[Invitation, str]:
-    """A fresh link (the old one stops working) and a new expiry; only for open invitations."""
-    _require_admin(tenant, actor)
+def invitation_resend(*, tenant: Tenant, invitation: Invitation, actor: User | None) -> Invitation:
+    """A new link (the old one stops working) with a fresh expiry, e-mailed again."""
+    _require_tenant_admin(tenant, actor)
     if invitation.tenant_id != tenant.pk:
         raise ValidationError("Unknown invitation.")
-    invitation = Invitation.objects.select_for_update().get(tenant=tenant, pk=invitation.pk)
     if invitation.accepted_at or invitation.revoked_at:
-        raise ValidationError("This invitation is no longer open.")
-    token = secrets.token_urlsafe(INVITATION_TOKEN_BYTES)
-    now = timezone.now()
-    invitation.token_hash = invitation_token_hash(token)
-    invitation.expires_at = now + _invitation_ttl()
-    invitation.sent_count += 1
-    invitation.save(update_fields=["token_hash", "expires_at", "sent_count"])
+        raise ValidationError("This invitation is no longer pending.")
+    raw = _invitation_issue(invitation)
+    invitation.save(update_fields=["token_hash", "expires_at"])
     audit_record(tenant=tenant, actor=actor, action="invitation.resent", target=invitation)
-    _send_on_commit(invitation, token, resent=True)
-    return invitation, token
+    _invitation_mail(invitation, raw, actor)
+    return invitation
 
 
 @transaction.atomic
 def invitation_revoke(*, tenant: Tenant, invitation: Invitation, actor: User | None) -> Invitation:
-    _require_admin(tenant, actor)
+    _require_tenant_admin(tenant, actor)
     if invitation.tenant_id != tenant.pk:
         raise ValidationError("Unknown invitation.")
-    invitation = Invitation.objects.select_for_update().get(tenant=tenant, pk=invitation.pk)
-    if invitation.accepted_at:
-        raise ValidationError("This invitation was already accepted.")
-    if invitation.revoked_at is None:
+    if invitation.accepted_at is None and invitation.revoked_at is None:
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
         audit_record(tenant=tenant, actor=actor, action="invitation.revoked", target=invitation)
     return invitation
 
 
-def invitation_lookup(*, token: str) -> Invitation | None:
-    """The open, unexpired invitation with this token, or None (for the accept page).
-
-    A cross-tenant lookup by the secret token, visibly without scope."""
-    if not token or len(token) > 200:
-        return None
-    with scopes_disabled():
-        invitation = (
-            Invitation.objects.select_related("tenant", "partner")
-            .filter(token_hash=invitation_token_hash(token), accepted_at__isnull=True, revoked_at__isnull=True)
-            .first()
-        )
-    if invitation is None or not invitation.is_pending or not invitation.tenant.is_active:
-        return None
-    return invitation
-
-
 @transaction.atomic
-def invitation_accept(*, token: str, user: User) -> Membership:
-    """The logged-in person behind the invited address accepts: the membership is created now.
+def invitation_accept(
+    *, invitation: Invitation, user: User | None = None, name: str = "", password: str | None = None
+) -> tuple[User, Membership]:
+    """Turn a pending invitation into an active membership.
 
-    Refused when the token is unknown, used, revoked or expired, when the logged-in person's
-    e-mail is not the invited address, or when they are already a member of the tenant.
+    ``user``: the logged-in person accepting (their address must be the invited one). Without it a
+    new person is created with ``password`` (their address counts as verified: they hold the link).
     """
-    invitation = invitation_lookup(token=token)
-    if invitation is None:
-        raise ValidationError("This invitation link is invalid or has expired.")
-    if not user.is_authenticated or (user.email or "").lower() != invitation.email:
-        raise ValidationError("This invitation was sent to another e-mail address.")
-    tenant = invitation.tenant
-    with scopes_disabled():
+    from allauth.account.models import EmailAddress
+
+    with scope(tenant=invitation.tenant_id):
         invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
-        if invitation.accepted_at or invitation.revoked_at:
-            raise ValidationError("This invitation link is invalid or has expired.")
-        if Membership.objects.filter(tenant=tenant, user=user).exists():
-            raise ValidationError("You are already a member of this tenant.")
-        membership = Membership.objects.create(
-            tenant=tenant, user=user, role=invitation.role, partner=invitation.partner
-        )
+        if not invitation.is_pending:
+            raise ValidationError("This invitation is no longer valid.")
+        if user is None:
+            if User.objects.filter(email__iexact=invitation.email).exists():
+                raise ValidationError("An account with this address exists: log in to accept.")
+            if not password:
+                raise ValidationError({"password1": "Choose a password."})
+            user = User(email=invitation.email, name=(name or invitation.name).strip()[:150])
+            user.set_password(password)
+            user.save()
+            EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+        elif user.email.lower() != invitation.email:
+            raise ValidationError("This invitation was sent to another address.")
+        membership = Membership.objects.filter(tenant=invitation.tenant, user=user).first()
+        if membership is None:
+            membership = Membership.objects.create(
+                tenant=invitation.tenant, user=user, role=invitation.role, partner=invitation.partner
+            )
+        else:
+            membership.role, membership.partner, membership.is_active = invitation.role, invitation.partner, True
+            membership.save(update_fields=["role", "partner", "is_active"])
         invitation.accepted_at = timezone.now()
-        invitation.accepted_by = user
-        invitation.save(update_fields=["accepted_at", "accepted_by"])
-        if invitation.name and not user.name:
-            user.name = invitation.name
-            user.save(update_fields=["name"])
-        audit_record(tenant=tenant, actor=user, action="invitation.accepted", target=invitation,
+        invitation.save(update_fields=["accepted_at"])
+        audit_record(tenant=invitation.tenant, actor=user, action="invitation.accepted", target=invitation,
                      after={"role": membership.role, "partner": membership.partner})
-    return membership
-
-
-@transaction.atomic
-def membership_invite(
-    *, tenant: Tenant, actor: User | None, email: str, role: str, name: str = "", partner: Partner | None = None
-) -> Invitation:
-    """Invite a person (known or not) to the tenant: a pending invitation, never a silent attachment."""
-    invitation, _token = invitation_create(tenant=tenant, actor=actor, email=email, role=role, partner=partner, name=name)
-    return invitation
+        return user, membership
 
 
 def _other_active_admins(tenant: Tenant, membership: Membership) -> bool:

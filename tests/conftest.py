@@ -20,7 +20,7 @@ _original_sql_flush = SQLiteOps.sql_flush
 
 _APPEND_ONLY = {
     "enablement_activityevent": "enablement.migrations.0003_activity_log_append_only",
-    "partners_auditevent": "partners.migrations.0005_audit_log_append_only",
+    "partners_auditevent": "partners.migrations.0007_audit_log_append_only",
 }
 
 
@@ -63,6 +63,23 @@ def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     # Password hashing is deliberately slow in production; tests only need it to be correct.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """allauth keeps its rate limits (e.g. 30 logins a minute per address) and used TOTP codes in the
+    cache: each test starts from an empty one, as if the suite were not one fast client."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _mfa_enforcement(request, settings):
+    """The second-factor requirement is exercised by the tests marked ``mfa``; elsewhere sessions of
+    tenant admins stand in for ones that passed it."""
+    settings.MFA_ENFORCED = request.node.get_closest_marker("mfa") is not None
 
 
 @pytest.fixture(autouse=True)

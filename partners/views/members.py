@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from partners import services
-from partners.models import Invitation, Membership, Partner, Role
+from partners.models import Membership, Partner, Role
 from partners.permissions import admin_required
 from partners.selectors import invitation_list, member_list, partner_list
 from partners.tenancy import get_for_tenant
@@ -100,31 +100,4 @@ def member_action(request, tenant_slug: str, membership_id: int):
         _flash_errors(request, exc)
     else:
         messages.success(request, done % {"email": membership.user.email})
-    return redirect("manage-members", tenant_slug=tenant_slug)
-
-
-@admin_required
-@require_POST
-def invitation_action(request, tenant_slug: str, invitation_id: int):
-    """POST ``action`` = resend | revoke."""
-    from partners.ratelimit import rate_limit_allow
-
-    tenant = request.tenant
-    invitation = get_for_tenant(Invitation, tenant=tenant, pk=invitation_id)
-    action = request.POST.get("action")
-    try:
-        if action == "resend":
-            if not (rate_limit_allow("invite:tenant", str(tenant.pk))
-                    and rate_limit_allow("invite:email", f"{tenant.pk}:{invitation.email}")):
-                messages.error(request, _("Too many invitations were sent. Try again later."))
-                return redirect("manage-members", tenant_slug=tenant_slug)
-            services.invitation_resend(tenant=tenant, invitation=invitation, actor=request.user)
-            messages.success(request, _("The invitation to %(email)s was sent again.") % {"email": invitation.email})
-        elif action == "revoke":
-            services.invitation_revoke(tenant=tenant, invitation=invitation, actor=request.user)
-            messages.success(request, _("The invitation to %(email)s is revoked.") % {"email": invitation.email})
-        else:
-            messages.error(request, _("Unknown action."))
-    except ValidationError as exc:
-        _flash_errors(request, exc)
     return redirect("manage-members", tenant_slug=tenant_slug)

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _login(client, email, password="wrong", ip="198.51.100.10", **extra):
-    return client.post(reverse("login"), {"username": email, "password": password}, REMOTE_ADDR=ip, **extra)
+    return client.post(reverse("account_login"), {"login": email, "password": password}, REMOTE_ADDR=ip, **extra)
 
 
 def test_ipware_is_installed_and_used_by_axes():
@@ -84,11 +84,11 @@ def test_a_40_mb_anonymous_multipart_post_to_login_is_refused(client):
     boundary = "----shienboundary"
     payload = b"x" * (40 * 1024 * 1024)
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\na@example.test\r\n"
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"login\"\r\n\r\na@example.test\r\n"
         f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\n"
         "Content-Type: application/octet-stream\r\n\r\n"
     ).encode() + payload + f"\r\n--{boundary}--\r\n".encode()
-    response = client.generic("POST", reverse("login"), body, content_type=f"multipart/form-data; boundary={boundary}")
+    response = client.generic("POST", reverse("account_login"), body, content_type=f"multipart/form-data; boundary={boundary}")
     assert response.status_code in (400, 413)
 
 
@@ -100,7 +100,7 @@ def test_body_caps_are_set(settings):
 
 
 def test_normal_login_still_works_under_the_cap(client, manager_a):
-    response = client.post(reverse("login"), {"username": manager_a.user.email, "password": f.PASSWORD})
+    response = client.post(reverse("account_login"), {"login": manager_a.user.email, "password": f.PASSWORD})
     assert response.status_code == 302
 
 
@@ -118,7 +118,7 @@ def test_seed_demo_under_the_production_settings_module_refuses(tmp_path):
     from django.conf import settings as django_settings
 
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "prm.settings_production", "SECRET_KEY": "x" * 50,
-           "ALLOWED_HOSTS": "example.test", "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}"}
+           "ALLOWED_HOSTS": "example.test", "SITE_URL": "https://example.test", "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}"}
     done = subprocess.run([sys.executable, "manage.py", "seed_demo"], cwd=django_settings.BASE_DIR, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode != 0

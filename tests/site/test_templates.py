@@ -46,7 +46,7 @@ def test_sidebar_lists_every_area_once_and_hides_admin_items_from_managers(clien
     hrefs = re.findall(r'<a href="([^"]+)"', nav)
     expected = [url(n, tenant_a) for n in (
         "manage-overview", "manage-partners", "manage-content", "manage-faq", "manage-teams", "manage-patterns",
-        "manage-assets", "manage-assignments", "manage-deals", "manage-partner-admin", "manage-members",
+        "manage-assets", "manage-assignments", "manage-deals", "manage-partner-admin", "manage-security", "manage-members",
         "manage-api-keys", "manage-audit-log")]
     assert hrefs == [*expected, reverse("admin:index")]  # a tenant admin (admin access by membership)
     assert nav.count('class="sidebar-heading"') == 3
@@ -55,6 +55,7 @@ def test_sidebar_lists_every_area_once_and_hides_admin_items_from_managers(clien
     assert url("manage-api-keys", tenant_a) not in nav and url("manage-deals", tenant_a) in nav
     assert url("manage-members", tenant_a) not in nav and url("manage-audit-log", tenant_a) not in nav
     assert reverse("admin:index") not in nav
+    assert url("manage-security", tenant_a) not in nav
 
 
 def test_portal_navigation(client, login, partner_user_a, tenant_a):

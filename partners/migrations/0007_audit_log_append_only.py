@@ -43,7 +43,7 @@ def _run(statements_by_vendor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("partners", "0004_access_invitations_audit")]
+    dependencies = [("partners", "0006_audit_log_api_key_scopes")]
 
     operations = [
         migrations.RunPython(
