@@ -190,12 +190,19 @@ class TenantScopedAdmin(admin.ModelAdmin):
 
     def save_formset(self, request, form, formset, change):
         instances = formset.save(commit=False)
+        tenant = form.instance.tenant
         for instance in instances:
             if hasattr(instance, "tenant_id"):
                 instance.tenant_id = form.instance.tenant_id
+            fields = [f.name for f in instance._meta.concrete_fields if f.name not in ("id", "tenant")]
+            created = instance.pk is None
             instance.save()
+            audit_record(tenant=tenant, actor=request.user, target=instance,
+                         action=f"{instance._meta.model_name}.{'created' if created else 'changed'}",
+                         after=summary(instance, fields))
         formset.save_m2m()
         for obj in formset.deleted_objects:
+            audit_record(tenant=tenant, actor=request.user, action=f"{obj._meta.model_name}.deleted", target=obj)
             obj.delete()
 
 
