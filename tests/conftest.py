@@ -18,18 +18,17 @@ from tests import factories as f
 _original_sql_flush = SQLiteOps.sql_flush
 
 
-_APPEND_ONLY = {
-    "enablement_activityevent": "enablement.migrations.0003_activity_log_append_only",
-    "partners_auditevent": "partners.migrations.0007_audit_log_append_only",
-}
-
-
 def _sql_flush_keeping_triggers(self, style, tables, *, reset_sequences=False, allow_cascade=False):
     statements = _original_sql_flush(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
-    migs = [importlib.import_module(m) for table, m in _APPEND_ONLY.items() if table in tables]
-    before = [sql for mig in migs for sql in mig.SQLITE_BACKWARD]
-    after = [sql for mig in migs for sql in mig.SQLITE_FORWARD]
-    return [*before, *statements, *after]
+    for table, module in (
+        ("enablement_activityevent", "enablement.migrations.0003_activity_log_append_only"),
+        ("deals_dealevent", "partners.deals.migrations.0003_deal_keys_and_history_append_only"),
+        ("partners_auditevent", "partners.migrations.0008_audit_log_append_only"),
+    ):
+        if table in tables:
+            mig = importlib.import_module(module)
+            statements = [*mig.SQLITE_BACKWARD, *statements, *mig.SQLITE_FORWARD]
+    return statements
 
 
 SQLiteOps.sql_flush = _sql_flush_keeping_triggers
