@@ -188,7 +188,7 @@ class ApiKeyAdminForm(forms.ModelForm):
 
     class Meta:
         model = ApiKey
-        fields = ["name", "scopes"]
+        fields = ["name", "scopes", "trusted_source"]
 
 
 class ApiKeyChangeForm(forms.ModelForm):
@@ -196,13 +196,13 @@ class ApiKeyChangeForm(forms.ModelForm):
 
     class Meta:
         model = ApiKey
-        fields = ["name"]
+        fields = ["name", "trusted_source"]
 
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(TenantScopedAdmin):
-    list_display = ["name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
-    list_filter = ["revoked_at"]
+    list_display = ["name", "prefix", "scopes", "trusted_source", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at", "trusted_source"]
     search_fields = ["name", "prefix"]
     readonly_fields = ["prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
 
@@ -215,8 +215,10 @@ class ApiKeyAdmin(TenantScopedAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["name", "scopes"]
-        return ["name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at", "revoke"]
+            return ["name", "scopes", "trusted_source"]
+        if obj.revoked_at is not None:
+            return ["name", "prefix", "scopes", "trusted_source", "created_at", "last_used_at", "revoked_at"]
+        return ["name", "prefix", "scopes", "trusted_source", "created_at", "last_used_at", "revoked_at", "revoke"]
 
     def has_change_permission(self, request, obj=None):
         # A revoked key is final: nothing about it can be changed any more.
@@ -232,7 +234,8 @@ class ApiKeyAdmin(TenantScopedAdmin):
         if not change:
             try:
                 key, raw = services.api_key_create(tenant=tenant, name=form.cleaned_data["name"],
-                                                   scopes=form.cleaned_data["scopes"], actor=request.user)
+                                                   scopes=form.cleaned_data["scopes"], actor=request.user,
+                                                   trusted_source=form.cleaned_data.get("trusted_source", False))
             except ValidationError as exc:
                 raise PermissionDenied(exc.messages[0]) from exc
             obj.pk, obj.prefix = key.pk, key.prefix

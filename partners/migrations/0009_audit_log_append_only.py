@@ -43,7 +43,7 @@ def _run(statements_by_vendor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("partners", "0007_audit_log_api_key_scopes")]
+    dependencies = [("partners", "0008_audit_log_api_key_scopes")]
 
     operations = [
         migrations.RunPython(
