@@ -37,5 +37,5 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path(settings.ADMIN_URL, admin.site.urls),  # ADMIN_URL, default "admin/"
     path("t/<slug:tenant_slug>/", include(tenant_patterns)),
-    path("api/", include("prm.urls_api")),
+    path("api/", include("prm.api")),
 ]
