@@ -188,7 +188,7 @@ SOCIALACCOUNT_PROVIDERS = {"openid_connect": {"OAUTH_PKCE_ENABLED": True}}
 # SSO client secrets are stored encrypted with this Fernet key (32 url-safe base64 bytes); without it
 # a secret can only come from the environment variable the tenant admin names.
 SSO_SECRET_KEY = env("SSO_SECRET_KEY", default="")
-# Absolute links in e-mails (invitations) start with this.
+# Absolute links in e-mails (invitations, notifications, unsubscribe) start with this.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 INVITATION_MAX_AGE_DAYS = env.int("INVITATION_MAX_AGE_DAYS", default=7)
 
@@ -304,8 +304,6 @@ CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cook
 # Django 6.1 mailers: the console in development; production.py configures SMTP.
 MAILERS = {"default": {"BACKEND": env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")}}
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="shien@localhost")
-# Links in mails (notifications, unsubscribe) are made absolute with this origin.
-SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 
 # --- Celery -------------------------------------------------------------------------------------
 # No broker configured (the embedded default): tasks run eagerly in the calling process.
