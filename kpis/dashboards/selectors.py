@@ -48,6 +48,7 @@ from kpis.models import (
 )
 from partners.deals.models import Deal
 from partners.models import MANAGER_ROLES, Membership, Partner, PartnerTier, Role, SupportActivity
+from partners.reading import partner_ordering, partner_sort_key
 
 TREND_LOOKBACK_DAYS = {"week": 7 * 12, "month": 366, "quarter": 3 * 366}
 TREND_POINTS = 12
@@ -334,7 +335,7 @@ def partners_table(*, tenant, filters: DashboardFilters, sort: str = "name", com
     the latest period ending by the selected end. Sorting and paging happen on that list.
     """
     partners = list(
-        Partner.objects.filter(filters.partner_q(), tenant=tenant).select_related("tier", "manager").order_by("name", "pk")
+        Partner.objects.filter(filters.partner_q(), tenant=tenant).select_related("tier", "manager").order_by(*partner_ordering())
     )
     figures = {
         row["partner_id"]: row
@@ -389,7 +390,7 @@ def partners_table(*, tenant, filters: DashboardFilters, sort: str = "name", com
     descending = sort.startswith("-")
     key = sort.lstrip("-")
     attribute = {
-        "name": lambda p: p.name,
+        "name": partner_sort_key,
         "tier": lambda p: p.tier.rank if p.tier else None,
         "status": lambda p: p.status,
         "manager": lambda p: (p.manager.get_full_name() or p.manager.email) if p.manager else None,
@@ -398,10 +399,10 @@ def partners_table(*, tenant, filters: DashboardFilters, sort: str = "name", com
         "downloads": lambda p: p.downloads,
         "last_activity": lambda p: p.last_activity,
         "support": lambda p: p.support_count,
-    }.get(key, lambda p: p.name)
+    }.get(key, partner_sort_key)
     present = [p for p in partners if attribute(p) is not None]
     missing = [p for p in partners if attribute(p) is None]
-    present.sort(key=lambda p: p.name)  # ties: by name, stable under the main sort
+    present.sort(key=partner_sort_key)  # ties: by name (あいうえお order in Japanese), stable under the main sort
     present.sort(key=attribute, reverse=descending)
     return present + missing
 

@@ -21,6 +21,7 @@ from kpis.models import DailyActivityFact, PartnerAssetState
 from kpis.patterns.models import OutcomeMetric, PatternItem, PatternItemType, PatternRun
 from partners.deals.models import Deal, DealStage
 from partners.models import CohortOverride, Partner, PartnerStatus, Tenant
+from partners.reading import partner_ordering
 
 DEFAULT_WINDOW_DAYS = 365
 DEFAULT_TOP_SHARE = 0.2
@@ -105,7 +106,7 @@ def partner_cohorts(
             won_count=Count("deals", filter=won_in_window),
             first_win_on=Min("deals__closed_on", filter=won_in_window),
         )
-        .order_by("name")
+        .order_by(*partner_ordering())
     )
     rows = []
     for p in partners:
