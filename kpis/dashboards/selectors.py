@@ -407,6 +407,27 @@ def partners_table(*, tenant, filters: DashboardFilters, sort: str = "name", com
     return present + missing
 
 
+# --- first-run checklist ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChecklistStep:
+    key: str  # invite, tiers, publish, assign, targets
+    done: bool
+
+
+def first_run_checklist(*, tenant) -> list[ChecklistStep] | None:
+    """The set-up steps of a new tenant, each ticked when done; None once every step is done."""
+    steps = [
+        ChecklistStep("invite", Membership.objects.filter(tenant=tenant, role=Role.PARTNER_USER).exists()),
+        ChecklistStep("tiers", PartnerTier.objects.filter(tenant=tenant).exists()),
+        ChecklistStep("publish", Asset.objects.filter(tenant=tenant, status=AssetStatus.PUBLISHED).exists()),
+        ChecklistStep("assign", Assignment.objects.filter(tenant=tenant).exists()),
+        ChecklistStep("targets", KpiDefinition.objects.filter(tenant=tenant).exists()),
+    ]
+    return None if all(s.done for s in steps) else steps
+
+
 # --- partner scorecard -----------------------------------------------------------------------------
 
 
