@@ -12,7 +12,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends gettext && rm -
 COPY pyproject.toml ./
 RUN pip install --no-cache-dir .
 COPY . .
-RUN SECRET_KEY=build-only ALLOWED_HOSTS=localhost python manage.py collectstatic --no-input \
+RUN SECRET_KEY=build-only ALLOWED_HOSTS=localhost SITE_URL=https://localhost python manage.py collectstatic --no-input \
     && mkdir -p /app/media && chown -R shien /app/media
 
 USER shien

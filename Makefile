@@ -13,7 +13,7 @@ for c in python3.13 python3.12 $(PYENV_ROOT)/versions/3.13*/bin/python3 $(PYENV_
 done; echo "No Python >= 3.12 found (tried python3.13, python3.12, pyenv versions, python3)" >&2; exit 1
 endef
 
-.PHONY: run test test-fast e2e lint check messages bench worker beat clean help
+.PHONY: run test test-fast e2e lint check messages bench worker beat backup restore clean help
 
 help:
 	@echo "make run    - install, migrate, seed the demo and serve on http://127.0.0.1:8000"
@@ -50,7 +50,7 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
-	DJANGO_SETTINGS_MODULE=prm.settings_production SECRET_KEY=$$(openssl rand -hex 32) ALLOWED_HOSTS=shien.example.com \
+	DJANGO_SETTINGS_MODULE=prm.settings_production SECRET_KEY=$$(openssl rand -hex 32) ALLOWED_HOSTS=shien.example.com SITE_URL=https://shien.example.com \
 	  $(PY) manage.py check --deploy --fail-level WARNING
 
 # Updates exactly the catalogues settings.LOCALE_PATHS loads (one per context + locale/ for the site-wide
@@ -63,6 +63,29 @@ bench: $(VENV)/.installed-dev
 	$(PY) bench/rollup.py
 	$(PY) bench/dashboard.py
 	$(PY) bench/ingest.py
+
+# Backups (PostgreSQL): a custom-format dump of DATABASE_URL plus a tarball of MEDIA_ROOT, in
+# BACKUP_DIR (default ./backups). Restore into an EMPTY database: make restore DUMP=… MEDIA_ARCHIVE=…
+# (DATABASE_URL names the target; run as the owner role). docs/operations.md: schedule, PITR.
+BACKUP_DIR ?= backups
+backup: $(VENV)/.installed-runtime
+	@case "$$DATABASE_URL" in postgres*) ;; *) echo "make backup needs DATABASE_URL=postgres://…" >&2; exit 2;; esac
+	@mkdir -p "$(BACKUP_DIR)"; stamp=$$(date -u +%Y%m%dT%H%M%SZ); \
+	pg_dump --format=custom --no-owner --file="$(BACKUP_DIR)/shien-$$stamp.dump" "$$DATABASE_URL" && \
+	media=$$($(PY) -c 'import django,os;os.environ.setdefault("DJANGO_SETTINGS_MODULE","prm.settings");django.setup();from django.conf import settings;print(settings.MEDIA_ROOT)') && \
+	mkdir -p "$$media" && tar -C "$$media" -czf "$(BACKUP_DIR)/media-$$stamp.tar.gz" . && \
+	echo "backup: $(BACKUP_DIR)/shien-$$stamp.dump and $(BACKUP_DIR)/media-$$stamp.tar.gz"
+
+restore: $(VENV)/.installed-runtime
+	@case "$$DATABASE_URL" in postgres*) ;; *) echo "make restore needs DATABASE_URL=postgres://… (an empty database)" >&2; exit 2;; esac
+	@test -f "$(DUMP)" || { echo "make restore DUMP=path/to/shien-….dump [MEDIA_ARCHIVE=path/to/media-….tar.gz]" >&2; exit 2; }
+	@tables=$$(psql "$$DATABASE_URL" -Atc "select count(*) from pg_tables where schemaname = current_schema()"); \
+	if [ "$$tables" != "0" ]; then echo "refusing to restore into a database that has $$tables tables" >&2; exit 2; fi
+	pg_restore --no-owner --exit-on-error --dbname="$$DATABASE_URL" "$(DUMP)"
+	@if [ -n "$(MEDIA_ARCHIVE)" ]; then \
+	  media=$$($(PY) -c 'import django,os;os.environ.setdefault("DJANGO_SETTINGS_MODULE","prm.settings");django.setup();from django.conf import settings;print(settings.MEDIA_ROOT)'); \
+	  mkdir -p "$$media" && tar -C "$$media" -xzf "$(MEDIA_ARCHIVE)" && echo "media restored into $$media"; fi
+	$(PY) manage.py migrate --no-input
 
 worker: $(VENV)/.installed-runtime
 	$(VENV)/bin/celery -A prm worker -l info

@@ -14,3 +14,4 @@ class PartnersConfig(AppConfig):
 
         connection_created.connect(rls.install, dispatch_uid="shien-rls-install")
         post_migrate.connect(rls.ensure_after_migrate, dispatch_uid="shien-rls-ensure")
+        from partners.accounts import receivers  # noqa: F401

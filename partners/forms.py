@@ -1,28 +1,57 @@
-"""Forms of the partners context: login, partner settings, tiers, invitations, support activities."""
+"""Forms of the partners context: invitations, SSO, partner settings, tiers, invitations, support activities."""
 
 from __future__ import annotations
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from partners.models import Partner, PartnerStatus, PartnerTier, Role, SupportActivityKind, User
+from partners.models import (
+    Partner,
+    PartnerStatus,
+    PartnerTier,
+    Role,
+    SsoConnection,
+    SsoProtocol,
+    SupportActivityKind,
+    Tenant,
+    User,
+)
 from partners.selectors import channel_managers, partner_list, tier_list
 
 
-class EmailAuthenticationForm(AuthenticationForm):
-    """Login with email + password. The error never says whether the account exists."""
+class InvitationPasswordForm(forms.Form):
+    """A new person accepting an invitation: their name and a password."""
 
-    username = forms.EmailField(
-        label=_("Email address"),
-        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
-    )
+    name = forms.CharField(label=_("Name"), max_length=150, required=False,
+                           widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    password1 = forms.CharField(label=_("Password"), strip=False,
+                                widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    password2 = forms.CharField(label=_("Password (again)"), strip=False,
+                                widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
 
-    error_messages = {
-        "invalid_login": _("The email address or password is incorrect."),
-        "inactive": _("The email address or password is incorrect."),
-    }
+    def __init__(self, *args, email: str, **kwargs):
+        self.email = email
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        from django.contrib.auth import password_validation
+
+        data = super().clean()
+        p1, p2 = data.get("password1"), data.get("password2")
+        if p1 and p2 and p1 != p2:
+            self.add_error("password2", _("The two passwords do not match."))
+        elif p1:
+            try:
+                password_validation.validate_password(p1, User(email=self.email, name=data.get("name", "")))
+            except forms.ValidationError as exc:
+                self.add_error("password1", exc)
+        return data
+
+
+class SsoDiscoveryForm(forms.Form):
+    email = forms.EmailField(label=_("Work email address"),
+                             widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}))
 
 
 class SupportActivityForm(forms.Form):
@@ -82,3 +111,61 @@ class InviteForm(forms.Form):
         if data.get("role") == Role.PARTNER_USER and not data.get("partner"):
             self.add_error("partner", _("Choose the partner this user works for."))
         return data
+
+
+class MfaPolicyForm(forms.ModelForm):
+    class Meta:
+        model = Tenant
+        fields = ["mfa_required_channel_managers", "mfa_required_partner_users"]
+
+
+class SsoConnectionForm(forms.ModelForm):
+    client_secret = forms.CharField(
+        label=_("Client secret"), required=False, strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text=_("Stored encrypted. Leave empty to keep the current secret."),
+    )
+    role_mapping = forms.JSONField(
+        label=_("Role mapping"), required=False, initial=list,
+        widget=forms.Textarea(attrs={"rows": 3, "class": "mono"}),
+        help_text=_('A list of rules, first match wins, e.g. [{"attribute": "groups", "value": "prm-admins", '
+                    '"role": "tenant_admin"}, {"domain": "partner.example", "role": "partner_user", "partner": 12}].'),
+    )
+
+    default_partner = forms.ModelChoiceField(
+        label=_("Default partner"), queryset=Partner.objects.none(), required=False, empty_label="—",
+        help_text=_("For the default role “partner user”."),
+    )
+
+    OIDC_FIELDS = ["issuer", "client_id", "client_secret", "client_secret_env"]
+    SAML_FIELDS = ["idp_entity_id", "idp_sso_url", "idp_x509cert", "idp_metadata_url"]
+
+    class Meta:
+        model = SsoConnection
+        fields = [
+            "name", "is_active", "issuer", "client_id", "client_secret_env", "idp_entity_id", "idp_sso_url",
+            "idp_x509cert", "idp_metadata_url", "email_domains", "jit_enabled", "default_role", "default_partner",
+            "role_mapping",
+        ]
+        widgets = {"idp_x509cert": forms.Textarea(attrs={"rows": 4, "class": "mono"})}
+
+    def __init__(self, *args, tenant, protocol, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.protocol = protocol
+        drop = self.SAML_FIELDS if protocol == SsoProtocol.OIDC else self.OIDC_FIELDS
+        for name in drop:
+            self.fields.pop(name, None)
+        self.order_fields(["name", "is_active", *(f for f in self.fields if f in self.OIDC_FIELDS + self.SAML_FIELDS)])
+        self.fields["default_partner"].queryset = partner_list(tenant=tenant)
+        self.fields["default_role"].choices = [("", "—"), *Role.choices]
+
+    def clean_role_mapping(self):
+        value = self.cleaned_data.get("role_mapping") or []
+        if not isinstance(value, list):
+            raise forms.ValidationError(_("Enter a list of rules."))
+        return value
+
+    def service_kwargs(self) -> dict:
+        data = dict(self.cleaned_data)
+        secret = data.pop("client_secret", "") or ""
+        return {**data, "client_secret": secret}

@@ -93,6 +93,11 @@ class Tenant(models.Model):
         _("default language"), max_length=8, default="ja", choices=settings.LANGUAGES
     )
     is_active = models.BooleanField(_("active"), default=True)
+    mfa_required_channel_managers = models.BooleanField(
+        _("require a second factor for channel managers"), default=False,
+        help_text=_("Tenant admins always need one."),
+    )
+    mfa_required_partner_users = models.BooleanField(_("require a second factor for partner users"), default=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
 
     class Meta:
@@ -297,3 +302,117 @@ class ApiKey(TenantOwnedModel):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class Invitation(TenantOwnedModel):
+    """An e-mailed, single-use, expiring invitation to a membership. Only the token's hash is stored;
+    the membership exists once the invited person accepts (a new person sets a password, an existing
+    person accepts while logged in)."""
+
+    email = models.EmailField(_("email address"))
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices)
+    partner = models.ForeignKey(
+        Partner, verbose_name=_("partner"), null=True, blank=True, on_delete=models.CASCADE, related_name="invitations"
+    )
+    name = models.CharField(_("name"), max_length=150, blank=True, default="")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(_("expires"))
+    accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "email"], condition=Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="uniq_pending_invitation_per_tenant",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.tenant_id} ({self.get_role_display()})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "pending"
+
+
+class SsoProtocol(models.TextChoices):
+    OIDC = "oidc", _("OpenID Connect")
+    SAML = "saml", _("SAML 2.0")
+
+
+class SsoConnection(TenantOwnedModel):
+    """A tenant's identity provider. People it vouches for get a membership in this tenant only."""
+
+    protocol = models.CharField(_("protocol"), max_length=8, choices=SsoProtocol.choices)
+    name = models.CharField(_("button label"), max_length=100, help_text=_("Shown on the login page."))
+    is_active = models.BooleanField(_("active"), default=True)
+    # OpenID Connect
+    issuer = models.URLField(_("issuer URL"), blank=True, default="")
+    client_id = models.CharField(_("client id"), max_length=255, blank=True, default="")
+    client_secret_encrypted = models.TextField(blank=True, default="", editable=False)
+    client_secret_env = models.CharField(
+        _("client secret from environment variable"), max_length=100, blank=True, default="",
+        help_text=_("Name of an environment variable SHIEN_SSO_… holding the secret (instead of storing it)."),
+    )
+    # SAML 2.0
+    idp_entity_id = models.CharField(_("IdP entity id"), max_length=500, blank=True, default="")
+    idp_sso_url = models.URLField(_("IdP single sign-on URL"), max_length=500, blank=True, default="")
+    idp_x509cert = models.TextField(_("IdP signing certificate (PEM)"), blank=True, default="")
+    idp_metadata_url = models.URLField(_("IdP metadata URL"), max_length=500, blank=True, default="")
+    # Who may come in, and as what
+    email_domains = models.CharField(
+        _("e-mail domains"), max_length=500,
+        help_text=_("Comma-separated. Only addresses in these domains may sign in through this provider."),
+    )
+    jit_enabled = models.BooleanField(
+        _("just-in-time membership"), default=True,
+        help_text=_("Create the membership on first sign-in, from the rules below."),
+    )
+    default_role = models.CharField(
+        _("default role"), max_length=32, choices=Role.choices, blank=True, default="",
+        help_text=_("Empty: only people matched by a rule get a membership."),
+    )
+    default_partner = models.ForeignKey(
+        Partner, verbose_name=_("default partner"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    role_mapping = models.JSONField(
+        _("role mapping"), default=list, blank=True,
+        help_text=_("Rules, first match wins: {\"domain\"|\"attribute\"+\"value\", \"role\", \"partner\"}."),
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("SSO connection")
+        verbose_name_plural = _("SSO connections")
+        constraints = [models.UniqueConstraint(fields=["tenant", "protocol"], name="uniq_sso_protocol_per_tenant")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_protocol_display()})"
+
+    @property
+    def provider_id(self) -> str:
+        """allauth's provider id (OIDC) / organisation slug (SAML): unique per tenant and protocol."""
+        return f"{self.protocol}-t{self.tenant_id}"
+
+    @property
+    def domains(self) -> list[str]:
+        return [d.strip().lower().lstrip("@") for d in self.email_domains.split(",") if d.strip()]

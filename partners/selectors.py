@@ -34,3 +34,29 @@ def channel_managers(*, tenant: Tenant) -> QuerySet[User]:
     return User.objects.filter(
         memberships__tenant=tenant, memberships__role__in=["channel_manager", "tenant_admin"], memberships__is_active=True
     ).order_by("name", "email")
+
+
+def invitation_by_key(key: str):
+    """The invitation a link key names (cross-tenant: the link comes before any tenant), or None."""
+    from partners.models import Invitation
+    from partners.services import invitation_key_unsign, invitation_token_hash
+
+    raw = invitation_key_unsign(key)
+    if not raw:
+        return None
+    with scopes_disabled():
+        return (
+            Invitation.objects.select_related("tenant", "partner")
+            .filter(token_hash=invitation_token_hash(raw), tenant__is_active=True)
+            .first()
+        )
+
+
+def invitation_list(*, tenant: Tenant):
+    from partners.models import Invitation
+
+    return (
+        Invitation.objects.filter(tenant=tenant, accepted_at__isnull=True, revoked_at__isnull=True)
+        .select_related("partner", "invited_by")
+        .order_by("-created_at")
+    )

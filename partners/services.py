@@ -8,14 +8,21 @@ import hmac
 import secrets
 from datetime import date, timedelta
 
+from django.conf import settings
+from django.core import signing
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import transaction
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+from django_scopes import scope
 
 from partners.models import (
     MANAGER_ROLES,
     ApiKey,
     ApiKeyScope,
+    Invitation,
     Membership,
     Partner,
     PartnerTier,
@@ -219,36 +226,167 @@ def tier_create(*, tenant: Tenant, actor: User | None, name: str, rank: int) -> 
 
 
 @transaction.atomic
-def membership_invite(
-    *, tenant: Tenant, actor: User | None, email: str, role: str, name: str = "", partner: Partner | None = None
-) -> tuple[Membership, bool]:
-    """Give a person access to the tenant: a partner user of ``partner`` or a channel manager/admin.
+def tenant_mfa_policy_set(
+    *, tenant: Tenant, actor: User | None, mfa_required_channel_managers: bool, mfa_required_partner_users: bool
+) -> Tenant:
+    """Whether channel managers and partner users need a second factor (tenant admins always do)."""
+    _require_tenant_admin(tenant, actor)
+    tenant.mfa_required_channel_managers = bool(mfa_required_channel_managers)
+    tenant.mfa_required_partner_users = bool(mfa_required_partner_users)
+    tenant.save(update_fields=["mfa_required_channel_managers", "mfa_required_partner_users"])
+    return tenant
 
-    Creates the user when the email is new (with an unusable password: they set one through the
-    password reset). Returns ``(membership, user_created)``. Only tenant admins may invite.
-    """
+
+# --- Invitations ---
+# A tenant admin invites an address; the e-mailed link carries a random token (only its hash is
+# stored) signed with the site's key. The link is single-use and expires; the membership exists
+# only once the invited person accepts it.
+
+INVITATION_SALT = "shien.invitation"
+
+
+def _require_tenant_admin(tenant: Tenant, actor: User | None) -> None:
     if actor is not None and not Membership.objects.filter(
         tenant=tenant, user=actor, role=Role.TENANT_ADMIN, is_active=True
     ).exists():
         raise ValidationError("Only tenant admins can invite users.")
+
+
+def invitation_token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def invitation_key_unsign(key: str) -> str | None:
+    """The raw token of a link key, or None when the signature does not match."""
+    try:
+        return signing.Signer(salt=INVITATION_SALT).unsign(key)
+    except signing.BadSignature:
+        return None
+
+
+def invitation_link(raw: str) -> str:
+    key = signing.Signer(salt=INVITATION_SALT).sign(raw)
+    return settings.SITE_URL.rstrip("/") + reverse("invitation-accept", kwargs={"key": key})
+
+
+def _invitation_issue(invitation: Invitation) -> str:
+    raw = secrets.token_urlsafe(32)
+    invitation.token_hash = invitation_token_hash(raw)
+    invitation.expires_at = timezone.now() + timedelta(days=settings.INVITATION_MAX_AGE_DAYS)
+    return raw
+
+
+def _invitation_mail(invitation: Invitation, raw: str, actor: User | None) -> None:
+    tenant = invitation.tenant
+    context = {
+        "invitation": invitation, "tenant": tenant, "link": invitation_link(raw),
+        "inviter": actor.get_full_name() if actor else "", "role": invitation.get_role_display,
+        "days": settings.INVITATION_MAX_AGE_DAYS,
+    }
+    with translation.override(tenant.default_language):
+        subject = render_to_string("account/email/invitation_subject.txt", context).strip()
+        body = render_to_string("account/email/invitation_message.txt", context)
+    transaction.on_commit(lambda: send_mail(subject, body, None, [invitation.email]))
+
+
+def _invitation_check_target(*, tenant: Tenant, role: str, partner: Partner | None) -> Partner | None:
     if role not in Role.values:
         raise ValidationError({"role": "Unknown role."})
     if role == Role.PARTNER_USER and partner is None:
         raise ValidationError({"partner": "A partner user must belong to a partner."})
     if role != Role.PARTNER_USER:
-        partner = None
-    if partner is not None and partner.tenant_id != tenant.pk:
+        return None
+    if partner.tenant_id != tenant.pk:
         raise ValidationError({"partner": "Unknown partner."})
+    return partner
+
+
+@transaction.atomic
+def invitation_create(
+    *, tenant: Tenant, actor: User | None, email: str, role: str, partner: Partner | None = None, name: str = ""
+) -> Invitation:
+    """Invite an address to the tenant and e-mail the link. The answer is the same whether or not the
+    address belongs to a person already (only this tenant's own members are reported)."""
+    _require_tenant_admin(tenant, actor)
+    partner = _invitation_check_target(tenant=tenant, role=role, partner=partner)
     email = User.objects.normalize_email(email.strip()).lower()
     if not email or "@" not in email:
         raise ValidationError({"email": "Enter a valid email address."})
-    user = User.objects.filter(email__iexact=email).first()
-    created = user is None
-    if created:
-        user = User(email=email, name=name.strip())
-        user.set_unusable_password()
-        user.save()
-    if Membership.objects.filter(tenant=tenant, user=user).exists():
+    if Membership.objects.filter(tenant=tenant, user__email__iexact=email, is_active=True).exists():
         raise ValidationError({"email": "This person is already a member of this tenant."})
-    membership = Membership.objects.create(tenant=tenant, user=user, role=role, partner=partner)
-    return membership, created
+    pending = Invitation.objects.select_for_update().filter(
+        tenant=tenant, email=email, accepted_at__isnull=True, revoked_at__isnull=True
+    ).first()
+    if pending is not None:  # an expired or outstanding invitation is replaced by this one
+        pending.revoked_at = timezone.now()
+        pending.save(update_fields=["revoked_at"])
+    invitation = Invitation(tenant=tenant, email=email, role=role, partner=partner, name=name.strip()[:150],
+                            invited_by=actor)
+    raw = _invitation_issue(invitation)
+    invitation.save(force_insert=True)
+    _invitation_mail(invitation, raw, actor)
+    return invitation
+
+
+@transaction.atomic
+def invitation_resend(*, tenant: Tenant, invitation: Invitation, actor: User | None) -> Invitation:
+    """A new link (the old one stops working) with a fresh expiry, e-mailed again."""
+    _require_tenant_admin(tenant, actor)
+    if invitation.tenant_id != tenant.pk:
+        raise ValidationError("Unknown invitation.")
+    if invitation.accepted_at or invitation.revoked_at:
+        raise ValidationError("This invitation is no longer pending.")
+    raw = _invitation_issue(invitation)
+    invitation.save(update_fields=["token_hash", "expires_at"])
+    _invitation_mail(invitation, raw, actor)
+    return invitation
+
+
+@transaction.atomic
+def invitation_revoke(*, tenant: Tenant, invitation: Invitation, actor: User | None) -> Invitation:
+    _require_tenant_admin(tenant, actor)
+    if invitation.tenant_id != tenant.pk:
+        raise ValidationError("Unknown invitation.")
+    if invitation.accepted_at is None and invitation.revoked_at is None:
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(
+    *, invitation: Invitation, user: User | None = None, name: str = "", password: str | None = None
+) -> tuple[User, Membership]:
+    """Turn a pending invitation into an active membership.
+
+    ``user``: the logged-in person accepting (their address must be the invited one). Without it a
+    new person is created with ``password`` (their address counts as verified: they hold the link).
+    """
+    from allauth.account.models import EmailAddress
+
+    with scope(tenant=invitation.tenant_id):
+        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        if not invitation.is_pending:
+            raise ValidationError("This invitation is no longer valid.")
+        if user is None:
+            if User.objects.filter(email__iexact=invitation.email).exists():
+                raise ValidationError("An account with this address exists: log in to accept.")
+            if not password:
+                raise ValidationError({"password1": "Choose a password."})
+            user = User(email=invitation.email, name=(name or invitation.name).strip()[:150])
+            user.set_password(password)
+            user.save()
+            EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+        elif user.email.lower() != invitation.email:
+            raise ValidationError("This invitation was sent to another address.")
+        membership = Membership.objects.filter(tenant=invitation.tenant, user=user).first()
+        if membership is None:
+            membership = Membership.objects.create(
+                tenant=invitation.tenant, user=user, role=invitation.role, partner=invitation.partner
+            )
+        else:
+            membership.role, membership.partner, membership.is_active = invitation.role, invitation.partner, True
+            membership.save(update_fields=["role", "partner", "is_active"])
+        invitation.accepted_at = timezone.now()
+        invitation.save(update_fields=["accepted_at"])
+        return user, membership

@@ -2,15 +2,14 @@
 (``tenant_urlpatterns``) and the manage area's partner settings, invitations, support activities and
 API keys (``manage_urlpatterns``)."""
 
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from partners.views import accounts, api_keys, manage
 
 urlpatterns = [
     path("", accounts.home, name="home"),
-    path("accounts/login/", accounts.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/invitation/<str:key>/", accounts.invitation_accept, name="invitation-accept"),
+    path("accounts/sso/", accounts.sso_start, name="sso-start"),
     path("accounts/language/", accounts.set_language, name="set-language"),
 ]
 
@@ -24,5 +23,8 @@ manage_urlpatterns = [
     path("settings/partners/new/", manage.partner_form, name="manage-partner-new"),
     path("settings/partners/<int:partner_id>/", manage.partner_form, name="manage-partner-edit"),
     path("settings/invite/", manage.member_invite, name="manage-member-invite"),
+    path("settings/invitations/<int:invitation_id>/<str:action>/", manage.invitation_action,
+         name="manage-invitation-action"),
+    path("settings/security/", manage.security_settings, name="manage-security"),
     path("api-keys/", api_keys.api_keys, name="manage-api-keys"),
 ]

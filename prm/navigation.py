@@ -57,6 +57,7 @@ MANAGE_NAV: list[tuple[str, list[Entry]]] = [
     ]),
     (_("Settings"), [
         Entry("manage-partner-admin", _("Partners & users")),
+        Entry("manage-security", _("Security"), show=_is_admin),
         Entry("manage-api-keys", _("API keys"), show=_is_admin),
         Entry("admin:index", _("Admin (targets, tiers)"), show=lambda r: _is_admin(r) and r.user.is_staff),
     ]),

@@ -22,6 +22,12 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
+# Accounts: links in e-mails are absolute and https; passkeys only on a secure origin.
+SITE_URL = env("SITE_URL")  # e.g. https://prm.example.com — no default: invitation links must point here
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = False
+MFA_ENFORCED = True  # operators and tenant admins need a second factor; not switchable in production
+
 MAILERS = {
     "default": {
         "BACKEND": env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend"),
@@ -31,6 +37,8 @@ MAILERS = {
             "username": env("EMAIL_HOST_USER", default=""),
             "password": env("EMAIL_HOST_PASSWORD", default=""),
             "use_tls": env.bool("EMAIL_USE_TLS", default=True),
+            "use_ssl": env.bool("EMAIL_USE_SSL", default=False),
+            "timeout": env.int("EMAIL_TIMEOUT", default=10),
         },
     }
 }

@@ -2,6 +2,7 @@
 middleware opens the scope)."""
 
 from django.contrib import admin
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 
 from enablement import urls as enablement_urls
@@ -23,11 +24,16 @@ tenant_patterns = [
     path("manage/deals/", include(deals_urls.manage_urlpatterns)),
 ]
 
+# Everyone logs in through allauth (e-mail, second factor, lockout); the admin's own form is not used.
+admin.site.login = login_required(admin.site.login)
+
 urlpatterns = [
     # Probes (prm.health.HealthMiddleware answers them first, before host validation).
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("", include(partners_urls.urlpatterns)),
+    path("accounts/", include("allauth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("t/<slug:tenant_slug>/", include(tenant_patterns)),
     path("api/", include("prm.urls_api")),

@@ -60,6 +60,23 @@ def _media_root(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """allauth keeps its rate limits (e.g. 30 logins a minute per address) and used TOTP codes in the
+    cache: each test starts from an empty one, as if the suite were not one fast client."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _mfa_enforcement(request, settings):
+    """The second-factor requirement is exercised by the tests marked ``mfa``; elsewhere sessions of
+    tenant admins stand in for ones that passed it."""
+    settings.MFA_ENFORCED = request.node.get_closest_marker("mfa") is not None
+
+
+@pytest.fixture(autouse=True)
 def _eager_celery(request):
     """Tasks run in-process in every test, even when CI configures a broker for the suite;
     only tests marked ``celery_worker`` talk to the real broker and worker."""

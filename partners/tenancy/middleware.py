@@ -5,7 +5,7 @@ from __future__ import annotations
 import zoneinfo
 
 from django.contrib.auth.views import redirect_to_login
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.urls import Resolver404, resolve
 from django.utils import timezone, translation
 from django_scopes import scope, scopes_disabled
@@ -40,6 +40,10 @@ class TenantMiddleware:
         slug = match.kwargs.get("tenant_slug")
         if slug is not None:
             return self._tenant_request(request, slug)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.language:  # account pages in the person's language
+            translation.activate(user.language)
+            request.LANGUAGE_CODE = user.language
         if match.app_name == "admin":
             return self._admin_request(request)
         return self.get_response(request)
@@ -91,6 +95,45 @@ class TenantMiddleware:
         request.admin_tenant = tenant
         with scope(tenant=[tenant.pk] if tenant else []):
             return self.get_response(request)
+
+
+class MfaRequiredMiddleware:
+    """The manage area, the portal and ``/admin/`` refuse a session that has not passed the second
+    factor where it is required (partners.accounts.mfa.mfa_required): a person without one is sent
+    to set one up, a person with one to enter a code. Runs inside TenantMiddleware (membership known)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return self.get_response(request)
+        membership = getattr(request, "membership", None)
+        if membership is None and not _is_admin_path(request):
+            return self.get_response(request)
+        from partners.accounts.mfa import mfa_required, session_passed_mfa, user_has_mfa
+
+        if not mfa_required(user, membership) or session_passed_mfa(request):
+            return self.get_response(request)
+        from django.urls import reverse
+        from django.utils.http import urlencode
+
+        target = reverse("mfa_reauthenticate") if user_has_mfa(user) else reverse("mfa_activate_totp")
+        request.session["shien_mfa_next"] = request.get_full_path()
+        url = f"{target}?{urlencode({'next': request.get_full_path()})}"
+        if getattr(request, "htmx", False):  # a whole-page redirect, not a fragment swapped into the page
+            from django_htmx.http import HttpResponseClientRedirect
+
+            return HttpResponseClientRedirect(url)
+        return HttpResponseRedirect(url)
+
+
+def _is_admin_path(request) -> bool:
+    try:
+        return resolve(request.path_info).app_name == "admin"
+    except Resolver404:
+        return False
 
 
 def admin_tenant_for(request) -> Tenant | None:

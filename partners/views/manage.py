@@ -7,15 +7,32 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from partners import services
 from partners.errors import add_to_form
-from partners.forms import InviteForm, PartnerForm, SupportActivityForm, TierForm
-from partners.models import Membership, Partner, PartnerTier, Role, SupportActivity
-from partners.permissions import manager_required
-from partners.selectors import partner_list, tier_list
+from partners.forms import (
+    InviteForm,
+    MfaPolicyForm,
+    PartnerForm,
+    SsoConnectionForm,
+    SupportActivityForm,
+    TierForm,
+)
+from partners.models import (
+    Invitation,
+    Membership,
+    Partner,
+    PartnerTier,
+    Role,
+    SsoConnection,
+    SsoProtocol,
+    SupportActivity,
+)
+from partners.permissions import admin_required, manager_required
+from partners.selectors import invitation_list, partner_list, tier_list
 from partners.tenancy import get_for_tenant
 
 
@@ -126,6 +143,8 @@ def partner_form(request, tenant_slug: str, partner_id: int | None = None):
 @manager_required
 @require_http_methods(["GET", "POST"])
 def member_invite(request, tenant_slug: str):
+    """Invite by e-mail (the answer is the same whether or not the address has an account) and the
+    pending invitations, which can be resent or revoked."""
     if not request.membership.is_admin:
         raise PermissionDenied
     tenant = request.tenant
@@ -136,22 +155,86 @@ def member_invite(request, tenant_slug: str):
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
-            membership, created = services.membership_invite(
+            invitation = services.invitation_create(
                 tenant=tenant, actor=request.user, email=d["email"], name=d["name"], role=d["role"],
                 partner=d.get("partner"),
             )
         except ValidationError as exc:
             add_to_form(form, exc)
         else:
-            if created:
-                messages.success(request, _(
-                    "%(email)s was added as a new user without a password: they set one with “Forgot password” "
-                    "or you send them a reset link."
-                ) % {"email": membership.user.email})
+            messages.success(request, _("Invitation sent to %(email)s.") % {"email": invitation.email})
+            return redirect("manage-member-invite", tenant_slug=tenant_slug)
+    return render(request, "partners/manage_invite.html", {
+        "form": form, "invitations": invitation_list(tenant=tenant),
+    })
+
+
+@admin_required
+@require_POST
+def invitation_action(request, tenant_slug: str, invitation_id: int, action: str):
+    tenant = request.tenant
+    invitation = get_for_tenant(Invitation, tenant=tenant, pk=invitation_id)
+    try:
+        if action == "resend":
+            services.invitation_resend(tenant=tenant, invitation=invitation, actor=request.user)
+            messages.success(request, _("Invitation sent again to %(email)s.") % {"email": invitation.email})
+        else:
+            services.invitation_revoke(tenant=tenant, invitation=invitation, actor=request.user)
+            messages.success(request, _("Invitation to %(email)s revoked.") % {"email": invitation.email})
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("manage-member-invite", tenant_slug=tenant_slug)
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def security_settings(request, tenant_slug: str):
+    """The tenant's second-factor policy and its single sign-on connections."""
+    from partners.accounts import sso
+
+    tenant = request.tenant
+    action = request.POST.get("action")
+    mfa_form = MfaPolicyForm(request.POST if action == "mfa" else None, instance=tenant)
+    forms_by_protocol = {}
+    for protocol in SsoProtocol.values:
+        conn = SsoConnection.objects.filter(tenant=tenant, protocol=protocol).first()
+        forms_by_protocol[protocol] = SsoConnectionForm(
+            request.POST if action == protocol else None, tenant=tenant, protocol=protocol, instance=conn,
+            prefix=protocol,
+        )
+    if action == "mfa" and mfa_form.is_valid():
+        services.tenant_mfa_policy_set(tenant=tenant, actor=request.user, **mfa_form.cleaned_data)
+        messages.success(request, _("Two-factor policy saved."))
+        return redirect("manage-security", tenant_slug=tenant_slug)
+    form = forms_by_protocol.get(action)
+    if form is not None and form.is_valid():
+        try:
+            sso.sso_connection_save(tenant=tenant, actor=request.user, protocol=action, **form.service_kwargs())
+        except ValidationError as exc:
+            add_to_form(form, exc)
+        else:
+            messages.success(request, _("Single sign-on settings saved."))
+            return redirect("manage-security", tenant_slug=tenant_slug)
+    connections = []
+    for protocol, f in forms_by_protocol.items():
+        conn = f.instance if f.instance.pk else None
+        info = {}
+        if conn is not None:
+            if protocol == SsoProtocol.SAML:
+                org = conn.provider_id
+                info = {
+                    "acs": request.build_absolute_uri(reverse("saml_acs", args=[org])),
+                    "metadata": request.build_absolute_uri(reverse("saml_metadata", args=[org])),
+                }
             else:
-                messages.success(request, _("%(email)s now has access to this tenant.") % {"email": membership.user.email})
-            return redirect("manage-partner-admin", tenant_slug=tenant_slug)
-    return render(request, "partners/manage_invite.html", {"form": form})
+                info = {"callback": request.build_absolute_uri(
+                    reverse("openid_connect_callback", kwargs={"provider_id": conn.provider_id}))}
+        connections.append({"protocol": protocol, "label": SsoProtocol(protocol).label, "form": f, "conn": conn,
+                            "info": info})
+    return render(request, "partners/manage_security.html", {"mfa_form": mfa_form, "connections": connections})
 
 
-__all__ = ["PartnerTier", "member_invite", "partner_admin", "partner_form", "support_activities"]
+__all__ = [
+    "PartnerTier", "invitation_action", "member_invite", "partner_admin", "partner_form", "security_settings",
+    "support_activities",
+]

@@ -38,7 +38,7 @@ def test_api_keys_page_create_and_revoke(live_server, browser_page, admin_a):
     page, errors, _external = browser_page
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", admin_a.user.email)
+    page.fill("input[name=login]", admin_a.user.email)
     page.fill("input[name=password]", f.PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")

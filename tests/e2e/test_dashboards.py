@@ -36,7 +36,7 @@ def test_manager_dashboard_journey(live_server, browser_page, tenant_a, manager_
     base = f"{live_server.url}/t/{tenant_a.slug}/manage"
 
     page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", manager_a.user.email)
+    page.fill("input[name=login]", manager_a.user.email)
     page.fill("input[name=password]", f.PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")

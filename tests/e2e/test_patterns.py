@@ -34,7 +34,7 @@ def world(transactional_db, tenant_a, manager_a, make_member):
 
 def _login(page, base, email):
     page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=username]", email)
+    page.fill("input[name=login]", email)
     page.fill("input[name=password]", PASSWORD)
     page.click("form button[type=submit]")
     page.wait_for_load_state("networkidle")

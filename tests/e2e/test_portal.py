@@ -69,7 +69,7 @@ def test_partner_user_journey(live_server, browser_page, tenant_a, partner_user_
 
     # Log in through the form.
     page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", partner_user_a.user.email)
+    page.fill("input[name=login]", partner_user_a.user.email)
     page.fill("input[name=password]", f.PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/")

@@ -7,29 +7,29 @@ pytestmark = pytest.mark.django_db
 
 
 def test_login_page_renders(client):
-    response = client.get(reverse("login"))
+    response = client.get(reverse("account_login"))
     assert response.status_code == 200
-    assert b'name="username"' in response.content
+    assert b'name="login"' in response.content
     assert "Content-Security-Policy" in response.headers
 
 
 def test_wrong_password_and_unknown_user_get_the_same_message(client, manager_a):
-    wrong = client.post(reverse("login"), {"username": manager_a.user.email, "password": "nope"})
-    unknown = client.post(reverse("login"), {"username": "ghost@example.com", "password": "nope"})
+    wrong = client.post(reverse("account_login"), {"login": manager_a.user.email, "password": "nope"})
+    unknown = client.post(reverse("account_login"), {"login": "ghost@example.com", "password": "nope"})
     assert wrong.status_code == unknown.status_code == 200
     assert wrong.context["form"].non_field_errors() == unknown.context["form"].non_field_errors()
     assert wrong.context["form"].non_field_errors()
 
 
 def test_login_lands_in_the_tenant(client, manager_a):
-    response = client.post(reverse("login"), {"username": manager_a.user.email, "password": f.PASSWORD}, follow=True)
+    response = client.post(reverse("account_login"), {"login": manager_a.user.email, "password": f.PASSWORD}, follow=True)
     assert response.redirect_chain[-1][0] == "/t/acme/manage/"
 
 
 def test_repeated_failures_are_throttled_with_429(client, manager_a, settings):
     for _ in range(settings.AXES_FAILURE_LIMIT):
-        client.post(reverse("login"), {"username": manager_a.user.email, "password": "wrong"})
-    response = client.post(reverse("login"), {"username": manager_a.user.email, "password": f.PASSWORD})
+        client.post(reverse("account_login"), {"login": manager_a.user.email, "password": "wrong"})
+    response = client.post(reverse("account_login"), {"login": manager_a.user.email, "password": f.PASSWORD})
     assert response.status_code == 429
     from axes.models import AccessAttempt
 

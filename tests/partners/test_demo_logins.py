@@ -31,7 +31,7 @@ def test_every_demo_login_lands_on_its_area(seeded):
 
     for email, landing in EXPECTED.items():
         client = Client()
-        response = client.post(reverse("login"), {"username": email, "password": demo.DEMO_PASSWORD}, follow=True)
+        response = client.post(reverse("account_login"), {"login": email, "password": demo.DEMO_PASSWORD}, follow=True)
         assert response.status_code == 200, email
         assert response.redirect_chain, f"login of {email} did not redirect"
         assert response.request["PATH_INFO"] == landing, email

@@ -59,7 +59,7 @@ class TestTenantPages:
     def test_anonymous_is_sent_to_login(self, client, tenant_a):
         response = client.get("/t/acme/")
         assert response.status_code == 302
-        assert response.url.startswith(reverse("login"))
+        assert response.url.startswith(reverse("account_login"))
 
     def test_member_of_other_tenant_gets_404(self, client, login, manager_b, tenant_a):
         login(manager_b)

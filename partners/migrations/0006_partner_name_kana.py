@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('partners', '0003_deal_moved_to_deals'),
+        ('partners', '0005_verified_emails_for_existing_users'),
     ]
 
     operations = [
