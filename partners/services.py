@@ -114,10 +114,11 @@ def partner_upsert(
     created = partner is None
     if created:
         partner = Partner(tenant=tenant, external_id=external_id)
+    old_name, old_kana = partner.name, partner.name_kana
     for name, value in fields.items():
         setattr(partner, name, value)
-    if not partner.name_kana or ("name" in fields and "name_kana" not in fields):
-        partner.name_kana = reading_of(partner.name)
+    if not partner.name_kana or (partner.name != old_name and old_kana == reading_of(old_name)):
+        partner.name_kana = reading_of(partner.name)  # suggested; a reading someone edited is kept
     if partner.tier_id is not None and partner.tier.tenant_id != tenant.pk:
         raise ValidationError({"tier": "Unknown tier."})
     partner.full_clean(exclude=["tenant", "manager"], validate_constraints=False)

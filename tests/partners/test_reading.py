@@ -79,3 +79,11 @@ def test_partner_form_edits_the_reading(client, login, manager_a, tenant_a):
     f.refresh(partner)
     assert partner.name_kana == "しんせいしすてむず"
     assert "しんせいしすてむず" in client.get(reverse("manage-partner-admin", kwargs={"tenant_slug": "acme"})).content.decode()
+
+
+def test_upsert_by_external_id_suggests_the_reading(tenant_a):
+    with scope(tenant=tenant_a.pk):
+        partner, created = services.partner_upsert(tenant=tenant_a, external_id="P-1", name="東都銀行")
+        assert created and partner.name_kana == "とうとぎんこう"
+        partner, _ = services.partner_upsert(tenant=tenant_a, external_id="P-1", name="山田商事")
+        assert partner.name_kana == "やまだしょうじ"
