@@ -16,6 +16,7 @@ from decimal import Decimal
 from django.db.models import (
     Avg,
     Count,
+    Exists,
     Max,
     Q,
     Subquery,
@@ -47,7 +48,7 @@ from kpis.models import (
     UserAssetState,
 )
 from partners.deals.models import Deal
-from partners.models import MANAGER_ROLES, Membership, Partner, PartnerTier, Role, SupportActivity
+from partners.models import MANAGER_ROLES, Membership, Partner, PartnerTier, Role, SupportActivity, Tenant
 from partners.reading import partner_ordering, partner_sort_key
 
 TREND_LOOKBACK_DAYS = {"week": 7 * 12, "month": 366, "quarter": 3 * 366}
@@ -417,14 +418,21 @@ class ChecklistStep:
 
 
 def first_run_checklist(*, tenant) -> list[ChecklistStep] | None:
-    """The set-up steps of a new tenant, each ticked when done; None once every step is done."""
-    steps = [
-        ChecklistStep("invite", Membership.objects.filter(tenant=tenant, role=Role.PARTNER_USER).exists()),
-        ChecklistStep("tiers", PartnerTier.objects.filter(tenant=tenant).exists()),
-        ChecklistStep("publish", Asset.objects.filter(tenant=tenant, status=AssetStatus.PUBLISHED).exists()),
-        ChecklistStep("assign", Assignment.objects.filter(tenant=tenant).exists()),
-        ChecklistStep("targets", KpiDefinition.objects.filter(tenant=tenant).exists()),
-    ]
+    """The set-up steps of a new tenant, each ticked when done; None once every step is done. One query."""
+    checks = {
+        "invite": Membership.objects.filter(tenant=tenant, role=Role.PARTNER_USER),
+        "tiers": PartnerTier.objects.filter(tenant=tenant),
+        "publish": Asset.objects.filter(tenant=tenant, status=AssetStatus.PUBLISHED),
+        "assign": Assignment.objects.filter(tenant=tenant),
+        "targets": KpiDefinition.objects.filter(tenant=tenant),
+    }
+    done = (
+        Tenant.objects.filter(pk=tenant.pk)
+        .annotate(**{f"done_{key}": Exists(qs) for key, qs in checks.items()})
+        .values(*(f"done_{key}" for key in checks))
+        .get()
+    )
+    steps = [ChecklistStep(key, bool(done[f"done_{key}"])) for key in checks]
     return None if all(s.done for s in steps) else steps
 
 

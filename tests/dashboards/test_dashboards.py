@@ -10,7 +10,7 @@ from tests.dashboards.conftest import build_dashboard_data
 PAGES = ["manage-overview", "manage-partners", "manage-content", "manage-faq", "manage-teams", "manage-faq-keyword"]
 # Pinned: the same ceiling with 10 and with 1,000 partners.
 MAX_QUERIES = {
-    "manage-overview": 18,
+    "manage-overview": 19,  # + the first-run checklist (one query)
     "manage-partners": 17,
     "manage-content": 16,
     "manage-faq": 17,  # + open partner questions, + what was missing
