@@ -50,7 +50,7 @@ def seed(tenant, partner):
 
 def login(page, base_url, membership, landing):
     page.goto(f"{base_url}/accounts/login/")
-    page.fill("input[name=username]", membership.user.email)
+    page.fill("input[name=login]", membership.user.email)
     page.fill("input[name=password]", f.PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(landing)

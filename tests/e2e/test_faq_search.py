@@ -28,7 +28,7 @@ def library(tenant_a):
 def test_faq_search_in_japanese(live_server, library, tenant_a, partner_user_a, width):
     with open_page(locale="ja-JP", viewport={"width": width, "height": 900}) as (page, errors, external):
         page.goto(f"{live_server.url}/accounts/login/")
-        page.fill("input[name=username]", partner_user_a.user.email)
+        page.fill("input[name=login]", partner_user_a.user.email)
         page.fill("input[name=password]", f.PASSWORD)
         page.click("form button[type=submit]")
         page.wait_for_load_state("networkidle")

@@ -45,7 +45,7 @@ def test_no_portal_page_scrolls_sideways_on_a_phone(live_server, tenant_a, partn
         page, errors, _external,
     ):
         page.goto(f"{live_server.url}/accounts/login/")
-        page.fill("input[name=username]", partner_user_a.user.email)
+        page.fill("input[name=login]", partner_user_a.user.email)
         page.fill("input[name=password]", f.PASSWORD)
         page.click("button[type=submit]")
         page.wait_for_url(f"{base}/")

@@ -23,7 +23,7 @@ def test_player_resumes_after_reload_and_when_cached(live_server, tenant_a, part
     base = f"{live_server.url}/t/{tenant.slug}/portal"
     with open_page(extra_args=("--autoplay-policy=no-user-gesture-required",), locale="ja-JP") as (page, errors, _x):
         page.goto(f"{live_server.url}/accounts/login/")
-        page.fill("input[name=username]", partner_user_a.user.email)
+        page.fill("input[name=login]", partner_user_a.user.email)
         page.fill("input[name=password]", f.PASSWORD)
         page.click("button[type=submit]")
         page.wait_for_url(f"{base}/")
