@@ -63,6 +63,7 @@ bench: $(VENV)/.installed-dev
 	$(PY) bench/rollup.py
 	$(PY) bench/dashboard.py
 	$(PY) bench/ingest.py
+	$(PY) bench/lrs.py
 
 # Backups (PostgreSQL): a custom-format dump of DATABASE_URL plus a tarball of MEDIA_ROOT, in
 # BACKUP_DIR (default ./backups). Restore into an EMPTY database: make restore DUMP=… MEDIA_ARCHIVE=…

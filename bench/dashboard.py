@@ -75,8 +75,8 @@ def build_tenant(slug: str, spec: dict) -> None:
     from django.utils import timezone
 
     from enablement.models import Asset, Assignment, Team
-    from kpis.dashboards.filters import period_bounds
     from kpis.models import KpiDefinition, KpiResult, PartnerAssetState, RollupState
+    from kpis.periods import period_bounds
     from partners.models import Membership, Partner, PartnerTier, Role, SupportActivity, Tenant, User
     from partners.tenancy import tenant_scope
 
@@ -145,8 +145,8 @@ def build_tenant(slug: str, spec: dict) -> None:
         with connection.cursor() as cur:
             cur.execute(
                 """
-                INSERT INTO kpis_dailyactivityfact (tenant_id, day, partner_id, asset_id, verb, event_count, user_count, seconds, max_progress)
-                SELECT %(tenant)s, %(today)s::date - d, p, a, v, 1 + (h %% (2 * %(mean)s - 1)), 1 + (h %% 3), 0, NULL
+                INSERT INTO kpis_dailyactivityfact (tenant_id, day, partner_id, asset_id, verb, event_count, user_count, max_progress)
+                SELECT %(tenant)s, %(today)s::date - d, p, a, v, 1 + (h %% (2 * %(mean)s - 1)), 1 + (h %% 3), NULL
                 FROM generate_series(0, %(days)s - 1) d
                 CROSS JOIN generate_series(%(pmin)s, %(pmax)s) p
                 CROSS JOIN generate_series(%(amin)s, %(amax)s) a
@@ -171,7 +171,7 @@ def build_tenant(slug: str, spec: dict) -> None:
             )
             if spec["years"] > 1:  # the same year of activity repeated further back in time
                 for table, columns in (
-                    ("kpis_dailyactivityfact", "partner_id, asset_id, verb, event_count, user_count, seconds, max_progress"),
+                    ("kpis_dailyactivityfact", "partner_id, asset_id, verb, event_count, user_count, max_progress"),
                     ("kpis_faqsearchfact", "partner_id, query, searches, zero_result_searches, unresolved_searches"),
                 ):
                     cur.execute(

@@ -10,8 +10,10 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
+from django.utils import timezone
+
 from kpis.metrics import RECENT_PERIODS_BACK
-from kpis.models import DailyActivityFact, Direction, KpiDefinition, KpiResult, Metric, Period
+from kpis.models import DailyActivityFact, Direction, KpiDefinition, KpiResult, KpiTarget, Metric, Period
 from kpis.services import kpis_refresh_now
 from partners.models import PartnerTier
 
@@ -57,6 +59,12 @@ def seed(tenant, *, log=print) -> bool:
             row.full_clean(exclude=["tenant"])
         KpiDefinition.objects.bulk_create(rows)
         log(f"  {tenant.slug}: {len(rows)} KPI definitions")
+        # a per-tier target: the top tier is held to more on the monthly completion rate
+        monthly = next((r for r in rows if r.metric == Metric.ENABLEMENT_COMPLETION_RATE and r.period == Period.MONTH
+                        and r.tier_id is None), None)
+        if monthly is not None and top_tier is not None:
+            KpiTarget.objects.create(tenant=tenant, definition=monthly, tier=top_tier, target=Decimal(90),
+                                     effective_from=timezone.localdate().replace(day=1, month=1))
         added = True
     if added or not DailyActivityFact.objects.filter(tenant=tenant).exists() or not KpiResult.objects.filter(tenant=tenant).exists():
         started = time.monotonic()

@@ -1,18 +1,17 @@
 """KPI computation: every active ``KpiDefinition`` → ``KpiResult`` rows per period, overall and
 per partner. Reads the rollup facts (and the small dimension tables), never the raw log.
 
-Periods are calendar periods in the tenant's time zone: ISO weeks (Monday–Sunday), months,
-quarters. ``compute_kpis`` computes the period containing ``today`` and the ``periods_back``
+Periods come from ``kpis.periods`` (calendar weeks, months, quarters in the tenant's time zone). ``compute_kpis`` computes the period containing ``today`` and the ``periods_back``
 before it. Rates are percentages (0–100). A denominator of 0 gives ``value = None`` and status
 ``no_data`` (the UI shows "—", never 0%).
 
 Metric definitions (for the partners matching the definition's tier/segment filter):
 
-* enablement completion rate (支援消化率): assigned ``(partner, asset)`` pairs (tier, segment and
-  learning-path assignments expanded; one pair per (partner, asset) with its earliest due date)
-  whose due date falls in the period; completed = at least ``required_completions`` distinct
-  users had completed the asset *by the end of the period* (for 1 required completion, any
-  completion event of the partner counts). numerator = completed pairs, denominator = pairs.
+* enablement completion rate (支援消化率): assigned ``(partner, asset)`` pairs (``enablement.pairs``)
+  whose due date falls in the period; completed = done *by its due date* (``enablement.completion``:
+  at least ``required_completions`` distinct users completed the asset by the end of the due
+  date; for 1 required completion, any completion event of the partner counts). numerator =
+  pairs done on time, denominator = pairs (``kpis.targeting`` counts them for the tables too).
 * training completion rate: ``(user, training)`` states whose first activity falls in the
   period; completed = first completion by the end of the period.
 * active partner rate: non-dormant partners with any activity (any daily fact) in the period /
@@ -31,7 +30,6 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -41,81 +39,35 @@ from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
 from enablement.models import Asset, AssetKind, AssetStatus, Verb
-from enablement.selectors.manage import assigned_pairs
 from kpis.models import (
+    COUNT_METRICS,
+    PER_PARTNER_COUNT_METRICS,
     DailyActivityFact,
     Direction,
     FaqSearchFact,
     KpiDefinition,
     KpiResult,
     KpiStatus,
+    KpiTarget,
     Metric,
     PartnerAssetState,
-    Period,
     RollupState,
     UserAssetState,
 )
+from kpis.periods import Span, elapsed_days, period_after, period_before, period_start, recent_periods
 from kpis.runs import tenant_lock
+from kpis.targeting import (
+    PairCount,
+    count_pairs,
+    pair_completions,
+    pair_matches,
+    pairs_freeze,
+    targeted_pairs,
+)
 from partners.models import Partner, PartnerStatus, SupportActivity, Tenant
 
 RECENT_PERIODS_BACK = 11  # 12 periods: what the dashboards' trend lines show
 FOUR_PLACES = Decimal("0.0001")
-
-
-# --- periods ------------------------------------------------------------------------------------
-
-
-def period_start(period: str, day: dt.date) -> dt.date:
-    if period == Period.WEEK:
-        return day - dt.timedelta(days=day.weekday())
-    if period == Period.MONTH:
-        return day.replace(day=1)
-    if period == Period.QUARTER:
-        return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
-    raise ValueError(f"Unknown period {period!r}")
-
-
-def _add_months(day: dt.date, months: int) -> dt.date:
-    total = day.year * 12 + day.month - 1 + months
-    return dt.date(total // 12, total % 12 + 1, 1)
-
-
-def period_after(period: str, start: dt.date) -> dt.date:
-    """The first day of the next period."""
-    if period == Period.WEEK:
-        return start + dt.timedelta(days=7)
-    return _add_months(start, 1 if period == Period.MONTH else 3)
-
-
-def period_before(period: str, start: dt.date) -> dt.date:
-    if period == Period.WEEK:
-        return start - dt.timedelta(days=7)
-    return _add_months(start, -1 if period == Period.MONTH else -3)
-
-
-def recent_periods(period: str, today: dt.date, back: int) -> list[tuple[dt.date, dt.date]]:
-    """``[(start, end_inclusive)]``, oldest first: the period containing ``today`` and ``back`` before."""
-    starts = [period_start(period, today)]
-    for _ in range(back):
-        starts.append(period_before(period, starts[-1]))
-    return [(s, period_after(period, s) - dt.timedelta(days=1)) for s in reversed(starts)]
-
-
-@dataclass(frozen=True)
-class Span:
-    start: dt.date
-    end: dt.date  # inclusive
-    start_utc: dt.datetime
-    end_utc: dt.datetime  # exclusive
-
-    @classmethod
-    def of(cls, start: dt.date, end: dt.date, zone) -> Span:
-        return cls(
-            start,
-            end,
-            dt.datetime.combine(start, dt.time.min, tzinfo=zone),
-            dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=zone),
-        )
 
 
 # --- status -----------------------------------------------------------------------------------------
@@ -166,6 +118,8 @@ class _Context:
         self._pairs = None
         self._completions = None
         self._first_training = None
+        self._targets: list[KpiTarget] | None = None
+        self._partner_by_id: dict[int, dict] | None = None
 
     @property
     def partners(self) -> list[dict]:
@@ -184,27 +138,30 @@ class _Context:
         ]
 
     @property
+    def targets(self) -> list[KpiTarget]:
+        if self._targets is None:
+            self._targets = list(KpiTarget.objects.filter(tenant=self.tenant))
+        return self._targets
+
+    def partner(self, partner_id: int | None) -> dict | None:
+        if partner_id is None:
+            return None
+        if self._partner_by_id is None:
+            self._partner_by_id = {p["id"]: p for p in self.partners}
+        return self._partner_by_id.get(partner_id)
+
+    @property
     def pairs(self):
-        """One pair per (partner, asset): the assignment with the earliest due date (then the oldest)."""
+        """One pair per (partner, asset) with the stricter terms (``kpis.targeting``)."""
         if self._pairs is None:
-            self._pairs = assigned_pairs(tenant=self.tenant)
+            self._pairs = targeted_pairs(tenant=self.tenant)
         return self._pairs
 
     @property
-    def completions(self) -> dict[tuple[int, int], tuple[list[dt.datetime], dt.datetime | None]]:
-        """(partner, asset) → (sorted first completion time of each user, partner's first completion)."""
+    def completions(self):
+        """(partner, asset) → users' first completions and the partner's first completion."""
         if self._completions is None:
-            out: dict[tuple[int, int], tuple[list, dt.datetime | None]] = {}
-            users: dict[tuple[int, int], list[dt.datetime]] = defaultdict(list)
-            for pid, aid, first in UserAssetState.objects.filter(
-                tenant=self.tenant, first_completed_at__isnull=False
-            ).values_list("partner_id", "asset_id", "first_completed_at"):
-                users[(pid, aid)].append(first)
-            for pid, aid, first in PartnerAssetState.objects.filter(
-                tenant=self.tenant, first_completed_at__isnull=False
-            ).values_list("partner_id", "asset_id", "first_completed_at"):
-                out[(pid, aid)] = (sorted(users.get((pid, aid), [])), first)
-            self._completions = out
+            self._completions = pair_completions(tenant=self.tenant)
         return self._completions
 
     @property
@@ -225,22 +182,36 @@ class _Context:
 Result = tuple[Cell, dict[int, Cell]]
 
 
-def _enablement(ctx: _Context, partner_ids: list[int], span: Span) -> Result:
-    wanted = set(partner_ids)
-    num: dict[int, int] = defaultdict(int)
-    den: dict[int, int] = defaultdict(int)
-    for pair in ctx.pairs:
-        if pair.partner_id not in wanted or not (span.start <= pair.due_on <= span.end):
-            continue
-        den[pair.partner_id] += 1
-        users, first = ctx.completions.get((pair.partner_id, pair.asset_id), ([], None))
-        required = max(int(pair.required_completions or 1), 1)
-        done = len(users) >= required and users[required - 1] < span.end_utc
-        if required == 1 and first is not None and first < span.end_utc:
-            done = True
-        num[pair.partner_id] += int(done)
-    per = {pid: ratio(num[pid], den[pid], percent=True) for pid in partner_ids}
-    return ratio(sum(num.values()), sum(den.values()), percent=True), per
+def new_context(tenant: Tenant) -> _Context:
+    """Per-run caches for several ``metric_values`` calls (the dashboards' live cards)."""
+    return _Context(tenant)
+
+
+def span_target(
+    definition: KpiDefinition, start: dt.date, end: dt.date, today: dt.date, *, target: Decimal | None = None
+) -> Decimal:
+    """The target for an arbitrary span (the filter bar's period): a count KPI's target scaled
+    from its own period to the span's elapsed days; rates and medians keep their target."""
+    target = definition.target if target is None else target
+    if definition.metric not in COUNT_METRICS and definition.metric not in PER_PARTNER_COUNT_METRICS:
+        return target
+    own_start = period_start(definition.period, start)
+    own_days = (period_after(definition.period, own_start) - own_start).days
+    return _q(Decimal(target) * elapsed_days(start, end, today) / own_days)
+
+
+def _enablement(ctx: _Context, partner_ids: list[int], span: Span, *, definition: KpiDefinition | None = None) -> Result:
+    """Pairs are filtered by the definition's tier/segment as they were when the pair was targeted
+    (frozen for closed due dates), so a partner that changed tier keeps its past pairs where they were."""
+    tier_id, segment = (definition.tier_id, definition.segment) if definition is not None else (None, "")
+    pairs = [p for p in ctx.pairs if pair_matches(p, tier_id=tier_id, segment=segment)]
+    counted = set(partner_ids) | {p.partner_id for p in pairs if span.start <= p.due_on <= span.end}
+    counts = count_pairs(pairs, ctx.completions, span, ctx.zone, partner_ids=sorted(counted))
+    per = {pid: ratio(c.on_time, c.assigned, percent=True) for pid, c in counts.items()}
+    total = PairCount()
+    for c in counts.values():
+        total.add(c)
+    return ratio(total.on_time, total.assigned, percent=True), per
 
 
 def _training_completion(ctx: _Context, partner_ids: list[int], span: Span) -> Result:
@@ -372,12 +343,78 @@ METRICS = {
 
 
 def metric_values(
-    tenant: Tenant, definition: KpiDefinition, start: dt.date, end: dt.date, *, ctx: _Context | None = None
+    tenant: Tenant,
+    definition: KpiDefinition,
+    start: dt.date,
+    end: dt.date,
+    *,
+    ctx: _Context | None = None,
+    partner_ids: Iterable[int] | None = None,
 ) -> Result:
-    """(overall cell, {partner_id: cell}) of one definition for one period."""
+    """(overall cell, {partner_id: cell}) of one definition for one period; ``partner_ids``
+    narrows the definition's partners further (the dashboards' filter bar)."""
     ctx = ctx or _Context(tenant)
     span = Span.of(start, end, ctx.zone)
-    return METRICS[definition.metric](ctx, ctx.partner_ids(definition), span)
+    ids = ctx.partner_ids(definition)
+    if partner_ids is not None:
+        wanted = set(partner_ids)
+        ids = [pid for pid in ids if pid in wanted]
+    if definition.metric == Metric.ENABLEMENT_COMPLETION_RATE:
+        overall, per = _enablement(ctx, ids, span, definition=definition)
+        if partner_ids is None:
+            return overall, per
+        per = {pid: c for pid, c in per.items() if pid in wanted}  # pairs by their targeted tier
+        return ratio(sum(c.numerator for c in per.values()), sum(c.denominator for c in per.values()), percent=True), per
+    return METRICS[definition.metric](ctx, ids, span)
+
+
+def target_in_force(
+    definition: KpiDefinition, targets: list[KpiTarget], start: dt.date, partner: dict | None = None
+) -> tuple[Decimal, bool]:
+    """(target, scoped): the target a period starting on ``start`` is judged by — the latest dated
+    target in force on ``start``, the most specific first (partner, segment, tier, unscoped), else
+    the definition's own. ``scoped`` says a partner, segment or tier target applied. For the
+    overall row (``partner`` None) a tier/segment target applies when the definition filters on it."""
+    tier_id = partner["tier_id"] if partner else definition.tier_id
+    segment = partner["segment"] if partner else definition.segment
+    ranked = []
+    for t in targets:
+        if t.definition_id != definition.pk or t.effective_from > start:
+            continue
+        if t.partner_id is not None:
+            rank = 3 if partner and t.partner_id == partner["id"] else None
+        elif t.segment:
+            rank = 2 if segment and t.segment == segment else None
+        elif t.tier_id is not None:
+            rank = 1 if tier_id and t.tier_id == tier_id else None
+        else:
+            rank = 0
+        if rank is not None:
+            ranked.append((rank, t.effective_from, t.pk, t.target))
+    if not ranked:
+        return definition.target, False
+    best = max(ranked)
+    return best[3], best[0] > 0
+
+
+def paced_target(
+    definition: KpiDefinition, start: dt.date, end: dt.date, today: dt.date, *, target: Decimal | None = None
+) -> Decimal:
+    """The target a period is judged by: a count KPI's target prorated to the elapsed days while
+    the period is current (pacing); rates and medians keep their target."""
+    target = definition.target if target is None else target
+    if definition.metric not in COUNT_METRICS and definition.metric not in PER_PARTNER_COUNT_METRICS:
+        return target
+    elapsed, total = elapsed_days(start, end, today), (end - start).days + 1
+    if elapsed >= total:
+        return target
+    return _q(Decimal(target) * elapsed / total)
+
+
+def previous_to_date(kind: str, start: dt.date, elapsed: int) -> tuple[dt.date, dt.date]:
+    """The same number of days at the start of the previous period (its end clipped to it)."""
+    prev = period_before(kind, start)
+    return prev, min(prev + dt.timedelta(days=max(elapsed, 1) - 1), start - dt.timedelta(days=1))
 
 
 # --- the entry point ---------------------------------------------------------------------------------
@@ -403,12 +440,23 @@ def compute_kpis(
     written = 0
     with transaction.atomic():
         tenant_lock(tenant.pk)  # concurrent computations of one tenant queue (delete + insert below)
+        pairs_freeze(tenant=tenant, through=today - dt.timedelta(days=1))  # who was targeted: fixed once due
         for definition in defs:
             periods = recent_periods(definition.period, today, periods_back)
             rows: list[KpiResult] = []
             for start, end in periods:
                 overall, per = metric_values(tenant, definition, start, end, ctx=ctx)
+                partial = start <= today < end
+                elapsed = elapsed_days(start, end, today) if partial else None
+                before: Result = (Cell(_q(0), _q(0), None), {})
+                if partial:  # compared with the same days of the previous period
+                    before = metric_values(tenant, definition, *previous_to_date(definition.period, start, elapsed), ctx=ctx)
                 for partner_id, cell in [(None, overall), *sorted(per.items())]:
+                    in_force, scoped = target_in_force(definition, ctx.targets, start, ctx.partner(partner_id))
+                    target = paced_target(definition, start, end, today, target=in_force)
+                    # a tenant-wide count target is not a partner's target (a partner/tier/segment one is)
+                    untargeted = partner_id is not None and definition.metric in COUNT_METRICS and not scoped
+                    compare = before[0] if partner_id is None else before[1].get(partner_id)
                     rows.append(
                         KpiResult(
                             tenant=tenant,
@@ -419,14 +467,13 @@ def compute_kpis(
                             numerator=cell.numerator,
                             denominator=cell.denominator,
                             value=cell.value,
-                            target=definition.target,
-                            status=kpi_status(
-                                cell.value,
-                                target=definition.target,
-                                direction=definition.direction,
-                                band=definition.warning_band,
+                            target=target,
+                            status=KpiStatus.NO_TARGET if untargeted else kpi_status(
+                                cell.value, target=target, direction=definition.direction, band=definition.warning_band,
                             ),
                             computed_at=now,
+                            elapsed_days=elapsed,
+                            previous_to_date=compare.value if (partial and compare is not None) else None,
                         )
                     )
             KpiResult.objects.filter(

@@ -31,7 +31,6 @@ class DailyActivityFact(TenantOwnedModel):
     verb = models.CharField(max_length=32)
     event_count = models.PositiveIntegerField(default=0)
     user_count = models.PositiveIntegerField(default=0)
-    seconds = models.FloatField(default=0)
     max_progress = models.FloatField(null=True, blank=True)
     negative_count = models.PositiveIntegerField(
         default=0, db_default=0, help_text="Events answered 'no' (resolved = false): FAQ feedback."
@@ -74,7 +73,9 @@ class PartnerAssetState(TenantOwnedModel):
 
 
 class UserAssetState(TenantOwnedModel):
-    """Completion state per (user, asset)."""
+    """Completion state per (user, partner, asset): each event counts for the partner the user
+    belonged to when it happened, so a user who moves to another partner leaves their past
+    completions with the old one."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
@@ -92,8 +93,42 @@ class UserAssetState(TenantOwnedModel):
     )
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tenant", "user", "asset"], name="uniq_user_asset_state")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user", "partner", "asset"], name="uniq_user_partner_asset_state")
+        ]
         indexes = [models.Index(fields=["tenant", "partner", "asset"], name="uas_partner_asset")]
+
+
+class FrozenPair(TenantOwnedModel):
+    """An assigned ``(partner, asset)`` pair as it was targeted when its due date passed.
+
+    Written once by ``kpis.targeting.pairs_freeze`` for every pair whose due date is over, with the
+    partner's tier and segment at that time; never updated. The completion rate of a period reads
+    these rows for due dates already frozen, so later changes of tiers, segments, learning paths,
+    asset status or assignments do not rewrite closed periods.
+    """
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="+")
+    due_on = models.DateField()
+    required_completions = models.PositiveSmallIntegerField(default=1)
+    tier = models.ForeignKey(PartnerTier, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    segment = models.CharField(max_length=100, blank=True, default="")
+    frozen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "partner", "asset"], name="uniq_frozen_pair")]
+        indexes = [models.Index(fields=["tenant", "due_on"], name="frozen_pair_due")]
+
+
+class PairFreeze(TenantOwnedModel):
+    """How far the tenant's pairs are frozen: every pair due on or before ``frozen_through``."""
+
+    frozen_through = models.DateField()
+    frozen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="uniq_pair_freeze")]
 
 
 class FaqSearchFact(TenantOwnedModel):
@@ -162,6 +197,11 @@ class Metric(models.TextChoices):
     MEDIAN_DAYS_TO_FIRST_COMPLETION = "median_days_to_first_completion", _("Median days to first completion")
 
 
+# Count metrics: a partial period's target is prorated to the elapsed days (pacing); a
+# tenant-wide count target is not a per-partner target.
+COUNT_METRICS = frozenset({"document_downloads"})
+PER_PARTNER_COUNT_METRICS = frozenset({"support_activities_per_partner"})
+
 RATE_METRICS = frozenset(
     {
         Metric.ENABLEMENT_COMPLETION_RATE,
@@ -189,6 +229,7 @@ class KpiStatus(models.TextChoices):
     AT_RISK = "at_risk", _("At risk")
     OFF_TRACK = "off_track", _("Off track")
     NO_DATA = "no_data", _("No data")
+    NO_TARGET = "no_target", _("No target")
 
 
 class KpiDefinition(TenantOwnedModel):
@@ -217,6 +258,16 @@ class KpiDefinition(TenantOwnedModel):
     )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    replaces = models.ForeignKey(
+        "self",
+        verbose_name=_("replaces"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        help_text=_("Changing the metric, period or partner filter starts a new series; the old one stays readable."),
+    )
 
     class Meta:
         verbose_name = _("KPI definition")
@@ -245,6 +296,35 @@ class KpiDefinition(TenantOwnedModel):
             raise ValidationError(errors)
 
 
+class KpiTarget(TenantOwnedModel):
+    """A dated target of a KPI definition, for everyone or for one tier, segment or partner.
+
+    A period is judged by the target in force when it began (the latest ``effective_from`` on or
+    before the period's first day); the most specific one wins — partner, then segment, then
+    tier, then an unscoped dated target, then the definition's own target.
+    """
+
+    definition = models.ForeignKey(KpiDefinition, on_delete=models.CASCADE, related_name="targets")
+    tier = models.ForeignKey(PartnerTier, verbose_name=_("tier"), null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    segment = models.CharField(_("segment"), max_length=100, blank=True, default="")
+    partner = models.ForeignKey(Partner, verbose_name=_("partner"), null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    effective_from = models.DateField(_("effective from"))
+    target = models.DecimalField(_("target"), max_digits=12, decimal_places=2, validators=[MinValueValidator(0)])
+
+    class Meta:
+        verbose_name = _("target")
+        verbose_name_plural = _("targets")
+        ordering = ["definition", "effective_from", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(tier__isnull=True) | (Q(segment="") & Q(partner__isnull=True)))
+                & (Q(segment="") | Q(partner__isnull=True)),
+                name="kpi_target_one_scope",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "definition", "effective_from"], name="kpi_target_dated")]
+
+
 class KpiResult(TenantOwnedModel):
     """One computed KPI value per (definition, period, partner or overall)."""
 
@@ -258,6 +338,13 @@ class KpiResult(TenantOwnedModel):
     target = models.DecimalField(max_digits=12, decimal_places=2)
     status = models.CharField(max_length=16, choices=KpiStatus.choices, default=KpiStatus.NO_DATA)
     computed_at = models.DateTimeField(default=timezone.now)
+    elapsed_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Set for the current, partial period: the days counted so far (pacing)."
+    )
+    previous_to_date = models.DecimalField(
+        max_digits=16, decimal_places=4, null=True, blank=True,
+        help_text="Current period only: the previous period's value over the same number of days.",
+    )
 
     class Meta:
         constraints = [

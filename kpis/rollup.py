@@ -34,12 +34,13 @@ SQLite stores datetimes as UTC text; the rollup registers a deterministic SQL fu
 Fact semantics
 --------------
 * ``DailyActivityFact`` (day, partner, asset|NULL, verb): ``event_count`` events,
-  ``user_count`` distinct non-null ``user_id``, ``seconds`` = SUM(seconds) (NULL → 0),
-  ``max_progress`` = MAX(progress) (NULL when no event carried one), ``negative_count`` = events
-  with ``resolved`` false (the FAQ "no" answers). ``faq.feedback`` counts one answer per person per
-  FAQ: an answer followed by a later one of the same user on the same FAQ was changed and is left
-  out (``SUPERSEDED_FEEDBACK_SQL``); a new answer also touches the days of that person's earlier
-  answers, so they are recomputed without it.
+  ``user_count`` distinct non-null ``user_id`` (no watched seconds: a portal event's ``seconds``
+  is the running length of the user's union of played segments, so a sum would count it again
+  at every heartbeat), ``max_progress`` = MAX(progress) (NULL when no event carried one),
+  ``negative_count`` = events with ``resolved`` false (the FAQ "no" answers). ``faq.feedback``
+  counts one answer per person per FAQ: an answer followed by a later one of the same user on the
+  same FAQ was changed and is left out (``SUPERSEDED_FEEDBACK_SQL``); a new answer also touches the
+  days of that person's earlier answers, so they are recomputed without it.
 * ``FaqSearchFact`` (day, partner, normalised query): normalised = lower case, trimmed,
   whitespace runs (incl. the ideographic space) collapsed to one space. ``searches`` = number of
   ``faq.searched`` events, ``zero_result_searches`` = those with ``result_count = 0``,
@@ -53,9 +54,10 @@ Fact semantics
   ``completed_users`` / ``active_users`` = distinct users with a completion / any event;
   ``max_progress`` = MAX(progress) of ``training.progressed``/``training.completed`` events;
   ``watched_share`` = that max / 100 capped at 1 (0 when none); ``seconds`` = SUM(seconds).
-  A user's state takes the highest partner id seen for that user (users belong to one partner;
-  incremental runs count a partner's ``completed_users`` / ``active_users`` from the user states,
-  which relies on that).
+  User states are per ``(user, partner, asset)``: an event counts for the partner it was logged
+  with (the user's partner when it happened), so a user who moves keeps past completions with the
+  old partner; incremental runs count a partner's ``completed_users`` / ``active_users`` from the
+  user states of that partner.
 """
 
 # ruff: noqa: S608  (the SQL below interpolates only module constants, table names and a
@@ -74,7 +76,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models.functions import Now
 
-from enablement.models import ActivityEvent, Asset, AssetKind, Verb
+from enablement.completion import completion_sql
+from enablement.models import ActivityEvent, Asset, Verb
 from kpis.models import DailyActivityFact, FaqSearchFact, PartnerAssetState, RollupState, UserAssetState
 from kpis.runs import rollup_lease, tenant_lock
 from partners.models import Tenant
@@ -90,13 +93,8 @@ UAS = UserAssetState._meta.db_table
 
 PROGRESS_VERBS = (Verb.TRAINING_PROGRESSED.value, Verb.TRAINING_COMPLETED.value)
 
-# What counts as "completed" per asset kind (same rule as the portal's progress).
-COMPLETION_SQL = (
-    f"((a.kind = '{AssetKind.TRAINING.value}' AND e.verb = '{Verb.TRAINING_COMPLETED.value}')"
-    f" OR (a.kind = '{AssetKind.DOCUMENT.value}' AND e.verb IN "
-    f"('{Verb.DOCUMENT_VIEWED.value}', '{Verb.DOCUMENT_DOWNLOADED.value}'))"
-    f" OR (a.kind = '{AssetKind.FAQ.value}' AND e.verb = '{Verb.FAQ_VIEWED.value}'))"
-)
+# What counts as "completed" per asset kind: the one rule (enablement.completion).
+COMPLETION_SQL = completion_sql(kind="a.kind", verb="e.verb")
 # One FAQ answer per person: a feedback event followed by a later one of the same user on the same
 # FAQ was changed and is not counted (the log is append-only; the latest answer counts).
 SUPERSEDED_FEEDBACK_SQL = (
@@ -377,10 +375,10 @@ def _daily(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
     cursor.execute(f"DELETE FROM {DAILY} WHERE tenant_id = %s{where}", [tenant_id, *params])
     where, params = _day_filter(d, w)
     cursor.execute(
-        f"INSERT INTO {DAILY} (tenant_id, day, partner_id, asset_id, verb, event_count, user_count, seconds, max_progress, "
+        f"INSERT INTO {DAILY} (tenant_id, day, partner_id, asset_id, verb, event_count, user_count, max_progress, "
         f"negative_count) "
         f"SELECT e.tenant_id, {d.day('e.occurred_at')}, e.partner_id, e.asset_id, e.verb, "
-        f"COUNT(*), COUNT(DISTINCT e.user_id), COALESCE(SUM(e.seconds), 0), MAX(e.progress), "
+        f"COUNT(*), COUNT(DISTINCT e.user_id), MAX(e.progress), "
         f"SUM(CASE WHEN e.resolved IS NOT NULL AND NOT e.resolved THEN 1 ELSE 0 END) "
         f"FROM {EV} e WHERE e.tenant_id = %s AND {IN_RANGE}{where} AND NOT {SUPERSEDED_FEEDBACK_SQL} GROUP BY 1, 2, 3, 4, 5",
         [tenant_id, *params],
@@ -440,13 +438,13 @@ def _user_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
     cursor.execute(
         f"INSERT INTO {UAS} (tenant_id, user_id, partner_id, asset_id, first_activity_at, last_activity_at, "
         f"first_completed_at, watched_share, max_progress, seconds, settled_seconds) "
-        f"SELECT e.tenant_id, e.user_id, MAX(e.partner_id), e.asset_id, MIN(e.occurred_at), MAX(e.occurred_at), "
+        f"SELECT e.tenant_id, e.user_id, e.partner_id, e.asset_id, MIN(e.occurred_at), MAX(e.occurred_at), "
         f"MIN(CASE WHEN {COMPLETION_SQL} THEN e.occurred_at END), "
         f"{_share(progress)}, {progress}, COALESCE(SUM(e.seconds), 0), "
         f"COALESCE(SUM(CASE WHEN e.received_at <= %s THEN e.seconds END), 0) "
         f"FROM {EV} e JOIN {ASSET} a ON a.id = e.asset_id "
         f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND e.user_id IS NOT NULL AND {IN_RANGE}{where} "
-        f"GROUP BY e.tenant_id, e.user_id, e.asset_id",
+        f"GROUP BY e.tenant_id, e.user_id, e.partner_id, e.asset_id",
         [d.ts_param(w.settled), tenant_id, *params],
     )
     return cursor.rowcount
@@ -477,15 +475,14 @@ def _merge_user_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
     cursor.execute(
         f"INSERT INTO {UAS} (tenant_id, user_id, partner_id, asset_id, first_activity_at, last_activity_at, "
         f"first_completed_at, watched_share, max_progress, seconds, settled_seconds) "
-        f"SELECT e.tenant_id, e.user_id, MAX(e.partner_id), e.asset_id, MIN(e.occurred_at), MAX(e.occurred_at), "
+        f"SELECT e.tenant_id, e.user_id, e.partner_id, e.asset_id, MIN(e.occurred_at), MAX(e.occurred_at), "
         f"MIN(CASE WHEN {COMPLETION_SQL} THEN e.occurred_at END), "
         f"{_share(progress)}, {progress}, COALESCE(SUM(e.seconds), 0), "
         f"COALESCE(SUM(CASE WHEN e.received_at <= %s THEN e.seconds END), 0) "
         f"FROM {EV} e JOIN {ASSET} a ON a.id = e.asset_id "
         f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND e.user_id IS NOT NULL AND {IN_RANGE}{cond} "
-        f"GROUP BY e.tenant_id, e.user_id, e.asset_id "
-        f"ON CONFLICT (tenant_id, user_id, asset_id) DO UPDATE SET "
-        f"partner_id = {d.greatest(f'{UAS}.partner_id', 'excluded.partner_id')}, "
+        f"GROUP BY e.tenant_id, e.user_id, e.partner_id, e.asset_id "
+        f"ON CONFLICT (tenant_id, user_id, partner_id, asset_id) DO UPDATE SET "
         f"first_activity_at = {d.least(f'{UAS}.first_activity_at', 'excluded.first_activity_at')}, "
         f"last_activity_at = {d.greatest(f'{UAS}.last_activity_at', 'excluded.last_activity_at')}, "
         f"first_completed_at = {d.least(f'{UAS}.first_completed_at', 'excluded.first_completed_at')}, "
@@ -500,7 +497,7 @@ def _merge_user_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
 def _merge_partner_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
     """Incremental: aggregate ONLY the window's events per (partner, asset) and merge them
     (LEAST/GREATEST); ``completed_users`` / ``active_users`` are counted from the
-    ``UserAssetState`` rows of the touched pairs (merged just before; a user belongs to one
+    ``UserAssetState`` rows of the touched pairs (merged just before; user states are per
     partner), an index lookup bounded by the pair's users, not its events."""
     cond, params = _window_events(d, w)
     users = f"SELECT COUNT({{col}}) FROM {UAS} x WHERE x.tenant_id = n.tenant_id AND x.partner_id = n.partner_id AND x.asset_id = n.asset_id"

@@ -92,6 +92,13 @@ class Tenant(models.Model):
     default_language = models.CharField(
         _("default language"), max_length=8, default="ja", choices=settings.LANGUAGES
     )
+    currency = models.CharField(
+        _("currency"), max_length=3, default="JPY", help_text=_("The default currency of new deals (ISO 4217).")
+    )
+    deal_registration_days = models.PositiveSmallIntegerField(
+        _("deal registration days"), default=90,
+        help_text=_("An open deal registration expires this many days after it was registered."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     mfa_required_channel_managers = models.BooleanField(
         _("require a second factor for channel managers"), default=False,

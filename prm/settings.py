@@ -13,6 +13,7 @@ from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
 from kpis.schedule import CELERY_BEAT_SCHEDULE as KPI_BEAT_SCHEDULE
+from partners.deals.schedule import CELERY_BEAT_SCHEDULE as DEALS_BEAT_SCHEDULE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -236,6 +237,13 @@ STORAGES = {
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=200 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# xAPI LRS (enablement/lrs): attachment content sent in multipart/mixed is kept in the default
+# storage under t<tenant>/lrs-attachments/; larger attachments are refused with 400, larger requests 413.
+LRS_ATTACHMENT_MAX_BYTES = env.int("LRS_ATTACHMENT_MAX_BYTES", default=20 * 1024 * 1024)
+LRS_REQUEST_MAX_BYTES = env.int("LRS_REQUEST_MAX_BYTES", default=50 * 1024 * 1024)
+# A profile PUT without If-Match / If-None-Match: 400 for a new document (as the ADL conformance
+# suite checks), 409 for an existing one; off lets clients create profiles with a bare PUT.
+LRS_PROFILE_PUT_REQUIRES_PRECONDITION = env.bool("LRS_PROFILE_PUT_REQUIRES_PRECONDITION", default=True)
 
 # --- Security (hardened further in prm.settings_production) --------------------------------------
 SECURE_CSP = {
@@ -294,7 +302,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 KPIS_ROLLUP_LEASE_SECONDS = env.int("KPIS_ROLLUP_LEASE_SECONDS", default=120)
 # The nightly job recomputes this many recent days of facts and states from the log.
 KPIS_NIGHTLY_RECOMPUTE_DAYS = env.int("KPIS_NIGHTLY_RECOMPUTE_DAYS", default=7)
-CELERY_BEAT_SCHEDULE = KPI_BEAT_SCHEDULE  # static; kpis/schedule.py has no Django imports
+CELERY_BEAT_SCHEDULE = {**KPI_BEAT_SCHEDULE, **DEALS_BEAT_SCHEDULE}  # static: the schedule modules have no Django imports
 
 # --- REST framework ------------------------------------------------------------------------------
 REST_FRAMEWORK = {

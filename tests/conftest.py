@@ -19,11 +19,15 @@ _original_sql_flush = SQLiteOps.sql_flush
 
 
 def _sql_flush_keeping_triggers(self, style, tables, *, reset_sequences=False, allow_cascade=False):
-    mig = importlib.import_module("enablement.migrations.0003_activity_log_append_only")
     statements = _original_sql_flush(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
-    if "enablement_activityevent" not in tables:
-        return statements
-    return [*mig.SQLITE_BACKWARD, *statements, *mig.SQLITE_FORWARD]
+    for table, module in (
+        ("enablement_activityevent", "enablement.migrations.0003_activity_log_append_only"),
+        ("deals_dealevent", "partners.deals.migrations.0003_deal_keys_and_history_append_only"),
+    ):
+        if table in tables:
+            mig = importlib.import_module(module)
+            statements = [*mig.SQLITE_BACKWARD, *statements, *mig.SQLITE_FORWARD]
+    return statements
 
 
 SQLiteOps.sql_flush = _sql_flush_keeping_triggers

@@ -53,6 +53,7 @@ class TenantFactory(factory.django.DjangoModelFactory):
     slug = factory.Sequence(lambda n: f"vendor-{n}")
     time_zone = "Asia/Tokyo"
     default_language = "en"
+    currency = factory.LazyAttribute(lambda o: "JPY" if o.default_language == "ja" else "USD")
 
 
 class UserFactory(factory.django.DjangoModelFactory):

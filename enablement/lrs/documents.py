@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -38,7 +39,12 @@ class DocumentKey:
     registration: str = ""
 
     def filter(self) -> dict[str, Any]:
-        return {"kind": self.kind, "activity_id": self.activity_id, "agent_key": self.agent_key, "registration": self.registration}
+        return {
+            "kind": self.kind,
+            "activity_id": self.activity_id,
+            "agent_key": self.agent_key,
+            "registration": self.registration,
+        }
 
 
 def etag_of(content: bytes) -> str:
@@ -49,9 +55,13 @@ def _etags(header: str) -> set[str]:
     return {t.strip() for t in header.split(",") if t.strip()}
 
 
-def precondition(*, current: Document | None, if_match: str | None, if_none_match: str | None, required: bool) -> None:
-    """Communication 3.1: 412 when If-Match / If-None-Match fail; 409 when ``required`` (a PUT of
-    a profile) and the document exists but neither header was sent."""
+def precondition(
+    *, current: Document | None, if_match: str | None, if_none_match: str | None, required: bool
+) -> None:
+    """Communication 3.1: 412 when If-Match / If-None-Match fail; when ``required`` (a PUT of a
+    profile) and neither header was sent: 409 if the document exists, else 400 — unless
+    ``LRS_PROFILE_PUT_REQUIRES_PRECONDITION`` is off (for clients that create profiles with a
+    bare PUT, such as the ``tincan`` Python client)."""
     if if_match is not None:
         tags = _etags(if_match)
         if current is None or not ("*" in tags or current.etag in tags or current.etag.strip('"') in tags):
@@ -60,8 +70,13 @@ def precondition(*, current: Document | None, if_match: str | None, if_none_matc
         tags = _etags(if_none_match)
         if current is not None and ("*" in tags or current.etag in tags or current.etag.strip('"') in tags):
             raise DocumentError(412, "If-None-Match: the document exists")
-    if required and current is not None and if_match is None and if_none_match is None:
-        raise DocumentError(409, "The document exists: send If-Match (or If-None-Match) to change it")
+    if required and if_match is None and if_none_match is None:
+        if current is not None:
+            raise DocumentError(409, "The document exists: send If-Match (or If-None-Match) to change it")
+        if getattr(settings, "LRS_PROFILE_PUT_REQUIRES_PRECONDITION", True):
+            raise DocumentError(
+                400, "A profile PUT needs If-Match or If-None-Match (If-None-Match: * to create)"
+            )
 
 
 def document_get(*, tenant: Tenant, key: DocumentKey, document_id: str) -> Document | None:
@@ -95,8 +110,17 @@ def document_put(
     """PUT (``merge=False``) or POST (``merge=True``) one document."""
     if len(content) > MAX_DOCUMENT:
         raise DocumentError(413, f"A document may have at most {MAX_DOCUMENT} bytes")
-    current = Document.objects.select_for_update().filter(tenant=tenant, document_id=document_id, **key.filter()).first()
-    precondition(current=current, if_match=if_match, if_none_match=if_none_match, required=require_precondition and not merge)
+    current = (
+        Document.objects.select_for_update()
+        .filter(tenant=tenant, document_id=document_id, **key.filter())
+        .first()
+    )
+    precondition(
+        current=current,
+        if_match=if_match,
+        if_none_match=if_none_match,
+        required=require_precondition and not merge,
+    )
     if merge:
         if not _is_json(content_type):
             raise DocumentError(400, "POST merges JSON documents: the Content-Type must be application/json")
@@ -118,7 +142,15 @@ def document_put(
         content_type = "application/json"
     now = timezone.now()
     if current is None:
-        doc = Document(tenant=tenant, document_id=document_id, content=content, content_type=content_type, etag=etag_of(content), updated=now, **key.filter())
+        doc = Document(
+            tenant=tenant,
+            document_id=document_id,
+            content=content,
+            content_type=content_type,
+            etag=etag_of(content),
+            updated=now,
+            **key.filter(),
+        )
         try:
             with transaction.atomic():
                 doc.save()
@@ -135,7 +167,12 @@ def document_put(
 
 @transaction.atomic
 def document_delete(
-    *, tenant: Tenant, key: DocumentKey, document_id: str | None, if_match: str | None = None, if_none_match: str | None = None
+    *,
+    tenant: Tenant,
+    key: DocumentKey,
+    document_id: str | None,
+    if_match: str | None = None,
+    if_none_match: str | None = None,
 ) -> int:
     """Delete one document, or every document of the key when ``document_id`` is None."""
     qs = Document.objects.filter(tenant=tenant, **key.filter())

@@ -48,7 +48,9 @@ def apply_alternate_syntax(request: HttpRequest) -> None:
     if set(request.GET) != {"method"}:
         raise AlternateSyntaxError("With the alternate request syntax every parameter goes in the form body")
     if request.content_type != "application/x-www-form-urlencoded":
-        raise AlternateSyntaxError("The alternate request syntax needs Content-Type application/x-www-form-urlencoded")
+        raise AlternateSyntaxError(
+            "The alternate request syntax needs Content-Type application/x-www-form-urlencoded"
+        )
     form = QueryDict(request.body, encoding="utf-8")
     params = QueryDict(mutable=True)
     content = b""
@@ -67,7 +69,10 @@ def apply_alternate_syntax(request: HttpRequest) -> None:
     request.GET = params
     request.META["QUERY_STRING"] = params.urlencode()
     request.META["CONTENT_LENGTH"] = str(len(content))
-    request.META.setdefault("CONTENT_TYPE", "application/octet-stream")
+    if not any(name.lower() == "content-type" for name in form):
+        # the form's own type is not the content's: statements are JSON, documents unknown bytes
+        statements = request.path.rstrip("/").endswith("/statements")
+        request.META["CONTENT_TYPE"] = "application/json" if statements else "application/octet-stream"
     request._set_content_type_params(request.META)
     request._body = content
     request._stream = io.BytesIO(content)
@@ -107,7 +112,10 @@ def _respond(func, request, args, kwargs, require_version: bool):
     if require_version:
         version = request.headers.get(VERSION_HEADER, "")
         if not (version == "1.0" or version.startswith("1.0.")):
-            return json_error(f"The {VERSION_HEADER} header is required and must be 1.0.x (this LRS speaks {XAPI_VERSION}).", 400)
+            return json_error(
+                f"The {VERSION_HEADER} header is required and must be 1.0.x (this LRS speaks {XAPI_VERSION}).",
+                400,
+            )
     try:
         return func(request, *args, **kwargs)
     except RecursionError:

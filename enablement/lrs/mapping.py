@@ -31,10 +31,18 @@ VIDEO_EXT = "https://w3id.org/xapi/video/extensions/"
 VOIDED = ADL + "voided"
 
 SEARCH_VERBS = frozenset(
-    {"http://id.tincanapi.com/verb/searched", "https://w3id.org/xapi/acrossx/verbs/searched", "https://w3id.org/xapi/adl/verbs/searched"}
+    {
+        "http://id.tincanapi.com/verb/searched",
+        "https://w3id.org/xapi/acrossx/verbs/searched",
+        "https://w3id.org/xapi/adl/verbs/searched",
+    }
 )
 DOWNLOAD_VERBS = frozenset(
-    {"http://id.tincanapi.com/verb/downloaded", "https://w3id.org/xapi/adl/verbs/downloaded", "http://activitystrea.ms/schema/1.0/download"}
+    {
+        "http://id.tincanapi.com/verb/downloaded",
+        "https://w3id.org/xapi/adl/verbs/downloaded",
+        "http://activitystrea.ms/schema/1.0/download",
+    }
 )
 VIEW_VERBS = frozenset({ADL + "experienced", ADL + "launched", VIDEO + "initialized"})
 PROGRESS_VERBS = frozenset({ADL + "progressed", VIDEO + "played", VIDEO + "paused", VIDEO + "seeked"})
@@ -102,7 +110,11 @@ def _progress(stmt: dict[str, Any]) -> float | None:
     ext = result.get("extensions") or {}
     value = ext.get(VIDEO_EXT + "progress")
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return round(max(0.0, min(1.0, float(value))) * 100, 2) if value <= 1 else max(0.0, min(100.0, float(value)))
+        return (
+            round(max(0.0, min(1.0, float(value))) * 100, 2)
+            if value <= 1
+            else max(0.0, min(100.0, float(value)))
+        )
     scaled = (result.get("score") or {}).get("scaled")
     if isinstance(scaled, int | float) and not isinstance(scaled, bool) and 0 <= scaled <= 1:
         return round(float(scaled) * 100, 2)
@@ -117,11 +129,19 @@ def log_verb(verb_id: str, kind: str | None) -> str | None:
     if verb_id in DOWNLOAD_VERBS:
         return Verb.DOCUMENT_DOWNLOADED if kind == AssetKind.DOCUMENT else None
     if verb_id in VIEW_VERBS:
-        return {AssetKind.TRAINING: Verb.TRAINING_STARTED, AssetKind.DOCUMENT: Verb.DOCUMENT_VIEWED, AssetKind.FAQ: Verb.FAQ_VIEWED}[kind]
+        return {
+            AssetKind.TRAINING: Verb.TRAINING_STARTED,
+            AssetKind.DOCUMENT: Verb.DOCUMENT_VIEWED,
+            AssetKind.FAQ: Verb.FAQ_VIEWED,
+        }[kind]
     if verb_id in PROGRESS_VERBS:
         return Verb.TRAINING_PROGRESSED if kind == AssetKind.TRAINING else None
     if verb_id in COMPLETE_VERBS:
-        return Verb.TRAINING_COMPLETED if kind == AssetKind.TRAINING else (Verb.DOCUMENT_VIEWED if kind == AssetKind.DOCUMENT else None)
+        return (
+            Verb.TRAINING_COMPLETED
+            if kind == AssetKind.TRAINING
+            else (Verb.DOCUMENT_VIEWED if kind == AssetKind.DOCUMENT else None)
+        )
     return None
 
 
@@ -169,7 +189,11 @@ def build_event(
         progress = 100.0
     event.progress = progress
     ext = result.get("extensions") or {}
-    segments = parse_segments(ext.get(VIDEO_EXT + "played-segments", "")) if isinstance(ext.get(VIDEO_EXT + "played-segments"), str) else None
+    segments = (
+        parse_segments(ext.get(VIDEO_EXT + "played-segments", ""))
+        if isinstance(ext.get(VIDEO_EXT + "played-segments"), str)
+        else None
+    )
     if segments:
         event.played_segments = segments
         event.seconds = round(sum(e - s for s, e in segments), 3)
@@ -201,7 +225,10 @@ def event_to_statement(row: dict[str, Any], *, base: str) -> dict[str, Any]:
     else:
         actor = {
             "objectType": "Agent",
-            "account": {"homePage": f"{base}/partners/{row['partner__external_id'] or row['partner_id']}", "name": row["actor_ref"] or "partner"},
+            "account": {
+                "homePage": f"{base}/partners/{row['partner__external_id'] or row['partner_id']}",
+                "name": row["actor_ref"] or "partner",
+            },
         }
     verb_id, verb_name = EXPORT_VERBS[row["verb"]]
     if row["asset_id"]:
@@ -220,7 +247,10 @@ def event_to_statement(row: dict[str, Any], *, base: str) -> dict[str, Any]:
         "timestamp": row["occurred_at"].isoformat(),
         "stored": row["received_at"].isoformat(),
         "version": "1.0.3",
-        "context": {"platform": "Shien PRM", "extensions": {f"{base}/api/xapi/extensions/event-id": row["event_id"]}},
+        "context": {
+            "platform": "Shien PRM",
+            "extensions": {f"{base}/api/xapi/extensions/event-id": row["event_id"]},
+        },
     }
     result: dict[str, Any] = {}
     extensions: dict[str, Any] = {}

@@ -20,9 +20,13 @@ class XapiStatement(TenantOwnedModel):
     """
 
     statement_id = models.UUIDField()
-    payload = models.JSONField(help_text="The statement as received, plus the LRS-set 'stored' and 'authority'.")
+    payload = models.JSONField(
+        help_text="The statement as received, plus the LRS-set 'stored' and 'authority'."
+    )
     verb_id = models.CharField(max_length=500)
-    actor_key = models.CharField(max_length=500, help_text="mbox, mbox_sha1sum, openid or account homePage|name.")
+    actor_key = models.CharField(
+        max_length=500, help_text="mbox, mbox_sha1sum, openid or account homePage|name."
+    )
     activity_id = models.CharField(max_length=1000, blank=True, default="")
     registration = models.UUIDField(null=True, blank=True)
     timestamp = models.DateTimeField()
@@ -30,7 +34,9 @@ class XapiStatement(TenantOwnedModel):
     voided = models.BooleanField(default=False)
     voids_statement_id = models.UUIDField(null=True, blank=True, help_text="Set on a voiding statement.")
     ref_statement_id = models.UUIDField(
-        null=True, blank=True, help_text="The statement this one targets (object StatementRef), voiding or not."
+        null=True,
+        blank=True,
+        help_text="The statement this one targets (object StatementRef), voiding or not.",
     )
     mapped_event = models.ForeignKey(
         ActivityEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -47,12 +53,18 @@ class XapiStatement(TenantOwnedModel):
         ]
         indexes = [
             models.Index(fields=["tenant", "stored", "id"], name="xapi_tenant_stored"),
-            models.Index(fields=["tenant", "verb_id"], name="xapi_tenant_verb"),
+            models.Index(fields=["tenant", "verb_id", "stored", "id"], name="xapi_tenant_verb_stored"),
             models.Index(fields=["tenant", "actor_key"], name="xapi_tenant_actor"),
             models.Index(fields=["tenant", "activity_id"], name="xapi_tenant_activity"),
             models.Index(fields=["tenant", "unmapped"], name="xapi_tenant_unmapped"),
             models.Index(fields=["tenant", "ref_statement_id"], name="xapi_tenant_ref"),
-            models.Index(fields=["tenant", "registration"], name="xapi_tenant_registration"),
+            models.Index(fields=["tenant", "registration", "stored", "id"], name="xapi_tenant_reg_stored"),
+            # the statements that target another one, in stored order (StatementRef filter matches)
+            models.Index(
+                fields=["tenant", "stored", "id"],
+                name="xapi_tenant_refs_stored",
+                condition=models.Q(ref_statement_id__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -70,14 +82,27 @@ class StatementAgent(TenantOwnedModel):
     statement = models.ForeignKey(XapiStatement, on_delete=models.CASCADE, related_name="agent_index")
     agent_key = models.CharField(max_length=500)
     direct = models.BooleanField(default=False)
+    stored = models.DateTimeField(
+        default=timezone.now, help_text="The statement's stored time: pages are read in this order."
+    )
 
     class Meta:
         verbose_name = _("statement agent")
         verbose_name_plural = _("statement agents")
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "statement", "agent_key", "direct"], name="uniq_lrs_statement_agent"),
+            models.UniqueConstraint(
+                fields=["tenant", "statement", "agent_key", "direct"], name="uniq_lrs_statement_agent"
+            ),
         ]
-        indexes = [models.Index(fields=["tenant", "agent_key", "direct", "statement"], name="lrs_agent_lookup")]
+        indexes = [
+            models.Index(
+                fields=["tenant", "agent_key", "direct", "stored", "statement"],
+                name="lrs_agent_direct_stored",
+            ),
+            models.Index(
+                fields=["tenant", "agent_key", "stored", "statement"], name="lrs_agent_related_stored"
+            ),
+        ]
 
 
 class StatementActivity(TenantOwnedModel):
@@ -87,14 +112,27 @@ class StatementActivity(TenantOwnedModel):
     statement = models.ForeignKey(XapiStatement, on_delete=models.CASCADE, related_name="activity_index")
     activity_id = models.CharField(max_length=1000)
     direct = models.BooleanField(default=False)
+    stored = models.DateTimeField(
+        default=timezone.now, help_text="The statement's stored time: pages are read in this order."
+    )
 
     class Meta:
         verbose_name = _("statement activity")
         verbose_name_plural = _("statement activities")
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "statement", "activity_id", "direct"], name="uniq_lrs_statement_activity"),
+            models.UniqueConstraint(
+                fields=["tenant", "statement", "activity_id", "direct"], name="uniq_lrs_statement_activity"
+            ),
         ]
-        indexes = [models.Index(fields=["tenant", "activity_id", "direct", "statement"], name="lrs_activity_lookup")]
+        indexes = [
+            models.Index(
+                fields=["tenant", "activity_id", "direct", "stored", "statement"],
+                name="lrs_activity_direct_stored",
+            ),
+            models.Index(
+                fields=["tenant", "activity_id", "stored", "statement"], name="lrs_activity_related_stored"
+            ),
+        ]
 
 
 class Activity(TenantOwnedModel):
@@ -142,12 +180,41 @@ class Document(TenantOwnedModel):
         verbose_name_plural = _("xAPI documents")
         constraints = [
             models.UniqueConstraint(
-                fields=["tenant", "kind", "activity_id", "agent_key", "registration", "document_id"], name="uniq_lrs_document"
+                fields=["tenant", "kind", "activity_id", "agent_key", "registration", "document_id"],
+                name="uniq_lrs_document",
             ),
         ]
         indexes = [
-            models.Index(fields=["tenant", "kind", "activity_id", "agent_key", "registration", "updated"], name="lrs_document_since"),
+            models.Index(
+                fields=["tenant", "kind", "activity_id", "agent_key", "registration", "updated"],
+                name="lrs_document_since",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.document_id}"
+
+
+def attachment_path(tenant_id: int, sha2: str) -> str:
+    """Attachment content lives in the default storage under the tenant's private folder,
+    named by its SHA-2 (never served by URL: only the Statements resource returns it)."""
+    return f"t{tenant_id}/lrs-attachments/{sha2.lower()}"
+
+
+class StatementAttachment(TenantOwnedModel):
+    """The content of a statement attachment sent in multipart/mixed, stored once per tenant and
+    SHA-2 (statements refer to it by the ``sha2`` of their attachment objects)."""
+
+    sha2 = models.CharField(max_length=128)
+    content_type = models.CharField(max_length=255, default="application/octet-stream")
+    length = models.BigIntegerField()
+    file = models.FileField(max_length=300)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("statement attachment")
+        verbose_name_plural = _("statement attachments")
+        constraints = [models.UniqueConstraint(fields=["tenant", "sha2"], name="uniq_lrs_attachment_sha2")]
+
+    def __str__(self) -> str:
+        return self.sha2

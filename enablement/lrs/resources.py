@@ -185,7 +185,9 @@ DOC_RESPONSES = {
     204: OpenApiResponse(description="Stored / deleted"),
     400: OpenApiResponse(description="Bad parameters"),
     404: OpenApiResponse(description="No such document"),
-    409: OpenApiResponse(description="The document exists and no If-Match / If-None-Match was sent (profiles)"),
+    409: OpenApiResponse(
+        description="The document exists and no If-Match / If-None-Match was sent (profiles)"
+    ),
     412: OpenApiResponse(description="If-Match / If-None-Match failed"),
 }
 
@@ -212,7 +214,12 @@ class StateView(DocumentView):
     def key(self, params) -> DocumentKey:
         activity = _activity_param(params)
         agent = _agent_param(params)
-        return DocumentKey(KIND_STATE, activity_id=activity[:1000], agent_key=actor_key(agent)[:500], registration=_registration_param(params))
+        return DocumentKey(
+            KIND_STATE,
+            activity_id=activity[:1000],
+            agent_key=actor_key(agent)[:500],
+            registration=_registration_param(params),
+        )
 
 
 @extend_schema(
@@ -262,7 +269,11 @@ class ActivitiesView(LrsView):
         tags=["xapi"],
         summary="Activities resource: the canonical Activity object",
         parameters=[VERSION_PARAM, OpenApiParameter("activityId", OpenApiTypes.URI, required=True)],
-        responses={200: OpenApiTypes.OBJECT, 400: OpenApiResponse(description="Bad parameters"), 404: OpenApiResponse(description="Unknown")},
+        responses={
+            200: OpenApiTypes.OBJECT,
+            400: OpenApiResponse(description="Bad parameters"),
+            404: OpenApiResponse(description="Unknown"),
+        },
     )
     def get(self, request):
         params = request.query_params
@@ -284,7 +295,10 @@ class AgentsView(LrsView):
     @extend_schema(
         tags=["xapi"],
         summary="Agents resource: the Person object of an agent",
-        parameters=[VERSION_PARAM, OpenApiParameter("agent", OpenApiTypes.STR, required=True, description="JSON Agent")],
+        parameters=[
+            VERSION_PARAM,
+            OpenApiParameter("agent", OpenApiTypes.STR, required=True, description="JSON Agent"),
+        ],
         responses={200: OpenApiTypes.OBJECT, 400: OpenApiResponse(description="Bad parameters")},
     )
     def get(self, request):

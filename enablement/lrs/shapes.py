@@ -62,7 +62,8 @@ def _context_cmp(ctx: dict[str, Any]) -> Any:
             out[k] = _agent_cmp(out[k])
     if "contextActivities" in out:
         out["contextActivities"] = {
-            k: [_activity_cmp(a) for a in (v if isinstance(v, list) else [v])] for k, v in out["contextActivities"].items()
+            k: [_activity_cmp(a) for a in (v if isinstance(v, list) else [v])]
+            for k, v in out["contextActivities"].items()
         }
     if "registration" in out:
         out["registration"] = str(out["registration"]).lower()
@@ -194,7 +195,8 @@ def _map_parts(stmt: dict[str, Any], agent_fn, activity_fn, verb_fn) -> dict[str
                 ctx[k] = agent_fn(ctx[k])
         if "contextActivities" in ctx:
             ctx["contextActivities"] = {
-                k: [activity_fn(a) for a in (v if isinstance(v, list) else [v])] for k, v in ctx["contextActivities"].items()
+                k: [activity_fn(a) for a in (v if isinstance(v, list) else [v])]
+                for k, v in ctx["contextActivities"].items()
             }
         out["context"] = ctx
     return out
@@ -205,7 +207,7 @@ def format_ids(stmt: dict[str, Any]) -> dict[str, Any]:
     return _map_parts(
         stmt,
         _ids_agent,
-        lambda a: {"objectType": "Activity", "id": a["id"]},
+        lambda a: {"id": a["id"]},  # objectType "Activity" is the default: an id alone
         lambda v: {"id": v["id"]},
     )
 
@@ -248,7 +250,9 @@ def accept_languages(header: str) -> list[str]:
     return [lang for _q, _i, lang in sorted(out)]
 
 
-def format_canonical(stmt: dict[str, Any], *, definitions: dict[str, dict[str, Any]], languages: list[str]) -> dict[str, Any]:
+def format_canonical(
+    stmt: dict[str, Any], *, definitions: dict[str, dict[str, Any]], languages: list[str]
+) -> dict[str, Any]:
     """``format=canonical``: activity definitions as the LRS knows them, every language map
     reduced to the one language that best fits Accept-Language."""
 
@@ -263,7 +267,9 @@ def format_canonical(stmt: dict[str, Any], *, definitions: dict[str, dict[str, A
             for comp in ("choices", "scale", "source", "target", "steps"):
                 if isinstance(definition.get(comp), list):
                     definition[comp] = [
-                        {**c, "description": pick_language(c["description"], languages)} if isinstance(c.get("description"), dict) else c
+                        {**c, "description": pick_language(c["description"], languages)}
+                        if isinstance(c.get("description"), dict)
+                        else c
                         for c in definition[comp]
                     ]
             out["definition"] = definition

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from enablement.lrs.attachments import attachments_store
 from enablement.lrs.mapping import VOIDED, actor_email, actor_key, asset_ref, build_event
 from enablement.lrs.models import Activity, StatementActivity, StatementAgent, XapiStatement
 from enablement.lrs.shapes import (
@@ -56,17 +57,29 @@ def _same(stored: dict[str, Any], incoming: dict[str, Any]) -> bool:
     return comparable({k: v for k, v in stored.items() if not k.startswith("_")}) == comparable(incoming)
 
 
+def _used(statements: list[dict[str, Any]], sha2: str) -> bool:
+    return any(str(a.get("sha2", "")).lower() == sha2 for s in statements for a in s.get("attachments") or [])
+
+
 def _activity_id(stmt: dict[str, Any]) -> str:
     obj = stmt["object"]
     return obj["id"] if obj.get("objectType", "Activity") == "Activity" else ""
 
 
 @transaction.atomic
-def xapi_statements_store(*, tenant: Tenant, statements: list[dict[str, Any]], authority: dict[str, Any], actor=None) -> StoreReport:
+def xapi_statements_store(
+    *,
+    tenant: Tenant,
+    statements: list[dict[str, Any]],
+    authority: dict[str, Any],
+    attachments=None,
+    actor=None,
+) -> StoreReport:
     """Store validated statements as received (ids assigned where absent), map what we know onto
     the activity log, void the targets of voiding statements. Raises ``XapiConflict`` (409) when
     an id exists with other content, ``XapiInvalid`` (400) for duplicate ids in one batch or a
-    voiding statement that targets a voiding statement."""
+    voiding statement that targets a voiding statement. ``attachments`` (parts by SHA-2, already
+    checked against the statements) are kept in the tenant's storage."""
     now = timezone.now()
     prepared: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -79,7 +92,9 @@ def xapi_statements_store(*, tenant: Tenant, statements: list[dict[str, Any]], a
         prepared.append(stmt)
     existing = {
         str(s.statement_id): s.payload
-        for s in XapiStatement.objects.filter(tenant=tenant, statement_id__in=list(seen)).only("statement_id", "payload")
+        for s in XapiStatement.objects.filter(tenant=tenant, statement_id__in=list(seen)).only(
+            "statement_id", "payload"
+        )
     }
     report = StoreReport(ids=[s["id"] for s in prepared])
     new: list[dict[str, Any]] = []
@@ -92,11 +107,14 @@ def xapi_statements_store(*, tenant: Tenant, statements: list[dict[str, Any]], a
         new.append(stmt)
     if not new:
         return report
+    attachments_store(tenant=tenant, parts={s: p for s, p in (attachments or {}).items() if _used(new, s)})
 
     # voiding: targets must not be voiding statements themselves
     targets = {s["object"]["id"].lower() for s in new if s["verb"]["id"] == VOIDED}
     if targets:
-        bad = XapiStatement.objects.filter(tenant=tenant, statement_id__in=list(targets), verb_id=VOIDED).exists()
+        bad = XapiStatement.objects.filter(
+            tenant=tenant, statement_id__in=list(targets), verb_id=VOIDED
+        ).exists()
         if bad or any(s["id"] in targets and s["verb"]["id"] == VOIDED for s in new):
             raise XapiInvalid("A voiding statement cannot be voided")
 
@@ -114,8 +132,10 @@ def xapi_statements_store(*, tenant: Tenant, statements: list[dict[str, Any]], a
     by_ext: dict[str, Asset] = {}
     by_pk: dict[int, Asset] = {}
     if iris:
-        for asset in Asset.objects.filter(tenant=tenant).filter(Q(external_id__in=iris | tails) | Q(pk__in=numeric)).only(
-            "pk", "kind", "external_id", "tenant_id"
+        for asset in (
+            Asset.objects.filter(tenant=tenant)
+            .filter(Q(external_id__in=iris | tails) | Q(pk__in=numeric))
+            .only("pk", "kind", "external_id", "tenant_id")
         ):
             by_pk[asset.pk] = asset
             if asset.external_id:
@@ -156,13 +176,17 @@ def xapi_statements_store(*, tenant: Tenant, statements: list[dict[str, Any]], a
             timestamp=timestamp,
             stored=now,
             voids_statement_id=uuid.UUID(stmt["object"]["id"]) if verb_id == VOIDED else None,
-            ref_statement_id=uuid.UUID(stmt["object"]["id"]) if stmt["object"].get("objectType") == "StatementRef" else None,
+            ref_statement_id=uuid.UUID(stmt["object"]["id"])
+            if stmt["object"].get("objectType") == "StatementRef"
+            else None,
         )
         if verb_id != VOIDED:
             email = actor_email(stmt["actor"])
             member = members.get(email) if email else None
             asset = find_asset(row.activity_id) if row.activity_id else None
-            event, reason = build_event(tenant=tenant, stmt=stmt, member=member, asset=asset, occurred_at=timestamp)
+            event, reason = build_event(
+                tenant=tenant, stmt=stmt, member=member, asset=asset, occurred_at=timestamp
+            )
             if event is None:
                 row.unmapped = True
                 row.unmapped_reason = f"unknown {reason}"[:200]
@@ -195,7 +219,11 @@ def xapi_statements_store(*, tenant: Tenant, statements: list[dict[str, Any]], a
 def _index(*, tenant: Tenant, rows: list[XapiStatement], statements: list[dict[str, Any]], now) -> None:
     """Write the agent/activity index rows of new statements; merge their activity definitions."""
     if rows and rows[0].pk is None:  # databases that do not return ids from a bulk insert
-        pks = dict(XapiStatement.objects.filter(tenant=tenant, statement_id__in=[r.statement_id for r in rows]).values_list("statement_id", "pk"))
+        pks = dict(
+            XapiStatement.objects.filter(
+                tenant=tenant, statement_id__in=[r.statement_id for r in rows]
+            ).values_list("statement_id", "pk")
+        )
         for r in rows:
             r.pk = pks[r.statement_id]
     agent_rows: list[StatementAgent] = []
@@ -203,11 +231,19 @@ def _index(*, tenant: Tenant, rows: list[XapiStatement], statements: list[dict[s
     definitions: dict[str, dict[str, Any]] = {}
     for row, stmt in zip(rows, statements, strict=True):
         agents, activities = related(stmt)
-        agent_rows += [StatementAgent(tenant=tenant, statement_id=row.pk, agent_key=k[:500], direct=d) for k, d in sorted(agents)]
-        activity_rows += [StatementActivity(tenant=tenant, statement_id=row.pk, activity_id=a[:1000], direct=d) for a, d in sorted(activities)]
+        agent_rows += [
+            StatementAgent(tenant=tenant, statement_id=row.pk, agent_key=k[:500], direct=d, stored=now)
+            for k, d in sorted(agents)
+        ]
+        activity_rows += [
+            StatementActivity(tenant=tenant, statement_id=row.pk, activity_id=a[:1000], direct=d, stored=now)
+            for a, d in sorted(activities)
+        ]
         for activity in activities_with_definitions(stmt):
             if activity.get("definition"):
-                definitions[activity["id"]] = merge_definition(definitions.get(activity["id"], {}), activity["definition"])
+                definitions[activity["id"]] = merge_definition(
+                    definitions.get(activity["id"], {}), activity["definition"]
+                )
             else:
                 definitions.setdefault(activity["id"], {})
     StatementAgent.objects.bulk_create(agent_rows, ignore_conflicts=True)
@@ -215,9 +251,19 @@ def _index(*, tenant: Tenant, rows: list[XapiStatement], statements: list[dict[s
     ids = [a for a in definitions if len(a) <= 1000]
     if not ids:
         return
-    known = dict(Activity.objects.filter(tenant=tenant, activity_id__in=ids).values_list("activity_id", "definition"))
+    known = dict(
+        Activity.objects.filter(tenant=tenant, activity_id__in=ids).values_list("activity_id", "definition")
+    )
     Activity.objects.bulk_create(
-        [Activity(tenant=tenant, activity_id=a, definition=merge_definition(known.get(a) or {}, definitions[a]), updated=now) for a in sorted(ids)],
+        [
+            Activity(
+                tenant=tenant,
+                activity_id=a,
+                definition=merge_definition(known.get(a) or {}, definitions[a]),
+                updated=now,
+            )
+            for a in sorted(ids)
+        ],
         update_conflicts=True,
         unique_fields=["tenant", "activity_id"],
         update_fields=["definition", "updated"],

@@ -40,7 +40,12 @@ def parse_limit(spec: str) -> tuple[float, float] | None:
 
 def limit_for(prefix: str) -> tuple[float, float] | None:
     per_key = getattr(settings, "LRS_RATE_LIMITS", None) or {}
-    spec = per_key.get(prefix) or getattr(settings, "LRS_RATE_LIMIT", None) or os.environ.get("LRS_RATE_LIMIT") or DEFAULT
+    spec = (
+        per_key.get(prefix)
+        or getattr(settings, "LRS_RATE_LIMIT", None)
+        or os.environ.get("LRS_RATE_LIMIT")
+        or DEFAULT
+    )
     return parse_limit(spec)
 
 

@@ -30,12 +30,35 @@ SHA2_RE = re.compile(r"^[0-9a-fA-F]{56}$|^[0-9a-fA-F]{64}$|^[0-9a-fA-F]{96}$|^[0
 MAX_DEPTH = 32
 ISO_TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?$")
 
-STATEMENT_KEYS = {"id", "actor", "verb", "object", "result", "context", "timestamp", "stored", "authority", "version", "attachments"}
+STATEMENT_KEYS = {
+    "id",
+    "actor",
+    "verb",
+    "object",
+    "result",
+    "context",
+    "timestamp",
+    "stored",
+    "authority",
+    "version",
+    "attachments",
+}
 SUBSTATEMENT_KEYS = {"objectType", "actor", "verb", "object", "result", "context", "timestamp", "attachments"}
 AGENT_KEYS = {"objectType", "name", "mbox", "mbox_sha1sum", "openid", "account"}
 GROUP_KEYS = AGENT_KEYS | {"member"}
 IFI_KEYS = ("mbox", "mbox_sha1sum", "openid", "account")
-INTERACTION_TYPES = {"true-false", "choice", "fill-in", "long-fill-in", "matching", "performance", "sequencing", "likert", "numeric", "other"}
+INTERACTION_TYPES = {
+    "true-false",
+    "choice",
+    "fill-in",
+    "long-fill-in",
+    "matching",
+    "performance",
+    "sequencing",
+    "likert",
+    "numeric",
+    "other",
+}
 DEFINITION_KEYS = {
     "name", "description", "type", "moreInfo", "extensions", "interactionType", "correctResponsesPattern",
     "choices", "scale", "source", "target", "steps",
@@ -210,7 +233,8 @@ def _interaction(d: dict, where: str) -> None:
     if present and kind is None:
         raise XapiInvalid(f"{where}: {', '.join(present)} need interactionType")
     if "correctResponsesPattern" in d and not (
-        isinstance(d["correctResponsesPattern"], list) and all(isinstance(x, str) for x in d["correctResponsesPattern"])
+        isinstance(d["correctResponsesPattern"], list)
+        and all(isinstance(x, str) for x in d["correctResponsesPattern"])
     ):
         raise XapiInvalid(f"{where}.correctResponsesPattern must be a list of strings")
     for name in ("choices", "scale", "source", "target", "steps"):
@@ -290,7 +314,21 @@ def validate_result(value: Any, where: str = "result") -> None:
 
 def validate_context(value: Any, obj: dict, where: str = "context") -> None:
     ctx = _obj(value, where)
-    _keys(ctx, {"registration", "instructor", "team", "contextActivities", "revision", "platform", "language", "statement", "extensions"}, where)
+    _keys(
+        ctx,
+        {
+            "registration",
+            "instructor",
+            "team",
+            "contextActivities",
+            "revision",
+            "platform",
+            "language",
+            "statement",
+            "extensions",
+        },
+        where,
+    )
     if "registration" in ctx:
         _uuid(ctx["registration"], f"{where}.registration")
     if "instructor" in ctx:
@@ -388,7 +426,9 @@ def validate_statement(stmt: Any) -> None:
         parse_timestamp(stmt["stored"], "stored")
     if "authority" in stmt:
         validate_authority(stmt["authority"])
-    if "version" in stmt and (not isinstance(stmt["version"], str) or not re.match(r"^1\.0(\.\d+)?$", stmt["version"])):
+    if "version" in stmt and (
+        not isinstance(stmt["version"], str) or not re.match(r"^1\.0(\.\d+)?$", stmt["version"])
+    ):
         raise XapiInvalid("version must be 1.0.x")
     if stmt["verb"]["id"] == "http://adlnet.gov/expapi/verbs/voided":
         obj = stmt["object"]

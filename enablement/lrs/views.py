@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.http import http_date
 from drf_spectacular.types import OpenApiTypes
@@ -39,6 +40,12 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from enablement.lrs.attachments import (
+    match_attachments,
+    multipart_response,
+    parse_multipart,
+    request_max_bytes,
+)
 from enablement.lrs.http import VERSION_HEADER, XAPI_VERSION, xapi_endpoint
 from enablement.lrs.mapping import actor_key
 from enablement.lrs.models import Activity, StatementActivity, StatementAgent, XapiStatement
@@ -89,7 +96,17 @@ STATEMENT_EXAMPLE = {
     "timestamp": "2026-04-01T10:15:00+09:00",
 }
 STATEMENT_SCHEMA = OpenApiTypes.OBJECT
-VERSION_PARAM = OpenApiParameter(VERSION_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=True, default="1.0.3")
+WRITE_DOC = (
+    "`application/json`, or `multipart/mixed` when attachments carry content: the statements as the "
+    "first part (application/json), then one part per attachment with `X-Experience-API-Hash` (its "
+    "SHA-2) and `Content-Transfer-Encoding: binary`. Limits: `LRS_ATTACHMENT_MAX_BYTES` per attachment "
+    "(default 20 MB, 400), `LRS_REQUEST_MAX_BYTES` per multipart request (default 50 MB, 413), 2 MB per "
+    "JSON request. A signature attachment (usageType http://adlnet.gov/expapi/attachments/signature) "
+    "must be a JWS (RS256/RS384/RS512) of the statement, else 400."
+)
+VERSION_PARAM = OpenApiParameter(
+    VERSION_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=True, default="1.0.3"
+)
 
 
 class JsonOnlyNegotiation(BaseContentNegotiation):
@@ -111,7 +128,6 @@ class LrsView(TenantAPIView):
 
 
 class StatementsView(LrsView):
-
     def _authority(self) -> dict[str, Any]:
         key = self.request.auth
         return {
@@ -121,23 +137,30 @@ class StatementsView(LrsView):
         }
 
     def _body(self, request):
+        """``(parsed JSON, attachment parts)`` of a PUT/POST: application/json, or multipart/mixed
+        with the statements first and one part per attachment (Communication 1.5.2)."""
         content_type = request.content_type.split(";")[0].strip().lower()
-        if content_type != "application/json":
-            raise XapiInvalid("Content-Type must be application/json (attachments in multipart/mixed are not supported)")
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
+        if content_type == "multipart/mixed":
+            raw = _read_raw(request, request_max_bytes(), length)
+            body, parts = parse_multipart(raw, request.content_type)
+            check_depth(body, 34)
+            return body, parts
+        if content_type != "application/json":
+            raise XapiInvalid("Content-Type must be application/json or multipart/mixed")
         if length > MAX_BODY or len(request.body) > MAX_BODY:
-            raise XapiInvalid(f"At most {MAX_BODY} bytes per request")
+            raise XapiTooLarge(f"At most {MAX_BODY} bytes per JSON request")
         try:
             body = json.loads(request.body)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise XapiInvalid("Malformed JSON (or nested too deeply)") from exc
         check_depth(body, 34)
-        return body
+        return body, []
 
-    def _store(self, statements) -> tuple[Response | None, Any]:
+    def _store(self, statements, parts) -> tuple[Response | None, Any]:
         try:
             for i, stmt in enumerate(statements):
                 try:
@@ -145,7 +168,10 @@ class StatementsView(LrsView):
                 except XapiInvalid as exc:
                     prefix = f"statement[{i}]: " if len(statements) > 1 else ""
                     raise XapiInvalid(prefix + str(exc)) from exc
-            report = xapi_statements_store(tenant=self.tenant, statements=statements, authority=self._authority())
+            by_hash = match_attachments(statements, parts)
+            report = xapi_statements_store(
+                tenant=self.tenant, statements=statements, authority=self._authority(), attachments=by_hash
+            )
         except XapiInvalid as exc:
             return _bad(str(exc)), None
         except XapiConflict as exc:
@@ -156,15 +182,22 @@ class StatementsView(LrsView):
     def _report_headers(response: Response, report) -> Response:
         response["X-Shien-Unmapped"] = str(sum(report.unmapped.values()))
         if report.unmapped:
-            response["X-Shien-Unmapped-Reasons"] = "; ".join(f"{k}={v}" for k, v in sorted(report.unmapped.items()))
+            response["X-Shien-Unmapped-Reasons"] = "; ".join(
+                f"{k}={v}" for k, v in sorted(report.unmapped.items())
+            )
         return response
 
     @extend_schema(
         summary="Store one statement with a given id (xAPI PUT)",
+        description=WRITE_DOC,
         tags=["xapi"],
         parameters=[OpenApiParameter("statementId", OpenApiTypes.UUID, required=True), VERSION_PARAM],
         request=STATEMENT_SCHEMA,
-        responses={204: None, 400: OpenApiResponse(description="Invalid statement"), 409: OpenApiResponse(description="Same id, other content")},
+        responses={
+            204: None,
+            400: OpenApiResponse(description="Invalid statement"),
+            409: OpenApiResponse(description="Same id, other content"),
+        },
         examples=[OpenApiExample("Video played", value=STATEMENT_EXAMPLE, request_only=True)],
     )
     def put(self, request):
@@ -179,26 +212,32 @@ class StatementsView(LrsView):
             extra = set(request.query_params) - {"statementId"}
             if extra:
                 raise XapiInvalid(f"Unexpected parameters: {', '.join(sorted(extra))}")
-            stmt = self._body(request)
+            stmt, parts = self._body(request)
             if not isinstance(stmt, dict):
                 raise XapiInvalid("PUT takes a single statement object")
             if "id" in stmt and isinstance(stmt["id"], str) and stmt["id"].lower() != sid:
                 raise XapiInvalid("The statement id differs from statementId")
             stmt = {**stmt, "id": stmt.get("id", sid)}
+        except XapiTooLarge as exc:
+            return _bad(str(exc), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         except XapiInvalid as exc:
             return _bad(str(exc))
-        error, report = self._store([stmt])
+        error, report = self._store([stmt], parts)
         if error:
             return error
         return self._report_headers(Response(status=status.HTTP_204_NO_CONTENT), report)
 
     @extend_schema(
         summary="Store one statement or a list (xAPI POST)",
+        description=WRITE_DOC,
         tags=["xapi"],
         parameters=[VERSION_PARAM],
         request=STATEMENT_SCHEMA,
         responses={
-            200: OpenApiResponse({"type": "array", "items": {"type": "string", "format": "uuid"}}, description="The statement ids, in order"),
+            200: OpenApiResponse(
+                {"type": "array", "items": {"type": "string", "format": "uuid"}},
+                description="The statement ids, in order",
+            ),
             400: OpenApiResponse(description="Invalid statement (the whole batch is rejected)"),
             409: OpenApiResponse(description="Same id, other content"),
         },
@@ -211,25 +250,32 @@ class StatementsView(LrsView):
         if request.query_params:
             return _bad("POST takes no parameters (the alternate request syntax is not supported)")
         try:
-            body = self._body(request)
+            body, parts = self._body(request)
+        except XapiTooLarge as exc:
+            return _bad(str(exc), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         except XapiInvalid as exc:
             return _bad(str(exc))
         statements = body if isinstance(body, list) else [body]
         if not statements:
             return _bad("No statements")
-        error, report = self._store(statements)
+        error, report = self._store(statements, parts)
         if error:
             return error
         return self._report_headers(Response(report.ids, status=status.HTTP_200_OK), report)
 
     @extend_schema(
         summary="Get one statement or query statements (xAPI GET)",
+        description="JSON, or with `attachments=true` multipart/mixed: the JSON result, then the content of "
+        "every attachment held. Pages (`more`) are read in stored order and pinned to the first page's "
+        "stored bound.",
         tags=["xapi"],
         parameters=[
             VERSION_PARAM,
             OpenApiParameter("statementId", OpenApiTypes.UUID),
             OpenApiParameter("voidedStatementId", OpenApiTypes.UUID),
-            OpenApiParameter("agent", OpenApiTypes.STR, description='JSON Agent, e.g. {"mbox": "mailto:a@b.example"}'),
+            OpenApiParameter(
+                "agent", OpenApiTypes.STR, description='JSON Agent, e.g. {"mbox": "mailto:a@b.example"}'
+            ),
             OpenApiParameter("verb", OpenApiTypes.URI),
             OpenApiParameter("activity", OpenApiTypes.URI),
             OpenApiParameter("registration", OpenApiTypes.UUID),
@@ -242,8 +288,16 @@ class StatementsView(LrsView):
             OpenApiParameter("attachments", OpenApiTypes.BOOL),
             OpenApiParameter("ascending", OpenApiTypes.BOOL),
         ],
-        responses={200: OpenApiTypes.OBJECT, 400: OpenApiResponse(description="Bad parameters"), 404: OpenApiResponse(description="Unknown")},
-        examples=[OpenApiExample("StatementResult", value={"statements": [STATEMENT_EXAMPLE], "more": ""}, response_only=True)],
+        responses={
+            200: OpenApiTypes.OBJECT,
+            400: OpenApiResponse(description="Bad parameters"),
+            404: OpenApiResponse(description="Unknown"),
+        },
+        examples=[
+            OpenApiExample(
+                "StatementResult", value={"statements": [STATEMENT_EXAMPLE], "more": ""}, response_only=True
+            )
+        ],
     )
     def get(self, request):
         params = request.query_params
@@ -267,7 +321,11 @@ class StatementsView(LrsView):
         if fmt == "canonical":
             ids = {a for s in statements for a in _activity_ids(s)}
             definitions = {
-                a: d for a, d in Activity.objects.filter(tenant=self.tenant, activity_id__in=ids).values_list("activity_id", "definition") if d
+                a: d
+                for a, d in Activity.objects.filter(tenant=self.tenant, activity_id__in=ids).values_list(
+                    "activity_id", "definition"
+                )
+                if d
             }
             languages = accept_languages(request.headers.get("Accept-Language", ""))
             return [format_canonical(s, definitions=definitions, languages=languages) for s in statements]
@@ -278,7 +336,9 @@ class StatementsView(LrsView):
             raise XapiInvalid("Use statementId or voidedStatementId, not both")
         extra = set(params) - SINGLE_OK
         if extra:
-            raise XapiInvalid(f"statementId/voidedStatementId cannot be combined with {', '.join(sorted(extra))}")
+            raise XapiInvalid(
+                f"statementId/voidedStatementId cannot be combined with {', '.join(sorted(extra))}"
+            )
         voided = "voidedStatementId" in params
         raw = params["voidedStatementId" if voided else "statementId"]
         try:
@@ -288,56 +348,19 @@ class StatementsView(LrsView):
         row = XapiStatement.objects.filter(tenant=self.tenant, statement_id=sid, voided=voided).first()
         if row is None:
             return _bad("No such statement", status.HTTP_404_NOT_FOUND)
-        response = Response(self._present(request, [row.payload], params.get("format", "exact"))[0])
+        statement = self._present(request, [row.payload], params.get("format", "exact"))[0]
+        response = self._respond(statement, [public_payload(row.payload)], params)
         response["Last-Modified"] = http_date(row.stored.timestamp())
         return response
 
     def _get_many(self, request, params):
-        t = self.tenant
-        match = XapiStatement.objects.filter(tenant=t, voided=False)
-        targeting = False
-        related_agents = _bool(params.get("related_agents"), "related_agents")
-        related_activities = _bool(params.get("related_activities"), "related_activities")
-        if "agent" in params:
-            try:
-                agent = json.loads(params["agent"])
-            except (ValueError, RecursionError) as exc:
-                raise XapiInvalid("agent must be a JSON Agent or Group") from exc
-            validate_agent(agent, "agent")
-            if not any(k in agent for k in ("mbox", "mbox_sha1sum", "openid", "account")):
-                raise XapiInvalid("agent must be an Agent or an identified Group")
-            index = StatementAgent.objects.filter(tenant=t, agent_key=actor_key(agent)[:500])
-            if not related_agents:
-                index = index.filter(direct=True)
-            match = match.filter(pk__in=index.values("statement_id"))
-            targeting = True
-        if "verb" in params:
-            match = match.filter(verb_id=params["verb"])
-            targeting = True
-        if "activity" in params:
-            index = StatementActivity.objects.filter(tenant=t, activity_id=params["activity"][:1000])
-            if not related_activities:
-                index = index.filter(direct=True)
-            match = match.filter(pk__in=index.values("statement_id"))
-            targeting = True
-        if "registration" in params:
-            try:
-                match = match.filter(registration=uuid.UUID(params["registration"]))
-            except ValueError as exc:
-                raise XapiInvalid("registration must be a UUID") from exc
-            targeting = True
-        if targeting:
-            # statements that target a matching statement (StatementRef) match too (Communication 2.1.3)
-            refs = XapiStatement.objects.filter(tenant=t, voided=False, ref_statement_id__in=match.values("statement_id"))
-            qs = XapiStatement.objects.filter(tenant=t).filter(Q(pk__in=match.values("pk")) | Q(pk__in=refs.values("pk")))
-        else:
-            qs = match
-        for name, lookup in (("since", "stored__gt"), ("until", "stored__lte")):
-            if name in params:
-                when = parse_timestamp(params[name], name)
-                if timezone.is_naive(when):
-                    when = timezone.make_aware(when, timezone.UTC)
-                qs = qs.filter(**{lookup: when})
+        """A page of statements in ``stored`` order (ties by row id), read from the index that
+        fits the filter — the agent or activity index tables, the verb or registration index, or
+        the stored index — so a page costs the same whatever the size of the store. Statements that
+        target a matching statement (StatementRef, voided targets included) match too
+        (Communication 2.1.4); they are read in stored order from the partial index of
+        StatementRef statements and merged in."""
+        f = _Filters.parse(params)
         ascending = _bool(params.get("ascending"), "ascending")
         try:
             limit = int(params.get("limit", "100"))
@@ -346,31 +369,208 @@ class StatementsView(LrsView):
         if limit < 0:
             raise XapiInvalid("limit must be a non-negative integer")
         limit = MAX_LIMIT if limit == 0 else min(limit, MAX_LIMIT)
-        if "from_id" in params:
-            stored, pk = _cursor(params["from_id"])
-            if ascending:
-                qs = qs.filter(Q(stored__gt=stored) | Q(stored=stored, pk__gt=pk))
-            else:
-                qs = qs.filter(Q(stored__lt=stored) | Q(stored=stored, pk__lt=pk))
-        qs = qs.order_by(*(("stored", "id") if ascending else ("-stored", "-id")))
-        rows = list(qs.values_list("id", "stored", "payload")[: limit + 1])
+        cursor = _cursor(params["from_id"]) if "from_id" in params else None
+        # the first page pins an upper stored bound: statements stored while a client pages are
+        # left out of every later page
+        bound = cursor[2] if cursor else timezone.now()
+        rows = _page(
+            f.direct_matches(self.tenant), f, ascending=ascending, limit=limit, cursor=cursor, bound=bound
+        )
+        if f.targeting:
+            # a full page of direct matches ends at rows[-1]: StatementRef statements beyond it
+            # cannot be on this page, so only the page's stored window of them is read
+            window = rows[-1][0] if len(rows) > limit else None
+            refs = _page(
+                f.targeting_matches(self.tenant),
+                f,
+                ascending=ascending,
+                limit=limit,
+                cursor=cursor,
+                bound=bound,
+                window=window,
+            )
+            rows = sorted(set(rows) | set(refs), reverse=not ascending)
         more = ""
         if len(rows) > limit:
             rows = rows[:limit]
             nxt = {k: v for k, v in params.items() if k != "from_id"}
-            last_pk, last_stored, _p = rows[-1]
-            nxt["from_id"] = f"{int(last_stored.timestamp() * 1_000_000)}.{last_pk}"
+            last_stored, last_pk = rows[-1]
+            nxt["from_id"] = f"{_micros(last_stored)}.{last_pk}.{_micros(bound)}"
             more = "/api/xapi/statements?" + urlencode(nxt)
-        statements = self._present(request, [p for _i, _s, p in rows], params.get("format", "exact"))
-        return Response({"statements": statements, "more": more})
+        payloads = dict(
+            XapiStatement.objects.filter(tenant=self.tenant, pk__in=[pk for _s, pk in rows]).values_list(
+                "id", "payload"
+            )
+        )
+        ordered = [payloads[pk] for _s, pk in rows if pk in payloads]
+        statements = self._present(request, ordered, params.get("format", "exact"))
+        return self._respond(
+            {"statements": statements, "more": more}, [public_payload(p) for p in ordered], params
+        )
+
+    def _respond(self, result, statements: list[dict[str, Any]], params):
+        """JSON, or with ``attachments=true`` multipart/mixed: the JSON, then each attachment held
+        (Communication 2.1.3)."""
+        if not _bool(params.get("attachments"), "attachments"):
+            return Response(result)
+        body, content_type = multipart_response(result, statements, tenant=self.tenant)
+        return HttpResponse(body, content_type=content_type)
 
 
-def _cursor(value: str) -> tuple[datetime, int]:
+class XapiTooLarge(XapiInvalid):
+    pass
+
+
+def _read_raw(request, limit: int, length: int) -> bytes:
+    """The request body read from the stream up to ``limit`` (multipart requests may be larger
+    than ``DATA_UPLOAD_MAX_MEMORY_SIZE``, which guards ``request.body``)."""
+    django_request = getattr(request, "_request", request)
+    if length > limit:
+        raise XapiTooLarge(f"At most {limit} bytes per request (LRS_REQUEST_MAX_BYTES)")
+    if hasattr(django_request, "_body"):
+        data = django_request._body
+    else:
+        data = django_request.read(limit + 1)
+        django_request._body = data
+    if len(data) > limit:
+        raise XapiTooLarge(f"At most {limit} bytes per request (LRS_REQUEST_MAX_BYTES)")
+    return data
+
+
+def _micros(when: datetime) -> int:
+    return int(when.timestamp() * 1_000_000)
+
+
+def _from_micros(value: str) -> datetime:
+    return datetime.fromtimestamp(int(value) / 1_000_000, tz=UTC)
+
+
+def _cursor(value: str) -> tuple[datetime, int, datetime]:
+    """``from_id`` of a ``more`` link: the last (stored, row id) sent and the pinned bound."""
     try:
-        micros, pk = value.split(".")
-        return datetime.fromtimestamp(int(micros) / 1_000_000, tz=UTC), int(pk)
+        micros, pk, bound = value.split(".")
+        return _from_micros(micros), int(pk), _from_micros(bound)
     except (ValueError, OverflowError, OSError) as exc:
         raise XapiInvalid("from_id is not valid") from exc
+
+
+class _Filters:
+    """The parsed query filters and the two ordered row sources that answer them."""
+
+    def __init__(self):
+        self.agent: str | None = None
+        self.related_agents = False
+        self.activity: str | None = None
+        self.related_activities = False
+        self.verb: str | None = None
+        self.registration: uuid.UUID | None = None
+        self.since: datetime | None = None
+        self.until: datetime | None = None
+
+    @classmethod
+    def parse(cls, params) -> _Filters:
+        f = cls()
+        f.related_agents = _bool(params.get("related_agents"), "related_agents")
+        f.related_activities = _bool(params.get("related_activities"), "related_activities")
+        if "agent" in params:
+            try:
+                agent = json.loads(params["agent"])
+            except (ValueError, RecursionError) as exc:
+                raise XapiInvalid("agent must be a JSON Agent or Group") from exc
+            validate_agent(agent, "agent")
+            if not any(k in agent for k in ("mbox", "mbox_sha1sum", "openid", "account")):
+                raise XapiInvalid("agent must be an Agent or an identified Group")
+            f.agent = actor_key(agent)[:500]
+        if "verb" in params:
+            f.verb = params["verb"][:500]
+        if "activity" in params:
+            f.activity = params["activity"][:1000]
+        if "registration" in params:
+            try:
+                f.registration = uuid.UUID(params["registration"])
+            except ValueError as exc:
+                raise XapiInvalid("registration must be a UUID") from exc
+        for name in ("since", "until"):
+            if name in params:
+                when = parse_timestamp(params[name], name)
+                setattr(f, name, timezone.make_aware(when, timezone.UTC) if timezone.is_naive(when) else when)
+        return f
+
+    @property
+    def targeting(self) -> bool:
+        return any(v is not None for v in (self.agent, self.activity, self.verb, self.registration))
+
+    def _agent_rows(self, tenant):
+        rows = StatementAgent.objects.filter(tenant=tenant, agent_key=self.agent)
+        return rows if self.related_agents else rows.filter(direct=True)
+
+    def _activity_rows(self, tenant):
+        rows = StatementActivity.objects.filter(tenant=tenant, activity_id=self.activity)
+        return rows if self.related_activities else rows.filter(direct=True)
+
+    def direct_matches(self, tenant) -> tuple[QuerySet, str]:
+        """Rows with ``stored`` and a statement id column, driven by the most selective index:
+        ``(queryset, name of the statement pk column)``."""
+        if self.agent is not None:
+            qs, pk, via = self._agent_rows(tenant), "statement_id", "statement__"
+        elif self.activity is not None:
+            qs, pk, via = self._activity_rows(tenant), "statement_id", "statement__"
+        else:
+            qs, pk, via = XapiStatement.objects.filter(tenant=tenant), "id", ""
+        qs = qs.filter(**{f"{via}voided": False})
+        if self.agent is not None and self.activity is not None:
+            qs = qs.filter(Exists(self._activity_rows(tenant).filter(statement_id=OuterRef(pk))))
+        if self.verb is not None:
+            qs = qs.filter(**{f"{via}verb_id": self.verb})
+        if self.registration is not None:
+            qs = qs.filter(**{f"{via}registration": self.registration})
+        return qs, pk
+
+    def targeting_matches(self, tenant) -> tuple[QuerySet, str]:
+        """Statements whose StatementRef target matches the filter (voided or not)."""
+        target = XapiStatement.objects.filter(tenant=tenant, statement_id=OuterRef("ref_statement_id"))
+        if self.agent is not None:
+            target = target.filter(Exists(self._agent_rows(tenant).filter(statement_id=OuterRef("pk"))))
+        if self.activity is not None:
+            target = target.filter(Exists(self._activity_rows(tenant).filter(statement_id=OuterRef("pk"))))
+        if self.verb is not None:
+            target = target.filter(verb_id=self.verb)
+        if self.registration is not None:
+            target = target.filter(registration=self.registration)
+        qs = XapiStatement.objects.filter(tenant=tenant, ref_statement_id__isnull=False, voided=False).filter(
+            Exists(target)
+        )
+        return qs, "id"
+
+
+def _page(
+    source,
+    f: _Filters,
+    *,
+    ascending: bool,
+    limit: int,
+    cursor,
+    bound: datetime,
+    window: datetime | None = None,
+) -> list[tuple[datetime, int]]:
+    """Up to ``limit + 1`` ``(stored, statement pk)`` of one row source, in page order (with a
+    ``window``: none past that stored time)."""
+    qs, pk = source
+    qs = qs.filter(stored__lte=bound)
+    if window is not None:
+        qs = qs.filter(stored__lte=window) if ascending else qs.filter(stored__gte=window)
+    if f.since is not None:
+        qs = qs.filter(stored__gt=f.since)
+    if f.until is not None:
+        qs = qs.filter(stored__lte=f.until)
+    if cursor is not None:
+        stored, last = cursor[0], cursor[1]
+        if ascending:
+            qs = qs.filter(Q(stored__gt=stored) | Q(stored=stored, **{f"{pk}__gt": last}))
+        else:
+            qs = qs.filter(Q(stored__lt=stored) | Q(stored=stored, **{f"{pk}__lt": last}))
+    order = ("stored", pk) if ascending else ("-stored", f"-{pk}")
+    return list(qs.order_by(*order).values_list("stored", pk)[: limit + 1])
 
 
 def _activity_ids(stmt: dict[str, Any]) -> set[str]:
@@ -378,19 +578,32 @@ def _activity_ids(stmt: dict[str, Any]) -> set[str]:
 
 
 class UnmappedView(LrsView):
-
     @extend_schema(
         summary="Statements kept but not mapped onto the activity log",
         tags=["xapi"],
         parameters=[VERSION_PARAM],
-        responses={200: inline_serializer(
-            "XapiUnmapped",
-            {"total": serializers.IntegerField(), "by_reason": serializers.ListField(child=serializers.DictField())},
-        )},  # fmt: skip
+        responses={
+            200: inline_serializer(
+                "XapiUnmapped",
+                {
+                    "total": serializers.IntegerField(),
+                    "by_reason": serializers.ListField(child=serializers.DictField()),
+                },
+            )
+        },  # fmt: skip
         examples=[
             OpenApiExample(
                 "Summary",
-                value={"total": 3, "by_reason": [{"reason": "unknown verb", "verb_id": "http://adlnet.gov/expapi/verbs/answered", "count": 3}]},
+                value={
+                    "total": 3,
+                    "by_reason": [
+                        {
+                            "reason": "unknown verb",
+                            "verb_id": "http://adlnet.gov/expapi/verbs/answered",
+                            "count": 3,
+                        }
+                    ],
+                },
                 response_only=True,
             )
         ],
@@ -402,7 +615,9 @@ class UnmappedView(LrsView):
             .annotate(count=Count("id"))
             .order_by("-count", "verb_id")[:200]
         )
-        by_reason = [{"reason": r["unmapped_reason"], "verb_id": r["verb_id"], "count": r["count"]} for r in rows]
+        by_reason = [
+            {"reason": r["unmapped_reason"], "verb_id": r["verb_id"], "count": r["count"]} for r in rows
+        ]
         return Response({"total": sum(r["count"] for r in by_reason), "by_reason": by_reason})
 
 
@@ -415,11 +630,28 @@ class AboutView(APIView):
         summary="xAPI About resource",
         tags=["xapi"],
         auth=[],
-        responses={200: inline_serializer("XapiAbout", {"version": serializers.ListField(child=serializers.CharField()), "extensions": serializers.DictField()})},
-        examples=[OpenApiExample("About", value={"version": ["1.0.3"], "extensions": {}}, response_only=True)],
+        responses={
+            200: inline_serializer(
+                "XapiAbout",
+                {
+                    "version": serializers.ListField(child=serializers.CharField()),
+                    "extensions": serializers.DictField(),
+                },
+            )
+        },
+        examples=[
+            OpenApiExample("About", value={"version": ["1.0.3"], "extensions": {}}, response_only=True)
+        ],
     )
     def get(self, request):
-        return Response({"version": [XAPI_VERSION], "extensions": {"https://shien.example/xapi/unmapped": request.build_absolute_uri("/api/xapi/unmapped")}})
+        return Response(
+            {
+                "version": [XAPI_VERSION],
+                "extensions": {
+                    "https://shien.example/xapi/unmapped": request.build_absolute_uri("/api/xapi/unmapped")
+                },
+            }
+        )
 
 
 statements_view = xapi_endpoint(StatementsView.as_view(), statements=True)

@@ -15,59 +15,27 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
 from enablement.audiences import asset_audience_q
+from enablement.completion import COMPLETION_VERBS, completion_q, pair_done
 from enablement.models import (
     ActivityEvent,
     Asset,
     AssetKind,
     AssetStatus,
-    Assignment,
-    AssignmentTarget,
     DocumentVersion,
     FaqRelatedAsset,
-    LearningPathItem,
+    LearningPath,
     Verb,
 )
+from enablement.pairs import assigned_asset_ids_sql, assignment_pairs, merge_pairs
 from partners.models import Partner, Tenant, User
-
-# What "done" means per kind (the same rule the KPI rollups use for a (partner, asset) pair).
-COMPLETION_VERBS: dict[str, tuple[str, ...]] = {
-    AssetKind.TRAINING: (Verb.TRAINING_COMPLETED,),
-    AssetKind.DOCUMENT: (Verb.DOCUMENT_VIEWED, Verb.DOCUMENT_DOWNLOADED),
-    AssetKind.FAQ: (Verb.FAQ_VIEWED,),
-}
-
-
-def _completion_q(prefix: str = "") -> Q:
-    q = Q()
-    for kind, verbs in COMPLETION_VERBS.items():
-        q |= Q(**{f"{prefix}asset__kind": kind, f"{prefix}verb__in": verbs})
-    return q
-
 
 # --- Targeting ---------------------------------------------------------------------------------
 
 
-def partner_assignments(*, tenant: Tenant, partner: Partner) -> QuerySet[Assignment]:
-    """Active assignments that reach this partner directly, through its tier or its segment.
-
-    Expanded when read, so a partner joining a tier later inherits the tier's assignments.
-    """
-    reach = Q(target=AssignmentTarget.PARTNER, partner_id=partner.pk)
-    if partner.tier_id:
-        reach |= Q(target=AssignmentTarget.TIER, tier_id=partner.tier_id)
-    if partner.segment:
-        reach |= Q(target=AssignmentTarget.SEGMENT, segment=partner.segment)
-    return Assignment.objects.filter(tenant=tenant, is_active=True).filter(reach)
-
-
 def assigned_asset_ids(*, tenant: Tenant, partner: Partner) -> QuerySet:
-    """A subquery of the asset ids assigned to the partner (directly or through a learning path)."""
-    assignments = partner_assignments(tenant=tenant, partner=partner)
-    direct = assignments.filter(asset__isnull=False).values("asset_id")
-    via_path = LearningPathItem.objects.filter(
-        tenant=tenant, path_id__in=assignments.filter(learning_path__isnull=False).values("learning_path_id")
-    ).values("asset_id")
-    return Asset.objects.filter(tenant=tenant).filter(Q(pk__in=direct) | Q(pk__in=via_path)).values("pk")
+    """A subquery of the asset ids assigned to the partner (``enablement.pairs``: directly, through
+    its tier or segment, or in a learning path)."""
+    return Asset.objects.filter(tenant=tenant, pk__in=assigned_asset_ids_sql(tenant=tenant, partner_id=partner.pk)).values("pk")
 
 
 def visible_assets(*, tenant: Tenant, partner: Partner) -> QuerySet[Asset]:
@@ -90,6 +58,7 @@ class AssignmentRow:
     required_completions: int
     path_title: str = ""
     done_users: int = 0
+    any_done: bool = False  # a completion event of the partner (with or without a user)
     my_done: bool = False
     my_progress: float = 0.0  # trainings: my watched share in percent
     overdue: bool = False
@@ -97,11 +66,13 @@ class AssignmentRow:
 
     @property
     def done(self) -> bool:
-        return self.done_users >= self.required_completions
+        return pair_done(users=self.done_users, any_event=self.any_done, required=self.required_completions)
 
     @property
     def percent(self) -> int:
         """Progress shown on the home page: partner users done / required (trainings: at least my share)."""
+        if self.done:
+            return 100
         share = min(self.done_users, self.required_completions) / self.required_completions * 100
         if self.asset.kind == AssetKind.TRAINING and not self.done:
             share = max(share, min(self.my_progress, 100) / self.required_completions)
@@ -115,8 +86,9 @@ def asset_progress(*, tenant: Tenant, partner: Partner, user: User, asset_ids) -
         ActivityEvent.objects.filter(tenant=tenant, partner=partner, asset_id__in=list(asset_ids))
         .values("asset_id")
         .annotate(
-            done_users=Count("user", distinct=True, filter=_completion_q()),
-            my_done=Count("id", filter=_completion_q() & Q(user=user)),
+            done_users=Count("user", distinct=True, filter=completion_q()),
+            any_done=Count("id", filter=completion_q()),
+            my_done=Count("id", filter=completion_q() & Q(user=user)),
             my_progress=Max(
                 "progress",
                 filter=Q(user=user, verb__in=[Verb.TRAINING_PROGRESSED, Verb.TRAINING_COMPLETED]),
@@ -131,50 +103,32 @@ def portal_assignment_rows(*, tenant: Tenant, partner: Partner, user: User) -> l
     """My partner's assignments expanded to assets (learning paths to their items), one row per
     asset with the earliest due date, with progress; overdue first, then by due date."""
     today = timezone.localdate()
-    assignments = list(
-        partner_assignments(tenant=tenant, partner=partner)
-        .select_related("asset", "learning_path")
-        .order_by("due_on", "id")
+    targeted = assignment_pairs(tenant=tenant, partner_id=partner.pk)
+    assets = Asset.objects.in_bulk({p.asset_id for p in targeted})
+    titles = dict(
+        LearningPath.objects.filter(tenant=tenant, pk__in={p.learning_path_id for p in targeted if p.learning_path_id})
+        .values_list("pk", "title")
     )
-    path_ids = {a.learning_path_id for a in assignments if a.learning_path_id}
-    items: dict[int, list[LearningPathItem]] = {}
-    if path_ids:
-        for item in (
-            LearningPathItem.objects.filter(tenant=tenant, path_id__in=path_ids)
-            .select_related("asset")
-            .order_by("path_id", "position", "id")
-        ):
-            items.setdefault(item.path_id, []).append(item)
     rows: dict[int, AssignmentRow] = {}
-    for assignment in assignments:
-        if assignment.asset_id:
-            expanded = [(assignment.asset, "")]
-        else:
-            expanded = [(i.asset, assignment.learning_path.title) for i in items.get(assignment.learning_path_id, [])]
-        for asset, path_title in expanded:
-            if asset.status == AssetStatus.ARCHIVED:
-                continue
-            row = rows.get(asset.pk)
-            if row is None:
-                rows[asset.pk] = AssignmentRow(
-                    asset=asset,
-                    due_on=assignment.due_on,
-                    required_completions=assignment.required_completions,
-                    path_title=path_title,
-                )
-            else:  # assigned twice (e.g. to the tier and in a path): the stricter terms win
-                row.due_on = min(row.due_on, assignment.due_on)
-                row.required_completions = max(row.required_completions, assignment.required_completions)
-                if path_title and path_title != row.path_title:
-                    row.extra_paths.append(path_title)
-    if rows:  # an asset whose audience no longer includes this partner is not shown (nor openable)
-        allowed = set(Asset.objects.filter(tenant=tenant, pk__in=rows.keys()).filter(asset_audience_q(partner)).values_list("pk", flat=True))
-        rows = {pk: row for pk, row in rows.items() if pk in allowed}
+    for pair in merge_pairs(targeted):
+        path_title = titles.get(pair.learning_path_id, "")
+        rows[pair.asset_id] = AssignmentRow(
+            asset=assets[pair.asset_id],
+            due_on=pair.due_on,
+            required_completions=pair.required_completions,
+            path_title=path_title,
+        )
+    for pair in targeted:  # the other paths an asset is also part of
+        title = titles.get(pair.learning_path_id, "")
+        row = rows[pair.asset_id]
+        if title and title != row.path_title and title not in row.extra_paths:
+            row.extra_paths.append(title)
     progress = asset_progress(tenant=tenant, partner=partner, user=user, asset_ids=rows.keys())
     for asset_id, row in rows.items():
         p = progress.get(asset_id)
         if p:
             row.done_users = p["done_users"]
+            row.any_done = bool(p["any_done"])
             row.my_done = bool(p["my_done"])
             row.my_progress = float(p["my_progress"] or 0)
         if row.my_done and row.asset.kind == AssetKind.TRAINING:
@@ -264,7 +218,7 @@ def training_state(*, tenant: Tenant, user: User, asset: Asset) -> TrainingState
         .first()
     )
     completed = ActivityEvent.objects.filter(
-        tenant=tenant, user=user, asset=asset, verb=Verb.TRAINING_COMPLETED
+        tenant=tenant, user=user, asset=asset, verb__in=COMPLETION_VERBS[AssetKind.TRAINING]
     ).exists()
     if not last:
         return TrainingState(segments=[], position=0.0, share=0.0, completed=completed)

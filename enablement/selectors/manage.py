@@ -1,15 +1,12 @@
 """Manage-area reads of the enablement app (asset management, assignments, learning paths).
 
-``assignment_pairs`` expands assignments to ``(partner, asset)`` pairs in one SQL statement;
-the KPI code uses it for the enablement completion rate.
+The expansion of assignments to ``(partner, asset)`` pairs lives in ``enablement.pairs``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import NamedTuple
 
-from django.db import connection
 from django.db.models import Count, Max, Prefetch, Q, QuerySet
 
 from enablement.models import (
@@ -25,7 +22,7 @@ from enablement.models import (
     LearningPathItem,
     Verb,
 )
-from partners.models import Partner, Tenant
+from partners.models import Tenant
 
 
 def asset_list_manage(
@@ -81,88 +78,6 @@ def learning_path_list_manage(*, tenant: Tenant) -> QuerySet[LearningPath]:
         .prefetch_related(Prefetch("items", queryset=items))
         .order_by("title")
     )
-
-
-class AssignmentPair(NamedTuple):
-    partner_id: int
-    asset_id: int
-    due_on: dt.date
-    required_completions: int
-    assignment_id: int
-
-
-def assignment_pairs_sql(*, tenant: Tenant | int, as_of: dt.date | None = None) -> tuple[str, list]:
-    """The SQL (and params) behind ``assignment_pairs``, to embed as a sub-query or CTE.
-
-    Columns: partner_id, asset_id, due_on, required_completions, assignment_id.
-    """
-    tenant_id = tenant if isinstance(tenant, int) else tenant.pk
-    a, i, p = Assignment._meta.db_table, LearningPathItem._meta.db_table, Partner._meta.db_table
-    extra_a, extra_p, params_a, params_p = "", "", [], []
-    if as_of is not None:
-        # Assignments that existed by the end of ``as_of`` for partners who had joined by then.
-        cutoff = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC)
-        extra_a, params_a = " AND a.created_at < %s", [cutoff]
-        extra_p, params_p = " AND p.joined_on <= %s", [as_of]
-    # One row per (assignment, asset): the asset itself, or each item of the learning path.
-    # Only table names (from model meta) and fixed fragments are formatted in; values are parameters.
-    expanded = (
-        f"SELECT a.id AS assignment_id, a.target, a.partner_id, a.tier_id, a.segment, a.due_on, "  # noqa: S608
-        f"a.required_completions, COALESCE(a.asset_id, i.asset_id) AS asset_id "
-        f"FROM {a} a LEFT JOIN {i} i ON i.path_id = a.learning_path_id AND i.tenant_id = a.tenant_id "
-        f"WHERE a.tenant_id = %s AND a.is_active = %s{extra_a}"
-    )
-    branch = (
-        "SELECT p.id AS partner_id, x.asset_id, x.due_on, x.required_completions, x.assignment_id "
-        "FROM ({expanded}) x JOIN {p} p ON p.tenant_id = %s AND {cond} "
-        "WHERE x.target = %s AND x.asset_id IS NOT NULL{extra_p}"
-    )
-    parts, params = [], []
-    for target, cond in (("partner", "p.id = x.partner_id"), ("tier", "p.tier_id = x.tier_id"),
-                         ("segment", "p.segment = x.segment")):
-        parts.append(branch.format(expanded=expanded, p=p, cond=cond, extra_p=extra_p))
-        params += [tenant_id, True, *params_a, tenant_id, target, *params_p]
-    return " UNION ALL ".join(parts), params
-
-
-def assignment_pairs(*, tenant: Tenant | int, as_of: dt.date | None = None) -> list[AssignmentPair]:
-    """Every assigned ``(partner, asset)`` pair of the tenant, expanded in SQL.
-
-    Tier and segment assignments are expanded against the partners' *current* tier and segment,
-    so a partner added to a tier later inherits the tier's assignments; learning-path
-    assignments yield one row per asset of the path. Only active assignments. A pair assigned
-    twice (e.g. directly and through a path) appears once per assignment: group by
-    ``(partner_id, asset_id)`` when counting pairs.
-    """
-    sql, params = assignment_pairs_sql(tenant=tenant, as_of=as_of)
-    with connection.cursor() as cursor:
-        cursor.execute(sql + " ORDER BY 1, 2, 5", params)
-        rows = cursor.fetchall()
-    return [
-        AssignmentPair(r[0], r[1], r[2] if isinstance(r[2], dt.date) else dt.date.fromisoformat(r[2]), r[3], r[4])
-        for r in rows
-    ]
-
-
-def assigned_pairs(*, tenant: Tenant | int, as_of: dt.date | None = None) -> list[AssignmentPair]:
-    """One row per assigned ``(partner, asset)``: what the completion rate counts.
-
-    A pair assigned more than once (directly, through the tier or segment, in a path) takes the
-    stricter terms — the earliest due date and the highest required completions — as the
-    portal home does; ``assignment_id`` is that of the earliest-due assignment.
-    """
-    pairs: dict[tuple[int, int], AssignmentPair] = {}
-    for row in sorted(assignment_pairs(tenant=tenant, as_of=as_of), key=lambda r: (r.due_on, r.assignment_id)):
-        key = (row.partner_id, row.asset_id)
-        first = pairs.get(key)
-        if first is None:
-            pairs[key] = row
-        elif row.required_completions > first.required_completions:
-            pairs[key] = first._replace(required_completions=row.required_completions)
-    return list(pairs.values())
-
-
-# --- FAQ gaps, partner questions, synonyms ----------------------------------------------------------
 
 
 def faq_draft_initial(*, tenant: Tenant, keyword: str = "", question: FaqQuestion | None = None) -> dict:

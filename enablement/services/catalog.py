@@ -234,7 +234,7 @@ def assignment_create(
 ) -> Assignment:
     """Assign an asset or a learning path to a partner, a tier or a segment.
 
-    Tier and segment assignments are expanded when read (``selectors_manage.assignment_pairs``),
+    Tier and segment assignments are expanded when read (``enablement.pairs``),
     so partners joining the tier or segment later inherit them.
     """
     if (asset is None) == (learning_path is None):

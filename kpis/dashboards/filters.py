@@ -6,7 +6,6 @@ values never raise — they fall back to the default and leave a notice that the
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
@@ -15,30 +14,12 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from kpis.periods import period_bounds, previous_bounds
 from partners.models import PartnerStatus
 
 PERIODS = ("week", "month", "quarter", "custom")
 DEFAULT_PERIOD = "month"
 MAX_CUSTOM_DAYS = 731
-
-
-def _month_add(day: dt.date, months: int) -> dt.date:
-    month0 = day.month - 1 + months
-    year = day.year + month0 // 12
-    month = month0 % 12 + 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def period_bounds(kind: str, on: dt.date) -> tuple[dt.date, dt.date]:
-    """The calendar week (Mon–Sun), month or quarter containing ``on`` (end inclusive)."""
-    if kind == "week":
-        start = on - dt.timedelta(days=on.weekday())
-        return start, start + dt.timedelta(days=6)
-    if kind == "quarter":
-        start = dt.date(on.year, 3 * ((on.month - 1) // 3) + 1, 1)
-        return start, _month_add(start, 3) - dt.timedelta(days=1)
-    start = on.replace(day=1)
-    return start, _month_add(start, 1) - dt.timedelta(days=1)
 
 
 def _parse_date(value: str) -> dt.date | None:
@@ -85,12 +66,19 @@ class DashboardFilters:
     def days(self) -> int:
         return (self.end - self.start).days + 1
 
-    def partner_q(self, prefix: str = "") -> Q:
-        """The partner filters as a Q, on Partner (prefix "") or through a FK (prefix "partner__")."""
+    @property
+    def has_people_filters(self) -> bool:
+        """Filters on who the partner is now (manager, status, name), not on its tier or segment."""
+        return bool(self.manager_id or self.status or self.q)
+
+    def partner_q(self, prefix: str = "", *, dims: bool = True) -> Q:
+        """The partner filters as a Q, on Partner (prefix "") or through a FK (prefix "partner__").
+        ``dims=False`` leaves out tier and segment (the completion rate filters its pairs by the
+        tier and segment they were targeted with instead)."""
         cond = Q()
-        if self.tier_id:
+        if self.tier_id and dims:
             cond &= Q(**{f"{prefix}tier_id": self.tier_id})
-        if self.segment:
+        if self.segment and dims:
             cond &= Q(**{f"{prefix}segment": self.segment})
         if self.manager_id:
             cond &= Q(**{f"{prefix}manager_id": self.manager_id})
@@ -151,7 +139,7 @@ def parse_filters(
         prev_end = start - dt.timedelta(days=1)
         prev_start = prev_end - dt.timedelta(days=length - 1)
     else:
-        prev_start, prev_end = period_bounds(period, start - dt.timedelta(days=1))
+        prev_start, prev_end = previous_bounds(period, start)
 
     def checked(name: str, value, allowed, label: str):
         if value in (None, ""):

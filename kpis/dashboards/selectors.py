@@ -24,6 +24,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+from enablement.completion import pair_done, pair_done_by
 from enablement.models import (
     Asset,
     AssetKind,
@@ -35,7 +36,8 @@ from enablement.models import (
     Team,
     Verb,
 )
-from enablement.selectors.manage import AssignmentPair, assigned_pairs
+from enablement.pairs import AssignmentPair
+from kpis import metrics
 from kpis.dashboards.filters import DashboardFilters
 from kpis.models import (
     DailyActivityFact,
@@ -47,6 +49,8 @@ from kpis.models import (
     RollupState,
     UserAssetState,
 )
+from kpis.periods import Span, elapsed_days
+from kpis.targeting import NOT_DONE, PairCount, count_pairs, pair_completions, pair_matches, targeted_pairs
 from partners.deals.models import Deal
 from partners.models import MANAGER_ROLES, Membership, Partner, PartnerTier, Role, SupportActivity, Tenant
 from partners.reading import partner_ordering, partner_sort_key
@@ -76,9 +80,8 @@ class FilterChoices:
 def filter_choices(*, tenant) -> FilterChoices:
     """Tiers, segments and channel managers of the tenant (3 queries)."""
     tiers = list(PartnerTier.objects.filter(tenant=tenant).order_by("rank", "name").values_list("id", "name"))
-    segments = sorted(
-        s
-        for s in Partner.objects.filter(tenant=tenant).exclude(segment="").values_list("segment", flat=True).distinct()
+    segments = list(  # order_by() clears Partner's default ordering, which would make DISTINCT per name
+        Partner.objects.filter(tenant=tenant).exclude(segment="").order_by("segment").values_list("segment", flat=True).distinct()
     )
     managers = [
         (m.user_id, m.user.get_full_name() or m.user.email)
@@ -103,6 +106,12 @@ class KpiCard:
     current: KpiResult | None
     previous: KpiResult | None
     trend: list[tuple[str, float | None]] = field(default_factory=list)
+    live: bool = False  # computed now from the facts for the filter bar's partners and period
+
+    @property
+    def to_date(self) -> bool:
+        """A current, partial period: judged by pacing, compared with the same days before."""
+        return bool(self.current and self.current.elapsed_days)
 
     @property
     def is_rate(self) -> bool:
@@ -122,11 +131,14 @@ class KpiCard:
 
     @property
     def change(self) -> Decimal | None:
-        if self.current is None or self.previous is None:
+        """Against the previous period — over the same number of days while this one is partial."""
+        if self.current is None or self.current.value is None:
             return None
-        if self.current.value is None or self.previous.value is None:
-            return None
-        return self.current.value - self.previous.value
+        if self.to_date:
+            before = self.current.previous_to_date
+        else:
+            before = self.previous.value if self.previous is not None else None
+        return None if before is None else self.current.value - before
 
     @property
     def change_is_good(self) -> bool | None:
@@ -136,10 +148,16 @@ class KpiCard:
         return (change > 0) == (self.definition.direction == "higher")
 
 
-def kpi_cards(*, tenant, end: dt.date, language: str, partner: Partner | None = None) -> list[KpiCard]:
+def kpi_cards(
+    *, tenant, end: dt.date, language: str, partner: Partner | None = None, filters: DashboardFilters | None = None
+) -> list[KpiCard]:
     """One card per active KPI definition: the result of the period containing ``end`` (or the
     latest before it), the one before, and up to 12 periods of trend. Overall results unless a
-    partner is given. 2 queries."""
+    partner is given. 2 queries.
+
+    With ``filters`` (the overview's filter bar), a card whose definition does not match the
+    selection — partner filters set, or a period other than the definition's — is computed now,
+    set-based from the facts, for the filtered partners over the selected period (``live``)."""
     definitions = list(KpiDefinition.objects.filter(tenant=tenant, is_active=True).select_related("tier"))
     if not definitions:
         return []
@@ -165,7 +183,58 @@ def kpi_cards(*, tenant, end: dt.date, language: str, partner: Partner | None = 
                 trend=[(r.period_start.isoformat(), float(r.value) if r.value is not None else None) for r in rows],
             )
         )
+    if filters is not None and partner is None:
+        _live_cards(tenant=tenant, cards=cards, filters=filters)
     return cards
+
+
+def _live_cards(*, tenant, cards: list[KpiCard], filters: DashboardFilters) -> None:
+    """Recompute the cards the filter bar changes, from the facts (a fixed number of queries per
+    definition, none per partner). Pairs of the completion rate are filtered by the tier and
+    segment they were targeted with, as the tier table does."""
+    stale = [c for c in cards if filters.has_partner_filters or filters.period != c.definition.period]
+    if not stale:
+        return
+    ctx = metrics.new_context(tenant)
+    people = set(Partner.objects.filter(filters.partner_q(dims=False), tenant=tenant).values_list("id", flat=True))
+    everyone = {p["id"] for p in ctx.partners if (not filters.tier_id or p["tier_id"] == filters.tier_id)
+                and (not filters.segment or p["segment"] == filters.segment)} & people
+    start, end, today = filters.start, filters.end, filters.today
+    partial = start <= today < end
+    elapsed = elapsed_days(start, end, today)
+    if partial:
+        prev_start = filters.prev_start
+        prev_end = min(prev_start + dt.timedelta(days=max(elapsed, 1) - 1), filters.prev_end)
+    else:
+        prev_start, prev_end = filters.prev_start, filters.prev_end
+    for card in stale:
+        definition = card.definition
+        ids = everyone
+        if definition.metric == Metric.ENABLEMENT_COMPLETION_RATE:
+            ids = people
+            if (filters.tier_id and not definition.tier_id) or (filters.segment and not definition.segment):
+                definition = KpiDefinition(
+                    tenant=tenant, metric=definition.metric, period=definition.period, target=definition.target,
+                    tier_id=definition.tier_id or filters.tier_id, segment=definition.segment or filters.segment,
+                    direction=definition.direction, warning_band=definition.warning_band,
+                )
+        now, _ = metrics.metric_values(tenant, definition, start, end, ctx=ctx, partner_ids=ids)
+        before, _ = metrics.metric_values(tenant, definition, prev_start, prev_end, ctx=ctx, partner_ids=ids)
+        in_force, _ = metrics.target_in_force(card.definition, ctx.targets, start)
+        target = metrics.span_target(card.definition, start, end, today, target=in_force)
+        status = metrics.kpi_status(now.value, target=target, direction=card.definition.direction,
+                                    band=card.definition.warning_band)
+        card.current = KpiResult(
+            tenant=tenant, definition=card.definition, period_start=start, period_end=end, numerator=now.numerator,
+            denominator=now.denominator, value=now.value, target=target, status=status,
+            elapsed_days=elapsed if partial else None, previous_to_date=before.value if partial else None,
+        )
+        card.previous = KpiResult(
+            tenant=tenant, definition=card.definition, period_start=prev_start, period_end=prev_end,
+            numerator=before.numerator, denominator=before.denominator, value=before.value, target=target,
+        )
+        card.trend = []
+        card.live = True
 
 
 def completion_definition(*, tenant, period: str) -> KpiDefinition | None:
@@ -183,12 +252,6 @@ def completion_definition(*, tenant, period: str) -> KpiDefinition | None:
 # --- assignments -----------------------------------------------------------------------------------
 
 
-def _completed_pairs(*, tenant) -> dict[tuple[int, int], int]:
-    """(partner, asset) → users who completed it, from PartnerAssetState (1 query)."""
-    qs = PartnerAssetState.objects.filter(tenant=tenant, completed_users__gt=0)
-    return {(p, a): n for p, a, n in qs.values_list("partner_id", "asset_id", "completed_users")}
-
-
 def _filtered_partners(*, tenant, filters: DashboardFilters) -> dict[int, dict]:
     return {
         row["id"]: row
@@ -202,14 +265,15 @@ def _filtered_partners(*, tenant, filters: DashboardFilters) -> dict[int, dict]:
 
 
 @dataclass
-class TierCompletion:
-    tier: str
-    assigned: int
-    completed: int
+class TierCompletion(PairCount):
+    """Pairs of one tier due in the period (``kpis.targeting``): ``on_time`` is what the
+    支援消化率 counts, ``by_period_end`` the secondary figure."""
+
+    tier: str = ""
 
     @property
-    def rate(self) -> float | None:
-        return round(100 * self.completed / self.assigned, 1) if self.assigned else None
+    def completed(self) -> int:
+        return self.on_time
 
 
 @dataclass
@@ -242,32 +306,56 @@ class Overview:
     partner_count: int
     assigned_total: int
     completed_total: int
+    completed_by_end_total: int = 0
+
+    @property
+    def rate(self) -> float | None:
+        return round(100 * self.completed_total / self.assigned_total, 1) if self.assigned_total else None
 
 
 def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> Overview:
-    """Completion rate by tier for pairs due in the period, and partners at risk (overdue
+    """Completion rate by tier for pairs due in the period (``kpis.targeting``: the same count as
+    the 支援消化率 KPI), and partners at risk (overdue
     assignments not completed; activity of the last 30 days down by half or more against the
     30 before, from DailyActivityFact). 5–7 queries."""
-    partners = _filtered_partners(tenant=tenant, filters=filters)
-    pairs = [p for p in assigned_pairs(tenant=tenant, as_of=filters.today) if p.partner_id in partners]
-    done = _completed_pairs(tenant=tenant)
+    partners = {
+        row["id"]: row
+        for row in Partner.objects.filter(filters.partner_q(dims=False), tenant=tenant).values(
+            "id", "name", "tier_id", "tier__name", "tier__rank", "status", "segment"
+        )
+    }
+    pairs = [
+        p for p in targeted_pairs(tenant=tenant)
+        if p.partner_id in partners and pair_matches(p, tier_id=filters.tier_id, segment=filters.segment)
+    ]
+    chosen = Partner.objects.filter(filters.partner_q(dims=False), tenant=tenant).values("id") if filters.has_people_filters else None
+    done = pair_completions(tenant=tenant, partner_ids=chosen)
+    zone = tenant.zoneinfo
+    span = Span.of(filters.start, filters.end, zone)
+    tier_names = {t["id"]: t for t in PartnerTier.objects.filter(tenant=tenant).values("id", "name", "rank")}
 
     def is_done(pair: AssignmentPair) -> bool:
-        return done.get((pair.partner_id, pair.asset_id), 0) >= pair.required_completions
+        found = done.get((pair.partner_id, pair.asset_id), NOT_DONE)
+        return pair_done_by(found.users, found.partner_first, required=pair.required_completions, deadline=None)
 
-    tiers: dict[tuple[int, str], TierCompletion] = {}
-    assigned_total = completed_total = 0
+    # by the tier each pair was targeted with (frozen for closed due dates)
+    by_tier: dict[int | None, list[AssignmentPair]] = defaultdict(list)
     for pair in pairs:
-        if not (filters.start <= pair.due_on <= filters.end):
-            continue
-        row = partners[pair.partner_id]
-        key = (row["tier__rank"] if row["tier__rank"] is not None else 10**6, row["tier__name"] or "")
-        bucket = tiers.setdefault(key, TierCompletion(tier=row["tier__name"] or "", assigned=0, completed=0))
-        bucket.assigned += 1
-        assigned_total += 1
-        if is_done(pair):
-            bucket.completed += 1
-            completed_total += 1
+        by_tier[pair.tier_id].append(pair)
+    tiers: dict[tuple[int, str], TierCompletion] = {}
+    total = PairCount()
+    for tier_id, tier_pairs in by_tier.items():
+        tier = tier_names.get(tier_id) or {"name": "", "rank": None}
+        bucket = TierCompletion(tier=tier["name"])
+        for count in count_pairs(tier_pairs, done, span, zone, partner_ids={p.partner_id for p in tier_pairs}).values():
+            bucket.add(count)
+        if bucket.assigned:
+            tiers[(tier["rank"] if tier["rank"] is not None else 10**6, tier["name"])] = bucket
+            total.add(bucket)
+    in_filters = [
+        pid for pid, row in partners.items()
+        if (not filters.tier_id or row["tier_id"] == filters.tier_id) and (not filters.segment or row["segment"] == filters.segment)
+    ]
 
     at_risk: dict[int, AtRiskPartner] = {}
 
@@ -315,9 +403,10 @@ def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> O
     return Overview(
         tier_completion=[tiers[k] for k in sorted(tiers)],
         at_risk=ranked[:at_risk_limit],
-        partner_count=len(partners),
-        assigned_total=assigned_total,
-        completed_total=completed_total,
+        partner_count=len(in_filters),
+        assigned_total=total.assigned,
+        completed_total=total.on_time,
+        completed_by_end_total=total.by_period_end,
     )
 
 
@@ -448,10 +537,11 @@ class AssetProgress:
     active_users: int
     max_progress: float | None
     last_activity_at: dt.datetime | None
+    completed_at: dt.datetime | None = None  # the partner's first completion
 
     @property
     def is_done(self) -> bool:
-        return self.completed_users >= self.required
+        return pair_done(users=self.completed_users, any_event=self.completed_at is not None, required=self.required)
 
     @property
     def state(self) -> str:
@@ -460,7 +550,7 @@ class AssetProgress:
 
 def partner_scorecard(*, tenant, partner: Partner, filters: DashboardFilters) -> dict:
     """Everything on the scorecard except the KPI cards (about 8 queries, fixed)."""
-    pairs = [p for p in assigned_pairs(tenant=tenant, as_of=filters.today) if p.partner_id == partner.pk]
+    pairs = [p for p in targeted_pairs(tenant=tenant) if p.partner_id == partner.pk]
     pair_by_asset = {p.asset_id: p for p in pairs}
     states = {
         s.asset_id: s for s in PartnerAssetState.objects.filter(tenant=tenant, partner=partner)
@@ -481,6 +571,7 @@ def partner_scorecard(*, tenant, partner: Partner, filters: DashboardFilters) ->
                 active_users=state.active_users if state else 0,
                 max_progress=state.max_progress if state else None,
                 last_activity_at=state.last_activity_at if state else None,
+                completed_at=state.first_completed_at if state else None,
             )
         )
     progress.sort(key=lambda p: (p.is_done, p.due_on, p.asset.title))

@@ -77,15 +77,17 @@ def overview(request, tenant_slug: str):
     choices, filters = _state(request)
     tenant = request.tenant
     language = get_language() or "en"
-    cards = selectors.kpi_cards(tenant=tenant, end=filters.end, language=language)
+    cards = selectors.kpi_cards(tenant=tenant, end=filters.end, language=language, filters=filters)
     data = selectors.overview(tenant=tenant, filters=filters)
     if _wants_csv(request):
         table = request.GET.get("table")
         if table == "tiers":
             return csv_response(
                 _("completion-by-tier"),
-                [_("Tier"), pgettext("dashboard", "Assigned"), _("Completed"), _("Completion rate (%)")],
-                [(t.tier or _("No tier"), t.assigned, t.completed, t.rate) for t in data.tier_completion],
+                [_("Tier"), pgettext("dashboard", "Assigned"), _("Completed"), _("Completion rate (%)"),
+                 _("Completed by period end"), _("Completion rate by period end (%)")],
+                [(t.tier or _("No tier"), t.assigned, t.completed, t.rate, t.by_period_end, t.rate_by_period_end)
+                 for t in data.tier_completion],
             )
         if table == "at_risk":
             return csv_response(
@@ -119,14 +121,12 @@ def overview(request, tenant_slug: str):
         percent=True,
     )
     notices = list(filters.notices)
-    if filters.has_partner_filters and cards:
-        notices.append(_("KPI cards show all partners; the filters apply to the sections below."))
     return _render(
         request,
         "kpis/overview.html",
         _base_context(
             request, choices, filters, cards=cards, data=data, charts=charts, notices=notices,
-            rollup=selectors.rollup_state(tenant=tenant),
+            rollup=selectors.rollup_state(tenant=tenant), cards_live=any(c.live for c in cards),
             checklist=None if request.htmx else selectors.first_run_checklist(tenant=tenant),
         ),
     )

@@ -201,10 +201,9 @@ def playbook_items(*, tenant: Tenant, path: LearningPath | None) -> list[Learnin
 
 
 def consumed_at(state: PartnerAssetState, kind: str) -> dt.datetime | None:
-    """Trainings count when completed; documents and FAQs when first viewed or downloaded."""
-    if kind == AssetKind.TRAINING:
-        return state.first_completed_at
-    return state.first_activity_at
+    """When the partner first completed the asset (``enablement.completion``: trainings when
+    completed; documents when first viewed or downloaded; FAQs when first viewed)."""
+    return state.first_completed_at
 
 
 def _states(*, tenant: Tenant, partner_ids, asset_ids) -> list[PartnerAssetState]:

@@ -10,7 +10,8 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from partners.deals.models import Deal, DealSource, DealStage
+from partners.deals.models import Deal, DealEvent, DealSource, DealStage
+from partners.deals.normalize import customer_key
 from partners.demo import partner_strength
 from partners.models import Partner, PartnerStatus
 
@@ -88,7 +89,28 @@ def seed(tenant, *, log=print) -> bool:
     if not partners:
         return False
     deals = _deals(tenant, partners, rng, today)
+    for deal in deals:  # what the services would have set
+        deal.customer_key = customer_key(deal.customer)
+        if deal.stage in (DealStage.REGISTERED, DealStage.APPROVED):
+            deal.expires_on = deal.created_at.date() + dt.timedelta(days=tenant.deal_registration_days)
     Deal.objects.bulk_create(deals, batch_size=500)
+    reason = "重複登録のため" if tenant.default_language == "ja" else "Registered twice"
+    events = []
+    for deal in deals:  # the stage history: registration, then the latest decision
+        events.append(DealEvent(tenant=tenant, deal=deal, from_stage="", to_stage=DealStage.REGISTERED, at=deal.created_at))
+        previous = DealStage.REGISTERED
+        if deal.stage in (DealStage.WON, DealStage.LOST):
+            approved = min((deal.created_at + dt.timedelta(days=5)).date(), deal.closed_on)
+            events.append(DealEvent(tenant=tenant, deal=deal, from_stage=previous, to_stage=DealStage.APPROVED,
+                                    at=_aware(approved, 12, tenant.zoneinfo)))
+            previous = DealStage.APPROVED
+        if deal.stage != DealStage.REGISTERED:
+            day = deal.closed_on or (deal.created_at + dt.timedelta(days=10)).date()
+            events.append(DealEvent(
+                tenant=tenant, deal=deal, from_stage=previous, to_stage=deal.stage,
+                reason=reason if deal.stage == DealStage.REJECTED else "", at=_aware(min(day, today), 17, tenant.zoneinfo),
+            ))
+    DealEvent.objects.bulk_create(events, batch_size=500)
     won = sum(1 for d in deals if d.stage == DealStage.WON)
     log(f"  {tenant.slug}: {len(deals)} deals ({won} won)")
     return True

@@ -1,8 +1,11 @@
 """CSV import of deal outcomes: parse and validate every row first (preview), then import all rows
 in one transaction — or nothing while any row is invalid.
 
-UTF-8 with or without BOM; headers in English or Japanese; dates YYYY-MM-DD or YYYY/MM/DD;
-amounts may carry thousands separators and a currency sign. Rows are upserted by deal id.
+UTF-8 with or without BOM, or Shift_JIS / CP932 (what Excel writes as "CSV" on Japanese Windows);
+headers in English or Japanese; dates YYYY-MM-DD or YYYY/MM/DD;
+amounts may carry thousands separators and a currency sign. Rows are upserted by deal id. An open registration whose customer (normalised name or domain) another
+partner holds an open registration for is flagged as a conflict in the preview (a warning: it is
+still imported, and the manager sees it in the conflicts filter).
 """
 
 from __future__ import annotations
@@ -16,25 +19,28 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from partners.deals.forms import CURRENCIES, IMPORT_MAX_BYTES
-from partners.deals.models import Deal, DealSource, DealStage
+from partners.deals.models import OPEN_STAGES, Deal, DealSource, DealStage
+from partners.deals.normalize import customer_key, registrable_domain
 from partners.deals.services import deal_upsert
 from partners.models import Partner, Tenant, User
 
 MAX_ROWS = 5000
-COLUMNS = ("partner_external_id", "deal_id", "customer", "product", "amount", "currency", "stage", "closed_on",
-           "expected_close_on")
+COLUMNS = ("partner_external_id", "deal_id", "customer", "customer_domain", "product", "amount", "currency", "stage",
+           "closed_on", "expected_close_on")
 REQUIRED = ("partner_external_id", "deal_id", "customer", "amount", "stage")
 HEADER_ALIASES = {
     "partner": "partner_external_id", "partner_id": "partner_external_id", "パートナーid": "partner_external_id",
     "パートナー": "partner_external_id", "external_id": "deal_id", "案件id": "deal_id", "顧客": "customer",
-    "顧客名": "customer", "製品": "product", "金額": "amount", "通貨": "currency", "ステージ": "stage",
+    "顧客名": "customer", "顧客ドメイン": "customer_domain", "ドメイン": "customer_domain", "製品": "product", "金額": "amount", "通貨": "currency", "ステージ": "stage",
     "成約日": "closed_on", "クローズ日": "closed_on", "完了予定日": "expected_close_on", "受注予定日": "expected_close_on",
 }
 STAGE_ALIASES = {
-    "登録": DealStage.REGISTERED, "承認": DealStage.APPROVED, "却下": DealStage.REJECTED, "受注": DealStage.WON,
+    "登録": DealStage.REGISTERED, "差し戻し": DealStage.RETURNED, "期限切れ": DealStage.EXPIRED, "承認": DealStage.APPROVED, "却下": DealStage.REJECTED, "受注": DealStage.WON,
     "失注": DealStage.LOST, "closed won": DealStage.WON, "closed lost": DealStage.LOST,
 }
 
@@ -51,6 +57,9 @@ class ImportRow:
     closed_on: dt.date | None = None
     expected_close_on: dt.date | None = None
     exists: bool = False
+    customer_domain: str = ""
+    conflicts: list[str] = field(default_factory=list)
+    customer_key: str = ""
 
 
 @dataclass
@@ -67,6 +76,10 @@ class ImportPreview:
         return not self.errors and bool(self.rows) and not self.invalid_rows
 
     @property
+    def conflict_count(self) -> int:
+        return sum(1 for r in self.rows if r.conflicts)
+
+    @property
     def new_count(self) -> int:
         return sum(1 for r in self.rows if not r.exists)
 
@@ -76,8 +89,22 @@ class ImportPreview:
 
 
 def decode(data: bytes) -> str:
-    """UTF-8, with or without a byte-order mark."""
-    return data.decode("utf-8-sig")
+    """UTF-8 (with or without a byte-order mark), else Shift_JIS in Microsoft's CP932 variant (which
+    Excel writes; a superset of Shift_JIS). Raises UnicodeDecodeError when it is neither."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp932")
+
+
+def template_csv(*, tenant: Tenant) -> str:
+    """The header and one example row, UTF-8 with a BOM and CRLF line ends (as Excel writes them)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    writer.writerow(["P-0001", "DEAL-0001", "株式会社サンプル", "sample.co.jp", "Shien Cloud", "1200000", tenant.currency,
+                     "registered", "", (timezone.localdate() + dt.timedelta(days=60)).isoformat()])
+    return "\ufeff" + out.getvalue()
 
 
 def _date(value: str) -> dt.date:
@@ -159,6 +186,10 @@ def parse(*, tenant: Tenant, text: str) -> ImportPreview:
             row.exists = deal_id in existing
         if len(v.get("customer", "")) > 200:
             row.errors.append(_("The customer name is longer than 200 characters."))
+        if v.get("customer_domain"):
+            row.customer_domain = registrable_domain(v["customer_domain"])
+            if not row.customer_domain:
+                row.errors.append(_("Bad customer domain “%(value)s” (e.g. example.co.jp).") % {"value": v["customer_domain"]})
         if len(v.get("product", "")) > 200:
             row.errors.append(_("The product name is longer than 200 characters."))
         if v.get("amount"):
@@ -166,14 +197,14 @@ def parse(*, tenant: Tenant, text: str) -> ImportPreview:
                 row.amount = _amount(v["amount"])
             except InvalidOperation:
                 row.errors.append(_("Bad amount “%(value)s” (a number ≥ 0, at most 2 decimals).") % {"value": v["amount"]})
-        currency = (v.get("currency") or "JPY").upper()
+        currency = (v.get("currency") or tenant.currency).upper()
         if currency not in CURRENCIES:
             row.errors.append(_("Unknown currency “%(value)s”.") % {"value": v.get("currency")})
         row.currency = currency
         stage_raw = v.get("stage", "")
         stage = STAGE_ALIASES.get(stage_raw.strip().lower(), stage_raw.strip().lower())
         if stage_raw and stage not in DealStage.values:
-            row.errors.append(_("Unknown stage “%(value)s” (registered, approved, rejected, won, lost).") % {"value": stage_raw})
+            row.errors.append(_("Unknown stage “%(value)s” (registered, approved, returned, rejected, expired, won, lost).") % {"value": stage_raw})
         row.stage = stage
         for col in ("closed_on", "expected_close_on"):
             if v.get(col):
@@ -184,7 +215,37 @@ def parse(*, tenant: Tenant, text: str) -> ImportPreview:
         if stage in (DealStage.WON, DealStage.LOST) and not v.get("closed_on"):
             row.errors.append(_("Won and lost deals need closed_on."))
         preview.rows.append(row)
+    _flag_conflicts(tenant, preview)
     return preview
+
+
+def _flag_conflicts(tenant: Tenant, preview: ImportPreview) -> None:
+    """Open rows whose customer another partner holds an open registration for: in the database (one
+    query for the file) or earlier in the same file."""
+    open_rows = [r for r in preview.rows if r.partner and r.stage in OPEN_STAGES and not r.errors]
+    if not open_rows:
+        return
+    for r in open_rows:
+        r.customer_key = customer_key(r.values.get("customer", ""))
+    keys = {r.customer_key for r in open_rows if r.customer_key}
+    domains = {r.customer_domain for r in open_rows if r.customer_domain}
+    ids = {r.values["deal_id"] for r in open_rows}
+    held = list(
+        Deal.objects.filter(tenant=tenant, stage__in=OPEN_STAGES)
+        .filter(Q(customer_key__in=keys) | Q(customer_domain__in=domains))
+        .exclude(external_id__in=ids)
+        .select_related("partner")
+        .values_list("partner_id", "partner__name", "customer", "customer_key", "customer_domain")
+    )
+    held += [(r.partner.pk, r.partner.name, r.values["customer"], r.customer_key, r.customer_domain) for r in open_rows]
+    for r in open_rows:
+        for partner_id, partner_name, customer, key, domain in held:
+            same = (r.customer_key and key == r.customer_key) or (r.customer_domain and domain == r.customer_domain)
+            if same and partner_id != r.partner.pk:
+                note = _("%(partner)s holds an open registration for “%(customer)s”.") % {
+                    "partner": partner_name, "customer": customer}
+                if note not in r.conflicts:
+                    r.conflicts.append(note)
 
 
 @transaction.atomic
@@ -200,6 +261,7 @@ def import_rows(*, tenant: Tenant, preview: ImportPreview, actor: User | None) -
             external_id=v["deal_id"],
             partner=row.partner,
             customer=v["customer"],
+            customer_domain=row.customer_domain,
             product=v.get("product", ""),
             amount=row.amount,
             currency=row.currency,

@@ -207,3 +207,20 @@ def test_export_xapi_streams_the_tenant_log_only(world_a, world_b, api_a, api_b)
     assert len(statements) == 1 and statements[0]["verb"]["id"] == "http://adlnet.gov/expapi/verbs/launched"
     assert statements[0]["object"]["id"].endswith(f"/assets/{world_a.video.pk}")
     assert json.loads(b"".join(api_b.get("/api/v1/events/export-xapi/").streaming_content)) == []
+
+
+def test_deal_upsert_domain_currency_and_history(world_a, api_a, world_b, api_b):
+    from partners.deals.models import DealEvent
+
+    api_a.put("/api/v1/partners/crm-9/", {"name": "Nine"}, format="json")
+    r = api_a.put("/api/v1/deals/opp-7/", {"partner": "crm-9", "customer": "Kobe", "amount": "1",
+                                           "customer_domain": "https://www.kobe.co.jp/"}, format="json")
+    assert r.status_code == 201 and r.json()["customer_domain"] == "kobe.co.jp"
+    assert r.json()["currency"] == world_a.tenant.currency  # the tenant's when omitted
+    bad = {"partner": "crm-9", "customer": "Kobe", "amount": "1", "customer_domain": "not a domain"}
+    assert api_a.put("/api/v1/deals/opp-8/", bad, format="json").status_code == 400
+    api_a.put("/api/v1/deals/opp-7/", {"partner": "crm-9", "customer": "Kobe", "amount": "1", "stage": "approved"}, format="json")
+    with scope(tenant=world_a.tenant.pk):
+        assert list(DealEvent.objects.filter(deal__external_id="opp-7").values_list("from_stage", "to_stage")) == [
+            ("", "registered"), ("registered", "approved")]
+    assert api_b.get("/api/v1/deals/opp-7/").status_code == 404

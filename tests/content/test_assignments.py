@@ -10,7 +10,7 @@ from django.urls import reverse
 from django_scopes import scope
 
 from enablement.models import Assignment, LearningPath
-from enablement.selectors.manage import assignment_pairs
+from enablement.pairs import assignment_pairs
 from enablement.services import catalog
 from tests import factories as f
 
@@ -56,14 +56,23 @@ def test_partner_added_to_a_tier_later_inherits_the_assignment(scope_a):
     assert (late.pk, asset.pk) in pairs(scope_a)
 
 
-def test_inactive_assignments_and_as_of(scope_a):
+def test_inactive_assignments_late_joiners_and_archived_assets(scope_a):
     tier = f.PartnerTierFactory(tenant=scope_a)
     partner = f.PartnerFactory(tenant=scope_a, tier=tier, joined_on=dt.date(2026, 6, 1))
+    late = f.PartnerFactory(tenant=scope_a, tier=tier, joined_on=dt.date(2026, 6, 2))
     asset = f.AssetFactory(tenant=scope_a)
     a = catalog.assignment_create(tenant=scope_a, actor=None, target="tier", tier=tier, asset=asset, due_on=DUE)
-    assert pairs(scope_a, as_of=dt.date(2026, 5, 1)) == set()  # partner had not joined yet
-    assert pairs(scope_a, as_of=dt.date.today()) == {(partner.pk, asset.pk)}
+    early = catalog.assignment_create(tenant=scope_a, actor=None, target="tier", tier=tier,
+                                      asset=f.AssetFactory(tenant=scope_a), due_on=dt.date(2026, 6, 1))
+    # a partner that joined after a due date is not held to it
+    assert (late.pk, early.asset_id) not in pairs(scope_a)
+    assert (partner.pk, early.asset_id) in pairs(scope_a)
+    assert {(partner.pk, asset.pk), (late.pk, asset.pk)} <= pairs(scope_a)
     catalog.assignment_deactivate(tenant=scope_a, actor=None, assignment=a)
+    assert (partner.pk, asset.pk) not in pairs(scope_a)
+    # an archived asset is not targeted (the portal does not show it, the KPIs do not count it)
+    early.asset.status = "archived"
+    early.asset.save()
     assert pairs(scope_a) == set()
 
 
@@ -144,7 +153,7 @@ def test_learning_path_pages(client, login, manager_a, tenant_a):
 
 
 def test_assigned_pairs_one_row_per_pair_with_the_stricter_terms(scope_a, manager_a):
-    from enablement.selectors.manage import assigned_pairs
+    from enablement.pairs import assigned_pairs
 
     gold = f.PartnerTierFactory(tenant=scope_a, name="Gold")
     partner = f.PartnerFactory(tenant=scope_a, tier=gold)
@@ -160,3 +169,19 @@ def test_assigned_pairs_one_row_per_pair_with_the_stricter_terms(scope_a, manage
     assert row.due_on == DUE - dt.timedelta(days=10)
     assert row.required_completions == 3
     assert row.assignment_id == early.pk
+
+
+def test_a_partner_outside_the_assets_audience_is_not_targeted(scope_a):
+    from enablement.models import AudienceRule
+
+    gold = f.PartnerTierFactory(tenant=scope_a, name="Gold")
+    silver = f.PartnerTierFactory(tenant=scope_a, name="Silver")
+    inside = f.PartnerFactory(tenant=scope_a, tier=silver)
+    outside = f.PartnerFactory(tenant=scope_a, tier=gold)
+    asset = f.AssetFactory(tenant=scope_a)
+    f.AssignmentFactory(tenant=scope_a, target="partner", partner=inside, asset=asset, due_on=DUE)
+    f.AssignmentFactory(tenant=scope_a, target="partner", partner=outside, asset=asset, due_on=DUE)
+    assert {(inside.pk, asset.pk), (outside.pk, asset.pk)} <= pairs(scope_a)
+    AudienceRule.objects.create(tenant=scope_a, asset=asset, tier=silver)  # the portal now hides it from `outside`
+    assert (inside.pk, asset.pk) in pairs(scope_a)
+    assert (outside.pk, asset.pk) not in pairs(scope_a)

@@ -7,7 +7,7 @@ from django_scopes import scope
 
 from enablement import demo
 from enablement.models import ActivityEvent, Asset, Assignment, DocumentVersion, Verb
-from enablement.selectors.manage import assignment_pairs
+from enablement.pairs import assignment_pairs
 from partners import demo as partners_demo
 from partners.models import SupportActivity, Tenant
 

@@ -10,13 +10,14 @@ from tests.dashboards.conftest import build_dashboard_data
 PAGES = ["manage-overview", "manage-partners", "manage-content", "manage-faq", "manage-teams", "manage-faq-keyword"]
 # Pinned: the same ceiling with 10 and with 1,000 partners.
 MAX_QUERIES = {
-    "manage-overview": 19,  # + the first-run checklist (one query)
+    "manage-overview": 23,  # + users' completion times (on-time rule), frozen pairs + freeze date, tier names; + first-run checklist
     "manage-partners": 17,
     "manage-content": 16,
     "manage-faq": 17,  # + open partner questions, + what was missing
     "manage-teams": 19,
     "manage-faq-keyword": 11,
-    "manage-partner": 22,
+    "manage-overview-filtered": 29,  # live KPI cards: a fixed number of queries per definition
+    "manage-partner": 24,  # + frozen pairs and freeze date
 }
 
 
@@ -202,7 +203,11 @@ def test_partners_sort_and_filter(client, login, manager_a, data_a):
 
 
 def _page_urls(data):
-    return {**{n: url(n) for n in PAGES}, "manage-partner": url("manage-partner", partner_id=data["first"].pk)}
+    return {
+        **{n: url(n) for n in PAGES},
+        "manage-partner": url("manage-partner", partner_id=data["first"].pk),
+        "manage-overview-filtered": url("manage-overview") + f"?period=quarter&tier={data['gold'].pk}&status=nurturing",
+    }
 
 
 @pytest.mark.parametrize("partners", [10, 1000])

@@ -50,7 +50,6 @@ def daily_facts(events, zone) -> dict:
         out[key] = (
             len(evs),
             len({e.user_id for e in evs if e.user_id is not None}),
-            round(sum(e.seconds or 0 for e in evs), 6),
             max(progress) if progress else None,
             sum(1 for e in evs if e.resolved is False),
         )
@@ -103,17 +102,17 @@ def partner_states(events, kinds) -> dict:
 
 
 def user_states(events, kinds) -> dict:
+    """Per (user, partner, asset): an event counts for the partner it was logged with."""
     groups = defaultdict(list)
     for e in events:
         if e.asset_id is not None and e.user_id is not None:
-            groups[(e.user_id, e.asset_id)].append(e)
+            groups[(e.user_id, e.partner_id, e.asset_id)].append(e)
     out = {}
     for key, evs in groups.items():
         done = [e for e in evs if is_completion(e, kinds)]
         progress = [e.progress for e in evs if e.progress is not None and e.verb in ("training.progressed", "training.completed")]
         best = max(progress) if progress else None
         out[key] = (
-            max(e.partner_id for e in evs),
             min(e.occurred_at for e in evs),
             max(e.occurred_at for e in evs),
             min((e.occurred_at for e in done), default=None),
@@ -150,16 +149,17 @@ def kpi(metric, *, events, partners, assets, pairs, supports, start, end, zone):
     if metric == "enablement_completion_rate":
         num, den = defaultdict(int), defaultdict(int)
         for p, a, due, req in pairs:
-            if p not in partners or not (start <= due <= end):
-                continue
+            if p not in partners or not (start <= due <= end) or partners[p][1] > due:
+                continue  # not due in the period, or the partner joined after the due date
             den[p] += 1
-            done = [e for e in events if e.partner_id == p and e.asset_id == a and is_completion(e, kinds) and e.occurred_at < end_utc]
+            deadline = dt.datetime.combine(due + dt.timedelta(days=1), dt.time.min, tzinfo=zone)  # by its due date
+            done = [e for e in events if e.partner_id == p and e.asset_id == a and is_completion(e, kinds) and e.occurred_at < deadline]
             users = {e.user_id for e in done if e.user_id is not None}
             num[p] += int(len(users) >= req or (req == 1 and bool(done)))
         return cell(sum(num.values()), sum(den.values())), {p: cell(num[p], den[p]) for p in pids}
     if metric == "training_completion_rate":
         started, completed = defaultdict(int), defaultdict(int)
-        for (_u, a), (p, first, _last, first_done, *_rest) in user_states(events, kinds).items():
+        for (_u, p, a), (first, _last, first_done, *_rest) in user_states(events, kinds).items():
             if kinds[a] != "training" or p not in partners or not (start_utc <= first < end_utc):
                 continue
             started[p] += 1

@@ -68,10 +68,10 @@ def _snapshot(tenants) -> dict:
     out = {}
     with scopes_disabled():
         for model, fields in (
-            (DailyActivityFact, ["tenant_id", "day", "partner_id", "asset_id", "verb", "event_count", "user_count", "seconds", "max_progress"]),
+            (DailyActivityFact, ["tenant_id", "day", "partner_id", "asset_id", "verb", "event_count", "user_count", "max_progress"]),
             (FaqSearchFact, ["tenant_id", "day", "partner_id", "query", "searches", "zero_result_searches", "unresolved_searches"]),
             (PartnerAssetState, ["tenant_id", "partner_id", "asset_id", "first_completed_at", "completed_users", "active_users"]),
-            (UserAssetState, ["tenant_id", "user_id", "asset_id", "first_completed_at", "watched_share", "seconds"]),
+            (UserAssetState, ["tenant_id", "user_id", "partner_id", "asset_id", "first_completed_at", "watched_share", "seconds"]),
             (KpiResult, ["tenant_id", "definition_id", "period_start", "partner_id", "numerator", "denominator", "value", "status"]),
         ):
             rows = model.objects.filter(tenant__in=tenants).values_list(*fields)

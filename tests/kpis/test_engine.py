@@ -15,8 +15,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django_scopes import scope
 
-from kpis.metrics import compute_kpis, kpi_status, recent_periods
+from kpis.metrics import compute_kpis, kpi_status
 from kpis.models import DailyActivityFact, KpiDefinition, KpiResult, KpiStatus, RollupState
+from kpis.periods import recent_periods
 from kpis.rollup import rollup_tenant
 from tests import factories as f
 

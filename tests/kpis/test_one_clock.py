@@ -35,7 +35,7 @@ def _snapshot(tenant) -> dict:
     return {
         "daily": sorted(
             DailyActivityFact.objects.filter(tenant=tenant).values_list(
-                "day", "partner_id", "asset_id", "verb", "event_count", "user_count", "seconds", "max_progress"
+                "day", "partner_id", "asset_id", "verb", "event_count", "user_count", "max_progress"
             ),
             key=repr,
         ),

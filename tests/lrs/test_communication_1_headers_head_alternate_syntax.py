@@ -54,8 +54,8 @@ def test_consistent_through_header_on_every_statements_response_errors_included(
 def test_head_is_answered_wherever_get_is_with_the_same_status_and_no_body(lrs_a, path):
     lrs_a.post("/api/xapi/statements", statement(), format="json")
     lrs_a.generic("PUT", q("activities/state", activityId=ACTIVITY, agent=AGENT, stateId="s"), b"{}", content_type="application/json")
-    lrs_a.generic("PUT", q("activities/profile", activityId=ACTIVITY, profileId="p"), b"{}", content_type="application/json")
-    lrs_a.generic("PUT", q("agents/profile", agent=AGENT, profileId="p"), b"{}", content_type="application/json")
+    lrs_a.generic("PUT", q("activities/profile", activityId=ACTIVITY, profileId="p"), b"{}", content_type="application/json", HTTP_IF_NONE_MATCH="*")
+    lrs_a.generic("PUT", q("agents/profile", agent=AGENT, profileId="p"), b"{}", content_type="application/json", HTTP_IF_NONE_MATCH="*")
     get = lrs_a.get("/api/xapi/" + path)
     head = lrs_a.head("/api/xapi/" + path)
     assert get.status_code == 200

@@ -92,6 +92,46 @@ def test_more_pages_through_every_statement_once_in_stored_order(lrs_a):
 
 
 @pytest.mark.django_db
+def test_statements_targeting_a_voided_matching_statement_are_included_but_not_the_voided_one(lrs_a):
+    """Communication 2.1.4: a filter that matches a voided statement still returns the statements
+    that target it (the voiding statement and any other StatementRef), never the voided one."""
+    verb = "http://www.example.com/verbs/special"
+    (target,) = store(lrs_a, statement(verb=verb))
+    (voiding,) = store(lrs_a, statement(verb=ADL + "voided", object={"objectType": "StatementRef", "id": target}))
+    (ref,) = store(lrs_a, statement(actor=OTHER, verb=verb, object={"objectType": "StatementRef", "id": target}))
+    page = lrs_a.get(URL, {"verb": verb}).json()["statements"]
+    assert [s["id"] for s in page] == [ref, voiding]
+    # OTHER sent ref, but its target was AGENT's: it matches the agent filter too
+    assert [s["id"] for s in lrs_a.get(URL, {"agent": json.dumps(AGENT)}).json()["statements"]] == [ref, voiding]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("ascending", ["false", "true"])
+def test_more_link_pins_the_upper_stored_bound_of_the_first_page(lrs_a, ascending):
+    """Statements stored while a client pages through a result do not appear in its later pages."""
+    first = store(lrs_a, *[statement() for _ in range(4)])
+    page = lrs_a.get(URL, {"limit": 2, "ascending": ascending}).json()
+    seen = [s["id"] for s in page["statements"]]
+    late = store(lrs_a, statement(), statement())
+    url = page["more"]
+    while url:
+        page = lrs_a.get(url).json()
+        seen += [s["id"] for s in page["statements"]]
+        url = page["more"]
+    assert sorted(seen) == sorted(first)
+    assert set(late) <= ids(lrs_a.get(URL))  # a new query sees them
+
+
+@pytest.mark.django_db
+def test_more_link_keeps_the_filters_and_a_tampered_cursor_is_400(lrs_a):
+    store(lrs_a, *[statement() for _ in range(3)], statement(verb=ADL + "other"))
+    page = lrs_a.get(URL, {"limit": 2, "verb": ADL + "experienced"}).json()
+    rest = lrs_a.get(page["more"]).json()
+    assert len(page["statements"]) == 2 and len(rest["statements"]) == 1 and rest["more"] == ""
+    assert lrs_a.get(URL, {"from_id": "nonsense"}).status_code == 400
+
+
+@pytest.mark.django_db
 def test_format_ids_reduces_agents_activities_and_verbs_also_inside_substatements(lrs_a):
     sub = {
         "objectType": "SubStatement", "actor": AGENT, "verb": {"id": ADL + "attempted", "display": {"en-US": "attempted"}},
@@ -103,7 +143,7 @@ def test_format_ids_reduces_agents_activities_and_verbs_also_inside_substatement
     assert got["verb"] == {"id": ADL + "experienced"}
     assert got["object"]["actor"] == {"objectType": "Agent", "mbox": AGENT["mbox"]}
     assert got["object"]["verb"] == {"id": ADL + "attempted"}
-    assert got["object"]["object"] == {"objectType": "Activity", "id": ACTIVITY}
+    assert got["object"]["object"] == {"id": ACTIVITY}  # objectType Activity is the default
     assert "name" not in got["context"]["instructor"]
     assert "name" not in got["authority"]
 

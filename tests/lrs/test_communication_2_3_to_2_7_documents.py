@@ -105,7 +105,8 @@ def test_state_get_of_a_missing_document_is_a_json_404(lrs_a):
 ])  # fmt: skip
 def test_profile_put_over_an_existing_document_needs_if_match_409_and_412(lrs_a, resource, params):
     url = q(resource, profileId="p", **params)
-    assert put(lrs_a, url, {"v": 1}).status_code == 204
+    assert put(lrs_a, url, {"v": 1}).status_code == 400  # creating needs If-None-Match: * (or If-Match)
+    assert put(lrs_a, url, {"v": 1}, HTTP_IF_NONE_MATCH="*").status_code == 204
     assert put(lrs_a, url, {"v": 2}).status_code == 409
     etag = lrs_a.get(url)["ETag"]
     assert put(lrs_a, url, {"v": 2}, HTTP_IF_MATCH='"0000"').status_code == 412
@@ -113,6 +114,14 @@ def test_profile_put_over_an_existing_document_needs_if_match_409_and_412(lrs_a,
     assert put(lrs_a, url, {"v": 2}, HTTP_IF_MATCH=etag).status_code == 204
     assert lrs_a.get(url).json() == {"v": 2}
     assert lrs_a.get(url)["ETag"] != etag
+
+
+@pytest.mark.django_db
+def test_profile_put_without_preconditions_may_create_when_the_setting_is_off(lrs_a, settings):
+    settings.LRS_PROFILE_PUT_REQUIRES_PRECONDITION = False
+    url = q("agents/profile", profileId="bare", agent=AGENT)
+    assert put(lrs_a, url, {"v": 1}).status_code == 204
+    assert put(lrs_a, url, {"v": 2}).status_code == 409  # overwriting still needs If-Match
 
 
 @pytest.mark.django_db
@@ -135,7 +144,7 @@ def test_profile_if_none_match_star_creates_only_when_absent_and_ids_listing(lrs
 @pytest.mark.django_db
 def test_profile_delete_with_stale_if_match_is_412(lrs_a):
     url = q("activities/profile", profileId="p", activityId=ACTIVITY)
-    put(lrs_a, url, {"v": 1})
+    put(lrs_a, url, {"v": 1}, HTTP_IF_NONE_MATCH="*")
     assert lrs_a.delete(url, HTTP_IF_MATCH='"stale"').status_code == 412
     assert lrs_a.delete(url, HTTP_IF_MATCH=lrs_a.get(url)["ETag"]).status_code == 204
 

@@ -45,7 +45,7 @@ def _get(url: str, auth: str):
         return r.status, json.loads(r.read())
 
 
-def test_tincan_client_round_trips_statements_state_profiles_agents_activities(lrs):
+def test_tincan_client_round_trips_statements_state_profiles_agents_activities(lrs, settings):
     remote, base = lrs
     actor = Agent(name="Taro", mbox="mailto:taro@acme.example")
     activity = Activity(id="http://www.example.com/tincan/course", definition={"name": {"en-US": "Course"}})
@@ -71,6 +71,11 @@ def test_tincan_client_round_trips_statements_state_profiles_agents_activities(l
     assert missing.response.status == 404  # the client reports a missing state as success with no content
 
     profile = ActivityProfileDocument(activity=activity, id="settings", content=bytearray(b'{"speed": 1.5}'), content_type="application/json")
+    # tincan creates a profile with a bare PUT (no If-None-Match): refused by default (400), as
+    # the ADL conformance suite checks; LRS_PROFILE_PUT_REQUIRES_PRECONDITION=False lets it create
+    refused = remote.save_activity_profile(profile)
+    assert not refused.success and refused.response.status == 400
+    settings.LRS_PROFILE_PUT_REQUIRES_PRECONDITION = False
     assert remote.save_activity_profile(profile).success
     fetched = remote.retrieve_activity_profile(activity=activity, profile_id="settings")
     assert fetched.success and json.loads(bytes(fetched.content.content)) == {"speed": 1.5}

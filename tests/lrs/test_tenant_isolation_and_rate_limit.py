@@ -13,8 +13,8 @@ from tests.lrs.helpers import ACTIVITY, AGENT, q, statement
 STATE = {"activityId": ACTIVITY, "agent": AGENT}
 
 
-def put(c, url, body):
-    return c.generic("PUT", url, json.dumps(body), content_type="application/json")
+def put(c, url, body, **headers):
+    return c.generic("PUT", url, json.dumps(body), content_type="application/json", **headers)
 
 
 @pytest.mark.django_db
@@ -34,10 +34,11 @@ def test_statements_of_tenant_a_are_invisible_to_tenant_b(lrs_a, lrs_b):
 ])  # fmt: skip
 def test_documents_of_tenant_a_are_invisible_to_tenant_b(lrs_a, lrs_b, resource, params, doc_param):
     url = q(resource, **{doc_param: "d"}, **params)
-    assert put(lrs_a, url, {"owner": "a"}).status_code == 204
+    assert put(lrs_a, url, {"owner": "a"}, HTTP_IF_NONE_MATCH="*").status_code == 204
     assert lrs_b.get(url).status_code == 404
     assert lrs_b.get(q(resource, **params)).json() == []
-    assert put(lrs_b, url, {"owner": "b"}).status_code == 204  # no 409: B has no such document
+    # no 412: B has no such document
+    assert put(lrs_b, url, {"owner": "b"}, HTTP_IF_NONE_MATCH="*").status_code == 204
     assert lrs_b.delete(url).status_code == 204
     assert lrs_a.get(url).json() == {"owner": "a"}
 

@@ -90,7 +90,7 @@ def test_started_training_is_not_consumed_but_viewed_document_is(scope_a):
     doc = f.AssetFactory(tenant=scope_a, kind="document")
     for p in top:
         consume(scope_a, p, training, TODAY - dt.timedelta(days=150), completed=False)
-        consume(scope_a, p, doc, TODAY - dt.timedelta(days=150), completed=False)
+        consume(scope_a, p, doc, TODAY - dt.timedelta(days=150))  # viewing a document completes it (rollup state)
     run = mine_patterns(tenant=scope_a, as_of=TODAY)
     assert not PatternItem.objects.filter(run=run, asset=training).exists()
     assert PatternItem.objects.get(run=run, asset=doc).top_count == 5

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from partners.deals.models import Deal, DealStage
+from partners.deals.normalize import registrable_domain
 
 
 class DealOutput(serializers.ModelSerializer):
@@ -19,6 +20,7 @@ class DealOutput(serializers.ModelSerializer):
             "partner",
             "partner_id",
             "customer",
+            "customer_domain",
             "product",
             "amount",
             "currency",
@@ -36,7 +38,18 @@ class DealInput(serializers.Serializer):
     customer = serializers.CharField(max_length=200)
     product = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0)
-    currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False, default="JPY")
+    customer_domain = serializers.CharField(
+        max_length=253, required=False, allow_blank=True, default="",
+        help_text="The customer's domain, web address or e-mail address (reduced to the registrable domain).",
+    )
+    currency = serializers.RegexField(
+        r"^[A-Za-z]{3}$", required=False, default="", help_text="ISO 4217; the tenant's currency when omitted."
+    )
     stage = serializers.ChoiceField(choices=DealStage.choices, required=False, default=DealStage.REGISTERED)
     expected_close_on = serializers.DateField(required=False, allow_null=True, default=None)
     closed_on = serializers.DateField(required=False, allow_null=True, default=None)
+
+    def validate_customer_domain(self, value: str) -> str:
+        if value.strip() and not registrable_domain(value):
+            raise serializers.ValidationError("Not a domain, web address or e-mail address.")
+        return value

@@ -1,0 +1,83 @@
+"""What "completed" means: the one rule, per asset kind and per assigned pair.
+
+* A user has *completed* an asset when the log holds a completion event of theirs for it:
+  ``training.completed`` for a training, ``document.viewed`` or ``document.downloaded`` for a
+  document, ``faq.viewed`` for an FAQ. The first such event is the completion time.
+* An assigned ``(partner, asset)`` pair is *done by* an instant when at least
+  ``required_completions`` distinct users of the partner completed the asset before it; with one
+  required completion, any completion event of the partner counts (external systems may send
+  events without a user).
+* A pair is *done on time* when it was done by the end of its due date (tenant-local day): that
+  is what the enablement completion rate (支援消化率) counts. "Done by period end" is the same
+  rule with the period's end as the deadline, shown as a secondary figure.
+
+The rollup (SQL, ``completion_sql``), the portal (ORM, ``completion_q``), the KPI metrics, the
+dashboards, the success patterns and the exports all use this module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from django.db.models import Q
+
+from enablement.models import AssetKind, Verb
+
+COMPLETION_VERBS: dict[str, tuple[str, ...]] = {
+    AssetKind.TRAINING: (Verb.TRAINING_COMPLETED,),
+    AssetKind.DOCUMENT: (Verb.DOCUMENT_VIEWED, Verb.DOCUMENT_DOWNLOADED),
+    AssetKind.FAQ: (Verb.FAQ_VIEWED,),
+}
+
+
+def is_completion(kind: str, verb: str) -> bool:
+    """Does an event with ``verb`` on an asset of ``kind`` complete it?"""
+    return verb in COMPLETION_VERBS.get(kind, ())
+
+
+def completion_q(prefix: str = "") -> Q:
+    """The rule as a filter on ActivityEvent (``prefix`` when reached through a relation)."""
+    q = Q()
+    for kind, verbs in COMPLETION_VERBS.items():
+        q |= Q(**{f"{prefix}asset__kind": kind, f"{prefix}verb__in": verbs})
+    return q
+
+
+def completion_sql(*, kind: str = "a.kind", verb: str = "e.verb") -> str:
+    """The rule as a SQL boolean over an asset-kind column and a verb column (constants only)."""
+    parts = []
+    for asset_kind, verbs in COMPLETION_VERBS.items():
+        listed = ", ".join(f"'{v.value if hasattr(v, 'value') else v}'" for v in verbs)
+        parts.append(f"({kind} = '{asset_kind.value}' AND {verb} IN ({listed}))")
+    return "(" + " OR ".join(parts) + ")"
+
+
+def pair_done(*, users: int, any_event: bool, required: int) -> bool:
+    """Is a pair done, given how many distinct users completed it and whether the partner has any
+    completion event at all (with or without a user)?"""
+    required = max(int(required or 1), 1)
+    return users >= required or (required == 1 and any_event)
+
+
+def pair_done_by(
+    user_completions: Sequence[dt.datetime],
+    partner_first: dt.datetime | None,
+    *,
+    required: int,
+    deadline: dt.datetime | None,
+) -> bool:
+    """Is a pair done before ``deadline`` (``None``: ever)?
+
+    ``user_completions``: the first completion time of each of the partner's users;
+    ``partner_first``: the partner's first completion event (users or not).
+    """
+    any_event = partner_first is not None and (deadline is None or partner_first < deadline)
+    return pair_done(users=done_users(user_completions, deadline), any_event=any_event, required=required)
+
+
+def done_users(user_completions: Sequence[dt.datetime], deadline: dt.datetime | None = None) -> int:
+    """How many users had completed before ``deadline`` (``None``: ever)."""
+    if deadline is None:
+        return len(user_completions)
+    return sum(1 for t in user_completions if t < deadline)

@@ -1,0 +1,160 @@
+"""Who was targeted, and whether they did it: the enablement completion rate's pairs and outcomes.
+
+The KPI metric (``kpis.metrics``), the overview's tier table, the partner scorecard and their CSV
+exports all count pairs here, so the 支援消化率 card and the tables agree by construction.
+
+* Pairs: ``enablement.pairs.assigned_pairs`` (one row per assigned ``(partner, asset)``), frozen
+  once their due date is over (``pairs_freeze``, run before every KPI computation): a pair due on
+  a frozen date is read from ``FrozenPair`` — partner, asset, due date, required completions and
+  the partner's tier and segment as they were then — and live pairs count only for later due
+  dates. So who was targeted is fixed per period: changing a tier, a segment, a learning path, an
+  asset's status or an assignment afterwards (even one created now and due last month) leaves
+  closed periods as they were, and recomputing a closed period reproduces its numbers.
+  A snapshot, not membership history: one small table written once, read set-based, instead of
+  valid-from/valid-to versions of tiers, segments, paths, assignments and asset status.
+* Completion: ``enablement.completion`` over the rollup states (``UserAssetState`` per user's
+  first completion, ``PartnerAssetState`` for the partner's first completion event).
+* A pair counts in the period containing its due date; it is *on time* when done by the end
+  of its due date (tenant-local), *by period end* when done by the end of the period.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from enablement.completion import pair_done_by
+from enablement.pairs import AssignmentPair, assigned_pairs
+from kpis.models import FrozenPair, PairFreeze, PartnerAssetState, UserAssetState
+from kpis.periods import Span, end_of_day
+from partners.models import Tenant
+
+
+@dataclass(frozen=True)
+class PairCompletion:
+    users: tuple[dt.datetime, ...]  # each user's first completion, sorted
+    partner_first: dt.datetime | None  # the partner's first completion event (with or without a user)
+
+
+NOT_DONE = PairCompletion((), None)
+
+
+def frozen_through(*, tenant: Tenant) -> dt.date | None:
+    return PairFreeze.objects.filter(tenant=tenant).values_list("frozen_through", flat=True).first()
+
+
+@transaction.atomic
+def pairs_freeze(*, tenant: Tenant, through: dt.date) -> int:
+    """Freeze every live pair due after the last frozen date and on or before ``through`` (the
+    day before today, tenant-local). Idempotent; returns the number of pairs written."""
+    state = PairFreeze.objects.select_for_update().filter(tenant=tenant).first()
+    since = state.frozen_through if state else None
+    if since is not None and since >= through:
+        return 0
+    done = set(FrozenPair.objects.filter(tenant=tenant).values_list("partner_id", "asset_id"))
+    now = timezone.now()
+    rows = [
+        FrozenPair(
+            tenant=tenant, partner_id=p.partner_id, asset_id=p.asset_id, due_on=p.due_on,
+            required_completions=p.required_completions, tier_id=p.tier_id, segment=p.segment, frozen_at=now,
+        )
+        for p in assigned_pairs(tenant=tenant)
+        if p.due_on <= through and (since is None or p.due_on > since) and (p.partner_id, p.asset_id) not in done
+    ]
+    FrozenPair.objects.bulk_create(rows, batch_size=1000)
+    if state is None:
+        PairFreeze.objects.create(tenant=tenant, frozen_through=through, frozen_at=now)
+    else:
+        PairFreeze.objects.filter(pk=state.pk).update(frozen_through=through, frozen_at=now)
+    return len(rows)
+
+
+def targeted_pairs(*, tenant: Tenant) -> list[AssignmentPair]:
+    """The pairs the completion rate counts: frozen pairs for frozen due dates, live pairs after
+    them (a pair already frozen is not counted again). 3 queries."""
+    through = frozen_through(tenant=tenant)
+    live = assigned_pairs(tenant=tenant)
+    if through is None:
+        return live
+    frozen = [
+        AssignmentPair(r.partner_id, r.asset_id, r.due_on, r.required_completions, 0, None, r.tier_id, r.segment)
+        for r in FrozenPair.objects.filter(tenant=tenant).only(
+            "partner_id", "asset_id", "due_on", "required_completions", "tier_id", "segment"
+        )
+    ]
+    keys = {(p.partner_id, p.asset_id) for p in frozen}
+    return frozen + [p for p in live if p.due_on > through and (p.partner_id, p.asset_id) not in keys]
+
+
+def pair_matches(pair: AssignmentPair, *, tier_id: int | None, segment: str) -> bool:
+    """Does a pair fall under a tier / segment filter (the partner's tier and segment when it was
+    targeted, frozen for closed due dates)?"""
+    return (not tier_id or pair.tier_id == tier_id) and (not segment or pair.segment == segment)
+
+
+def pair_completions(*, tenant: Tenant, partner_ids: Iterable[int] | None = None) -> dict[tuple[int, int], PairCompletion]:
+    """``(partner, asset)`` → its completions, from the rollup states (2 queries)."""
+    users = UserAssetState.objects.filter(tenant=tenant, first_completed_at__isnull=False)
+    firsts = PartnerAssetState.objects.filter(tenant=tenant, first_completed_at__isnull=False)
+    if partner_ids is not None:  # ids, or a sub-query of partner ids
+        ids = partner_ids if hasattr(partner_ids, "query") else list(partner_ids)
+        users, firsts = users.filter(partner_id__in=ids), firsts.filter(partner_id__in=ids)
+    by_pair: dict[tuple[int, int], list[dt.datetime]] = defaultdict(list)
+    for pid, aid, first in users.values_list("partner_id", "asset_id", "first_completed_at"):
+        by_pair[(pid, aid)].append(first)
+    return {
+        (pid, aid): PairCompletion(tuple(sorted(by_pair.get((pid, aid), []))), first)
+        for pid, aid, first in firsts.values_list("partner_id", "asset_id", "first_completed_at")
+    }
+
+
+@dataclass
+class PairCount:
+    """Pairs due in a period: how many, how many done on time, how many done by the period's end."""
+
+    assigned: int = 0
+    on_time: int = 0
+    by_period_end: int = 0
+
+    def add(self, other: PairCount) -> None:
+        self.assigned += other.assigned
+        self.on_time += other.on_time
+        self.by_period_end += other.by_period_end
+
+    @property
+    def rate(self) -> float | None:
+        return round(100 * self.on_time / self.assigned, 1) if self.assigned else None
+
+    @property
+    def rate_by_period_end(self) -> float | None:
+        return round(100 * self.by_period_end / self.assigned, 1) if self.assigned else None
+
+
+def pair_outcome(pair: AssignmentPair, completions: dict, span: Span, zone) -> tuple[bool, bool]:
+    """(done on time, done by the period's end) of one pair."""
+    done = completions.get((pair.partner_id, pair.asset_id), NOT_DONE)
+    required = pair.required_completions
+    on_time = pair_done_by(done.users, done.partner_first, required=required, deadline=end_of_day(pair.due_on, zone))
+    by_end = on_time or pair_done_by(done.users, done.partner_first, required=required, deadline=span.end_utc)
+    return on_time, by_end
+
+
+def count_pairs(
+    pairs: Iterable[AssignmentPair], completions: dict, span: Span, zone, *, partner_ids: Iterable[int]
+) -> dict[int, PairCount]:
+    """Per partner of ``partner_ids``: the pairs due in ``span`` and how many were done."""
+    counts = {pid: PairCount() for pid in partner_ids}
+    for pair in pairs:
+        count = counts.get(pair.partner_id)
+        if count is None or not (span.start <= pair.due_on <= span.end):
+            continue
+        on_time, by_end = pair_outcome(pair, completions, span, zone)
+        count.assigned += 1
+        count.on_time += int(on_time)
+        count.by_period_end += int(by_end)
+    return counts
