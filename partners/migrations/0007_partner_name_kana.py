@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('partners', '0005_verified_emails_for_existing_users'),
+        ('partners', '0006_tenant_currency_deal_days'),
     ]
 
     operations = [
