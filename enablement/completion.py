@@ -2,7 +2,8 @@
 
 * A user has *completed* an asset when the log holds a completion event of theirs for it:
   ``training.completed`` for a training, ``document.viewed`` or ``document.downloaded`` for a
-  document, ``faq.viewed`` for an FAQ. The first such event is the completion time.
+  document, ``faq.viewed`` for an FAQ. The first such event is the completion time. An event sent
+  with an API key that is not a trusted source (``trusted = false``) never completes anything.
 * An assigned ``(partner, asset)`` pair is *done by* an instant when at least
   ``required_completions`` distinct users of the partner completed the asset before it; with one
   required completion, any completion event of the partner counts (external systems may send
@@ -41,16 +42,23 @@ def completion_q(prefix: str = "") -> Q:
     q = Q()
     for kind, verbs in COMPLETION_VERBS.items():
         q |= Q(**{f"{prefix}asset__kind": kind, f"{prefix}verb__in": verbs})
-    return q
+    return q & ~Q(**{f"{prefix}trusted": False})
 
 
-def completion_sql(*, kind: str = "a.kind", verb: str = "e.verb") -> str:
-    """The rule as a SQL boolean over an asset-kind column and a verb column (constants only)."""
+def trusted_sql(*, trusted: str = "e.trusted") -> str:
+    """SQL boolean: the event may count (decided here, or sent with a trusted-source key)."""
+    return f"({trusted} IS NULL OR {trusted} = TRUE)"
+
+
+def completion_sql(*, kind: str = "a.kind", verb: str = "e.verb", trusted: str | None = "e.trusted") -> str:
+    """The rule as a SQL boolean over an asset-kind column, a verb column and the event's
+    ``trusted`` column (``None`` when the query has no event row; constants only)."""
     parts = []
     for asset_kind, verbs in COMPLETION_VERBS.items():
         listed = ", ".join(f"'{v.value if hasattr(v, 'value') else v}'" for v in verbs)
         parts.append(f"({kind} = '{asset_kind.value}' AND {verb} IN ({listed}))")
-    return "(" + " OR ".join(parts) + ")"
+    rule = "(" + " OR ".join(parts) + ")"
+    return rule if trusted is None else f"({rule} AND {trusted_sql(trusted=trusted)})"
 
 
 def pair_done(*, users: int, any_event: bool, required: int) -> bool:

@@ -354,7 +354,7 @@ _EVENT_FIELDS = [f.attname for f in ActivityEvent._meta.concrete_fields]
 _EVENT_DEFAULTS = {
     "id": None, "user_id": None, "actor_ref": "", "asset_id": None, "progress": None, "seconds": None,
     "position": None, "played_segments": None, "query": "", "result_count": None, "resolved": None,
-    "source": EventSource.PORTAL, "session_key": "", "extra": {},
+    "source": EventSource.PORTAL, "session_key": "", "extra": {}, "trusted": None,
 }
 
 
@@ -588,6 +588,21 @@ def _events(ctx: _Ctx, by_id: dict[str, Asset], partners, users_by_partner) -> l
     return events
 
 
+def _refusals(ctx: _Ctx) -> None:
+    """What an external LMS and an xAPI feed sent that ingestion refused (the measurement-health page)."""
+    from collections import Counter
+
+    from enablement.models import RefusalReason
+    from enablement.validation import refusals_record
+
+    for days_ago, source, reasons in (
+        (1, EventSource.API, {RefusalReason.FUTURE: 3, RefusalReason.VERB_KIND: 2}),
+        (4, EventSource.XAPI, {RefusalReason.BEFORE_ASSET: 5}),
+        (9, EventSource.API, {RefusalReason.UNKNOWN_PARTNER: 1}),
+    ):
+        refusals_record(tenant=ctx.tenant, source=source, reasons=Counter(reasons), day=ctx.today - dt.timedelta(days=days_ago))
+
+
 def seed(tenant, *, log=print) -> bool:
     if Asset.objects.filter(tenant=tenant).exists():
         return False
@@ -621,6 +636,7 @@ def seed(tenant, *, log=print) -> bool:
         events.sort(key=lambda e: e.occurred_at)
         for i in range(0, len(events), EVENT_BATCH):
             activity_record_many(tenant=tenant, events=events[i:i + EVENT_BATCH])
+        _refusals(ctx)
     log(f"  {tenant.slug}: {len(by_id)} assets, {n_assign} assignments, {n_support} support activities, "
         f"{len(events)} events")
     return True

@@ -315,6 +315,9 @@ class ActivityEvent(TenantOwnedModel):
     event_id = models.CharField(max_length=100)
     session_key = models.CharField(max_length=64, blank=True, default="")
     extra = models.JSONField(default=dict, blank=True)
+    # Who vouches for a completion: NULL = decided by this server (portal, import), True/False =
+    # an external system whose API key is / is not a trusted source. False never completes.
+    trusted = models.BooleanField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("activity event")
@@ -331,6 +334,63 @@ class ActivityEvent(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.verb} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class PlaySession(TenantOwnedModel):
+    """A server-side play session of one user on one training, started when the player page opens.
+
+    Watch time is credited only within it: never more than the wall-clock time elapsed since
+    ``started_at`` times the maximum playback rate. The page carries a signed token naming the
+    session, the user and the asset (``enablement.services.training``).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="+")
+    started_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    credited_seconds = models.FloatField(default=0.0)
+
+    class Meta:
+        verbose_name = _("play session")
+        verbose_name_plural = _("play sessions")
+        indexes = [models.Index(fields=["tenant", "user", "asset", "-started_at"], name="play_session_user_asset")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}/{self.asset_id} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class RefusalReason(models.TextChoices):
+    VERB_KIND = "verb_kind", _("Verb does not fit the asset kind")
+    BEFORE_TENANT = "before_tenant", _("Happened before the tenant existed")
+    BEFORE_ASSET = "before_asset", _("Happened before the asset existed")
+    FUTURE = "future", _("Lies ahead of the server clock")
+    OUTSIDE_AUDIENCE = "outside_audience", _("Partner outside the asset's audience")
+    UNKNOWN_PARTNER = "unknown_partner", _("Unknown partner")
+    UNKNOWN_ASSET = "unknown_asset", _("Unknown asset")
+    INVALID = "invalid", _("Malformed event")
+
+
+class IngestRefusal(TenantOwnedModel):
+    """How many events an external source sent that ingestion refused, per day and reason.
+
+    A counter, not a copy: the refused payloads are answered to the sender and not kept. Written
+    by ``enablement.validation.refusals_record``; read by the measurement-health page.
+    """
+
+    day = models.DateField()
+    source = models.CharField(max_length=16, choices=EventSource.choices)
+    reason = models.CharField(max_length=32, choices=RefusalReason.choices)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("refused events")
+        verbose_name_plural = _("refused events")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "day", "source", "reason"], name="uniq_ingest_refusal"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.source} {self.reason}: {self.count}"
 
 
 # --- FAQ search -------------------------------------------------------------------------------------

@@ -148,6 +148,24 @@ class FaqSearchFact(TenantOwnedModel):
         indexes = [models.Index(fields=["tenant", "day"], name="faq_fact_tenant_day")]
 
 
+class DailySourceFact(TenantOwnedModel):
+    """Per (tenant, day in the tenant's time zone, source, verb): how many events each source
+    (portal, API, xAPI, import) sent, and how many of them came from an API key that is not a
+    trusted source (they never count as completions). Read by the measurement-health page."""
+
+    day = models.DateField()
+    source = models.CharField(max_length=16)
+    verb = models.CharField(max_length=32)
+    event_count = models.PositiveIntegerField(default=0)
+    untrusted_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "day", "source", "verb"], name="uniq_daily_source_fact"),
+        ]
+        indexes = [models.Index(fields=["tenant", "day"], name="daily_source_fact_day")]
+
+
 class RollupState(TenantOwnedModel):
     """The watermark of a tenant's incremental rollup (a FillState, as in Zulip's analytics).
 

@@ -33,6 +33,9 @@ SQLite stores datetimes as UTC text; the rollup registers a deterministic SQL fu
 
 Fact semantics
 --------------
+* Events with ``trusted = false`` (sent with an API key that is not a trusted source) enter no
+  fact and complete nothing; ``DailySourceFact`` (day, source, verb) counts every event, and
+  those in ``untrusted_count``.
 * ``DailyActivityFact`` (day, partner, asset|NULL, verb): ``event_count`` events,
   ``user_count`` distinct non-null ``user_id`` (no watched seconds: a portal event's ``seconds``
   is the running length of the user's union of played segments, so a sum would count it again
@@ -76,9 +79,16 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models.functions import Now
 
-from enablement.completion import completion_sql
+from enablement.completion import completion_sql, trusted_sql
 from enablement.models import ActivityEvent, Asset, Verb
-from kpis.models import DailyActivityFact, FaqSearchFact, PartnerAssetState, RollupState, UserAssetState
+from kpis.models import (
+    DailyActivityFact,
+    DailySourceFact,
+    FaqSearchFact,
+    PartnerAssetState,
+    RollupState,
+    UserAssetState,
+)
 from kpis.runs import rollup_lease, tenant_lock
 from partners.models import Tenant
 
@@ -87,14 +97,19 @@ FAQ_SESSION_WINDOW = dt.timedelta(minutes=30)
 EV = ActivityEvent._meta.db_table
 ASSET = Asset._meta.db_table
 DAILY = DailyActivityFact._meta.db_table
+SOURCES = DailySourceFact._meta.db_table
 FAQ = FaqSearchFact._meta.db_table
 PAS = PartnerAssetState._meta.db_table
 UAS = UserAssetState._meta.db_table
 
 PROGRESS_VERBS = (Verb.TRAINING_PROGRESSED.value, Verb.TRAINING_COMPLETED.value)
 
-# What counts as "completed" per asset kind: the one rule (enablement.completion).
-COMPLETION_SQL = completion_sql(kind="a.kind", verb="e.verb")
+# Events sent with an API key that is not a trusted source are kept in the log (and counted in the
+# per-source volumes) but enter no KPI: no daily fact, FAQ fact or completion.
+TRUSTED_SQL = trusted_sql(trusted="e.trusted")
+
+# What counts as "completed" per asset kind: the one rule (enablement.completion), trusted sources only.
+COMPLETION_SQL = completion_sql(kind="a.kind", verb="e.verb", trusted="e.trusted")
 # One FAQ answer per person: a feedback event followed by a later one of the same user on the same
 # FAQ was changed and is not counted (the log is append-only; the latest answer counts).
 SUPERSEDED_FEEDBACK_SQL = (
@@ -287,6 +302,7 @@ class RollupStats:
     mode: str = "incremental"
     days: int = 0
     daily_rows: int = 0
+    source_rows: int = 0
     faq_rows: int = 0
     partner_pairs: int = 0
     user_pairs: int = 0
@@ -380,7 +396,23 @@ def _daily(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
         f"SELECT e.tenant_id, {d.day('e.occurred_at')}, e.partner_id, e.asset_id, e.verb, "
         f"COUNT(*), COUNT(DISTINCT e.user_id), MAX(e.progress), "
         f"SUM(CASE WHEN e.resolved IS NOT NULL AND NOT e.resolved THEN 1 ELSE 0 END) "
-        f"FROM {EV} e WHERE e.tenant_id = %s AND {IN_RANGE}{where} AND NOT {SUPERSEDED_FEEDBACK_SQL} GROUP BY 1, 2, 3, 4, 5",
+        f"FROM {EV} e WHERE e.tenant_id = %s AND {IN_RANGE}{where} AND NOT {SUPERSEDED_FEEDBACK_SQL} AND {TRUSTED_SQL} "
+        f"GROUP BY 1, 2, 3, 4, 5",
+        [tenant_id, *params],
+    )
+    return cursor.rowcount
+
+
+def _sources(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
+    """Daily volumes per source and verb (and those from untrusted API keys), same window as the daily facts."""
+    where, params = _day_filter(d, w, day_col="day")
+    cursor.execute(f"DELETE FROM {SOURCES} WHERE tenant_id = %s{where}", [tenant_id, *params])
+    where, params = _day_filter(d, w)
+    cursor.execute(
+        f"INSERT INTO {SOURCES} (tenant_id, day, source, verb, event_count, untrusted_count) "
+        f"SELECT e.tenant_id, {d.day('e.occurred_at')}, e.source, e.verb, COUNT(*), "
+        f"SUM(CASE WHEN e.trusted = FALSE THEN 1 ELSE 0 END) "
+        f"FROM {EV} e WHERE e.tenant_id = %s AND {IN_RANGE}{where} GROUP BY 1, 2, 3, 4",
         [tenant_id, *params],
     )
     return cursor.rowcount
@@ -401,7 +433,7 @@ def _faq(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
         f"SUM(CASE WHEN e.result_count = 0 THEN 1 ELSE 0 END), "
         f"SUM(CASE WHEN e.result_count = 0 OR e.user_id IS NULL OR NOT EXISTS ({follow}) "
         f"OR EXISTS ({follow} AND v.resolved = %s) THEN 1 ELSE 0 END) "
-        f"FROM {EV} e WHERE e.tenant_id = %s AND e.verb = %s AND {IN_RANGE}{where} GROUP BY 1, 2, 3, 4",
+        f"FROM {EV} e WHERE e.tenant_id = %s AND e.verb = %s AND {IN_RANGE}{where} AND {TRUSTED_SQL} GROUP BY 1, 2, 3, 4",
         [Verb.FAQ_VIEWED.value, Verb.FAQ_FEEDBACK.value, False, tenant_id, Verb.FAQ_SEARCHED.value, *params],
     )
     return cursor.rowcount
@@ -584,6 +616,7 @@ def _run(tenant: Tenant, state: RollupState, stats: RollupStats, *, since, full,
         if not w.empty:
             for name, func, attr in (
                 ("daily facts", _daily, "daily_rows"),
+                ("source facts", _sources, "source_rows"),
                 ("FAQ search facts", _faq, "faq_rows"),
                 ("user states", _user_states, "user_pairs"),
                 ("partner states", _partner_states, "partner_pairs"),

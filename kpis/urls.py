@@ -15,4 +15,5 @@ manage_urlpatterns = [
     path("teams/", dashboards.teams, name="manage-teams"),
     path("kpis/refresh/", views.refresh, name="manage-refresh"),
     path("kpis/freshness/", views.freshness, name="manage-freshness"),
+    path("kpis/health/", views.health, name="manage-health"),
 ]

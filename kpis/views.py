@@ -1,10 +1,12 @@
-""""Refresh now" and the freshness line (an HTMX partial the dashboards include)."""
+""""Refresh now", the freshness line (an HTMX partial the dashboards include) and the
+measurement-health page."""
 
 from __future__ import annotations
 
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from kpis.health import measurement_health
 from kpis.selectors import kpi_freshness
 from kpis.services import kpis_refresh_request
 from partners.permissions import manager_required
@@ -33,3 +35,11 @@ def refresh(request, tenant_slug: str):
 @require_GET
 def freshness(request, tenant_slug: str):
     return _partial(request, polling=True)
+
+
+@manager_required
+@require_GET
+def health(request, tenant_slug: str):
+    """Measurement health: what is not measured or looks wrong (kpis.health)."""
+    data = measurement_health(tenant=request.tenant)
+    return render(request, "kpis/health.html", {"tenant": request.tenant, "health": data})

@@ -113,14 +113,14 @@ class ApiKeyAdminForm(forms.ModelForm):
 
     class Meta:
         model = ApiKey
-        fields = ["name", "scopes", "revoked_at"]
+        fields = ["name", "scopes", "trusted_source", "revoked_at"]
 
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(TenantScopedAdmin):
     form = ApiKeyAdminForm
-    list_display = ["name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
-    list_filter = ["revoked_at"]
+    list_display = ["name", "prefix", "scopes", "trusted_source", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at", "trusted_source"]
     search_fields = ["name", "prefix"]
     readonly_fields = ["prefix", "created_at", "last_used_at"]
 

@@ -296,6 +296,11 @@ class ApiKey(TenantOwnedModel):
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    trusted_source = models.BooleanField(
+        _("trusted source"),
+        default=False,
+        help_text=_("Completions sent with this key count toward completion KPIs. Otherwise they are stored and shown, but do not count."),
+    )
 
     class Meta:
         verbose_name = _("API key")

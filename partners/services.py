@@ -64,8 +64,12 @@ def api_key_generate() -> tuple[str, str]:
 
 
 @transaction.atomic
-def api_key_create(*, tenant: Tenant, name: str, scopes: list[str], actor: User | None) -> tuple[ApiKey, str]:
-    """Create a key; returns ``(key, raw_key)``. The raw key is shown once and never stored."""
+def api_key_create(
+    *, tenant: Tenant, name: str, scopes: list[str], actor: User | None, trusted_source: bool = False
+) -> tuple[ApiKey, str]:
+    """Create a key; returns ``(key, raw_key)``. The raw key is shown once and never stored.
+
+    ``trusted_source``: completions the key sends count toward completion KPIs (default: no)."""
     scopes = sorted(set(scopes))
     unknown = [s for s in scopes if s not in ApiKeyScope.values]
     if not scopes or unknown:
@@ -77,9 +81,26 @@ def api_key_create(*, tenant: Tenant, name: str, scopes: list[str], actor: User 
         raise ValidationError({"name": "A key with this name already exists."})
     prefix, raw = api_key_generate()
     key = ApiKey.objects.create(
-        tenant=tenant, name=name, prefix=prefix, hashed_key=api_key_hash(raw), scopes=scopes, created_by=actor
+        tenant=tenant,
+        name=name,
+        prefix=prefix,
+        hashed_key=api_key_hash(raw),
+        scopes=scopes,
+        created_by=actor,
+        trusted_source=trusted_source,
     )
     return key, raw
+
+
+@transaction.atomic
+def api_key_trust_set(*, tenant: Tenant, key: ApiKey, trusted_source: bool, actor: User | None) -> ApiKey:
+    """Whether completions sent with this key from now on count (events already stored keep theirs)."""
+    if key.tenant_id != tenant.pk:
+        raise ValueError("Key of another tenant")
+    if key.trusted_source != trusted_source:
+        key.trusted_source = trusted_source
+        key.save(update_fields=["trusted_source"])
+    return key
 
 
 @transaction.atomic

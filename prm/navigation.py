@@ -49,6 +49,7 @@ MANAGE_NAV: list[tuple[str, list[Entry]]] = [
         Entry("manage-faq", _("FAQ")),
         Entry("manage-teams", _("Teams")),
         Entry("manage-patterns", _("Success patterns")),
+        Entry("manage-health", _("Measurement health")),
     ]),
     (_("Enablement"), [
         Entry("manage-assets", _("Assets")),

@@ -54,6 +54,8 @@ class TenantFactory(factory.django.DjangoModelFactory):
     time_zone = "Asia/Tokyo"
     default_language = "en"
     currency = factory.LazyAttribute(lambda o: "JPY" if o.default_language == "ja" else "USD")
+    # Tests send events dated from 2025 on; ingestion refuses events from before the tenant existed.
+    created_at = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -8,16 +8,24 @@ then ``activity_record_many`` (one lookup of known ids, one INSERT).
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from enablement.audiences import allowed_pairs
 from enablement.models import ActivityEvent, Asset, EventSource, Verb
 from enablement.services.log import activity_record_many
+from enablement.validation import (
+    event_refusal,
+    outside_audience_refusal,
+    refusal_reason_for_errors,
+    refusals_record,
+)
 from partners.models import Membership, Partner, Role, Tenant
 
 MAX_EVENTS = 500
@@ -52,7 +60,6 @@ ASSET_VERBS = frozenset(
     }
 )
 MAX_SEGMENTS = 2000
-FUTURE_TOLERANCE = timedelta(days=1)
 
 
 @dataclass
@@ -61,6 +68,7 @@ class Pending:
     data: dict[str, Any]
     errors: dict[str, list[str]] = field(default_factory=dict)
     occurred_at: datetime | None = None
+    reason: str = ""  # why it was refused (enablement.models.RefusalReason)
 
     def err(self, name: str, message: str) -> None:
         self.errors.setdefault(name, []).append(message)
@@ -156,9 +164,7 @@ def _validate_shape(p: Pending, now: datetime) -> None:
             p.err("occurred_at", "Must be an ISO 8601 date-time, e.g. 2026-04-01T09:30:00+09:00.")
         elif when.tzinfo is None:
             p.err("occurred_at", "Include a time zone offset (e.g. Z or +09:00).")
-        elif when > now + FUTURE_TOLERANCE:
-            p.err("occurred_at", "Lies in the future.")
-        else:
+        else:  # plausibility (clock skew, before the tenant or asset existed): enablement.validation
             p.occurred_at = when
     _string(p, "partner", max_length=254, required=True)
     _string(p, "user", max_length=300)
@@ -198,9 +204,15 @@ def _validate_shape(p: Pending, now: datetime) -> None:
         p.err("extra", "Must be an object.")
 
 
-def ingest_events(*, tenant: Tenant, items: list[Any], source: str = EventSource.API) -> list[dict[str, Any]]:
+def ingest_events(
+    *, tenant: Tenant, items: list[Any], source: str = EventSource.API, trusted: bool | None = None
+) -> list[dict[str, Any]]:
     """Validate, resolve and store a batch. Returns one result per input, in order:
-    ``{"index", "event_id", "status": accepted|duplicate|rejected, "errors"?}``."""
+    ``{"index", "event_id", "status": accepted|duplicate|rejected, "reason"?, "errors"?}``.
+
+    ``trusted`` is the sending key's "trusted source" setting, stamped on every stored event:
+    completions from an untrusted source are kept but never count. Refused rows are counted per
+    reason (``enablement.validation.refusals_record``)."""
     now = timezone.now()
     pending: list[Pending] = []
     for index, item in enumerate(items):
@@ -232,11 +244,13 @@ def ingest_events(*, tenant: Tenant, items: list[Any], source: str = EventSource
     asset_ext = {p.data["asset"] for p in valid if isinstance(p.data.get("asset"), str)}
     assets_by_id: dict[int, int] = {}
     assets_by_ext: dict[str, int] = {}
+    asset_facts: dict[int, tuple[str, datetime]] = {}  # pk -> (kind, created_at)
     if asset_ids or asset_ext:
-        for pk, ext in Asset.objects.filter(tenant=tenant).filter(
+        for pk, ext, kind, created_at in Asset.objects.filter(tenant=tenant).filter(
             Q(pk__in=[i for i in asset_ids if 0 < i < 2**63]) | Q(external_id__in=asset_ext)
-        ).values_list("pk", "external_id"):
+        ).values_list("pk", "external_id", "kind", "created_at"):
             assets_by_id[pk] = pk
+            asset_facts[pk] = (kind, created_at)
             if ext:
                 assets_by_ext[ext] = pk
 
@@ -270,6 +284,19 @@ def ingest_events(*, tenant: Tenant, items: list[Any], source: str = EventSource
                 p.err("asset", "Unknown asset (id or external id).")
         if p.errors:
             continue
+        kind, asset_created_at = asset_facts.get(asset_id, (None, None)) if asset_id else (None, None)
+        refusal = event_refusal(
+            verb=d["verb"],
+            occurred_at=p.occurred_at,
+            now=now,
+            tenant_created_at=tenant.created_at,
+            asset_kind=kind,
+            asset_created_at=asset_created_at,
+        )
+        if refusal is not None:
+            p.reason, name, message = refusal
+            p.err(name, message)
+            continue
         to_store.append(
             (
                 p,
@@ -291,13 +318,16 @@ def ingest_events(*, tenant: Tenant, items: list[Any], source: str = EventSource
                     source=source,
                     event_id=d["event_id"],
                     extra=d.get("extra") or {},
+                    trusted=trusted,
                 ),
             )
         )
+    to_store = _within_audiences(tenant, to_store)
     created = activity_record_many(tenant=tenant, events=[e for _p, e in to_store]) if to_store else []
     status_by_index = {p.index: ("accepted" if c else "duplicate") for (p, _e), c in zip(to_store, created, strict=True)}
 
     results: list[dict[str, Any]] = []
+    refused: Counter[str] = Counter()
     for p in pending:
         event_id = p.data.get("event_id") if isinstance(p.data.get("event_id"), str) else None
         if event_id is not None and _unstorable(event_id):
@@ -305,5 +335,29 @@ def ingest_events(*, tenant: Tenant, items: list[Any], source: str = EventSource
         if p.index in status_by_index:
             results.append({"index": p.index, "event_id": event_id, "status": status_by_index[p.index]})
         else:
-            results.append({"index": p.index, "event_id": event_id, "status": "rejected", "errors": p.errors})
+            reason = p.reason or refusal_reason_for_errors(p.errors)
+            refused[reason] += 1
+            results.append(
+                {"index": p.index, "event_id": event_id, "status": "rejected", "reason": reason, "errors": p.errors}
+            )
+    if refused:
+        refusals_record(tenant=tenant, source=source, reasons=refused)
     return results
+
+
+def _within_audiences(tenant: Tenant, to_store: list) -> list:
+    """Refuse rows whose partner is outside the audience of the asset (two queries per batch)."""
+    pairs = {(e.partner_id, e.asset_id) for _p, e in to_store if e.asset_id is not None}
+    if not pairs:
+        return to_store
+    partners = list(Partner.objects.filter(tenant=tenant, pk__in={pid for pid, _a in pairs}).only("pk", "tier_id", "segment"))
+    allowed = allowed_pairs(tenant=tenant, partners=partners, asset_ids=sorted({a for _p, a in pairs}))
+    kept = []
+    for p, event in to_store:
+        if event.asset_id is not None and (event.partner_id, event.asset_id) not in allowed:
+            p.reason, name, message = outside_audience_refusal()
+            p.err(name, message)
+        else:
+            kept.append((p, event))
+    return kept
+

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from enablement.models import ActivityEvent, Asset, Assignment, Verb
+from enablement.models import ActivityEvent, Asset, Assignment, RefusalReason, Verb
 
 
 class AssetOutput(serializers.ModelSerializer):
@@ -46,6 +46,11 @@ class EventOutput(serializers.ModelSerializer):
     user = serializers.EmailField(source="user.email", allow_null=True, default=None)
     asset = serializers.IntegerField(source="asset_id", allow_null=True)
     played_segments = serializers.ListField(child=serializers.ListField(child=serializers.FloatField()), allow_null=True)
+    trusted = serializers.BooleanField(
+        allow_null=True,
+        help_text="null: decided by Shien (portal, import); true/false: sent with an API key that is / is not a "
+        "trusted source. A completion with false is kept but never counts.",
+    )
 
     class Meta:
         model = ActivityEvent
@@ -68,6 +73,7 @@ class EventOutput(serializers.ModelSerializer):
             "query",
             "result_count",
             "resolved",
+            "trusted",
         ]
 
 
@@ -106,6 +112,9 @@ class IngestResult(serializers.Serializer):
     index = serializers.IntegerField(help_text="Position of the event in the request.")
     event_id = serializers.CharField(allow_null=True)
     status = serializers.ChoiceField(choices=["accepted", "duplicate", "rejected"])
+    reason = serializers.ChoiceField(
+        choices=RefusalReason.values, required=False, help_text="Why a rejected event was refused (counted per day)."
+    )
     errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
 
 

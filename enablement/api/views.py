@@ -127,7 +127,13 @@ INGEST_RESPONSE_EXAMPLE = OpenApiExample(
         "results": [
             {"index": 0, "event_id": "lms-7781", "status": "accepted"},
             {"index": 1, "event_id": "lms-7782", "status": "duplicate"},
-            {"index": 2, "event_id": "lms-7783", "status": "rejected", "errors": {"asset": ["Unknown asset (id or external id)."]}},
+            {
+                "index": 2,
+                "event_id": "lms-7783",
+                "status": "rejected",
+                "reason": "unknown_asset",
+                "errors": {"asset": ["Unknown asset (id or external id)."]},
+            },
         ],
     },
 )
@@ -176,7 +182,11 @@ class EventViewSet(TenantReadOnlyViewSet):
             "At most 500 events and 1 MB per request (413 above, nothing stored). Each event is validated on its own: "
             "valid events are stored even when others are rejected. The answer is **200** with one result per input "
             "index — `accepted` (stored now), `duplicate` (this `event_id` was already stored, or appears earlier in the "
-            "batch; stored once) or `rejected` with field errors. Needs the `events:write` scope."
+            "batch; stored once) or `rejected` with a `reason` and field errors. Reasons: `verb_kind` (the verb does not "
+            "fit the asset's kind), `before_tenant` / `before_asset` (`occurred_at` before the tenant or the asset "
+            "existed), `future` (more than 5 minutes ahead of the server clock), `unknown_partner`, `unknown_asset`, "
+            "`invalid`. Events sent with a key that is not a trusted source are stored with `trusted: false`: kept, "
+            "never counted as completions. Needs the `events:write` scope."
         ),
         tags=["events"],
         request=IngestInput,
@@ -213,7 +223,7 @@ class EventViewSet(TenantReadOnlyViewSet):
         items = data["events"]
         if len(items) > max_events:
             return Response(too_big, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
-        results = ingest_events(tenant=self.tenant, items=items)
+        results = ingest_events(tenant=self.tenant, items=items, trusted=bool(request.auth.trusted_source))
         counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
         for r in results:
             counts[r["status"]] += 1

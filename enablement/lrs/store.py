@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from enablement.audiences import allowed_pairs
 from enablement.lrs.attachments import attachments_store
 from enablement.lrs.mapping import VOIDED, actor_email, actor_key, asset_ref, build_event
 from enablement.lrs.models import Activity, StatementActivity, StatementAgent, XapiStatement
@@ -26,9 +28,10 @@ from enablement.lrs.shapes import (
     related,
 )
 from enablement.lrs.validation import XapiInvalid, parse_timestamp
-from enablement.models import ActivityEvent, Asset, EventSource
+from enablement.models import ActivityEvent, Asset, EventSource, RefusalReason
 from enablement.services.log import activity_record_many
-from partners.models import Membership, Role, Tenant
+from enablement.validation import event_refusal, outside_audience_refusal, refusals_record
+from partners.models import Membership, Partner, Role, Tenant
 
 
 class XapiConflict(Exception):
@@ -74,9 +77,12 @@ def xapi_statements_store(
     authority: dict[str, Any],
     attachments=None,
     actor=None,
+    trusted: bool | None = None,
 ) -> StoreReport:
     """Store validated statements as received (ids assigned where absent), map what we know onto
-    the activity log, void the targets of voiding statements. Raises ``XapiConflict`` (409) when
+    the activity log, void the targets of voiding statements. ``trusted`` (the key's "trusted
+    source" setting) is stamped on the mapped events; a statement that cannot have happened as told
+    (``enablement.validation.event_refusal``) is kept unmapped and counted as refused. Raises ``XapiConflict`` (409) when
     an id exists with other content, ``XapiInvalid`` (400) for duplicate ids in one batch or a
     voiding statement that targets a voiding statement. ``attachments`` (parts by SHA-2, already
     checked against the statements) are kept in the tenant's storage."""
@@ -135,7 +141,7 @@ def xapi_statements_store(
         for asset in (
             Asset.objects.filter(tenant=tenant)
             .filter(Q(external_id__in=iris | tails) | Q(pk__in=numeric))
-            .only("pk", "kind", "external_id", "tenant_id")
+            .only("pk", "kind", "external_id", "tenant_id", "created_at")
         ):
             by_pk[asset.pk] = asset
             if asset.external_id:
@@ -151,6 +157,7 @@ def xapi_statements_store(
 
     rows: list[XapiStatement] = []
     events: list[ActivityEvent] = []
+    refused: Counter[str] = Counter()
     for stmt in new:
         lrs_timestamp = "timestamp" not in stmt
         stmt["stored"] = now.isoformat()
@@ -184,16 +191,32 @@ def xapi_statements_store(
             email = actor_email(stmt["actor"])
             member = members.get(email) if email else None
             asset = find_asset(row.activity_id) if row.activity_id else None
-            event, reason = build_event(
-                tenant=tenant, stmt=stmt, member=member, asset=asset, occurred_at=timestamp
-            )
+            event, reason = build_event(tenant=tenant, stmt=stmt, member=member, asset=asset, occurred_at=timestamp)
+            if event is not None:
+                refusal = event_refusal(
+                    verb=event.verb,
+                    occurred_at=timestamp,
+                    now=now,
+                    tenant_created_at=tenant.created_at,
+                    asset_kind=asset.kind if event.asset_id else None,
+                    asset_created_at=asset.created_at if event.asset_id else None,
+                )
+                if refusal is not None:
+                    refused[refusal[0]] += 1
+                    event, reason = None, f"refused ({refusal[0]}): {refusal[2]}"
+            elif reason == "verb for this kind of asset":
+                refused[RefusalReason.VERB_KIND] += 1
             if event is None:
                 row.unmapped = True
-                row.unmapped_reason = f"unknown {reason}"[:200]
+                row.unmapped_reason = (reason if reason.startswith("refused") else f"unknown {reason}")[:200]
                 report.unmapped[row.unmapped_reason] = report.unmapped.get(row.unmapped_reason, 0) + 1
             else:
+                event.trusted = trusted
                 events.append(event)
         rows.append(row)
+    events = _within_audiences(tenant=tenant, events=events, rows=rows, report=report, refused=refused)
+    if refused:
+        refusals_record(tenant=tenant, source=EventSource.XAPI, reasons=refused)
     if events:
         activity_record_many(tenant=tenant, events=events)
         pks = dict(
@@ -214,6 +237,27 @@ def xapi_statements_store(
         ).update(voided=True)
     report.stored = len(rows)
     return report
+
+
+def _within_audiences(*, tenant: Tenant, events: list[ActivityEvent], rows, report, refused) -> list[ActivityEvent]:
+    """A statement about an asset whose audience excludes the learner's partner is stored but not
+    mapped into the log (refused as ``outside_audience``)."""
+    pairs = {(e.partner_id, e.asset_id) for e in events if e.asset_id is not None}
+    if not pairs:
+        return events
+    partners = list(Partner.objects.filter(tenant=tenant, pk__in={p for p, _a in pairs}).only("pk", "tier_id", "segment"))
+    allowed = allowed_pairs(tenant=tenant, partners=partners, asset_ids=sorted({a for _p, a in pairs}))
+    outside = {e.event_id for e in events if e.asset_id is not None and (e.partner_id, e.asset_id) not in allowed}
+    if not outside:
+        return events
+    reason, _field, message = outside_audience_refusal()
+    for row in rows:
+        if str(row.statement_id) in outside:
+            row.unmapped = True
+            row.unmapped_reason = f"refused ({reason}): {message}"[:200]
+            report.unmapped[row.unmapped_reason] = report.unmapped.get(row.unmapped_reason, 0) + 1
+            refused[reason] += 1
+    return [e for e in events if e.event_id not in outside]
 
 
 def _index(*, tenant: Tenant, rows: list[XapiStatement], statements: list[dict[str, Any]], now) -> None:

@@ -170,7 +170,11 @@ class StatementsView(LrsView):
                     raise XapiInvalid(prefix + str(exc)) from exc
             by_hash = match_attachments(statements, parts)
             report = xapi_statements_store(
-                tenant=self.tenant, statements=statements, authority=self._authority(), attachments=by_hash
+                tenant=self.tenant,
+                statements=statements,
+                authority=self._authority(),
+                attachments=by_hash,
+                trusted=bool(getattr(self.request.auth, "trusted_source", False)),
             )
         except XapiInvalid as exc:
             return _bad(str(exc)), None

@@ -22,6 +22,7 @@ from enablement.models import (
     AssetKind,
     AssetStatus,
     DocumentVersion,
+    EventSource,
     FaqRelatedAsset,
     LearningPath,
     Verb,
@@ -91,7 +92,7 @@ def asset_progress(*, tenant: Tenant, partner: Partner, user: User, asset_ids) -
             my_done=Count("id", filter=completion_q() & Q(user=user)),
             my_progress=Max(
                 "progress",
-                filter=Q(user=user, verb__in=[Verb.TRAINING_PROGRESSED, Verb.TRAINING_COMPLETED]),
+                filter=Q(user=user, verb__in=[Verb.TRAINING_PROGRESSED, Verb.TRAINING_COMPLETED]) & ~Q(trusted=False),
             ),
         )
         .order_by()
@@ -211,15 +212,18 @@ def training_state(*, tenant: Tenant, user: User, asset: Asset) -> TrainingState
             user=user,
             asset=asset,
             verb__in=[Verb.TRAINING_STARTED, Verb.TRAINING_PROGRESSED, Verb.TRAINING_COMPLETED],
+            source=EventSource.PORTAL,  # the player's credited union; external systems never feed it
         )
         .exclude(played_segments__isnull=True)
         .order_by("-received_at", "-id")
         .values("played_segments", "position", "progress")
         .first()
     )
-    completed = ActivityEvent.objects.filter(
-        tenant=tenant, user=user, asset=asset, verb__in=COMPLETION_VERBS[AssetKind.TRAINING]
-    ).exists()
+    completed = (
+        ActivityEvent.objects.filter(tenant=tenant, user=user, asset=asset, verb__in=COMPLETION_VERBS[AssetKind.TRAINING])
+        .exclude(trusted=False)  # an untrusted source's completion is shown nowhere as done
+        .exists()
+    )
     if not last:
         return TrainingState(segments=[], position=0.0, share=0.0, completed=completed)
     return TrainingState(

@@ -41,7 +41,8 @@ from enablement.search import faq_search
 from enablement.selectors import catalog as selectors
 from enablement.services.faq import faq_question_create
 from enablement.services.log import activity_record
-from enablement.services.training import training_progress_record
+from enablement.services.training import PlaySessionInvalid, play_session_start, training_progress_record
+from enablement.throttling import portal_log_throttled
 from partners.permissions import partner_user_required
 from partners.tenancy import get_for_tenant
 
@@ -160,8 +161,10 @@ def training(request, tenant_slug: str, asset_id: int):
         src = reverse("portal-asset-media", kwargs={"tenant_slug": tenant_slug, "asset_id": obj.pk})
     else:
         src = obj.video_url
+    _session, token = play_session_start(tenant=request.tenant, user=request.user, asset=obj)
     context = {
         "asset": obj,
+        "play_session": token,
         "state": state,
         "share_percent": round(state.share * 100),
         "resume": round(resume, 1),
@@ -228,10 +231,14 @@ def asset_media(request, tenant_slug: str, asset_id: int):
 
 
 @partner_user_required
+@portal_log_throttled
 @require_POST
 @never_cache
 def training_progress(request, tenant_slug: str, asset_id: int):
-    """Player heartbeat: ``{event_id, played_segments, position, seconds, duration}`` (JSON)."""
+    """Player heartbeat: ``{event_id, session, played_segments, position, seconds, duration}`` (JSON).
+
+    ``session`` is the signed play-session token the training page was rendered with; only time
+    played within that session's budget is credited (``enablement.services.training``)."""
     obj = _visible(request, asset_id, AssetKind.TRAINING)
     try:
         payload = json.loads(request.body or b"{}")
@@ -252,17 +259,24 @@ def training_progress(request, tenant_slug: str, asset_id: int):
         return HttpResponseBadRequest("position must be a number")
     if client_duration is not None and client_duration != client_duration:  # NaN
         client_duration = None
-    result = training_progress_record(
-        tenant=request.tenant,
-        partner=request.membership.partner,
-        user=request.user,
-        asset=obj,
-        event_id=str(uuid.UUID(event_id)),
-        played_segments=segments,
-        position=position,
-        client_duration=client_duration,
-        session_key=request.session.session_key or "",
-    )
+    token = payload.get("session")
+    if not isinstance(token, str) or not token:
+        return HttpResponseBadRequest("session (the play session token of the page) is required")
+    try:
+        result = training_progress_record(
+            tenant=request.tenant,
+            partner=request.membership.partner,
+            user=request.user,
+            asset=obj,
+            event_id=str(uuid.UUID(event_id)),
+            played_segments=segments,
+            position=position,
+            play_session=token,
+            client_duration=client_duration,
+            session_key=request.session.session_key or "",
+        )
+    except PlaySessionInvalid:
+        return HttpResponseBadRequest("not a play session of this user on this training")
     return JsonResponse(result)
 
 
@@ -270,6 +284,7 @@ def training_progress(request, tenant_slug: str, asset_id: int):
 
 
 @partner_user_required
+@portal_log_throttled
 @require_GET
 def document(request, tenant_slug: str, asset_id: int):
     obj = _visible(request, asset_id, AssetKind.DOCUMENT)
@@ -283,6 +298,7 @@ def document(request, tenant_slug: str, asset_id: int):
 
 
 @partner_user_required
+@portal_log_throttled
 @require_GET
 def document_download(request, tenant_slug: str, asset_id: int):
     """The latest version as an attachment with its original (possibly Japanese) file name."""
@@ -322,6 +338,7 @@ def _search_url(tenant_slug: str, query: str, sid: str, **extra) -> str:
 
 
 @partner_user_required
+@portal_log_throttled
 @require_GET
 def faq(request, tenant_slug: str):
     """FAQ search. A search is logged once: a new search (no ``sid``) gets a search id and is
@@ -414,6 +431,7 @@ def _my_feedback(request, asset: Asset) -> dict | None:
 
 
 @partner_user_required
+@portal_log_throttled
 @require_GET
 def faq_detail(request, tenant_slug: str, asset_id: int):
     obj = _visible(request, asset_id, AssetKind.FAQ)
@@ -441,6 +459,7 @@ def faq_detail(request, tenant_slug: str, asset_id: int):
 
 
 @partner_user_required
+@portal_log_throttled
 @require_POST
 def faq_feedback(request, tenant_slug: str, asset_id: int):
     """"Did this solve your problem?" → ``faq.feedback`` with resolved True/False (HTMX or plain POST).

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods
 from partners.errors import add_to_form
 from partners.models import ApiKey, ApiKeyScope
 from partners.permissions import admin_required
-from partners.services import api_key_create, api_key_revoke
+from partners.services import api_key_create, api_key_revoke, api_key_trust_set
 from partners.tenancy import get_for_tenant
 
 
@@ -23,6 +23,14 @@ class ApiKeyForm(forms.Form):
         choices=ApiKeyScope.choices,
         widget=forms.CheckboxSelectMultiple,
         initial=[ApiKeyScope.EVENTS_WRITE],
+    )
+    trusted_source = forms.BooleanField(
+        label=gettext_lazy("Trusted source"),
+        required=False,
+        help_text=gettext_lazy(
+            "Completions sent with this key count toward completion KPIs. Leave off for systems whose "
+            "completions you cannot check: their events are kept and shown, but do not count."
+        ),
     )
 
 
@@ -39,12 +47,24 @@ def api_keys(request, tenant_slug: str):
             key = get_for_tenant(ApiKey, tenant=tenant, pk=request.POST.get("key_id"))
             api_key_revoke(tenant=tenant, key=key, actor=request.user)
             notice = _("The key “%(name)s” is revoked: requests with it now get 401.") % {"name": key.name}
+        elif request.POST.get("action") in {"trust", "distrust"}:
+            key = get_for_tenant(ApiKey, tenant=tenant, pk=request.POST.get("key_id"))
+            trusted = request.POST["action"] == "trust"
+            api_key_trust_set(tenant=tenant, key=key, trusted_source=trusted, actor=request.user)
+            if trusted:
+                notice = _("Completions sent with “%(name)s” from now on count.") % {"name": key.name}
+            else:
+                notice = _("Completions sent with “%(name)s” from now on are kept but do not count.") % {"name": key.name}
         else:
             form = ApiKeyForm(request.POST, prefix="key")
             if form.is_valid():
                 try:
                     new_key, new_raw = api_key_create(
-                        tenant=tenant, name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"], actor=request.user
+                        tenant=tenant,
+                        name=form.cleaned_data["name"],
+                        scopes=form.cleaned_data["scopes"],
+                        trusted_source=form.cleaned_data["trusted_source"],
+                        actor=request.user,
                     )
                 except ValidationError as exc:
                     add_to_form(form, exc)

@@ -1,6 +1,9 @@
 // Training player: records which parts of the video were actually played and reports them.
 // The server merges the segments and decides completion (watched share >= threshold), so
-// seeking to the end does not complete a training. Loaded as a static file (CSP script-src 'self').
+// seeking to the end does not complete a training. Each report carries the page's signed play
+// session; the server credits played time only within it (elapsed time x 2) and answers the rest
+// as "deferred", which is offered again on the next heartbeat. A 429 answer is retried after
+// its Retry-After with the same event id. Loaded as a static file (CSP script-src 'self').
 (function () {
   "use strict";
   var root = document.querySelector("[data-player]");
@@ -12,14 +15,16 @@
   var csrf = root.getAttribute("data-csrf");
   var serverDuration = parseFloat(root.getAttribute("data-duration")) || 0;
   var resume = parseFloat(root.getAttribute("data-resume")) || 0;
+  var session = root.getAttribute("data-session") || "";
   var HEARTBEAT_MS = 10000;
 
   var segments = [];      // closed [start, end] ranges played since the page was opened
   var segStart = null;    // start of the range being played now
   var lastTime = null;    // last position seen while playing
-  var pending = null;     // a report that failed: {id, body}, retried with the same event_id
+  var pending = null;     // a report that failed: {id, data}, retried with the same event_id
   var sending = false;
   var dirty = false;
+  var holdUntil = 0;      // after a 429: no report before this time (ms)
 
   function newId() {
     if (window.crypto && window.crypto.randomUUID) return window.crypto.randomUUID();
@@ -94,30 +99,39 @@
       credentials: "same-origin",
       keepalive: !!keepalive,
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
-      body: report.body
+      body: JSON.stringify(Object.assign({ session: session }, report.data))
     }).then(function (response) {
+      if (response.status === 429) {
+        var wait = parseFloat(response.headers.get("Retry-After")) || 10;
+        holdUntil = Date.now() + wait * 1000;
+      }
       if (!response.ok) throw new Error("HTTP " + response.status);
       return response.json();
+    }).then(function (data) {
+      if (data.session) session = data.session;
+      if (data.deferred > 0) dirty = true;  // played faster than the session allows yet: offer it again
+      return data;
     });
   }
 
   function report(keepalive) {
     var errorNote = document.querySelector("[data-save-error]");
     if (sending && !keepalive) return;
+    if (!keepalive && Date.now() < holdUntil) return;
     var segs = merged();
     if (!pending && !dirty && segs.length === 0) return;
     var current = {
       id: newId(),
-      body: null
+      data: null
     };
     var total = segs.reduce(function (sum, s) { return sum + (s[1] - s[0]); }, 0);
-    current.body = JSON.stringify({
+    current.data = {
       event_id: current.id,
       played_segments: segs,
       position: video.currentTime || 0,
       seconds: Math.round(total * 100) / 100,
       duration: duration()
-    });
+    };
     dirty = false;
     var queue = pending ? [pending, current] : [current];
     if (keepalive) { queue.forEach(function (r) { post(r, true).catch(function () {}); }); pending = null; return; }

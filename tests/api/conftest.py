@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 
 import pytest
 from django_scopes import scope
 from rest_framework.test import APIClient
 
+from enablement.models import Asset
 from partners.services import api_key_create
 from tests import factories as f
 
@@ -33,9 +35,16 @@ def _world(tenant, slug):
         w.doc = f.AssetFactory(tenant=tenant, kind="document", title=f"{slug} doc", external_id=f"{slug}-doc")
         w.faq = f.AssetFactory(tenant=tenant, kind="faq", title=f"{slug} faq?", external_id=f"{slug}-faq")
         w.tier = w.partner.tier
-        w.key, w.raw = api_key_create(tenant=tenant, name="LMS", scopes=["read", "events:write"], actor=None)
+        w.key, w.raw = api_key_create(
+            tenant=tenant, name="LMS", scopes=["read", "events:write"], actor=None, trusted_source=True
+        )
         w.read_key, w.read_raw = api_key_create(tenant=tenant, name="BI", scopes=["read"], actor=None)
         w.write_key, w.write_raw = api_key_create(tenant=tenant, name="Ingest only", scopes=["events:write"], actor=None)
+        # The tests send events dated from 2025 on: the assets existed by then.
+        since = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+        Asset.objects.filter(tenant=tenant).update(created_at=since)
+    for asset in (w.video, w.doc, w.faq):
+        asset.created_at = since
     return w
 
 

@@ -140,3 +140,24 @@ def test_ingestion_uses_a_bounded_number_of_queries(api_a, world_a, django_asser
     with django_assert_max_num_queries(16):
         r = api_a.post(URL, {"events": events}, format="json")
     assert r.json()["accepted"] == size
+
+
+def test_an_event_outside_the_assets_audience_is_refused_with_its_reason(api_a, world_a):
+    """Audiences hold on the API too: a partner that may not see an asset cannot have used it."""
+    from enablement.services.catalog import audience_set
+    from enablement.validation import RefusalReason
+    from tests import factories as f
+
+    tenant = world_a.tenant
+    with scope(tenant=tenant.pk):
+        other = f.PartnerFactory(tenant=tenant, segment="Enterprise")
+        audience_set(tenant=tenant, actor=None, asset=world_a.video, partners=[other])
+    r = api_a.post(URL, {"events": [ev(1), ev(2, asset=world_a.video.pk, user=None)]}, format="json")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["accepted"] == 0 and body["rejected"] == 2
+    assert {x["reason"] for x in body["results"]} == {RefusalReason.OUTSIDE_AUDIENCE}
+    assert stored(tenant) == []
+    with scope(tenant=tenant.pk):
+        audience_set(tenant=tenant, actor=None, asset=world_a.video, partners=[other, world_a.partner])
+    assert api_a.post(URL, {"events": [ev(3)]}, format="json").json()["accepted"] == 1

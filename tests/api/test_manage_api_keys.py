@@ -79,3 +79,28 @@ def test_django_admin_add_key_shows_it_once(admin_a, login):
     with scopes_disabled():
         key = ApiKey.objects.get(name="Admin-made")
     assert key.tenant_id == admin_a.tenant_id and key.hashed_key == api_key_hash(raw)
+
+
+def test_admin_sets_whether_a_key_is_a_trusted_source(admin_a, login):
+    c = login(admin_a)
+    c.post(url(), {"action": "create", "key-name": "LMS", "key-scopes": ["events:write"], "key-trusted_source": "on"})
+    c.post(url(), {"action": "create", "key-name": "Vendor feed", "key-scopes": ["events:write"]})
+    with scopes_disabled():
+        assert dict(ApiKey.objects.values_list("name", "trusted_source")) == {"LMS": True, "Vendor feed": False}
+        feed = ApiKey.objects.get(name="Vendor feed")
+    r = c.post(url(), {"action": "trust", "key_id": feed.pk}, HTTP_HX_REQUEST="true")
+    assert r.status_code == 200
+    with scopes_disabled():
+        assert ApiKey.objects.get(pk=feed.pk).trusted_source is True
+    c.post(url(), {"action": "distrust", "key_id": feed.pk})
+    with scopes_disabled():
+        assert ApiKey.objects.get(pk=feed.pk).trusted_source is False
+
+
+def test_trust_of_another_tenants_key_is_a_404(admin_a, login, tenant_b):
+    with scope(tenant=tenant_b.pk):
+        key, _raw = api_key_create(tenant=tenant_b, name="B", scopes=["read"], actor=None)
+    c = login(admin_a)
+    assert c.post(url(), {"action": "trust", "key_id": key.pk}).status_code == 404
+    with scopes_disabled():
+        assert ApiKey.objects.get(pk=key.pk).trusted_source is False

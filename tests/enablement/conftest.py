@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 
 import pytest
 from django.core.files.base import ContentFile
+from django.utils import timezone
 from django_scopes import scope
 
 from enablement.models import AssetKind, AssetStatus, DocumentVersion
@@ -64,3 +66,16 @@ def other_tenant_assets(tenant_b):
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+class FakeClock:
+    """Stands in for ``enablement.services.training.clock``: time moves only when told."""
+
+    def __init__(self, start=None):
+        self.now = start or timezone.now()
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, **delta):
+        self.now += dt.timedelta(**delta)

@@ -64,7 +64,7 @@ def _node_clock_ahead(hours: float = 1.0):
 @pytest.mark.django_db
 def test_received_at_is_written_by_the_database_clock_not_the_web_nodes(scope_a):
     partner = f.PartnerFactory(tenant=scope_a)
-    asset = f.AssetFactory(tenant=scope_a, kind="document")
+    asset = f.AssetFactory(tenant=scope_a, kind="document", created_at=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
     with _node_clock_ahead():
         event, created = activity_record(tenant=scope_a, partner=partner, asset=asset, verb="document.viewed")
         partner.external_id = "P-1"

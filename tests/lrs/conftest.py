@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 
 import pytest
 from django_scopes import scope
 from rest_framework.test import APIClient
 
+from enablement.models import Asset
 from partners.services import api_key_create
 from tests import factories as f
 
@@ -34,6 +36,11 @@ def make_world(tenant, slug: str) -> World:
         w.key, w.raw = api_key_create(tenant=tenant, name="LMS", scopes=["read", "events:write"], actor=None)
         w.read_key, w.read_raw = api_key_create(tenant=tenant, name="BI", scopes=["read"], actor=None)
         w.write_key, w.write_raw = api_key_create(tenant=tenant, name="Ingest only", scopes=["events:write"], actor=None)
+        # Statements are dated from 2025 on: the assets existed by then.
+        since = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+        Asset.objects.filter(tenant=tenant).update(created_at=since)
+    for asset in (w.video, w.doc, w.faq):
+        asset.created_at = since
     return w
 
 

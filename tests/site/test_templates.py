@@ -46,7 +46,8 @@ def test_sidebar_lists_every_area_once_and_hides_admin_items_from_managers(clien
     hrefs = re.findall(r'<a href="([^"]+)"', nav)
     expected = [url(n, tenant_a) for n in (
         "manage-overview", "manage-partners", "manage-content", "manage-faq", "manage-teams", "manage-patterns",
-        "manage-assets", "manage-assignments", "manage-deals", "manage-partner-admin", "manage-security", "manage-api-keys")]
+        "manage-health", "manage-assets", "manage-assignments", "manage-deals", "manage-partner-admin", "manage-security",
+        "manage-api-keys")]
     assert hrefs == [*expected, reverse("admin:index")]  # admin_a is staff
     assert nav.count('class="sidebar-heading"') == 3
     login(manager_a)

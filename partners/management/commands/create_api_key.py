@@ -1,4 +1,5 @@
-"""``manage.py create_api_key --tenant SLUG --name NAME [--scopes read,events:write]``: prints the key once."""
+"""``manage.py create_api_key --tenant SLUG --name NAME [--scopes read,events:write] [--trusted-source]``:
+prints the key once."""
 
 from __future__ import annotations
 
@@ -21,18 +22,28 @@ class Command(BaseCommand):
             default=",".join([ApiKeyScope.READ, ApiKeyScope.EVENTS_WRITE]),
             help="Comma-separated: read, events:write (default: both).",
         )
+        parser.add_argument(
+            "--trusted-source",
+            action="store_true",
+            help="Completions sent with this key count toward completion KPIs (default: kept, not counted).",
+        )
 
-    def handle(self, *args, tenant: str, name: str, scopes: str, **options):
+    def handle(self, *args, tenant: str, name: str, scopes: str, trusted_source: bool = False, **options):
         obj = Tenant.objects.filter(slug=tenant).first()
         if obj is None:
             raise CommandError(f"No tenant with slug {tenant!r}.")
         with tenant_scope(obj):
             try:
                 key, raw = api_key_create(
-                    tenant=obj, name=name, scopes=[s.strip() for s in scopes.split(",") if s.strip()], actor=None
+                    tenant=obj,
+                    name=name,
+                    scopes=[s.strip() for s in scopes.split(",") if s.strip()],
+                    actor=None,
+                    trusted_source=trusted_source,
                 )
             except ValidationError as exc:
                 raise CommandError("; ".join(exc.messages)) from exc
-        self.stdout.write(f"API key {key.name!r} for tenant {obj.slug} (scopes: {', '.join(key.scopes)}).")
+        trust = "completions count" if key.trusted_source else "completions kept, not counted"
+        self.stdout.write(f"API key {key.name!r} for tenant {obj.slug} (scopes: {', '.join(key.scopes)}; {trust}).")
         self.stdout.write("Store it now; it cannot be shown again:")
         self.stdout.write(raw)

@@ -15,7 +15,9 @@ from django.core.management.base import CommandError
 from django.core.management.commands import makemessages
 
 # templates/<dir>/ whose name is not the name of a context package.
-TEMPLATE_ALIASES = {"registration": "partners"}  # Django's auth views (login) belong to partners
+# Template folders named after a library (allauth: account, mfa, socialaccount; Django auth: registration)
+# belong to the partners context, which owns people and their sign-in.
+TEMPLATE_ALIASES = dict.fromkeys(("registration", "account", "mfa", "socialaccount", "allauth"), "partners")
 
 
 class Command(makemessages.Command):
