@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('partners', '0006_tenant_currency_deal_days'),
+        ('partners', '0007_api_key_trusted_source'),
     ]
 
     operations = [
