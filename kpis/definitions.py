@@ -14,9 +14,11 @@ from __future__ import annotations
 from django.db import transaction
 
 from kpis.models import KpiDefinition, KpiResult
+from partners.audit import audit_record, summary
 from partners.models import Tenant
 
 SERIES_FIELDS = ("metric", "period", "tier_id", "segment")
+AUDIT_FIELDS = ("name_en", "metric", "period", "tier", "segment", "target", "direction", "warning_band", "is_active")
 
 
 @transaction.atomic
@@ -26,11 +28,18 @@ def kpi_definition_save(*, tenant: Tenant, definition: KpiDefinition, actor=None
     definition.tenant = tenant
     if definition.pk is None:
         definition.save()
+        audit_record(tenant=tenant, actor=actor, action="kpi_definition.created", target=definition,
+                     after=summary(definition, AUDIT_FIELDS))
         return definition
     stored = KpiDefinition.objects.select_for_update().get(tenant=tenant, pk=definition.pk)
+    before = summary(stored, AUDIT_FIELDS)
     changed = [f for f in SERIES_FIELDS if getattr(stored, f) != getattr(definition, f)]
     if not changed or not KpiResult.objects.filter(tenant=tenant, definition=stored).exists():
         definition.save()
+        after = summary(definition, AUDIT_FIELDS)
+        if after != before:
+            audit_record(tenant=tenant, actor=actor, action="kpi_definition.changed", target=definition,
+                         before=before, after=after)
         return definition
     stored.is_active = False
     stored.save(update_fields=["is_active"])
@@ -38,4 +47,6 @@ def kpi_definition_save(*, tenant: Tenant, definition: KpiDefinition, actor=None
     definition._state.adding = True
     definition.replaces = stored
     definition.save()
+    audit_record(tenant=tenant, actor=actor, action="kpi_definition.replaced", target=definition,
+                 before=before, after=summary(definition, AUDIT_FIELDS))
     return definition

@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from partners.tenancy import TenantOwnedModel
+from partners.tenancy import ScopedManager, TenantOwnedModel
 
 
 def validate_time_zone(value: str) -> None:
@@ -279,8 +279,11 @@ class SupportActivity(TenantOwnedModel):
 
 
 class ApiKeyScope(models.TextChoices):
-    EVENTS_WRITE = "events:write", _("Write events")
     READ = "read", _("Read")
+    EVENTS_WRITE = "events:write", _("Write activity events")
+    PARTNERS_WRITE = "partners:write", _("Create and update partners")
+    DEALS_WRITE = "deals:write", _("Register deals (they enter as registered)")
+    DEALS_APPROVE = "deals:approve", _("Approve, reject and close deals")
 
 
 class ApiKey(TenantOwnedModel):
@@ -295,7 +298,7 @@ class ApiKey(TenantOwnedModel):
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True, editable=False)
     trusted_source = models.BooleanField(
         _("trusted source"),
         default=False,
@@ -428,3 +431,42 @@ class SsoConnection(TenantOwnedModel):
     @property
     def domains(self) -> list[str]:
         return [d.strip().lower().lstrip("@") for d in self.email_domains.split(",") if d.strip()]
+
+
+class AuditEvent(models.Model):
+    """Who changed what, append-only (UPDATE and DELETE are refused by database triggers).
+
+    ``tenant`` is empty only for platform-level changes an operator made outside any tenant
+    (e.g. a person's staff bit). ``actor`` is empty for API keys and system jobs, which
+    ``actor_label`` names instead.
+    """
+
+    tenant = models.ForeignKey(
+        Tenant, verbose_name=_("tenant"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # DO_NOTHING without a database constraint: deleting a person never rewrites the trail
+    # (actor_label keeps who it was).
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("actor"), null=True, blank=True, on_delete=models.DO_NOTHING,
+        related_name="+", db_constraint=False,
+    )
+    actor_label = models.CharField(_("actor"), max_length=254, blank=True, default="")
+    action = models.CharField(_("action"), max_length=64)
+    target_type = models.CharField(_("target type"), max_length=64)
+    target_id = models.CharField(_("target id"), max_length=64, blank=True, default="")
+    target_label = models.CharField(_("target"), max_length=254, blank=True, default="")
+    before = models.JSONField(_("before"), default=dict, blank=True)
+    after = models.JSONField(_("after"), default=dict, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "created_at"]), models.Index(fields=["tenant", "action"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target_label}"

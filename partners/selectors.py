@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django_scopes import scopes_disabled
 
-from partners.models import Membership, Partner, PartnerTier, Tenant, User
+from partners.models import AuditEvent, Invitation, Membership, Partner, PartnerTier, Tenant, User
 from partners.reading import partner_ordering
 
 
@@ -38,7 +38,6 @@ def channel_managers(*, tenant: Tenant) -> QuerySet[User]:
 
 def invitation_by_key(key: str):
     """The invitation a link key names (cross-tenant: the link comes before any tenant), or None."""
-    from partners.models import Invitation
     from partners.services import invitation_key_unsign, invitation_token_hash
 
     raw = invitation_key_unsign(key)
@@ -53,10 +52,35 @@ def invitation_by_key(key: str):
 
 
 def invitation_list(*, tenant: Tenant):
-    from partners.models import Invitation
 
     return (
         Invitation.objects.filter(tenant=tenant, accepted_at__isnull=True, revoked_at__isnull=True)
         .select_related("partner", "invited_by")
         .order_by("-created_at")
     )
+
+
+def member_list(*, tenant: Tenant, q: str = "", role: str = "") -> QuerySet[Membership]:
+    qs = Membership.objects.filter(tenant=tenant).select_related("user", "partner").order_by("role", "user__email")
+    if q:
+        qs = qs.filter(Q(user__email__icontains=q) | Q(user__name__icontains=q) | Q(partner__name__icontains=q))
+    if role:
+        qs = qs.filter(role=role)
+    return qs
+
+
+def audit_event_list(*, tenant: Tenant, q: str = "", action: str = "", actor: str = "",
+                     since=None, until=None) -> QuerySet[AuditEvent]:
+    """The tenant's audit trail, newest first, filtered by action prefix, actor, text and dates."""
+    qs = AuditEvent.objects.filter(tenant=tenant).order_by("-created_at", "-id")
+    if action:
+        qs = qs.filter(action__startswith=action)
+    if actor:
+        qs = qs.filter(actor_label__icontains=actor)
+    if q:
+        qs = qs.filter(Q(target_label__icontains=q) | Q(action__icontains=q) | Q(target_id=q))
+    if since:
+        qs = qs.filter(created_at__date__gte=since)
+    if until:
+        qs = qs.filter(created_at__date__lte=until)
+    return qs

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django_scopes import scope
 
+from partners.audit import audit_record, summary
 from partners.models import (
     MANAGER_ROLES,
     ApiKey,
@@ -81,14 +82,11 @@ def api_key_create(
         raise ValidationError({"name": "A key with this name already exists."})
     prefix, raw = api_key_generate()
     key = ApiKey.objects.create(
-        tenant=tenant,
-        name=name,
-        prefix=prefix,
-        hashed_key=api_key_hash(raw),
-        scopes=scopes,
-        created_by=actor,
+        tenant=tenant, name=name, prefix=prefix, hashed_key=api_key_hash(raw), scopes=scopes,
+        created_by=actor if isinstance(actor, User) else None,
         trusted_source=trusted_source,
     )
+    audit_record(tenant=tenant, actor=actor, action="api_key.created", target=key, after={"scopes": scopes})
     return key, raw
 
 
@@ -100,6 +98,8 @@ def api_key_trust_set(*, tenant: Tenant, key: ApiKey, trusted_source: bool, acto
     if key.trusted_source != trusted_source:
         key.trusted_source = trusted_source
         key.save(update_fields=["trusted_source"])
+        audit_record(tenant=tenant, actor=actor, action="api_key.trust_changed", target=key,
+                     before={"trusted_source": not trusted_source}, after={"trusted_source": trusted_source})
     return key
 
 
@@ -107,9 +107,10 @@ def api_key_trust_set(*, tenant: Tenant, key: ApiKey, trusted_source: bool, acto
 def api_key_revoke(*, tenant: Tenant, key: ApiKey, actor: User | None) -> ApiKey:
     if key.tenant_id != tenant.pk:
         raise ValueError("Key of another tenant")
-    if key.revoked_at is None:
+    if key.revoked_at is None:  # revocation is final: nothing ever clears revoked_at
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
+        audit_record(tenant=tenant, actor=actor, action="api_key.revoked", target=key)
     return key
 
 
@@ -135,6 +136,7 @@ def partner_upsert(
     created = partner is None
     if created:
         partner = Partner(tenant=tenant, external_id=external_id)
+    before = {} if created else summary(partner, fields)
     old_name, old_kana = partner.name, partner.name_kana
     for name, value in fields.items():
         setattr(partner, name, value)
@@ -146,6 +148,9 @@ def partner_upsert(
     if Partner.objects.filter(tenant=tenant, name=partner.name).exclude(pk=partner.pk).exists():
         raise ValidationError({"name": "Another partner has this name."})
     partner.save()
+    if created or before != summary(partner, fields):
+        audit_record(tenant=tenant, actor=actor, action="partner.created" if created else "partner.updated",
+                     target=partner, before=before, after=summary(partner, fields))
     return partner, created
 
 
@@ -214,6 +219,8 @@ def partner_create(*, tenant: Tenant, actor: User | None, name: str, **fields) -
     partner.name_kana = (partner.name_kana or "").strip() or reading_of(partner.name)
     _partner_check(tenant=tenant, partner=partner)
     partner.save(force_insert=True)
+    audit_record(tenant=tenant, actor=actor, action="partner.created", target=partner,
+                 after=summary(partner, PARTNER_FIELDS))
     return partner
 
 
@@ -224,6 +231,7 @@ def partner_update(*, tenant: Tenant, actor: User | None, partner: Partner, **fi
     unknown = set(fields) - set(PARTNER_FIELDS)
     if unknown:
         raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}")
+    before = summary(partner, PARTNER_FIELDS)
     old_name, old_kana = partner.name, partner.name_kana
     for name, value in fields.items():
         setattr(partner, name, value.strip() if isinstance(value, str) else value)
@@ -234,6 +242,9 @@ def partner_update(*, tenant: Tenant, actor: User | None, partner: Partner, **fi
         partner.name_kana = reading_of(partner.name)  # suggested again on a rename; an edited reading is kept
     _partner_check(tenant=tenant, partner=partner)
     partner.save()
+    after = summary(partner, PARTNER_FIELDS)
+    if after != before:
+        audit_record(tenant=tenant, actor=actor, action="partner.updated", target=partner, before=before, after=after)
     return partner
 
 
@@ -244,18 +255,52 @@ def tier_create(*, tenant: Tenant, actor: User | None, name: str, rank: int) -> 
         raise ValidationError({"name": "A name is required."})
     if PartnerTier.objects.filter(tenant=tenant, name=name).exists():
         raise ValidationError({"name": "A tier with this name already exists."})
-    return PartnerTier.objects.create(tenant=tenant, name=name, rank=rank)
+    tier = PartnerTier.objects.create(tenant=tenant, name=name, rank=rank)
+    audit_record(tenant=tenant, actor=actor, action="tier.created", target=tier, after={"name": name, "rank": rank})
+    return tier
 
 
-@transaction.atomic
+# --- Memberships and invitations ---
+# People are global; a membership ties a person to one tenant. Tenant admins manage memberships only:
+# invite, change role/partner, suspend, remove. Nothing here touches a person's password, e-mail,
+# active flag, MFA or staff bits.
+
+def _actor_may_administer(tenant: Tenant, actor: User | None) -> bool:
+    """The system (None), the platform operator, or an active tenant admin of this tenant."""
+    if actor is None or getattr(actor, "is_superuser", False):
+        return True
+    return Membership.objects.filter(tenant=tenant, user=actor, role=Role.TENANT_ADMIN, is_active=True).exists()
+
+
+def _require_admin(tenant: Tenant, actor: User | None) -> None:
+    if not _actor_may_administer(tenant, actor):
+        raise ValidationError("Only tenant admins can manage memberships.")
+
+
+def _role_partner(*, tenant: Tenant, role: str, partner: Partner | None) -> Partner | None:
+    if role not in Role.values:
+        raise ValidationError({"role": "Unknown role."})
+    if role != Role.PARTNER_USER:
+        return None
+    if partner is None:
+        raise ValidationError({"partner": "A partner user must belong to a partner."})
+    if partner.tenant_id != tenant.pk:
+        raise ValidationError({"partner": "Unknown partner."})
+    return partner
+
+
 def tenant_mfa_policy_set(
     *, tenant: Tenant, actor: User | None, mfa_required_channel_managers: bool, mfa_required_partner_users: bool
 ) -> Tenant:
     """Whether channel managers and partner users need a second factor (tenant admins always do)."""
     _require_tenant_admin(tenant, actor)
+    before = summary(tenant, ["mfa_required_channel_managers", "mfa_required_partner_users"])
     tenant.mfa_required_channel_managers = bool(mfa_required_channel_managers)
     tenant.mfa_required_partner_users = bool(mfa_required_partner_users)
     tenant.save(update_fields=["mfa_required_channel_managers", "mfa_required_partner_users"])
+    after = summary(tenant, ["mfa_required_channel_managers", "mfa_required_partner_users"])
+    if after != before:
+        audit_record(tenant=tenant, actor=actor, action="mfa_policy.changed", target=tenant, before=before, after=after)
     return tenant
 
 
@@ -342,10 +387,13 @@ def invitation_create(
     if pending is not None:  # an expired or outstanding invitation is replaced by this one
         pending.revoked_at = timezone.now()
         pending.save(update_fields=["revoked_at"])
+        audit_record(tenant=tenant, actor=actor, action="invitation.replaced", target=pending)
     invitation = Invitation(tenant=tenant, email=email, role=role, partner=partner, name=name.strip()[:150],
                             invited_by=actor)
     raw = _invitation_issue(invitation)
     invitation.save(force_insert=True)
+    audit_record(tenant=tenant, actor=actor, action="invitation.created", target=invitation,
+                 after={"email": email, "role": role, "partner": partner})
     _invitation_mail(invitation, raw, actor)
     return invitation
 
@@ -360,6 +408,7 @@ def invitation_resend(*, tenant: Tenant, invitation: Invitation, actor: User | N
         raise ValidationError("This invitation is no longer pending.")
     raw = _invitation_issue(invitation)
     invitation.save(update_fields=["token_hash", "expires_at"])
+    audit_record(tenant=tenant, actor=actor, action="invitation.resent", target=invitation)
     _invitation_mail(invitation, raw, actor)
     return invitation
 
@@ -372,6 +421,7 @@ def invitation_revoke(*, tenant: Tenant, invitation: Invitation, actor: User | N
     if invitation.accepted_at is None and invitation.revoked_at is None:
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
+        audit_record(tenant=tenant, actor=actor, action="invitation.revoked", target=invitation)
     return invitation
 
 
@@ -411,4 +461,72 @@ def invitation_accept(
             membership.save(update_fields=["role", "partner", "is_active"])
         invitation.accepted_at = timezone.now()
         invitation.save(update_fields=["accepted_at"])
+        audit_record(tenant=invitation.tenant, actor=user, action="invitation.accepted", target=invitation,
+                     after={"role": membership.role, "partner": membership.partner})
         return user, membership
+
+
+def _other_active_admins(tenant: Tenant, membership: Membership) -> bool:
+    return Membership.objects.filter(tenant=tenant, role=Role.TENANT_ADMIN, is_active=True).exclude(pk=membership.pk).exists()
+
+
+def _guard_last_admin(tenant: Tenant, membership: Membership) -> None:
+    if membership.role == Role.TENANT_ADMIN and membership.is_active and not _other_active_admins(tenant, membership):
+        raise ValidationError("The tenant needs at least one active tenant admin.")
+
+
+def _locked_membership(tenant: Tenant, membership: Membership) -> Membership:
+    if membership.tenant_id != tenant.pk:
+        raise ValidationError("Unknown membership.")
+    return (
+        Membership.objects.select_for_update(of=("self",)).select_related("user", "partner")
+        .get(tenant=tenant, pk=membership.pk)
+    )
+
+
+@transaction.atomic
+def membership_update(
+    *, tenant: Tenant, membership: Membership, role: str, partner: Partner | None = None, actor: User | None
+) -> Membership:
+    """Change a member's role (and partner, for partner users)."""
+    _require_admin(tenant, actor)
+    membership = _locked_membership(tenant, membership)
+    partner = _role_partner(tenant=tenant, role=role, partner=partner)
+    if role != Role.TENANT_ADMIN:
+        _guard_last_admin(tenant, membership)
+    before = summary(membership, ["role", "partner"])
+    membership.role, membership.partner = role, partner
+    membership.save(update_fields=["role", "partner"])
+    after = summary(membership, ["role", "partner"])
+    if after != before:
+        audit_record(tenant=tenant, actor=actor, action="membership.role_changed", target=membership,
+                     target_label=membership.user.email, before=before, after=after)
+    return membership
+
+
+@transaction.atomic
+def membership_set_active(*, tenant: Tenant, membership: Membership, is_active: bool, actor: User | None) -> Membership:
+    """Suspend (``is_active=False``) or reactivate a membership. The person's account is untouched."""
+    _require_admin(tenant, actor)
+    membership = _locked_membership(tenant, membership)
+    if membership.is_active == is_active:
+        return membership
+    if not is_active:
+        _guard_last_admin(tenant, membership)
+    membership.is_active = is_active
+    membership.save(update_fields=["is_active"])
+    audit_record(tenant=tenant, actor=actor, action="membership.reactivated" if is_active else "membership.suspended",
+                 target=membership, target_label=membership.user.email,
+                 before={"is_active": not is_active}, after={"is_active": is_active})
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, tenant: Tenant, membership: Membership, actor: User | None) -> None:
+    """End a person's access to this tenant (their account and other memberships stay)."""
+    _require_admin(tenant, actor)
+    membership = _locked_membership(tenant, membership)
+    _guard_last_admin(tenant, membership)
+    audit_record(tenant=tenant, actor=actor, action="membership.removed", target=membership,
+                 target_label=membership.user.email, before=summary(membership, ["role", "partner", "is_active"]))
+    membership.delete()

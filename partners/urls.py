@@ -4,7 +4,7 @@ API keys (``manage_urlpatterns``)."""
 
 from django.urls import path
 
-from partners.views import accounts, api_keys, manage
+from partners.views import accounts, api_keys, audit, manage, members
 
 urlpatterns = [
     path("", accounts.home, name="home"),
@@ -26,5 +26,9 @@ manage_urlpatterns = [
     path("settings/invitations/<int:invitation_id>/<str:action>/", manage.invitation_action,
          name="manage-invitation-action"),
     path("settings/security/", manage.security_settings, name="manage-security"),
+    path("settings/members/", members.members, name="manage-members"),
+    path("settings/members/<int:membership_id>/", members.member_edit, name="manage-member-edit"),
+    path("settings/members/<int:membership_id>/action/", members.member_action, name="manage-member-action"),
+    path("settings/audit/", audit.audit_log, name="manage-audit-log"),
     path("api-keys/", api_keys.api_keys, name="manage-api-keys"),
 ]

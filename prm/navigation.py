@@ -58,9 +58,12 @@ MANAGE_NAV: list[tuple[str, list[Entry]]] = [
     ]),
     (_("Settings"), [
         Entry("manage-partner-admin", _("Partners & users")),
+        Entry("manage-members", _("Members"), show=_is_admin),
         Entry("manage-security", _("Security"), show=_is_admin),
         Entry("manage-api-keys", _("API keys"), show=_is_admin),
-        Entry("admin:index", _("Admin (targets, tiers)"), show=lambda r: _is_admin(r) and r.user.is_staff),
+        Entry("manage-audit-log", _("Audit log"), show=_is_admin),
+        # admin access comes from the tenant-admin membership, not is_staff (partners.tenancy.admin)
+        Entry("admin:index", _("Admin (targets, tiers)"), show=_is_admin),
     ]),
 ]
 

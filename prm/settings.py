@@ -20,13 +20,14 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False) if (BASE_DIR / ".env").exists() else None
 
+PRODUCTION = False  # True in prm.settings_production
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env("SECRET_KEY", default="django-insecure-local-development-only-not-for-production")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "partners.apps.ShienAdminConfig",  # django.contrib.admin with a membership-based site (partners.tenancy.admin)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -63,6 +64,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "partners.security.BodySizeLimitMiddleware",
+    "partners.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -188,17 +191,42 @@ SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 INVITATION_MAX_AGE_DAYS = env.int("INVITATION_MAX_AGE_DAYS", default=7)
 
 
-# Repeated login failures: per (account, address) pair, stored in the database (no Redis).
+# Repeated login failures, stored in the database (no Redis). Two independent counters: per account
+# (guessing one person's password from many addresses) and per client address (spraying many
+# accounts from one address); either one reaching AXES_FAILURE_LIMIT locks for AXES_COOLOFF_HOURS.
+# Behind NAT a whole office shares one address: raise the limit rather than drop the IP counter.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_HTTP_RESPONSE_CODE = 429
-AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_LOCKOUT_CALLABLE = "partners.views.accounts.locked_out"  # 429 with the wait time
 AXES_USERNAME_FORM_FIELD = "login"  # allauth's login form
 AXES_USERNAME_CALLABLE = "partners.accounts.axes_username"
-AXES_RESET_ON_SUCCESS = True
+AXES_RESET_ON_SUCCESS = True  # only the account's own failures (partners.security.LoginAttemptHandler)
+AXES_HANDLER = "partners.security.LoginAttemptHandler"
 AXES_VERBOSE = False
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+
+# The client address (login lockout, rate limits, audit log) comes from django-ipware. By default
+# only the socket address counts. Behind a reverse proxy / load balancer, say how many proxies put
+# themselves in X-Forwarded-For (TRUSTED_PROXY_COUNT) and/or their addresses (TRUSTED_PROXY_IPS):
+# then the header is read, and only as far as those proxies vouch for it. Never trust the header
+# without a proxy that overwrites it: clients could then choose their own address.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=env.int("AXES_PROXY_COUNT", default=0))
+TRUSTED_PROXY_IPS = env.list("TRUSTED_PROXY_IPS", default=[])
+AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT or None
+AXES_IPWARE_PROXY_TRUSTED_IPS = TRUSTED_PROXY_IPS or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if (TRUSTED_PROXY_COUNT or TRUSTED_PROXY_IPS) else ["REMOTE_ADDR"]
+)
+
+# Invitations: the link in the e-mail works for this many days.
+INVITATION_MAX_AGE_DAYS = env.int("INVITATION_MAX_AGE_DAYS", default=7)
+
+# The Django admin lives at /<ADMIN_URL>/ (a less guessable path cuts scanner noise; access still
+# needs an operator or tenant-admin login).
+ADMIN_URL = env("ADMIN_URL", default="admin/").strip("/") + "/"
+# The OpenAPI schema and its browsable docs (/api/schema/, /api/docs/) are public when True.
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=True)
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_AGE = 60 * 60 * 12
@@ -235,8 +263,18 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=200 * 1024 * 1024)
+# Request-body caps (README "Request size limits"). Non-file request bodies (forms, JSON) above
+# DATA_UPLOAD_MAX_MEMORY_SIZE are refused (400); so are forms with more than
+# DATA_UPLOAD_MAX_NUMBER_FIELDS fields or DATA_UPLOAD_MAX_NUMBER_FILES files. Uploaded files up to
+# FILE_UPLOAD_MAX_MEMORY_SIZE stay in memory, larger ones stream to a temporary file; their total
+# is capped per view by UPLOAD_MAX_BYTES (manage-area uploads) and, for anonymous requests, by
+# ANONYMOUS_BODY_MAX_BYTES (partners.security.BodySizeLimitMiddleware: 413 before reading).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
-FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("DATA_UPLOAD_MAX_NUMBER_FIELDS", default=1000)
+DATA_UPLOAD_MAX_NUMBER_FILES = env.int("DATA_UPLOAD_MAX_NUMBER_FILES", default=20)
+FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
+ANONYMOUS_BODY_MAX_BYTES = env.int("ANONYMOUS_BODY_MAX_BYTES", default=64 * 1024)
+AUTHENTICATED_BODY_MAX_BYTES = env.int("AUTHENTICATED_BODY_MAX_BYTES", default=UPLOAD_MAX_BYTES + 1024 * 1024)
 # xAPI LRS (enablement/lrs): attachment content sent in multipart/mixed is kept in the default
 # storage under t<tenant>/lrs-attachments/; larger attachments are refused with 400, larger requests 413.
 LRS_ATTACHMENT_MAX_BYTES = env.int("LRS_ATTACHMENT_MAX_BYTES", default=20 * 1024 * 1024)

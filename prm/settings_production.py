@@ -3,6 +3,7 @@
 from .settings import *  # noqa: F403
 from .settings import env
 
+PRODUCTION = True  # seed_demo refuses to run here without --force-production
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY")  # no default: refuse to start without one
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
@@ -42,9 +43,15 @@ MAILERS = {
         },
     }
 }
-# Behind a load balancer the client address comes from the proxy header.
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=1)
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# Behind a load balancer the client address comes from the proxy header: one trusted proxy unless
+# TRUSTED_PROXY_COUNT / TRUSTED_PROXY_IPS say otherwise (README "Trusted proxies").
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=env.int("AXES_PROXY_COUNT", default=1))
+AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if (TRUSTED_PROXY_COUNT or TRUSTED_PROXY_IPS) else ["REMOTE_ADDR"]  # noqa: F405
+)
+# The OpenAPI docs are not public in production unless asked for.
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=False)
 
 LOG_FORMAT = env("LOG_FORMAT", default="json")
 LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT  # noqa: F405

@@ -1,6 +1,7 @@
 """URL map: one include per context. Tenant pages live under /t/<tenant_slug>/ (the tenancy
 middleware opens the scope)."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.urls import include, path
@@ -34,7 +35,7 @@ urlpatterns = [
     path("", include(partners_urls.urlpatterns)),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("admin/", admin.site.urls),
+    path(settings.ADMIN_URL, admin.site.urls),  # ADMIN_URL, default "admin/"
     path("t/<slug:tenant_slug>/", include(tenant_patterns)),
-    path("api/", include("prm.urls_api")),
+    path("api/", include("prm.api")),
 ]

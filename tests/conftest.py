@@ -23,6 +23,7 @@ def _sql_flush_keeping_triggers(self, style, tables, *, reset_sequences=False, a
     for table, module in (
         ("enablement_activityevent", "enablement.migrations.0003_activity_log_append_only"),
         ("deals_dealevent", "partners.deals.migrations.0003_deal_keys_and_history_append_only"),
+        ("partners_auditevent", "partners.migrations.0009_audit_log_append_only"),
     ):
         if table in tables:
             mig = importlib.import_module(module)

@@ -1,4 +1,4 @@
-"""The LRS routes, included under ``/api/xapi/`` by ``prm.urls_api``; any other path there is a
+"""The LRS routes, included under ``/api/xapi/`` by ``prm.api``; any other path there is a
 JSON 404 with the version header."""
 
 from django.urls import path, re_path

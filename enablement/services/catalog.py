@@ -29,6 +29,7 @@ from enablement.models import (
     private_upload_to,
 )
 from enablement.services.faq import faq_questions_answered
+from partners.audit import audit_record, summary
 from partners.models import Partner, PartnerTier, Tenant, User
 
 ASSET_FIELDS = ("title", "description", "body", "language", "category", "tags", "team", "external_id",
@@ -153,6 +154,8 @@ def asset_update(
         fields["external_id"] = fields["external_id"].strip()
         if Asset.objects.filter(tenant=tenant, external_id=fields["external_id"]).exclude(pk=asset.pk).exists():
             raise ValidationError({"external_id": "Another asset already uses this external id."})
+    audited = [n for n in fields if n in ("title", "status", "kind", "external_id", "team", "completion_threshold")]
+    before = summary(asset, audited)
     for name, value in fields.items():
         setattr(asset, name, value)
     asset.full_clean(exclude=["tenant", "video_file", "created_by"], validate_constraints=False)
@@ -166,6 +169,10 @@ def asset_update(
         asset.save()
         if asset.kind == AssetKind.FAQ and related_assets is not None:
             _set_related(tenant=tenant, faq=asset, related=related_assets)
+        after = summary(asset, audited)
+        if after != before or video_name or clear_video_file:
+            audit_record(tenant=tenant, actor=actor, action="asset.updated", target=asset, before=before,
+                         after={**after, **({"video_file": "replaced"} if video_name or clear_video_file else {})})
     if old_video:
         storage = asset.video_file.storage
         transaction.on_commit(lambda: storage.delete(old_video))
@@ -199,9 +206,12 @@ def asset_publish(*, tenant: Tenant, actor: User | None, asset: Asset) -> Asset:
     if asset.kind == AssetKind.DOCUMENT and not DocumentVersion.objects.filter(tenant=tenant, asset=asset).exists():
         raise ValidationError("Upload a file before publishing this document.")
     if asset.status != AssetStatus.PUBLISHED:
+        before = asset.status
         asset.status = AssetStatus.PUBLISHED
         asset.published_at = asset.published_at or timezone.now()
         asset.save(update_fields=["status", "published_at", "updated_at"])
+        audit_record(tenant=tenant, actor=actor, action="asset.published", target=asset,
+                     before={"status": before}, after={"status": asset.status})
     if asset.kind == AssetKind.FAQ:
         faq_questions_answered(tenant=tenant, asset=asset)
     return asset
@@ -212,8 +222,11 @@ def asset_archive(*, tenant: Tenant, actor: User | None, asset: Asset) -> Asset:
     if asset.tenant_id != tenant.pk:
         raise ValidationError("Unknown asset.")
     if asset.status != AssetStatus.ARCHIVED:
+        before = asset.status
         asset.status = AssetStatus.ARCHIVED
         asset.save(update_fields=["status", "updated_at"])
+        audit_record(tenant=tenant, actor=actor, action="asset.archived", target=asset,
+                     before={"status": before}, after={"status": asset.status})
     return asset
 
 
@@ -253,10 +266,14 @@ def assignment_create(
     if asset is not None and asset.status == AssetStatus.ARCHIVED:
         raise ValidationError({"asset": "An archived asset cannot be assigned."})
     _check_audience(tenant=tenant, asset=asset, path=learning_path, partner=partner, tier=tier, segment=segment)
-    return Assignment.objects.create(
+    assignment = Assignment.objects.create(
         tenant=tenant, asset=asset, learning_path=learning_path, target=target, partner=partner, tier=tier,
-        segment=segment, due_on=due_on, required_completions=required_completions, source=source, created_by=actor,
+        segment=segment, due_on=due_on, required_completions=required_completions, source=source,
+        created_by=actor if isinstance(actor, User) else None,
     )
+    audit_record(tenant=tenant, actor=actor, action="assignment.created", target=assignment, after=summary(
+        assignment, ("asset", "learning_path", "target", "partner", "tier", "segment", "due_on", "required_completions")))
+    return assignment
 
 
 def _check_audience(*, tenant, asset, path, partner, tier, segment) -> None:
@@ -300,6 +317,8 @@ def audience_set(
         + [AudienceRule(tenant=tenant, asset=asset, path=path, segment=s[:100]) for s in clean_segments]
         + [AudienceRule(tenant=tenant, asset=asset, path=path, partner=p) for p in partners]
     )
+    audit_record(tenant=tenant, actor=actor, action="audience.set", target=asset or path, after={
+        "tiers": [str(t) for t in tiers], "segments": clean_segments, "partners": [str(p) for p in partners]})
 
 
 @transaction.atomic
@@ -309,6 +328,8 @@ def assignment_deactivate(*, tenant: Tenant, actor: User | None, assignment: Ass
     if assignment.is_active:
         assignment.is_active = False
         assignment.save(update_fields=["is_active"])
+        audit_record(tenant=tenant, actor=actor, action="assignment.deactivated", target=assignment,
+                     before={"is_active": True}, after={"is_active": False})
     return assignment
 
 
@@ -339,6 +360,8 @@ def learning_path_create(
         tenant=tenant, title=title, description=description, is_playbook=is_playbook, created_by=actor
     )
     _path_items(tenant=tenant, path=path, assets=assets)
+    audit_record(tenant=tenant, actor=actor, action="learning_path.created", target=path,
+                 after={"title": title, "items": LearningPathItem.objects.filter(tenant=tenant, path=path).count()})
     return path
 
 
@@ -352,7 +375,10 @@ def learning_path_update(
     title = title.strip()
     if LearningPath.objects.filter(tenant=tenant, title=title).exclude(pk=path.pk).exists():
         raise ValidationError({"title": "Another learning path has this title."})
+    before = {"title": path.title}
     path.title, path.description = title, description
     path.save(update_fields=["title", "description"])
     _path_items(tenant=tenant, path=path, assets=assets)
+    audit_record(tenant=tenant, actor=actor, action="learning_path.updated", target=path,
+                 before=before, after={"title": title})
     return path

@@ -14,6 +14,7 @@ from enablement.audiences import allowed_pairs
 from enablement.models import Asset, Assignment, AssignmentTarget, LearningPath, LearningPathItem
 from kpis.patterns.models import PatternItem, PatternItemType, PatternRun
 from kpis.patterns.selectors import PLAYBOOK_SOURCE
+from partners.audit import audit_record
 from partners.models import CohortOverride, Partner, Tenant, User
 
 PLAYBOOK_MAX_ITEMS = 8
@@ -76,6 +77,8 @@ def playbook_create_from_run(*, tenant: Tenant, run: PatternRun, actor: User | N
     )
     run.playbook = path
     run.save(update_fields=["playbook"])
+    audit_record(tenant=tenant, actor=actor, action="playbook.created", target=path,
+                 after={"title": title, "items": len(assets)})
     return path
 
 
@@ -101,6 +104,8 @@ def playbook_item_move(*, tenant: Tenant, path: LearningPath, item: LearningPath
     new = max(0, min(len(items) - 1, idx + offset))
     items.insert(new, items.pop(idx))
     _renumber(tenant, path, items)
+    audit_record(tenant=tenant, actor=actor, action="playbook.item_moved", target=path,
+                 before={"position": idx + 1}, after={"position": new + 1, "asset": items[new].asset_id})
 
 
 @transaction.atomic
@@ -109,6 +114,8 @@ def playbook_item_remove(*, tenant: Tenant, path: LearningPath, item: LearningPa
     deleted, _n = LearningPathItem.objects.filter(tenant=tenant, path=path, pk=item.pk).delete()
     if not deleted:
         raise ValidationError({"item": "Unknown item."})
+    audit_record(tenant=tenant, actor=actor, action="playbook.item_removed", target=path,
+                 before={"asset": item.asset_id})
     _renumber(tenant, path, list(LearningPathItem.objects.filter(tenant=tenant, path=path).order_by("position", "id")))
 
 
@@ -121,7 +128,9 @@ def playbook_item_add(*, tenant: Tenant, path: LearningPath, asset: Asset, actor
     if existing:
         return existing
     last = LearningPathItem.objects.filter(tenant=tenant, path=path).aggregate(m=Max("position"))["m"] or 0
-    return LearningPathItem.objects.create(tenant=tenant, path=path, asset=asset, position=last + 1)
+    item = LearningPathItem.objects.create(tenant=tenant, path=path, asset=asset, position=last + 1)
+    audit_record(tenant=tenant, actor=actor, action="playbook.item_added", target=path, after={"asset": str(asset)})
+    return item
 
 
 @transaction.atomic
@@ -171,6 +180,9 @@ def playbook_assign(
         if (pid, asset_id) not in existing and (pid, asset_id) in allowed
     ]
     Assignment.objects.bulk_create(new, batch_size=500)
+    if new:
+        audit_record(tenant=tenant, actor=actor, action="playbook.assigned", target=path,
+                     after={"partners": len(partner_ids), "assignments": len(new), "due_on": due_on.isoformat()})
     return len(new)
 
 
@@ -181,6 +193,10 @@ def partner_cohort_override_set(*, tenant: Tenant, partner: Partner, value: str,
         raise ValidationError({"partner": "Unknown partner."})
     if value not in CohortOverride.values:
         raise ValidationError({"cohort_override": "Unknown value."})
+    before = partner.cohort_override
     Partner.objects.filter(tenant=tenant, pk=partner.pk).update(cohort_override=value)
     partner.cohort_override = value
+    if before != value:
+        audit_record(tenant=tenant, actor=actor, action="partner.cohort_override_set", target=partner,
+                     before={"cohort_override": before}, after={"cohort_override": value})
     return partner

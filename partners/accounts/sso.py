@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django_scopes import scope, scopes_disabled
 
+from partners.audit import audit_record, summary
 from partners.models import Membership, Partner, Role, SsoConnection, SsoProtocol, Tenant, User
 
 # --- The client secret, encrypted at rest ---
@@ -247,5 +248,9 @@ def sso_connection_save(
         raise ValidationError({"idp_entity_id": "SAML needs the IdP entity id."})
     if protocol == SsoProtocol.SAML and not conn.idp_metadata_url and not (conn.idp_sso_url and conn.idp_x509cert):
         raise ValidationError({"idp_sso_url": "Give the metadata URL, or the sign-on URL and the certificate."})
+    created = conn.pk is None
     conn.save()
+    audit_record(tenant=tenant, actor=actor, action="sso.created" if created else "sso.changed", target=conn,
+                 after={**summary(conn, [f for f in fields if f != "role_mapping"]),
+                        **({"client_secret": "replaced"} if client_secret else {})})
     return conn

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from partners.api.base import TenantGenericViewSet, TenantReadOnlyViewSet, as_id
 from partners.api.serializers import PartnerInput, PartnerOutput, TierOutput
 from partners.errors import as_api_error
-from partners.models import Partner, PartnerTier
+from partners.models import ApiKeyScope, Partner, PartnerTier
 from partners.services import partner_upsert
 
 
@@ -68,7 +68,7 @@ PARTNER_EXAMPLE = OpenApiExample(
     update=extend_schema(
         summary="Create or update a partner by external id (upsert)",
         description="Creates the partner when the external id is new (201), updates it otherwise (200). "
-        "Needs the `events:write` scope.",
+        "Needs the `partners:write` scope.",
         tags=["partners"],
         parameters=[EXTERNAL_ID],
         request=PartnerInput,
@@ -81,6 +81,7 @@ PARTNER_EXAMPLE = OpenApiExample(
 )
 class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGenericViewSet):
     serializer_class = PartnerOutput
+    write_scope = ApiKeyScope.PARTNERS_WRITE
     pagination_class = StandardPagination
     lookup_field = "external_id"
     lookup_value_regex = "[^/]+"
@@ -107,7 +108,7 @@ class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGen
                     raise ValidationError({"tier": ["Unknown tier."]})
             fields["tier"] = tier
         try:
-            partner, created = partner_upsert(tenant=self.tenant, external_id=external_id[:100], actor=None, **fields)
+            partner, created = partner_upsert(tenant=self.tenant, external_id=external_id[:100], actor=request.user, **fields)
         except DjangoValidationError as exc:
             raise as_api_error(exc) from exc
         return Response(PartnerOutput(partner).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

@@ -12,3 +12,4 @@ class DealAdmin(TenantScopedAdmin):
     list_filter = ["stage", "source"]
     search_fields = ["customer", "partner__name", "external_id"]
     list_select_related = ["partner"]
+    audit_fields = ("partner", "customer", "amount", "stage", "closed_on")

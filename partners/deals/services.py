@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from partners.audit import audit_record
 from partners.deals.models import Deal, DealEvent, DealSource, DealStage
 from partners.deals.normalize import customer_key, registrable_domain
 from partners.models import Partner, Tenant, User
@@ -28,9 +29,21 @@ REASON_REQUIRED = frozenset({DealStage.REJECTED, DealStage.RETURNED})
 REOPENABLE = frozenset({DealStage.REJECTED, DealStage.RETURNED, DealStage.EXPIRED})
 
 
-def _record(*, deal: Deal, from_stage: str, to_stage: str, actor: User | None, reason: str = "") -> DealEvent:
+def _person(actor) -> User | None:
+    """The person behind ``actor`` (None for an API key or the system)."""
+    return actor if isinstance(actor, User) else None
+
+
+def _record(*, deal: Deal, from_stage: str, to_stage: str, actor, reason: str = "") -> DealEvent:
+    """The deal's own stage history and the tenant's audit trail, in the same transaction."""
+    audit_record(
+        tenant=deal.tenant, actor=actor, action="deal.created" if not from_stage else "deal.stage_changed",
+        target=deal, before={"stage": from_stage} if from_stage else {},
+        after={"stage": to_stage, **({"reason": reason} if reason else {})},
+    )
     return DealEvent.objects.create(
-        tenant_id=deal.tenant_id, deal=deal, from_stage=from_stage, to_stage=to_stage, actor=actor, reason=reason
+        tenant_id=deal.tenant_id, deal=deal, from_stage=from_stage, to_stage=to_stage, actor=_person(actor),
+        reason=reason,
     )
 
 
@@ -54,7 +67,7 @@ def deal_upsert(
     customer: str,
     amount: Decimal,
     currency: str = "",
-    stage: str = DealStage.REGISTERED,
+    stage: str | None = None,
     product: str = "",
     expected_close_on: date | None = None,
     closed_on: date | None = None,
@@ -70,14 +83,19 @@ def deal_upsert(
         raise ValidationError({"external_id": "An external id is required."})
     if partner.tenant_id != tenant.pk:
         raise ValidationError({"partner": "Unknown partner."})
-    if stage not in DealStage.values:
+    if stage is not None and stage not in DealStage.values:
         raise ValidationError({"stage": f"One of {', '.join(DealStage.values)}."})
-    if stage in (DealStage.WON, DealStage.LOST) and closed_on is None:
-        closed_on = timezone.localdate()
     deal = Deal.objects.select_for_update().filter(tenant=tenant, external_id=external_id).first()
     created = deal is None
+    if stage is None:  # the API: a new deal enters as registered, an existing one keeps its stage
+        stage = DealStage.REGISTERED if created else deal.stage
+        closed_on = closed_on if stage in (DealStage.WON, DealStage.LOST) else None
+        if not created and closed_on is None:
+            closed_on = deal.closed_on
+    if stage in (DealStage.WON, DealStage.LOST) and closed_on is None:
+        closed_on = timezone.localdate()
     if created:
-        deal = Deal(tenant=tenant, external_id=external_id, source=source, registered_by=actor)
+        deal = Deal(tenant=tenant, external_id=external_id, source=source, registered_by=_person(actor))
     from_stage = "" if created else deal.stage
     deal.partner = partner
     deal.customer = customer
@@ -137,7 +155,7 @@ def deal_register(
         expected_close_on=expected_close_on,
         stage=DealStage.REGISTERED,
         source=DealSource.PORTAL,
-        registered_by=actor,
+        registered_by=_person(actor),
         expires_on=_expiry(tenant, DealStage.REGISTERED, None),
     )
     _identify(deal)
@@ -168,7 +186,7 @@ def deal_transition(
         deal.closed_on = closed_on or timezone.localdate()
         fields.append("closed_on")
     if stage in (DealStage.APPROVED, DealStage.REJECTED, DealStage.RETURNED):
-        deal.decided_by = actor
+        deal.decided_by = _person(actor)
         fields.append("decided_by")
     deal.expires_on = _expiry(tenant, stage, deal.expires_on if stage == DealStage.APPROVED else None)
     deal.save(update_fields=fields)

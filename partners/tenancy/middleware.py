@@ -23,8 +23,8 @@ class TenantMiddleware:
     * unknown or inactive tenant, or a user without an active membership: 404 (never a hint
       that the tenant exists);
     * anonymous user: redirect to login;
-    * ``/admin/``: superusers run with scopes visibly disabled, tenant admins inside the scope
-      of the tenant they administer, other staff inside an empty scope.
+    * the admin site: superusers run with scopes visibly disabled, people with an active tenant-admin
+      membership inside the scope of the tenant they administer, everyone else inside an empty scope.
     """
 
     def __init__(self, get_response):
@@ -84,13 +84,15 @@ class TenantMiddleware:
 
     def _admin_request(self, request):
         user = request.user
-        if not (user.is_authenticated and user.is_active and user.is_staff):
+        request.admin_tenant = None
+        if not (user.is_authenticated and user.is_active):
             with scope(tenant=[]):
                 return self.get_response(request)
         if user.is_superuser:
             # The platform operator sees all tenants: the one visible escape from the scope.
             with scopes_disabled():
                 return self.get_response(request)
+        # Admin access comes from an active tenant-admin membership, not from is_staff.
         tenant = admin_tenant_for(request)
         request.admin_tenant = tenant
         with scope(tenant=[tenant.pk] if tenant else []):

@@ -116,3 +116,15 @@ def set_language(request):
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         target = reverse("home")
     return HttpResponseRedirect(target)
+
+
+def locked_out(request, original_response=None, credentials=None):
+    """django-axes lockout page (``AXES_LOCKOUT_CALLABLE``): 429 with how long to wait."""
+    from axes.helpers import get_cool_off
+
+    cool_off = get_cool_off(request)
+    minutes = max(1, int(cool_off.total_seconds() // 60)) if cool_off else None
+    response = render(request, "registration/locked_out.html", {"minutes": minutes}, status=429)
+    if cool_off:
+        response["Retry-After"] = str(int(cool_off.total_seconds()))
+    return response

@@ -32,6 +32,7 @@ from partners.models import (
     SupportActivity,
 )
 from partners.permissions import admin_required, manager_required
+from partners.ratelimit import rate_limit_allow, rate_limit_retry_after
 from partners.selectors import invitation_list, partner_list, tier_list
 from partners.tenancy import get_for_tenant
 
@@ -154,6 +155,14 @@ def member_invite(request, tenant_slug: str):
     form = InviteForm(request.POST or None, tenant=tenant, initial=initial)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
+        email = d["email"].strip().lower()
+        if not (rate_limit_allow("invite:tenant", str(tenant.pk))
+                and rate_limit_allow("invite:email", f"{tenant.pk}:{email}")):
+            minutes = max(1, rate_limit_retry_after("invite:email") // 60)
+            form.add_error(None, _("Too many invitations were sent. Try again in %(minutes)s minutes.") % {"minutes": minutes})
+            return render(request, "partners/manage_invite.html", {
+                "form": form, "invitations": invitation_list(tenant=tenant),
+            })
         try:
             invitation = services.invitation_create(
                 tenant=tenant, actor=request.user, email=d["email"], name=d["name"], role=d["role"],
@@ -176,6 +185,10 @@ def invitation_action(request, tenant_slug: str, invitation_id: int, action: str
     invitation = get_for_tenant(Invitation, tenant=tenant, pk=invitation_id)
     try:
         if action == "resend":
+            if not (rate_limit_allow("invite:tenant", str(tenant.pk))
+                    and rate_limit_allow("invite:email", f"{tenant.pk}:{invitation.email}")):
+                messages.error(request, _("Too many invitations were sent. Try again later."))
+                return redirect("manage-member-invite", tenant_slug=tenant_slug)
             services.invitation_resend(tenant=tenant, invitation=invitation, actor=request.user)
             messages.success(request, _("Invitation sent again to %(email)s.") % {"email": invitation.email})
         else:

@@ -36,7 +36,8 @@ def _world(tenant, slug):
         w.faq = f.AssetFactory(tenant=tenant, kind="faq", title=f"{slug} faq?", external_id=f"{slug}-faq")
         w.tier = w.partner.tier
         w.key, w.raw = api_key_create(
-            tenant=tenant, name="LMS", scopes=["read", "events:write"], actor=None, trusted_source=True
+            tenant=tenant, name="LMS", scopes=["read", "events:write", "partners:write", "deals:write", "deals:approve"],
+            actor=None, trusted_source=True,
         )
         w.read_key, w.read_raw = api_key_create(tenant=tenant, name="BI", scopes=["read"], actor=None)
         w.write_key, w.write_raw = api_key_create(tenant=tenant, name="Ingest only", scopes=["events:write"], actor=None)

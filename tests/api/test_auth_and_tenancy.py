@@ -173,10 +173,18 @@ def test_partner_and_deal_upsert(world_a, api_a):
     assert r.status_code == 201 and r.json()["tier"] == world_a.tier.pk
     r = api_a.put("/api/v1/partners/crm-9/", {"name": "Nine KK", "status": "nurturing"}, format="json")
     assert r.status_code == 200 and r.json()["name"] == "Nine KK" and r.json()["status"] == "nurturing"
+    # never straight to won: a new deal enters as registered and moves one approval step at a time
     r = api_a.put("/api/v1/deals/opp-1/", {"partner": "crm-9", "customer": "Kobe", "amount": "1000", "stage": "won"}, format="json")
-    assert r.status_code == 201 and r.json()["closed_on"] is not None and r.json()["source"] == "api"
+    assert r.status_code == 400
+    assert api_a.get("/api/v1/deals/opp-1/").status_code == 404  # nothing half-created
+    r = api_a.put("/api/v1/deals/opp-1/", {"partner": "crm-9", "customer": "Kobe", "amount": "1000"}, format="json")
+    assert r.status_code == 201 and r.json()["stage"] == "registered" and r.json()["source"] == "api"
+    r = api_a.put("/api/v1/deals/opp-1/", {"partner": "crm-9", "customer": "Kobe", "amount": "1000", "stage": "approved"}, format="json")
+    assert r.status_code == 200 and r.json()["stage"] == "approved"
+    r = api_a.put("/api/v1/deals/opp-1/", {"partner": "crm-9", "customer": "Kobe", "amount": "1000", "stage": "won"}, format="json")
+    assert r.status_code == 200 and r.json()["closed_on"] is not None
     r = api_a.put("/api/v1/deals/opp-1/", {"partner": "crm-9", "customer": "Kobe", "amount": "2000", "stage": "won"}, format="json")
-    assert r.status_code == 200 and r.json()["amount"] == "2000.00"
+    assert r.status_code == 200 and r.json()["amount"] == "2000.00" and r.json()["stage"] == "won"
     assert api_a.put("/api/v1/deals/opp-2/", {"partner": "nope", "customer": "K", "amount": "1"}, format="json").status_code == 400
     assert api_a.put("/api/v1/deals/opp-2/", {"partner": "crm-9", "customer": "K", "amount": "-1"}, format="json").status_code == 400
     assert api_a.get("/api/v1/deals/", {"partner": "crm-9"}).json()["count"] == 1

@@ -46,13 +46,15 @@ def test_sidebar_lists_every_area_once_and_hides_admin_items_from_managers(clien
     hrefs = re.findall(r'<a href="([^"]+)"', nav)
     expected = [url(n, tenant_a) for n in (
         "manage-overview", "manage-partners", "manage-content", "manage-faq", "manage-teams", "manage-patterns",
-        "manage-health", "manage-assets", "manage-assignments", "manage-deals", "manage-partner-admin", "manage-security",
-        "manage-api-keys")]
-    assert hrefs == [*expected, reverse("admin:index")]  # admin_a is staff
+        "manage-health", "manage-assets", "manage-assignments", "manage-deals", "manage-partner-admin", "manage-members", "manage-security",
+        "manage-api-keys", "manage-audit-log")]
+    assert hrefs == [*expected, reverse("admin:index")]  # a tenant admin (admin access by membership)
     assert nav.count('class="sidebar-heading"') == 3
     login(manager_a)
     nav = sidebar(client.get(url("manage-overview", tenant_a)).content.decode())
     assert url("manage-api-keys", tenant_a) not in nav and url("manage-deals", tenant_a) in nav
+    assert url("manage-members", tenant_a) not in nav and url("manage-audit-log", tenant_a) not in nav
+    assert reverse("admin:index") not in nav
     assert url("manage-security", tenant_a) not in nav
 
 

@@ -45,7 +45,10 @@ class DealInput(serializers.Serializer):
     currency = serializers.RegexField(
         r"^[A-Za-z]{3}$", required=False, default="", help_text="ISO 4217; the tenant's currency when omitted."
     )
-    stage = serializers.ChoiceField(choices=DealStage.choices, required=False, default=DealStage.REGISTERED)
+    stage = serializers.ChoiceField(
+        choices=DealStage.choices, required=False,
+        help_text="Omit to keep the current stage (new deals: registered). A change needs deals:approve.",
+    )
     expected_close_on = serializers.DateField(required=False, allow_null=True, default=None)
     closed_on = serializers.DateField(required=False, allow_null=True, default=None)
 

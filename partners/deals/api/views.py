@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from partners.api.base import TenantGenericViewSet
+from partners.api.permissions import key_has_scope
 from partners.api.views import EXTERNAL_ID, StandardPagination
 from partners.deals.api.serializers import DealInput, DealOutput
-from partners.deals.models import Deal
-from partners.deals.services import deal_upsert
+from partners.deals.models import Deal, DealStage
+from partners.deals.services import deal_transition, deal_upsert
 from partners.errors import as_api_error
-from partners.models import Partner
+from partners.models import ApiKeyScope, Partner
 
 DEAL_EXAMPLE = OpenApiExample(
     "Deal",
@@ -49,8 +51,10 @@ DEAL_EXAMPLE = OpenApiExample(
     retrieve=extend_schema(summary="One deal by external id", tags=["deals"], parameters=[EXTERNAL_ID], examples=[DEAL_EXAMPLE]),
     update=extend_schema(
         summary="Create or update a deal (outcome) by external id (upsert)",
-        description="The partner is named by its external id. Won/lost deals without `closed_on` close today. "
-        "Needs the `events:write` scope.",
+        description="The partner is named by its external id. Needs the `deals:write` scope. A new deal "
+        "enters as `registered`; a `stage` different from the deal's current one is a step of the approval "
+        "workflow (registered → approved → won / lost, or rejected), needs the `deals:approve` scope and "
+        "moves one step at a time. Won/lost deals without `closed_on` close today.",
         tags=["deals"],
         parameters=[EXTERNAL_ID],
         request=DealInput,
@@ -59,6 +63,7 @@ DEAL_EXAMPLE = OpenApiExample(
             OpenApiExample(
                 "Won deal",
                 value={"partner": "CRM-0042", "customer": "Kobe Logistics", "amount": "1200000", "currency": "JPY", "stage": "won", "closed_on": "2026-03-31"},
+                description="An approved deal closes as won (needs `deals:approve`).",
                 request_only=True,
             ),
             DEAL_EXAMPLE,
@@ -67,6 +72,7 @@ DEAL_EXAMPLE = OpenApiExample(
 )
 class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGenericViewSet):
     serializer_class = DealOutput
+    write_scope = ApiKeyScope.DEALS_WRITE
     pagination_class = StandardPagination
     lookup_field = "external_id"
     lookup_value_regex = "[^/]+"
@@ -87,8 +93,23 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGeneri
         partner = Partner.objects.filter(tenant=self.tenant, external_id=fields.pop("partner")).exclude(external_id="").first()
         if partner is None:
             raise ValidationError({"partner": ["Unknown partner external id."]})
+        stage = fields.pop("stage", None)
+        closed_on = fields.pop("closed_on", None)
+        external_id = external_id[:100]
+        existing = Deal.objects.filter(tenant=self.tenant, external_id=external_id).first()
+        current = existing.stage if existing is not None else DealStage.REGISTERED
+        if stage and stage != current and not key_has_scope(request.auth, ApiKeyScope.DEALS_APPROVE):
+            raise PermissionDenied(
+                "Changing a deal's stage needs the deals:approve scope; new deals enter as registered."
+            )
         try:
-            deal, created = deal_upsert(tenant=self.tenant, external_id=external_id[:100], partner=partner, actor=None, **fields)
+            with transaction.atomic():
+                deal, created = deal_upsert(
+                    tenant=self.tenant, external_id=external_id, partner=partner, actor=request.user, **fields
+                )
+                if stage and stage != deal.stage:
+                    deal = deal_transition(tenant=self.tenant, deal=deal, stage=stage, closed_on=closed_on,
+                                           actor=request.user)
         except DjangoValidationError as exc:
             raise as_api_error(exc) from exc
         return Response(DealOutput(deal).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

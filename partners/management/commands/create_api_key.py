@@ -20,7 +20,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--scopes",
             default=",".join([ApiKeyScope.READ, ApiKeyScope.EVENTS_WRITE]),
-            help="Comma-separated: read, events:write (default: both).",
+            help="Comma-separated: read, events:write, partners:write, deals:write, deals:approve (default: read,events:write).",
         )
         parser.add_argument(
             "--trusted-source",

@@ -7,7 +7,8 @@ first (so it is idempotent).
 
 import time
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from enablement import demo as enablement_demo
 from kpis import demo as kpis_demo
@@ -28,7 +29,19 @@ STEPS = [
 class Command(BaseCommand):
     help = "Create the demo tenants, users and six months of activity (idempotent)."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--force-production",
+            action="store_true",
+            help="Seed even under production settings (creates a superuser with the published demo password).",
+        )
+
+    def handle(self, *args, force_production: bool = False, **options):
+        if getattr(settings, "PRODUCTION", False) and not force_production:
+            raise CommandError(
+                "Refusing to seed demo data under production settings: it creates a superuser and "
+                "accounts whose password is published in README.md. Pass --force-production if you really mean it."
+            )
         started = time.monotonic()
         log = self.stdout.write
         log("Seeding tenants, partners and users…")

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('partners', '0007_api_key_trusted_source'),
+        ('partners', '0009_audit_log_append_only'),
     ]
 
     operations = [
