@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from enablement import uploads
 from enablement.models import Asset, AssetKind, AssetStatus, AssignmentTarget, LearningPath, Team
 from partners.models import Partner, PartnerTier
+from partners.reading import partner_ordering
 
 PATH_STEPS = 10
 
@@ -179,7 +180,7 @@ class AssignmentForm(forms.Form):
             Asset.objects.filter(tenant=tenant).exclude(status=AssetStatus.ARCHIVED).order_by("kind", "title")
         )
         self.fields["learning_path"].queryset = LearningPath.objects.filter(tenant=tenant).order_by("title")
-        self.fields["partner"].queryset = Partner.objects.filter(tenant=tenant).order_by("name")
+        self.fields["partner"].queryset = Partner.objects.filter(tenant=tenant).order_by(*partner_ordering())
         self.fields["tier"].queryset = PartnerTier.objects.filter(tenant=tenant).order_by("rank", "name")
         segments = (
             Partner.objects.filter(tenant=tenant).exclude(segment="").values_list("segment", flat=True).distinct()
@@ -257,7 +258,7 @@ class AudienceForm(forms.Form):
             Partner.objects.filter(tenant=tenant).exclude(segment="").values_list("segment", flat=True).distinct().order_by("segment")
         )
         self.fields["segments"].choices = [(s, s) for s in segments]
-        self.fields["partners"].queryset = Partner.objects.filter(tenant=tenant).order_by("name")
+        self.fields["partners"].queryset = Partner.objects.filter(tenant=tenant).order_by(*partner_ordering())
 
 
 class FaqSynonymForm(forms.Form):

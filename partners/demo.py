@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from partners.models import Membership, Partner, PartnerStatus, PartnerTier, Role, Tenant, User
+from partners.reading import reading_of
 from partners.tenancy import tenant_scope
 
 DEMO_PASSWORD = "shien-demo-2026"
@@ -129,6 +130,7 @@ def seed_tenant(spec: TenantSpec, *, password_hash: str, log=print) -> tuple[Ten
                 Partner(
                     tenant=tenant,
                     name=name,
+                    name_kana=reading_of(name),
                     external_id=f"P-{spec.slug[:2].upper()}{i + 1:03d}",
                     tier=tier,
                     segment=spec.segments[i % len(spec.segments)],

@@ -68,6 +68,10 @@ class SupportActivityForm(forms.Form):
 
 class PartnerForm(forms.Form):
     name = forms.CharField(label=_("Company"), max_length=200)
+    name_kana = forms.CharField(
+        label=_("Reading (furigana)"), max_length=200, required=False,
+        help_text=_("In hiragana. Suggested from the company name when left empty; Japanese lists are sorted by it."),
+    )
     external_id = forms.CharField(label=_("External id"), max_length=100, required=False)
     tier = forms.ModelChoiceField(empty_label="—", label=_("Tier"), queryset=PartnerTier.objects.none(), required=False)
     segment = forms.CharField(label=_("Segment"), max_length=100, required=False)

@@ -161,6 +161,10 @@ class CohortOverride(models.TextChoices):
 
 class Partner(TenantOwnedModel):
     name = models.CharField(_("company"), max_length=200)
+    name_kana = models.CharField(
+        _("reading"), max_length=200, blank=True, default="",
+        help_text=_("The company name in hiragana (furigana); Japanese lists are sorted by it."),
+    )
     external_id = models.CharField(_("external id"), max_length=100, blank=True, default="")
     tier = models.ForeignKey(
         PartnerTier, verbose_name=_("tier"), null=True, blank=True, on_delete=models.SET_NULL, related_name="partners"

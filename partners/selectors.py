@@ -6,6 +6,7 @@ from django.db.models import Q, QuerySet
 from django_scopes import scopes_disabled
 
 from partners.models import AuditEvent, Invitation, Membership, Partner, PartnerTier, Tenant, User
+from partners.reading import partner_ordering
 
 
 def user_memberships(*, user: User) -> list[Membership]:
@@ -22,7 +23,7 @@ def user_memberships(*, user: User) -> list[Membership]:
 
 
 def partner_list(*, tenant: Tenant) -> QuerySet[Partner]:
-    return Partner.objects.filter(tenant=tenant).select_related("tier", "manager").order_by("name")
+    return Partner.objects.filter(tenant=tenant).select_related("tier", "manager").order_by(*partner_ordering())
 
 
 def tier_list(*, tenant: Tenant) -> QuerySet[PartnerTier]:

@@ -33,6 +33,7 @@ from partners.models import (
     Tenant,
     User,
 )
+from partners.reading import reading_of
 
 # --- API keys ---
 
@@ -136,8 +137,11 @@ def partner_upsert(
     if created:
         partner = Partner(tenant=tenant, external_id=external_id)
     before = {} if created else summary(partner, fields)
+    old_name, old_kana = partner.name, partner.name_kana
     for name, value in fields.items():
         setattr(partner, name, value)
+    if not partner.name_kana or (partner.name != old_name and old_kana == reading_of(old_name)):
+        partner.name_kana = reading_of(partner.name)  # suggested; a reading someone edited is kept
     if partner.tier_id is not None and partner.tier.tenant_id != tenant.pk:
         raise ValidationError({"tier": "Unknown tier."})
     partner.full_clean(exclude=["tenant", "manager"], validate_constraints=False)
@@ -152,7 +156,7 @@ def partner_upsert(
 
 # --- Support activities, partner settings and invitations (manage area) ---
 
-PARTNER_FIELDS = ("name", "external_id", "tier", "segment", "region", "status", "manager", "joined_on")
+PARTNER_FIELDS = ("name", "name_kana", "external_id", "tier", "segment", "region", "status", "manager", "joined_on")
 
 
 def _is_manager_of(tenant: Tenant, user: User | None) -> bool:
@@ -212,6 +216,7 @@ def partner_create(*, tenant: Tenant, actor: User | None, name: str, **fields) -
         raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}")
     partner = Partner(tenant=tenant, name=name.strip(), **{k: v for k, v in fields.items() if v is not None})
     partner.external_id = (partner.external_id or "").strip()
+    partner.name_kana = (partner.name_kana or "").strip() or reading_of(partner.name)
     _partner_check(tenant=tenant, partner=partner)
     partner.save(force_insert=True)
     audit_record(tenant=tenant, actor=actor, action="partner.created", target=partner,
@@ -227,8 +232,14 @@ def partner_update(*, tenant: Tenant, actor: User | None, partner: Partner, **fi
     if unknown:
         raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}")
     before = summary(partner, PARTNER_FIELDS)
+    old_name, old_kana = partner.name, partner.name_kana
     for name, value in fields.items():
         setattr(partner, name, value.strip() if isinstance(value, str) else value)
+    renamed_with_suggestion = (
+        partner.name != old_name and partner.name_kana == old_kana and old_kana in ("", reading_of(old_name))
+    )
+    if not partner.name_kana or renamed_with_suggestion:
+        partner.name_kana = reading_of(partner.name)  # suggested again on a rename; an edited reading is kept
     _partner_check(tenant=tenant, partner=partner)
     partner.save()
     after = summary(partner, PARTNER_FIELDS)

@@ -249,6 +249,9 @@ LOCALE_PATHS = [
 USE_I18N = True
 TIME_ZONE = "Asia/Tokyo"
 USE_TZ = True
+# One date and one date-time format per language (prm/formats/<lang>/formats.py): templates use
+# |date:"SHORT_DATE_FORMAT" / "SHORT_DATETIME_FORMAT", CSV exports the same, in the tenant's time zone.
+FORMAT_MODULE_PATH = ["prm.formats"]
 
 # --- Static and media ---------------------------------------------------------------------------
 STATIC_URL = "static/"

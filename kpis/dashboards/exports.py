@@ -4,12 +4,13 @@ an ASCII-safe filename plus an RFC 5987 ``filename*`` with the full name."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
 from urllib.parse import quote
 
 from django.http import HttpResponse
-from django.utils import timezone
+from django.utils import formats, timezone
 
 BOM = "\ufeff"
 
@@ -20,9 +21,15 @@ def _ascii_filename(name: str) -> str:
 
 
 def _cell(value):
-    """Empty for None; text that a spreadsheet would run as a formula is quoted with a leading '."""
+    """Empty for None; dates and times as on the pages; text that a spreadsheet would run as a formula is quoted with a leading '."""
     if value is None:
         return ""
+    if isinstance(value, dt.datetime):  # the tenant's time zone (activated per request), the language's format
+        if timezone.is_aware(value):
+            value = timezone.localtime(value)
+        return formats.date_format(value, "SHORT_DATETIME_FORMAT")
+    if isinstance(value, dt.date):
+        return formats.date_format(value, "SHORT_DATE_FORMAT")
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value

@@ -16,6 +16,7 @@ from decimal import Decimal
 from django.db.models import (
     Avg,
     Count,
+    Exists,
     Max,
     Q,
     Subquery,
@@ -51,7 +52,8 @@ from kpis.models import (
 from kpis.periods import Span, elapsed_days
 from kpis.targeting import NOT_DONE, PairCount, count_pairs, pair_completions, pair_matches, targeted_pairs
 from partners.deals.models import Deal
-from partners.models import MANAGER_ROLES, Membership, Partner, PartnerTier, Role, SupportActivity
+from partners.models import MANAGER_ROLES, Membership, Partner, PartnerTier, Role, SupportActivity, Tenant
+from partners.reading import partner_ordering, partner_sort_key
 
 TREND_LOOKBACK_DAYS = {"week": 7 * 12, "month": 366, "quarter": 3 * 366}
 TREND_POINTS = 12
@@ -423,7 +425,7 @@ def partners_table(*, tenant, filters: DashboardFilters, sort: str = "name", com
     the latest period ending by the selected end. Sorting and paging happen on that list.
     """
     partners = list(
-        Partner.objects.filter(filters.partner_q(), tenant=tenant).select_related("tier", "manager").order_by("name", "pk")
+        Partner.objects.filter(filters.partner_q(), tenant=tenant).select_related("tier", "manager").order_by(*partner_ordering())
     )
     figures = {
         row["partner_id"]: row
@@ -478,7 +480,7 @@ def partners_table(*, tenant, filters: DashboardFilters, sort: str = "name", com
     descending = sort.startswith("-")
     key = sort.lstrip("-")
     attribute = {
-        "name": lambda p: p.name,
+        "name": partner_sort_key,
         "tier": lambda p: p.tier.rank if p.tier else None,
         "status": lambda p: p.status,
         "manager": lambda p: (p.manager.get_full_name() or p.manager.email) if p.manager else None,
@@ -487,12 +489,40 @@ def partners_table(*, tenant, filters: DashboardFilters, sort: str = "name", com
         "downloads": lambda p: p.downloads,
         "last_activity": lambda p: p.last_activity,
         "support": lambda p: p.support_count,
-    }.get(key, lambda p: p.name)
+    }.get(key, partner_sort_key)
     present = [p for p in partners if attribute(p) is not None]
     missing = [p for p in partners if attribute(p) is None]
-    present.sort(key=lambda p: p.name)  # ties: by name, stable under the main sort
+    present.sort(key=partner_sort_key)  # ties: by name (あいうえお order in Japanese), stable under the main sort
     present.sort(key=attribute, reverse=descending)
     return present + missing
+
+
+# --- first-run checklist ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChecklistStep:
+    key: str  # invite, tiers, publish, assign, targets
+    done: bool
+
+
+def first_run_checklist(*, tenant) -> list[ChecklistStep] | None:
+    """The set-up steps of a new tenant, each ticked when done; None once every step is done. One query."""
+    checks = {
+        "invite": Membership.objects.filter(tenant=tenant, role=Role.PARTNER_USER),
+        "tiers": PartnerTier.objects.filter(tenant=tenant),
+        "publish": Asset.objects.filter(tenant=tenant, status=AssetStatus.PUBLISHED),
+        "assign": Assignment.objects.filter(tenant=tenant),
+        "targets": KpiDefinition.objects.filter(tenant=tenant),
+    }
+    done = (
+        Tenant.objects.filter(pk=tenant.pk)
+        .annotate(**{f"done_{key}": Exists(qs) for key, qs in checks.items()})
+        .values(*(f"done_{key}" for key in checks))
+        .get()
+    )
+    steps = [ChecklistStep(key, bool(done[f"done_{key}"])) for key in checks]
+    return None if all(s.done for s in steps) else steps
 
 
 # --- partner scorecard -----------------------------------------------------------------------------

@@ -127,6 +127,7 @@ def overview(request, tenant_slug: str):
         _base_context(
             request, choices, filters, cards=cards, data=data, charts=charts, notices=notices,
             rollup=selectors.rollup_state(tenant=tenant), cards_live=any(c.live for c in cards),
+            checklist=None if request.htmx else selectors.first_run_checklist(tenant=tenant),
         ),
     )
 

@@ -21,6 +21,7 @@ from kpis.models import DailyActivityFact, PartnerAssetState
 from kpis.patterns.models import OutcomeMetric, PatternItem, PatternItemType, PatternRun
 from partners.deals.models import Deal, DealStage
 from partners.models import CohortOverride, Partner, PartnerStatus, Tenant
+from partners.reading import partner_ordering
 
 DEFAULT_WINDOW_DAYS = 365
 DEFAULT_TOP_SHARE = 0.2
@@ -105,7 +106,7 @@ def partner_cohorts(
             won_count=Count("deals", filter=won_in_window),
             first_win_on=Min("deals__closed_on", filter=won_in_window),
         )
-        .order_by("name")
+        .order_by(*partner_ordering())
     )
     rows = []
     for p in partners:
@@ -333,8 +334,13 @@ class NextAction:
     reason: str
 
 
-def next_best_actions(*, tenant: Tenant, partner: Partner, limit: int = 3) -> list[NextAction]:
-    """The next playbook items this partner has not done yet, each with a one-line reason. ≤ 5 queries."""
+def next_best_actions(
+    *, tenant: Tenant, partner: Partner, limit: int = 3, for_manager: bool = False
+) -> list[NextAction]:
+    """The next playbook items this partner has not done yet, each with a one-line reason. ≤ 5 queries.
+
+    The reason addresses its reader: the partner ("you have not started it") or, on the manager's
+    scorecard (``for_manager``), the partner in the third person ("this partner has not started it")."""
     path = current_playbook(tenant=tenant)
     items = playbook_items(tenant=tenant, path=path)
     if not items:
@@ -363,15 +369,20 @@ def next_best_actions(*, tenant: Tenant, partner: Partner, limit: int = 3) -> li
             continue
         started = state is not None and state.first_activity_at is not None
         actions.append(
-            NextAction(asset=item.asset, position=pos, started=started, reason=_reason(item.asset, stats.get(item.asset_id), started))
+            NextAction(asset=item.asset, position=pos, started=started, reason=_reason(item.asset, stats.get(item.asset_id), started, for_manager=for_manager))
         )
         if len(actions) >= limit:
             break
     return actions
 
 
-def _reason(asset: Asset, stat: PatternItem | None, started: bool) -> str:
-    if asset.kind == AssetKind.TRAINING:
+def _reason(asset: Asset, stat: PatternItem | None, started: bool, *, for_manager: bool = False) -> str:
+    if for_manager:
+        if asset.kind == AssetKind.TRAINING:
+            you = _("this partner has started it but not finished it") if started else _("this partner has not started it")
+        else:
+            you = _("this partner has not opened it yet")
+    elif asset.kind == AssetKind.TRAINING:
         you = _("you have started it but not finished it") if started else _("you have not started it")
     else:
         you = _("you have not opened it yet")

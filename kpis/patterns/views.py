@@ -180,8 +180,9 @@ def patterns_assign(request, tenant_slug: str):
 
 
 def _nba(request, partner: Partner, template_base: str):
-    actions = sel.next_best_actions(tenant=request.tenant, partner=partner)
-    ctx = {"partner": partner, "actions": actions, "base": template_base, "is_portal": template_base == "base_portal.html"}
+    is_portal = template_base == "base_portal.html"
+    actions = sel.next_best_actions(tenant=request.tenant, partner=partner, for_manager=not is_portal)
+    ctx = {"partner": partner, "actions": actions, "base": template_base, "is_portal": is_portal}
     template = "patterns/nba.html#nba" if request.htmx else "patterns/nba.html"
     return render(request, template, ctx)
 

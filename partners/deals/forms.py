@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from partners.deals.models import DealStage
 from partners.deals.normalize import registrable_domain
 from partners.models import Partner
+from partners.reading import partner_ordering
 
 CURRENCIES = ("JPY", "USD", "EUR", "GBP", "CNY", "KRW", "TWD", "HKD", "SGD", "AUD", "CAD", "CHF", "INR", "THB", "NZD")
 CURRENCY_CHOICES = [(c, c) for c in CURRENCIES]
@@ -68,7 +69,7 @@ class DealFilterForm(forms.Form):
 
     def __init__(self, *args, tenant, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["partner"].queryset = Partner.objects.filter(tenant=tenant).order_by("name")
+        self.fields["partner"].queryset = Partner.objects.filter(tenant=tenant).order_by(*partner_ordering())
 
 
 class DealActionForm(forms.Form):

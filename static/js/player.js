@@ -155,9 +155,16 @@
     }).then(function () { sending = false; });
   }
 
-  video.addEventListener("loadedmetadata", function () {
-    if (resume > 0 && resume < duration() - 1) video.currentTime = resume;
-  });
+  // Resume where the person left off. A cached video may already have its metadata when this
+  // script runs (loadedmetadata fired before the listener existed), so seek now in that case too.
+  var resumed = false;
+  function applyResume() {
+    if (resumed) return;
+    resumed = true;
+    if (resume > 0 && resume < duration() - 1 && video.currentTime < 0.5) video.currentTime = resume;
+  }
+  video.addEventListener("loadedmetadata", applyResume);
+  if (video.readyState >= 1) applyResume();
   video.addEventListener("playing", function () {
     closeSegment();
     segStart = video.currentTime; lastTime = video.currentTime;

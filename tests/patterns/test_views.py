@@ -169,10 +169,13 @@ def test_nba_partials(client, login, manager_a, tenant_a, world, make_member):
     r = client.get(url("manage-partner-nba", tenant_a, partner_id=laggard.pk), HTTP_HX_REQUEST="true")
     body = r.content.decode()
     assert r.status_code == 200 and "Deal registration masterclass" in body and "<html" not in body
+    # The manager reads about the partner in the third person, not as "you".
+    assert "このパートナーはまだ開始していません" in body and "あなた" not in body
     member = make_member(tenant_a, "partner_user", partner=laggard)
     login(member)
     r = client.get(url("portal-next-best-action", tenant_a), HTTP_HX_REQUEST="true")
     assert "トップパートナーの100%が初受注の前にこれを修了しています" in r.content.decode()
+    assert "このパートナー" not in r.content.decode()
     assert client.get(url("portal-next-best-action", tenant_a)).status_code == 200  # full page without htmx
 
 

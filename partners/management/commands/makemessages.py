@@ -17,7 +17,7 @@ from django.core.management.commands import makemessages
 # templates/<dir>/ whose name is not the name of a context package.
 # Template folders named after a library (allauth: account, mfa, socialaccount; Django auth: registration)
 # belong to the partners context, which owns people and their sign-in.
-TEMPLATE_ALIASES = dict.fromkeys(("registration", "account", "mfa", "socialaccount", "allauth"), "partners")
+TEMPLATE_ALIASES = dict.fromkeys(("registration", "account", "mfa", "socialaccount", "allauth", "admin"), "partners")
 
 
 class Command(makemessages.Command):
