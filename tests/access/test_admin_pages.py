@@ -50,6 +50,13 @@ def _build_all(tenant, admin_membership):
                 tenant=tenant, partner=partner, query="refund", message="How do I refund?"
             ),
         }
+        from partners.notifications.models import Webhook, WebhookDelivery
+
+        hook = Webhook.objects.create(tenant=tenant, name="Slack", url="https://hooks.example.test/x", secret="s3cret")
+        rows["notifications.webhook"] = hook
+        rows["notifications.webhookdelivery"] = WebhookDelivery.objects.create(
+            tenant=tenant, webhook=hook, dedupe_key="assignment:1", kind="assignment.new", payload={"text": "x"}
+        )
     return rows
 
 
