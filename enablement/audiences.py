@@ -100,3 +100,16 @@ def allowed_pairs(*, tenant, partners: list[Partner], asset_ids: list[int]) -> s
         for asset_id in asset_ids
         if asset_id not in rules or any(matches(p, r) for r in rules[asset_id])
     }
+
+
+def pairs_outside_audience(*, tenant, pairs: set[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Of these (partner id, asset id) pairs, the ones whose partner is outside the asset's
+    audience — two queries, for the ingestion paths (REST events, xAPI mapping)."""
+    if not pairs:
+        return set()
+    partners = list(
+        Partner.objects.filter(tenant=tenant, pk__in={pid for pid, _a in pairs}).only("pk", "tier_id", "segment")
+    )
+    allowed = allowed_pairs(tenant=tenant, partners=partners, asset_ids=sorted({a for _p, a in pairs}))
+    return pairs - allowed
+

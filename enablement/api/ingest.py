@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from enablement.audiences import allowed_pairs
+from enablement.audiences import pairs_outside_audience
 from enablement.models import ActivityEvent, Asset, EventSource, Verb
 from enablement.services.log import activity_record_many
 from enablement.validation import (
@@ -347,14 +347,14 @@ def ingest_events(
 
 def _within_audiences(tenant: Tenant, to_store: list) -> list:
     """Refuse rows whose partner is outside the audience of the asset (two queries per batch)."""
-    pairs = {(e.partner_id, e.asset_id) for _p, e in to_store if e.asset_id is not None}
-    if not pairs:
+    outside = pairs_outside_audience(
+        tenant=tenant, pairs={(e.partner_id, e.asset_id) for _p, e in to_store if e.asset_id is not None}
+    )
+    if not outside:
         return to_store
-    partners = list(Partner.objects.filter(tenant=tenant, pk__in={pid for pid, _a in pairs}).only("pk", "tier_id", "segment"))
-    allowed = allowed_pairs(tenant=tenant, partners=partners, asset_ids=sorted({a for _p, a in pairs}))
     kept = []
     for p, event in to_store:
-        if event.asset_id is not None and (event.partner_id, event.asset_id) not in allowed:
+        if (event.partner_id, event.asset_id) in outside:
             p.reason, name, message = outside_audience_refusal()
             p.err(name, message)
         else:

@@ -99,7 +99,8 @@ class DocumentView(LrsView):
     require_precondition = False
 
     def key(self, params) -> DocumentKey:
-        raise NotImplementedError
+        """The document's key from the query (agent/activity/registration); each resource defines it."""
+        raise NotImplementedError(f"{type(self).__name__} must define key(params)")
 
     def _body(self, request) -> tuple[bytes, str]:
         try:

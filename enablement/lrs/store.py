@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from enablement.audiences import allowed_pairs
+from enablement.audiences import pairs_outside_audience
 from enablement.lrs.attachments import attachments_store
 from enablement.lrs.mapping import VOIDED, actor_email, actor_key, asset_ref, build_event
 from enablement.lrs.models import Activity, StatementActivity, StatementAgent, XapiStatement
@@ -31,7 +31,7 @@ from enablement.lrs.validation import XapiInvalid, parse_timestamp
 from enablement.models import ActivityEvent, Asset, EventSource, RefusalReason
 from enablement.services.log import activity_record_many
 from enablement.validation import event_refusal, outside_audience_refusal, refusals_record
-from partners.models import Membership, Partner, Role, Tenant
+from partners.models import Membership, Role, Tenant
 
 
 class XapiConflict(Exception):
@@ -242,12 +242,10 @@ def xapi_statements_store(
 def _within_audiences(*, tenant: Tenant, events: list[ActivityEvent], rows, report, refused) -> list[ActivityEvent]:
     """A statement about an asset whose audience excludes the learner's partner is stored but not
     mapped into the log (refused as ``outside_audience``)."""
-    pairs = {(e.partner_id, e.asset_id) for e in events if e.asset_id is not None}
-    if not pairs:
-        return events
-    partners = list(Partner.objects.filter(tenant=tenant, pk__in={p for p, _a in pairs}).only("pk", "tier_id", "segment"))
-    allowed = allowed_pairs(tenant=tenant, partners=partners, asset_ids=sorted({a for _p, a in pairs}))
-    outside = {e.event_id for e in events if e.asset_id is not None and (e.partner_id, e.asset_id) not in allowed}
+    outside_pairs = pairs_outside_audience(
+        tenant=tenant, pairs={(e.partner_id, e.asset_id) for e in events if e.asset_id is not None}
+    )
+    outside = {e.event_id for e in events if (e.partner_id, e.asset_id) in outside_pairs}
     if not outside:
         return events
     reason, _field, message = outside_audience_refusal()

@@ -356,3 +356,24 @@ def test_unmapped_statements_are_kept_and_reported(world_a, lrs_a):
     assert summary["total"] == 3
     assert {x["reason"] for x in summary["by_reason"]} == {"unknown activity", "unknown actor", "unknown verb"}
     assert len(lrs_a.get(URL).json()["statements"]) == 3
+
+
+def test_a_statement_outside_the_assets_audience_is_stored_but_not_mapped(world_a, lrs_a):
+    """Audiences hold in the xAPI mapping: the statement is kept (it is valid xAPI) but never enters
+    the activity log, and the refusal is counted with its reason."""
+    from django_scopes import scope
+
+    from enablement.models import IngestRefusal
+    from enablement.services.catalog import audience_set
+    from tests import factories as f
+
+    tenant = world_a.tenant
+    with scope(tenant=tenant.pk):
+        audience_set(tenant=tenant, actor=None, asset=world_a.video, partners=[f.PartnerFactory(tenant=tenant)])
+    r = post(lrs_a, [stmt()])
+    assert r.status_code == 200 and r.headers["X-Shien-Unmapped"] == "1"
+    assert events(world_a) == []
+    (kept,) = rows(world_a, unmapped=True)
+    assert kept.unmapped_reason.startswith("refused (outside_audience)")
+    with scope(tenant=tenant.pk):
+        assert IngestRefusal.objects.get(tenant=tenant, reason="outside_audience").count == 1
