@@ -3,8 +3,9 @@
 An asset (or path) with no ``AudienceRule`` is for every partner of the tenant. With rules, it is
 only for the partners matching at least one of them: the partner's tier, its segment, or the
 partner named. The portal (catalog, search, detail, download, media, progress), the next best
-action and the xAPI/API mapping filter through ``asset_audience_q``; assigning an asset or path to
-partners outside its audience is refused (``assignment_audience_error``).
+action filter through ``asset_audience_q``; REST ingestion and the xAPI mapping through
+``pairs_outside_audience``; assigning an asset or path to partners outside its audience is refused
+(``assignment_outside_audience``). ``_rule_matches`` is the one rule for "does this rule admit it".
 """
 
 from __future__ import annotations
@@ -36,12 +37,6 @@ def path_audience_q(partner: Partner) -> Q:
     return ~Q(Exists(rules)) | Q(Exists(_matching(rules, partner)))
 
 
-def in_audience(*, partner: Partner, asset: Asset | None = None, path: LearningPath | None = None) -> bool:
-    if asset is not None:
-        return Asset.objects.filter(tenant_id=partner.tenant_id, pk=asset.pk).filter(asset_audience_q(partner)).exists()
-    return LearningPath.objects.filter(tenant_id=partner.tenant_id, pk=path.pk).filter(path_audience_q(partner)).exists()
-
-
 def audience_of(*, tenant, asset: Asset | None = None, path: LearningPath | None = None) -> dict:
     """The rules as three lists (tiers, segments, partners); all empty = everyone."""
     rules = AudienceRule.objects.filter(tenant=tenant, asset=asset, path=path).select_related("tier", "partner")
@@ -56,26 +51,38 @@ def audience_of(*, tenant, asset: Asset | None = None, path: LearningPath | None
     return out
 
 
-def assignment_audience_error(
-    *, tenant, asset: Asset | None, path: LearningPath | None, partner: Partner | None, tier: PartnerTier | None,
-    segment: str,
-) -> str | None:
-    """Why an assignment of this asset/path to this target would reach partners outside the
-    audience, or ``None`` when it is allowed. A tier or segment target is allowed only when the
-    audience includes that tier or segment (or is everyone): a narrower audience would leave
-    part of the target unable to open what it is asked to complete."""
-    audience = audience_of(tenant=tenant, asset=asset, path=path)
-    if not any(audience.values()):
-        return None
+def _rule_matches(rule: dict, *, partner: Partner | None, tier: PartnerTier | None, segment: str) -> bool:
+    """Does one rule (a ``values()`` row) admit this target? A partner matches by name, tier or
+    segment; a tier or segment target only by a rule naming that tier or segment (a narrower
+    audience would leave part of the target unable to open what it is asked to complete)."""
     if partner is not None:
-        ok = in_audience(partner=partner, asset=asset, path=path)
-    elif tier is not None:
-        ok = tier.pk in {t.pk for t in audience["tiers"]}
-    else:
-        ok = segment in audience["segments"]
-    if ok:
-        return None
-    return "outside"
+        return (
+            rule["partner_id"] == partner.pk
+            or (rule["tier_id"] is not None and rule["tier_id"] == partner.tier_id)
+            or (bool(rule["segment"]) and rule["segment"] == partner.segment)
+        )
+    if tier is not None:
+        return rule["tier_id"] == tier.pk
+    return bool(segment) and rule["segment"] == segment
+
+
+def assignment_outside_audience(
+    *, tenant, assets: list[Asset], path: LearningPath | None, partner: Partner | None, tier: PartnerTier | None,
+    segment: str,
+) -> list[Asset | LearningPath]:
+    """The assets (and the path) whose audience does not admit this assignment target — one query."""
+    subjects = [*assets, *([path] if path is not None else [])]
+    rules: dict[tuple[str, int], list[dict]] = {}
+    subject_q = Q(asset_id__in=[a.pk for a in assets]) | (Q(path_id=path.pk) if path is not None else Q(pk__in=[]))
+    for rule in AudienceRule.objects.filter(tenant=tenant).filter(subject_q).values("asset_id", "path_id", "tier_id", "segment", "partner_id"):
+        key = ("asset", rule["asset_id"]) if rule["asset_id"] else ("path", rule["path_id"])
+        rules.setdefault(key, []).append(rule)
+    outside = []
+    for subject in subjects:
+        subject_rules = rules.get(("path" if isinstance(subject, LearningPath) else "asset", subject.pk))
+        if subject_rules and not any(_rule_matches(r, partner=partner, tier=tier, segment=segment) for r in subject_rules):
+            outside.append(subject)
+    return outside
 
 
 def allowed_pairs(*, tenant, partners: list[Partner], asset_ids: list[int]) -> set[tuple[int, int]]:
@@ -87,18 +94,11 @@ def allowed_pairs(*, tenant, partners: list[Partner], asset_ids: list[int]) -> s
     ):
         rules.setdefault(rule["asset_id"], []).append(rule)
 
-    def matches(partner: Partner, rule: dict) -> bool:
-        return (
-            rule["partner_id"] == partner.pk
-            or (rule["tier_id"] is not None and rule["tier_id"] == partner.tier_id)
-            or (bool(rule["segment"]) and rule["segment"] == partner.segment)
-        )
-
     return {
         (p.pk, asset_id)
         for p in partners
         for asset_id in asset_ids
-        if asset_id not in rules or any(matches(p, r) for r in rules[asset_id])
+        if asset_id not in rules or any(_rule_matches(r, partner=p, tier=None, segment="") for r in rules[asset_id])
     }
 
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from enablement import uploads
-from enablement.audiences import assignment_audience_error
+from enablement.audiences import assignment_outside_audience
 from enablement.models import (
     Asset,
     AssetKind,
@@ -281,17 +281,16 @@ def assignment_create(
 def _check_audience(*, tenant, asset, path, partner, tier, segment) -> None:
     """Refuse an assignment that would reach partners outside the audience of the asset, the
     path, or any asset in the path."""
-    subjects = [(asset, None)] if asset is not None else [(None, path)] + [
-        (item.asset, None) for item in LearningPathItem.objects.filter(tenant=tenant, path=path).select_related("asset")
+    assets = [asset] if asset is not None else [
+        item.asset for item in LearningPathItem.objects.filter(tenant=tenant, path=path).select_related("asset")
     ]
-    for subject_asset, subject_path in subjects:
-        if assignment_audience_error(tenant=tenant, asset=subject_asset, path=subject_path, partner=partner,
-                                     tier=tier, segment=segment):
-            title = (subject_asset or subject_path).title
-            raise ValidationError({"target": _(
-                "“%(title)s” is limited to an audience that does not include this target. "
-                "Change its audience or choose another target."
-            ) % {"title": title}})
+    outside = assignment_outside_audience(tenant=tenant, assets=assets, path=path, partner=partner, tier=tier,
+                                          segment=segment)
+    if outside:
+        raise ValidationError({"target": _(
+            "“%(title)s” is limited to an audience that does not include this target. "
+            "Change its audience or choose another target."
+        ) % {"title": outside[0].title}})
 
 
 AUDIENCE_KINDS = ("tiers", "segments", "partners")
