@@ -192,6 +192,7 @@ def test_the_beat_schedule_loads_with_registered_tasks_crontabs_and_expiry(setti
     import kpis.tasks  # noqa: F401  (what the worker's autodiscovery imports)
     from prm.celery import app
 
+    app.loader.import_default_modules()  # autodiscovery, as a worker does at start (also when run alone)
     assert settings.CELERY_BEAT_SCHEDULE
     for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
         assert entry["task"] in app.tasks, name

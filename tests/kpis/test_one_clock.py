@@ -133,7 +133,7 @@ def test_the_nightly_job_recomputes_recent_days_of_facts_and_states(scope_a, set
     # An event that slipped below the watermark (committed long after it was stamped): the
     # incremental run cannot see it, the nightly recompute of recent days must.
     lost = f.ActivityEventFactory(tenant=scope_a, partner=partner, user=user, asset=asset, verb="document.downloaded",
-                                  occurred_at=now - dt.timedelta(days=1), received_at=now - dt.timedelta(hours=3))
+                                  occurred_at=now - dt.timedelta(days=2), received_at=now - dt.timedelta(hours=3))
     old = f.ActivityEventFactory(tenant=scope_a, partner=partner, user=user, asset=asset, verb="document.downloaded",
                                  occurred_at=now - dt.timedelta(days=30), received_at=now - dt.timedelta(hours=3))
     rollup_tenant(scope_a)
