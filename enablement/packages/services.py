@@ -32,7 +32,8 @@ from enablement.models import ActivityEvent, Asset, AssetKind, EventSource, Verb
 from enablement.packages.models import Attempt, Package, Standard
 from enablement.packages.unpack import remove_folder, unpack
 from enablement.services.log import activity_record
-from enablement.services.training import clock, play_session_for, play_session_start, play_session_token
+from enablement.services import training as training_service
+from enablement.services.training import play_session_for, play_session_start, play_session_token
 from partners.audit import audit_record
 from partners.models import Partner, Tenant, User
 
@@ -129,7 +130,7 @@ def attempt_launch(*, tenant: Tenant, partner: Partner, user: User, package: Pac
     for the time budget. Returns the attempt and the play session's token."""
     if package.tenant_id != tenant.pk or partner.tenant_id != tenant.pk:
         raise ValidationError("Unknown package.")
-    now = clock()
+    now = training_service.clock()
     attempt, _created = Attempt.objects.select_for_update().get_or_create(
         tenant=tenant, package=package, user=user, defaults={"partner": partner, "started_at": now, "last_seen_at": now}
     )
@@ -223,7 +224,7 @@ def attempt_commit(
     if ActivityEvent.objects.filter(tenant=tenant, source=EventSource.PORTAL, event_id=event_id).exists():
         return {"duplicate": True, "completed": attempt.completed_at is not None, "session": play_session_token(session)}
     figures = read_cmi(attempt.package.standard, cmi)
-    now = clock()
+    now = training_service.clock()
     # Time: what the content reports for this launch, never beyond the wall clock since the launch.
     offered = max(0.0, figures["session"] - attempt.launch_reported)
     budget = max(0.0, (now - session.started_at).total_seconds() - session.credited_seconds)
