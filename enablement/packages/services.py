@@ -31,8 +31,8 @@ from enablement import uploads
 from enablement.models import ActivityEvent, Asset, AssetKind, EventSource, Verb
 from enablement.packages.models import Attempt, Package, Standard
 from enablement.packages.unpack import remove_folder, unpack
-from enablement.services.log import activity_record
 from enablement.services import training as training_service
+from enablement.services.log import activity_record
 from enablement.services.training import play_session_for, play_session_start, play_session_token
 from partners.audit import audit_record
 from partners.models import Partner, Tenant, User
