@@ -133,7 +133,7 @@ start();
 """
 
 
-def sco_html(*, title: str, pages: list[str], scorm12: bool, lang: str = "en") -> str:
+def sco_html(*, title: str, pages: list[str], scorm12: bool, lang: str = "en", diagnostics: bool = True) -> str:
     script = _SCO_SCRIPT % {"v12": "true" if scorm12 else "false", "pages": json.dumps(pages, ensure_ascii=False)}
     return (
         f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
@@ -141,7 +141,7 @@ def sco_html(*, title: str, pages: list[str], scorm12: bool, lang: str = "en") -
         f'<link rel="stylesheet" href="style.css"></head><body>\n<h1>{html.escape(title)}</h1>\n'
         '<p id="page"></p><p class="muted"><span id="pos"></span></p>\n'
         '<button type="button" id="next">Next / 次へ</button><button type="button" id="finish" hidden>Finish / 完了</button>\n'
-        '<p class="muted">status: <span id="status">loading</span> · entry: <span id="entry"></span> · '
+        f'<p class="muted"{"" if diagnostics else " hidden"}>status: <span id="status">loading</span> · entry: <span id="entry"></span> · '
         'learner: <span id="learner"></span> · origin: <span id="origin"></span> · cookie: <span id="cookie"></span></p>\n'
         f"<script>{script}</script>\n</body></html>\n"
     )
@@ -180,11 +180,13 @@ def scorm12_package(title: str = "SCORM 1.2 sample", pages: list[str] | None = N
     })
 
 
-def scorm2004_package(title: str = "SCORM 2004 sample", pages: list[str] | None = None, lang: str = "en") -> bytes:
+def scorm2004_package(
+    title: str = "SCORM 2004 sample", pages: list[str] | None = None, lang: str = "en", diagnostics: bool = True
+) -> bytes:
     pages = pages or DEFAULT_PAGES
     return _zip({
         "imsmanifest.xml": _MANIFEST_2004.format(title=html.escape(title)),
-        "index.html": sco_html(title=title, pages=pages, scorm12=False, lang=lang),
+        "index.html": sco_html(title=title, pages=pages, scorm12=False, lang=lang, diagnostics=diagnostics),
         "style.css": _STYLE,
     })
 

@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 from enablement import uploads
 from enablement.models import ActivityEvent, Asset, AssetKind, EventSource, Verb
 from enablement.packages.models import Attempt, Package, Standard
-from enablement.packages.unpack import remove_folder, unpack
+from enablement.packages.unpack import inspect, remove_folder, unpack
 from enablement.services import training as training_service
 from enablement.services.log import activity_record
 from enablement.services.training import play_session_for, play_session_start, play_session_token
@@ -75,6 +75,12 @@ def package_upload(*, tenant: Tenant, actor: User | None, asset: Asset, file, or
     file.seek(0)
     for chunk in iter(lambda: file.read(65536), b""):
         digest.update(chunk)
+    _zf, _entries, manifest = inspect(file)
+    if manifest.standard == Standard.CMI5:
+        raise ValidationError(
+            _("This is a cmi5 package. The portal reads cmi5.xml but cannot launch cmi5 courses yet: export the course as SCORM 2004 or SCORM 1.2."),
+            code="cmi5_not_supported",
+        )
     folder = f"t{tenant.pk}/packages/{uuid.uuid4().hex}"
     unpacked = unpack(file, folder=folder)
     manifest = unpacked.manifest

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 from django_scopes import scope
 
 from enablement.models import AssetKind
@@ -16,6 +17,12 @@ from enablement.packages.services import package_upload
 from tests import factories as f
 from tests.packages import zips
 from tests.packages.conftest import upload
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    with translation.override("en"):
+        yield
 
 
 def _files(root: Path) -> set[str]:
@@ -124,6 +131,16 @@ def test_sizes_in_the_headers_are_not_trusted(tenant_a, training_a, settings):
     assert _files(Path(settings.MEDIA_ROOT)) == set()
 
 
+def test_cmi5_is_recognised_but_refused_until_it_can_be_launched(tenant_a, training_a, settings):
+    from enablement.packages.manifest import parse_cmi5
+
+    manifest = parse_cmi5(samples._CMI5.format(title="t").encode())
+    assert (manifest.launch_path, manifest.move_on, manifest.mastery_score) == ("au/index.html", "CompletedOrPassed", 0.8)
+    with pytest.raises(ValidationError, match="cmi5"):
+        _upload(tenant_a, training_a, samples.cmi5_package())
+    assert _files(Path(settings.MEDIA_ROOT)) == set()
+
+
 def test_only_zip_files_and_only_trainings(tenant_a, training_a):
     with pytest.raises(ValidationError, match=".zip"):
         _upload(tenant_a, training_a, samples.scorm12_package(), name="course.pdf")
@@ -134,3 +151,9 @@ def test_only_zip_files_and_only_trainings(tenant_a, training_a):
         document = f.AssetFactory(tenant=tenant_a, kind=AssetKind.DOCUMENT)
     with pytest.raises(ValidationError, match="Only trainings"):
         _upload(tenant_a, document, samples.scorm12_package())
+
+
+def test_refusals_are_translated(tenant_a, training_a):
+    with translation.override("ja"), pytest.raises(ValidationError) as exc:
+        _upload(tenant_a, training_a, zips.valid_with(zips.symlink("link.html", "/etc/passwd")))
+    assert exc.value.messages == ["zip のエントリ「link.html」はシンボリックリンクです。リンクは受け付けません。"]
