@@ -268,3 +268,29 @@ def test_a_training_without_package_keeps_the_video_player(client, login, tenant
     login(partner_user_a)
     assert client.get(f"/t/{tenant_a.slug}/portal/trainings/{video.pk}/").status_code == 200
     assert client.get(f"/t/{tenant_a.slug}/portal/packages/{video.pk}/").status_code == 404
+
+
+def test_manage_page_queries_do_not_grow_with_attempts(client, login, tenant_a, manager_a, training_a, make_member):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    package = _package(tenant_a, training_a)
+    login(manager_a)
+    url = f"/t/{tenant_a.slug}/manage/assets/{training_a.pk}/package/"
+
+    def add_attempts(n):
+        for _ in range(n):
+            member = make_member(tenant_a, "partner_user")
+            with scope(tenant=tenant_a.pk):
+                Attempt.objects.create(tenant=tenant_a, package=package, user=member.user, partner=member.partner)
+
+    def count():
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    count()  # the first request of a session also writes the session and warms caches
+    add_attempts(2)
+    few = count()
+    add_attempts(10)
+    assert count() == few
