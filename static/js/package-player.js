@@ -58,6 +58,10 @@
     else node = badge("", statusEl.getAttribute("data-label-progress"));
     var first = statusEl.querySelector(".badge");
     if (first) statusEl.replaceChild(node, first); else statusEl.insertBefore(node, statusEl.firstChild);
+    var score = cmi.score || core.score || {};
+    if (scoreEl && score.raw !== undefined && score.raw !== "") {
+      scoreEl.textContent = " · " + statusEl.getAttribute("data-label-score") + " " + score.raw;
+    }
     statusEl.setAttribute("data-completed", result.completed ? "1" : "0");
   }
 

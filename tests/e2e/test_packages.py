@@ -73,6 +73,7 @@ def test_upload_launch_resume_complete(live_server, tenant_a, manager_a, partner
         with page.expect_response(lambda r: r.url.endswith("/commit/") and r.json().get("completed") is True):
             course.locator("#finish").click()
         page.wait_for_selector("[data-package-status][data-completed='1']")
+        assert page.inner_text("[data-package-score]").endswith("90")
         page.screenshot(path=str(SHOTS / f"package_completed_{slug}.png"), full_page=True)
         assert external == []
         assert [e for e in errors if "favicon" not in e] == []
