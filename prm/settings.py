@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "partners.notifications",
     "enablement",
     "enablement.lrs.apps.LrsConfig",
+    "enablement.packages.apps.PackagesConfig",
     "kpis",
     "kpis.patterns",
 ]
@@ -244,7 +245,7 @@ LANGUAGES = [("ja", _("Japanese")), ("en", _("English"))]
 # (tests/i18n/test_catalogues.py checks both).
 LOCALE_PATHS = [
     BASE_DIR / context / "locale"
-    for context in ("partners/deals", "partners/notifications", "kpis/patterns", "enablement/lrs", "partners", "enablement", "kpis", ".")
+    for context in ("partners/deals", "partners/notifications", "kpis/patterns", "enablement/lrs", "enablement/packages", "partners", "enablement", "kpis", ".")
 ]
 USE_I18N = True
 TIME_ZONE = "Asia/Tokyo"
@@ -284,6 +285,12 @@ LRS_REQUEST_MAX_BYTES = env.int("LRS_REQUEST_MAX_BYTES", default=50 * 1024 * 102
 # A profile PUT without If-Match / If-None-Match: 400 for a new document (as the ADL conformance
 # suite checks), 409 for an existing one; off lets clients create profiles with a bare PUT.
 LRS_PROFILE_PUT_REQUIRES_PRECONDITION = env.bool("LRS_PROFILE_PUT_REQUIRES_PRECONDITION", default=True)
+# Packaged courses (enablement/packages): limits of an unpacked zip (files, total bytes, compression
+# ratio of one entry) and how long a launch's content URL stays valid.
+PACKAGE_MAX_FILES = env.int("PACKAGE_MAX_FILES", default=5000)
+PACKAGE_MAX_UNPACKED_BYTES = env.int("PACKAGE_MAX_UNPACKED_BYTES", default=1024 * 1024 * 1024)
+PACKAGE_MAX_RATIO = env.int("PACKAGE_MAX_RATIO", default=200)
+PACKAGE_TOKEN_MAX_AGE = env.int("PACKAGE_TOKEN_MAX_AGE", default=8 * 3600)
 
 # --- Security (hardened further in prm.settings_production) --------------------------------------
 SECURE_CSP = {

@@ -37,6 +37,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import push_url
 
 from enablement.models import ActivityEvent, Asset, AssetKind, Verb
+from enablement.packages.selectors import current_package
 from enablement.search import faq_search
 from enablement.selectors import catalog as selectors
 from enablement.services.faq import faq_question_create
@@ -154,6 +155,8 @@ def asset(request, tenant_slug: str, asset_id: int):
 @require_GET
 def training(request, tenant_slug: str, asset_id: int):
     obj = _visible(request, asset_id, AssetKind.TRAINING)
+    if current_package(tenant=request.tenant, asset=obj) is not None:  # a packaged course
+        return redirect("portal-package-launch", tenant_slug=tenant_slug, asset_id=obj.pk)
     state = selectors.training_state(tenant=request.tenant, user=request.user, asset=obj)
     duration = obj.duration_seconds or 0
     resume = state.position if duration and state.position < duration - 2 else 0
