@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from kpis.models import KpiDefinition
 from partners.models import Partner, PartnerTier
@@ -54,7 +55,7 @@ class KpiTargetForm(forms.Form):
         label=_("Effective from"), initial=timezone.localdate, widget=forms.DateInput(attrs={"type": "date"}),
         help_text=_("A period is judged by the target in force on its first day."),
     )
-    target = forms.DecimalField(label=_("Target"), min_value=0, max_digits=12, decimal_places=2,
+    target = forms.DecimalField(label=pgettext_lazy("dashboard", "Target"), min_value=0, max_digits=12, decimal_places=2,
                                 widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}))
 
     def __init__(self, *args, tenant, **kwargs):
