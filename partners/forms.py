@@ -137,17 +137,25 @@ class SsoConnectionForm(forms.ModelForm):
         help_text=_("For the default role “partner user”."),
     )
 
+    idp_metadata_file = forms.FileField(
+        label=_("Upload IdP metadata (XML)"), required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": ".xml,application/xml,text/xml"}),
+        help_text=_("Instead of pasting it. At most 1 MB."),
+    )
+
     OIDC_FIELDS = ["issuer", "client_id", "client_secret", "client_secret_env"]
-    SAML_FIELDS = ["idp_entity_id", "idp_sso_url", "idp_x509cert", "idp_metadata_url"]
+    SAML_FIELDS = ["idp_entity_id", "idp_metadata_url", "idp_metadata_xml", "idp_metadata_file", "idp_sso_url",
+                   "idp_x509cert"]
 
     class Meta:
         model = SsoConnection
         fields = [
             "name", "is_active", "issuer", "client_id", "client_secret_env", "idp_entity_id", "idp_sso_url",
-            "idp_x509cert", "idp_metadata_url", "email_domains", "jit_enabled", "default_role", "default_partner",
-            "role_mapping",
+            "idp_x509cert", "idp_metadata_url", "idp_metadata_xml", "email_domains", "jit_enabled", "default_role",
+            "default_partner", "role_mapping",
         ]
-        widgets = {"idp_x509cert": forms.Textarea(attrs={"rows": 4, "class": "mono"})}
+        widgets = {"idp_x509cert": forms.Textarea(attrs={"rows": 4, "class": "mono"}),
+                   "idp_metadata_xml": forms.Textarea(attrs={"rows": 4, "class": "mono"})}
 
     def __init__(self, *args, tenant, protocol, **kwargs):
         super().__init__(*args, **kwargs)
@@ -165,7 +173,21 @@ class SsoConnectionForm(forms.ModelForm):
             raise forms.ValidationError(_("Enter a list of rules."))
         return value
 
+    def clean_idp_metadata_file(self):
+        upload = self.cleaned_data.get("idp_metadata_file")
+        if not upload:
+            return None
+        if upload.size > 1024 * 1024:
+            raise forms.ValidationError(_("The metadata is larger than 1 MB."))
+        try:
+            return upload.read().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise forms.ValidationError(_("This is not SAML IdP metadata XML.")) from exc
+
     def service_kwargs(self) -> dict:
         data = dict(self.cleaned_data)
         secret = data.pop("client_secret", "") or ""
+        uploaded = data.pop("idp_metadata_file", None)
+        if uploaded:
+            data["idp_metadata_xml"] = uploaded
         return {**data, "client_secret": secret}

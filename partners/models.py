@@ -393,6 +393,10 @@ class SsoConnection(TenantOwnedModel):
     idp_sso_url = models.URLField(_("IdP single sign-on URL"), max_length=500, blank=True, default="")
     idp_x509cert = models.TextField(_("IdP signing certificate (PEM)"), blank=True, default="")
     idp_metadata_url = models.URLField(_("IdP metadata URL"), max_length=500, blank=True, default="")
+    idp_metadata_xml = models.TextField(
+        _("IdP metadata (XML)"), blank=True, default="",
+        help_text=_("Pasted or uploaded, or fetched from the metadata URL when saved; sign-in reads it from here."),
+    )
     # Who may come in, and as what
     email_domains = models.CharField(
         _("e-mail domains"), max_length=500,

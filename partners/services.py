@@ -431,11 +431,10 @@ def invitation_accept(
 ) -> tuple[User, Membership]:
     """Turn a pending invitation into an active membership.
 
-    ``user``: the logged-in person accepting (their address must be the invited one). Without it a
-    new person is created with ``password`` (their address counts as verified: they hold the link).
+    ``user``: the logged-in person accepting: their account's address must be the invited one (a
+    different or merely added, unverified address is refused). Without it a new person is created
+    with ``password``. Either way the invited address becomes verified: they hold the link.
     """
-    from allauth.account.models import EmailAddress
-
     with scope(tenant=invitation.tenant_id):
         invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
         if not invitation.is_pending:
@@ -448,9 +447,9 @@ def invitation_accept(
             user = User(email=invitation.email, name=(name or invitation.name).strip()[:150])
             user.set_password(password)
             user.save()
-            EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
         elif user.email.lower() != invitation.email:
             raise ValidationError("This invitation was sent to another address.")
+        _invited_address_verified(user, invitation.email)
         membership = Membership.objects.filter(tenant=invitation.tenant, user=user).first()
         if membership is None:
             membership = Membership.objects.create(
@@ -464,6 +463,22 @@ def invitation_accept(
         audit_record(tenant=invitation.tenant, actor=user, action="invitation.accepted", target=invitation,
                      after={"role": membership.role, "partner": membership.partner})
         return user, membership
+
+
+def _invited_address_verified(user: User, email: str) -> None:
+    """Following the e-mailed link proves control of the invited address: it becomes the person's
+    verified (and, without another, primary) address; anyone else's unverified claim on it ends."""
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.filter(email__iexact=email, verified=False).exclude(user=user).delete()
+    address = EmailAddress.objects.filter(user=user, email__iexact=email).first()
+    has_primary = EmailAddress.objects.filter(user=user, primary=True).exclude(email__iexact=email).exists()
+    if address is None:
+        EmailAddress.objects.create(user=user, email=email, verified=True, primary=not has_primary)
+    elif not address.verified or (not address.primary and not has_primary):
+        address.verified = True
+        address.primary = address.primary or not has_primary
+        address.save(update_fields=["verified", "primary"])
 
 
 def _other_active_admins(tenant: Tenant, membership: Membership) -> bool:

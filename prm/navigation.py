@@ -58,6 +58,7 @@ MANAGE_NAV: list[tuple[str, list[Entry]]] = [
     ]),
     (_("Settings"), [
         Entry("manage-partner-admin", _("Partners & users")),
+        Entry("manage-kpi-definitions", _("KPI definitions & targets")),
         Entry("manage-members", _("Members"), show=_is_admin),
         Entry("manage-security", _("Security"), show=_is_admin),
         Entry("manage-api-keys", _("API keys"), show=_is_admin),

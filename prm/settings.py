@@ -189,6 +189,10 @@ SOCIALACCOUNT_PROVIDERS = {"openid_connect": {"OAUTH_PKCE_ENABLED": True}}
 # SSO client secrets are stored encrypted with this Fernet key (32 url-safe base64 bytes); without it
 # a secret can only come from the environment variable the tenant admin names.
 SSO_SECRET_KEY = env("SSO_SECRET_KEY", default="")
+# The server fetches IdP URLs (OIDC discovery, JWKS; SAML metadata) only from public addresses
+# (partners/accounts/outbound.py). True lets a development or test IdP on localhost / a private
+# network through; never in production.
+SSO_ALLOW_PRIVATE_ADDRESSES = env.bool("SSO_ALLOW_PRIVATE_ADDRESSES", default=False)
 # Absolute links in e-mails (invitations, notifications, unsubscribe) start with this.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 INVITATION_MAX_AGE_DAYS = env.int("INVITATION_MAX_AGE_DAYS", default=7)

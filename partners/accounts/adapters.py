@@ -7,7 +7,7 @@ from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.shortcuts import render
 
-from partners.accounts import sso
+from partners.accounts import outbound, sso
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -23,6 +23,11 @@ class AccountAdapter(DefaultAccountAdapter):
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    def get_requests_session(self):
+        """Every request allauth makes to an IdP (OIDC discovery, token, userinfo, JWKS) goes
+        through the address guard: never to a private, loopback or link-local address."""
+        return outbound.guard(super().get_requests_session())
+
     def list_apps(self, request, provider=None, client_id=None):
         if provider is None and client_id is None:
             # Never list every tenant's IdP on the shared login page; a logged-in person sees (to link

@@ -8,6 +8,7 @@ given a membership in that tenant, and only for the e-mail domains the connectio
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import re
@@ -16,8 +17,10 @@ from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 from django_scopes import scope, scopes_disabled
 
+from partners.accounts import outbound
 from partners.audit import audit_record, summary
 from partners.models import Membership, Partner, Role, SsoConnection, SsoProtocol, Tenant, User
 
@@ -71,11 +74,11 @@ def connection_app(conn: SsoConnection):
             client_id=conn.client_id, secret=connection_secret(conn),
             settings={**common, "server_url": conn.issuer, "oauth_pkce_enabled": True},
         )
-    idp = {"entity_id": conn.idp_entity_id}
-    if conn.idp_metadata_url:
-        idp["metadata_url"] = conn.idp_metadata_url
-    else:
-        idp.update({"sso_url": conn.idp_sso_url, "x509cert": conn.idp_x509cert})
+    idp = {"entity_id": conn.idp_entity_id, "sso_url": conn.idp_sso_url, "x509cert": conn.idp_x509cert}
+    if conn.idp_metadata_xml:  # stored when saved (pasted, uploaded or fetched): sign-in fetches nothing
+        # validated when saved; a connection that no longer parses simply fails to sign in
+        with contextlib.suppress(ValidationError):
+            idp.update(saml_metadata_parse(conn.idp_metadata_xml, entity_id=conn.idp_entity_id))
     return SocialApp(
         provider="saml", provider_id=conn.provider_id, name=conn.name, client_id=conn.provider_id,
         settings={
@@ -201,9 +204,35 @@ def sso_membership_grant(*, conn: SsoConnection, user: User, attributes: dict) -
 
 # --- Configuration (manage area) ---
 
+
+def saml_metadata_parse(xml: str, *, entity_id: str = "") -> dict:
+    """The IdP's entity id, sign-on URL (HTTP-Redirect binding) and signing certificate from its
+    metadata XML (parsed without DTDs or external entities); ``ValidationError`` when it lacks them
+    or describes another entity than ``entity_id``."""
+    from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
+
+    if len(xml.encode()) > outbound.MAX_METADATA_BYTES:
+        raise ValidationError(_("The metadata is larger than 1 MB."))
+    try:
+        data = OneLogin_Saml2_IdPMetadataParser.parse(xml.encode(), entity_id=entity_id or None)
+    except Exception as exc:  # noqa: BLE001 - lxml, DTD and structure errors all mean "not usable metadata"
+        raise ValidationError(_("This is not SAML IdP metadata XML.")) from exc
+    idp = data.get("idp") or {}
+    sso_url = (idp.get("singleSignOnService") or {}).get("url", "")
+    cert = idp.get("x509cert") or next(iter((idp.get("x509certMulti") or {}).get("signing") or []), "")
+    if not idp.get("entityId"):
+        raise ValidationError(
+            _("The metadata names no IdP with the entity id %(id)s.") % {"id": entity_id} if entity_id
+            else _("The metadata names no identity provider (IDPSSODescriptor).")
+        )
+    if not sso_url or not cert:
+        raise ValidationError(_("The metadata lacks a sign-on URL (HTTP-Redirect) or a signing certificate."))
+    return {"entity_id": idp["entityId"], "sso_url": sso_url, "x509cert": cert}
+
+
 CONNECTION_FIELDS = (
     "name", "is_active", "issuer", "client_id", "client_secret_env", "idp_entity_id", "idp_sso_url",
-    "idp_x509cert", "idp_metadata_url", "email_domains", "jit_enabled", "default_role", "default_partner",
+    "idp_x509cert", "idp_metadata_url", "idp_metadata_xml", "email_domains", "jit_enabled", "default_role", "default_partner",
     "role_mapping",
 )
 
@@ -242,15 +271,36 @@ def sso_connection_save(
     for field in ("issuer", "idp_metadata_url", "idp_sso_url"):
         if getattr(conn, field) and not getattr(conn, field).startswith("https://") and not settings.DEBUG:
             raise ValidationError({field: "Use an https:// address."})
+    for field in ("issuer", "idp_metadata_url"):  # addresses the server itself fetches
+        if getattr(conn, field):
+            try:
+                outbound.check_url(getattr(conn, field), allow_unresolved=True)
+            except outbound.RefusedUrl as exc:
+                raise ValidationError({field: str(exc)}) from exc
+    if protocol == SsoProtocol.SAML and conn.idp_metadata_url:
+        try:  # fetched now, through the address guard, and kept: sign-in reads the stored copy
+            conn.idp_metadata_xml = outbound.fetch_text(conn.idp_metadata_url)
+        except outbound.RefusedUrl as exc:
+            raise ValidationError({"idp_metadata_url": str(exc)}) from exc
+    if protocol == SsoProtocol.SAML and conn.idp_metadata_xml:
+        try:
+            idp = saml_metadata_parse(conn.idp_metadata_xml, entity_id=conn.idp_entity_id)
+        except ValidationError as exc:
+            field = "idp_metadata_url" if conn.idp_metadata_url else "idp_metadata_xml"
+            raise ValidationError({field: exc.messages}) from exc
+        conn.idp_entity_id = conn.idp_entity_id or idp["entity_id"]
     if protocol == SsoProtocol.OIDC and not (conn.issuer and conn.client_id):
         raise ValidationError({"issuer": "OpenID Connect needs the issuer and the client id."})
     if protocol == SsoProtocol.SAML and not conn.idp_entity_id:
         raise ValidationError({"idp_entity_id": "SAML needs the IdP entity id."})
-    if protocol == SsoProtocol.SAML and not conn.idp_metadata_url and not (conn.idp_sso_url and conn.idp_x509cert):
-        raise ValidationError({"idp_sso_url": "Give the metadata URL, or the sign-on URL and the certificate."})
+    if protocol == SsoProtocol.SAML and not conn.idp_metadata_xml and not (conn.idp_sso_url and conn.idp_x509cert):
+        raise ValidationError({"idp_sso_url": _(
+            "Give the metadata (URL or XML), or the sign-on URL and the certificate.")})
     created = conn.pk is None
     conn.save()
     audit_record(tenant=tenant, actor=actor, action="sso.created" if created else "sso.changed", target=conn,
-                 after={**summary(conn, [f for f in fields if f != "role_mapping"]),
+                 after={**summary(conn, [f for f in fields if f not in ("role_mapping", "idp_metadata_xml")]),
+                        **({"idp_metadata_xml": f"{len(conn.idp_metadata_xml)} characters"}
+                           if "idp_metadata_xml" in fields or conn.idp_metadata_url else {}),
                         **({"client_secret": "replaced"} if client_secret else {})})
     return conn

@@ -212,7 +212,8 @@ def security_settings(request, tenant_slug: str):
     for protocol in SsoProtocol.values:
         conn = SsoConnection.objects.filter(tenant=tenant, protocol=protocol).first()
         forms_by_protocol[protocol] = SsoConnectionForm(
-            request.POST if action == protocol else None, tenant=tenant, protocol=protocol, instance=conn,
+            request.POST if action == protocol else None, request.FILES if action == protocol else None,
+            tenant=tenant, protocol=protocol, instance=conn,
             prefix=protocol,
         )
     if action == "mfa" and mfa_form.is_valid():

@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
@@ -198,3 +199,55 @@ def test_a_new_email_address_must_be_verified_before_it_logs_in(client, manager_
     response = client.post(reverse("account_login"), {"login": "second@example.com", "password": f.PASSWORD},
                            follow=True)
     assert client.session["_auth_user_id"] == str(manager_a.user.pk)
+
+
+def test_accepting_verifies_the_invited_address_of_an_existing_person(
+    client, admin_a, manager_b, tenant_a, django_capture_on_commit_callbacks
+):
+    from allauth.account.models import EmailAddress
+
+    person = manager_b.user
+    EmailAddress.objects.filter(user=person).delete()
+    EmailAddress.objects.create(user=person, email=person.email, verified=False, primary=True)
+    with scope(tenant=tenant_a.pk), django_capture_on_commit_callbacks(execute=True):
+        services.invitation_create(tenant=tenant_a, actor=admin_a.user, email=person.email, role="channel_manager")
+    link = _link(mail.outbox[-1])
+    client.force_login(person)
+    assert client.post(link).status_code == 302
+    address = EmailAddress.objects.get(user=person, email__iexact=person.email)
+    assert address.verified and address.primary
+
+
+def test_a_person_with_an_unverified_different_address_cannot_accept(
+    client, admin_a, manager_b, tenant_a, django_capture_on_commit_callbacks
+):
+    """Someone who added the invited address to their own account, unverified, and got hold of the
+    link: refused (403), no membership, their claim stays unverified; the real owner then accepts
+    and the stray claim ends."""
+    from allauth.account.models import EmailAddress
+
+    intruder = manager_b.user
+    invited = "newcomer@example.test"
+    EmailAddress.objects.create(user=intruder, email=invited, verified=False, primary=False)
+    with scope(tenant=tenant_a.pk), django_capture_on_commit_callbacks(execute=True):
+        services.invitation_create(tenant=tenant_a, actor=admin_a.user, email=invited, role="tenant_admin")
+    link = _link(mail.outbox[-1])
+    client.force_login(intruder)
+    assert client.get(link).status_code == 403
+    assert client.post(link).status_code == 403
+    with scope(tenant=tenant_a.pk):
+        assert not Membership.objects.filter(tenant=tenant_a, user=intruder).exists()
+        assert Invitation.objects.get(tenant=tenant_a, email=invited).is_pending
+    assert not EmailAddress.objects.get(user=intruder, email=invited).verified
+    # the service refuses it too, whatever the view does
+    with scope(tenant=tenant_a.pk):
+        invitation = Invitation.objects.get(tenant=tenant_a, email=invited)
+    with pytest.raises(ValidationError):
+        services.invitation_accept(invitation=invitation, user=intruder)
+    # the person who holds the address sets a password: verified, and the stray claim is gone
+    client.logout()
+    response = client.post(link, {"name": "New", "password1": "x-y-z-12345-q", "password2": "x-y-z-12345-q"})
+    assert response.status_code == 302
+    owner = User.objects.get(email=invited)
+    assert EmailAddress.objects.get(user=owner, email=invited).verified
+    assert not EmailAddress.objects.filter(user=intruder, email=invited).exists()

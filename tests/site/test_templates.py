@@ -32,6 +32,7 @@ def sidebar(html: str) -> str:
         ("manage-asset-new", {}, "manage-assets"),
         ("manage-partner-admin", {}, "manage-partner-admin"),
         ("manage-deals-import", {}, "manage-deals"),
+        ("manage-kpi-definition-new", {}, "manage-kpi-definitions"),
     ],
 )
 def test_sidebar_marks_exactly_the_current_item(client, login, admin_a, tenant_a, path_name, kw, current_name):
@@ -46,8 +47,8 @@ def test_sidebar_lists_every_area_once_and_hides_admin_items_from_managers(clien
     hrefs = re.findall(r'<a href="([^"]+)"', nav)
     expected = [url(n, tenant_a) for n in (
         "manage-overview", "manage-partners", "manage-content", "manage-faq", "manage-teams", "manage-patterns",
-        "manage-health", "manage-assets", "manage-assignments", "manage-deals", "manage-partner-admin", "manage-members", "manage-security",
-        "manage-api-keys", "manage-audit-log")]
+        "manage-health", "manage-assets", "manage-assignments", "manage-deals", "manage-partner-admin", "manage-kpi-definitions", "manage-members",
+        "manage-security", "manage-api-keys", "manage-audit-log")]
     assert hrefs == [*expected, reverse("admin:index")]  # a tenant admin (admin access by membership)
     assert nav.count('class="sidebar-heading"') == 3
     login(manager_a)
