@@ -121,6 +121,28 @@ class FrozenPair(TenantOwnedModel):
         indexes = [models.Index(fields=["tenant", "due_on"], name="frozen_pair_due")]
 
 
+class PartnerSnapshot(TenantOwnedModel):
+    """A partner's tier, segment and status from ``since`` on, as the KPI computation saw them.
+
+    Written by ``kpis.targeting.partners_snapshot`` (run with ``pairs_freeze`` before every KPI
+    computation) only when any of them differs from the partner's latest snapshot, with
+    ``since`` = the first day not yet frozen; never updated. A closed period reads the snapshot in
+    force on its last day, so changing a tier, segment or status never rewrites a closed period of
+    any tier- or segment-filtered KPI or of the active-partner rate. Days before a partner's first
+    snapshot use that snapshot.
+    """
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    since = models.DateField()
+    tier = models.ForeignKey(PartnerTier, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    segment = models.CharField(max_length=100, blank=True, default="")
+    status = models.CharField(max_length=16, blank=True, default="")
+    taken_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "partner", "since"], name="uniq_partner_snapshot")]
+
+
 class PairFreeze(TenantOwnedModel):
     """How far the tenant's pairs are frozen: every pair due on or before ``frozen_through``."""
 
