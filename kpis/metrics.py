@@ -22,6 +22,7 @@ day it was created unless entered otherwise):
 * content utilisation: published assets (published before the period ended) used at least once
   (any daily fact) in the period / those published assets. Per partner: used by that partner.
 * document downloads: the number of ``document.downloaded`` events in the period (denominator 1).
+* document views: the number of ``document.viewed`` events in the period (denominator 1).
 * FAQ unresolved rate: unresolved searches / searches (see ``kpis.rollup`` for "unresolved").
 * support activities per partner: support activities dated in the period / partners.
 * median days to first completion: for partners whose first training completion happened in the
@@ -289,12 +290,12 @@ def _content_utilisation(ctx: _Context, partner_ids: list[int], span: Span) -> R
     return ratio(used, total, percent=True), per
 
 
-def _downloads(ctx: _Context, partner_ids: list[int], span: Span) -> Result:
+def _downloads(ctx: _Context, partner_ids: list[int], span: Span, *, verb: str = Verb.DOCUMENT_DOWNLOADED) -> Result:
     by = dict(
         DailyActivityFact.objects.filter(
             tenant=ctx.tenant,
             partner_id__in=partner_ids,
-            verb=Verb.DOCUMENT_DOWNLOADED,
+            verb=verb,
             day__gte=span.start,
             day__lte=span.end,
         )
@@ -305,6 +306,11 @@ def _downloads(ctx: _Context, partner_ids: list[int], span: Span) -> Result:
     )
     per = {pid: ratio(by.get(pid, 0), 1, percent=False) for pid in partner_ids}
     return ratio(sum(by.values()), 1, percent=False), per
+
+
+def _document_views(ctx: _Context, partner_ids: list[int], span: Span) -> Result:
+    """``document.viewed`` events in the period (a count, like the downloads; one GROUP BY)."""
+    return _downloads(ctx, partner_ids, span, verb=Verb.DOCUMENT_VIEWED)
 
 
 def _faq_unresolved(ctx: _Context, partner_ids: list[int], span: Span) -> Result:
@@ -357,6 +363,7 @@ METRICS = {
     Metric.ACTIVE_PARTNER_RATE: _active_partners,
     Metric.CONTENT_UTILISATION: _content_utilisation,
     Metric.DOCUMENT_DOWNLOADS: _downloads,
+    Metric.DOCUMENT_VIEWS: _document_views,
     Metric.FAQ_UNRESOLVED_RATE: _faq_unresolved,
     Metric.SUPPORT_ACTIVITIES_PER_PARTNER: _support_per_partner,
     Metric.MEDIAN_DAYS_TO_FIRST_COMPLETION: _median_days,

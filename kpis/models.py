@@ -232,6 +232,7 @@ class Metric(models.TextChoices):
     ACTIVE_PARTNER_RATE = "active_partner_rate", _("Active partner rate")
     CONTENT_UTILISATION = "content_utilisation", _("Content utilisation")
     DOCUMENT_DOWNLOADS = "document_downloads", _("Document downloads")
+    DOCUMENT_VIEWS = "document_views", _("Document views")
     FAQ_UNRESOLVED_RATE = "faq_unresolved_rate", _("FAQ unresolved rate")
     SUPPORT_ACTIVITIES_PER_PARTNER = "support_activities_per_partner", _("Support activities per partner")
     MEDIAN_DAYS_TO_FIRST_COMPLETION = "median_days_to_first_completion", _("Median days to first completion")
@@ -239,7 +240,7 @@ class Metric(models.TextChoices):
 
 # Count metrics: a partial period's target is prorated to the elapsed days (pacing); a
 # tenant-wide count target is not a per-partner target.
-COUNT_METRICS = frozenset({"document_downloads"})
+COUNT_METRICS = frozenset({"document_downloads", "document_views"})
 PER_PARTNER_COUNT_METRICS = frozenset({"support_activities_per_partner"})
 
 RATE_METRICS = frozenset(
