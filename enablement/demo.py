@@ -339,6 +339,11 @@ class _Ctx:
         at = dt.datetime.combine(day, dt.time(0), tzinfo=self.tz) + dt.timedelta(hours=hour)
         return min(at, self.now - dt.timedelta(minutes=5))
 
+    @staticmethod
+    def existed(asset: Asset, at: dt.datetime) -> bool:
+        """Was the asset there (created and published) at ``at``? No event precedes its asset."""
+        return asset.created_at <= at and (asset.published_at is None or asset.published_at <= at)
+
     def event(self, **fields) -> ActivityEvent:
         """An unsaved event, built positionally (much faster than keyword construction for ~20k rows)."""
         self.n += 1
@@ -366,12 +371,11 @@ def _assets(ctx: _Ctx, teams: list[Team], admin) -> dict[str, Asset]:
         private_upload_to(Asset(tenant=tenant), "training.webm"), ContentFile(VIDEO_FILE.read_bytes())
     )
     for ext_id, team, category, tags, title, desc in TRAININGS[lang]:
-        recent = ext_id == MASTERCLASS_ID
         assets.append(Asset(
             tenant=tenant, kind=AssetKind.TRAINING, title=title, description=desc, language=lang, category=category,
             tags=Asset.normalise_tags(tags), team=teams[team], status=AssetStatus.PUBLISHED, external_id=ext_id,
             video_file=video_name, duration_seconds=VIDEO_SECONDS, completion_threshold=90, created_by=admin,
-            created_at=published, published_at=ctx.now - dt.timedelta(days=150) if recent else published,
+            created_at=published, published_at=published,
         ))
     for ext_id, team, category, tags, title, desc, _file in DOCUMENTS[lang]:
         assets.append(Asset(
@@ -427,7 +431,8 @@ def _paths_and_assignments(ctx: _Ctx, by_id: dict[str, Asset], tiers: list[Partn
     tenant = ctx.tenant
     paths = []
     for title, desc, items in PATHS[ctx.lang]:
-        path = LearningPath.objects.create(tenant=tenant, title=title, description=desc, created_by=admin)
+        path = LearningPath.objects.create(tenant=tenant, title=title, description=desc, created_by=admin,
+                                           created_at=ctx.now - dt.timedelta(days=HISTORY_DAYS + 20))
         LearningPathItem.objects.bulk_create(
             [LearningPathItem(tenant=tenant, path=path, asset=by_id[x], position=i + 1) for i, x in enumerate(items)]
         )
@@ -528,6 +533,8 @@ def _events(ctx: _Ctx, by_id: dict[str, Asset], partners, users_by_partner) -> l
                 roll = rng.random()
                 if roll < 0.45:
                     asset = rng.choices(trainings, tw)[0]
+                    if not ctx.existed(asset, at):
+                        continue
                     key = (user, asset.pk)
                     state = watched.setdefault(key, [0.0, 0.0])
                     if state[1]:
@@ -557,6 +564,8 @@ def _events(ctx: _Ctx, by_id: dict[str, Asset], partners, users_by_partner) -> l
                                                 played_segments=[[0.0, round(end, 1)]], session_key=session))
                 elif roll < 0.75:
                     asset = rng.choices(documents, dw)[0]
+                    if not ctx.existed(asset, at):
+                        continue
                     events.append(ctx.event(partner_id=p.pk, user_id=user, asset_id=asset.pk,
                                             verb=Verb.DOCUMENT_VIEWED, occurred_at=at, session_key=session))
                     if rng.random() < 0.55 + 0.3 * s:
@@ -571,6 +580,8 @@ def _events(ctx: _Ctx, by_id: dict[str, Asset], partners, users_by_partner) -> l
                                                 session_key=session))
                         continue
                     faq, queries = rng.choices(faqs, fw)[0]
+                    if not ctx.existed(faq, at + dt.timedelta(seconds=5)):
+                        continue
                     events.append(ctx.event(partner_id=p.pk, user_id=user, verb=Verb.FAQ_SEARCHED, occurred_at=at,
                                             query=rng.choice(queries), result_count=rng.randint(1, 3),
                                             session_key=session))

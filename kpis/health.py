@@ -108,7 +108,7 @@ def measurement_health(*, tenant: Tenant, days: int = 30, quiet_days: int = 90, 
         lag=lag,
     )
 
-    # Trainings whose duration is unknown: their watched share rests on the player's word.
+    # Trainings whose duration is unknown: nobody can complete them until a manager sets it.
     untimed = (
         Asset.objects.filter(tenant=tenant, kind=AssetKind.TRAINING, duration_seconds=0)
         .exclude(status=AssetStatus.ARCHIVED)

@@ -5,7 +5,10 @@ Periods come from ``kpis.periods`` (calendar weeks, months, quarters in the tena
 before it. Rates are percentages (0–100). A denominator of 0 gives ``value = None`` and status
 ``no_data`` (the UI shows "—", never 0%).
 
-Metric definitions (for the partners matching the definition's tier/segment filter):
+Metric definitions (for the partners matching the definition's tier/segment filter with the tier
+and segment each partner had in the period — frozen for closed periods, ``kpis.targeting`` — and
+that had joined by the period's end: a partner counts for a period only from its ``joined_on``, the
+day it was created unless entered otherwise):
 
 * enablement completion rate (支援消化率): assigned ``(partner, asset)`` pairs (``enablement.pairs``)
   whose due date falls in the period; completed = done *by its due date* (``enablement.completion``:
@@ -14,11 +17,12 @@ Metric definitions (for the partners matching the definition's tier/segment filt
   pairs done on time, denominator = pairs (``kpis.targeting`` counts them for the tables too).
 * training completion rate: ``(user, training)`` states whose first activity falls in the
   period; completed = first completion by the end of the period.
-* active partner rate: non-dormant partners with any activity (any daily fact) in the period /
-  non-dormant partners.
+* active partner rate: non-dormant partners (status as in the period) with any activity (any daily
+  fact) in the period / non-dormant partners that existed by the period's end.
 * content utilisation: published assets (published before the period ended) used at least once
   (any daily fact) in the period / those published assets. Per partner: used by that partner.
 * document downloads: the number of ``document.downloaded`` events in the period (denominator 1).
+* document views: the number of ``document.viewed`` events in the period (denominator 1).
 * FAQ unresolved rate: unresolved searches / searches (see ``kpis.rollup`` for "unresolved").
 * support activities per partner: support activities dated in the period / partners.
 * median days to first completion: for partners whose first training completion happened in the
@@ -58,10 +62,12 @@ from kpis.periods import Span, elapsed_days, period_after, period_before, period
 from kpis.runs import tenant_lock
 from kpis.targeting import (
     PairCount,
+    PartnerHistory,
     count_pairs,
     pair_completions,
     pair_matches,
     pairs_freeze,
+    partners_snapshot,
     targeted_pairs,
 )
 from partners.models import Partner, PartnerStatus, SupportActivity, Tenant
@@ -120,6 +126,7 @@ class _Context:
         self._first_training = None
         self._targets: list[KpiTarget] | None = None
         self._partner_by_id: dict[int, dict] | None = None
+        self._history: PartnerHistory | None = None
 
     @property
     def partners(self) -> list[dict]:
@@ -129,10 +136,22 @@ class _Context:
             )
         return self._partners
 
-    def partner_ids(self, definition: KpiDefinition) -> list[int]:
+    @property
+    def history(self) -> PartnerHistory:
+        if self._history is None:
+            self._history = PartnerHistory(tenant=self.tenant)
+        return self._history
+
+    def partners_in(self, span: Span) -> list[dict]:
+        """The partners that existed in ``span`` (joined on or before its last day — a partner created
+        today joins today), each with the tier, segment and status it had on that day (frozen for
+        closed days, ``kpis.targeting``)."""
+        return [self.history.as_of(p, span.end) for p in self.partners if p["joined_on"] <= span.end]
+
+    def partner_ids(self, definition: KpiDefinition, span: Span) -> list[int]:
         return [
             p["id"]
-            for p in self.partners
+            for p in self.partners_in(span)
             if (definition.tier_id is None or p["tier_id"] == definition.tier_id)
             and (not definition.segment or p["segment"] == definition.segment)
         ]
@@ -143,12 +162,14 @@ class _Context:
             self._targets = list(KpiTarget.objects.filter(tenant=self.tenant))
         return self._targets
 
-    def partner(self, partner_id: int | None) -> dict | None:
+    def partner(self, partner_id: int | None, day: dt.date | None = None) -> dict | None:
+        """A partner's row; with ``day``, its tier, segment and status as they were that day."""
         if partner_id is None:
             return None
         if self._partner_by_id is None:
             self._partner_by_id = {p["id"]: p for p in self.partners}
-        return self._partner_by_id.get(partner_id)
+        row = self._partner_by_id.get(partner_id)
+        return self.history.as_of(row, day) if (row is not None and day is not None) else row
 
     @property
     def pairs(self):
@@ -233,7 +254,8 @@ def _training_completion(ctx: _Context, partner_ids: list[int], span: Span) -> R
 
 
 def _active_partners(ctx: _Context, partner_ids: list[int], span: Span) -> Result:
-    live = {p["id"] for p in ctx.partners if p["status"] != PartnerStatus.DORMANT} & set(partner_ids)
+    # non-dormant as the partner was in the period (frozen for closed periods), existing by then
+    live = {p["id"] for p in ctx.partners_in(span) if p["status"] != PartnerStatus.DORMANT} & set(partner_ids)
     active = set(
         DailyActivityFact.objects.filter(
             tenant=ctx.tenant, partner_id__in=list(live), day__gte=span.start, day__lte=span.end
@@ -268,12 +290,12 @@ def _content_utilisation(ctx: _Context, partner_ids: list[int], span: Span) -> R
     return ratio(used, total, percent=True), per
 
 
-def _downloads(ctx: _Context, partner_ids: list[int], span: Span) -> Result:
+def _downloads(ctx: _Context, partner_ids: list[int], span: Span, *, verb: str = Verb.DOCUMENT_DOWNLOADED) -> Result:
     by = dict(
         DailyActivityFact.objects.filter(
             tenant=ctx.tenant,
             partner_id__in=partner_ids,
-            verb=Verb.DOCUMENT_DOWNLOADED,
+            verb=verb,
             day__gte=span.start,
             day__lte=span.end,
         )
@@ -284,6 +306,11 @@ def _downloads(ctx: _Context, partner_ids: list[int], span: Span) -> Result:
     )
     per = {pid: ratio(by.get(pid, 0), 1, percent=False) for pid in partner_ids}
     return ratio(sum(by.values()), 1, percent=False), per
+
+
+def _document_views(ctx: _Context, partner_ids: list[int], span: Span) -> Result:
+    """``document.viewed`` events in the period (a count, like the downloads; one GROUP BY)."""
+    return _downloads(ctx, partner_ids, span, verb=Verb.DOCUMENT_VIEWED)
 
 
 def _faq_unresolved(ctx: _Context, partner_ids: list[int], span: Span) -> Result:
@@ -336,6 +363,7 @@ METRICS = {
     Metric.ACTIVE_PARTNER_RATE: _active_partners,
     Metric.CONTENT_UTILISATION: _content_utilisation,
     Metric.DOCUMENT_DOWNLOADS: _downloads,
+    Metric.DOCUMENT_VIEWS: _document_views,
     Metric.FAQ_UNRESOLVED_RATE: _faq_unresolved,
     Metric.SUPPORT_ACTIVITIES_PER_PARTNER: _support_per_partner,
     Metric.MEDIAN_DAYS_TO_FIRST_COMPLETION: _median_days,
@@ -355,7 +383,7 @@ def metric_values(
     narrows the definition's partners further (the dashboards' filter bar)."""
     ctx = ctx or _Context(tenant)
     span = Span.of(start, end, ctx.zone)
-    ids = ctx.partner_ids(definition)
+    ids = ctx.partner_ids(definition, span)
     if partner_ids is not None:
         wanted = set(partner_ids)
         ids = [pid for pid in ids if pid in wanted]
@@ -440,7 +468,9 @@ def compute_kpis(
     written = 0
     with transaction.atomic():
         tenant_lock(tenant.pk)  # concurrent computations of one tenant queue (delete + insert below)
-        pairs_freeze(tenant=tenant, through=today - dt.timedelta(days=1))  # who was targeted: fixed once due
+        # who was targeted: partners' tier/segment/status and the pairs, fixed once a day is over
+        partners_snapshot(tenant=tenant, through=today - dt.timedelta(days=1))
+        pairs_freeze(tenant=tenant, through=today - dt.timedelta(days=1))
         for definition in defs:
             periods = recent_periods(definition.period, today, periods_back)
             rows: list[KpiResult] = []
@@ -452,7 +482,7 @@ def compute_kpis(
                 if partial:  # compared with the same days of the previous period
                     before = metric_values(tenant, definition, *previous_to_date(definition.period, start, elapsed), ctx=ctx)
                 for partner_id, cell in [(None, overall), *sorted(per.items())]:
-                    in_force, scoped = target_in_force(definition, ctx.targets, start, ctx.partner(partner_id))
+                    in_force, scoped = target_in_force(definition, ctx.targets, start, ctx.partner(partner_id, end))
                     target = paced_target(definition, start, end, today, target=in_force)
                     # a tenant-wide count target is not a partner's target (a partner/tier/segment one is)
                     untargeted = partner_id is not None and definition.metric in COUNT_METRICS and not scoped

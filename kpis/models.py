@@ -121,6 +121,28 @@ class FrozenPair(TenantOwnedModel):
         indexes = [models.Index(fields=["tenant", "due_on"], name="frozen_pair_due")]
 
 
+class PartnerSnapshot(TenantOwnedModel):
+    """A partner's tier, segment and status from ``since`` on, as the KPI computation saw them.
+
+    Written by ``kpis.targeting.partners_snapshot`` (run with ``pairs_freeze`` before every KPI
+    computation) only when any of them differs from the partner's latest snapshot, with
+    ``since`` = the first day not yet frozen; never updated. A closed period reads the snapshot in
+    force on its last day, so changing a tier, segment or status never rewrites a closed period of
+    any tier- or segment-filtered KPI or of the active-partner rate. Days before a partner's first
+    snapshot use that snapshot.
+    """
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    since = models.DateField()
+    tier = models.ForeignKey(PartnerTier, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    segment = models.CharField(max_length=100, blank=True, default="")
+    status = models.CharField(max_length=16, blank=True, default="")
+    taken_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "partner", "since"], name="uniq_partner_snapshot")]
+
+
 class PairFreeze(TenantOwnedModel):
     """How far the tenant's pairs are frozen: every pair due on or before ``frozen_through``."""
 
@@ -210,6 +232,7 @@ class Metric(models.TextChoices):
     ACTIVE_PARTNER_RATE = "active_partner_rate", _("Active partner rate")
     CONTENT_UTILISATION = "content_utilisation", _("Content utilisation")
     DOCUMENT_DOWNLOADS = "document_downloads", _("Document downloads")
+    DOCUMENT_VIEWS = "document_views", _("Document views")
     FAQ_UNRESOLVED_RATE = "faq_unresolved_rate", _("FAQ unresolved rate")
     SUPPORT_ACTIVITIES_PER_PARTNER = "support_activities_per_partner", _("Support activities per partner")
     MEDIAN_DAYS_TO_FIRST_COMPLETION = "median_days_to_first_completion", _("Median days to first completion")
@@ -217,7 +240,7 @@ class Metric(models.TextChoices):
 
 # Count metrics: a partial period's target is prorated to the elapsed days (pacing); a
 # tenant-wide count target is not a per-partner target.
-COUNT_METRICS = frozenset({"document_downloads"})
+COUNT_METRICS = frozenset({"document_downloads", "document_views"})
 PER_PARTNER_COUNT_METRICS = frozenset({"support_activities_per_partner"})
 
 RATE_METRICS = frozenset(

@@ -12,6 +12,11 @@ exports all count pairs here, so the 支援消化率 card and the tables agree b
   closed periods as they were, and recomputing a closed period reproduces its numbers.
   A snapshot, not membership history: one small table written once, read set-based, instead of
   valid-from/valid-to versions of tiers, segments, paths, assignments and asset status.
+* Partners: each partner's tier, segment and status as they were in a closed period come from
+  ``PartnerSnapshot`` (``partners_snapshot``, run with ``pairs_freeze``; ``PartnerHistory`` reads
+  it), so every tier/segment-filtered KPI and the active-partner rate keep their closed periods
+  when a partner changes tier, segment or status; a partner counts for a period only from the day
+  it joined (``Partner.joined_on``: the day it was created unless entered otherwise), as for pairs.
 * Completion: ``enablement.completion`` over the rollup states (``UserAssetState`` per user's
   first completion, ``PartnerAssetState`` for the partner's first completion event).
 * A pair counts in the period containing its due date; it is *on time* when done by the end
@@ -30,9 +35,9 @@ from django.utils import timezone
 
 from enablement.completion import pair_done_by
 from enablement.pairs import AssignmentPair, assigned_pairs
-from kpis.models import FrozenPair, PairFreeze, PartnerAssetState, UserAssetState
+from kpis.models import FrozenPair, PairFreeze, PartnerAssetState, PartnerSnapshot, UserAssetState
 from kpis.periods import Span, end_of_day
-from partners.models import Tenant
+from partners.models import Partner, Tenant
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,62 @@ def pairs_freeze(*, tenant: Tenant, through: dt.date) -> int:
     else:
         PairFreeze.objects.filter(pk=state.pk).update(frozen_through=through, frozen_at=now)
     return len(rows)
+
+
+@transaction.atomic
+def partners_snapshot(*, tenant: Tenant, through: dt.date) -> int:
+    """Record each partner whose tier, segment or status differs from its latest snapshot, valid
+    from ``through`` + 1 day (the first day not frozen); a partner's first snapshot is valid from
+    the day it joined (what it is now is all that is known of its past). A snapshot dated after
+    ``through`` is not read by any closed period yet, so a second change on the same day replaces
+    it. 2 queries when nothing changed; returns the number of snapshots written."""
+    since = through + dt.timedelta(days=1)
+    latest: dict[int, tuple] = {}
+    for pid, tier_id, segment, status in (
+        PartnerSnapshot.objects.filter(tenant=tenant).order_by("partner_id", "since")
+        .values_list("partner_id", "tier_id", "segment", "status")
+    ):
+        latest[pid] = (tier_id, segment, status)
+    now = timezone.now()
+    rows = [
+        PartnerSnapshot(tenant=tenant, partner_id=pid, since=since if pid in latest else min(joined_on, since),
+                        tier_id=tier_id, segment=segment, status=status, taken_at=now)
+        for pid, tier_id, segment, status, joined_on in Partner.objects.filter(tenant=tenant).values_list(
+            "id", "tier_id", "segment", "status", "joined_on"
+        )
+        if latest.get(pid) != (tier_id, segment, status)
+    ]
+    if rows:
+        PartnerSnapshot.objects.filter(tenant=tenant, since__gte=since, partner_id__in=[r.partner_id for r in rows]).delete()
+        PartnerSnapshot.objects.bulk_create(rows, batch_size=1000)
+    return len(rows)
+
+
+class PartnerHistory:
+    """Partners' tier, segment and status on a day: the snapshot in force for a frozen day (on or
+    before the last ``through``), the partner's live values after it. 2 queries."""
+
+    def __init__(self, *, tenant: Tenant):
+        self.through = frozen_through(tenant=tenant)
+        self._rows: dict[int, list[tuple[dt.date, int | None, str, str]]] = defaultdict(list)
+        if self.through is not None:
+            for pid, since, tier_id, segment, status in (
+                PartnerSnapshot.objects.filter(tenant=tenant).order_by("partner_id", "since")
+                .values_list("partner_id", "since", "tier_id", "segment", "status")
+            ):
+                self._rows[pid].append((since, tier_id, segment, status))
+
+    def as_of(self, partner: dict, day: dt.date) -> dict:
+        """``partner`` (a dict with ``id``, ``tier_id``, ``segment``, ``status``) as it was on ``day``."""
+        rows = self._rows.get(partner["id"])
+        if self.through is None or day > self.through or not rows:
+            return partner
+        chosen = rows[0]
+        for row in rows:
+            if row[0] > day:
+                break
+            chosen = row
+        return {**partner, "tier_id": chosen[1], "segment": chosen[2], "status": chosen[3] or partner["status"]}
 
 
 def targeted_pairs(*, tenant: Tenant) -> list[AssignmentPair]:

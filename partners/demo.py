@@ -79,6 +79,13 @@ def partner_strength(partner: Partner) -> float:
     return max(0.02, min(0.98, base + status_adj + (noise - 0.5) * 0.3))
 
 
+FOUNDED_DAYS_AGO = 1000  # the demo tenants and their staff: before the oldest partner joined
+
+
+def _start_of(day: dt.date, tenant: Tenant) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min), tenant.zoneinfo)
+
+
 def _status_for(i: int) -> str:
     # Every status represented: 22 active, 8 nurturing, 6 onboarding, 4 dormant of 40.
     if i < 22:
@@ -99,12 +106,17 @@ def seed_tenant(spec: TenantSpec, *, password_hash: str, log=print) -> tuple[Ten
         return tenant, False
     rng = random.Random(f"{SEED}:{spec.slug}")
     today = timezone.localdate()
+    # Timestamps agree with the history seeded below: the tenant and its staff exist before the
+    # oldest partner joined (at most 900 days ago), each partner and its users from its joining day.
+    founded = timezone.now() - dt.timedelta(days=FOUNDED_DAYS_AGO)
+    Tenant.objects.filter(pk=tenant.pk).update(created_at=founded)
+    tenant.created_at = founded
     with tenant_scope(tenant):
         tiers = [PartnerTier.objects.create(tenant=tenant, name=name, rank=i + 1) for i, name in enumerate(spec.tiers)]
 
         def user(email: str, name: str, **extra) -> User:
             u, _ = User.objects.get_or_create(
-                email=email, defaults={"name": name, "password": password_hash, **extra}
+                email=email, defaults={"name": name, "password": password_hash, "date_joined": founded, **extra}
             )
             return u
 
@@ -140,6 +152,7 @@ def seed_tenant(spec: TenantSpec, *, password_hash: str, log=print) -> tuple[Ten
                     joined_on=today - dt.timedelta(days=rng.randint(200, 900) if status != "onboarding" else rng.randint(10, 120)),
                 )
             )
+            partners[-1].created_at = _start_of(partners[-1].joined_on, tenant)
         Partner.objects.bulk_create(partners)
         partners = list(Partner.objects.filter(tenant=tenant).order_by("external_id"))
 
@@ -149,7 +162,7 @@ def seed_tenant(spec: TenantSpec, *, password_hash: str, log=print) -> tuple[Ten
         for idx, p in enumerate(partners):
             for k in range(2 + (idx % 2)):
                 email = f"user{k + 1}.{p.external_id.lower()}@{spec.domain}"
-                users.append(User(email=email, name=f"{p.name} {k + 1}", password=password_hash))
+                users.append(User(email=email, name=f"{p.name} {k + 1}", password=password_hash, date_joined=p.created_at))
         User.objects.bulk_create(users, ignore_conflicts=True)
         by_email = {u.email: u for u in User.objects.filter(email__endswith=f"@{spec.domain}")}
         for idx, p in enumerate(partners):
@@ -173,7 +186,9 @@ def seed(*, log=print) -> list[tuple[Tenant, bool]]:
     results = [seed_tenant(spec, password_hash=password_hash, log=log) for spec in TENANTS]
     # A reseller who works with both vendors (exercises the tenant picker).
     reseller, _ = User.objects.get_or_create(
-        email="reseller@multi.example", defaults={"name": "Reseller (both vendors)", "password": password_hash}
+        email="reseller@multi.example",
+        defaults={"name": "Reseller (both vendors)", "password": password_hash,
+                  "date_joined": timezone.now() - dt.timedelta(days=FOUNDED_DAYS_AGO)},
     )
     for tenant, _created in results:
         with tenant_scope(tenant):

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from enablement import uploads
+from enablement import media, uploads
 from enablement.audiences import assignment_outside_audience
 from enablement.models import (
     Asset,
@@ -97,6 +97,7 @@ def asset_create(
         raise ValidationError({"external_id": "Another asset already uses this external id."})
     doc_checked = uploads.validate_upload(document_file, kind=uploads.DOCUMENT, name=document_name) if document_file else None
     video_checked = uploads.validate_upload(video_file, kind=uploads.VIDEO) if video_file else None
+    _measure_duration(asset, video_checked)
     version = _new_version(tenant=tenant, asset=asset, checked=doc_checked, number=1, note=note, actor=actor)
     # Files are stored first and removed again if the transaction (commit included) fails.
     with (
@@ -114,6 +115,17 @@ def asset_create(
             version.file.name = doc_name
             version.save(force_insert=True)
     return asset
+
+
+def _measure_duration(asset: Asset, checked) -> None:
+    """An uploaded video's duration is read from the file by the server (``enablement.media``)
+    and replaces any typed-in value; unreadable: the duration stays as given (0 = unknown, the
+    training cannot complete until a manager sets it)."""
+    if checked is None:
+        return
+    seconds = media.video_duration_seconds(checked.file)
+    if seconds:
+        asset.duration_seconds = seconds
 
 
 class _nothing_stored:
@@ -155,12 +167,14 @@ def asset_update(
         fields["external_id"] = fields["external_id"].strip()
         if Asset.objects.filter(tenant=tenant, external_id=fields["external_id"]).exclude(pk=asset.pk).exists():
             raise ValidationError({"external_id": "Another asset already uses this external id."})
-    audited = [n for n in fields if n in ("title", "status", "kind", "external_id", "team", "completion_threshold")]
+    audited = [n for n in fields if n in ("title", "status", "kind", "external_id", "team", "completion_threshold",
+                                          "duration_seconds")]
     before = summary(asset, audited)
     for name, value in fields.items():
         setattr(asset, name, value)
     asset.full_clean(exclude=["tenant", "video_file", "created_by"], validate_constraints=False)
     video_checked = uploads.validate_upload(video_file, kind=uploads.VIDEO) if video_file else None
+    _measure_duration(asset, video_checked)
     old_video = asset.video_file.name if (video_checked or clear_video_file) else ""
     with _maybe_stored(asset, video_checked) as video_name, transaction.atomic():
         if video_name:

@@ -174,7 +174,6 @@ def training_progress_record(
     played_segments,
     position: float | None,
     play_session: str,
-    client_duration: float | None = None,
     session_key: str = "",
 ) -> dict[str, Any]:
     """One player heartbeat: credit what was played within the play session, log the training verbs.
@@ -188,16 +187,17 @@ def training_progress_record(
       carrying the merged union of everything credited to this user, its length (``seconds``) and
       the watched share (``progress``, percent);
     * ``training.completed`` exactly once, when the credited watched share (not the position)
-      reaches the asset's threshold: this server alone decides it.
+      reaches the asset's threshold: this server alone decides it. The share is measured against
+      the asset's ``duration_seconds`` (read from the uploaded file, ``enablement.media``, or set by
+      a manager), never a duration the player reports: a training whose duration is unknown (0)
+      records what was played but cannot complete (``duration_unknown`` in the answer).
     """
     from enablement.selectors.catalog import training_state
 
     session = _play_session_for(tenant=tenant, user=user, asset=asset, token=play_session)
     token = play_session_token(session)
     state = training_state(tenant=tenant, user=user, asset=asset)
-    duration = float(asset.duration_seconds or 0)
-    if duration <= 0 and client_duration:  # unknown duration: trust the player once, bounded
-        duration = max(1.0, min(float(client_duration), 24 * 3600.0))
+    duration = float(asset.duration_seconds or 0)  # 0: unknown — no share, no completion
     existing = ActivityEvent.objects.filter(tenant=tenant, source=EventSource.PORTAL, event_id=event_id).first()
     if existing is not None:  # a retried heartbeat: stored once, answer with the current state
         return {
@@ -206,6 +206,7 @@ def training_progress_record(
             "duplicate": True,
             "deferred": 0.0,
             "session": token,
+            "duration_unknown": duration <= 0,
         }
     now = clock()
     known = segments_merge(state.segments, duration=duration)
@@ -235,7 +236,7 @@ def training_progress_record(
         extra["deferred"] = round(credit.deferred, 2)
     activity_record(**common, verb=Verb.TRAINING_PROGRESSED, event_id=event_id, extra=extra, **figures)
     completed = state.completed
-    if not completed and share * 100 >= asset.completion_threshold:
+    if not completed and duration > 0 and share * 100 >= asset.completion_threshold:
         activity_record(
             **common,
             verb=Verb.TRAINING_COMPLETED,
@@ -250,4 +251,5 @@ def training_progress_record(
         "duplicate": False,
         "deferred": round(credit.deferred, 2),
         "session": token,
+        "duration_unknown": duration <= 0,
     }

@@ -238,7 +238,8 @@ def asset_media(request, tenant_slug: str, asset_id: int):
 @require_POST
 @never_cache
 def training_progress(request, tenant_slug: str, asset_id: int):
-    """Player heartbeat: ``{event_id, session, played_segments, position, seconds, duration}`` (JSON).
+    """Player heartbeat: ``{event_id, session, played_segments, position}`` (JSON; a ``duration``
+    the player reports is ignored: the server's duration of the asset decides).
 
     ``session`` is the signed play-session token the training page was rendered with; only time
     played within that session's budget is credited (``enablement.services.training``)."""
@@ -257,11 +258,8 @@ def training_progress(request, tenant_slug: str, asset_id: int):
         return HttpResponseBadRequest("played_segments must be a list")
     try:
         position = float(payload.get("position") or 0)
-        client_duration = float(payload.get("duration") or 0) or None
     except (TypeError, ValueError):
         return HttpResponseBadRequest("position must be a number")
-    if client_duration is not None and client_duration != client_duration:  # NaN
-        client_duration = None
     token = payload.get("session")
     if not isinstance(token, str) or not token:
         return HttpResponseBadRequest("session (the play session token of the page) is required")
@@ -275,7 +273,6 @@ def training_progress(request, tenant_slug: str, asset_id: int):
             played_segments=segments,
             position=position,
             play_session=token,
-            client_duration=client_duration,
             session_key=request.session.session_key or "",
         )
     except PlaySessionInvalid:

@@ -190,15 +190,16 @@ def kpi_cards(
 
 def _live_cards(*, tenant, cards: list[KpiCard], filters: DashboardFilters) -> None:
     """Recompute the cards the filter bar changes, from the facts (a fixed number of queries per
-    definition, none per partner). Pairs of the completion rate are filtered by the tier and
-    segment they were targeted with, as the tier table does."""
+    definition, none per partner). The tier/segment filter applies as each period had it: pairs of
+    the completion rate by the tier and segment they were targeted with (as the tier table does),
+    partners by their tier and segment in the period (``kpis.targeting.PartnerHistory``)."""
     stale = [c for c in cards if filters.has_partner_filters or filters.period != c.definition.period]
     if not stale:
         return
     ctx = metrics.new_context(tenant)
+    # Tier and segment are matched inside the metrics, against what each partner (or pair) had in
+    # the period computed — frozen for closed periods — not against today's values.
     people = set(Partner.objects.filter(filters.partner_q(dims=False), tenant=tenant).values_list("id", flat=True))
-    everyone = {p["id"] for p in ctx.partners if (not filters.tier_id or p["tier_id"] == filters.tier_id)
-                and (not filters.segment or p["segment"] == filters.segment)} & people
     start, end, today = filters.start, filters.end, filters.today
     partial = start <= today < end
     elapsed = elapsed_days(start, end, today)
@@ -209,15 +210,13 @@ def _live_cards(*, tenant, cards: list[KpiCard], filters: DashboardFilters) -> N
         prev_start, prev_end = filters.prev_start, filters.prev_end
     for card in stale:
         definition = card.definition
-        ids = everyone
-        if definition.metric == Metric.ENABLEMENT_COMPLETION_RATE:
-            ids = people
-            if (filters.tier_id and not definition.tier_id) or (filters.segment and not definition.segment):
-                definition = KpiDefinition(
-                    tenant=tenant, metric=definition.metric, period=definition.period, target=definition.target,
-                    tier_id=definition.tier_id or filters.tier_id, segment=definition.segment or filters.segment,
-                    direction=definition.direction, warning_band=definition.warning_band,
-                )
+        ids = people
+        if (filters.tier_id and not definition.tier_id) or (filters.segment and not definition.segment):
+            definition = KpiDefinition(
+                tenant=tenant, metric=definition.metric, period=definition.period, target=definition.target,
+                tier_id=definition.tier_id or filters.tier_id, segment=definition.segment or filters.segment,
+                direction=definition.direction, warning_band=definition.warning_band,
+            )
         now, _ = metrics.metric_values(tenant, definition, start, end, ctx=ctx, partner_ids=ids)
         before, _ = metrics.metric_values(tenant, definition, prev_start, prev_end, ctx=ctx, partner_ids=ids)
         in_force, _ = metrics.target_in_force(card.definition, ctx.targets, start)

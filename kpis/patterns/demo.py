@@ -29,9 +29,14 @@ from partners.models import Membership, Partner, Role, SupportActivity
 logger = logging.getLogger(__name__)
 
 MASTERCLASS_ID = "deal-registration-masterclass"
+DEMO_WINDOW_DAYS = 180
 MASTERCLASS_TITLE = {"ja": "案件登録マスタークラス", "en": "Deal registration masterclass"}
 def _aware(day: dt.date, hour: int, tz) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time(hour, 0)), tz)
+
+
+def _local_day(value: dt.datetime, tz) -> dt.date:
+    return timezone.localtime(value, tz).date()
 
 
 def _training_events(tenant, asset: Asset, partner: Partner, user_id, start: dt.datetime) -> list[ActivityEvent]:
@@ -65,11 +70,15 @@ def plant(tenant, *, log=print) -> bool:
         masterclass = Asset.objects.create(
             tenant=tenant, kind=AssetKind.TRAINING, external_id=MASTERCLASS_ID, title=MASTERCLASS_TITLE[lang],
             description="", language=lang, status=AssetStatus.PUBLISHED, duration_seconds=1800,
-            published_at=timezone.now() - dt.timedelta(days=500), category="sales",
+            created_at=timezone.now() - dt.timedelta(days=500), published_at=timezone.now() - dt.timedelta(days=500),
+            category="sales",
         )
     document = (
         Asset.objects.filter(tenant=tenant, kind=AssetKind.DOCUMENT, status=AssetStatus.PUBLISHED).order_by("pk").first()
     )
+    # No event before its asset existed: the first day each planted asset may be used on.
+    usable_from = {a.pk: _local_day(max(a.created_at, a.published_at or a.created_at), tz) + dt.timedelta(days=1)
+                   for a in (masterclass, document) if a is not None}
     users: dict[int, int] = {}
     demo_partner_ids: set[int] = set()
     for m in Membership.objects.filter(tenant=tenant, role=Role.PARTNER_USER).order_by("pk").values(
@@ -80,7 +89,7 @@ def plant(tenant, *, log=print) -> bool:
             demo_partner_ids.add(m["partner_id"])  # the demo login keeps a visible gap to the pattern
 
     with timezone.override(tz):
-        cohorts = partner_cohorts(tenant=tenant, as_of=today)
+        cohorts = partner_cohorts(tenant=tenant, as_of=today, window_days=DEMO_WINDOW_DAYS)
     top = sorted(cohorts.top, key=lambda r: r.partner.external_id)
     others = sorted(cohorts.non_top, key=lambda r: r.partner.external_id)
     rng.shuffle(top)
@@ -91,11 +100,13 @@ def plant(tenant, *, log=print) -> bool:
     for i, row in enumerate(top):
         p, first_win = row.partner, row.first_win_on or today
         if i < n_master_top:
-            day = max(p.joined_on + dt.timedelta(days=1), first_win - dt.timedelta(days=rng.randint(21, 56)))
+            day = max(p.joined_on + dt.timedelta(days=1), first_win - dt.timedelta(days=rng.randint(21, 56)),
+                      usable_from[masterclass.pk])
             if day < first_win:
                 events += _training_events(tenant, masterclass, p, users.get(p.pk), _aware(day, 14, tz))
         if document is not None and rng.random() < 0.7:
-            day = max(p.joined_on + dt.timedelta(days=1), first_win - dt.timedelta(days=rng.randint(63, 84)))
+            day = max(p.joined_on + dt.timedelta(days=1), first_win - dt.timedelta(days=rng.randint(63, 84)),
+                      usable_from[document.pk])
             if day < first_win:
                 events.append(ActivityEvent(
                     tenant=tenant, partner=p, user_id=users.get(p.pk), asset=document, verb="document.viewed",
@@ -110,12 +121,15 @@ def plant(tenant, *, log=print) -> bool:
         p = row.partner
         if i < round(0.15 * len(others)):
             day = today - dt.timedelta(days=rng.randint(5, window_days))
-            events += _training_events(tenant, masterclass, p, users.get(p.pk), _aware(max(day, p.joined_on), 15, tz))
+            day = max(day, p.joined_on, usable_from[masterclass.pk])
+            if day < today:
+                events += _training_events(tenant, masterclass, p, users.get(p.pk), _aware(day, 15, tz))
         if document is not None and rng.random() < 0.2:
-            day = today - dt.timedelta(days=rng.randint(5, window_days))
-            events.append(ActivityEvent(
-                tenant=tenant, partner=p, user_id=users.get(p.pk), asset=document, verb="document.viewed",
-                occurred_at=_aware(max(day, p.joined_on), 11, tz), source=EventSource.IMPORT, event_id=f"demo-deck-{p.external_id}"))
+            day = max(today - dt.timedelta(days=rng.randint(5, window_days)), p.joined_on, usable_from[document.pk])
+            if day < today:
+                events.append(ActivityEvent(
+                    tenant=tenant, partner=p, user_id=users.get(p.pk), asset=document, verb="document.viewed",
+                    occurred_at=_aware(day, 11, tz), source=EventSource.IMPORT, event_id=f"demo-deck-{p.external_id}"))
         if rng.random() < 0.3:
             activities.append(SupportActivity(tenant=tenant, partner=p, manager=p.manager, kind="co_selling",
                                               occurred_on=today - dt.timedelta(days=rng.randint(5, window_days)),
@@ -135,7 +149,8 @@ def mine(tenant, *, log=print) -> bool:
         # The rollup has not run (kpis.demo skipped or failed): roll up now so the mining has states.
         rollup_tenant(tenant, full=True)
     with timezone.override(tenant.zoneinfo), translation.override(tenant.default_language):
-        run = mine_patterns(tenant=tenant)
+        # The demo's activity log covers about six months: mine the same six months.
+        run = mine_patterns(tenant=tenant, window_days=DEMO_WINDOW_DAYS)
         path = playbook_create_from_run(tenant=tenant, run=run, actor=None) if run.status == run.Status.OK else None
     first = run.items.select_related("asset", "path").order_by("rank").first()
     log(f"  {tenant.slug}: patterns {run.get_status_display()} — {run.top_n} top vs {run.other_n} others; "

@@ -2,7 +2,12 @@
 
 For every asset, learning path and support-activity kind: the share of top partners that
 consumed it BEFORE their first win in the window, against the share of the other partners
-that consumed it before the window end. Lift = share_top / share_other (a risk ratio) with a
+that consumed it before the window end — each share taken only over the partners for whom the
+item EXISTED before that cutoff (an asset from its ``published_at``, else its ``created_at``; a
+learning path once it and all its assets existed; support activities always). A top partner
+whose first win came before an asset was published could not have used it, and is left out of
+that asset's shares instead of counting as "did not use it". With fewer than ``MIN_SAMPLE``
+such partners on either side the item is "too early to tell": no lift is stored. Lift = share_top / share_other (a risk ratio) with a
 95% confidence interval by the Katz log method; when a cell is 0 (or a share is 1) 0.5 is
 added to every cell (Haldane–Anscombe continuity correction) for the lift and its interval.
 
@@ -26,9 +31,9 @@ from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from enablement.models import Asset, AssetStatus, LearningPathItem
+from enablement.models import Asset, AssetStatus, LearningPath, LearningPathItem
 from kpis.models import PartnerAssetState
-from kpis.patterns.models import OutcomeMetric, PatternItem, PatternItemType, PatternRun
+from kpis.patterns.models import MIN_SAMPLE, OutcomeMetric, PatternItem, PatternItemType, PatternRun
 from kpis.patterns.selectors import DEFAULT_TOP_SHARE, DEFAULT_WINDOW_DAYS, consumed_at, partner_cohorts
 from partners.models import SupportActivity, Tenant, User
 
@@ -68,6 +73,11 @@ class _Item:
     # partner id → date of first consumption (tenant-local)
     first: dict[int, dt.date] = field(default_factory=dict)
     first_at: dict[int, dt.datetime] = field(default_factory=dict)
+    # the tenant-local day the item came to exist (None: always)
+    since: dt.date | None = None
+
+    def existed_before(self, cutoff: dt.date) -> bool:
+        return self.since is None or self.since < cutoff
 
 
 def _local(value: dt.datetime, tz) -> dt.date:
@@ -121,9 +131,17 @@ def mine_patterns(
     items: dict[tuple, _Item] = {}
 
     # Assets: first consumption per (partner, asset) from the rollup's PartnerAssetState.
-    kinds = dict(
-        Asset.objects.filter(tenant=tenant).exclude(status=AssetStatus.DRAFT).values_list("id", "kind")
-    )
+    # When the log began (the tenant's first recorded use of anything): before it nobody could be
+    # seen using an asset, so an asset "exists" for the comparison only from then on.
+    log_began = PartnerAssetState.objects.filter(tenant=tenant).aggregate(m=Min("first_activity_at"))["m"]
+    kinds: dict[int, str] = {}
+    asset_since: dict[int, dt.date] = {}
+    for aid, kind, published_at, created_at in (
+        Asset.objects.filter(tenant=tenant).exclude(status=AssetStatus.DRAFT)
+        .values_list("id", "kind", "published_at", "created_at")
+    ):
+        kinds[aid] = kind
+        asset_since[aid] = _local(max(published_at or created_at, log_began or created_at), tz)
     asset_first: dict[tuple[int, int], dt.datetime] = {}
     for state in PartnerAssetState.objects.filter(
         tenant=tenant, partner_id__in=partner_ids, asset_id__in=list(kinds)
@@ -133,7 +151,9 @@ def mine_patterns(
             continue
         asset_first[(state.partner_id, state.asset_id)] = at
         key = ("asset", state.asset_id)
-        item = items.setdefault(key, _Item(key=key, item_type=PatternItemType.ASSET, asset_id=state.asset_id))
+        item = items.setdefault(
+            key, _Item(key=key, item_type=PatternItemType.ASSET, asset_id=state.asset_id, since=asset_since[state.asset_id])
+        )
         item.first[state.partner_id] = _local(at, tz)
         item.first_at[state.partner_id] = at
 
@@ -143,17 +163,24 @@ def mine_patterns(
         "path_id", "asset_id"
     ):
         path_assets.setdefault(path_id, []).append(asset_id)
+    path_created = dict(LearningPath.objects.filter(tenant=tenant, pk__in=list(path_assets)).values_list("pk", "created_at"))
     for path_id, asset_ids in path_assets.items():
         key = ("path", path_id)
+        if any(a not in asset_since for a in asset_ids):
+            continue  # a draft item: the path cannot be consumed as a whole
+        since = max([_local(path_created[path_id], tz), *(asset_since[a] for a in asset_ids)])
         for pid in partner_ids:
             times = [asset_first.get((pid, a)) for a in asset_ids]
             if times and all(times):
                 at = max(times)  # type: ignore[type-var]
-                item = items.setdefault(key, _Item(key=key, item_type=PatternItemType.LEARNING_PATH, path_id=path_id))
+                item = items.setdefault(
+                    key, _Item(key=key, item_type=PatternItemType.LEARNING_PATH, path_id=path_id, since=since)
+                )
                 item.first[pid] = _local(at, tz)
                 item.first_at[pid] = at
 
-    # Support-activity kinds: the first activity of each kind per partner (one GROUP BY).
+    # Support-activity kinds: the first activity of each kind per partner (one GROUP BY); a kind
+    # "exists" from the first day anyone logged one.
     for r in (
         SupportActivity.objects.filter(tenant=tenant, partner_id__in=partner_ids)
         .values("partner_id", "kind")
@@ -161,8 +188,9 @@ def mine_patterns(
     ):
         key = ("kind", r["kind"])
         item = items.setdefault(
-            key, _Item(key=key, item_type=PatternItemType.SUPPORT_ACTIVITY_KIND, activity_kind=r["kind"])
+            key, _Item(key=key, item_type=PatternItemType.SUPPORT_ACTIVITY_KIND, activity_kind=r["kind"], since=r["first"])
         )
+        item.since = min(item.since, r["first"]) if item.since else r["first"]
         item.first[r["partner_id"]] = r["first"]
         item.first_at[r["partner_id"]] = timezone.make_aware(dt.datetime.combine(r["first"], dt.time(12)), tz)
 
@@ -175,15 +203,19 @@ def mine_patterns(
         for rank, (_at, key) in enumerate(before, start=1):
             ranks.setdefault(key, []).append(rank)
 
-    n1, n2 = len(top_ids), len(other_ids)
     rows = []
     for item in items.values():
-        top_before = [pid for pid in top_ids if pid in item.first and item.first[pid] < cutoff[pid]]
-        other_before = [pid for pid in other_ids if pid in item.first and item.first[pid] < cutoff[pid]]
+        # Only the partners for whom the item existed before their cutoff can have used it before it.
+        top_eligible = [pid for pid in top_ids if item.existed_before(cutoff[pid])]
+        other_eligible = [pid for pid in other_ids if item.existed_before(cutoff[pid])]
+        n1, n2 = len(top_eligible), len(other_eligible)
+        top_before = [pid for pid in top_eligible if pid in item.first and item.first[pid] < cutoff[pid]]
+        other_before = [pid for pid in other_eligible if pid in item.first and item.first[pid] < cutoff[pid]]
         a, c = len(top_before), len(other_before)
         if a == 0 and c == 0:
             continue
-        lift, low, high = risk_ratio_ci(a, n1, c, n2)
+        too_early = n1 < MIN_SAMPLE or n2 < MIN_SAMPLE
+        lift, low, high = (None, None, None) if too_early else risk_ratio_ci(a, n1, c, n2)
         days = [(item.first[pid] - joined[pid]).days for pid in top_before if joined.get(pid)]
         rows.append(
             PatternItem(
@@ -197,8 +229,8 @@ def mine_patterns(
                 top_n=n1,
                 other_count=c,
                 other_n=n2,
-                share_top=a / n1,
-                share_other=c / n2,
+                share_top=a / n1 if n1 else 0.0,
+                share_other=c / n2 if n2 else 0.0,
                 lift=lift,
                 ci_low=low,
                 ci_high=high,
@@ -206,8 +238,12 @@ def mine_patterns(
                 typical_order=statistics.median(ranks[item.key]) if item.key in ranks else None,
             )
         )
-    # Ranking: items whose whole interval is above 1 first, then by lift (effect size), then top share.
-    rows.sort(key=lambda r: (not (r.ci_low or 0) > 1, -(r.lift or 0), -r.share_top, r.item_type, r.asset_id or 0))
+    # Ranking: items whose whole interval is above 1 first, then by lift (effect size), then top
+    # share; items too early to tell last.
+    rows.sort(key=lambda r: (
+        r.too_early, not (r.ci_low or 0) > 1, -(r.lift or 0), -r.share_top, r.item_type, r.asset_id or 0, r.path_id or 0,
+        r.activity_kind,
+    ))
     for rank, row in enumerate(rows, start=1):
         row.rank = rank
     PatternItem.objects.bulk_create(rows, batch_size=500)
@@ -220,6 +256,6 @@ def mine_patterns(
     )
     if old:
         PatternRun.objects.filter(tenant=tenant, id__in=old).delete()
-    logger.info("success patterns for %s: %d items, %d top / %d others", tenant.slug, len(rows), n1, n2)
+    logger.info("success patterns for %s: %d items, %d top / %d others", tenant.slug, len(rows), len(top_ids), len(other_ids))
     return run
 

@@ -50,6 +50,11 @@ class PatternRun(TenantOwnedModel):
         return f"{self.window_start}–{self.window_end} ({self.get_status_display()})"
 
 
+# Below this many partners on either side (top partners / the others) for whom the item existed
+# before their cutoff, an item shows "too early to tell" instead of a lift (docs/kpis.md).
+MIN_SAMPLE = 5
+
+
 class PatternItemType(models.TextChoices):
     ASSET = "asset", _("Asset")
     LEARNING_PATH = "learning_path", _("Learning path")
@@ -57,7 +62,8 @@ class PatternItemType(models.TextChoices):
 
 
 class PatternItem(TenantOwnedModel):
-    """Share of top partners vs other partners that consumed an item before their first win."""
+    """Share of top partners vs other partners that consumed an item before their first win, over
+    the partners for whom the item existed before their cutoff (``top_n`` / ``other_n``)."""
 
     run = models.ForeignKey(PatternRun, on_delete=models.CASCADE, related_name="items")
     rank = models.PositiveIntegerField(_("rank"), default=0)
@@ -88,8 +94,17 @@ class PatternItem(TenantOwnedModel):
         return f"{self.label} ×{self.lift}"
 
     @property
+    def too_early(self) -> bool:
+        """Too few partners for whom the item existed before their cutoff to judge a lift."""
+        return self.top_n < MIN_SAMPLE or self.other_n < MIN_SAMPLE
+
+    @property
     def significant(self) -> bool:
-        return self.ci_low is not None and self.ci_low > 1
+        return not self.too_early and self.ci_low is not None and self.ci_low > 1
+
+    @property
+    def less_common_in_top(self) -> bool:
+        return not self.too_early and self.ci_high is not None and self.ci_high < 1
 
     @property
     def label(self) -> str:

@@ -217,6 +217,10 @@ def _states(*, tenant: Tenant, partner_ids, asset_ids) -> list[PartnerAssetState
 # --- Adoption: before / after the playbook was assigned ------------------------------------------------
 
 
+ADOPTION_MIN_DAYS = 7  # a full week after the assignment day before anything is compared
+ADOPTION_MAX_DAYS = 56  # at most 8 weeks on each side
+
+
 @dataclass
 class AdoptionRow:
     partner: Partner
@@ -224,11 +228,11 @@ class AdoptionRow:
     items_total: int
     done_before: int
     done_after: int
-    events_per_week_before: float
-    events_per_week_after: float
-    deals_before: int
-    deals_after: int
-    days: int
+    events_per_week_before: float | None
+    events_per_week_after: float | None
+    deals_before: int | None
+    deals_after: int | None
+    days: int  # the length of each window in days (0 while measuring)
 
     @property
     def done(self) -> int:
@@ -238,11 +242,28 @@ class AdoptionRow:
     def done_pct(self) -> int:
         return round(100 * self.done / self.items_total) if self.items_total else 0
 
+    @property
+    def measuring(self) -> bool:
+        """The first full week after the assignment is not over: nothing to compare yet."""
+        return self.days == 0
+
+
+def adoption_window(assigned_on: dt.date, today: dt.date) -> int:
+    """Days in each of the two equal windows around an assignment day: whole weeks of complete days
+    after it (the assignment day itself, half before and half after, and today, not over, are left
+    out), at most 8 weeks; 0 until a full week has passed."""
+    complete = (today - assigned_on).days - 1  # assigned_on + 1 … today − 1
+    if complete < ADOPTION_MIN_DAYS:
+        return 0
+    return min(ADOPTION_MAX_DAYS, complete // 7 * 7)
+
 
 def playbook_adoption(*, tenant: Tenant, path: LearningPath | None, today: dt.date | None = None) -> list[AdoptionRow]:
     """For partners assigned the playbook (source ``playbook``): completion of its items, activity
-    events per week (DailyActivityFact) and deals registered, in equal windows before and after the
-    assignment date (at most 8 weeks each). Queries: one per distinct assignment day, not per partner."""
+    events per week (DailyActivityFact) and deals registered, in equal windows of whole weeks before
+    and after the assignment day (at most 8 weeks each). The after-window starts the day after the
+    assignment; until a full week of it is over, the row is *measuring* and compares nothing.
+    Queries: one per distinct assignment day, not per partner."""
     items = playbook_items(tenant=tenant, path=path)
     if not items:
         return []
@@ -274,26 +295,31 @@ def playbook_adoption(*, tenant: Tenant, path: LearningPath | None, today: dt.da
     deals: dict[int, tuple[int, int]] = {}
     spans: dict[dt.date, int] = {}
     for day, pids in by_day.items():
-        span = max(1, min(56, (today - day).days + 1))
-        spans[day] = span
-        before_start = day - dt.timedelta(days=span)
-        after_end = day + dt.timedelta(days=span - 1)
+        span = spans[day] = adoption_window(day, today)
+        if not span:
+            continue
+        before_start, before_end = day - dt.timedelta(days=span), day - dt.timedelta(days=1)
+        after_start, after_end = day + dt.timedelta(days=1), day + dt.timedelta(days=span)
         for r in (
             DailyActivityFact.objects.filter(tenant=tenant, partner_id__in=pids, day__gte=before_start, day__lte=after_end)
             .values("partner_id")
             .annotate(
-                before=Sum("event_count", filter=Q(day__lt=day), default=0),
-                after=Sum("event_count", filter=Q(day__gte=day), default=0),
+                before=Sum("event_count", filter=Q(day__lte=before_end), default=0),
+                after=Sum("event_count", filter=Q(day__gte=after_start), default=0),
             )
         ):
             events[r["partner_id"]] = (r["before"], r["after"])
-        start_dt = timezone.make_aware(dt.datetime.combine(before_start, dt.time.min), tz)
-        mid_dt = timezone.make_aware(dt.datetime.combine(day, dt.time.min), tz)
-        end_dt = timezone.make_aware(dt.datetime.combine(after_end + dt.timedelta(days=1), dt.time.min), tz)
+
+        def at(d: dt.date) -> dt.datetime:
+            return timezone.make_aware(dt.datetime.combine(d, dt.time.min), tz)
+
         for r in (
-            Deal.objects.filter(tenant=tenant, partner_id__in=pids, created_at__gte=start_dt, created_at__lt=end_dt)
+            Deal.objects.filter(tenant=tenant, partner_id__in=pids, created_at__gte=at(before_start), created_at__lt=at(after_end + dt.timedelta(days=1)))
             .values("partner_id")
-            .annotate(before=Count("id", filter=Q(created_at__lt=mid_dt)), after=Count("id", filter=Q(created_at__gte=mid_dt)))
+            .annotate(
+                before=Count("id", filter=Q(created_at__lt=at(day))),
+                after=Count("id", filter=Q(created_at__gte=at(after_start))),
+            )
         ):
             deals[r["partner_id"]] = (r["before"], r["after"])
     rows = []
@@ -301,24 +327,20 @@ def playbook_adoption(*, tenant: Tenant, path: LearningPath | None, today: dt.da
         if pid not in partners:
             continue
         span = spans[day]
+        dates = done.get(pid, [])
+        common = {
+            "partner": partners[pid], "assigned_on": day, "items_total": len(items),
+            "done_before": sum(1 for d in dates if d < day), "done_after": sum(1 for d in dates if d >= day), "days": span,
+        }
+        if not span:
+            rows.append(AdoptionRow(**common, events_per_week_before=None, events_per_week_after=None,
+                                    deals_before=None, deals_after=None))
+            continue
         weeks = span / 7
         ev_b, ev_a = events.get(pid, (0, 0))
         de_b, de_a = deals.get(pid, (0, 0))
-        dates = done.get(pid, [])
-        rows.append(
-            AdoptionRow(
-                partner=partners[pid],
-                assigned_on=day,
-                items_total=len(items),
-                done_before=sum(1 for d in dates if d < day),
-                done_after=sum(1 for d in dates if d >= day),
-                events_per_week_before=round(ev_b / weeks, 1),
-                events_per_week_after=round(ev_a / weeks, 1),
-                deals_before=de_b,
-                deals_after=de_a,
-                days=span,
-            )
-        )
+        rows.append(AdoptionRow(**common, events_per_week_before=round(ev_b / weeks, 1),
+                                events_per_week_after=round(ev_a / weeks, 1), deals_before=de_b, deals_after=de_a))
     rows.sort(key=lambda r: (-r.done_pct, r.partner.name))
     return rows
 
@@ -386,7 +408,7 @@ def _reason(asset: Asset, stat: PatternItem | None, started: bool, *, for_manage
         you = _("you have started it but not finished it") if started else _("you have not started it")
     else:
         you = _("you have not opened it yet")
-    if stat is None or not stat.top_n:
+    if stat is None or not stat.top_n or stat.too_early:
         return _("Part of the success playbook; %(you)s.") % {"you": you}
     pct = round(100 * stat.share_top)
     if asset.kind == AssetKind.TRAINING:

@@ -25,7 +25,7 @@ from kpis import jobs
 from kpis.patterns import selectors as sel
 from kpis.patterns import services as svc
 from kpis.patterns.mining import mine_patterns
-from kpis.patterns.models import OutcomeMetric, PatternItemType
+from kpis.patterns.models import MIN_SAMPLE, OutcomeMetric, PatternItemType
 from partners.models import CohortOverride, Partner
 from partners.permissions import manager_required, partner_user_required
 from partners.tenancy import get_for_tenant
@@ -48,15 +48,17 @@ def _page_url(request, days: int, share: float, metric: str) -> str:
 def patterns(request, tenant_slug: str):
     tenant = request.tenant
     days, share, metric = _params(request.GET)
-    cohorts = sel.partner_cohorts(tenant=tenant, window_days=days, top_share=share, metric=metric)
     run = sel.latest_run(tenant=tenant)
+    if run is not None and "window_days" not in request.GET:  # open on the latest run's own parameters
+        days, share, metric = sel.clean_params((run.window_end - run.window_start).days + 1, run.top_share, run.metric)
+    cohorts = sel.partner_cohorts(tenant=tenant, window_days=days, top_share=share, metric=metric)
     items = sel.lift_table(tenant=tenant, run=run)
     playbook = sel.current_playbook(tenant=tenant)
     pb_items = sel.playbook_items(tenant=tenant, path=playbook)
     in_playbook = {i.asset_id for i in pb_items}
     addable = [
         i.asset for i in items
-        if i.item_type == PatternItemType.ASSET and i.asset_id not in in_playbook and (i.lift or 0) > 1
+        if i.item_type == PatternItemType.ASSET and i.asset_id not in in_playbook and not i.too_early and (i.lift or 0) > 1
     ]
     ctx = {
         "window_days": days,
@@ -68,6 +70,7 @@ def patterns(request, tenant_slug: str):
         "run": run,
         "items": items,
         "significant_count": sum(1 for i in items if i.significant),
+        "min_sample": MIN_SAMPLE,
         "playbook": playbook,
         "playbook_items": pb_items,
         "addable": addable,

@@ -3,7 +3,7 @@
 A partner user logs in through the login form, plays a training to completion, downloads a
 document, searches the FAQ and answers "did this solve your problem?", then sees the progress
 on the portal home. The training video is a real 6-second WebM generated for the test with the
-ffmpeg binary shipped by the ``imageio-ffmpeg`` package (a dev dependency); it is played for real
+ffmpeg binary shipped by the ``imageio-ffmpeg`` package (a dependency); it is played for real
 (muted, at 2x speed), so the player's timeupdate/pause/ended handlers report genuine played
 segments. Screenshots go to artifacts/screenshots/portal_*.png.
 """
@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def make_webm(seconds: int = 6) -> bytes:
-    import imageio_ffmpeg  # dev dependency: ships an ffmpeg binary
+    import imageio_ffmpeg  # ships an ffmpeg binary
     cmd = [
         imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-f", "lavfi",
         "-i", f"testsrc=duration={seconds}:size=320x180:rate=15", "-c:v", "libvpx", "-b:v", "200k",

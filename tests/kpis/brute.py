@@ -138,8 +138,10 @@ def cell(num, den, *, percent=True):
 
 
 def kpi(metric, *, events, partners, assets, pairs, supports, start, end, zone):
-    """(overall, {partner_id: cell}). partners: {id: (status, joined_on)}; assets: {id: (kind, published)};
-    pairs: [(partner, asset, due_on, required)]; supports: [(partner, date)]."""
+    """(overall, {partner_id: cell}). partners: {id: (status, joined_on)} as they were in the period;
+    assets: {id: (kind, published)}; pairs: [(partner, asset, due_on, required)]; supports:
+    [(partner, date)]. A partner counts for a period only if it had joined by the period's end."""
+    partners = {p: v for p, v in partners.items() if v[1] <= end}
     start_utc = dt.datetime.combine(start, dt.time.min, tzinfo=zone)
     end_utc = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
     kinds = {a: k for a, (k, _) in assets.items()}
@@ -177,6 +179,9 @@ def kpi(metric, *, events, partners, assets, pairs, supports, start, end, zone):
     if metric == "document_downloads":
         per = {p: cell(sum(1 for e in in_period if e.verb == "document.downloaded" and e.partner_id == p), 1, percent=False) for p in pids}
         return cell(sum(1 for e in in_period if e.verb == "document.downloaded"), 1, percent=False), per
+    if metric == "document_views":
+        per = {p: cell(sum(1 for e in in_period if e.verb == "document.viewed" and e.partner_id == p), 1, percent=False) for p in pids}
+        return cell(sum(1 for e in in_period if e.verb == "document.viewed"), 1, percent=False), per
     if metric == "faq_unresolved_rate":
         searches = [e for e in in_period if e.verb == "faq.searched"]
         per = {}

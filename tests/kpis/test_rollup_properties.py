@@ -74,6 +74,7 @@ class World:
     one KPI definition per metric (+ weekly, quarterly, tier- and segment-filtered ones)."""
 
     def __init__(self, tz: str = "Asia/Tokyo"):
+        self.was: dict[int, tuple] = {}  # partner → (tier, segment) before a move today (closed periods keep it)
         self.tenant = f.TenantFactory(time_zone=tz)
         self.zone = self.tenant.zoneinfo
         with scope(tenant=self.tenant.pk):
@@ -204,12 +205,14 @@ class World:
         assets = {a.pk: (a.kind, a.status == "published") for a in self.assets}
         results = {}
         for d in self.definitions:
-            partners = {
-                p.pk: (p.status, p.joined_on)
-                for p in self.partners
-                if (d.tier_id is None or p.tier_id == d.tier_id) and (not d.segment or p.segment == d.segment)
-            }
             for start, end in recent_periods(d.period, TODAY, 1):
+                # each partner as it was in the period: a closed period keeps the tier/segment it had
+                partners = {
+                    p.pk: (p.status, p.joined_on)
+                    for p in self.partners
+                    for tier_id, segment in [self.was.get(p.pk, (p.tier_id, p.segment)) if end < TODAY else (p.tier_id, p.segment)]
+                    if (d.tier_id is None or tier_id == d.tier_id) and (not d.segment or segment == d.segment)
+                }
                 overall, per = brute.kpi(
                     d.metric,
                     events=events,
@@ -246,6 +249,7 @@ def brute_metrics():
         "active_partner_rate",
         "content_utilisation",
         "document_downloads",
+        "document_views",
         "faq_unresolved_rate",
         "support_activities_per_partner",
         "median_days_to_first_completion",
@@ -413,6 +417,7 @@ def test_a_tier_change_and_late_events_between_runs_leave_targeted_pairs_as_froz
     world.run()
     with scope(tenant=world.tenant.pk):
         moved = world.partners[1]
+        world.was[moved.pk] = (moved.tier_id, moved.segment)  # what closed periods keep
         moved.tier = world.silver
         moved.save()
         activity_record_many(tenant=world.tenant, events=rest)

@@ -17,6 +17,12 @@ def at(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time(10)))
 
 
+# When the test assets were published: before every constructed first win (an asset published after
+# a partner's first win is left out of that partner's shares).
+def long_ago() -> dt.datetime:
+    return at(dt.date(2024, 1, 1))
+
+
 def consume(tenant, partner, asset, day: dt.date, *, completed: bool = True) -> PartnerAssetState:
     return PartnerAssetState.objects.create(
         tenant=tenant,

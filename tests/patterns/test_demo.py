@@ -1,9 +1,13 @@
-"""The demo contains the planted pattern and the success-patterns page shows it first."""
+"""The demo contains the planted pattern and the success-patterns page shows it first; its
+timestamps agree (no event before its asset, partner, user or tenant existed)."""
 
 import pytest
+from django.db.models import F, Q
 from django.urls import reverse
 from django_scopes import scope
 
+from enablement.completion import completion_q
+from enablement.models import ActivityEvent
 from kpis.patterns import demo as patterns_demo
 from kpis.patterns.management.commands.seed_demo import STEPS
 from kpis.patterns.models import PatternItem, PatternRun
@@ -21,6 +25,7 @@ def test_demo_plants_the_masterclass_pattern(client):
                 step(tenant, log=lambda *a: None)
     for tenant, _created in results:
         with scope(tenant=tenant.pk):
+            assert_timestamps_consistent(tenant)
             run = PatternRun.objects.get(tenant=tenant)
             assert run.status == "ok" and run.playbook_id
             first = PatternItem.objects.filter(run=run).select_related("asset").order_by("rank").first()
@@ -39,3 +44,19 @@ def test_demo_plants_the_masterclass_pattern(client):
         client.force_login(partner_login.user)
         nba = client.get(reverse("portal-next-best-action", kwargs={"tenant_slug": tenant.slug}), HTTP_HX_REQUEST="true")
         assert first.asset.title in nba.content.decode()
+
+
+def assert_timestamps_consistent(tenant) -> None:
+    events = ActivityEvent.objects.filter(tenant=tenant)
+    assert events.count() > 1000
+    assert not events.filter(occurred_at__lt=tenant.created_at).exists()
+    before_asset = events.filter(asset__isnull=False).filter(
+        Q(occurred_at__lt=F("asset__created_at")) | Q(occurred_at__lt=F("asset__published_at"))
+    )
+    assert list(before_asset.values_list("asset__external_id", "verb", "occurred_at")[:5]) == []
+    completions = events.filter(completion_q())
+    assert completions.count() > 100
+    assert not completions.filter(occurred_at__lt=F("partner__created_at")).exists()
+    assert not completions.filter(user__isnull=False, occurred_at__lt=F("user__date_joined")).exists()
+    assert not events.filter(occurred_at__lt=F("partner__created_at")).exists()
+    assert not events.filter(user__isnull=False, occurred_at__lt=F("user__date_joined")).exists()

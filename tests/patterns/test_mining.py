@@ -6,7 +6,7 @@ from kpis.patterns.mining import mine_patterns, risk_ratio_ci
 from kpis.patterns.models import PatternItem, PatternItemType, PatternRun
 from kpis.patterns.selectors import partner_cohorts
 from tests import factories as f
-from tests.patterns.helpers import TODAY, build_world, consume
+from tests.patterns.helpers import TODAY, build_world, consume, long_ago
 
 pytestmark = pytest.mark.django_db
 
@@ -47,8 +47,8 @@ def test_cohort_overrides(scope_a):
 
 def test_planted_asset_ranked_first_and_equal_asset_contains_one(scope_a):
     top, others = build_world(scope_a)
-    planted = f.AssetFactory(tenant=scope_a, title="Masterclass")
-    equal = f.AssetFactory(tenant=scope_a, title="Equal", kind="document")
+    planted = f.AssetFactory(tenant=scope_a, published_at=long_ago(), title="Masterclass")
+    equal = f.AssetFactory(tenant=scope_a, published_at=long_ago(), title="Equal", kind="document")
     before_first_win = TODAY - dt.timedelta(days=130)
     for p in top:
         consume(scope_a, p, planted, before_first_win)
@@ -73,7 +73,7 @@ def test_planted_asset_ranked_first_and_equal_asset_contains_one(scope_a):
 
 def test_events_after_first_win_are_not_before(scope_a):
     top, others = build_world(scope_a)
-    after = f.AssetFactory(tenant=scope_a, title="After the win")
+    after = f.AssetFactory(tenant=scope_a, published_at=long_ago(), title="After the win")
     for p in top:  # first win is TODAY-100: these are after it
         consume(scope_a, p, after, TODAY - dt.timedelta(days=90))
     consume(scope_a, others[0], after, TODAY - dt.timedelta(days=90))
@@ -86,8 +86,8 @@ def test_events_after_first_win_are_not_before(scope_a):
 
 def test_started_training_is_not_consumed_but_viewed_document_is(scope_a):
     top, others = build_world(scope_a)
-    training = f.AssetFactory(tenant=scope_a, kind="training")
-    doc = f.AssetFactory(tenant=scope_a, kind="document")
+    training = f.AssetFactory(tenant=scope_a, published_at=long_ago(), kind="training")
+    doc = f.AssetFactory(tenant=scope_a, published_at=long_ago(), kind="document")
     for p in top:
         consume(scope_a, p, training, TODAY - dt.timedelta(days=150), completed=False)
         consume(scope_a, p, doc, TODAY - dt.timedelta(days=150))  # viewing a document completes it (rollup state)
@@ -98,9 +98,9 @@ def test_started_training_is_not_consumed_but_viewed_document_is(scope_a):
 
 def test_learning_path_and_support_kind_and_order(scope_a):
     top, others = build_world(scope_a)
-    a1 = f.AssetFactory(tenant=scope_a, title="Step 1")
-    a2 = f.AssetFactory(tenant=scope_a, title="Step 2")
-    path = f.LearningPathFactory(tenant=scope_a, title="Sales path")
+    a1 = f.AssetFactory(tenant=scope_a, published_at=long_ago(), title="Step 1")
+    a2 = f.AssetFactory(tenant=scope_a, published_at=long_ago(), title="Step 2")
+    path = f.LearningPathFactory(tenant=scope_a, title="Sales path", created_at=long_ago())
     f.LearningPathItemFactory(tenant=scope_a, path=path, asset=a1, position=1)
     f.LearningPathItemFactory(tenant=scope_a, path=path, asset=a2, position=2)
     for p in top:

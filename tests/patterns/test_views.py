@@ -12,7 +12,7 @@ from kpis.patterns.selectors import next_best_actions, partner_cohorts, playbook
 from kpis.patterns.services import playbook_assign, playbook_create_from_run
 from partners.models import Membership
 from tests import factories as f
-from tests.patterns.helpers import build_world, consume
+from tests.patterns.helpers import build_world, consume, long_ago
 
 pytestmark = pytest.mark.django_db
 
@@ -27,8 +27,8 @@ def world(tenant_a):
     today = timezone.localdate()
     with scope(tenant=tenant_a.pk):
         top, others = build_world(tenant_a, today=today)
-        masterclass = f.AssetFactory(tenant=tenant_a, title="Deal registration masterclass", external_id="deal-registration-masterclass")
-        deck = f.AssetFactory(tenant=tenant_a, title="Pitch deck", kind="document")
+        masterclass = f.AssetFactory(tenant=tenant_a, published_at=long_ago(), title="Deal registration masterclass", external_id="deal-registration-masterclass")
+        deck = f.AssetFactory(tenant=tenant_a, published_at=long_ago(), title="Pitch deck", kind="document")
         for p in top:
             consume(tenant_a, p, deck, today - dt.timedelta(days=160))
             consume(tenant_a, p, masterclass, today - dt.timedelta(days=130))
