@@ -179,7 +179,8 @@ def kpi_target_add(
 
 @transaction.atomic
 def kpi_target_delete(*, tenant: Tenant, target: KpiTarget, actor=None) -> None:
-    row = KpiTarget.objects.select_for_update().select_related("definition", "tier", "partner").get(
+    # of=self: PostgreSQL cannot lock the nullable side (tier, partner) of the outer joins
+    row = KpiTarget.objects.select_for_update(of=("self",)).select_related("definition", "tier", "partner").get(
         tenant=tenant, pk=target.pk
     )
     audit_record(tenant=tenant, actor=actor, action="kpi_target.deleted", target=row.definition,
