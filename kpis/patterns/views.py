@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -37,6 +38,19 @@ def _params(data) -> tuple[int, float, str]:
     return sel.clean_params(data.get("window_days"), data.get("top_share"), data.get("metric"))
 
 
+COHORT_PAGE_SIZE = 25
+
+
+def _paged(request, rows: list, param: str):
+    """One page of a list (``?<param>=n``, out-of-range numbers clamp) and the other GET parameters,
+    so a tenant with thousands of partners renders 25 rows — and 25 forms — per list."""
+    paginator = Paginator(rows, COHORT_PAGE_SIZE)
+    page = paginator.get_page(request.GET.get(param))
+    query = request.GET.copy()
+    query.pop(param, None)
+    return {"page": page, "param": param, "query": query.urlencode()}
+
+
 def _page_url(request, days: int, share: float, metric: str) -> str:
     query = urlencode({"window_days": days, "top_share": round(share * 100), "metric": metric})
     return f"{reverse('manage-patterns', kwargs={'tenant_slug': request.tenant.slug})}?{query}"
@@ -58,6 +72,7 @@ def patterns(request, tenant_slug: str):
         i.asset for i in items
         if i.item_type == PatternItemType.ASSET and i.asset_id not in in_playbook and (i.lift or 0) > 1
     ]
+    adoption = sel.playbook_adoption(tenant=tenant, path=playbook)
     ctx = {
         "window_days": days,
         "top_share_pct": round(share * 100),
@@ -71,7 +86,14 @@ def patterns(request, tenant_slug: str):
         "playbook": playbook,
         "playbook_items": pb_items,
         "addable": addable,
-        "adoption": sel.playbook_adoption(tenant=tenant, path=playbook),
+        "adoption": adoption,
+        "paged": {
+            "top": _paged(request, cohorts.top, "top_page"),
+            "nurture": _paged(request, cohorts.nurture, "nurture_page"),
+            "others": _paged(request, cohorts.others, "others_page"),
+            "excluded": _paged(request, cohorts.excluded, "excluded_page"),
+            "adoption": _paged(request, adoption, "adoption_page"),
+        },
         "default_due": (timezone.localdate() + dt.timedelta(days=30)).isoformat(),
         "min_due": timezone.localdate().isoformat(),
         "page_url": _page_url(request, days, share, metric),
