@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "partners.replica.PinToPrimaryMiddleware",  # after a write, read the primary (replica lag)
     "partners.tenancy.middleware.TenantMiddleware",
     "partners.tenancy.middleware.MfaRequiredMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -129,6 +130,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A streaming replica for dashboard reads (prm/replica.py): given, views wrapped in replica_reads
+# read from it, everything else (and every write, and a browser's reads for a while after it wrote)
+# uses the primary. Connect as the same application role; tests mirror it onto the test database.
+if env("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+    for key in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS"):
+        if key in DATABASES["default"]:
+            DATABASES["replica"][key] = DATABASES["default"][key]
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["partners.replica.ReplicaRouter"]
+# Longer than the replica's normal lag: after a write, the same browser reads the primary this long.
+DATABASE_REPLICA_PIN_SECONDS = env.int("DATABASE_REPLICA_PIN_SECONDS", default=10)
 # PostgreSQL row-level security (partners/tenancy/rls.py): the role the web and workers connect as
 # (not the tables' owner, which runs the migrations). Given, `migrate` grants it only SELECT and
 # INSERT on the append-only tables.

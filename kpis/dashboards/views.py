@@ -21,6 +21,7 @@ from kpis.dashboards.exports import csv_response
 from kpis.dashboards.filters import parse_choice, parse_filters, parse_positive_int
 from partners.models import Partner, PartnerStatus
 from partners.permissions import manager_required
+from partners.replica import replica_reads
 from partners.tenancy import get_for_tenant
 
 PAGE_SIZE = 25
@@ -28,7 +29,7 @@ PAGE_SIZE = 25
 
 def _dashboard(view):
     """Manager-only, GET-only, and cache-safe for HTMX fragments."""
-    return manager_required(require_GET(vary_on_headers("HX-Request")(view)))
+    return replica_reads(manager_required(require_GET(vary_on_headers("HX-Request")(view))))
 
 
 def _state(request):

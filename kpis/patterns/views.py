@@ -29,6 +29,7 @@ from kpis.patterns.mining import mine_patterns
 from kpis.patterns.models import OutcomeMetric, PatternItemType
 from partners.models import CohortOverride, Partner
 from partners.permissions import manager_required, partner_user_required
+from partners.replica import replica_reads
 from partners.tenancy import get_for_tenant
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ def _page_url(request, days: int, share: float, metric: str) -> str:
     return f"{reverse('manage-patterns', kwargs={'tenant_slug': request.tenant.slug})}?{query}"
 
 
+@replica_reads
 @manager_required
 @require_GET
 @vary_on_headers("HX-Request")
