@@ -64,6 +64,7 @@ bench: $(VENV)/.installed-dev
 	$(PY) bench/dashboard.py
 	$(PY) bench/ingest.py
 	$(PY) bench/lrs.py
+	$(PY) bench/scale.py
 
 # Backups (PostgreSQL): a custom-format dump of DATABASE_URL plus a tarball of MEDIA_ROOT, in
 # BACKUP_DIR (default ./backups). Restore into an EMPTY database: make restore DUMP=… MEDIA_ARCHIVE=…

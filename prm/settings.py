@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
@@ -72,6 +73,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "partners.replica.PinToPrimaryMiddleware",  # after a write, read the primary (replica lag)
     "partners.tenancy.middleware.TenantMiddleware",
     "partners.tenancy.middleware.MfaRequiredMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -130,6 +132,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A streaming replica for dashboard reads (prm/replica.py): given, views wrapped in replica_reads
+# read from it, everything else (and every write, and a browser's reads for a while after it wrote)
+# uses the primary. Connect as the same application role; tests mirror it onto the test database.
+if env("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+    for key in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS"):
+        if key in DATABASES["default"]:
+            DATABASES["replica"][key] = DATABASES["default"][key]
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["partners.replica.ReplicaRouter"]
+# Longer than the replica's normal lag: after a write, the same browser reads the primary this long.
+DATABASE_REPLICA_PIN_SECONDS = env.int("DATABASE_REPLICA_PIN_SECONDS", default=10)
 # PostgreSQL row-level security (partners/tenancy/rls.py): the role the web and workers connect as
 # (not the tables' owner, which runs the migrations). Given, `migrate` grants it only SELECT and
 # INSERT on the append-only tables.
@@ -332,8 +346,10 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TIME_LIMIT = 30 * 60
-CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
+# The longest task may run 30 minutes (hard limit; the soft limit 5 minutes earlier lets it fail
+# cleanly). Settable for drills (tests/kpis/test_redelivery.py runs a worker with seconds).
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=30 * 60)
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=CELERY_TASK_TIME_LIMIT - 5 * 60)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A request thread never waits on the broker for more than about a second: short connect and socket
 # timeouts and no publish retries (services enqueue on commit; when the broker is down the request
@@ -347,8 +363,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
     "socket_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
     "max_retries": 0,
-    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 5 * 60,
+    # A task whose worker died (SIGKILL, OOM, lost machine) is handed to another worker this long
+    # after it was delivered: 35 minutes by default, always more than the hard time limit so a live
+    # task is never run twice. Measured in docs/operations.md.
+    "visibility_timeout": env.int("CELERY_BROKER_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 5 * 60),
+    # Every live worker sweeps for such tasks every 10 s (kombu's default scans only every 10th
+    # sweep, adding up to 100 s); one ZRANGE on Redis per worker per sweep.
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 1,
 }
+if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured("CELERY_BROKER_VISIBILITY_TIMEOUT must exceed CELERY_TASK_TIME_LIMIT")
 # A running rollup renews its lease by a heartbeat; a run not renewed for this long is stale.
 KPIS_ROLLUP_LEASE_SECONDS = env.int("KPIS_ROLLUP_LEASE_SECONDS", default=120)
 # The nightly job recomputes this many recent days of facts and states from the log.

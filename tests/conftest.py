@@ -210,6 +210,8 @@ def _missing_prerequisite(item) -> str | None:
     on_postgres = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
     if item.get_closest_marker("celery_worker") and not (settings.CELERY_BROKER_URL and on_postgres):
         return "needs CELERY_BROKER_URL and PostgreSQL (a worker process must reach the test database)"
+    if item.get_closest_marker("replica") and not ("replica" in settings.DATABASES and on_postgres):
+        return "needs a streaming replica (DATABASE_REPLICA_URL); .ci/replica-drill makes one and runs these"
     if item.get_closest_marker("postgres") and not on_postgres:
         return "needs PostgreSQL (row-level security, advisory locks); .ci/run runs it in its PostgreSQL pass"
     if item.get_closest_marker("e2e") and not Path("/usr/bin/chromium").exists():

@@ -16,13 +16,17 @@ from decimal import Decimal
 from django.db.models import (
     Avg,
     Count,
+    DecimalField,
     Exists,
+    F,
     Max,
+    OuterRef,
     Q,
     Subquery,
     Sum,
+    Value,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, NullIf
 
 from enablement.completion import pair_done, pair_done_by
 from enablement.models import (
@@ -53,7 +57,7 @@ from kpis.periods import Span, elapsed_days
 from kpis.targeting import NOT_DONE, PairCount, count_pairs, pair_completions, pair_matches, targeted_pairs
 from partners.deals.models import Deal
 from partners.models import MANAGER_ROLES, Membership, Partner, PartnerTier, Role, SupportActivity, Tenant
-from partners.reading import partner_ordering, partner_sort_key
+from partners.reading import partner_ordering
 
 TREND_LOOKBACK_DAYS = {"week": 7 * 12, "month": 366, "quarter": 3 * 366}
 TREND_POINTS = 12
@@ -414,48 +418,42 @@ def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> O
 PARTNER_SORTS = ("name", "tier", "status", "manager", "completion", "trainings", "downloads", "last_activity", "support")
 
 
-def partners_table(*, tenant, filters: DashboardFilters, sort: str = "name", completion_def: KpiDefinition | None = None):
-    """Every filtered partner with its period figures, sorted (whitelisted keys, nulls last).
+def _scalar(qs, expression, *, default=None):
+    """A correlated subquery giving one aggregate per outer partner row (``partner=OuterRef("pk")``)."""
+    value = Subquery(qs.values("partner_id").annotate(v=expression).values("v")[:1])
+    return Coalesce(value, default) if default is not None else value
 
-    Five queries whatever the number of partners, each bounded by the partners or by the
-    period — never by the length of the history: the partners; one GROUP BY over the period's
-    DailyActivityFact rows (read through the (tenant, day) index); the latest content activity
-    from PartnerAssetState; support activities in the period; the completion-rate KpiResult of
-    the latest period ending by the selected end. Sorting and paging happen on that list.
+
+def partners_table(*, tenant, filters: DashboardFilters, sort: str = "name", completion_def: KpiDefinition | None = None):
+    """Every filtered partner with its period figures, as one QuerySet sorted in the database
+    (whitelisted keys, nulls last, ties in partner order), so a Paginator reads one page of it:
+    a COUNT and one SELECT of PAGE_SIZE rows, whatever the number of partners.
+
+    Each figure is a correlated subquery bounded by one partner and the period (index
+    ``daily_fact_partner_day`` for the facts; the (tenant, partner, …) keys of the states, support
+    activities and KPI results) — never by the length of the history nor read into Python.
     """
-    partners = list(
-        Partner.objects.filter(filters.partner_q(), tenant=tenant).select_related("tier", "manager").order_by(*partner_ordering())
-    )
-    figures = {
-        row["partner_id"]: row
-        for row in DailyActivityFact.objects.filter(
-            tenant=tenant,
-            day__gte=filters.start,
-            day__lte=filters.end,
-            verb__in=[Verb.TRAINING_COMPLETED, Verb.DOCUMENT_DOWNLOADED],
-        )
-        .values("partner_id")
+    partner = OuterRef("pk")
+    facts = DailyActivityFact.objects.filter(tenant=tenant, partner=partner, day__gte=filters.start, day__lte=filters.end)
+    qs = (
+        Partner.objects.filter(filters.partner_q(), tenant=tenant)
+        .select_related("tier", "manager")
         .annotate(
-            trainings=Coalesce(Sum("event_count", filter=Q(verb=Verb.TRAINING_COMPLETED)), 0),
-            downloads=Coalesce(Sum("event_count", filter=Q(verb=Verb.DOCUMENT_DOWNLOADED)), 0),
+            trainings_completed=_scalar(facts.filter(verb=Verb.TRAINING_COMPLETED), Sum("event_count"), default=Value(0)),
+            downloads=_scalar(facts.filter(verb=Verb.DOCUMENT_DOWNLOADED), Sum("event_count"), default=Value(0)),
+            last_activity=_scalar(
+                PartnerAssetState.objects.filter(tenant=tenant, partner=partner, last_activity_at__isnull=False),
+                Max("last_activity_at"),
+            ),
+            support_count=_scalar(
+                SupportActivity.objects.filter(
+                    tenant=tenant, partner=partner, occurred_on__gte=filters.start, occurred_on__lte=filters.end
+                ),
+                Count("id"),
+                default=Value(0),
+            ),
         )
-        .order_by()
-    }
-    last_activity = dict(
-        PartnerAssetState.objects.filter(tenant=tenant, last_activity_at__isnull=False)
-        .values("partner_id")
-        .annotate(last=Max("last_activity_at"))
-        .order_by()
-        .values_list("partner_id", "last")
     )
-    support = dict(
-        SupportActivity.objects.filter(tenant=tenant, occurred_on__gte=filters.start, occurred_on__lte=filters.end)
-        .values("partner_id")
-        .annotate(n=Count("id"))
-        .order_by()
-        .values_list("partner_id", "n")
-    )
-    completion: dict[int, Decimal | None] = {}
     if completion_def is not None:
         latest = (
             KpiResult.objects.filter(
@@ -464,36 +462,40 @@ def partners_table(*, tenant, filters: DashboardFilters, sort: str = "name", com
             .order_by("-period_start")
             .values("period_start")[:1]
         )
-        completion = dict(
-            KpiResult.objects.filter(
-                tenant=tenant, definition=completion_def, partner__isnull=False, period_start=Subquery(latest)
-            ).values_list("partner_id", "value")
+        qs = qs.annotate(
+            completion_rate=Subquery(
+                KpiResult.objects.filter(
+                    tenant=tenant, definition=completion_def, partner=partner, period_start=Subquery(latest)
+                ).values("value")[:1]
+            )
         )
-    for p in partners:
-        row = figures.get(p.pk, {})
-        p.trainings_completed = row.get("trainings", 0)
-        p.downloads = row.get("downloads", 0)
-        p.last_activity = last_activity.get(p.pk)
-        p.support_count = support.get(p.pk, 0)
-        p.completion_rate = completion.get(p.pk)
+    else:
+        qs = qs.annotate(completion_rate=Value(None, output_field=DecimalField()))
     descending = sort.startswith("-")
     key = sort.lstrip("-")
-    attribute = {
-        "name": partner_sort_key,
-        "tier": lambda p: p.tier.rank if p.tier else None,
-        "status": lambda p: p.status,
-        "manager": lambda p: (p.manager.get_full_name() or p.manager.email) if p.manager else None,
-        "completion": lambda p: p.completion_rate,
-        "trainings": lambda p: p.trainings_completed,
-        "downloads": lambda p: p.downloads,
-        "last_activity": lambda p: p.last_activity,
-        "support": lambda p: p.support_count,
-    }.get(key, partner_sort_key)
-    present = [p for p in partners if attribute(p) is not None]
-    missing = [p for p in partners if attribute(p) is None]
-    present.sort(key=partner_sort_key)  # ties: by name (あいうえお order in Japanese), stable under the main sort
-    present.sort(key=attribute, reverse=descending)
-    return present + missing
+    column = {
+        "tier": F("tier__rank"),
+        "status": F("status"),
+        "manager": Coalesce(NullIf(F("manager__name"), Value("")), F("manager__email")),
+        "completion": F("completion_rate"),
+        "trainings": F("trainings_completed"),
+        "downloads": F("downloads"),
+        "last_activity": F("last_activity"),
+        "support": F("support_count"),
+    }.get(key)
+    ties = partner_ordering()
+    if column is None:  # by name: the partner order itself, reversed for "-name"
+        order = [_directed(t, descending) for t in ties]
+    else:
+        main = column.desc(nulls_last=True) if descending else column.asc(nulls_last=True)
+        order = [main, *ties]
+    return qs.order_by(*order)
+
+
+def _directed(term, descending: bool):
+    if isinstance(term, str):
+        term = F(term)
+    return term.desc() if descending else term.asc()
 
 
 # --- first-run checklist ---------------------------------------------------------------------------
@@ -787,16 +789,29 @@ def faq_open_questions(*, tenant, filters: DashboardFilters, limit: int = 20) ->
     )
 
 
-def faq_keyword_searches(*, tenant, filters: DashboardFilters, keyword: str, limit: int = 500) -> list[dict]:
-    """The searches behind one keyword, per day and partner (1 query)."""
-    return list(
+def faq_keyword_searches(*, tenant, filters: DashboardFilters, keyword: str):
+    """The searches behind one keyword, per day and partner, newest first: a QuerySet the view pages
+    in SQL (and the CSV reads whole)."""
+    return (
         FaqSearchFact.objects.filter(
             filters.partner_q("partner__"), tenant=tenant, query=keyword, day__gte=filters.start, day__lte=filters.end
         )
         .values("day", "partner_id", "partner__name", "partner__tier__name")
         .annotate(searches=Sum("searches"), zero=Sum("zero_result_searches"), unresolved=Sum("unresolved_searches"))
-        .order_by("-day", "partner__name")[:limit]
+        .order_by("-day", "partner__name", "partner_id")
     )
+
+
+def faq_keyword_totals(*, tenant, filters: DashboardFilters, keyword: str) -> dict:
+    """Searches, zero-result and unresolved searches of one keyword in the period (1 query)."""
+    totals = FaqSearchFact.objects.filter(
+        filters.partner_q("partner__"), tenant=tenant, query=keyword, day__gte=filters.start, day__lte=filters.end
+    ).aggregate(
+        searches=Coalesce(Sum("searches"), 0),
+        zero=Coalesce(Sum("zero_result_searches"), 0),
+        unresolved=Coalesce(Sum("unresolved_searches"), 0),
+    )
+    return totals
 
 
 # --- teams -----------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from kpis.dashboards.exports import csv_response
 from kpis.dashboards.filters import parse_choice, parse_filters, parse_positive_int
 from partners.models import Partner, PartnerStatus
 from partners.permissions import manager_required
+from partners.replica import replica_reads
 from partners.tenancy import get_for_tenant
 
 PAGE_SIZE = 25
@@ -28,7 +29,7 @@ PAGE_SIZE = 25
 
 def _dashboard(view):
     """Manager-only, GET-only, and cache-safe for HTMX fragments."""
-    return manager_required(require_GET(vary_on_headers("HX-Request")(view)))
+    return replica_reads(manager_required(require_GET(vary_on_headers("HX-Request")(view))))
 
 
 def _state(request):
@@ -51,6 +52,13 @@ def _render(request, template: str, context: dict):
     if htmx and not htmx.history_restore_request:
         template = f"{template}#results"
     return render(request, template, context)
+
+
+def _page(request, rows, filters):
+    """One page of a QuerySet, read in SQL (a COUNT and one LIMIT/OFFSET SELECT); past the end: the last."""
+    page_number = parse_positive_int(request.GET, "page", 1, filters.notices)
+    paginator = Paginator(rows, PAGE_SIZE)
+    return paginator.page(min(page_number, paginator.num_pages))
 
 
 def _base_context(request, choices, filters, **extra) -> dict:
@@ -167,11 +175,7 @@ def partners(request, tenant_slug: str):
                 for p in qs
             ),
         )
-    page_number = parse_positive_int(request.GET, "page", 1, filters.notices)
-    paginator = Paginator(qs, PAGE_SIZE)
-    if page_number > paginator.num_pages:
-        page_number = paginator.num_pages
-    page = paginator.page(page_number)
+    page = _page(request, qs, filters)
     current_key, descending = sort.lstrip("-"), sort.startswith("-")
     columns = [
         {
@@ -331,25 +335,27 @@ def faq(request, tenant_slug: str):
 def faq_keyword(request, tenant_slug: str):
     choices, filters = _state(request)
     keyword = (request.GET.get("keyword") or "").strip()[:300]
-    rows = selectors.faq_keyword_searches(tenant=request.tenant, filters=filters, keyword=keyword) if keyword else []
+    tenant = request.tenant
+    rows = selectors.faq_keyword_searches(tenant=tenant, filters=filters, keyword=keyword) if keyword else None
     if _wants_csv(request):
         return csv_response(
             _("faq-keyword"),
             [_("Day"), _("Partner"), _("Tier"), _("Searches"), _("Zero results"), _("Unresolved")],
             [(r["day"], r["partner__name"], r["partner__tier__name"] or "", r["searches"], r["zero"], r["unresolved"])
-             for r in rows],
+             for r in rows or []],
         )
-    totals = {
-        "searches": sum(r["searches"] for r in rows),
-        "zero": sum(r["zero"] for r in rows),
-        "unresolved": sum(r["unresolved"] for r in rows),
-    }
+    if keyword:
+        totals = selectors.faq_keyword_totals(tenant=tenant, filters=filters, keyword=keyword)
+        page = _page(request, rows, filters)
+    else:
+        totals, page = {"searches": 0, "zero": 0, "unresolved": 0}, None
+    qs = filters.querystring(keyword=keyword)
     return _render(
         request,
         "kpis/faq_keyword.html",
         _base_context(
-            request, choices, filters, keyword=keyword, rows=rows, totals=totals,
-            qs=filters.querystring(keyword=keyword),
+            request, choices, filters, keyword=keyword, rows=page.object_list if page else [], page=page,
+            totals=totals, qs=qs,
         ),
     )
 

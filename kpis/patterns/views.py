@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -28,6 +29,7 @@ from kpis.patterns.mining import mine_patterns
 from kpis.patterns.models import MIN_SAMPLE, OutcomeMetric, PatternItemType
 from partners.models import CohortOverride, Partner
 from partners.permissions import manager_required, partner_user_required
+from partners.replica import replica_reads
 from partners.tenancy import get_for_tenant
 
 logger = logging.getLogger(__name__)
@@ -37,11 +39,25 @@ def _params(data) -> tuple[int, float, str]:
     return sel.clean_params(data.get("window_days"), data.get("top_share"), data.get("metric"))
 
 
+COHORT_PAGE_SIZE = 25
+
+
+def _paged(request, rows: list, param: str):
+    """One page of a list (``?<param>=n``, out-of-range numbers clamp) and the other GET parameters,
+    so a tenant with thousands of partners renders 25 rows — and 25 forms — per list."""
+    paginator = Paginator(rows, COHORT_PAGE_SIZE)
+    page = paginator.get_page(request.GET.get(param))
+    query = request.GET.copy()
+    query.pop(param, None)
+    return {"page": page, "param": param, "query": query.urlencode()}
+
+
 def _page_url(request, days: int, share: float, metric: str) -> str:
     query = urlencode({"window_days": days, "top_share": round(share * 100), "metric": metric})
     return f"{reverse('manage-patterns', kwargs={'tenant_slug': request.tenant.slug})}?{query}"
 
 
+@replica_reads
 @manager_required
 @require_GET
 @vary_on_headers("HX-Request")
@@ -60,6 +76,7 @@ def patterns(request, tenant_slug: str):
         i.asset for i in items
         if i.item_type == PatternItemType.ASSET and i.asset_id not in in_playbook and not i.too_early and (i.lift or 0) > 1
     ]
+    adoption = sel.playbook_adoption(tenant=tenant, path=playbook)
     ctx = {
         "window_days": days,
         "top_share_pct": round(share * 100),
@@ -74,7 +91,14 @@ def patterns(request, tenant_slug: str):
         "playbook": playbook,
         "playbook_items": pb_items,
         "addable": addable,
-        "adoption": sel.playbook_adoption(tenant=tenant, path=playbook),
+        "adoption": adoption,
+        "paged": {
+            "top": _paged(request, cohorts.top, "top_page"),
+            "nurture": _paged(request, cohorts.nurture, "nurture_page"),
+            "others": _paged(request, cohorts.others, "others_page"),
+            "excluded": _paged(request, cohorts.excluded, "excluded_page"),
+            "adoption": _paged(request, adoption, "adoption_page"),
+        },
         "default_due": (timezone.localdate() + dt.timedelta(days=30)).isoformat(),
         "min_due": timezone.localdate().isoformat(),
         "page_url": _page_url(request, days, share, metric),
