@@ -24,6 +24,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+from enablement.certifications.selectors import Coverage, partner_certificates, partner_coverage
 from enablement.completion import pair_done, pair_done_by
 from enablement.models import (
     Asset,
@@ -412,7 +413,9 @@ def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> O
 
 # --- partners table --------------------------------------------------------------------------------
 
-PARTNER_SORTS = ("name", "tier", "status", "manager", "completion", "trainings", "downloads", "last_activity", "support")
+PARTNER_SORTS = (
+    "name", "tier", "status", "manager", "completion", "trainings", "downloads", "last_activity", "support", "certified",
+)
 
 
 def partners_table(*, tenant, filters: DashboardFilters, sort: str = "name", completion_def: KpiDefinition | None = None):
@@ -422,7 +425,9 @@ def partners_table(*, tenant, filters: DashboardFilters, sort: str = "name", com
     period — never by the length of the history: the partners; one GROUP BY over the period's
     DailyActivityFact rows (read through the (tenant, day) index); the latest content activity
     from PartnerAssetState; support activities in the period; the completion-rate KpiResult of
-    the latest period ending by the selected end. Sorting and paging happen on that list.
+    the latest period ending by the selected end; plus the certification coverage
+    (``enablement.certifications.selectors.partner_coverage``, four queries). Sorting and paging
+    happen on that list.
     """
     partners = list(
         Partner.objects.filter(filters.partner_q(), tenant=tenant).select_related("tier", "manager").order_by(*partner_ordering())
@@ -470,7 +475,9 @@ def partners_table(*, tenant, filters: DashboardFilters, sort: str = "name", com
                 tenant=tenant, definition=completion_def, partner__isnull=False, period_start=Subquery(latest)
             ).values_list("partner_id", "value")
         )
+    coverage = partner_coverage(tenant=tenant, partners=[(p.pk, p.tier_id) for p in partners])
     for p in partners:
+        p.certification = coverage[p.pk]
         row = figures.get(p.pk, {})
         p.trainings_completed = row.get("trainings", 0)
         p.downloads = row.get("downloads", 0)
@@ -489,12 +496,34 @@ def partners_table(*, tenant, filters: DashboardFilters, sort: str = "name", com
         "downloads": lambda p: p.downloads,
         "last_activity": lambda p: p.last_activity,
         "support": lambda p: p.support_count,
+        "certified": lambda p: p.certification.certified_people,
     }.get(key, partner_sort_key)
     present = [p for p in partners if attribute(p) is not None]
     missing = [p for p in partners if attribute(p) is None]
     present.sort(key=partner_sort_key)  # ties: by name (あいうえお order in Japanese), stable under the main sort
     present.sort(key=attribute, reverse=descending)
     return present + missing
+
+
+@dataclass
+class CertificationSummary:
+    partners: int = 0
+    certified: int = 0  # partners meeting their tier's requirement (or with a valid certificate)
+    with_gaps: int = 0
+    missing_people: int = 0
+    expiring: dict[int, int] = field(default_factory=dict)
+
+
+def certification_summary(coverages: list[Coverage]) -> CertificationSummary:
+    """Totals of the partners' certification coverage (no query: it sums ``partners_table``)."""
+    out = CertificationSummary(partners=len(coverages))
+    for c in coverages:
+        out.certified += int(c.meets)
+        out.with_gaps += int(bool(c.gaps))
+        out.missing_people += sum(g.missing for g in c.gaps)
+        for days, n in c.expiring.items():
+            out.expiring[days] = out.expiring.get(days, 0) + n
+    return out
 
 
 # --- first-run checklist ---------------------------------------------------------------------------
@@ -549,7 +578,7 @@ class AssetProgress:
 
 
 def partner_scorecard(*, tenant, partner: Partner, filters: DashboardFilters) -> dict:
-    """Everything on the scorecard except the KPI cards (about 8 queries, fixed)."""
+    """Everything on the scorecard except the KPI cards (about 13 queries, fixed)."""
     pairs = [p for p in targeted_pairs(tenant=tenant) if p.partner_id == partner.pk]
     pair_by_asset = {p.asset_id: p for p in pairs}
     states = {
@@ -595,7 +624,10 @@ def partner_scorecard(*, tenant, partner: Partner, filters: DashboardFilters) ->
     support = list(
         SupportActivity.objects.filter(tenant=tenant, partner=partner).select_related("manager").order_by("-occurred_on")[:20]
     )
+    certification = partner_coverage(tenant=tenant, partners=[(partner.pk, partner.tier_id)])[partner.pk]
     return {
+        "certification": certification,
+        "certificates": partner_certificates(tenant=tenant, partner=partner),
         "progress": progress,
         "user_progress": user_progress,
         "timeline": timeline,
