@@ -1,7 +1,7 @@
 """Demo data of certifications (called by ``seed_demo`` after the enablement demo).
 
 Per tenant: one certification over two demo trainings (12 months' validity), tier requirements
-(top tier: 2 certified people, second tier: 1), the certificates the demo's completions earn
+(top tier: 3 certified people, second tier: 2), the certificates the demo's completions earn
 (issued by the real evaluation), plus certificates carried over from the vendor's previous LMS so
 the pages show every state: some expiring within 30 / 60 / 90 days, one expired; and one earned
 certificate revoked with a reason.
@@ -51,7 +51,7 @@ def seed(tenant, *, log=print) -> bool:
             tenant=tenant, actor=actor, name=name, description=description, required_assets=assets,
             validity_months=12, renewal_window_days=60,
         )
-        for tier, people in zip(PartnerTier.objects.filter(tenant=tenant).order_by("rank", "id")[:2], (2, 1),
+        for tier, people in zip(PartnerTier.objects.filter(tenant=tenant).order_by("rank", "id")[:2], (3, 2),
                                 strict=False):
             tier_requirement_set(tenant=tenant, actor=actor, tier=tier, certification=certification,
                                  required_people=people)

@@ -5,14 +5,19 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from enablement.certifications.models import Certification
+from enablement.certifications.models import CertificateStatus, Certification
 from enablement.completion import COMPLETION_VERBS
 from enablement.models import Asset, AssetStatus
 from partners.models import PartnerTier
 
 
+class AssetChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Asset) -> str:
+        return f"{obj.title} ({obj.get_kind_display()})"
+
+
 class CertificationForm(forms.ModelForm):
-    required_assets = forms.ModelMultipleChoiceField(
+    required_assets = AssetChoiceField(
         label=_("Required assets"), queryset=Asset.objects.none(), widget=forms.CheckboxSelectMultiple,
         help_text=_("Every asset with a completion rule can be required; a person must complete all of them."),
     )
@@ -55,5 +60,5 @@ class RevokeForm(forms.Form):
 class HolderFilterForm(forms.Form):
     status = forms.ChoiceField(
         label=_("Status"), required=False,
-        choices=[("", _("All")), ("valid", _("Valid")), ("expired", _("Expired")), ("revoked", _("Revoked"))],
+        choices=[("", _("All")), *CertificateStatus.choices],
     )

@@ -25,6 +25,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from enablement.models import Asset
 from partners.models import Partner, PartnerTier
@@ -99,7 +100,7 @@ class Certificate(TenantOwnedModel):
     expires_at = models.DateTimeField(_("expires"))
     # The counting start of the next certificate in the chain (see the module docstring).
     renewable_from = models.DateTimeField()
-    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    revoked_at = models.DateTimeField(pgettext_lazy("certificate", "revoked"), null=True, blank=True)
     revoked_reason = models.CharField(_("reason"), max_length=500, blank=True, default="")
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -141,8 +142,8 @@ class Certificate(TenantOwnedModel):
 
 class CertificateStatus(models.TextChoices):
     VALID = "valid", _("Valid")
-    EXPIRED = "expired", _("Expired")
-    REVOKED = "revoked", _("Revoked")
+    EXPIRED = "expired", pgettext_lazy("certificate", "Expired")
+    REVOKED = "revoked", pgettext_lazy("certificate", "Revoked")
 
 
 def valid_q(at, prefix: str = "") -> Q:

@@ -311,7 +311,7 @@ def _absolute(path: str) -> str:
 def _remind(*, tenant: Tenant, certificate: Certificate, days_before: int) -> None:
     holder = certificate.holder
     language = holder.language or tenant.default_language
-    with translation.override(language):
+    with translation.override(language), timezone.override(tenant.zoneinfo):
         context = {
             "tenant": tenant, "holder": holder, "certificate": certificate, "days_before": days_before,
             "certification": certificate.certification,

@@ -50,8 +50,9 @@ def test_verification_page_valid_and_nothing_else(client, issued, partner_user_a
     assert "Product basics" not in html  # no requirement details
     assert response["X-Robots-Tag"] == "noindex"
     assert response.context["status"] == "valid"
-    for leaked in ("certificate", "holder", "partner", "certificates", "user"):
+    for leaked in ("certificate", "holder", "partner", "certificates"):
         assert leaked not in response.context
+    assert response.context.get("membership") is None
 
 
 def test_verification_page_expired_and_revoked(client, issued, tenant_a, admin_a):
