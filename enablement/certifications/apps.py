@@ -7,3 +7,6 @@ class CertificationsConfig(AppConfig):
     label = "certifications"
     verbose_name = _("Certifications")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from enablement.certifications import tasks  # noqa: F401  (registers the beat entry's tasks)
