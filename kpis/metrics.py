@@ -25,6 +25,11 @@ day it was created unless entered otherwise):
 * document views: the number of ``document.viewed`` events in the period (denominator 1).
 * FAQ unresolved rate: unresolved searches / searches (see ``kpis.rollup`` for "unresolved").
 * support activities per partner: support activities dated in the period / partners.
+* certified partner rate: partners that, at the end of the period (or now, for the current one),
+  meet every certification requirement of their tier — or, where their tier requires none, hold at
+  least one valid certificate — / partners (``enablement.certifications.selectors.partner_coverage``).
+* certificates expiring within 30 days: certificates valid at the end of the period (or now) that
+  expire within the following 30 days (denominator 1; a snapshot, so the target is not prorated).
 * median days to first completion: for partners whose first training completion happened in the
   period, the median of (local date of that completion − ``joined_on``) in days (≥ 0).
   numerator = sum of days, denominator = number of such partners, value = median.
@@ -42,6 +47,7 @@ from django.db import transaction
 from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
+from enablement.certifications.selectors import partner_coverage
 from enablement.models import Asset, AssetKind, AssetStatus, Verb
 from kpis.models import (
     COUNT_METRICS,
@@ -357,6 +363,29 @@ def _median_days(ctx: _Context, partner_ids: list[int], span: Span) -> Result:
     return Cell(_q(sum(days.values())), _q(len(days)), _q(statistics.median(days.values()))), per
 
 
+def _certificate_instant(span: Span) -> dt.datetime:
+    return min(span.end_utc, timezone.now())
+
+
+def _certified_partners(ctx: _Context, partner_ids: list[int], span: Span) -> Result:
+    tiers = {p["id"]: p["tier_id"] for p in ctx.partners}
+    coverage = partner_coverage(
+        tenant=ctx.tenant, partners=[(pid, tiers.get(pid)) for pid in partner_ids], at=_certificate_instant(span)
+    )
+    per = {pid: ratio(int(coverage[pid].meets), 1, percent=True) for pid in partner_ids}
+    return ratio(sum(int(c.meets) for c in coverage.values()), len(partner_ids), percent=True), per
+
+
+EXPIRING_DAYS = 30
+
+
+def _expiring_certificates(ctx: _Context, partner_ids: list[int], span: Span) -> Result:
+    at = _certificate_instant(span)
+    coverage = partner_coverage(tenant=ctx.tenant, partners=[(pid, None) for pid in partner_ids], at=at)
+    per = {pid: ratio(coverage[pid].expiring[EXPIRING_DAYS], 1, percent=False) for pid in partner_ids}
+    return ratio(sum(c.expiring[EXPIRING_DAYS] for c in coverage.values()), 1, percent=False), per
+
+
 METRICS = {
     Metric.ENABLEMENT_COMPLETION_RATE: _enablement,
     Metric.TRAINING_COMPLETION_RATE: _training_completion,
@@ -367,6 +396,8 @@ METRICS = {
     Metric.FAQ_UNRESOLVED_RATE: _faq_unresolved,
     Metric.SUPPORT_ACTIVITIES_PER_PARTNER: _support_per_partner,
     Metric.MEDIAN_DAYS_TO_FIRST_COMPLETION: _median_days,
+    Metric.CERTIFIED_PARTNER_RATE: _certified_partners,
+    Metric.EXPIRING_CERTIFICATES: _expiring_certificates,
 }
 
 

@@ -238,6 +238,8 @@ class Metric(models.TextChoices):
     FAQ_UNRESOLVED_RATE = "faq_unresolved_rate", _("FAQ unresolved rate")
     SUPPORT_ACTIVITIES_PER_PARTNER = "support_activities_per_partner", _("Support activities per partner")
     MEDIAN_DAYS_TO_FIRST_COMPLETION = "median_days_to_first_completion", _("Median days to first completion")
+    CERTIFIED_PARTNER_RATE = "certified_partner_rate", _("Certified partner rate")
+    EXPIRING_CERTIFICATES = "expiring_certificates", _("Certificates expiring within 30 days")
 
 
 # Count metrics: a partial period's target is prorated to the elapsed days (pacing); a
@@ -252,6 +254,7 @@ RATE_METRICS = frozenset(
         Metric.ACTIVE_PARTNER_RATE,
         Metric.CONTENT_UTILISATION,
         Metric.FAQ_UNRESOLVED_RATE,
+        Metric.CERTIFIED_PARTNER_RATE,
     }
 )
 

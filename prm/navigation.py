@@ -54,6 +54,7 @@ MANAGE_NAV: list[tuple[str, list[Entry]]] = [
     (_("Enablement"), [
         Entry("manage-assets", _("Assets")),
         Entry("manage-assignments", _("Assignments")),
+        Entry("manage-certifications", _("Certifications")),
         Entry("manage-deals", _("Deals")),
     ]),
     (_("Settings"), [
@@ -72,6 +73,7 @@ PORTAL_NAV: list[Entry] = [
     Entry("portal-home", _("Home"), exact=True),
     Entry("portal-catalog", _("Catalog")),
     Entry("portal-faq", _("FAQ")),
+    Entry("portal-certificates", _("My certificates")),
     Entry("portal-deals", _("Deals")),
 ]
 

@@ -13,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
+from enablement.certifications.schedule import CELERY_BEAT_SCHEDULE as CERTIFICATIONS_BEAT_SCHEDULE
 from kpis.schedule import CELERY_BEAT_SCHEDULE as KPI_BEAT_SCHEDULE
 from partners.deals.schedule import CELERY_BEAT_SCHEDULE as DEALS_BEAT_SCHEDULE
 
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
     "enablement",
     "enablement.lrs.apps.LrsConfig",
     "enablement.packages.apps.PackagesConfig",
+    "enablement.certifications.apps.CertificationsConfig",
     "kpis",
     "kpis.patterns",
 ]
@@ -263,7 +265,10 @@ LANGUAGES = [("ja", _("Japanese")), ("en", _("English"))]
 # (tests/i18n/test_catalogues.py checks both).
 LOCALE_PATHS = [
     BASE_DIR / context / "locale"
-    for context in ("partners/deals", "partners/notifications", "kpis/patterns", "enablement/lrs", "enablement/packages", "partners", "enablement", "kpis", ".")
+    for context in (
+        "partners/deals", "partners/notifications", "kpis/patterns", "enablement/lrs", "enablement/packages",
+        "enablement/certifications", "partners", "enablement", "kpis", ".",
+    )
 ]
 USE_I18N = True
 TIME_ZONE = "Asia/Tokyo"
@@ -378,7 +383,7 @@ if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= CELERY_TASK_TIME_LIM
 KPIS_ROLLUP_LEASE_SECONDS = env.int("KPIS_ROLLUP_LEASE_SECONDS", default=120)
 # The nightly job recomputes this many recent days of facts and states from the log.
 KPIS_NIGHTLY_RECOMPUTE_DAYS = env.int("KPIS_NIGHTLY_RECOMPUTE_DAYS", default=7)
-CELERY_BEAT_SCHEDULE = {**KPI_BEAT_SCHEDULE, **DEALS_BEAT_SCHEDULE}  # static: the schedule modules have no Django imports
+CELERY_BEAT_SCHEDULE = {**KPI_BEAT_SCHEDULE, **DEALS_BEAT_SCHEDULE, **CERTIFICATIONS_BEAT_SCHEDULE}  # static: the schedule modules have no Django imports
 
 # --- REST framework ------------------------------------------------------------------------------
 REST_FRAMEWORK = {

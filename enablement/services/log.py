@@ -11,6 +11,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models.expressions import DatabaseDefault
 from django.utils import timezone
 
+from enablement.certifications.services import certificates_evaluate_after_log
+from enablement.completion import COMPLETION_VERBS, is_completion
 from enablement.models import ActivityEvent, Asset, EventSource, Verb
 from partners.models import Partner, Tenant, User
 
@@ -74,6 +76,8 @@ def activity_record(
         if existing is None:
             raise
         return existing, False
+    if user is not None and asset is not None and is_completion(asset.kind, verb):
+        certificates_evaluate_after_log(tenant_id=tenant.pk, user_ids=[user.pk])
     return event, True
 
 
@@ -139,4 +143,11 @@ def activity_record_many(*, tenant: Tenant, events: list[ActivityEvent]) -> list
                         params.append(field.get_db_prep_save(value, connection))
             cursor.execute(_insert_sql(len(chunk), columns), params)
             stored.update((source, event_id) for source, event_id in cursor.fetchall())
-    return [(e.source, e.event_id) in stored and first[(e.source, e.event_id)] == i for i, e in enumerate(events)]
+    result = [(e.source, e.event_id) in stored and first[(e.source, e.event_id)] == i for i, e in enumerate(events)]
+    completing = {v for verbs in COMPLETION_VERBS.values() for v in verbs}
+    certificates_evaluate_after_log(
+        tenant_id=tenant.pk,
+        user_ids=[e.user_id for e, new in zip(events, result, strict=True)
+                  if new and e.verb in completing and e.trusted is not False],
+    )
+    return result

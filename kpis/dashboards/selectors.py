@@ -27,7 +27,10 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce, NullIf
+from django.utils import timezone
 
+from enablement.certifications.models import Certificate, valid_q
+from enablement.certifications.selectors import Coverage, partner_certificates, partner_coverage
 from enablement.completion import pair_done, pair_done_by
 from enablement.models import (
     Asset,
@@ -415,7 +418,9 @@ def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> O
 
 # --- partners table --------------------------------------------------------------------------------
 
-PARTNER_SORTS = ("name", "tier", "status", "manager", "completion", "trainings", "downloads", "last_activity", "support")
+PARTNER_SORTS = (
+    "name", "tier", "status", "manager", "completion", "trainings", "downloads", "last_activity", "support", "certified",
+)
 
 
 def _scalar(qs, expression, *, default=None):
@@ -432,6 +437,8 @@ def partners_table(*, tenant, filters: DashboardFilters, sort: str = "name", com
     Each figure is a correlated subquery bounded by one partner and the period (index
     ``daily_fact_partner_day`` for the facts; the (tenant, partner, …) keys of the states, support
     activities and KPI results) — never by the length of the history nor read into Python.
+    ``certified_people`` (for sorting) counts distinct holders of a valid certificate issued under the
+    partner; the page's full coverage is attached by ``attach_coverage`` to the rows shown.
     """
     partner = OuterRef("pk")
     facts = DailyActivityFact.objects.filter(tenant=tenant, partner=partner, day__gte=filters.start, day__lte=filters.end)
@@ -452,6 +459,14 @@ def partners_table(*, tenant, filters: DashboardFilters, sort: str = "name", com
                 Count("id"),
                 default=Value(0),
             ),
+        )
+    )
+    now = timezone.now()
+    qs = qs.annotate(
+        certified_people=_scalar(
+            Certificate.objects.filter(valid_q(now), tenant=tenant, partner=partner),
+            Count("holder_id", distinct=True),
+            default=Value(0),
         )
     )
     if completion_def is not None:
@@ -482,6 +497,7 @@ def partners_table(*, tenant, filters: DashboardFilters, sort: str = "name", com
         "downloads": F("downloads"),
         "last_activity": F("last_activity"),
         "support": F("support_count"),
+        "certified": F("certified_people"),
     }.get(key)
     ties = partner_ordering()
     if column is None:  # by name: the partner order itself, reversed for "-name"
@@ -496,6 +512,42 @@ def _directed(term, descending: bool):
     if isinstance(term, str):
         term = F(term)
     return term.desc() if descending else term.asc()
+
+
+@dataclass
+class CertificationSummary:
+    partners: int = 0
+    certified: int = 0  # partners meeting their tier's requirement (or with a valid certificate)
+    with_gaps: int = 0
+    missing_people: int = 0
+    expiring: dict[int, int] = field(default_factory=dict)
+
+
+def attach_coverage(*, tenant, partners) -> None:
+    """Set ``partner.certification`` (its Coverage) on each of ``partners`` (one page, or a CSV's rows):
+    four queries whatever their number."""
+    partners = list(partners)
+    coverage = partner_coverage(tenant=tenant, partners=[(p.pk, p.tier_id) for p in partners])
+    for p in partners:
+        p.certification = coverage[p.pk]
+
+
+def filtered_coverage(*, tenant, filters: DashboardFilters) -> list[Coverage]:
+    """Coverage of every partner under the filter bar (ids only in Python; four queries)."""
+    rows = Partner.objects.filter(filters.partner_q(), tenant=tenant).values_list("pk", "tier_id")
+    return list(partner_coverage(tenant=tenant, partners=rows).values())
+
+
+def certification_summary(coverages: list[Coverage]) -> CertificationSummary:
+    """Totals of the partners' certification coverage (no query: it sums ``partners_table``)."""
+    out = CertificationSummary(partners=len(coverages))
+    for c in coverages:
+        out.certified += int(c.meets)
+        out.with_gaps += int(bool(c.gaps))
+        out.missing_people += sum(g.missing for g in c.gaps)
+        for days, n in c.expiring.items():
+            out.expiring[days] = out.expiring.get(days, 0) + n
+    return out
 
 
 # --- first-run checklist ---------------------------------------------------------------------------
@@ -550,7 +602,7 @@ class AssetProgress:
 
 
 def partner_scorecard(*, tenant, partner: Partner, filters: DashboardFilters) -> dict:
-    """Everything on the scorecard except the KPI cards (about 8 queries, fixed)."""
+    """Everything on the scorecard except the KPI cards (about 13 queries, fixed)."""
     pairs = [p for p in targeted_pairs(tenant=tenant) if p.partner_id == partner.pk]
     pair_by_asset = {p.asset_id: p for p in pairs}
     states = {
@@ -596,7 +648,10 @@ def partner_scorecard(*, tenant, partner: Partner, filters: DashboardFilters) ->
     support = list(
         SupportActivity.objects.filter(tenant=tenant, partner=partner).select_related("manager").order_by("-occurred_on")[:20]
     )
+    certification = partner_coverage(tenant=tenant, partners=[(partner.pk, partner.tier_id)])[partner.pk]
     return {
+        "certification": certification,
+        "certificates": partner_certificates(tenant=tenant, partner=partner),
         "progress": progress,
         "user_progress": user_progress,
         "timeline": timeline,

@@ -152,6 +152,7 @@ PARTNER_COLUMNS = [
     ("downloads", _l("Downloads")),
     ("last_activity", _l("Last activity")),
     ("support", _l("Support activities")),
+    ("certified", _l("Certified people")),
 ]
 
 
@@ -164,18 +165,24 @@ def partners(request, tenant_slug: str):
     completion_def = selectors.completion_definition(tenant=tenant, period=filters.period)
     qs = selectors.partners_table(tenant=tenant, filters=filters, sort=sort, completion_def=completion_def)
     if _wants_csv(request):
+        qs = list(qs)
+        selectors.attach_coverage(tenant=tenant, partners=qs)
         return csv_response(
             _("partners"),
             [_("Partner"), _("Tier"), _("Segment"), _("Status"), _("Channel manager"), _("Completion rate (%)"),
-             _("Trainings completed"), _("Downloads"), _("Last activity"), _("Support activities")],
+             _("Trainings completed"), _("Downloads"), _("Last activity"), _("Support activities"),
+             _("Certified people"), _("Certified people missing"), _("Certificates expiring in 90 days")],
             (
                 (p.name, p.tier.name if p.tier else "", p.segment, p.get_status_display(),
                  (p.manager.get_full_name() or p.manager.email) if p.manager else "",
-                 p.completion_rate, p.trainings_completed, p.downloads, p.last_activity, p.support_count)
+                 p.completion_rate, p.trainings_completed, p.downloads, p.last_activity, p.support_count,
+                 p.certification.certified_people, sum(g.missing for g in p.certification.gaps),
+                 p.certification.expiring[90])
                 for p in qs
             ),
         )
     page = _page(request, qs, filters)
+    selectors.attach_coverage(tenant=tenant, partners=page.object_list)
     current_key, descending = sort.lstrip("-"), sort.startswith("-")
     columns = [
         {
@@ -183,7 +190,7 @@ def partners(request, tenant_slug: str):
             "label": label,
             "qs": filters.querystring(sort=(f"-{key}" if key == current_key and not descending else key)),
             "aria_sort": ("descending" if descending else "ascending") if key == current_key else "",
-            "numeric": key in {"completion", "trainings", "downloads", "support"},
+            "numeric": key in {"completion", "trainings", "downloads", "support", "certified"},
         }
         for key, label in PARTNER_COLUMNS
     ]
@@ -193,6 +200,7 @@ def partners(request, tenant_slug: str):
         _base_context(
             request, choices, filters, page=page, columns=columns, sort=sort, completion_def=completion_def,
             page_qs=filters.querystring(sort=sort if sort != "name" else ""),
+            certification=selectors.certification_summary(selectors.filtered_coverage(tenant=tenant, filters=filters)),
         ),
     )
 

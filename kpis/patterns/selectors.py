@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from enablement.audiences import asset_audience_q
+from enablement.certifications.selectors import Gap, partner_coverage
 from enablement.models import Asset, AssetKind, Assignment, AssignmentTarget, LearningPath, LearningPathItem
 from kpis.models import DailyActivityFact, PartnerAssetState
 from kpis.patterns.models import OutcomeMetric, PatternItem, PatternItemType, PatternRun
@@ -396,6 +397,11 @@ def next_best_actions(
         if len(actions) >= limit:
             break
     return actions
+
+
+def certification_actions(*, tenant: Tenant, partner: Partner) -> list[Gap]:
+    """The certifications the partner's tier requires and it lacks people for (≤ 4 queries)."""
+    return partner_coverage(tenant=tenant, partners=[(partner.pk, partner.tier_id)])[partner.pk].gaps
 
 
 def _reason(asset: Asset, stat: PatternItem | None, started: bool, *, for_manager: bool = False) -> str:

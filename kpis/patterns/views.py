@@ -209,7 +209,8 @@ def patterns_assign(request, tenant_slug: str):
 def _nba(request, partner: Partner, template_base: str):
     is_portal = template_base == "base_portal.html"
     actions = sel.next_best_actions(tenant=request.tenant, partner=partner, for_manager=not is_portal)
-    ctx = {"partner": partner, "actions": actions, "base": template_base, "is_portal": is_portal}
+    ctx = {"partner": partner, "actions": actions, "base": template_base, "is_portal": is_portal,
+           "certification_gaps": sel.certification_actions(tenant=request.tenant, partner=partner)}
     template = "patterns/nba.html#nba" if request.htmx else "patterns/nba.html"
     return render(request, template, ctx)
 
