@@ -12,6 +12,7 @@ import environ
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
+from enablement.schedule import CELERY_BEAT_SCHEDULE as LOG_BEAT_SCHEDULE
 from kpis.schedule import CELERY_BEAT_SCHEDULE as KPI_BEAT_SCHEDULE
 from partners.deals.schedule import CELERY_BEAT_SCHEDULE as DEALS_BEAT_SCHEDULE
 
@@ -342,7 +343,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 KPIS_ROLLUP_LEASE_SECONDS = env.int("KPIS_ROLLUP_LEASE_SECONDS", default=120)
 # The nightly job recomputes this many recent days of facts and states from the log.
 KPIS_NIGHTLY_RECOMPUTE_DAYS = env.int("KPIS_NIGHTLY_RECOMPUTE_DAYS", default=7)
-CELERY_BEAT_SCHEDULE = {**KPI_BEAT_SCHEDULE, **DEALS_BEAT_SCHEDULE}  # static: the schedule modules have no Django imports
+CELERY_BEAT_SCHEDULE = {**KPI_BEAT_SCHEDULE, **DEALS_BEAT_SCHEDULE, **LOG_BEAT_SCHEDULE}  # static: the schedule modules have no Django imports
 
 # --- REST framework ------------------------------------------------------------------------------
 REST_FRAMEWORK = {

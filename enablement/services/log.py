@@ -11,7 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models.expressions import DatabaseDefault
 from django.utils import timezone
 
-from enablement.models import ActivityEvent, Asset, EventSource, Verb
+from enablement.models import ActivityEvent, ActivityEventKey, Asset, EventSource, Verb
 from partners.models import Partner, Tenant, User
 
 
@@ -80,16 +80,34 @@ def activity_record(
 _INSERT_CHUNK = 500
 
 
-def _insert_sql(rows: int, columns: list[str]) -> str:
-    """``INSERT … ON CONFLICT DO NOTHING RETURNING`` of ``rows`` rows (PostgreSQL, SQLite >= 3.35).
+def _insert_sql(rows: int, fields: list) -> str:
+    """``INSERT … RETURNING`` of ``rows`` rows that answers, per row, whether it was stored now.
+
+    SQLite: ``INSERT … ON CONFLICT DO NOTHING RETURNING`` on the log's unique key (SQLite >= 3.35).
+    PostgreSQL: the log is partitioned by month, so its idempotency key lives in
+    ``enablement_activityeventkey``; one statement inserts the keys (in key order, ``ON CONFLICT DO
+    NOTHING RETURNING``) and then exactly the events whose key it stored.
     ``received_at`` is the database's clock unless the caller gave one (imports, tests)."""
-    now = "statement_timestamp()" if connection.vendor == "postgresql" else "strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now')"
-    cast = "::timestamptz" if connection.vendor == "postgresql" else ""
-    one = ", ".join(f"COALESCE(%s{cast}, {now})" if c == "received_at" else "%s" for c in columns)
+    columns = [f.column for f in fields]
     table = ActivityEvent._meta.db_table
+    if connection.vendor != "postgresql":
+        now = "strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now')"
+        one = ", ".join(f"COALESCE(%s, {now})" if c == "received_at" else "%s" for c in columns)
+        return (
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([f'({one})'] * rows)} "  # noqa: S608 (names only)
+            f"ON CONFLICT (tenant_id, source, event_id) DO NOTHING RETURNING source, event_id"
+        )
+    casts = [f"%s::{f.db_type(connection)}" for f in fields]
+    one = ", ".join(f"COALESCE({cast}, statement_timestamp())" if f.column == "received_at" else cast
+                    for f, cast in zip(fields, casts, strict=True))
+    keys = ActivityEventKey._meta.db_table
+    names = ", ".join(columns)
     return (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([f'({one})'] * rows)} "  # noqa: S608 (names only)
-        f"ON CONFLICT (tenant_id, source, event_id) DO NOTHING RETURNING source, event_id"
+        f"WITH v ({names}) AS (VALUES {', '.join([f'({one})'] * rows)}), "  # noqa: S608 (names only)
+        f"k AS (INSERT INTO {keys} (tenant_id, source, event_id) SELECT tenant_id, source, event_id FROM v "
+        f"ORDER BY tenant_id, source, event_id ON CONFLICT DO NOTHING RETURNING source, event_id) "
+        f"INSERT INTO {table} ({names}) SELECT {', '.join('v.' + c for c in columns)} FROM v "
+        f"JOIN k ON k.source = v.source AND k.event_id = v.event_id RETURNING source, event_id"
     )
 
 
@@ -99,7 +117,8 @@ def activity_record_many(*, tenant: Tenant, events: list[ActivityEvent]) -> list
     was a duplicate of a stored event or of an earlier one in the same batch (idempotent on
     ``(tenant, source, event_id)``).
 
-    The answer comes from the database itself (``INSERT … ON CONFLICT DO NOTHING RETURNING``):
+    The answer comes from the database itself (``INSERT … ON CONFLICT DO NOTHING RETURNING``, on
+    PostgreSQL into the key table of the partitioned log, see ``_insert_sql``):
     when two clients send the same ids at once, each id is reported ``True`` to exactly one of
     them. On PostgreSQL rows are inserted in key order, so concurrent batches take their index
     locks in the same order and never deadlock.
@@ -109,7 +128,6 @@ def activity_record_many(*, tenant: Tenant, events: list[ActivityEvent]) -> list
     # id order still follows the batch while the rows go in sorted by key. SQLite has one writer at
     # a time (no deadlock to avoid): rows go in input order.
     fields = [f for f in ActivityEvent._meta.concrete_fields if postgres or not f.primary_key]
-    columns = [f.column for f in fields]
     first: dict[tuple[str, str], int] = {}
     for index, event in enumerate(events):
         if event.tenant_id != tenant.pk:
@@ -126,6 +144,8 @@ def activity_record_many(*, tenant: Tenant, events: list[ActivityEvent]) -> list
             ids = dict(zip(sorted(first.values()), sorted(r[0] for r in cursor.fetchall()), strict=True))
     stored: set[tuple[str, str]] = set()
     with connection.cursor() as cursor:
+        if postgres:  # the statement writes the keys itself: the log's key trigger stands aside for it
+            cursor.execute("SELECT set_config('shien.keys_written', 'on', true)")
         for at in range(0, len(ordered), _INSERT_CHUNK):
             chunk = ordered[at : at + _INSERT_CHUNK]
             params: list = []
@@ -137,6 +157,8 @@ def activity_record_many(*, tenant: Tenant, events: list[ActivityEvent]) -> list
                         params.append(None)
                     else:
                         params.append(field.get_db_prep_save(value, connection))
-            cursor.execute(_insert_sql(len(chunk), columns), params)
+            cursor.execute(_insert_sql(len(chunk), fields), params)
             stored.update((source, event_id) for source, event_id in cursor.fetchall())
+        if postgres:
+            cursor.execute("SELECT set_config('shien.keys_written', '', true)")
     return [(e.source, e.event_id) in stored and first[(e.source, e.event_id)] == i for i, e in enumerate(events)]
