@@ -138,14 +138,15 @@ def activity_record_many(*, tenant: Tenant, events: list[ActivityEvent]) -> list
     if postgres and ordered:
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                # the batch's ids and, in the same query, the flag that tells the log's key trigger
+                # these statements write the keys themselves (transaction-local; reset after them)
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')), set_config('shien.keys_written', 'on', true) "
+                "FROM generate_series(1, %s)",
                 [ActivityEvent._meta.db_table, len(ordered)],
             )
             ids = dict(zip(sorted(first.values()), sorted(r[0] for r in cursor.fetchall()), strict=True))
     stored: set[tuple[str, str]] = set()
     with connection.cursor() as cursor:
-        if postgres:  # the statement writes the keys itself: the log's key trigger stands aside for it
-            cursor.execute("SELECT set_config('shien.keys_written', 'on', true)")
         for at in range(0, len(ordered), _INSERT_CHUNK):
             chunk = ordered[at : at + _INSERT_CHUNK]
             params: list = []
@@ -159,6 +160,6 @@ def activity_record_many(*, tenant: Tenant, events: list[ActivityEvent]) -> list
                         params.append(field.get_db_prep_save(value, connection))
             cursor.execute(_insert_sql(len(chunk), fields), params)
             stored.update((source, event_id) for source, event_id in cursor.fetchall())
-        if postgres:
+        if postgres and ordered:
             cursor.execute("SELECT set_config('shien.keys_written', '', true)")
     return [(e.source, e.event_id) in stored and first[(e.source, e.event_id)] == i for i, e in enumerate(events)]
