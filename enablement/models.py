@@ -336,6 +336,51 @@ class ActivityEvent(TenantOwnedModel):
         return f"{self.verb} {self.occurred_at:%Y-%m-%d %H:%M}"
 
 
+class ActivityEventKey(TenantOwnedModel):
+    """The log's idempotency key ``(tenant, source, event_id)``, kept apart from the events.
+
+    PostgreSQL only (empty on SQLite, where the log's own unique constraint does the job): the log
+    is partitioned by month, and a unique index of a partitioned table must contain the partition
+    key, so the key of every event ever stored lives here, written in the same statement as the
+    event (``enablement.services.log``; a row trigger on the log writes it for any other insert).
+    Keys outlive retention: an archived event sent again is still a duplicate.
+    """
+
+    pk = models.CompositePrimaryKey("tenant", "source", "event_id")
+    source = models.CharField(max_length=16, choices=EventSource.choices)
+    event_id = models.CharField(max_length=100)
+
+    class Meta:
+        verbose_name = _("activity event key")
+        verbose_name_plural = _("activity event keys")
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.event_id}"
+
+
+class ActivityArchive(TenantOwnedModel):
+    """One archived month of a tenant's log: the gzip-compressed JSON-lines file on the media
+    storage that holds the month's events after retention removed them from the log
+    (``enablement.services.retention``). Written only after the file was read back and verified."""
+
+    month = models.DateField(help_text="First day of the tenant-local month.")
+    path = models.CharField(max_length=300)
+    manifest_path = models.CharField(max_length=300)
+    rows = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("archived month of the activity log")
+        verbose_name_plural = _("archived months of the activity log")
+        ordering = ["month", "id"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "path"], name="uniq_activity_archive_path")]
+        indexes = [models.Index(fields=["tenant", "month"], name="activity_archive_month")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} ({self.rows})"
+
+
 class PlaySession(TenantOwnedModel):
     """A server-side play session of one user on one training, started when the player page opens.
 

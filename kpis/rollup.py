@@ -81,6 +81,7 @@ from django.db.models.functions import Now
 
 from enablement.completion import completion_sql, trusted_sql
 from enablement.models import ActivityEvent, Asset, Verb
+from enablement.selectors.archive import archived_before
 from kpis.models import (
     DailyActivityFact,
     DailySourceFact,
@@ -557,6 +558,25 @@ def _merge_partner_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
 # --- the entry point ---------------------------------------------------------------------------------
 
 
+def _within_retention(w: Window, floor: dt.date | None, state: RollupState, stats: RollupStats) -> tuple[Window, Window]:
+    """Retention (``enablement.services.retention``) archived every day before ``floor``: their
+    facts stay as they are (the log no longer holds their events), so no window reaches before
+    it — a full recompute starts at ``floor`` — and states, which summarise the whole history,
+    merge the run's new events instead of being recomputed from what is left of the log.
+    Returns the window for the facts and the one for the states."""
+    if floor is None or w.empty:
+        return w, w
+    lo = None if state.watermark is None else state.watermark - overlap()
+    if w.all_days or w.since is not None:
+        facts = Window(since=max(w.since or floor, floor), days=[x for x in w.days if x >= floor], lo=w.lo, hi=w.hi)
+        stats.mode = f"{stats.mode} from {facts.since.isoformat()} (archived before)"
+    else:
+        facts = Window(days=[x for x in w.days if x >= floor], lo=w.lo, hi=w.hi)
+    if lo is None:  # no watermark (derived tables were reset): states from the retained log
+        return facts, Window(all_days=True, hi=w.hi)
+    return facts, Window(days=facts.days, lo=lo, hi=w.hi)
+
+
 def _newest_and_now(cursor, d: Dialect, tenant_id: int) -> tuple[dt.datetime | None, dt.datetime]:
     """The newest ``received_at`` of the tenant and the database's clock, in one statement."""
     now_sql = "statement_timestamp()" if d.vendor == "postgresql" else "strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now')"
@@ -611,6 +631,7 @@ def _run(tenant: Tenant, state: RollupState, stats: RollupStats, *, since, full,
         else:
             lo = state.watermark - overlap()
             w = Window(days=_touched_days(cursor, d, tenant.pk, lo, hi), lo=lo, hi=hi)
+        w, states_w = _within_retention(w, archived_before(tenant), state, stats)
         stats.days = len(w.days)
         stats.seconds["scan"] = time.perf_counter() - t0
         if not w.empty:
@@ -623,7 +644,7 @@ def _run(tenant: Tenant, state: RollupState, stats: RollupStats, *, since, full,
             ):
                 step(name)
                 t = time.perf_counter()
-                setattr(stats, attr, func(cursor, d, tenant.pk, w))
+                setattr(stats, attr, func(cursor, d, tenant.pk, states_w if name.endswith("states") else w))
                 stats.seconds[name] = time.perf_counter() - t
     new_watermark = hi if w.all_days else max(filter(None, [state.watermark, hi]), default=None)
     RollupState.objects.filter(pk=state.pk).update(watermark=new_watermark, finished_at=Now())

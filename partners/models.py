@@ -7,7 +7,7 @@ import zoneinfo
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -100,6 +100,14 @@ class Tenant(models.Model):
         help_text=_("An open deal registration expires this many days after it was registered."),
     )
     is_active = models.BooleanField(_("active"), default=True)
+    log_retention_months = models.PositiveSmallIntegerField(
+        _("activity log retention (months)"), null=True, blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "Events older than this many whole months are archived to files and removed from the log; "
+            "facts and KPIs stay. Empty: keep the log forever."
+        ),
+    )
     mfa_required_channel_managers = models.BooleanField(
         _("require a second factor for channel managers"), default=False,
         help_text=_("Tenant admins always need one."),

@@ -14,6 +14,7 @@ from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
 from enablement.certifications.schedule import CELERY_BEAT_SCHEDULE as CERTIFICATIONS_BEAT_SCHEDULE
+from enablement.schedule import CELERY_BEAT_SCHEDULE as LOG_BEAT_SCHEDULE
 from kpis.schedule import CELERY_BEAT_SCHEDULE as KPI_BEAT_SCHEDULE
 from partners.deals.schedule import CELERY_BEAT_SCHEDULE as DEALS_BEAT_SCHEDULE
 
@@ -383,7 +384,9 @@ if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= CELERY_TASK_TIME_LIM
 KPIS_ROLLUP_LEASE_SECONDS = env.int("KPIS_ROLLUP_LEASE_SECONDS", default=120)
 # The nightly job recomputes this many recent days of facts and states from the log.
 KPIS_NIGHTLY_RECOMPUTE_DAYS = env.int("KPIS_NIGHTLY_RECOMPUTE_DAYS", default=7)
-CELERY_BEAT_SCHEDULE = {**KPI_BEAT_SCHEDULE, **DEALS_BEAT_SCHEDULE, **CERTIFICATIONS_BEAT_SCHEDULE}  # static: the schedule modules have no Django imports
+CELERY_BEAT_SCHEDULE = {  # static: the schedule modules have no Django imports
+    **KPI_BEAT_SCHEDULE, **DEALS_BEAT_SCHEDULE, **CERTIFICATIONS_BEAT_SCHEDULE, **LOG_BEAT_SCHEDULE,
+}
 
 # --- REST framework ------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -21,7 +21,7 @@ _original_sql_flush = SQLiteOps.sql_flush
 def _sql_flush_keeping_triggers(self, style, tables, *, reset_sequences=False, allow_cascade=False):
     statements = _original_sql_flush(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
     for table, module in (
-        ("enablement_activityevent", "enablement.migrations.0003_activity_log_append_only"),
+        ("enablement_activityevent", "enablement.migrations.0019_activity_log_partitioned"),
         ("deals_dealevent", "partners.deals.migrations.0003_deal_keys_and_history_append_only"),
         ("partners_auditevent", "partners.migrations.0009_audit_log_append_only"),
     ):
@@ -43,9 +43,14 @@ def _pg_sql_flush_keeping_guards(self, style, tables, *, reset_sequences=False, 
     guarded = [t for t in APPEND_ONLY_TABLES if t in tables]
     if not statements or not guarded:
         return statements
-    off = [f'ALTER TABLE "{t}" DISABLE TRIGGER {TRUNCATE_TRIGGER}' for t in guarded]
-    on = [f'ALTER TABLE "{t}" ENABLE TRIGGER {TRUNCATE_TRIGGER}' for t in guarded]
-    return [*off, *statements, *on]
+    # every table carrying the guard: the append-only tables and the log's partitions (a TRUNCATE of
+    # a partitioned table fires its partitions' TRUNCATE triggers too)
+    toggle = (
+        "DO $$ DECLARE r record; BEGIN FOR r IN SELECT tgrelid::regclass AS t FROM pg_trigger "
+        f"WHERE tgname = '{TRUNCATE_TRIGGER}' LOOP "
+        f"EXECUTE format('ALTER TABLE %s {{}} TRIGGER {TRUNCATE_TRIGGER}', r.t); END LOOP; END $$"
+    )
+    return [toggle.format("DISABLE"), *statements, toggle.format("ENABLE")]
 
 
 try:

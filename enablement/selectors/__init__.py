@@ -1,1 +1,2 @@
-"""Enablement reads: ``catalog`` (what a partner user sees in the portal) and ``manage`` (manage-area lists)."""
+"""Enablement reads: ``catalog`` (what a partner user sees in the portal), ``manage`` (manage-area lists)
+and ``archive`` (the archived part of the log)."""

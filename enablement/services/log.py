@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from enablement.certifications.services import certificates_evaluate_after_log
 from enablement.completion import COMPLETION_VERBS, is_completion
-from enablement.models import ActivityEvent, Asset, EventSource, Verb
+from enablement.models import ActivityEvent, ActivityEventKey, Asset, EventSource, Verb
 from partners.models import Partner, Tenant, User
 
 
@@ -84,16 +84,34 @@ def activity_record(
 _INSERT_CHUNK = 500
 
 
-def _insert_sql(rows: int, columns: list[str]) -> str:
-    """``INSERT … ON CONFLICT DO NOTHING RETURNING`` of ``rows`` rows (PostgreSQL, SQLite >= 3.35).
+def _insert_sql(rows: int, fields: list) -> str:
+    """``INSERT … RETURNING`` of ``rows`` rows that answers, per row, whether it was stored now.
+
+    SQLite: ``INSERT … ON CONFLICT DO NOTHING RETURNING`` on the log's unique key (SQLite >= 3.35).
+    PostgreSQL: the log is partitioned by month, so its idempotency key lives in
+    ``enablement_activityeventkey``; one statement inserts the keys (in key order, ``ON CONFLICT DO
+    NOTHING RETURNING``) and then exactly the events whose key it stored.
     ``received_at`` is the database's clock unless the caller gave one (imports, tests)."""
-    now = "statement_timestamp()" if connection.vendor == "postgresql" else "strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now')"
-    cast = "::timestamptz" if connection.vendor == "postgresql" else ""
-    one = ", ".join(f"COALESCE(%s{cast}, {now})" if c == "received_at" else "%s" for c in columns)
+    columns = [f.column for f in fields]
     table = ActivityEvent._meta.db_table
+    if connection.vendor != "postgresql":
+        now = "strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now')"
+        one = ", ".join(f"COALESCE(%s, {now})" if c == "received_at" else "%s" for c in columns)
+        return (
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([f'({one})'] * rows)} "  # noqa: S608 (names only)
+            f"ON CONFLICT (tenant_id, source, event_id) DO NOTHING RETURNING source, event_id"
+        )
+    casts = [f"%s::{f.db_type(connection)}" for f in fields]
+    one = ", ".join(f"COALESCE({cast}, statement_timestamp())" if f.column == "received_at" else cast
+                    for f, cast in zip(fields, casts, strict=True))
+    keys = ActivityEventKey._meta.db_table
+    names = ", ".join(columns)
     return (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([f'({one})'] * rows)} "  # noqa: S608 (names only)
-        f"ON CONFLICT (tenant_id, source, event_id) DO NOTHING RETURNING source, event_id"
+        f"WITH v ({names}) AS (VALUES {', '.join([f'({one})'] * rows)}), "  # noqa: S608 (names only)
+        f"k AS (INSERT INTO {keys} (tenant_id, source, event_id) SELECT tenant_id, source, event_id FROM v "
+        f"ORDER BY tenant_id, source, event_id ON CONFLICT DO NOTHING RETURNING source, event_id) "
+        f"INSERT INTO {table} ({names}) SELECT {', '.join('v.' + c for c in columns)} FROM v "
+        f"JOIN k ON k.source = v.source AND k.event_id = v.event_id RETURNING source, event_id"
     )
 
 
@@ -103,7 +121,8 @@ def activity_record_many(*, tenant: Tenant, events: list[ActivityEvent]) -> list
     was a duplicate of a stored event or of an earlier one in the same batch (idempotent on
     ``(tenant, source, event_id)``).
 
-    The answer comes from the database itself (``INSERT … ON CONFLICT DO NOTHING RETURNING``):
+    The answer comes from the database itself (``INSERT … ON CONFLICT DO NOTHING RETURNING``, on
+    PostgreSQL into the key table of the partitioned log, see ``_insert_sql``):
     when two clients send the same ids at once, each id is reported ``True`` to exactly one of
     them. On PostgreSQL rows are inserted in key order, so concurrent batches take their index
     locks in the same order and never deadlock.
@@ -113,7 +132,6 @@ def activity_record_many(*, tenant: Tenant, events: list[ActivityEvent]) -> list
     # id order still follows the batch while the rows go in sorted by key. SQLite has one writer at
     # a time (no deadlock to avoid): rows go in input order.
     fields = [f for f in ActivityEvent._meta.concrete_fields if postgres or not f.primary_key]
-    columns = [f.column for f in fields]
     first: dict[tuple[str, str], int] = {}
     for index, event in enumerate(events):
         if event.tenant_id != tenant.pk:
@@ -124,7 +142,10 @@ def activity_record_many(*, tenant: Tenant, events: list[ActivityEvent]) -> list
     if postgres and ordered:
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                # the batch's ids and, in the same query, the flag that tells the log's key trigger
+                # these statements write the keys themselves (transaction-local; reset after them)
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')), set_config('shien.keys_written', 'on', true) "
+                "FROM generate_series(1, %s)",
                 [ActivityEvent._meta.db_table, len(ordered)],
             )
             ids = dict(zip(sorted(first.values()), sorted(r[0] for r in cursor.fetchall()), strict=True))
@@ -141,8 +162,10 @@ def activity_record_many(*, tenant: Tenant, events: list[ActivityEvent]) -> list
                         params.append(None)
                     else:
                         params.append(field.get_db_prep_save(value, connection))
-            cursor.execute(_insert_sql(len(chunk), columns), params)
+            cursor.execute(_insert_sql(len(chunk), fields), params)
             stored.update((source, event_id) for source, event_id in cursor.fetchall())
+        if postgres and ordered:
+            cursor.execute("SELECT set_config('shien.keys_written', '', true)")
     result = [(e.source, e.event_id) in stored and first[(e.source, e.event_id)] == i for i, e in enumerate(events)]
     completing = {v for verbs in COMPLETION_VERBS.values() for v in verbs}
     certificates_evaluate_after_log(

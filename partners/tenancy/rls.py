@@ -34,7 +34,7 @@ from psycopg import pq
 POLICY = "shien_tenant_isolation"
 TRUNCATE_TRIGGER = "shien_refuse_truncate"
 # Append-only tables: no UPDATE/DELETE for the application role, no TRUNCATE for anyone.
-APPEND_ONLY_TABLES = ("enablement_activityevent", "partners_auditevent", "deals_dealevent")
+APPEND_ONLY_TABLES = ("enablement_activityevent", "enablement_activityeventkey", "partners_auditevent", "deals_dealevent")
 
 _INERROR = pq.TransactionStatus.INERROR
 _TXN_CONTROL = ("SAVEPOINT", "RELEASE S", "ROLLBACK ", "ROLLBACK")
