@@ -485,18 +485,21 @@ def compute_kpis(
     today: dt.date | None = None,
     periods_back: int = 1,
     definitions: Iterable[KpiDefinition] | None = None,
+    report: dict | None = None,
 ) -> int:
     """Compute ``KpiResult`` for each active definition, for the period containing ``today``
     (tenant-local) and the ``periods_back`` before it, overall and per partner.
 
-    Upsert = delete + insert per definition and period, all in one transaction. Returns the
-    number of result rows written. Must run inside the tenant's scope.
+    Only what changed is written (``_write_changed``): a run over unchanged facts writes no
+    row; closed periods keep their rows (and frozen numbers) as they are. One transaction.
+    Returns the number of results computed; ``report["written"]`` (when given) receives the
+    number of rows inserted, updated or deleted. Must run inside the tenant's scope.
     """
     today = today or timezone.now().astimezone(tenant.zoneinfo).date()
     defs = list(definitions) if definitions is not None else list(KpiDefinition.objects.filter(tenant=tenant, is_active=True))
     ctx = _Context(tenant)
     now = timezone.now()
-    written = 0
+    computed = written = 0
     with transaction.atomic():
         tenant_lock(tenant.pk)  # concurrent computations of one tenant queue (delete + insert below)
         # who was targeted: partners' tier/segment/status and the pairs, fixed once a day is over
@@ -537,11 +540,50 @@ def compute_kpis(
                             previous_to_date=compare.value if (partial and compare is not None) else None,
                         )
                     )
-            KpiResult.objects.filter(
-                tenant=tenant, definition=definition, period_start__in=[s for s, _ in periods]
-            ).delete()
-            KpiResult.objects.bulk_create(rows, batch_size=1000)
-            written += len(rows)
+            computed += len(rows)
+            written += _write_changed(tenant, definition, [s for s, _ in periods], rows)
         RollupState.objects.get_or_create(tenant=tenant)
         RollupState.objects.filter(tenant=tenant).update(kpis_computed_at=now)
-    return written
+    if report is not None:
+        report["written"] = written
+    return computed
+
+
+RESULT_FIELDS = (
+    "period_end", "numerator", "denominator", "value", "target", "status", "elapsed_days", "previous_to_date",
+)
+
+
+DECIMAL_PLACES = {
+    name: KpiResult._meta.get_field(name).decimal_places
+    for name in RESULT_FIELDS
+    if KpiResult._meta.get_field(name).get_internal_type() == "DecimalField"
+}
+
+
+def _write_changed(tenant: Tenant, definition: KpiDefinition, starts: list[dt.date], rows: list[KpiResult]) -> int:
+    """Make the stored results of ``definition`` for the periods starting on ``starts`` equal
+    ``rows``, touching only the rows whose numbers differ (``computed_at`` says when a row last
+    changed): insert the new, update the changed, delete the vanished. Returns rows written."""
+    stored = {
+        (r.period_start, r.partner_id): r
+        for r in KpiResult.objects.filter(tenant=tenant, definition=definition, period_start__in=starts)
+    }
+    inserts, updates = [], []
+    for row in rows:
+        for name, places in DECIMAL_PLACES.items():  # as the column stores it, so equal compares equal
+            value = getattr(row, name)
+            if value is not None:
+                setattr(row, name, Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+        old = stored.pop((row.period_start, row.partner_id), None)
+        if old is None:
+            inserts.append(row)
+        elif any(getattr(old, name) != getattr(row, name) for name in RESULT_FIELDS):
+            for name in (*RESULT_FIELDS, "computed_at"):
+                setattr(old, name, getattr(row, name))
+            updates.append(old)
+    if stored:
+        KpiResult.objects.filter(pk__in=[r.pk for r in stored.values()]).delete()
+    KpiResult.objects.bulk_create(inserts, batch_size=1000)
+    KpiResult.objects.bulk_update(updates, [*RESULT_FIELDS, "computed_at"], batch_size=1000)
+    return len(inserts) + len(updates) + len(stored)

@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class RefreshResult:
     stats: RollupStats
-    results: int
+    results: int  # KPI results computed
+    written: int = 0  # of which inserted, updated or deleted (0 when nothing changed)
 
 
 def kpis_refresh_now(
@@ -44,14 +45,15 @@ def kpis_refresh_now(
     stats = rollup_tenant(tenant, since=since, full=full, progress=progress)
     if progress:
         progress("KPI results")
+    report: dict = {}
     try:
-        results = compute_kpis(tenant, periods_back=periods_back)
+        results = compute_kpis(tenant, periods_back=periods_back, report=report)
     except Exception as exc:
         RollupState.objects.filter(tenant=tenant).update(
             status=RollupState.Status.FAILED, last_error=f"KPI computation: {type(exc).__name__}: {exc}"[:4000]
         )
         raise
-    return RefreshResult(stats=stats, results=results)
+    return RefreshResult(stats=stats, results=results, written=report.get("written", 0))
 
 
 QUEUE_UNREACHABLE = "The job queue did not answer; the next scheduled rollup picks this request up."

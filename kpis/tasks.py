@@ -55,8 +55,9 @@ def rollup_tenant(tenant_id: int, periods_back: int = 1, recompute_days: int = 0
     tenant = Tenant.objects.get(pk=tenant_id, is_active=True)
     since = recent_since(tenant, recompute_days) if recompute_days else None
     result = kpis_refresh_now(tenant=tenant, periods_back=periods_back, since=since)
-    log.info("KPI rollup %s (%s): %s days, %s results", tenant.slug, result.stats.mode, result.stats.days, result.results)
-    return {"tenant": tenant.slug, "days": result.stats.days, "results": result.results}
+    log.info("KPI rollup %s (%s): %s days, %s results (%s written)", tenant.slug, result.stats.mode,
+             result.stats.days, result.results, result.written)
+    return {"tenant": tenant.slug, "days": result.stats.days, "results": result.results, "written": result.written}
 
 
 @shared_task(name="kpis.tasks.rollup_all_tenants", **TASK_OPTIONS)

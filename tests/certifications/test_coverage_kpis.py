@@ -17,6 +17,7 @@ from enablement.certifications.models import Certificate, TierCertificationRequi
 from enablement.certifications.selectors import partner_coverage
 from kpis.metrics import metric_values
 from kpis.models import Metric
+from partners.models import Partner
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -105,6 +106,8 @@ def test_kpis_match_brute_force(tenant_a, admin_a, seed):
 
 def test_closed_period_reads_the_certificates_as_they_were(tenant_a, partner_user_a, admin_a):
     with scope(tenant=tenant_a.pk):
+        # the partner had joined before the periods read (a partner counts only from its joined_on)
+        Partner.objects.filter(pk=partner_user_a.partner_id).update(joined_on=dt.date(2025, 12, 1))
         a = f.AssetFactory(tenant=tenant_a)
         cert = services.certification_create(tenant=tenant_a, actor=admin_a.user, name="C", required_assets=[a])
         Certificate.objects.create(
