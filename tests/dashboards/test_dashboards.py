@@ -16,7 +16,7 @@ MAX_QUERIES = {
     "manage-faq": 17,  # + open partner questions, + what was missing
     "manage-teams": 19,
     "manage-faq-keyword": 11,
-    "manage-overview-filtered": 29,  # live KPI cards: a fixed number of queries per definition
+    "manage-overview-filtered": 30,  # live KPI cards: a fixed number of queries per definition; + partner snapshots (tier/segment as in each period)
     "manage-partner": 29,  # + frozen pairs and freeze date; + certification coverage (4) and certificates (1)
 }
 
