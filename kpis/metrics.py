@@ -24,6 +24,11 @@ Metric definitions (for the partners matching the definition's tier/segment filt
 * median days to first completion: for partners whose first training completion happened in the
   period, the median of (local date of that completion − ``joined_on``) in days (≥ 0).
   numerator = sum of days, denominator = number of such partners, value = median.
+  "Training" here and in the training completion rate means the learning kinds
+  (``enablement.completion.LEARNING_KINDS``: trainings and assessments, a pass completing one).
+* assessment pass rate: graded assessment attempts in the period (``assessment.passed`` +
+  ``assessment.failed`` events, trusted sources only, from the daily facts) that passed / all of
+  them. numerator = passed attempts, denominator = graded attempts.
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ from django.db import transaction
 from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
-from enablement.models import Asset, AssetKind, AssetStatus, Verb
+from enablement.completion import LEARNING_KINDS
+from enablement.models import Asset, AssetStatus, Verb
 from kpis.models import (
     COUNT_METRICS,
     PER_PARTNER_COUNT_METRICS,
@@ -169,7 +175,7 @@ class _Context:
         if self._first_training is None:
             self._first_training = dict(
                 PartnerAssetState.objects.filter(
-                    tenant=self.tenant, asset__kind=AssetKind.TRAINING, first_completed_at__isnull=False
+                    tenant=self.tenant, asset__kind__in=LEARNING_KINDS, first_completed_at__isnull=False
                 )
                 .values("partner_id")
                 .annotate(first=Min("first_completed_at"))
@@ -219,7 +225,7 @@ def _training_completion(ctx: _Context, partner_ids: list[int], span: Span) -> R
         UserAssetState.objects.filter(
             tenant=ctx.tenant,
             partner_id__in=partner_ids,
-            asset__kind=AssetKind.TRAINING,
+            asset__kind__in=LEARNING_KINDS,
             first_activity_at__gte=span.start_utc,
             first_activity_at__lt=span.end_utc,
         )
@@ -330,6 +336,27 @@ def _median_days(ctx: _Context, partner_ids: list[int], span: Span) -> Result:
     return Cell(_q(sum(days.values())), _q(len(days)), _q(statistics.median(days.values()))), per
 
 
+def _assessment_pass_rate(ctx: _Context, partner_ids: list[int], span: Span) -> Result:
+    rows = (
+        DailyActivityFact.objects.filter(
+            tenant=ctx.tenant,
+            partner_id__in=partner_ids,
+            verb__in=[Verb.ASSESSMENT_PASSED, Verb.ASSESSMENT_FAILED],
+            day__gte=span.start,
+            day__lte=span.end,
+        )
+        .values("partner_id")
+        .annotate(
+            graded=Sum("event_count"),
+            passed=Sum("event_count", filter=Q(verb=Verb.ASSESSMENT_PASSED)),
+        )
+        .order_by()
+    )
+    by = {r["partner_id"]: (r["passed"] or 0, r["graded"] or 0) for r in rows}
+    per = {pid: ratio(*by.get(pid, (0, 0)), percent=True) for pid in partner_ids}
+    return ratio(sum(p for p, _ in by.values()), sum(g for _, g in by.values()), percent=True), per
+
+
 METRICS = {
     Metric.ENABLEMENT_COMPLETION_RATE: _enablement,
     Metric.TRAINING_COMPLETION_RATE: _training_completion,
@@ -339,6 +366,7 @@ METRICS = {
     Metric.FAQ_UNRESOLVED_RATE: _faq_unresolved,
     Metric.SUPPORT_ACTIVITIES_PER_PARTNER: _support_per_partner,
     Metric.MEDIAN_DAYS_TO_FIRST_COMPLETION: _median_days,
+    Metric.ASSESSMENT_PASS_RATE: _assessment_pass_rate,
 }
 
 

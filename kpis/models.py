@@ -213,6 +213,7 @@ class Metric(models.TextChoices):
     FAQ_UNRESOLVED_RATE = "faq_unresolved_rate", _("FAQ unresolved rate")
     SUPPORT_ACTIVITIES_PER_PARTNER = "support_activities_per_partner", _("Support activities per partner")
     MEDIAN_DAYS_TO_FIRST_COMPLETION = "median_days_to_first_completion", _("Median days to first completion")
+    ASSESSMENT_PASS_RATE = "assessment_pass_rate", _("Assessment pass rate")
 
 
 # Count metrics: a partial period's target is prorated to the elapsed days (pacing); a
@@ -227,6 +228,7 @@ RATE_METRICS = frozenset(
         Metric.ACTIVE_PARTNER_RATE,
         Metric.CONTENT_UTILISATION,
         Metric.FAQ_UNRESOLVED_RATE,
+        Metric.ASSESSMENT_PASS_RATE,
     }
 )
 

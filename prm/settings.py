@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "partners.notifications",
     "enablement",
     "enablement.lrs.apps.LrsConfig",
+    "enablement.assessments.apps.AssessmentsConfig",
     "kpis",
     "kpis.patterns",
 ]
@@ -244,7 +245,7 @@ LANGUAGES = [("ja", _("Japanese")), ("en", _("English"))]
 # (tests/i18n/test_catalogues.py checks both).
 LOCALE_PATHS = [
     BASE_DIR / context / "locale"
-    for context in ("partners/deals", "partners/notifications", "kpis/patterns", "enablement/lrs", "partners", "enablement", "kpis", ".")
+    for context in ("partners/deals", "partners/notifications", "kpis/patterns", "enablement/lrs", "enablement/assessments", "partners", "enablement", "kpis", ".")
 ]
 USE_I18N = True
 TIME_ZONE = "Asia/Tokyo"

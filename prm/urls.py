@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 
 from enablement import urls as enablement_urls
+from enablement.assessments import urls as assessment_urls
 from kpis import urls as kpis_urls
 from kpis.patterns import urls as patterns_urls
 from partners import urls as partners_urls
@@ -19,10 +20,12 @@ tenant_patterns = [
     path("", include(notifications_urls.tenant_urlpatterns)),
     path("portal/", include(patterns_urls.portal_urlpatterns)),
     path("portal/", include(enablement_urls.portal_urlpatterns)),
+    path("portal/", include(assessment_urls.portal_urlpatterns)),
     path("portal/deals/", include(deals_urls.portal_urlpatterns)),
     path("manage/", include(kpis_urls.manage_urlpatterns)),
     path("manage/", include(patterns_urls.manage_urlpatterns)),
     path("manage/", include(enablement_urls.manage_urlpatterns)),
+    path("manage/", include(assessment_urls.manage_urlpatterns)),
     path("manage/", include(partners_urls.manage_urlpatterns)),
     path("manage/deals/", include(deals_urls.manage_urlpatterns)),
 ]
