@@ -31,6 +31,7 @@ DEFINITIONS = [
     (Metric.FAQ_UNRESOLVED_RATE, Period.MONTH, "FAQ未解決率", "FAQ unresolved rate", 20, Direction.LOWER, 10, False),
     (Metric.SUPPORT_ACTIVITIES_PER_PARTNER, Period.MONTH, "パートナーあたり支援活動数", "Support activities per partner", 2, Direction.HIGHER, 1, False),
     (Metric.MEDIAN_DAYS_TO_FIRST_COMPLETION, Period.QUARTER, "初回修了までの日数（中央値）", "Median days to first completion", 30, Direction.LOWER, 15, False),
+    (Metric.ASSESSMENT_PASS_RATE, Period.MONTH, "確認テスト合格率", "Assessment pass rate", 60, Direction.HIGHER, 10, False),
 ]
 
 

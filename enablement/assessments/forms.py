@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from enablement.assessments.models import AssessmentSettings, Question, QuestionKind, ShortMatch
 from enablement.assessments.services import MAX_CHOICES
@@ -85,7 +86,8 @@ class AttemptFilterForm(forms.Form):
     partner = forms.ModelChoiceField(label=_("Partner"), queryset=Partner.objects.none(), required=False, empty_label=_("All partners"))
     result = forms.ChoiceField(
         label=_("Result"), required=False,
-        choices=[("", _("All")), ("passed", _("Passed")), ("failed", _("Failed")), ("open", _("In progress"))],
+        choices=[("", _("All")), ("passed", pgettext_lazy("assessment", "Passed")),
+                 ("failed", pgettext_lazy("assessment", "Failed")), ("open", pgettext_lazy("attempt", "In progress"))],
     )
 
     def __init__(self, *args, tenant, **kwargs):

@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from enablement.models import Asset
 from partners.models import Partner
@@ -115,7 +116,7 @@ class Choice(TenantOwnedModel):
 
 
 class AttemptStatus(models.TextChoices):
-    OPEN = "open", _("In progress")
+    OPEN = "open", pgettext_lazy("attempt", "In progress")
     GRADED = "graded", _("Graded")
 
 

@@ -177,7 +177,7 @@ def _log(attempt: Attempt, *, verb: str, occurred_at: dt.datetime, suffix: str, 
     )
 
 
-def _grade(attempt: Attempt, answers: dict[str, Any], *, timed_out: bool) -> tuple[float, dict]:
+def grade_answers(attempt: Attempt, answers: dict[str, Any], *, timed_out: bool) -> tuple[float, dict]:
     """Score each drawn question from the bank as it is now (a question deleted since is left out)."""
     questions = {
         q.pk: q
@@ -214,7 +214,7 @@ def _grade(attempt: Attempt, answers: dict[str, Any], *, timed_out: bool) -> tup
 
 def _finish(attempt: Attempt, *, answers: dict[str, Any], now: dt.datetime, timed_out: bool) -> Attempt:
     """Grade an open attempt once: the conditional UPDATE lets exactly one concurrent caller win."""
-    score, results = _grade(attempt, answers, timed_out=timed_out)
+    score, results = grade_answers(attempt, answers, timed_out=timed_out)
     passed = not timed_out and grading.passes(score, attempt.pass_mark)
     submitted_at = min(now, attempt.deadline + GRACE) if (timed_out and attempt.deadline) else now
     won = Attempt.objects.filter(tenant=attempt.tenant_id, pk=attempt.pk, status=AttemptStatus.OPEN).update(

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from enablement import demo as enablement_demo
+from enablement.assessments import demo as assessments_demo
 from kpis import demo as kpis_demo
 from kpis.patterns import demo as patterns_demo
 from partners import demo as partners_demo
@@ -19,6 +20,7 @@ from partners.tenancy import tenant_scope
 
 STEPS = [
     (enablement_demo.seed, "assets, learning paths, assignments, six months of activity"),
+    (assessments_demo.seed, "assessments, question banks and attempts"),
     (deals_demo.seed, "a year of deals"),
     (patterns_demo.plant, "the planted success pattern"),
     (kpis_demo.seed, "KPI definitions, rollup and KPI results"),
