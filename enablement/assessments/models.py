@@ -21,7 +21,7 @@ from partners.tenancy import TenantOwnedModel
 
 
 class AssessmentSettings(TenantOwnedModel):
-    asset = models.OneToOneField(Asset, on_delete=models.CASCADE, related_name="assessment_settings")
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="+")
     pass_mark = models.PositiveSmallIntegerField(
         _("pass mark (%)"), default=70, validators=[MinValueValidator(1), MaxValueValidator(100)],
         help_text=_("The score (percent of the questions drawn) an attempt needs to pass."),
