@@ -2,8 +2,10 @@
 
 * A user has *completed* an asset when the log holds a completion event of theirs for it:
   ``training.completed`` for a training, ``document.viewed`` or ``document.downloaded`` for a
-  document, ``faq.viewed`` for an FAQ. The first such event is the completion time. An event sent
-  with an API key that is not a trusted source (``trusted = false``) never completes anything.
+  document, ``faq.viewed`` for an FAQ, ``assessment.passed`` for an assessment (graded on the
+  server: ``enablement.assessments``; a failed attempt completes nothing). The first such event
+  is the completion time. An event sent with an API key that is not a trusted source
+  (``trusted = false``) never completes anything.
 * An assigned ``(partner, asset)`` pair is *done by* an instant when at least
   ``required_completions`` distinct users of the partner completed the asset before it; with one
   required completion, any completion event of the partner counts (external systems may send
@@ -29,7 +31,12 @@ COMPLETION_VERBS: dict[str, tuple[str, ...]] = {
     AssetKind.TRAINING: (Verb.TRAINING_COMPLETED,),
     AssetKind.DOCUMENT: (Verb.DOCUMENT_VIEWED, Verb.DOCUMENT_DOWNLOADED),
     AssetKind.FAQ: (Verb.FAQ_VIEWED,),
+    AssetKind.ASSESSMENT: (Verb.ASSESSMENT_PASSED,),
 }
+
+# Kinds that are learning (started, then completed by a user): what the training completion rate
+# and the days to first completion count. A failed assessment attempt is a start, a pass completes.
+LEARNING_KINDS: tuple[str, ...] = (AssetKind.TRAINING, AssetKind.ASSESSMENT)
 
 
 def is_completion(kind: str, verb: str) -> bool:

@@ -41,6 +41,7 @@ class AssetKind(models.TextChoices):
     TRAINING = "training", _("Training")
     DOCUMENT = "document", _("Document")
     FAQ = "faq", _("FAQ")
+    ASSESSMENT = "assessment", _("Assessment")
 
 
 class AssetStatus(models.TextChoices):
@@ -50,7 +51,9 @@ class AssetStatus(models.TextChoices):
 
 
 class Asset(TenantOwnedModel):
-    """One piece of enablement: a training (video), a document or an FAQ.
+    """One piece of enablement: a training (video), a document, an FAQ or an assessment.
+
+    An assessment's settings and question bank live in ``enablement.assessments``.
 
     FAQ: ``title`` is the question and ``body`` the answer (Markdown, sanitised on render).
     Tags are stored normalised as ``",tag1,tag2,"`` so ``tags__contains=",tag,"`` matches exactly.
@@ -280,6 +283,9 @@ class Verb(models.TextChoices):
     FAQ_VIEWED = "faq.viewed", _("FAQ viewed")
     FAQ_FEEDBACK = "faq.feedback", _("FAQ feedback")
     PORTAL_LOGIN = "portal.login", _("Portal login")
+    ASSESSMENT_ATTEMPTED = "assessment.attempted", _("Assessment attempted")
+    ASSESSMENT_PASSED = "assessment.passed", _("Assessment passed")
+    ASSESSMENT_FAILED = "assessment.failed", _("Assessment failed")
 
 
 class EventSource(models.TextChoices):

@@ -25,6 +25,7 @@ VERBS_BY_KIND: dict[str, frozenset[str]] = {
     AssetKind.TRAINING: frozenset({Verb.TRAINING_STARTED, Verb.TRAINING_PROGRESSED, Verb.TRAINING_COMPLETED}),
     AssetKind.DOCUMENT: frozenset({Verb.DOCUMENT_VIEWED, Verb.DOCUMENT_DOWNLOADED}),
     AssetKind.FAQ: frozenset({Verb.FAQ_VIEWED, Verb.FAQ_FEEDBACK}),
+    AssetKind.ASSESSMENT: frozenset({Verb.ASSESSMENT_ATTEMPTED, Verb.ASSESSMENT_PASSED, Verb.ASSESSMENT_FAILED}),
 }
 
 MESSAGES: dict[str, tuple[str, str]] = {

@@ -33,6 +33,7 @@ DEFINITIONS = [
     (Metric.MEDIAN_DAYS_TO_FIRST_COMPLETION, Period.QUARTER, "初回修了までの日数（中央値）", "Median days to first completion", 30, Direction.LOWER, 15, False),
     (Metric.CERTIFIED_PARTNER_RATE, Period.MONTH, "認定パートナー率", "Certified partner rate", 60, Direction.HIGHER, 10, False),
     (Metric.EXPIRING_CERTIFICATES, Period.MONTH, "30日以内に失効する認定", "Certificates expiring within 30 days", 2, Direction.LOWER, 2, False),
+    (Metric.ASSESSMENT_PASS_RATE, Period.MONTH, "確認テスト合格率", "Assessment pass rate", 60, Direction.HIGHER, 10, False),
 ]
 
 

@@ -33,6 +33,11 @@ day it was created unless entered otherwise):
 * median days to first completion: for partners whose first training completion happened in the
   period, the median of (local date of that completion − ``joined_on``) in days (≥ 0).
   numerator = sum of days, denominator = number of such partners, value = median.
+  "Training" here and in the training completion rate means the learning kinds
+  (``enablement.completion.LEARNING_KINDS``: trainings and assessments, a pass completing one).
+* assessment pass rate: graded assessment attempts in the period (``assessment.passed`` +
+  ``assessment.failed`` events, trusted sources only, from the daily facts) that passed / all of
+  them. numerator = passed attempts, denominator = graded attempts.
 """
 
 from __future__ import annotations
@@ -48,7 +53,8 @@ from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
 from enablement.certifications.selectors import partner_coverage
-from enablement.models import Asset, AssetKind, AssetStatus, Verb
+from enablement.completion import LEARNING_KINDS
+from enablement.models import Asset, AssetStatus, Verb
 from kpis.models import (
     COUNT_METRICS,
     PER_PARTNER_COUNT_METRICS,
@@ -196,7 +202,7 @@ class _Context:
         if self._first_training is None:
             self._first_training = dict(
                 PartnerAssetState.objects.filter(
-                    tenant=self.tenant, asset__kind=AssetKind.TRAINING, first_completed_at__isnull=False
+                    tenant=self.tenant, asset__kind__in=LEARNING_KINDS, first_completed_at__isnull=False
                 )
                 .values("partner_id")
                 .annotate(first=Min("first_completed_at"))
@@ -246,7 +252,7 @@ def _training_completion(ctx: _Context, partner_ids: list[int], span: Span) -> R
         UserAssetState.objects.filter(
             tenant=ctx.tenant,
             partner_id__in=partner_ids,
-            asset__kind=AssetKind.TRAINING,
+            asset__kind__in=LEARNING_KINDS,
             first_activity_at__gte=span.start_utc,
             first_activity_at__lt=span.end_utc,
         )
@@ -384,6 +390,25 @@ def _expiring_certificates(ctx: _Context, partner_ids: list[int], span: Span) ->
     coverage = partner_coverage(tenant=ctx.tenant, partners=[(pid, None) for pid in partner_ids], at=at)
     per = {pid: ratio(coverage[pid].expiring[EXPIRING_DAYS], 1, percent=False) for pid in partner_ids}
     return ratio(sum(c.expiring[EXPIRING_DAYS] for c in coverage.values()), 1, percent=False), per
+def _assessment_pass_rate(ctx: _Context, partner_ids: list[int], span: Span) -> Result:
+    rows = (
+        DailyActivityFact.objects.filter(
+            tenant=ctx.tenant,
+            partner_id__in=partner_ids,
+            verb__in=[Verb.ASSESSMENT_PASSED, Verb.ASSESSMENT_FAILED],
+            day__gte=span.start,
+            day__lte=span.end,
+        )
+        .values("partner_id")
+        .annotate(
+            graded=Sum("event_count"),
+            passed=Sum("event_count", filter=Q(verb=Verb.ASSESSMENT_PASSED)),
+        )
+        .order_by()
+    )
+    by = {r["partner_id"]: (r["passed"] or 0, r["graded"] or 0) for r in rows}
+    per = {pid: ratio(*by.get(pid, (0, 0)), percent=True) for pid in partner_ids}
+    return ratio(sum(p for p, _ in by.values()), sum(g for _, g in by.values()), percent=True), per
 
 
 METRICS = {
@@ -398,6 +423,7 @@ METRICS = {
     Metric.MEDIAN_DAYS_TO_FIRST_COMPLETION: _median_days,
     Metric.CERTIFIED_PARTNER_RATE: _certified_partners,
     Metric.EXPIRING_CERTIFICATES: _expiring_certificates,
+    Metric.ASSESSMENT_PASS_RATE: _assessment_pass_rate,
 }
 
 

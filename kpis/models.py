@@ -240,6 +240,7 @@ class Metric(models.TextChoices):
     MEDIAN_DAYS_TO_FIRST_COMPLETION = "median_days_to_first_completion", _("Median days to first completion")
     CERTIFIED_PARTNER_RATE = "certified_partner_rate", _("Certified partner rate")
     EXPIRING_CERTIFICATES = "expiring_certificates", _("Certificates expiring within 30 days")
+    ASSESSMENT_PASS_RATE = "assessment_pass_rate", _("Assessment pass rate")
 
 
 # Count metrics: a partial period's target is prorated to the elapsed days (pacing); a
@@ -255,6 +256,7 @@ RATE_METRICS = frozenset(
         Metric.CONTENT_UTILISATION,
         Metric.FAQ_UNRESOLVED_RATE,
         Metric.CERTIFIED_PARTNER_RATE,
+        Metric.ASSESSMENT_PASS_RATE,
     }
 )
 

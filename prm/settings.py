@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "enablement.lrs.apps.LrsConfig",
     "enablement.packages.apps.PackagesConfig",
     "enablement.certifications.apps.CertificationsConfig",
+    "enablement.assessments.apps.AssessmentsConfig",
     "kpis",
     "kpis.patterns",
 ]
@@ -268,7 +269,7 @@ LOCALE_PATHS = [
     BASE_DIR / context / "locale"
     for context in (
         "partners/deals", "partners/notifications", "kpis/patterns", "enablement/lrs", "enablement/packages",
-        "enablement/certifications", "partners", "enablement", "kpis", ".",
+        "enablement/certifications", "enablement/assessments", "partners", "enablement", "kpis", ".",
     )
 ]
 USE_I18N = True

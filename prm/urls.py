@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 
 from enablement import urls as enablement_urls
+from enablement.assessments import urls as assessment_urls
 from enablement.certifications import urls as certifications_urls
 from enablement.packages import urls as packages_urls
 from kpis import urls as kpis_urls
@@ -23,12 +24,14 @@ tenant_patterns = [
     path("portal/", include(enablement_urls.portal_urlpatterns)),
     path("portal/", include(packages_urls.portal_urlpatterns)),
     path("portal/", include(certifications_urls.portal_urlpatterns)),
+    path("portal/", include(assessment_urls.portal_urlpatterns)),
     path("portal/deals/", include(deals_urls.portal_urlpatterns)),
     path("manage/", include(kpis_urls.manage_urlpatterns)),
     path("manage/", include(patterns_urls.manage_urlpatterns)),
     path("manage/", include(enablement_urls.manage_urlpatterns)),
     path("manage/", include(packages_urls.manage_urlpatterns)),
     path("manage/", include(certifications_urls.manage_urlpatterns)),
+    path("manage/", include(assessment_urls.manage_urlpatterns)),
     path("manage/", include(partners_urls.manage_urlpatterns)),
     path("manage/deals/", include(deals_urls.manage_urlpatterns)),
 ]

@@ -46,6 +46,7 @@ ALLOWED_FIELDS = frozenset(
         "query",
         "result_count",
         "resolved",
+        "score",
         "extra",
     }
 )
@@ -57,8 +58,13 @@ ASSET_VERBS = frozenset(
         Verb.DOCUMENT_VIEWED,
         Verb.DOCUMENT_DOWNLOADED,
         Verb.FAQ_VIEWED,
+        Verb.ASSESSMENT_ATTEMPTED,
+        Verb.ASSESSMENT_PASSED,
+        Verb.ASSESSMENT_FAILED,
     }
 )
+# The scaled score (0..1) of a graded attempt: kept in ``extra.score`` like the portal's own.
+SCORED_VERBS = frozenset({Verb.ASSESSMENT_PASSED, Verb.ASSESSMENT_FAILED})
 MAX_SEGMENTS = 2000
 
 
@@ -179,6 +185,9 @@ def _validate_shape(p: Pending, now: datetime) -> None:
     _number(p, "seconds", lo=0, hi=10**7)
     _number(p, "position", lo=0, hi=10**7)
     _number(p, "result_count", lo=0, hi=10**9, integer=True)
+    _number(p, "score", lo=0, hi=1)
+    if d.get("score") is not None and verb not in SCORED_VERBS:
+        p.err("score", "Only assessment.passed and assessment.failed carry a score.")
     if d.get("resolved") is not None and not isinstance(d["resolved"], bool):
         p.err("resolved", "Must be true, false or null.")
     query = _string(p, "query", max_length=300)
@@ -317,7 +326,7 @@ def ingest_events(
                     resolved=d.get("resolved"),
                     source=source,
                     event_id=d["event_id"],
-                    extra=d.get("extra") or {},
+                    extra=_extra(d),
                     trusted=trusted,
                 ),
             )
@@ -343,6 +352,13 @@ def ingest_events(
     if refused:
         refusals_record(tenant=tenant, source=source, reasons=refused)
     return results
+
+
+def _extra(d: dict[str, Any]) -> dict[str, Any]:
+    extra = dict(d.get("extra") or {})
+    if d.get("score") is not None:
+        extra["score"] = round(float(d["score"]), 4)
+    return extra
 
 
 def _within_audiences(tenant: Tenant, to_store: list) -> list:

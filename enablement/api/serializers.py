@@ -88,7 +88,9 @@ class EventInput(serializers.Serializer):
         max_length=300, required=False, help_text="Email of a partner user; any other value is kept as an external actor reference."
     )
     asset = serializers.JSONField(
-        required=False, help_text="Asset id (integer) or external id (string). Required for training.*, document.* and faq.viewed."
+        required=False,
+        help_text="Asset id (integer) or external id (string). Required for training.*, document.*, assessment.* "
+        "and faq.viewed.",
     )
     progress = serializers.FloatField(min_value=0, max_value=100, required=False, help_text="Percent reached (video).")
     seconds = serializers.FloatField(min_value=0, required=False, help_text="Seconds actually watched.")
@@ -101,6 +103,11 @@ class EventInput(serializers.Serializer):
     query = serializers.CharField(max_length=300, required=False, help_text="FAQ search keyword (faq.searched).")
     result_count = serializers.IntegerField(min_value=0, required=False)
     resolved = serializers.BooleanField(required=False, allow_null=True)
+    score = serializers.FloatField(
+        min_value=0, max_value=1, required=False,
+        help_text="Scaled score 0..1 of a graded attempt (assessment.passed / assessment.failed only); stored as "
+        "extra.score. A pass from a key that is not a trusted source is kept but completes nothing.",
+    )
     extra = serializers.DictField(required=False)
 
 

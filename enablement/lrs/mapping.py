@@ -10,6 +10,10 @@ Mapped verbs (statement verb id → log verb, by the asset's kind where it matte
   (``"0[.]12.5[,]20[.]30"``) and ``progress``; video ``initialized`` → training.started
 * ``downloaded`` (tincan / ADL) → document.downloaded
 * ``searched`` (tincan / acrossx) → faq.searched with ``result.response`` as the keyword
+* ADL ``attempted`` / ``passed`` / ``failed`` on an assessment → assessment.attempted / .passed /
+  .failed, ``result.score.scaled`` (0..1) kept as ``extra.score`` and ``result.success`` as
+  ``extra.success`` (a pass from a key that is not a trusted source completes nothing, like
+  training.completed); ``launched`` / ``experienced`` on an assessment → assessment.attempted
 
 Actors are matched to partner users by ``mbox`` (``mailto:email``) or ``account.name`` (the
 user's email). Activities are matched to ``Asset.external_id`` or an IRI ending in
@@ -47,7 +51,12 @@ DOWNLOAD_VERBS = frozenset(
 VIEW_VERBS = frozenset({ADL + "experienced", ADL + "launched", VIDEO + "initialized"})
 PROGRESS_VERBS = frozenset({ADL + "progressed", VIDEO + "played", VIDEO + "paused", VIDEO + "seeked"})
 COMPLETE_VERBS = frozenset({ADL + "completed"})
-KNOWN_VERBS = SEARCH_VERBS | DOWNLOAD_VERBS | VIEW_VERBS | PROGRESS_VERBS | COMPLETE_VERBS
+ASSESSMENT_VERBS = {
+    ADL + "attempted": Verb.ASSESSMENT_ATTEMPTED,
+    ADL + "passed": Verb.ASSESSMENT_PASSED,
+    ADL + "failed": Verb.ASSESSMENT_FAILED,
+}
+KNOWN_VERBS = SEARCH_VERBS | DOWNLOAD_VERBS | VIEW_VERBS | PROGRESS_VERBS | COMPLETE_VERBS | frozenset(ASSESSMENT_VERBS)
 
 ASSET_IRI = re.compile(r"/assets/([^/?#]+)/?$")
 
@@ -126,6 +135,8 @@ def log_verb(verb_id: str, kind: str | None) -> str | None:
         return Verb.FAQ_SEARCHED
     if kind is None:
         return None
+    if verb_id in ASSESSMENT_VERBS:
+        return ASSESSMENT_VERBS[verb_id] if kind == AssetKind.ASSESSMENT else None
     if verb_id in DOWNLOAD_VERBS:
         return Verb.DOCUMENT_DOWNLOADED if kind == AssetKind.DOCUMENT else None
     if verb_id in VIEW_VERBS:
@@ -133,7 +144,8 @@ def log_verb(verb_id: str, kind: str | None) -> str | None:
             AssetKind.TRAINING: Verb.TRAINING_STARTED,
             AssetKind.DOCUMENT: Verb.DOCUMENT_VIEWED,
             AssetKind.FAQ: Verb.FAQ_VIEWED,
-        }[kind]
+            AssetKind.ASSESSMENT: Verb.ASSESSMENT_ATTEMPTED,
+        }.get(kind)
     if verb_id in PROGRESS_VERBS:
         return Verb.TRAINING_PROGRESSED if kind == AssetKind.TRAINING else None
     if verb_id in COMPLETE_VERBS:
@@ -184,6 +196,13 @@ def build_event(
         if isinstance(result.get("success"), bool):
             event.resolved = result["success"]
         return event, ""
+    if verb in ASSESSMENT_VERBS.values():
+        scaled = (result.get("score") or {}).get("scaled")
+        if isinstance(scaled, int | float) and not isinstance(scaled, bool) and 0 <= scaled <= 1:
+            event.extra["score"] = round(float(scaled), 4)
+        if isinstance(result.get("success"), bool):
+            event.extra["success"] = result["success"]
+        return event, ""
     progress = _progress(stmt)
     if verb == Verb.TRAINING_COMPLETED and progress is None:
         progress = 100.0
@@ -214,6 +233,9 @@ EXPORT_VERBS = {
     Verb.FAQ_VIEWED: (ADL + "experienced", "experienced"),
     Verb.FAQ_FEEDBACK: ("http://id.tincanapi.com/verb/rated", "rated"),
     Verb.PORTAL_LOGIN: ("https://w3id.org/xapi/adl/verbs/logged-in", "logged-in"),
+    Verb.ASSESSMENT_ATTEMPTED: (ADL + "attempted", "attempted"),
+    Verb.ASSESSMENT_PASSED: (ADL + "passed", "passed"),
+    Verb.ASSESSMENT_FAILED: (ADL + "failed", "failed"),
 }
 EXPORT_NS = uuid.UUID("6f1f3c8e-1d7b-4f7e-9a55-2b1c0d5e8a10")
 
@@ -260,6 +282,12 @@ def event_to_statement(row: dict[str, Any], *, base: str) -> dict[str, Any]:
         extensions[VIDEO_EXT + "played-segments"] = format_segments(row["played_segments"])
     if row["verb"] == Verb.TRAINING_COMPLETED:
         result["completion"] = True
+    if row["verb"] in (Verb.ASSESSMENT_PASSED, Verb.ASSESSMENT_FAILED):
+        result["success"] = row["verb"] == Verb.ASSESSMENT_PASSED
+        result["completion"] = True
+        score = (row.get("extra") or {}).get("score")
+        if isinstance(score, int | float) and not isinstance(score, bool) and 0 <= score <= 1:
+            result["score"] = {"scaled": round(float(score), 4)}
     if row["query"]:
         result["response"] = row["query"]
     if row["resolved"] is not None:
@@ -288,6 +316,7 @@ EXPORT_FIELDS = (
     "played_segments",
     "query",
     "resolved",
+    "extra",
 )
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from enablement import media, uploads
+from enablement.assessments.models import Question
 from enablement.audiences import assignment_outside_audience
 from enablement.models import (
     Asset,
@@ -220,6 +221,8 @@ def asset_publish(*, tenant: Tenant, actor: User | None, asset: Asset) -> Asset:
         raise ValidationError("Unknown asset.")
     if asset.kind == AssetKind.DOCUMENT and not DocumentVersion.objects.filter(tenant=tenant, asset=asset).exists():
         raise ValidationError("Upload a file before publishing this document.")
+    if asset.kind == AssetKind.ASSESSMENT and not Question.objects.filter(tenant=tenant, asset=asset).exists():
+        raise ValidationError(_("Add at least one question before publishing this assessment."))
     if asset.status != AssetStatus.PUBLISHED:
         before = asset.status
         asset.status = AssetStatus.PUBLISHED

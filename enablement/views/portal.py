@@ -53,6 +53,7 @@ _PORTAL_VIEW_FOR_KIND = {
     AssetKind.TRAINING: "portal-training",
     AssetKind.DOCUMENT: "portal-document",
     AssetKind.FAQ: "portal-faq-detail",
+    AssetKind.ASSESSMENT: "portal-assessment",
 }
 _UUID_RE = re.compile(r"^[0-9a-fA-F-]{32,36}$")
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")

@@ -6,6 +6,8 @@ from django.db.models import Count
 from django_scopes import scope
 
 from enablement import demo
+from enablement.assessments import demo as assessments_demo
+from enablement.assessments.models import Attempt
 from enablement.models import ActivityEvent, Asset, Assignment, DocumentVersion, Verb
 from enablement.pairs import assignment_pairs
 from partners import demo as partners_demo
@@ -31,6 +33,7 @@ def _seed_sakura():
     tenant = Tenant.objects.get(slug="sakura")
     with scope(tenant=tenant.pk):
         assert demo.seed(tenant, log=lambda *a: None) is True
+        assert assessments_demo.seed(tenant, log=lambda *a: None) is True
     return tenant
 
 
@@ -39,6 +42,7 @@ def test_seed_is_idempotent_and_consistent(settings):
     first = _counts(tenant)
     with scope(tenant=tenant.pk):
         assert demo.seed(tenant, log=lambda *a: None) is False  # idempotent: skips
+        assert assessments_demo.seed(tenant, log=lambda *a: None) is False
     assert _counts(tenant) == first
     assert 20 <= first["assets"] <= 40 and first["versions"] > 10
     assert 5_000 <= first["events"] <= 60_000
@@ -61,6 +65,15 @@ def test_seed_is_idempotent_and_consistent(settings):
         for v in DocumentVersion.objects.all()[:3]:
             assert (settings.MEDIA_ROOT / v.file.name).read_bytes().startswith(b"%PDF-")
         assert assignment_pairs(tenant=tenant)
+        # assessments: attempts after the assessment existed, each logged (attempted + graded with its score)
+        attempts = list(Attempt.objects.select_related("asset"))
+        assert attempts and any(a.passed for a in attempts) and any(not a.passed for a in attempts)
+        assert all(a.asset.created_at < a.started_at < a.submitted_at for a in attempts)
+        graded = {e.event_id: e for e in ActivityEvent.objects.filter(verb__in=[Verb.ASSESSMENT_PASSED, Verb.ASSESSMENT_FAILED])}
+        for a in attempts:
+            event = graded[f"assessment-attempt-{a.pk}-graded"]
+            assert (event.verb == Verb.ASSESSMENT_PASSED) == a.passed and event.extra["score"] == a.score
+            assert event.user_id == a.user_id and event.partner_id == a.partner_id
 
 
 def test_seed_is_deterministic(monkeypatch):
@@ -69,6 +82,7 @@ def test_seed_is_deterministic(monkeypatch):
     import hashlib
 
     monkeypatch.setattr(demo, "partner_strength", lambda p: hashlib.sha256(p.name.encode()).digest()[0] / 255)
+    monkeypatch.setattr(assessments_demo, "partner_strength", lambda p: hashlib.sha256(p.name.encode()).digest()[0] / 255)
     with transaction.atomic():
         first = _counts(_seed_sakura())
         transaction.set_rollback(True)

@@ -15,7 +15,9 @@ COMPLETION = {
     "training": {"training.completed"},
     "document": {"document.viewed", "document.downloaded"},
     "faq": {"faq.viewed"},
+    "assessment": {"assessment.passed"},
 }
+LEARNING = {"training", "assessment"}  # what the training completion rate and days to first completion count
 WINDOW = dt.timedelta(minutes=30)
 
 
@@ -162,7 +164,7 @@ def kpi(metric, *, events, partners, assets, pairs, supports, start, end, zone):
     if metric == "training_completion_rate":
         started, completed = defaultdict(int), defaultdict(int)
         for (_u, p, a), (first, _last, first_done, *_rest) in user_states(events, kinds).items():
-            if kinds[a] != "training" or p not in partners or not (start_utc <= first < end_utc):
+            if kinds[a] not in LEARNING or p not in partners or not (start_utc <= first < end_utc):
                 continue
             started[p] += 1
             completed[p] += int(first_done is not None and first_done < end_utc)
@@ -196,11 +198,19 @@ def kpi(metric, *, events, partners, assets, pairs, supports, start, end, zone):
     if metric == "median_days_to_first_completion":
         days = {}
         for p in pids:
-            firsts = [e.occurred_at for e in events if e.partner_id == p and e.asset_id is not None and kinds[e.asset_id] == "training" and e.verb == "training.completed"]
+            firsts = [e.occurred_at for e in events if e.partner_id == p and e.asset_id is not None and kinds[e.asset_id] in LEARNING and is_completion(e, kinds)]
             if firsts and start_utc <= min(firsts) < end_utc:
                 days[p] = max((local_day(min(firsts), zone) - partners[p][1]).days, 0)
         per = {p: ((q4(days[p]), q4(1), q4(days[p])) if p in days else (q4(0), q4(0), None)) for p in pids}
         if not days:
             return (q4(0), q4(0), None), per
         return (q4(sum(days.values())), q4(len(days)), q4(statistics.median(days.values()))), per
+    if metric == "assessment_pass_rate":
+        graded = [e for e in in_period if e.verb in ("assessment.passed", "assessment.failed")]
+        per = {
+            p: cell(sum(1 for e in graded if e.partner_id == p and e.verb == "assessment.passed"),
+                    sum(1 for e in graded if e.partner_id == p))
+            for p in pids
+        }
+        return cell(sum(1 for e in graded if e.verb == "assessment.passed"), len(graded)), per
     raise AssertionError(metric)

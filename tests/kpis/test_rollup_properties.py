@@ -44,6 +44,9 @@ VERBS = [
     "faq.viewed",
     "faq.feedback",
     "portal.login",
+    "assessment.attempted",
+    "assessment.passed",
+    "assessment.failed",
 ]
 NO_ASSET = {"faq.searched", "portal.login"}
 QUERIES = ["VPN", " vpn  setup", "Vpn Setup", "料金\u3000プラン", "料金 プラン ", ""]
@@ -52,7 +55,7 @@ event_st = st.tuples(
     st.integers(0, 2),  # partner
     st.one_of(st.none(), st.integers(0, 2)),  # user of that partner; 2: the user who moves between partners
     st.sampled_from(VERBS),
-    st.integers(0, 3),  # asset
+    st.integers(0, 4),  # asset
     st.integers(0, 4 * 24 * 4),  # quarter hours after BASE
     st.sampled_from([None, 10.0, 50.0, 90.0, 100.0, 120.0]),  # progress
     st.sampled_from([None, 0.0, 30.5]),  # seconds
@@ -70,7 +73,7 @@ def _user():
 
 class World:
     """One tenant with 3 partners (the third dormant, another tier and segment), 2 users each,
-    4 assets (training, document, FAQ, draft training), assignments, support activities and
+    5 assets (training, document, FAQ, draft training, assessment), assignments, support activities and
     one KPI definition per metric (+ weekly, quarterly, tier- and segment-filtered ones)."""
 
     def __init__(self, tz: str = "Asia/Tokyo"):
@@ -95,6 +98,7 @@ class World:
                 f.AssetFactory(tenant=t, kind="document", published_at=published),
                 f.AssetFactory(tenant=t, kind="faq", published_at=published),
                 f.AssetFactory(tenant=t, kind="training", status="draft", published_at=None),
+                f.AssetFactory(tenant=t, kind="assessment", published_at=published),
             ]
             p, a = self.partners, self.assets
             f.AssignmentFactory(tenant=t, partner=p[0], asset=a[0], due_on=dt.date(2026, 3, 2))
@@ -105,6 +109,7 @@ class World:
             f.LearningPathItemFactory(tenant=t, path=path, asset=a[0])
             f.LearningPathItemFactory(tenant=t, path=path, asset=a[2])
             f.AssignmentFactory(tenant=t, partner=p[2], asset=None, learning_path=path, due_on=dt.date(2026, 3, 3))
+            f.AssignmentFactory(tenant=t, partner=p[0], asset=a[4], due_on=dt.date(2026, 3, 2))
             # expanded by hand: one pair per (partner, asset) with its earliest due date
             self.pairs = [
                 (p[0].pk, a[0].pk, dt.date(2026, 3, 2), 1),
@@ -113,6 +118,7 @@ class World:
                 (p[1].pk, a[1].pk, dt.date(2026, 3, 1), 1),
                 (p[2].pk, a[2].pk, dt.date(2026, 2, 20), 1),
                 (p[2].pk, a[0].pk, dt.date(2026, 3, 3), 1),
+                (p[0].pk, a[4].pk, dt.date(2026, 3, 2), 1),
             ]
             self.supports = [(p[0].pk, dt.date(2026, 2, 27)), (p[0].pk, dt.date(2026, 3, 2)), (p[1].pk, dt.date(2026, 3, 1))]
             by_pk = {x.pk: x for x in p}
@@ -253,6 +259,7 @@ def brute_metrics():
         "faq_unresolved_rate",
         "support_activities_per_partner",
         "median_days_to_first_completion",
+        "assessment_pass_rate",
     ]
 
 

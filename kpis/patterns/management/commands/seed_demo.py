@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from enablement import demo as enablement_demo
+from enablement.assessments import demo as assessments_demo
 from enablement.certifications import demo as certifications_demo
 from enablement.packages import demo as packages_demo
 from kpis import demo as kpis_demo
@@ -23,6 +24,7 @@ STEPS = [
     (enablement_demo.seed, "assets, learning paths, assignments, six months of activity"),
     (packages_demo.seed, "a packaged course (SCORM 2004)"),
     (certifications_demo.seed, "a certification, tier requirements and certificates in every state"),
+    (assessments_demo.seed, "assessments, question banks and attempts"),
     (deals_demo.seed, "a year of deals"),
     (patterns_demo.plant, "the planted success pattern"),
     (kpis_demo.seed, "KPI definitions, rollup and KPI results"),

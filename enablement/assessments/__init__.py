@@ -1,0 +1,1 @@
+"""Assessments: an asset kind with a question bank, attempts created and graded on the server only."""
