@@ -37,6 +37,7 @@ from django.db import transaction
 
 from enablement.lrs.documents import KIND_STATE, DocumentKey, document_put
 from enablement.lrs.mapping import actor_key
+from enablement.lrs.models import XapiStatement
 from enablement.lrs.store import xapi_statements_store
 from enablement.lrs.validation import XapiInvalid, validate_statement
 from enablement.models import Verb
@@ -134,6 +135,7 @@ def _state_key(attempt: Attempt, actor: dict[str, Any]) -> DocumentKey:
                        registration=str(attempt.registration))
 
 
+@transaction.atomic
 def fetch_token(*, launch: Cmi5Launch, secret: str) -> str:
     """The auth token, once per launch (cmi5 8.2): error code 1 on a second call, 2 once expired,
     3 for a wrong secret. Only the token's hash is kept."""
@@ -249,13 +251,13 @@ def cmi5_statements_store(*, launch: Cmi5Launch, statements: list[dict[str, Any]
     for stmt, statement_id in zip(statements, report.ids, strict=True):
         obj = stmt.get("object") or {}
         if obj.get("objectType", "Activity") == "Activity" and obj.get("id") == attempt.package.activity_id:
-            _apply(launch, attempt, stmt, statement_id, authority=authority, home=authority_home)
+            _apply(launch, attempt, stmt, statement_id, authority=authority)
     launch.save(update_fields=["terminated_at", "reported", "credited"])
     attempt.save()
     return report.ids
 
 
-def _apply(launch: Cmi5Launch, attempt: Attempt, stmt: dict[str, Any], statement_id: str, *, authority, home: str) -> None:
+def _apply(launch: Cmi5Launch, attempt: Attempt, stmt: dict[str, Any], statement_id: str, *, authority) -> None:
     verb = stmt["verb"]["id"]
     if verb not in (INITIALIZED, COMPLETED, PASSED, FAILED, TERMINATED):
         return
@@ -266,8 +268,10 @@ def _apply(launch: Cmi5Launch, attempt: Attempt, stmt: dict[str, Any], statement
     common = {"tenant": launch.tenant, "partner": attempt.partner, "user": user, "asset": asset}
     result = stmt.get("result") or {}
     if verb == INITIALIZED:
-        activity_record(**common, verb=Verb.TRAINING_STARTED, event_id=f"training.started:{user.pk}:{asset.pk}",
-                        progress=0.0, seconds=0.0, occurred_at=now)
+        event, _created = activity_record(
+            **common, verb=Verb.TRAINING_STARTED, event_id=f"training.started:{user.pk}:{asset.pk}",
+            progress=0.0, seconds=0.0, occurred_at=now,
+        )
         attempt.commits += 1
         attempt.last_seen_at = now
     else:
@@ -298,8 +302,14 @@ def _apply(launch: Cmi5Launch, attempt: Attempt, stmt: dict[str, Any], statement
         if attempt.score_scaled is not None:
             extra["score_scaled"] = attempt.score_scaled
         progress = 100.0 if attempt.completion_status == "completed" or attempt.success_status == "passed" else None
-        activity_record(**common, verb=Verb.TRAINING_PROGRESSED, event_id=f"cmi5:{statement_id}", progress=progress,
-                        seconds=round(attempt.seconds, 2), extra=extra, occurred_at=now)
+        event, _created = activity_record(
+            **common, verb=Verb.TRAINING_PROGRESSED, event_id=f"cmi5:{statement_id}", progress=progress,
+            seconds=round(attempt.seconds, 2), extra=extra, occurred_at=now,
+        )
+    # The statement is kept in the LRS as mapped onto the event it produced.
+    XapiStatement.objects.filter(tenant=launch.tenant, statement_id=uuid.UUID(statement_id)).update(
+        unmapped=False, unmapped_reason="", mapped_event=event
+    )
     met = move_on_met(package.move_on, completed=attempt.completion_status == "completed",
                       passed=attempt.success_status == "passed")
     if met and attempt.completed_at is None:

@@ -246,6 +246,11 @@ def test_move_on_decides_completion(client, login, tenant_a, partner_user_a, tra
             assert satisfied.get().registration == attempt.registration
     assert (attempt.completed_at is not None) is completed
     assert attempt.seconds == 45.0
+    with scope(tenant=tenant_a.pk):
+        kept = XapiStatement.objects.filter(tenant=tenant_a).exclude(verb_id=SATISFIED)
+        assert kept.count() == len(verbs) + 2
+        # the AU's statements are kept as mapped onto the events they produced
+        assert not kept.filter(unmapped=True).exists() and not kept.filter(mapped_event=None).exists()
     assert move_on_met(move_on, completed="completed" in verbs, passed="passed" in verbs) is completed
     # After terminated, the session takes no more statements.
     assert _post(au, headers, params, _stmt(params, "completed", {"completion": True})).status_code == 403
