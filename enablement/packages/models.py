@@ -92,3 +92,29 @@ class Attempt(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.package_id}/{self.user_id}"
+
+
+class Cmi5Launch(TenantOwnedModel):
+    """One launch of a cmi5 AU (a cmi5 *session*): the one-time fetch URL's secret and the
+    auth token the AU gets from it (both kept only as SHA-256), valid until ``expires_at``; the
+    time credited in this launch (never more than the wall clock since ``created_at``)."""
+
+    attempt = models.ForeignKey(Attempt, on_delete=models.CASCADE, related_name="cmi5_launches")
+    session_id = models.UUIDField(default=uuid.uuid4, editable=False)
+    actor_key = models.CharField(max_length=500, blank=True, default="")
+    fetch_hash = models.CharField(max_length=64)
+    token_hash = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    fetched_at = models.DateTimeField(null=True, blank=True)
+    terminated_at = models.DateTimeField(null=True, blank=True)
+    reported = models.FloatField(default=0.0)
+    credited = models.FloatField(default=0.0)
+
+    class Meta:
+        verbose_name = _("cmi5 launch")
+        verbose_name_plural = _("cmi5 launches")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.attempt_id}/{self.session_id}"

@@ -148,13 +148,67 @@ def sco_html(*, title: str, pages: list[str], scorm12: bool, lang: str = "en", d
 
 
 _CMI5_AU = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>%(title)s</title><link rel="stylesheet" href="../style.css"></head><body>
-<h1>%(title)s</h1><p id="status">loading</p>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>%(title)s</title><link rel="stylesheet" href="../style.css"></head><body>
+<h1>%(title)s</h1>
+<p>A short cmi5 unit: finish it to record your score. / cmi5 の短いユニットです。完了するとスコアが記録されます。</p>
+<button type="button" id="finish" disabled>Finish / 完了</button>
+<p class="muted">status: <span id="status">loading</span> · moveOn: <span id="moveon"></span> ·
+origin: <span id="origin"></span> · cookie: <span id="cookie"></span></p>
 <script>
-var q = new URLSearchParams(location.search);
-document.getElementById("status").textContent = q.get("endpoint") && q.get("fetch") ? "launched" : "no-launch-parameters";
+(function () {
+  var q = new URLSearchParams(location.search);
+  var endpoint = q.get("endpoint"), actor = JSON.parse(q.get("actor") || "null");
+  var registration = q.get("registration"), activity = q.get("activityId");
+  var statusEl = document.getElementById("status"), started = Date.now(), auth = null, template = {};
+  document.getElementById("origin").textContent = String(self.origin);
+  try { document.cookie; document.getElementById("cookie").textContent = "readable"; }
+  catch (e) { document.getElementById("cookie").textContent = "blocked"; }
+  function headers(json) {
+    var h = {"Authorization": "Basic " + auth, "X-Experience-API-Version": "1.0.3"};
+    if (json) h["Content-Type"] = "application/json";
+    return h;
+  }
+  function duration() { return "PT" + Math.max(1, Math.round((Date.now() - started) / 1000)) + "S"; }
+  function send(verb, result) {
+    var context = JSON.parse(JSON.stringify(template));
+    context.registration = registration;
+    context.contextActivities = context.contextActivities || {};
+    context.contextActivities.category = [{"id": "https://w3id.org/xapi/cmi5/context/categories/cmi5"}];
+    var stmt = {actor: actor, verb: {id: "http://adlnet.gov/expapi/verbs/" + verb, display: {"en-US": verb}},
+                object: {objectType: "Activity", id: activity}, context: context, timestamp: new Date().toISOString()};
+    if (result) stmt.result = result;
+    return fetch(endpoint + "statements", {method: "POST", headers: headers(true), body: JSON.stringify(stmt)})
+      .then(function (r) { if (!r.ok) throw new Error(verb + " " + r.status); return r.json(); });
+  }
+  if (!endpoint || !q.get("fetch")) { statusEl.textContent = "no-launch-parameters"; return; }
+  fetch(q.get("fetch"), {method: "POST"}).then(function (r) { return r.json(); }).then(function (body) {
+    if (!body["auth-token"]) throw new Error("fetch " + JSON.stringify(body));
+    auth = body["auth-token"];
+    var state = endpoint + "activities/state?" + new URLSearchParams({stateId: "LMS.LaunchData", activityId: activity,
+      agent: JSON.stringify(actor), registration: registration});
+    return fetch(state, {headers: headers(false)});
+  }).then(function (r) { if (!r.ok) throw new Error("state " + r.status); return r.json(); }).then(function (data) {
+    template = data.contextTemplate || {};
+    document.getElementById("moveon").textContent = data.moveOn;
+    return send("initialized");
+  }).then(function () {
+    statusEl.textContent = "ready";
+    document.getElementById("finish").disabled = false;
+  }).catch(function (e) { statusEl.textContent = "error: " + e.message; });
+  document.getElementById("finish").addEventListener("click", function () {
+    document.getElementById("finish").disabled = true;
+    send("completed", {completion: true, duration: duration()}).then(function () {
+      return send("passed", {success: true, score: {scaled: 0.9, raw: 90, min: 0, max: 100}, duration: duration()});
+    }).then(function () {
+      return send("terminated", {duration: duration()});
+    }).then(function () { statusEl.textContent = "finished"; })
+      .catch(function (e) { statusEl.textContent = "error: " + e.message; });
+  });
+})();
 </script></body></html>
 """
+
 
 DEFAULT_PAGES = [
     "Welcome. This short course shows how packaged courses are tracked. / パッケージ型コースの記録方法を紹介します。",

@@ -75,12 +75,7 @@ def package_upload(*, tenant: Tenant, actor: User | None, asset: Asset, file, or
     file.seek(0)
     for chunk in iter(lambda: file.read(65536), b""):
         digest.update(chunk)
-    _zf, _entries, manifest = inspect(file)
-    if manifest.standard == Standard.CMI5:
-        raise ValidationError(
-            _("This is a cmi5 package. The portal reads cmi5.xml but cannot launch cmi5 courses yet: export the course as SCORM 2004 or SCORM 1.2."),
-            code="cmi5_not_supported",
-        )
+    inspect(file)
     folder = f"t{tenant.pk}/packages/{uuid.uuid4().hex}"
     unpacked = unpack(file, folder=folder)
     manifest = unpacked.manifest

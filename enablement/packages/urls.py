@@ -3,7 +3,7 @@ commits (under /t/<tenant>/), and the sandboxed content (``content_urlpatterns``
 
 from django.urls import path
 
-from enablement.packages import views
+from enablement.packages import cmi5_views, views
 
 portal_urlpatterns = [
     path("packages/<int:asset_id>/", views.launch, name="portal-package-launch"),
@@ -16,4 +16,8 @@ manage_urlpatterns = [
 
 content_urlpatterns = [
     path("c/<str:token>/<path:path>", views.content, name="package-content"),
+    path("cmi5/fetch/<int:tenant_id>/<int:launch_id>/<str:secret>", cmi5_views.fetch, name="cmi5-fetch"),
+    path("cmi5/xapi/statements", cmi5_views.statements, name="cmi5-statements"),
+    path("cmi5/xapi/activities/state", cmi5_views.state, name="cmi5-state"),
+    path("cmi5/xapi/agents/profile", cmi5_views.agent_profile, name="cmi5-agent-profile"),
 ]

@@ -12,6 +12,7 @@ import mimetypes
 import posixpath
 import re
 import uuid
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -29,6 +30,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from enablement.models import Asset, AssetKind
 from enablement.packages import selectors
+from enablement.packages.cmi5 import cmi5_launch
 from enablement.packages.forms import PackageUploadForm
 from enablement.packages.models import Attempt, Standard
 from enablement.packages.services import (
@@ -131,17 +133,39 @@ def launch(request, tenant_slug: str, asset_id: int):
     attempt, session = attempt_launch(
         tenant=request.tenant, partner=request.membership.partner, user=request.user, package=package
     )
+    query = package.launch_query
+    if package.standard == Standard.CMI5:
+        query = _cmi5_query(request, attempt, query)
     context = {
         "asset": asset,
         "package": package,
         "attempt": attempt,
         "play_session": session,
-        "src": content_url(attempt, package.launch_path, package.launch_query),
+        "src": content_url(attempt, package.launch_path, query),
         "sandbox": IFRAME_SANDBOX,
         "resume": bool(attempt.location or attempt.suspend_data),
         "commit_url": reverse("portal-package-commit", kwargs={"tenant_slug": tenant_slug, "asset_id": asset.pk}),
     }
     return render(request, "packages/portal_launch.html", context)
+
+
+def _cmi5_query(request, attempt: Attempt, query: str) -> str:
+    """A new cmi5 launch (LaunchData written) and its parameters after the AU's own query (cmi5 8.1)."""
+    user = request.user
+    params = cmi5_launch(
+        attempt=attempt, home_page=f"{request.scheme}://{request.get_host()}/",
+        learner_name=user.get_full_name() or user.email,
+    )
+    launch = params.launch
+    fetch = reverse("cmi5-fetch", kwargs={"tenant_id": launch.tenant_id, "launch_id": launch.pk, "secret": params.fetch_secret})
+    extra = urlencode({
+        "endpoint": request.build_absolute_uri(reverse("cmi5-statements")).removesuffix("statements"),
+        "fetch": request.build_absolute_uri(fetch),
+        "actor": json.dumps(params.actor, separators=(",", ":")),
+        "registration": str(attempt.registration),
+        "activityId": attempt.package.activity_id,
+    })
+    return f"{query}&{extra}" if query else extra
 
 
 @partner_user_required

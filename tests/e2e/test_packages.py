@@ -5,11 +5,13 @@ at the bookmark, and finishing completes the training on the server."""
 from __future__ import annotations
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django_scopes import scope
 
 from enablement.models import ActivityEvent, AssetKind, AssetStatus, Verb
 from enablement.packages import samples
 from enablement.packages.models import Attempt
+from enablement.packages.services import package_upload
 from tests import factories as f
 from tests.e2e.conftest import SHOTS, open_page
 
@@ -88,3 +90,43 @@ def test_upload_launch_resume_complete(live_server, tenant_a, manager_a, partner
     assert verbs.count(Verb.TRAINING_STARTED) == 1
     assert verbs.count(Verb.TRAINING_COMPLETED) == 1
     assert verbs.count(Verb.TRAINING_PROGRESSED) >= 3
+
+
+def test_cmi5_au_launched_through_the_lrs_and_completed(live_server, tenant_a, partner_user_a, tmp_path):
+    """A cmi5 AU built by the suite: in the sandboxed frame it POSTs the fetch URL, reads
+    LMS.LaunchData, sends initialized / completed / passed / terminated with plain fetch() to the
+    LRS endpoint (cross-origin, token in the Authorization header); the training counts as completed."""
+    tenant = tenant_a
+    with scope(tenant=tenant.pk):
+        training = f.AssetFactory(tenant=tenant, kind=AssetKind.TRAINING, title="cmi5 研修", status=AssetStatus.PUBLISHED)
+        package_upload(tenant=tenant, actor=None, asset=training,
+                       file=SimpleUploadedFile("au.zip", samples.cmi5_package(title="cmi5 course"), "application/zip"))
+    with open_page(locale="ja-JP") as (page, errors, external):
+        base = f"{live_server.url}/t/{tenant.slug}/portal"
+        _login(page, live_server, partner_user_a, f"{base}/")
+        page.goto(f"{base}/trainings/{training.pk}/")
+        page.wait_for_url(f"{base}/packages/{training.pk}/")
+        course = page.frame_locator("[data-package-frame]")
+        course.locator("#status").filter(has_text="ready").wait_for()
+        assert course.locator("#origin").inner_text() == "null"
+        assert course.locator("#cookie").inner_text() == "blocked"
+        assert course.locator("#moveon").inner_text() == "CompletedOrPassed"
+        page.screenshot(path=str(SHOTS / "package_launch_cmi5.png"), full_page=True)
+        course.locator("#finish").click()
+        course.locator("#status").filter(has_text="finished").wait_for()
+        page.reload()
+        page.wait_for_selector("[data-package-status] .badge-ok")
+        assert "90" in page.inner_text("[data-package-score]")
+        page.screenshot(path=str(SHOTS / "package_completed_cmi5.png"), full_page=True)
+        assert external == []
+        assert [e for e in errors if "favicon" not in e] == []
+
+    with scope(tenant=tenant.pk):
+        attempt = Attempt.objects.get(tenant=tenant, user=partner_user_a.user)
+        assert attempt.completed_at is not None and attempt.score_raw == 90 and attempt.success_status == "passed"
+        verbs = list(
+            ActivityEvent.objects.filter(tenant=tenant, asset=training, user=partner_user_a.user).values_list("verb", flat=True)
+        )
+    assert verbs.count(Verb.TRAINING_STARTED) == 1
+    assert verbs.count(Verb.TRAINING_COMPLETED) == 1
+    assert verbs.count(Verb.TRAINING_PROGRESSED) == 3

@@ -131,14 +131,15 @@ def test_sizes_in_the_headers_are_not_trusted(tenant_a, training_a, settings):
     assert _files(Path(settings.MEDIA_ROOT)) == set()
 
 
-def test_cmi5_is_recognised_but_refused_until_it_can_be_launched(tenant_a, training_a, settings):
+def test_cmi5_is_read_and_accepted(tenant_a, training_a, settings):
     from enablement.packages.manifest import parse_cmi5
 
     manifest = parse_cmi5(samples._CMI5.format(title="t").encode())
     assert (manifest.launch_path, manifest.move_on, manifest.mastery_score) == ("au/index.html", "CompletedOrPassed", 0.8)
-    with pytest.raises(ValidationError, match="cmi5"):
-        _upload(tenant_a, training_a, samples.cmi5_package())
-    assert _files(Path(settings.MEDIA_ROOT)) == set()
+    package = _upload(tenant_a, training_a, samples.cmi5_package())
+    assert (package.standard, package.launch_path, package.move_on) == ("cmi5", "au/index.html", "CompletedOrPassed")
+    assert package.activity_id == "https://shien.example/courses/sample/au1"
+    assert {"cmi5.xml", "au/index.html"} <= {name for name, _size in package.files}
 
 
 def test_only_zip_files_and_only_trainings(tenant_a, training_a):
