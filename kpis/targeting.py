@@ -135,16 +135,20 @@ class PartnerHistory:
         return {**partner, "tier_id": chosen[1], "segment": chosen[2], "status": chosen[3] or partner["status"]}
 
 
-def targeted_pairs(*, tenant: Tenant) -> list[AssignmentPair]:
+def targeted_pairs(*, tenant: Tenant, partner_id: int | None = None) -> list[AssignmentPair]:
     """The pairs the completion rate counts: frozen pairs for frozen due dates, live pairs after
-    them (a pair already frozen is not counted again). 3 queries."""
+    them (a pair already frozen is not counted again). ``partner_id``: only that partner's pairs,
+    selected in the database. 3 queries."""
     through = frozen_through(tenant=tenant)
-    live = assigned_pairs(tenant=tenant)
+    live = assigned_pairs(tenant=tenant, partner_id=partner_id)
     if through is None:
         return live
+    frozen_rows = FrozenPair.objects.filter(tenant=tenant)
+    if partner_id is not None:
+        frozen_rows = frozen_rows.filter(partner_id=partner_id)
     frozen = [
         AssignmentPair(r.partner_id, r.asset_id, r.due_on, r.required_completions, 0, None, r.tier_id, r.segment)
-        for r in FrozenPair.objects.filter(tenant=tenant).only(
+        for r in frozen_rows.only(
             "partner_id", "asset_id", "due_on", "required_completions", "tier_id", "segment"
         )
     ]

@@ -603,7 +603,7 @@ class AssetProgress:
 
 def partner_scorecard(*, tenant, partner: Partner, filters: DashboardFilters) -> dict:
     """Everything on the scorecard except the KPI cards (about 13 queries, fixed)."""
-    pairs = [p for p in targeted_pairs(tenant=tenant) if p.partner_id == partner.pk]
+    pairs = targeted_pairs(tenant=tenant, partner_id=partner.pk)
     pair_by_asset = {p.asset_id: p for p in pairs}
     states = {
         s.asset_id: s for s in PartnerAssetState.objects.filter(tenant=tenant, partner=partner)

@@ -172,3 +172,38 @@ def test_patterns_page_renders_one_page_of_forms(client, login, manager_a, tenan
     assert 0 < page2.count('name="cohort_override"') <= 4 * 25 and "nurture_page=1" in page2
     others = client.get(_url("manage-patterns") + "?others_page=2").content.decode()
     assert "<details class=\"card\" open>" in others  # the folded list opens on its own pages
+
+
+def test_scorecard_reads_only_its_partners_pairs(client, login, manager_a, tenant_a, monkeypatch):
+    """The scorecard selects one partner's pairs (frozen and live) in the database: the pairs it
+    materialises do not grow from 40 to 400 partners, and they are that partner's pairs of the
+    whole tenant's targeting."""
+    from kpis import targeting
+    from kpis.dashboards import selectors
+
+    data = build_dashboard_data(tenant_a, partners=SMALL, manager=manager_a)
+    with scope(tenant=tenant_a.pk):
+        # the gold training is due before today: freeze it so both the frozen and the live branch are read
+        targeting.pairs_freeze(tenant=tenant_a, through=timezone.localdate() - dt.timedelta(days=1))
+        assert targeting.frozen_through(tenant=tenant_a) is not None
+    read: list[list] = []
+
+    def spy(**kwargs):
+        pairs = targeting.targeted_pairs(**kwargs)
+        read.append(pairs)
+        return pairs
+
+    monkeypatch.setattr(selectors, "targeted_pairs", spy)
+    login(manager_a)
+    page = _url("manage-partner", partner_id=data["first"].pk)
+    assert client.get(page).status_code == 200
+    small = [len(pairs) for pairs in read]
+    _grow(tenant_a, data, BIG - SMALL)
+    read.clear()
+    assert client.get(page).status_code == 200
+    assert [len(pairs) for pairs in read] == small and small and small[0] > 0
+    with scope(tenant=tenant_a.pk):
+        everyone = targeting.targeted_pairs(tenant=tenant_a)
+    assert len(everyone) > 10 * small[0]
+    assert sorted(read[0]) == sorted(p for p in everyone if p.partner_id == data["first"].pk)
+    assert {p.partner_id for p in read[0]} == {data["first"].pk}
