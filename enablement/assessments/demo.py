@@ -175,7 +175,9 @@ def seed(tenant, *, log=print) -> bool:
                         continue
                     tries, skill = rng.choice([1, 1, 2, 3]), 0.35 + 0.55 * s
                 limit = conf["attempt_limit"] or 5
-                start = published + dt.timedelta(days=rng.randint(5, 60), hours=rng.uniform(1, 8))
+                # never before the asset, the partner or the person existed
+                earliest = max(published, m.partner.created_at, m.user.date_joined)
+                start = earliest + dt.timedelta(days=rng.randint(5, 60), hours=rng.uniform(1, 8))
                 for number in range(1, min(tries, limit) + 1):
                     drawn = rng.sample(bank, conf["draw_count"]) if conf["draw_count"] else list(bank)
                     attempt = Attempt(

@@ -11,7 +11,7 @@ from kpis.patterns.mining import mine_patterns
 from tests import factories as f
 from tests.e2e.conftest import ARGS, CHROMIUM, SHOTS
 from tests.factories import PASSWORD
-from tests.patterns.helpers import build_world, consume
+from tests.patterns.helpers import build_world, consume, long_ago
 
 pytestmark = pytest.mark.e2e
 
@@ -21,7 +21,8 @@ def world(transactional_db, tenant_a, manager_a, make_member):
     today = timezone.localdate()
     with scope(tenant=tenant_a.pk):
         top, others = build_world(tenant_a, today=today)
-        masterclass = f.AssetFactory(tenant=tenant_a, title="案件登録マスタークラス", external_id="deal-registration-masterclass")
+        masterclass = f.AssetFactory(tenant=tenant_a, title="案件登録マスタークラス", external_id="deal-registration-masterclass",
+                                     published_at=long_ago())  # existed before the top partners' first wins
         for p in top:
             consume(tenant_a, p, masterclass, today - dt.timedelta(days=130))
         consume(tenant_a, others[15], masterclass, today - dt.timedelta(days=30))

@@ -47,7 +47,7 @@ def test_sidebar_lists_every_area_once_and_hides_admin_items_from_managers(clien
     hrefs = re.findall(r'<a href="([^"]+)"', nav)
     expected = [url(n, tenant_a) for n in (
         "manage-overview", "manage-partners", "manage-content", "manage-faq", "manage-teams", "manage-patterns",
-        "manage-health", "manage-assets", "manage-assignments", "manage-deals", "manage-partner-admin", "manage-kpi-definitions", "manage-members",
+        "manage-health", "manage-assets", "manage-assignments", "manage-certifications", "manage-deals", "manage-partner-admin", "manage-kpi-definitions", "manage-members",
         "manage-security", "manage-api-keys", "manage-audit-log")]
     assert hrefs == [*expected, reverse("admin:index")]  # a tenant admin (admin access by membership)
     assert nav.count('class="sidebar-heading"') == 3
