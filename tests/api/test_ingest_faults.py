@@ -9,18 +9,16 @@ import datetime as dt
 import io
 import json
 import random
-import threading
 
 import pytest
-from django.db import connections
 from django.test import Client
 from django.urls import reverse
 from django_scopes import scope
-from rest_framework.test import APIClient
 
 from enablement.models import ActivityEvent
 from kpis.rollup import rollup_tenant
 from tests import factories as f
+from tests.api.concurrency import post_concurrently
 
 URL = "/api/v1/events/"
 
@@ -45,28 +43,7 @@ def test_concurrent_duplicate_batches_get_exact_per_row_answers(world_a):
         order = ids[:]
         random.Random(k).shuffle(order)  # the same ids in different row orders
         batches.append({"events": [ev(i) for i in order]})
-    barrier = threading.Barrier(len(batches))
-    answers: list[tuple[int, dict]] = []
-    errors: list[BaseException] = []
-
-    def send(batch) -> None:
-        try:
-            client = APIClient()
-            client.credentials(HTTP_AUTHORIZATION=f"Api-Key {world_a.raw}")
-            barrier.wait(timeout=20)
-            r = client.post(URL, batch, format="json")
-            answers.append((r.status_code, r.json()))
-        except BaseException as exc:  # noqa: BLE001 (reported below)
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=send, args=(b,)) for b in batches]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors, errors
+    answers = post_concurrently(URL, world_a.raw, batches)
     assert [code for code, _ in answers] == [200] * len(batches)
     accepted = [r["event_id"] for _, body in answers for r in body["results"] if r["status"] == "accepted"]
     assert sorted(accepted) == sorted(f"ev-{i}" for i in ids)  # each id accepted exactly once, overall

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import threading
 
 import pytest
-from django.db import DatabaseError, IntegrityError, connection, connections, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django_scopes import scope, scopes_disabled
-from rest_framework.test import APIClient
 
 from enablement.logstore import partitions, partitions_ensure
 from enablement.models import ActivityEvent, ActivityEventKey
 from enablement.services.log import activity_record, activity_record_many
 from tests import factories as f
+from tests.api.concurrency import post_concurrently
 
 pytestmark = [pytest.mark.postgres]
 URL = "/api/v1/events/"
@@ -127,27 +126,7 @@ def test_concurrent_batches_spanning_partitions_get_exact_per_row_answers(world_
         ]})
     with scopes_disabled():
         partitions_ensure(0, today=dt.date(2026, 3, 1)), partitions_ensure(0, today=dt.date(2026, 7, 1))
-    barrier = threading.Barrier(len(batches))
-    answers, errors = [], []
-
-    def send(batch) -> None:
-        try:
-            client = APIClient()
-            client.credentials(HTTP_AUTHORIZATION=f"Api-Key {world_a.raw}")
-            barrier.wait(timeout=20)
-            r = client.post(URL, batch, format="json")
-            answers.append((r.status_code, r.json()))
-        except BaseException as exc:  # noqa: BLE001 (reported below)
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=send, args=(b,)) for b in batches]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors, errors
+    answers = post_concurrently(URL, world_a.raw, batches)
     assert [code for code, _ in answers] == [200] * len(batches)
     accepted = [r["event_id"] for _, body in answers for r in body["results"] if r["status"] == "accepted"]
     assert sorted(accepted) == sorted(f"ev-{i}" for i in ids)
