@@ -247,3 +247,22 @@ def test_faq_page_ranks_faqs_by_no_answers(client, login, manager_a, tenant_a):
     assert '<td class="num">3</td>' in row
     csv = client.get(url("manage-faq") + "?format=csv&table=feedback").content.decode("utf-8-sig")
     assert csv.splitlines()[1].startswith("Confusing FAQ") and csv.splitlines()[1].endswith(",3")
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_table_row_has_a_cell_per_heading(name, client, login, manager_a, data_a):
+    """A cell missing from a row shifts every figure after it under the wrong heading."""
+    from lxml import html
+
+    login(manager_a)
+    doc = html.fromstring(client.get(url(name)).content)
+    tables = doc.xpath("//table[thead]")
+    for table in tables:
+        headings = sum(int(th.get("colspan", 1)) for th in table.xpath("./thead/tr[last()]/th"))
+        for row in table.xpath("./tbody/tr"):
+            cells = row.xpath("./td|./th")
+            if len(cells) == 1 and cells[0].get("colspan"):
+                continue  # the "nothing matches" row
+            assert sum(int(c.get("colspan", 1)) for c in cells) == headings, (name, table.get("id"), html.tostring(row)[:200])
+    if name == "manage-partners":
+        assert tables, "the partners table is on the page"
