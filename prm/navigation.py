@@ -65,7 +65,7 @@ MANAGE_NAV: list[tuple[str, list[Entry]]] = [
         Entry("manage-api-keys", _("API keys"), show=_is_admin),
         Entry("manage-audit-log", _("Audit log"), show=_is_admin),
         # admin access comes from the tenant-admin membership, not is_staff (partners.tenancy.admin)
-        Entry("admin:index", _("Admin (targets, tiers)"), show=_is_admin),
+        Entry("admin:index", _("Admin site (all records)"), show=_is_admin),
     ]),
 ]
 
