@@ -29,6 +29,7 @@ from enablement.packages.cmi5 import (
     token_claims,
 )
 from enablement.packages.models import Cmi5Launch
+from enablement.throttling import portal_log_wait
 from partners.tenancy import tenant_scope
 
 ALLOW_HEADERS = "Authorization, Content-Type, X-Experience-API-Version, If-Match, If-None-Match"
@@ -83,6 +84,12 @@ def _authorised(view):
             launch = launch_for_token(tenant_id=tenant_id, launch_id=launch_id, secret=secret)
             if launch is None:
                 return _error("The auth token is not valid (unknown, expired or not fetched)", 401)
+            # the course writes the learner's log through these endpoints: the portal's per-person rate
+            wait = portal_log_wait(request, tenant_id=tenant_id, user_id=launch.attempt.user_id)
+            if wait is not None:
+                response = _error("Too many requests; retry after the delay in Retry-After", 429)
+                response["Retry-After"] = str(wait)
+                return response
             try:
                 return view(request, launch, *args, **kwargs)
             except Cmi5Refused as exc:

@@ -288,3 +288,23 @@ def test_score_time_and_completion_once_across_launches(client, login, tenant_a,
         assert Attempt.objects.get(tenant=tenant_a).seconds == 25.0
         last = ActivityEvent.objects.filter(tenant=tenant_a, verb=Verb.TRAINING_PROGRESSED).order_by("id").first()
     assert last.extra["score_raw"] == 85 and last.extra["credited"] == 20.0
+
+
+def test_au_endpoints_share_the_learners_portal_rate(client, login, tenant_a, partner_user_a, training_a, clock, settings):
+    """The course writes the learner's log with its token, not a session: the same per-person rate
+    applies. Over it: 429 with Retry-After and nothing stored; the statement sent again later is."""
+    settings.PORTAL_LOG_RATE = "3/min"
+    _package(tenant_a, training_a)
+    login(partner_user_a)
+    params = _launch(client, tenant_a, training_a)
+    au, headers = _au(params)
+    assert _post(au, headers, params, _stmt(params, "initialized")).status_code == 200
+    assert au.get(_state_url(params), **headers).status_code == 200
+    stored = _verbs(tenant_a, training_a)
+    assert au.get(_state_url(params), **headers).status_code == 200
+    refused = _stmt(params, "completed")
+    response = _post(au, headers, params, refused)
+    assert response.status_code == 429 and int(response["Retry-After"]) >= 1
+    assert _verbs(tenant_a, training_a) == stored
+    with scope(tenant=tenant_a.pk):
+        assert not XapiStatement.objects.filter(tenant=tenant_a, statement_id=refused["id"]).exists()
