@@ -43,8 +43,10 @@ run: $(VENV)/.installed-runtime
 	@echo "==> serving on http://127.0.0.1:8000  (demo logins: see README.md)"
 	@$(PY) manage.py runserver 127.0.0.1:8000
 
+# The suite runs on every core (pytest-xdist); PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= auto
 test: $(VENV)/.installed-dev
-	@$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+	@$(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

@@ -186,7 +186,7 @@ def login(client):
     return _login
 
 
-def pytest_sessionfinish(session, exitstatus):
+def _remove_sqlite_side_files():
     """Remove the SQLite test database's WAL side files that outlive the destroyed database."""
     import contextlib
     from pathlib import Path
@@ -235,9 +235,29 @@ def pytest_collection_modifyitems(config, items):
             _DESELECTED.append(f"{item.nodeid}: {reason}")
         else:
             keep.append(item)
+            if item.get_closest_marker("celery_worker"):
+                # Under pytest-xdist (`make test` runs the suite in parallel) the tests that start a
+                # real Celery worker share one broker: they run one after another in one process.
+                item.add_marker(pytest.mark.xdist_group("celery_worker"))
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Clean up; under xdist a worker hands its deselected list to the controller."""
+    _remove_sqlite_side_files()
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["deselected"] = list(_DESELECTED)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """xdist controller: each worker collected (and deselected) on its own; the summary names each
+    deselected test once."""
+    for line in getattr(node, "workeroutput", {}).get("deselected", []):
+        if line not in _DESELECTED:
+            _DESELECTED.append(line)
 
 
 def pytest_terminal_summary(terminalreporter):
