@@ -22,7 +22,14 @@ from enablement.models import AssetKind, AssignmentTarget
 from enablement.services.log import activity_record_many
 from kpis import metrics
 from kpis.metrics import metric_series, metric_values, series_periods
-from kpis.models import DailyActivityFact, FaqSearchFact, KpiDefinition, Metric, PartnerAssetState, UserAssetState
+from kpis.models import (
+    DailyActivityFact,
+    FaqSearchFact,
+    KpiDefinition,
+    Metric,
+    PartnerAssetState,
+    UserAssetState,
+)
 from kpis.periods import period_bounds
 from kpis.targeting import pairs_freeze, partners_snapshot
 from partners.models import Partner, SupportActivity
