@@ -342,7 +342,9 @@ def test_filtered_cards_show_a_trend_and_the_period_they_show(client, login, man
             assert [v for _label, v in card.trend] == expected
             assert card.value == (Decimal(str(expected[-1])) if expected[-1] is not None else None)
             chart = response.context["charts"][f"trend-{card.definition.pk}"]
-            assert chart["labels"] == [label for label, _v in card.trend] and "(filtered)" in chart["datasets"][0]["label"]
+            with translation.override(response.context["LANGUAGE_CODE"]):
+                dataset_label = translation.gettext("%(name)s (filtered)") % {"name": card.name}
+            assert chart["labels"] == [start for start, _v in card.trend] and chart["datasets"][0]["label"] == dataset_label
             article = doc.xpath(f'//article[@data-kpi="{card.definition.metric}"]')[0]
             period = article.xpath('.//p[contains(@class, "kpi-period")]')[0]
             assert period.get("data-period-shown") == "quarter"
