@@ -44,14 +44,16 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
-from django.db.models import Count, Min, Q, Sum
+from django.db.models import Case, Count, IntegerField, Min, OuterRef, Q, Subquery, Sum, Value, When
 from django.utils import timezone
 
+from enablement.certifications.models import Certificate, TierCertificationRequirement, valid_q
 from enablement.certifications.selectors import partner_coverage
 from enablement.completion import LEARNING_KINDS
 from enablement.models import Asset, AssetStatus, Verb
@@ -70,7 +72,7 @@ from kpis.models import (
     RollupState,
     UserAssetState,
 )
-from kpis.periods import Span, elapsed_days, period_after, period_before, period_start, recent_periods
+from kpis.periods import KINDS, Span, elapsed_days, period_after, period_before, period_start, recent_periods
 from kpis.runs import tenant_lock
 from kpis.targeting import (
     PairCount,
@@ -613,3 +615,315 @@ def _write_changed(tenant: Tenant, definition: KpiDefinition, starts: list[dt.da
     KpiResult.objects.bulk_create(inserts, batch_size=1000)
     KpiResult.objects.bulk_update(updates, [*RESULT_FIELDS, "computed_at"], batch_size=1000)
     return len(inserts) + len(updates) + len(stored)
+
+
+# --- series: the last N periods of a metric in one grouped query --------------------------------------
+
+TREND_POINTS = RECENT_PERIODS_BACK + 1  # the unfiltered trend's length (stored results)
+
+
+@dataclass
+class SeriesPoint:
+    start: dt.date
+    end: dt.date
+    cell: Cell
+
+
+def series_periods(kind: str, start: dt.date, end: dt.date, points: int = TREND_POINTS) -> list[tuple[dt.date, dt.date]]:
+    """The ``points`` periods ending with ``[start, end]``, oldest first: calendar periods of ``kind``
+    (week, month, quarter) or, for any other span (the filter bar's custom range), consecutive
+    windows of its length — the same "previous period" the filter bar compares with."""
+    if kind in KINDS:
+        return recent_periods(kind, start, points - 1)
+    length = dt.timedelta(days=(end - start).days + 1)
+    return [(start - length * i, end - length * i) for i in reversed(range(points))]
+
+
+class _Members:
+    """Which partners count in each period of a series, as SQL conditions: the WHERE clause keeps
+    the partners counted in any period (``everyone``); a row falls in period k when its partner had
+    joined by the period's end and is not one of the few joined partners left out of that period
+    (tier/segment/status as they were then, ``PartnerHistory``). No condition grows with periods ×
+    partners unless partners really changed tier or segment in the window."""
+
+    def __init__(self, ctx: _Context, per_period: list[list[int]], spans: list[Span]):
+        self.ctx, self.spans = ctx, spans
+        self.per_period = [set(ids) for ids in per_period]
+        self.everyone = sorted(set().union(*self.per_period)) if self.per_period else []
+        joined = {p["id"]: p["joined_on"] for p in ctx.partners}
+        everyone = set(self.everyone)
+        self.left_out = [
+            sorted(pid for pid in everyone if joined[pid] <= span.end and pid not in ids)
+            for span, ids in zip(spans, self.per_period, strict=True)
+        ]
+
+    def q(self, k: int, field: str = "partner") -> Q:
+        cond = Q(**{f"{field}__joined_on__lte": self.spans[k].end})
+        if self.left_out[k]:
+            cond &= ~Q(**{f"{field}_id__in": self.left_out[k]})
+        return cond
+
+    def where(self, field: str = "partner") -> Q:
+        return Q(**{f"{field}_id__in": self.everyone})
+
+
+def _in_span(field: str, span: Span, *, instants: bool) -> Q:
+    if instants:
+        return Q(**{f"{field}__gte": span.start_utc, f"{field}__lt": span.end_utc})
+    return Q(**{f"{field}__gte": span.start, f"{field}__lte": span.end})
+
+
+def _period_index(field: str, members: _Members, *, instants: bool = False, extra=None) -> Case:
+    """The index of the period a row falls in (None outside the series or for a partner not counted
+    in that period): one CASE evaluated by the database, so one GROUP BY yields every period."""
+    whens = []
+    for k, span in enumerate(members.spans):
+        cond = _in_span(field, span, instants=instants) & members.q(k)
+        if extra is not None:
+            cond &= extra(k, span)
+        whens.append(When(cond, then=Value(k)))
+    return Case(*whens, default=None, output_field=IntegerField())
+
+
+def _window(field: str, spans: list[Span], *, instants: bool = False) -> Q:
+    if instants:
+        return Q(**{f"{field}__gte": spans[0].start_utc, f"{field}__lt": spans[-1].end_utc})
+    return Q(**{f"{field}__gte": spans[0].start, f"{field}__lte": spans[-1].end})
+
+
+def _grouped(queryset, index: Case, **aggregates) -> dict[int, dict]:
+    """One GROUP BY on the period index (rows outside every period group under NULL, dropped here)."""
+    rows = queryset.annotate(period_k=index).values("period_k").annotate(**aggregates).order_by()
+    return {row["period_k"]: row for row in rows if row["period_k"] is not None}
+
+
+def _series_facts(ctx: _Context, members: _Members, *, verbs: list[str]) -> dict[int, dict]:
+    facts = DailyActivityFact.objects.filter(
+        members.where(), _window("day", members.spans), tenant=ctx.tenant, verb__in=verbs
+    )
+    return _grouped(
+        facts, _period_index("day", members),
+        n=Sum("event_count"), passed=Sum("event_count", filter=Q(verb=Verb.ASSESSMENT_PASSED)),
+    )
+
+
+def _series_counts(ctx, members, spans, *, verb: str) -> list[Cell]:
+    rows = _series_facts(ctx, members, verbs=[verb])
+    return [ratio(rows.get(k, {}).get("n") or 0, 1, percent=False) for k in range(len(spans))]
+
+
+def _series_assessment(ctx, members, spans) -> list[Cell]:
+    rows = _series_facts(ctx, members, verbs=[Verb.ASSESSMENT_PASSED, Verb.ASSESSMENT_FAILED])
+    return [
+        ratio(rows.get(k, {}).get("passed") or 0, rows.get(k, {}).get("n") or 0, percent=True) for k in range(len(spans))
+    ]
+
+
+def _series_faq(ctx, members, spans) -> list[Cell]:
+    searches = FaqSearchFact.objects.filter(members.where(), _window("day", spans), tenant=ctx.tenant)
+    rows = _grouped(searches, _period_index("day", members), searches=Sum("searches"), unresolved=Sum("unresolved_searches"))
+    return [
+        ratio(rows.get(k, {}).get("unresolved") or 0, rows.get(k, {}).get("searches") or 0, percent=True)
+        for k in range(len(spans))
+    ]
+
+
+def _series_support(ctx, members, spans) -> list[Cell]:
+    support = SupportActivity.objects.filter(members.where(), _window("occurred_on", spans), tenant=ctx.tenant)
+    rows = _grouped(support, _period_index("occurred_on", members), n=Count("id"))
+    return [
+        ratio(rows.get(k, {}).get("n") or 0, len(members.per_period[k]), percent=False) for k in range(len(spans))
+    ]
+
+
+def _series_active(ctx, members, spans) -> list[Cell]:
+    facts = DailyActivityFact.objects.filter(members.where(), _window("day", spans), tenant=ctx.tenant)
+    rows = _grouped(facts, _period_index("day", members), n=Count("partner_id", distinct=True))
+    return [ratio(rows.get(k, {}).get("n") or 0, len(members.per_period[k]), percent=True) for k in range(len(spans))]
+
+
+def _series_training(ctx, members, spans) -> list[Cell]:
+    states = UserAssetState.objects.filter(
+        members.where(), _window("first_activity_at", spans, instants=True),
+        tenant=ctx.tenant, asset__kind__in=LEARNING_KINDS,
+    )
+    # completed by the end of the period its first activity falls in
+    done = Case(
+        *[
+            When(_in_span("first_activity_at", span, instants=True) & Q(first_completed_at__lt=span.end_utc), then=Value(1))
+            for span in spans
+        ],
+        default=Value(0), output_field=IntegerField(),
+    )
+    rows = _grouped(
+        states.annotate(done=done), _period_index("first_activity_at", members, instants=True),
+        started=Count("id"), completed=Sum("done"),
+    )
+    return [
+        ratio(rows.get(k, {}).get("completed") or 0, rows.get(k, {}).get("started") or 0, percent=True)
+        for k in range(len(spans))
+    ]
+
+
+def _published_by(span: Span, prefix: str = "") -> Q:
+    return Q(**{f"{prefix}status": AssetStatus.PUBLISHED}) & (
+        Q(**{f"{prefix}published_at__isnull": True}) | Q(**{f"{prefix}published_at__lt": span.end_utc})
+    )
+
+
+def _series_content(ctx, members, spans) -> list[Cell]:
+    """Assets used per period (distinct, by the period's partners) and published assets per period,
+    in one statement: the two grouped SELECTs joined by UNION ALL (published assets grouped by the
+    first period they count in, summed up cumulatively here)."""
+    facts = DailyActivityFact.objects.filter(
+        members.where(), _window("day", spans), tenant=ctx.tenant, asset__isnull=False
+    )
+    used = (
+        facts.annotate(period_k=_period_index("day", members, extra=lambda k, span: _published_by(span, "asset__")))
+        .values("period_k")
+        .annotate(kind=Value(0, output_field=IntegerField()), n=Count("asset_id", distinct=True))
+        .values_list("kind", "period_k", "n")
+        .order_by()
+    )
+    first = Case(
+        *[When(_published_by(span), then=Value(k)) for k, span in enumerate(spans)],
+        default=None, output_field=IntegerField(),
+    )
+    published = (
+        Asset.objects.filter(tenant=ctx.tenant, status=AssetStatus.PUBLISHED)
+        .annotate(period_k=first)
+        .values("period_k")
+        .annotate(kind=Value(1, output_field=IntegerField()), n=Count("id"))
+        .values_list("kind", "period_k", "n")
+        .order_by()
+    )
+    counts: dict[tuple[int, int], int] = {}
+    for kind, k, n in used.union(published, all=True):
+        if k is not None:  # outside every period
+            counts[(kind, k)] = n
+    cells, total = [], 0
+    for k in range(len(spans)):
+        total += counts.get((1, k), 0)
+        cells.append(ratio(counts.get((0, k), 0), total, percent=True))
+    return cells
+
+
+def _series_certified(ctx, members, spans) -> list[Cell]:
+    """Certified partners at the end of each period (or now): one grouped query over the
+    certificates of the series' partners — per (partner, certification) the people holding a valid
+    one at each instant, with the partner's tier requirement and the tier's number of requirements
+    (sub-queries) — then ``Coverage.meets`` per period. The tier requirements are today's, and a
+    partner's tier is its current one, as in the single-period computation (``_certified_partners``)."""
+    instants = [_certificate_instant(span) for span in spans]
+    requirement = TierCertificationRequirement.objects.filter(
+        tenant=ctx.tenant, tier_id=OuterRef("partner__tier_id"), certification_id=OuterRef("certification_id")
+    ).values("required_people")[:1]
+    tier_requirements = (
+        TierCertificationRequirement.objects.filter(tenant=ctx.tenant, tier_id=OuterRef("partner__tier_id"))
+        .order_by().values("tier_id").annotate(n=Count("id")).values("n")[:1]
+    )
+    rows = (
+        Certificate.objects.filter(
+            members.where(), tenant=ctx.tenant, issued_at__lte=max(instants), expires_at__gt=min(instants)
+        )
+        .values("partner_id", "certification_id")
+        .annotate(
+            required=Subquery(requirement, output_field=IntegerField()),
+            requirements=Subquery(tier_requirements, output_field=IntegerField()),
+            **{f"people_{k}": Count("holder_id", distinct=True, filter=valid_q(at)) for k, at in enumerate(instants)},
+            **{f"certs_{k}": Count("id", filter=valid_q(at)) for k, at in enumerate(instants)},
+        )
+        .order_by()
+    )
+    met: dict[tuple[int, int], int] = defaultdict(int)  # (period, partner) → requirements met
+    certs: dict[tuple[int, int], int] = defaultdict(int)
+    requirements: dict[int, int] = {}
+    for row in rows:
+        pid = row["partner_id"]
+        requirements[pid] = row["requirements"] or 0
+        for k in range(len(spans)):
+            certs[(k, pid)] += row[f"certs_{k}"]
+            if row["required"] is not None and row[f"people_{k}"] >= row["required"]:
+                met[(k, pid)] += 1
+    cells = []
+    for k, ids in enumerate(members.per_period):
+        meets = sum(
+            1 for pid in ids
+            if (met[(k, pid)] >= requirements[pid] if requirements.get(pid) else certs[(k, pid)] > 0)
+        )
+        cells.append(ratio(meets, len(ids), percent=True))
+    return cells
+
+
+def _series_expiring(ctx, members, spans) -> list[Cell]:
+    """Certificates valid at the end of each period (or now) expiring within 30 days: one
+    aggregate with a filtered count per period."""
+    instants = [_certificate_instant(span) for span in spans]
+    counts = Certificate.objects.filter(members.where(), tenant=ctx.tenant).aggregate(
+        **{
+            f"k{k}": Count(
+                "id",
+                filter=valid_q(at) & Q(expires_at__lte=at + dt.timedelta(days=EXPIRING_DAYS)) & members.q(k),
+            )
+            for k, at in enumerate(instants)
+        }
+    )
+    return [ratio(counts[f"k{k}"] or 0, 1, percent=False) for k in range(len(spans))]
+
+
+SERIES = {
+    Metric.TRAINING_COMPLETION_RATE: _series_training,
+    Metric.ACTIVE_PARTNER_RATE: _series_active,
+    Metric.CONTENT_UTILISATION: _series_content,
+    Metric.DOCUMENT_DOWNLOADS: lambda ctx, m, s: _series_counts(ctx, m, s, verb=Verb.DOCUMENT_DOWNLOADED),
+    Metric.DOCUMENT_VIEWS: lambda ctx, m, s: _series_counts(ctx, m, s, verb=Verb.DOCUMENT_VIEWED),
+    Metric.FAQ_UNRESOLVED_RATE: _series_faq,
+    Metric.SUPPORT_ACTIVITIES_PER_PARTNER: _series_support,
+    Metric.CERTIFIED_PARTNER_RATE: _series_certified,
+    Metric.EXPIRING_CERTIFICATES: _series_expiring,
+    Metric.ASSESSMENT_PASS_RATE: _series_assessment,
+}
+# Computed in Python from what the single-period computation already caches on the context (the
+# targeted pairs and their completions; each partner's first training completion): no query per
+# period, none at all once the context is warm.
+FROM_CONTEXT = (Metric.ENABLEMENT_COMPLETION_RATE, Metric.MEDIAN_DAYS_TO_FIRST_COMPLETION)
+
+
+def metric_series(
+    tenant: Tenant,
+    definition: KpiDefinition,
+    periods: list[tuple[dt.date, dt.date]],
+    *,
+    ctx: _Context | None = None,
+    partner_ids: Iterable[int] | None = None,
+) -> list[SeriesPoint]:
+    """The overall cell of ``definition`` for each of ``periods`` (oldest first, contiguous, e.g.
+    ``series_periods``), for the definition's partners narrowed by ``partner_ids`` — each point
+    equal to ``metric_values`` for that period, with the same rules: partners as they were on each
+    period's last day (``PartnerHistory``), counted from ``joined_on``, pairs as targeted (frozen),
+    on time by the due date, certificates at each period's end.
+
+    One grouped query per metric whatever the number of periods and partners: the period a row
+    falls in is computed by the database (``_period_index``). The completion rate and the median
+    days to first completion read the pairs/first completions the context caches (no query once
+    warm); the certificate metrics evaluate validity at each period's end in the same statement."""
+    ctx = ctx or _Context(tenant)
+    if not periods:
+        return []
+    spans = [Span.of(start, end, ctx.zone) for start, end in periods]
+    if definition.metric in FROM_CONTEXT:
+        return [
+            SeriesPoint(start, end, metric_values(tenant, definition, start, end, ctx=ctx, partner_ids=partner_ids)[0])
+            for start, end in periods
+        ]
+    wanted = set(partner_ids) if partner_ids is not None else None
+    per_period = []
+    for span in spans:
+        if definition.metric == Metric.ACTIVE_PARTNER_RATE:  # non-dormant as each partner was then
+            live = {p["id"] for p in ctx.partners_in(span) if p["status"] != PartnerStatus.DORMANT}
+            ids = [pid for pid in ctx.partner_ids(definition, span) if pid in live]
+        else:
+            ids = ctx.partner_ids(definition, span)
+        per_period.append([pid for pid in ids if wanted is None or pid in wanted])
+    cells = SERIES[definition.metric](ctx, _Members(ctx, per_period, spans), spans)
+    return [SeriesPoint(start, end, cell) for (start, end), cell in zip(periods, cells, strict=True)]

@@ -28,6 +28,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from enablement.certifications.models import Certificate, valid_q
 from enablement.certifications.selectors import Coverage, partner_certificates, partner_coverage
@@ -53,6 +54,7 @@ from kpis.models import (
     KpiResult,
     Metric,
     PartnerAssetState,
+    Period,
     RollupState,
     UserAssetState,
 )
@@ -114,6 +116,23 @@ class KpiCard:
     previous: KpiResult | None
     trend: list[tuple[str, float | None]] = field(default_factory=list)
     live: bool = False  # computed now from the facts for the filter bar's partners and period
+    period: str = ""  # the kind of period the card shows: the filter bar's when live, else the KPI's own
+
+    @property
+    def period_kind(self) -> str:
+        return self.period or self.definition.period
+
+    @property
+    def period_label(self) -> str:
+        """What the card's period is ("Quarter", "Custom range"), true also when the filter bar's
+        period differs from the KPI's own."""
+        if self.period_kind in Period.values:
+            return str(Period(self.period_kind).label)
+        return _("Custom range")
+
+    @property
+    def own_period_differs(self) -> bool:
+        return self.period_kind != self.definition.period
 
     @property
     def to_date(self) -> bool:
@@ -197,9 +216,13 @@ def kpi_cards(
 
 def _live_cards(*, tenant, cards: list[KpiCard], filters: DashboardFilters) -> None:
     """Recompute the cards the filter bar changes, from the facts (a fixed number of queries per
-    definition, none per partner). The tier/segment filter applies as each period had it: pairs of
-    the completion rate by the tier and segment they were targeted with (as the tier table does),
-    partners by their tier and segment in the period (``kpis.targeting.PartnerHistory``)."""
+    definition, none per partner or period). The tier/segment filter applies as each period had it:
+    pairs of the completion rate by the tier and segment they were targeted with (as the tier table
+    does), partners by their tier and segment in the period (``kpis.targeting.PartnerHistory``).
+
+    Each card's trend is ``metrics.metric_series`` over the last ``TREND_POINTS`` periods of the
+    filter bar's kind (windows of the custom range's length): one grouped query per card, whose
+    last point is the card's value and, for a closed period, the one before its comparison."""
     stale = [c for c in cards if filters.has_partner_filters or filters.period != c.definition.period]
     if not stale:
         return
@@ -215,6 +238,7 @@ def _live_cards(*, tenant, cards: list[KpiCard], filters: DashboardFilters) -> N
         prev_end = min(prev_start + dt.timedelta(days=max(elapsed, 1) - 1), filters.prev_end)
     else:
         prev_start, prev_end = filters.prev_start, filters.prev_end
+    periods = metrics.series_periods(filters.period, start, end, TREND_POINTS)
     for card in stale:
         definition = card.definition
         ids = people
@@ -224,9 +248,13 @@ def _live_cards(*, tenant, cards: list[KpiCard], filters: DashboardFilters) -> N
                 tier_id=definition.tier_id or filters.tier_id, segment=definition.segment or filters.segment,
                 direction=definition.direction, warning_band=definition.warning_band,
             )
-        now, _ = metrics.metric_values(tenant, definition, start, end, ctx=ctx, partner_ids=ids)
-        before, _ = metrics.metric_values(tenant, definition, prev_start, prev_end, ctx=ctx, partner_ids=ids)
-        in_force, _ = metrics.target_in_force(card.definition, ctx.targets, start)
+        series = metrics.metric_series(tenant, definition, periods, ctx=ctx, partner_ids=ids)
+        now = series[-1].cell
+        if partial or (series[-2].start, series[-2].end) != (prev_start, prev_end):
+            before = metrics.metric_values(tenant, definition, prev_start, prev_end, ctx=ctx, partner_ids=ids)[0]
+        else:
+            before = series[-2].cell
+        in_force = metrics.target_in_force(card.definition, ctx.targets, start)[0]
         target = metrics.span_target(card.definition, start, end, today, target=in_force)
         status = metrics.kpi_status(now.value, target=target, direction=card.definition.direction,
                                     band=card.definition.warning_band)
@@ -239,8 +267,11 @@ def _live_cards(*, tenant, cards: list[KpiCard], filters: DashboardFilters) -> N
             tenant=tenant, definition=card.definition, period_start=prev_start, period_end=prev_end,
             numerator=before.numerator, denominator=before.denominator, value=before.value, target=target,
         )
-        card.trend = []
+        card.trend = [
+            (p.start.isoformat(), float(p.cell.value) if p.cell.value is not None else None) for p in series
+        ]
         card.live = True
+        card.period = filters.period
 
 
 def completion_definition(*, tenant, period: str) -> KpiDefinition | None:

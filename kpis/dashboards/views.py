@@ -116,7 +116,8 @@ def overview(request, tenant_slug: str):
         )
     charts = {
         f"trend-{c.definition.pk}": _chart(
-            "line", [t[0] for t in c.trend], [{"label": c.name, "data": [t[1] for t in c.trend]}],
+            "line", [t[0] for t in c.trend],
+            [{"label": _("%(name)s (filtered)") % {"name": c.name} if c.live else c.name, "data": [t[1] for t in c.trend]}],
             percent=c.is_rate, sparkline=True,
         )
         for c in cards
