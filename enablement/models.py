@@ -131,7 +131,11 @@ class Asset(TenantOwnedModel):
                 name="asset_completion_rule_documents_only",
             ),
             models.CheckConstraint(
-                condition=(Q(completion_requires=DocumentCompletion.TIME) & Q(completion_min_seconds__gte=1))
+                condition=(
+                    Q(completion_requires=DocumentCompletion.TIME)
+                    & Q(completion_min_seconds__isnull=False)  # NULL >= 1 is unknown, which a CHECK lets pass
+                    & Q(completion_min_seconds__gte=1)
+                )
                 | (~Q(completion_requires=DocumentCompletion.TIME) & Q(completion_min_seconds__isnull=True)),
                 name="asset_completion_min_seconds_iff_time",
             ),

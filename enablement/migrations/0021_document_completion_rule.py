@@ -37,6 +37,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='asset',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('completion_requires', 'time'), ('completion_min_seconds__gte', 1)), models.Q(models.Q(('completion_requires', 'time'), _negated=True), ('completion_min_seconds__isnull', True)), _connector='OR'), name='asset_completion_min_seconds_iff_time'),
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('completion_requires', 'time'), ('completion_min_seconds__isnull', False), ('completion_min_seconds__gte', 1)), models.Q(models.Q(('completion_requires', 'time'), _negated=True), ('completion_min_seconds__isnull', True)), _connector='OR'), name='asset_completion_min_seconds_iff_time'),
         ),
     ]
