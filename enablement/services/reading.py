@@ -27,7 +27,6 @@ from enablement.models import (
     Asset,
     AssetKind,
     DocumentCompletion,
-    EventSource,
     PlaySession,
     Verb,
 )
@@ -71,17 +70,16 @@ def reads_by_time(asset: Asset) -> bool:
     return asset.kind == AssetKind.DOCUMENT and asset.completion_requires == DocumentCompletion.TIME
 
 
-def event_id_for(*, user: User, asset: Asset) -> str:
-    return f"document.read:{user.pk}:{asset.pk}"
+def event_id_for(*, user_id: int, asset_id: int) -> str:
+    """The one id of a user's ``document.read`` of a document: logged once, however often it is sent."""
+    return f"document.read:{user_id}:{asset_id}"
 
 
 def reading_state(*, tenant: Tenant, user: User, asset: Asset) -> ReadingState:
     credited = PlaySession.objects.filter(tenant=tenant, user=user, asset=asset).aggregate(
         total=Sum("credited_seconds")
     )["total"]
-    done = ActivityEvent.objects.filter(
-        tenant=tenant, source=EventSource.PORTAL, event_id=event_id_for(user=user, asset=asset)
-    ).exists()
+    done = ActivityEvent.objects.filter(tenant=tenant, user=user, asset=asset, verb=Verb.DOCUMENT_READ).exists()
     return ReadingState(credited=float(credited or 0.0), required=int(asset.completion_min_seconds or 0), done=done)
 
 
@@ -129,7 +127,7 @@ def reading_record(
             user=user,
             asset=asset,
             verb=Verb.DOCUMENT_READ,
-            event_id=event_id_for(user=user, asset=asset),
+            event_id=event_id_for(user_id=user.pk, asset_id=asset.pk),
             occurred_at=now,
             seconds=round(state.credited, 2),
             session_key=session_key,

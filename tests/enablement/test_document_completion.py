@@ -158,7 +158,7 @@ def test_reading_record_is_idempotent_under_repeats(portal, five_minutes, clock)
         with pytest.raises(IntegrityError), transaction.atomic():
             ActivityEvent.objects.create(
                 tenant=tenant, partner=portal["partner"], user=user, asset=five_minutes, verb=Verb.DOCUMENT_READ,
-                occurred_at=clock(), source="portal", event_id=reading.event_id_for(user=user, asset=five_minutes),
+                occurred_at=clock(), source="portal", event_id=reading.event_id_for(user_id=user.pk, asset_id=five_minutes.pk),
             )
 
 
