@@ -309,10 +309,12 @@ def test_the_manage_form_validates_and_saves_the_rule(client, login, manager_a, 
     assert 'name="completion_requires"' in page and 'name="completion_min_seconds"' in page
     r = client.post(url, {"title": "提案書", "language": "ja", "completion_requires": "time", "completion_min_seconds": "180"})
     assert r.status_code == 302
-    doc.refresh_from_db()
+    with scope(tenant=tenant_a.pk):
+        doc.refresh_from_db()
     assert (doc.completion_requires, doc.completion_min_seconds) == ("time", 180)
     client.post(url, {"title": "提案書", "language": "ja", "completion_requires": "download", "completion_min_seconds": "180"})
-    doc.refresh_from_db()
+    with scope(tenant=tenant_a.pk):
+        doc.refresh_from_db()
     assert (doc.completion_requires, doc.completion_min_seconds) == ("download", None)
     # a training's form has no document rule
     with scope(tenant=tenant_a.pk):
@@ -332,7 +334,8 @@ def test_the_rule_is_locked_once_the_document_has_activity(client, login, manage
     assert "already has activity" in page.content.decode()
     r = client.post(url, {"title": "価格表 v2", "language": "ja", "completion_requires": "view"})
     assert r.status_code == 302  # the other fields save; the rule stays
-    download_doc.refresh_from_db()
+    with scope(tenant=tenant.pk):
+        download_doc.refresh_from_db()
     assert (download_doc.title, download_doc.completion_requires) == ("価格表 v2", "download")
     # the service refuses it too (the one writer)
     with scope(tenant=tenant.pk), pytest.raises(ValidationError) as exc:
@@ -360,3 +363,45 @@ def test_the_admin_locks_the_rule_once_the_document_has_activity(client, login, 
     assert 'name="completion_requires"' not in page and "cannot be changed once the document has activity" in page
     with scope(tenant=tenant.pk):
         assert Asset.objects.get(pk=download_doc.pk).completion_requires == "download"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_heartbeats_credit_within_the_budget_and_log_document_read_once(portal, five_minutes, clock, settings):
+    """Eight tabs report at the same instant: the session row lock serialises them, the credit stays
+    within the elapsed time and document.read is stored once."""
+    import threading
+
+    from django.db import connections
+
+    settings.PORTAL_LOG_RATE = "off"
+    user = portal["member"].user
+    opener = Client()
+    opener.force_login(user)
+    token = open_document(opener, five_minutes)
+    clock.advance(seconds=400)
+    barrier = threading.Barrier(8)
+    answers, errors = [], []
+
+    def send():
+        try:
+            c = Client()
+            c.force_login(user)
+            barrier.wait(timeout=20)
+            r = beat(c, five_minutes, token, 60)
+            answers.append((r.status_code, r.json()))
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    assert [code for code, _ in answers] == [200] * 8
+    assert sum(body["credited"] for _, body in answers) == pytest.approx(400)  # 8 x 60 claimed, 400 s elapsed
+    assert sum(body["completed"] for _, body in answers) >= 1
+    assert len(reads(portal["tenant"], five_minutes)) == 1
