@@ -121,6 +121,7 @@ class AssetForm(forms.Form):
             label=_("Completed when"),
             choices=DocumentCompletion.choices,
             initial=DocumentCompletion.VIEW,
+            required=False,  # left out: the document keeps its rule (a new one: viewed)
             help_text=_(
                 "Viewed: opening the document completes it. Downloaded: only a download does. "
                 "Read for a minimum time: the partner keeps the document open in the portal for the "
@@ -166,6 +167,10 @@ class AssetForm(forms.Form):
             if not has_video:
                 raise ValidationError(_("Upload a video file or give a video URL."))
         if "completion_requires" in self.fields:
+            if not data.get("completion_requires"):
+                data["completion_requires"] = self.asset.completion_requires if self.asset else DocumentCompletion.VIEW
+                if self.asset is not None and "completion_min_seconds" not in self.data:
+                    data["completion_min_seconds"] = self.asset.completion_min_seconds
             if data.get("completion_requires") == DocumentCompletion.TIME:
                 if not data.get("completion_min_seconds") and "completion_min_seconds" not in self.errors:
                     self.add_error(
