@@ -2,7 +2,7 @@
 
 Views are thin: reads come from ``enablement.selectors.catalog`` / ``enablement.search``, every write to the
 log goes through ``enablement.services.log.activity_record`` (training heartbeats through
-``enablement.services.training``). A partner user may open, download or log events only for the
+``enablement.services.training``, document reading heartbeats through ``enablement.services.reading``). A partner user may open, download or log events only for the
 tenant's published assets and the assets assigned to their partner; everything else is one 404.
 """
 
