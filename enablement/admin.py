@@ -28,6 +28,7 @@ from enablement.models import (
     LearningPathItem,
     Team,
 )
+from enablement.selectors.catalog import asset_has_activity
 from enablement.services.faq import synonym_terms_clean
 from partners.tenancy.admin import TenantScopedAdmin, TenantScopedInline
 
@@ -113,9 +114,17 @@ class AssetAdmin(TenantScopedAdmin):
         (None, {"fields": ("kind", "title", "description", "language", "status", "published_at")}),
         (_("Classification"), {"fields": ("category", "tags", "team", "external_id")}),
         (_("Training"), {"fields": ("video_file", "video_url", "duration_seconds", "completion_threshold")}),
-        (_("Document"), {"fields": ("new_version", "new_version_note")}),
+        (_("Document"), {"fields": ("completion_requires", "completion_min_seconds", "new_version", "new_version_note")}),
         (_("FAQ"), {"fields": ("body",)}),
     )
+
+    def get_readonly_fields(self, request, obj=None):
+        """What completes a document is fixed once it has activity (a new rule would rewrite past
+        completions and closed KPI periods); the field's help text says so."""
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and asset_has_activity(tenant=obj.tenant, asset=obj):
+            fields += ["completion_requires", "completion_min_seconds"]
+        return fields
 
     def get_inlines(self, request, obj):
         if obj is not None and obj.kind == AssetKind.DOCUMENT:

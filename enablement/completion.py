@@ -1,10 +1,13 @@
 """What "completed" means: the one rule, per asset kind and per assigned pair.
 
 * A user has *completed* an asset when the log holds a completion event of theirs for it:
-  ``training.completed`` for a training, ``document.viewed`` or ``document.downloaded`` for a
-  document, ``faq.viewed`` for an FAQ, ``assessment.passed`` for an assessment (graded on the
-  server: ``enablement.assessments``; a failed attempt completes nothing). The first such event
-  is the completion time. An event sent with an API key that is not a trusted source
+  ``training.completed`` for a training, ``faq.viewed`` for an FAQ, ``assessment.passed`` for an
+  assessment (graded on the server: ``enablement.assessments``; a failed attempt completes
+  nothing). A document follows its own rule (``Asset.completion_requires``): *view* (the default)
+  — ``document.viewed`` or anything stronger (``document.downloaded``, ``document.read``);
+  *download* — ``document.downloaded``; *time* — ``document.read``, which only this server logs,
+  once the user's reading sessions were credited the document's ``completion_min_seconds``
+  (``enablement.services.reading``). The first such event is the completion time. An event sent with an API key that is not a trusted source
   (``trusted = false``) never completes anything.
 * An assigned ``(partner, asset)`` pair is *done by* an instant when at least
   ``required_completions`` distinct users of the partner completed the asset before it; with one
@@ -25,11 +28,20 @@ from collections.abc import Sequence
 
 from django.db.models import Q
 
-from enablement.models import AssetKind, Verb
+from enablement.models import AssetKind, DocumentCompletion, Verb
 
+# What completes a document, per its rule (``Asset.completion_requires``).
+DOCUMENT_COMPLETION_VERBS: dict[str, tuple[str, ...]] = {
+    DocumentCompletion.VIEW: (Verb.DOCUMENT_VIEWED, Verb.DOCUMENT_DOWNLOADED, Verb.DOCUMENT_READ),
+    DocumentCompletion.DOWNLOAD: (Verb.DOCUMENT_DOWNLOADED,),
+    DocumentCompletion.TIME: (Verb.DOCUMENT_READ,),
+}
+
+# The verbs that may complete an asset of each kind (for a document: under some rule; which one
+# does is ``DOCUMENT_COMPLETION_VERBS``).
 COMPLETION_VERBS: dict[str, tuple[str, ...]] = {
     AssetKind.TRAINING: (Verb.TRAINING_COMPLETED,),
-    AssetKind.DOCUMENT: (Verb.DOCUMENT_VIEWED, Verb.DOCUMENT_DOWNLOADED),
+    AssetKind.DOCUMENT: DOCUMENT_COMPLETION_VERBS[DocumentCompletion.VIEW],
     AssetKind.FAQ: (Verb.FAQ_VIEWED,),
     AssetKind.ASSESSMENT: (Verb.ASSESSMENT_PASSED,),
 }
@@ -39,16 +51,33 @@ COMPLETION_VERBS: dict[str, tuple[str, ...]] = {
 LEARNING_KINDS: tuple[str, ...] = (AssetKind.TRAINING, AssetKind.ASSESSMENT)
 
 
-def is_completion(kind: str, verb: str) -> bool:
-    """Does an event with ``verb`` on an asset of ``kind`` complete it?"""
-    return verb in COMPLETION_VERBS.get(kind, ())
+def completion_verbs(kind: str, rule: str | None = None) -> tuple[str, ...]:
+    """The verbs that complete an asset of ``kind`` (a document: under ``rule``, default view)."""
+    if kind == AssetKind.DOCUMENT:
+        return DOCUMENT_COMPLETION_VERBS.get(rule or DocumentCompletion.VIEW, ())
+    return COMPLETION_VERBS.get(kind, ())
+
+
+def is_completion(kind: str, verb: str, rule: str | None = None) -> bool:
+    """Does an event with ``verb`` on an asset of ``kind`` (documents: with completion ``rule``) complete it?"""
+    return verb in completion_verbs(kind, rule)
+
+
+def asset_completes(asset, verb: str) -> bool:
+    """Does ``verb`` complete this asset?"""
+    return is_completion(asset.kind, verb, getattr(asset, "completion_requires", None))
 
 
 def completion_q(prefix: str = "") -> Q:
     """The rule as a filter on ActivityEvent (``prefix`` when reached through a relation)."""
     q = Q()
     for kind, verbs in COMPLETION_VERBS.items():
+        if kind == AssetKind.DOCUMENT:
+            continue
         q |= Q(**{f"{prefix}asset__kind": kind, f"{prefix}verb__in": verbs})
+    for rule, verbs in DOCUMENT_COMPLETION_VERBS.items():
+        q |= Q(**{f"{prefix}asset__kind": AssetKind.DOCUMENT, f"{prefix}asset__completion_requires": rule,
+                  f"{prefix}verb__in": verbs})
     return q & ~Q(**{f"{prefix}trusted": False})
 
 
@@ -57,13 +86,29 @@ def trusted_sql(*, trusted: str = "e.trusted") -> str:
     return f"({trusted} IS NULL OR {trusted} = TRUE)"
 
 
-def completion_sql(*, kind: str = "a.kind", verb: str = "e.verb", trusted: str | None = "e.trusted") -> str:
-    """The rule as a SQL boolean over an asset-kind column, a verb column and the event's
-    ``trusted`` column (``None`` when the query has no event row; constants only)."""
+def _listed(verbs) -> str:
+    return ", ".join(f"'{v.value if hasattr(v, 'value') else v}'" for v in verbs)
+
+
+def completion_sql(
+    *,
+    kind: str = "a.kind",
+    verb: str = "e.verb",
+    trusted: str | None = "e.trusted",
+    requires: str = "a.completion_requires",
+) -> str:
+    """The rule as a SQL boolean over an asset-kind column, a verb column, the asset's document
+    rule column (``requires``) and the event's ``trusted`` column (``None`` when the query has no
+    event row; constants only)."""
     parts = []
     for asset_kind, verbs in COMPLETION_VERBS.items():
-        listed = ", ".join(f"'{v.value if hasattr(v, 'value') else v}'" for v in verbs)
-        parts.append(f"({kind} = '{asset_kind.value}' AND {verb} IN ({listed}))")
+        if asset_kind == AssetKind.DOCUMENT:
+            continue
+        parts.append(f"({kind} = '{asset_kind.value}' AND {verb} IN ({_listed(verbs)}))")
+    for doc_rule, verbs in DOCUMENT_COMPLETION_VERBS.items():
+        parts.append(
+            f"({kind} = '{AssetKind.DOCUMENT.value}' AND {requires} = '{doc_rule.value}' AND {verb} IN ({_listed(verbs)}))"
+        )
     rule = "(" + " OR ".join(parts) + ")"
     return rule if trusted is None else f"({rule} AND {trusted_sql(trusted=trusted)})"
 

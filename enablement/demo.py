@@ -33,6 +33,7 @@ from enablement.models import (
     AssetStatus,
     Assignment,
     AssignmentTarget,
+    DocumentCompletion,
     DocumentVersion,
     EventSource,
     FaqRelatedAsset,
@@ -45,6 +46,7 @@ from enablement.models import (
 )
 from enablement.search.index import faq_reindex
 from enablement.services.log import activity_record_many
+from enablement.services.reading import event_id_for as reading_event_id
 from partners.demo import SEED, partner_strength
 from partners.models import MANAGER_ROLES, Membership, Partner, PartnerTier, Role, SupportActivity
 
@@ -249,6 +251,9 @@ ZERO_RESULT_QUERIES = {
     "en": ("invoice reissue", "purchase order change", "renewal quote", "japanese datasheet", "rma return"),
 }
 NEVER_USED = {"trn-advanced-architecture", "doc-logo-guidelines", "faq-logo-usage", MASTERCLASS_ID}
+# Documents with a completion rule other than "viewed": the price list counts when downloaded, the ROI
+# guide when read for 5 minutes in the portal (document.read, after a view at least that long before).
+DOCUMENT_RULES = {"doc-price-list": (DocumentCompletion.DOWNLOAD, None), "doc-roi-guide": (DocumentCompletion.TIME, 300)}
 UNPOPULAR = {"trn-api-integration": 0.25, "doc-security-whitepaper": 0.3, "faq-mdf": 0.3, "trn-competitive": 0.5}
 PATHS = {
     "ja": [
@@ -382,6 +387,8 @@ def _assets(ctx: _Ctx, teams: list[Team], admin) -> dict[str, Asset]:
             tenant=tenant, kind=AssetKind.DOCUMENT, title=title, description=desc, language=lang, category=category,
             tags=Asset.normalise_tags(tags), team=teams[team], status=AssetStatus.PUBLISHED, external_id=ext_id,
             created_by=admin, created_at=published, published_at=published,
+            completion_requires=DOCUMENT_RULES.get(ext_id, (DocumentCompletion.VIEW, None))[0],
+            completion_min_seconds=DOCUMENT_RULES.get(ext_id, (DocumentCompletion.VIEW, None))[1],
         ))
     for ext_id, team, category, question, answer, _queries in FAQS[lang]:
         assets.append(Asset(
@@ -519,6 +526,7 @@ def _events(ctx: _Ctx, by_id: dict[str, Asset], partners, users_by_partner) -> l
             continue
         sessions = int((40 + 300 * s * s) * span / HISTORY_DAYS)
         watched: dict[tuple[int, int], list[float]] = {}  # (user, asset) -> [covered seconds, completed]
+        read: set[tuple[int, int]] = set()  # (user, document) read for its minimum time
         for k in range(sessions):
             # More recent days are a little more likely (engagement grows with the programme).
             day = ctx.today - dt.timedelta(days=int(span * rng.random() ** 1.25))
@@ -568,6 +576,17 @@ def _events(ctx: _Ctx, by_id: dict[str, Asset], partners, users_by_partner) -> l
                         continue
                     events.append(ctx.event(partner_id=p.pk, user_id=user, asset_id=asset.pk,
                                             verb=Verb.DOCUMENT_VIEWED, occurred_at=at, session_key=session))
+                    rule, minimum = DOCUMENT_RULES.get(asset.external_id, (DocumentCompletion.VIEW, None))
+                    if rule == DocumentCompletion.TIME and (user, asset.pk) not in read and rng.random() < 0.4 + 0.4 * s:
+                        # kept open long enough: the server logs document.read once the time is credited
+                        done_at = at + dt.timedelta(seconds=minimum + rng.randint(0, 240))
+                        if done_at <= ctx.now:
+                            read.add((user, asset.pk))
+                            event = ctx.event(partner_id=p.pk, user_id=user, asset_id=asset.pk,
+                                              verb=Verb.DOCUMENT_READ, occurred_at=done_at, seconds=float(minimum),
+                                              session_key=session)
+                            event.event_id = reading_event_id(user_id=user, asset_id=asset.pk)
+                            events.append(event)
                     if rng.random() < 0.55 + 0.3 * s:
                         events.append(ctx.event(partner_id=p.pk, user_id=user, asset_id=asset.pk,
                                                 verb=Verb.DOCUMENT_DOWNLOADED,

@@ -11,7 +11,15 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from enablement import uploads
-from enablement.models import Asset, AssetKind, AssetStatus, AssignmentTarget, LearningPath, Team
+from enablement.models import (
+    Asset,
+    AssetKind,
+    AssetStatus,
+    AssignmentTarget,
+    DocumentCompletion,
+    LearningPath,
+    Team,
+)
 from partners.models import Partner, PartnerTier
 from partners.reading import partner_ordering
 
@@ -51,7 +59,7 @@ class AssetForm(forms.Form):
         label=_("External id"), max_length=200, required=False, help_text=_("Optional id used by the API and imports.")
     )
 
-    def __init__(self, *args, tenant, kind: str, asset: Asset | None = None, **kwargs):
+    def __init__(self, *args, tenant, kind: str, asset: Asset | None = None, rule_locked: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.tenant, self.kind, self.asset = tenant, kind, asset
         self.fields["team"].queryset = Team.objects.filter(tenant=tenant).order_by("name")
@@ -87,7 +95,9 @@ class AssetForm(forms.Form):
                 help_text=_("PDF, PPTX, DOCX, XLSX, ZIP, PNG or JPEG, up to %(mb)s MB.")
                 % {"mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024)},
             )
-        elif kind == AssetKind.FAQ:
+        if kind == AssetKind.DOCUMENT:
+            self._completion_fields(rule_locked)
+        if kind == AssetKind.FAQ:
             self.fields["title"].label = _("Question")
             self.fields["body"] = forms.CharField(
                 label=_("Answer (Markdown)"), widget=forms.Textarea(attrs={"rows": 8})
@@ -103,6 +113,37 @@ class AssetForm(forms.Form):
             )
         if asset is None:
             self.fields["language"].initial = tenant.default_language
+
+    def _completion_fields(self, locked: bool) -> None:
+        """What completes a document; fixed once the document has activity (changing it would
+        rewrite which past views count as completions)."""
+        self.fields["completion_requires"] = forms.ChoiceField(
+            label=_("Completed when"),
+            choices=DocumentCompletion.choices,
+            initial=DocumentCompletion.VIEW,
+            required=False,  # left out: the document keeps its rule (a new one: viewed)
+            help_text=_(
+                "Viewed: opening the document completes it. Downloaded: only a download does. "
+                "Read for a minimum time: the partner keeps the document open in the portal for the "
+                "time below (only time the page is visible counts, measured by the server)."
+            ),
+        )
+        self.fields["completion_min_seconds"] = forms.IntegerField(
+            label=_("Minimum reading time (seconds)"),
+            min_value=1,
+            max_value=24 * 3600,
+            required=False,
+            help_text=_("Required when the document is completed by reading time, e.g. 300 for 5 minutes."),
+        )
+        if locked:
+            message = _(
+                "This document already has activity, so what completes it can no longer be changed: "
+                "a different rule would rewrite past completions and closed KPI periods. Create a new "
+                "document to use another rule."
+            )
+            for name in ("completion_requires", "completion_min_seconds"):
+                self.fields[name].disabled = True
+                self.fields[name].help_text = message
 
     def clean_tags(self):
         return Asset.normalise_tags(self.cleaned_data.get("tags", ""))
@@ -125,6 +166,19 @@ class AssetForm(forms.Form):
                 has_video = True
             if not has_video:
                 raise ValidationError(_("Upload a video file or give a video URL."))
+        if "completion_requires" in self.fields:
+            if not data.get("completion_requires"):
+                data["completion_requires"] = self.asset.completion_requires if self.asset else DocumentCompletion.VIEW
+                if self.asset is not None and "completion_min_seconds" not in self.data:
+                    data["completion_min_seconds"] = self.asset.completion_min_seconds
+            if data.get("completion_requires") == DocumentCompletion.TIME:
+                if not data.get("completion_min_seconds") and "completion_min_seconds" not in self.errors:
+                    self.add_error(
+                        "completion_min_seconds",
+                        _("Give the reading time (at least 1 second) that completes the document."),
+                    )
+            else:
+                data["completion_min_seconds"] = None
         return data
 
     def service_kwargs(self) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -44,6 +45,14 @@ class AssetKind(models.TextChoices):
     ASSESSMENT = "assessment", _("Assessment")
 
 
+class DocumentCompletion(models.TextChoices):
+    """What completes a document (``Asset.completion_requires``; other kinds keep their own rule)."""
+
+    VIEW = "view", _("Viewed")
+    DOWNLOAD = "download", _("Downloaded")
+    TIME = "time", _("Read for a minimum time")
+
+
 class AssetStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
     PUBLISHED = "published", _("Published")
@@ -81,6 +90,24 @@ class Asset(TenantOwnedModel):
         validators=[MinValueValidator(1), MaxValueValidator(100)],
         help_text=_("Share of the video that must actually be watched."),
     )
+    # document: what completes it (enablement.completion); fixed once the document has activity
+    completion_requires = models.CharField(
+        _("completed when"),
+        max_length=16,
+        choices=DocumentCompletion.choices,
+        default=DocumentCompletion.VIEW,
+        help_text=_(
+            "Documents only: viewed (opening it is enough), downloaded, or read in the portal for a "
+            "minimum time. It cannot be changed once the document has activity."
+        ),
+    )
+    completion_min_seconds = models.PositiveIntegerField(
+        _("minimum reading time (seconds)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("Required when the document is completed by reading time."),
+    )
     related_assets = models.ManyToManyField(
         "self", through="FaqRelatedAsset", symmetrical=False, blank=True, related_name="+"
     )
@@ -99,11 +126,38 @@ class Asset(TenantOwnedModel):
             models.UniqueConstraint(
                 fields=["tenant", "external_id"], condition=~Q(external_id=""), name="uniq_asset_external_id"
             ),
+            models.CheckConstraint(
+                condition=Q(kind=AssetKind.DOCUMENT) | Q(completion_requires=DocumentCompletion.VIEW),
+                name="asset_completion_rule_documents_only",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(completion_requires=DocumentCompletion.TIME)
+                    & Q(completion_min_seconds__isnull=False)  # NULL >= 1 is unknown, which a CHECK lets pass
+                    & Q(completion_min_seconds__gte=1)
+                )
+                | (~Q(completion_requires=DocumentCompletion.TIME) & Q(completion_min_seconds__isnull=True)),
+                name="asset_completion_min_seconds_iff_time",
+            ),
         ]
         indexes = [models.Index(fields=["tenant", "kind", "status"]), models.Index(fields=["tenant", "status", "-created_at"])]
 
     def __str__(self) -> str:
         return self.title
+
+    def clean(self) -> None:
+        super().clean()
+        errors: dict[str, str] = {}
+        rule = self.completion_requires or DocumentCompletion.VIEW
+        if self.kind != AssetKind.DOCUMENT and rule != DocumentCompletion.VIEW:
+            errors["completion_requires"] = _("Only documents can require a download or a reading time.")
+        if rule == DocumentCompletion.TIME:
+            if not self.completion_min_seconds or self.completion_min_seconds < 1:
+                errors["completion_min_seconds"] = _("Give the reading time (at least 1 second) that completes the document.")
+        elif self.completion_min_seconds is not None:
+            errors["completion_min_seconds"] = _("A reading time applies only when the document is completed by reading time.")
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def tag_list(self) -> list[str]:
@@ -279,6 +333,7 @@ class Verb(models.TextChoices):
     TRAINING_COMPLETED = "training.completed", _("Training completed")
     DOCUMENT_VIEWED = "document.viewed", _("Document viewed")
     DOCUMENT_DOWNLOADED = "document.downloaded", _("Document downloaded")
+    DOCUMENT_READ = "document.read", _("Document read (minimum time)")
     FAQ_SEARCHED = "faq.searched", _("FAQ searched")
     FAQ_VIEWED = "faq.viewed", _("FAQ viewed")
     FAQ_FEEDBACK = "faq.feedback", _("FAQ feedback")
@@ -388,7 +443,8 @@ class ActivityArchive(TenantOwnedModel):
 
 
 class PlaySession(TenantOwnedModel):
-    """A server-side play session of one user on one training, started when the player page opens.
+    """A server-side play session of one user on one training, started when the player page opens
+    (and a reading session on a document completed by reading time: ``enablement.services.reading``).
 
     Watch time is credited only within it: never more than the wall-clock time elapsed since
     ``started_at`` times the maximum playback rate. The page carries a signed token naming the
@@ -418,6 +474,7 @@ class RefusalReason(models.TextChoices):
     OUTSIDE_AUDIENCE = "outside_audience", _("Partner outside the asset's audience")
     UNKNOWN_PARTNER = "unknown_partner", _("Unknown partner")
     UNKNOWN_ASSET = "unknown_asset", _("Unknown asset")
+    SERVER_ONLY = "server_only", _("Only this server records this verb")
     INVALID = "invalid", _("Malformed event")
 
 

@@ -23,12 +23,17 @@ FUTURE_SKEW = dt.timedelta(minutes=5)
 # Which verbs may be said of which kind of asset (verbs without an asset are not listed).
 VERBS_BY_KIND: dict[str, frozenset[str]] = {
     AssetKind.TRAINING: frozenset({Verb.TRAINING_STARTED, Verb.TRAINING_PROGRESSED, Verb.TRAINING_COMPLETED}),
-    AssetKind.DOCUMENT: frozenset({Verb.DOCUMENT_VIEWED, Verb.DOCUMENT_DOWNLOADED}),
+    AssetKind.DOCUMENT: frozenset({Verb.DOCUMENT_VIEWED, Verb.DOCUMENT_DOWNLOADED, Verb.DOCUMENT_READ}),
     AssetKind.FAQ: frozenset({Verb.FAQ_VIEWED, Verb.FAQ_FEEDBACK}),
     AssetKind.ASSESSMENT: frozenset({Verb.ASSESSMENT_ATTEMPTED, Verb.ASSESSMENT_PASSED, Verb.ASSESSMENT_FAILED}),
 }
 
+# Verbs only this server records, from what it measured itself: an external system may not send
+# them (``document.read``: the reading time credited in the portal's server-side sessions).
+SERVER_ONLY_VERBS: frozenset[str] = frozenset({Verb.DOCUMENT_READ})
+
 MESSAGES: dict[str, tuple[str, str]] = {
+    RefusalReason.SERVER_ONLY: ("verb", "Only this server records {verb} (from the reading time it measured)."),
     RefusalReason.VERB_KIND: ("verb", "This verb does not fit the kind of the asset ({kind})."),
     RefusalReason.BEFORE_TENANT: ("occurred_at", "Lies before the tenant existed ({since})."),
     RefusalReason.BEFORE_ASSET: ("occurred_at", "Lies before the asset existed ({since})."),
@@ -46,7 +51,10 @@ def event_refusal(
     asset_kind: str | None = None,
     asset_created_at: dt.datetime | None = None,
 ) -> tuple[str, str, str] | None:
-    """``(reason, field, message)`` when the event cannot have happened as told, else None."""
+    """``(reason, field, message)`` when the event cannot have happened as told (or is not the
+    sender's to tell: ``SERVER_ONLY_VERBS``), else None."""
+    if verb in SERVER_ONLY_VERBS:
+        return server_only_refusal(verb)
     if asset_kind is not None and asset_kind in VERBS_BY_KIND and verb not in VERBS_BY_KIND[asset_kind]:
         return _refusal(RefusalReason.VERB_KIND, kind=asset_kind)
     if occurred_at > now + FUTURE_SKEW:
@@ -56,6 +64,11 @@ def event_refusal(
     if asset_created_at is not None and occurred_at < asset_created_at:
         return _refusal(RefusalReason.BEFORE_ASSET, since=asset_created_at.isoformat(timespec="seconds"))
     return None
+
+
+def server_only_refusal(verb: str) -> tuple[str, str, str]:
+    """A verb only this server records, sent by an external system."""
+    return _refusal(RefusalReason.SERVER_ONLY, verb=verb)
 
 
 def outside_audience_refusal() -> tuple[str, str, str]:

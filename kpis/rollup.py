@@ -52,8 +52,9 @@ Fact semantics
   by a ``faq.feedback`` with ``resolved = false`` of the same user within that window.
 * ``PartnerAssetState`` / ``UserAssetState``: over ALL events of the pair:
   first/last activity = MIN/MAX(occurred_at); a *completion* event is ``training.completed``
-  for a training, ``document.viewed``/``document.downloaded`` for a document, ``faq.viewed``
-  for an FAQ; ``first_completed_at`` = MIN(occurred_at) of completion events;
+  for a training, for a document what its rule asks (``Asset.completion_requires``: view →
+  ``document.viewed``/``.downloaded``/``.read``, download → ``document.downloaded``, time →
+  ``document.read``), ``faq.viewed`` for an FAQ; ``first_completed_at`` = MIN(occurred_at) of completion events;
   ``completed_users`` / ``active_users`` = distinct users with a completion / any event;
   ``max_progress`` = MAX(progress) of ``training.progressed``/``training.completed`` events;
   ``watched_share`` = that max / 100 capped at 1 (0 when none); ``seconds`` = SUM(seconds).
@@ -110,7 +111,7 @@ PROGRESS_VERBS = (Verb.TRAINING_PROGRESSED.value, Verb.TRAINING_COMPLETED.value)
 TRUSTED_SQL = trusted_sql(trusted="e.trusted")
 
 # What counts as "completed" per asset kind: the one rule (enablement.completion), trusted sources only.
-COMPLETION_SQL = completion_sql(kind="a.kind", verb="e.verb", trusted="e.trusted")
+COMPLETION_SQL = completion_sql(kind="a.kind", verb="e.verb", trusted="e.trusted", requires="a.completion_requires")
 # One FAQ answer per person: a feedback event followed by a later one of the same user on the same
 # FAQ was changed and is not counted (the log is append-only; the latest answer counts).
 SUPERSEDED_FEEDBACK_SQL = (

@@ -21,10 +21,12 @@ from enablement.audiences import pairs_outside_audience
 from enablement.models import ActivityEvent, Asset, EventSource, Verb
 from enablement.services.log import activity_record_many
 from enablement.validation import (
+    SERVER_ONLY_VERBS,
     event_refusal,
     outside_audience_refusal,
     refusal_reason_for_errors,
     refusals_record,
+    server_only_refusal,
 )
 from partners.models import Membership, Partner, Role, Tenant
 
@@ -57,6 +59,7 @@ ASSET_VERBS = frozenset(
         Verb.TRAINING_COMPLETED,
         Verb.DOCUMENT_VIEWED,
         Verb.DOCUMENT_DOWNLOADED,
+        Verb.DOCUMENT_READ,
         Verb.FAQ_VIEWED,
         Verb.ASSESSMENT_ATTEMPTED,
         Verb.ASSESSMENT_PASSED,
@@ -156,6 +159,9 @@ def _validate_shape(p: Pending, now: datetime) -> None:
     verb = _string(p, "verb", max_length=32, required=True)
     if verb is not None and verb not in Verb.values:
         p.err("verb", f"Unknown verb. One of: {', '.join(Verb.values)}.")
+    elif verb in SERVER_ONLY_VERBS:  # refused whatever else the row says
+        p.reason, name, message = server_only_refusal(verb)
+        p.err(name, message)
     raw_when = d.get("occurred_at")
     if raw_when in (None, ""):
         p.err("occurred_at", "This field is required.")

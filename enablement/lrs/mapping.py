@@ -9,6 +9,9 @@ Mapped verbs (statement verb id → log verb, by the asset's kind where it matte
 * video profile ``played`` / ``paused`` / ``seeked`` → training.progressed with ``played-segments``
   (``"0[.]12.5[,]20[.]30"``) and ``progress``; video ``initialized`` → training.started
 * ``downloaded`` (tincan / ADL) → document.downloaded
+* activity streams ``read`` on a document → document.read, which only this server records (from
+  the reading time it measured): such a statement is stored unmapped and counted as refused
+  (``server_only``, ``enablement.validation``)
 * ``searched`` (tincan / acrossx) → faq.searched with ``result.response`` as the keyword
 * ADL ``attempted`` / ``passed`` / ``failed`` on an assessment → assessment.attempted / .passed /
   .failed, ``result.score.scaled`` (0..1) kept as ``extra.score`` and ``result.success`` as
@@ -48,6 +51,7 @@ DOWNLOAD_VERBS = frozenset(
         "http://activitystrea.ms/schema/1.0/download",
     }
 )
+READ_VERBS = frozenset({"http://activitystrea.ms/schema/1.0/read"})
 VIEW_VERBS = frozenset({ADL + "experienced", ADL + "launched", VIDEO + "initialized"})
 PROGRESS_VERBS = frozenset({ADL + "progressed", VIDEO + "played", VIDEO + "paused", VIDEO + "seeked"})
 COMPLETE_VERBS = frozenset({ADL + "completed"})
@@ -56,7 +60,7 @@ ASSESSMENT_VERBS = {
     ADL + "passed": Verb.ASSESSMENT_PASSED,
     ADL + "failed": Verb.ASSESSMENT_FAILED,
 }
-KNOWN_VERBS = SEARCH_VERBS | DOWNLOAD_VERBS | VIEW_VERBS | PROGRESS_VERBS | COMPLETE_VERBS | frozenset(ASSESSMENT_VERBS)
+KNOWN_VERBS = SEARCH_VERBS | DOWNLOAD_VERBS | READ_VERBS | VIEW_VERBS | PROGRESS_VERBS | COMPLETE_VERBS | frozenset(ASSESSMENT_VERBS)
 
 ASSET_IRI = re.compile(r"/assets/([^/?#]+)/?$")
 
@@ -139,6 +143,8 @@ def log_verb(verb_id: str, kind: str | None) -> str | None:
         return ASSESSMENT_VERBS[verb_id] if kind == AssetKind.ASSESSMENT else None
     if verb_id in DOWNLOAD_VERBS:
         return Verb.DOCUMENT_DOWNLOADED if kind == AssetKind.DOCUMENT else None
+    if verb_id in READ_VERBS:
+        return Verb.DOCUMENT_READ if kind == AssetKind.DOCUMENT else None
     if verb_id in VIEW_VERBS:
         return {
             AssetKind.TRAINING: Verb.TRAINING_STARTED,
@@ -229,6 +235,7 @@ EXPORT_VERBS = {
     Verb.TRAINING_COMPLETED: (ADL + "completed", "completed"),
     Verb.DOCUMENT_VIEWED: (ADL + "experienced", "experienced"),
     Verb.DOCUMENT_DOWNLOADED: ("http://id.tincanapi.com/verb/downloaded", "downloaded"),
+    Verb.DOCUMENT_READ: ("http://activitystrea.ms/schema/1.0/read", "read"),
     Verb.FAQ_SEARCHED: ("http://id.tincanapi.com/verb/searched", "searched"),
     Verb.FAQ_VIEWED: (ADL + "experienced", "experienced"),
     Verb.FAQ_FEEDBACK: ("http://id.tincanapi.com/verb/rated", "rated"),

@@ -234,6 +234,16 @@ def training_state(*, tenant: Tenant, user: User, asset: Asset) -> TrainingState
     )
 
 
+def asset_has_activity(*, tenant: Tenant, asset: Asset) -> bool:
+    """Does the log hold any event on this asset? (Then a document's completion rule is fixed.)"""
+    return ActivityEvent.objects.filter(tenant=tenant, asset=asset).exists()
+
+
+def user_completed(*, tenant: Tenant, user: User, asset: Asset) -> bool:
+    """Has the user completed this asset, by its rule (``enablement.completion``)? One query."""
+    return ActivityEvent.objects.filter(completion_q(), tenant=tenant, user=user, asset=asset).exists()
+
+
 def latest_version(*, tenant: Tenant, asset: Asset) -> DocumentVersion | None:
     return DocumentVersion.objects.filter(tenant=tenant, asset=asset).order_by("-version").first()
 

@@ -22,6 +22,7 @@ from enablement.models import (
     Assignment,
     AssignmentTarget,
     AudienceRule,
+    DocumentCompletion,
     DocumentVersion,
     FaqRelatedAsset,
     LearningPath,
@@ -30,12 +31,16 @@ from enablement.models import (
     private_upload_to,
 )
 from enablement.notices import assignments_notify
+from enablement.selectors.catalog import asset_has_activity
 from enablement.services.faq import faq_questions_answered
 from partners.audit import audit_record, summary
 from partners.models import Partner, PartnerTier, Tenant, User
 
 ASSET_FIELDS = ("title", "description", "body", "language", "category", "tags", "team", "external_id",
-                "video_url", "duration_seconds", "completion_threshold")
+                "video_url", "duration_seconds", "completion_threshold", "completion_requires",
+                "completion_min_seconds")
+# What completes a document: fixed once it has activity (a new rule would rewrite past completions).
+COMPLETION_RULE_FIELDS = ("completion_requires", "completion_min_seconds")
 
 
 def _same_tenant(tenant: Tenant, *objects) -> None:
@@ -73,6 +78,8 @@ def asset_create(
     video_url: str = "",
     duration_seconds: int = 0,
     completion_threshold: int = 90,
+    completion_requires: str = DocumentCompletion.VIEW,
+    completion_min_seconds: int | None = None,
     document_file=None,
     document_name: str | None = None,
     note: str = "",
@@ -90,6 +97,8 @@ def asset_create(
         language=language or tenant.default_language, category=category.strip(),
         tags=Asset.normalise_tags(tags), team=team, external_id=external_id.strip(), video_url=video_url,
         duration_seconds=duration_seconds or 0, completion_threshold=completion_threshold or 90,
+        completion_requires=completion_requires or DocumentCompletion.VIEW,
+        completion_min_seconds=completion_min_seconds if completion_requires == DocumentCompletion.TIME else None,
         status=status, created_by=actor,
         published_at=timezone.now() if status == AssetStatus.PUBLISHED else None,
     )
@@ -168,8 +177,15 @@ def asset_update(
         fields["external_id"] = fields["external_id"].strip()
         if Asset.objects.filter(tenant=tenant, external_id=fields["external_id"]).exclude(pk=asset.pk).exists():
             raise ValidationError({"external_id": "Another asset already uses this external id."})
+    if "completion_requires" in fields and fields["completion_requires"] != DocumentCompletion.TIME:
+        fields["completion_min_seconds"] = None
+    changed_rule = [n for n in COMPLETION_RULE_FIELDS if n in fields and fields[n] != getattr(asset, n)]
+    if changed_rule and asset_has_activity(tenant=tenant, asset=asset):
+        raise ValidationError(
+            {n: _("This document already has activity: what completes it can no longer be changed.") for n in changed_rule}
+        )
     audited = [n for n in fields if n in ("title", "status", "kind", "external_id", "team", "completion_threshold",
-                                          "duration_seconds")]
+                                          "duration_seconds", *COMPLETION_RULE_FIELDS)]
     before = summary(asset, audited)
     for name, value in fields.items():
         setattr(asset, name, value)

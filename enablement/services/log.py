@@ -12,7 +12,7 @@ from django.db.models.expressions import DatabaseDefault
 from django.utils import timezone
 
 from enablement.certifications.services import certificates_evaluate_after_log
-from enablement.completion import COMPLETION_VERBS, is_completion
+from enablement.completion import COMPLETION_VERBS, asset_completes
 from enablement.models import ActivityEvent, ActivityEventKey, Asset, EventSource, Verb
 from partners.models import Partner, Tenant, User
 
@@ -76,7 +76,7 @@ def activity_record(
         if existing is None:
             raise
         return existing, False
-    if user is not None and asset is not None and is_completion(asset.kind, verb):
+    if user is not None and asset is not None and asset_completes(asset, verb):
         certificates_evaluate_after_log(tenant_id=tenant.pk, user_ids=[user.pk])
     return event, True
 

@@ -36,6 +36,7 @@ from enablement.models import (
     FaqSynonym,
     LearningPath,
 )
+from enablement.selectors import catalog as catalog_selectors
 from enablement.selectors import manage as sel
 from enablement.services import catalog
 from enablement.services.faq import (
@@ -125,14 +126,16 @@ def asset_edit(request, tenant_slug: str, asset_id: int):
         "category": asset.category, "tags": ", ".join(asset.tag_list), "team": asset.team_id,
         "external_id": asset.external_id, "video_url": asset.video_url,
         "duration_seconds": asset.duration_seconds, "completion_threshold": asset.completion_threshold,
+        "completion_requires": asset.completion_requires, "completion_min_seconds": asset.completion_min_seconds,
         "body": asset.body,
     }
+    rule_locked = asset.kind == AssetKind.DOCUMENT and catalog_selectors.asset_has_activity(tenant=tenant, asset=asset)
     if asset.kind == AssetKind.FAQ:
         initial["related_assets"] = list(
             FaqRelatedAsset.objects.filter(tenant=tenant, faq=asset).values_list("asset_id", flat=True)
         )
     form = AssetForm(request.POST or None, request.FILES or None, tenant=tenant, kind=asset.kind, asset=asset,
-                     initial=initial)
+                     initial=initial, rule_locked=rule_locked)
     if request.method == "POST" and form.is_valid():
         kwargs = form.service_kwargs()
         related = kwargs.pop("related_assets", None)

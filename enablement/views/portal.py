@@ -2,7 +2,7 @@
 
 Views are thin: reads come from ``enablement.selectors.catalog`` / ``enablement.search``, every write to the
 log goes through ``enablement.services.log.activity_record`` (training heartbeats through
-``enablement.services.training``). A partner user may open, download or log events only for the
+``enablement.services.training``, document reading heartbeats through ``enablement.services.reading``). A partner user may open, download or log events only for the
 tenant's published assets and the assets assigned to their partner; everything else is one 404.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html as html_lib
 import json
+import math
 import mimetypes
 import re
 import uuid
@@ -40,6 +41,7 @@ from enablement.models import ActivityEvent, Asset, AssetKind, Verb
 from enablement.packages.selectors import current_package
 from enablement.search import faq_search
 from enablement.selectors import catalog as selectors
+from enablement.services import reading
 from enablement.services.faq import faq_question_create
 from enablement.services.log import activity_record
 from enablement.services.training import PlaySessionInvalid, play_session_start, training_progress_record
@@ -288,14 +290,60 @@ def training_progress(request, tenant_slug: str, asset_id: int):
 @portal_log_throttled
 @require_GET
 def document(request, tenant_slug: str, asset_id: int):
+    """The document page logs ``document.viewed``; it says what completes the document, and for a
+    document completed by reading time it starts (or resumes) the server-side reading session
+    whose signed token ``static/js/reading.js`` sends with its heartbeats."""
     obj = _visible(request, asset_id, AssetKind.DOCUMENT)
     _log(request, verb=Verb.DOCUMENT_VIEWED, asset=obj)
     versions = list(obj.versions.filter(tenant=request.tenant).order_by("-version")[:10])
-    return render(
-        request,
-        "enablement/portal_document.html",
-        {"asset": obj, "latest": versions[0] if versions else None, "versions": versions},
-    )
+    context = {"asset": obj, "latest": versions[0] if versions else None, "versions": versions}
+    if reading.reads_by_time(obj):
+        _session, token = reading.reading_start(tenant=request.tenant, user=request.user, asset=obj)
+        state = reading.reading_state(tenant=request.tenant, user=request.user, asset=obj)
+        context.update(reading_session=token, reading=state, completed=state.done,
+                       minutes=max(1, math.ceil(state.required / 60)))
+    else:
+        context["completed"] = selectors.user_completed(tenant=request.tenant, user=request.user, asset=obj)
+    return render(request, "enablement/portal_document.html", context)
+
+
+@partner_user_required
+@portal_log_throttled
+@require_POST
+@never_cache
+def document_reading(request, tenant_slug: str, asset_id: int):
+    """Reading heartbeat of a document completed by reading time: ``{session, seconds}`` (JSON),
+    ``seconds`` = how long the page was visible since the previous heartbeat. The server credits
+    it only within the reading session's elapsed wall-clock time and logs ``document.read`` once
+    the document's minimum reading time is reached (``enablement.services.reading``)."""
+    obj = _visible(request, asset_id, AssetKind.DOCUMENT)
+    try:
+        payload = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return HttpResponseBadRequest("invalid JSON")
+    if not isinstance(payload, dict):
+        return HttpResponseBadRequest("invalid payload")
+    token = payload.get("session")
+    if not isinstance(token, str) or not token:
+        return HttpResponseBadRequest("session (the reading session token of the page) is required")
+    seconds = payload.get("seconds", 0)
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds < 0:
+        return HttpResponseBadRequest("seconds must be a non-negative number")
+    try:
+        result = reading.reading_record(
+            tenant=request.tenant,
+            partner=request.membership.partner,
+            user=request.user,
+            asset=obj,
+            token=token,
+            seconds=float(seconds),
+            session_key=request.session.session_key or "",
+        )
+    except reading.ReadingNotRequired:
+        return HttpResponseBadRequest("this document is not completed by reading time")
+    except reading.PlaySessionInvalid:
+        return HttpResponseBadRequest("not a reading session of this user on this document")
+    return JsonResponse(result)
 
 
 @partner_user_required

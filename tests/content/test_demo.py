@@ -1,5 +1,7 @@
 """The enablement demo step: deterministic, idempotent, consistent with the rules of the log."""
 
+import datetime as dt
+
 import pytest
 from django.db import transaction
 from django.db.models import Count
@@ -61,6 +63,10 @@ def test_seed_is_idempotent_and_consistent(settings):
         completed = ActivityEvent.objects.filter(verb=Verb.TRAINING_COMPLETED).select_related("asset")
         assert completed.exists()
         assert all(e.progress >= e.asset.completion_threshold for e in completed)
+        # documents with a rule: the price list completes by download, the ROI guide by 5 minutes of reading
+        rules = dict(Asset.objects.filter(kind="document").values_list("external_id", "completion_requires"))
+        assert rules["doc-price-list"] == "download" and rules["doc-roi-guide"] == "time"
+        assert_reads_consistent(tenant)
         # the files exist
         for v in DocumentVersion.objects.all()[:3]:
             assert (settings.MEDIA_ROOT / v.file.name).read_bytes().startswith(b"%PDF-")
@@ -74,6 +80,23 @@ def test_seed_is_idempotent_and_consistent(settings):
             event = graded[f"assessment-attempt-{a.pk}-graded"]
             assert (event.verb == Verb.ASSESSMENT_PASSED) == a.passed and event.extra["score"] == a.score
             assert event.user_id == a.user_id and event.partner_id == a.partner_id
+
+
+def assert_reads_consistent(tenant) -> None:
+    """Every document.read is on a document completed by reading time, once per person, after a
+    view of theirs at least the minimum reading time earlier (and not ahead of now)."""
+    from django.utils import timezone
+
+    reads = list(ActivityEvent.objects.filter(tenant=tenant, verb=Verb.DOCUMENT_READ).select_related("asset"))
+    assert len(reads) > 10
+    assert {r.asset.completion_requires for r in reads} == {"time"}
+    assert len({(r.user_id, r.asset_id) for r in reads}) == len(reads)
+    for r in reads:
+        assert r.event_id == f"document.read:{r.user_id}:{r.asset_id}"
+        assert r.occurred_at <= timezone.now()
+        latest_view = r.occurred_at - dt.timedelta(seconds=r.asset.completion_min_seconds)
+        assert ActivityEvent.objects.filter(tenant=tenant, user_id=r.user_id, asset_id=r.asset_id,
+                                            verb=Verb.DOCUMENT_VIEWED, occurred_at__lte=latest_view).exists()
 
 
 def test_seed_is_deterministic(monkeypatch):

@@ -49,7 +49,7 @@ def test_asset_admin_adds_a_checked_document_version(client, admin_a):
     form = {
         "kind": "document", "title": "カタログ", "language": "ja", "status": "published", "tags": "B, a",
         "duration_seconds": 0, "completion_threshold": 90, "body": "", "description": "",
-        "category": "", "external_id": "", "video_url": "",
+        "category": "", "external_id": "", "video_url": "", "completion_requires": "view",
         "documentversion_set-TOTAL_FORMS": 0, "documentversion_set-INITIAL_FORMS": 0,
         "versions-TOTAL_FORMS": 0, "versions-INITIAL_FORMS": 0,
     }

@@ -13,9 +13,14 @@ from decimal import ROUND_HALF_UP, Decimal
 
 COMPLETION = {
     "training": {"training.completed"},
-    "document": {"document.viewed", "document.downloaded"},
     "faq": {"faq.viewed"},
     "assessment": {"assessment.passed"},
+}
+# A document completes by its rule: viewed (or anything stronger), downloaded, or read for its minimum time.
+DOCUMENT_RULES = {
+    "view": {"document.viewed", "document.downloaded", "document.read"},
+    "download": {"document.downloaded"},
+    "time": {"document.read"},
 }
 LEARNING = {"training", "assessment"}  # what the training completion rate and days to first completion count
 WINDOW = dt.timedelta(minutes=30)
@@ -79,18 +84,24 @@ def faq_facts(events, zone) -> dict:
     return {k: tuple(v) for k, v in out.items()}
 
 
-def is_completion(e, kinds) -> bool:
-    return e.asset_id is not None and e.verb in COMPLETION[kinds[e.asset_id]]
+def is_completion(e, kinds, rules=None) -> bool:
+    """rules: {asset_id: "view" | "download" | "time"} for documents (absent: view)."""
+    if e.asset_id is None:
+        return False
+    kind = kinds[e.asset_id]
+    if kind == "document":
+        return e.verb in DOCUMENT_RULES[(rules or {}).get(e.asset_id, "view")]
+    return e.verb in COMPLETION[kind]
 
 
-def partner_states(events, kinds) -> dict:
+def partner_states(events, kinds, rules=None) -> dict:
     groups = defaultdict(list)
     for e in events:
         if e.asset_id is not None:
             groups[(e.partner_id, e.asset_id)].append(e)
     out = {}
     for key, evs in groups.items():
-        done = [e for e in evs if is_completion(e, kinds)]
+        done = [e for e in evs if is_completion(e, kinds, rules)]
         progress = [e.progress for e in evs if e.progress is not None and e.verb in ("training.progressed", "training.completed")]
         out[key] = (
             min(e.occurred_at for e in evs),
@@ -103,7 +114,7 @@ def partner_states(events, kinds) -> dict:
     return out
 
 
-def user_states(events, kinds) -> dict:
+def user_states(events, kinds, rules=None) -> dict:
     """Per (user, partner, asset): an event counts for the partner it was logged with."""
     groups = defaultdict(list)
     for e in events:
@@ -111,7 +122,7 @@ def user_states(events, kinds) -> dict:
             groups[(e.user_id, e.partner_id, e.asset_id)].append(e)
     out = {}
     for key, evs in groups.items():
-        done = [e for e in evs if is_completion(e, kinds)]
+        done = [e for e in evs if is_completion(e, kinds, rules)]
         progress = [e.progress for e in evs if e.progress is not None and e.verb in ("training.progressed", "training.completed")]
         best = max(progress) if progress else None
         out[key] = (
@@ -139,9 +150,10 @@ def cell(num, den, *, percent=True):
     return (q4(num), q4(den), q4(num / den * (100 if percent else 1)))
 
 
-def kpi(metric, *, events, partners, assets, pairs, supports, start, end, zone):
+def kpi(metric, *, events, partners, assets, pairs, supports, start, end, zone, rules=None):
     """(overall, {partner_id: cell}). partners: {id: (status, joined_on)} as they were in the period;
-    assets: {id: (kind, published)}; pairs: [(partner, asset, due_on, required)]; supports:
+    assets: {id: (kind, published)}; rules: {document id: completion rule};
+    pairs: [(partner, asset, due_on, required)]; supports:
     [(partner, date)]. A partner counts for a period only if it had joined by the period's end."""
     partners = {p: v for p, v in partners.items() if v[1] <= end}
     start_utc = dt.datetime.combine(start, dt.time.min, tzinfo=zone)
@@ -157,13 +169,13 @@ def kpi(metric, *, events, partners, assets, pairs, supports, start, end, zone):
                 continue  # not due in the period, or the partner joined after the due date
             den[p] += 1
             deadline = dt.datetime.combine(due + dt.timedelta(days=1), dt.time.min, tzinfo=zone)  # by its due date
-            done = [e for e in events if e.partner_id == p and e.asset_id == a and is_completion(e, kinds) and e.occurred_at < deadline]
+            done = [e for e in events if e.partner_id == p and e.asset_id == a and is_completion(e, kinds, rules) and e.occurred_at < deadline]
             users = {e.user_id for e in done if e.user_id is not None}
             num[p] += int(len(users) >= req or (req == 1 and bool(done)))
         return cell(sum(num.values()), sum(den.values())), {p: cell(num[p], den[p]) for p in pids}
     if metric == "training_completion_rate":
         started, completed = defaultdict(int), defaultdict(int)
-        for (_u, p, a), (first, _last, first_done, *_rest) in user_states(events, kinds).items():
+        for (_u, p, a), (first, _last, first_done, *_rest) in user_states(events, kinds, rules).items():
             if kinds[a] not in LEARNING or p not in partners or not (start_utc <= first < end_utc):
                 continue
             started[p] += 1
@@ -198,7 +210,7 @@ def kpi(metric, *, events, partners, assets, pairs, supports, start, end, zone):
     if metric == "median_days_to_first_completion":
         days = {}
         for p in pids:
-            firsts = [e.occurred_at for e in events if e.partner_id == p and e.asset_id is not None and kinds[e.asset_id] in LEARNING and is_completion(e, kinds)]
+            firsts = [e.occurred_at for e in events if e.partner_id == p and e.asset_id is not None and kinds[e.asset_id] in LEARNING and is_completion(e, kinds, rules)]
             if firsts and start_utc <= min(firsts) < end_utc:
                 days[p] = max((local_day(min(firsts), zone) - partners[p][1]).days, 0)
         per = {p: ((q4(days[p]), q4(1), q4(days[p])) if p in days else (q4(0), q4(0), None)) for p in pids}

@@ -40,6 +40,7 @@ VERBS = [
     "training.completed",
     "document.viewed",
     "document.downloaded",
+    "document.read",
     "faq.searched",
     "faq.viewed",
     "faq.feedback",
@@ -55,7 +56,7 @@ event_st = st.tuples(
     st.integers(0, 2),  # partner
     st.one_of(st.none(), st.integers(0, 2)),  # user of that partner; 2: the user who moves between partners
     st.sampled_from(VERBS),
-    st.integers(0, 4),  # asset
+    st.integers(0, 6),  # asset
     st.integers(0, 4 * 24 * 4),  # quarter hours after BASE
     st.sampled_from([None, 10.0, 50.0, 90.0, 100.0, 120.0]),  # progress
     st.sampled_from([None, 0.0, 30.5]),  # seconds
@@ -73,7 +74,8 @@ def _user():
 
 class World:
     """One tenant with 3 partners (the third dormant, another tier and segment), 2 users each,
-    5 assets (training, document, FAQ, draft training, assessment), assignments, support activities and
+    7 assets (training, document, FAQ, draft training, assessment, a document completed by download,
+    one completed by reading time), assignments, support activities and
     one KPI definition per metric (+ weekly, quarterly, tier- and segment-filtered ones)."""
 
     def __init__(self, tz: str = "Asia/Tokyo"):
@@ -99,6 +101,9 @@ class World:
                 f.AssetFactory(tenant=t, kind="faq", published_at=published),
                 f.AssetFactory(tenant=t, kind="training", status="draft", published_at=None),
                 f.AssetFactory(tenant=t, kind="assessment", published_at=published),
+                f.AssetFactory(tenant=t, kind="document", published_at=published, completion_requires="download"),
+                f.AssetFactory(tenant=t, kind="document", published_at=published, completion_requires="time",
+                               completion_min_seconds=120),
             ]
             p, a = self.partners, self.assets
             f.AssignmentFactory(tenant=t, partner=p[0], asset=a[0], due_on=dt.date(2026, 3, 2))
@@ -110,6 +115,9 @@ class World:
             f.LearningPathItemFactory(tenant=t, path=path, asset=a[2])
             f.AssignmentFactory(tenant=t, partner=p[2], asset=None, learning_path=path, due_on=dt.date(2026, 3, 3))
             f.AssignmentFactory(tenant=t, partner=p[0], asset=a[4], due_on=dt.date(2026, 3, 2))
+            f.AssignmentFactory(tenant=t, partner=p[0], asset=a[5], due_on=dt.date(2026, 3, 1))
+            f.AssignmentFactory(tenant=t, partner=p[0], asset=a[6], due_on=dt.date(2026, 3, 2))
+            f.AssignmentFactory(tenant=t, partner=p[1], asset=a[6], due_on=dt.date(2026, 3, 1))
             # expanded by hand: one pair per (partner, asset) with its earliest due date
             self.pairs = [
                 (p[0].pk, a[0].pk, dt.date(2026, 3, 2), 1),
@@ -119,6 +127,9 @@ class World:
                 (p[2].pk, a[2].pk, dt.date(2026, 2, 20), 1),
                 (p[2].pk, a[0].pk, dt.date(2026, 3, 3), 1),
                 (p[0].pk, a[4].pk, dt.date(2026, 3, 2), 1),
+                (p[0].pk, a[5].pk, dt.date(2026, 3, 1), 1),
+                (p[0].pk, a[6].pk, dt.date(2026, 3, 2), 1),
+                (p[1].pk, a[6].pk, dt.date(2026, 3, 1), 1),
             ]
             self.supports = [(p[0].pk, dt.date(2026, 2, 27)), (p[0].pk, dt.date(2026, 3, 2)), (p[1].pk, dt.date(2026, 3, 1))]
             by_pk = {x.pk: x for x in p}
@@ -208,6 +219,7 @@ class World:
         for e in events:
             e.stored_id = stored.get(e.event_id)
         kinds = {a.pk: a.kind for a in self.assets}
+        rules = {a.pk: a.completion_requires for a in self.assets if a.kind == "document"}
         assets = {a.pk: (a.kind, a.status == "published") for a in self.assets}
         results = {}
         for d in self.definitions:
@@ -229,6 +241,7 @@ class World:
                     start=start,
                     end=end,
                     zone=self.zone,
+                    rules=rules,
                 )
                 results[(d.pk, start, None)] = overall
                 for pid, c in per.items():
@@ -236,8 +249,8 @@ class World:
         return {
             "daily": brute.daily_facts(events, self.zone),
             "faq": brute.faq_facts(events, self.zone),
-            "pas": brute.partner_states(events, kinds),
-            "uas": brute.user_states(events, kinds),
+            "pas": brute.partner_states(events, kinds, rules),
+            "uas": brute.user_states(events, kinds, rules),
             "results": results,
         }
 
