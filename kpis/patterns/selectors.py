@@ -11,7 +11,8 @@ import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, Min, Q, Sum
+from django.db.models import Case, CharField, Count, F, Min, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -22,7 +23,7 @@ from kpis.models import DailyActivityFact, PartnerAssetState
 from kpis.patterns.models import OutcomeMetric, PatternItem, PatternItemType, PatternRun
 from partners.deals.models import Deal, DealStage
 from partners.models import CohortOverride, Partner, PartnerStatus, Tenant
-from partners.reading import partner_ordering
+from partners.reading import japanese_order, partner_ordering
 
 DEFAULT_WINDOW_DAYS = 365
 DEFAULT_TOP_SHARE = 0.2
@@ -83,6 +84,173 @@ def clean_params(
     return days, round(share, 3), str(metric)
 
 
+COHORTS = ("top", "nurture", "others", "excluded")
+
+
+def _cohort_base(*, tenant: Tenant, window_start: dt.date, window_end: dt.date, metric: str) -> QuerySet[Partner]:
+    """Every partner of the tenant with its won revenue, won deals and first win in the window and
+    ``value`` (the outcome ranked: revenue or the number of won deals) — one GROUP BY over the deals."""
+    won_in_window = Q(
+        deals__stage=DealStage.WON, deals__closed_on__gte=window_start, deals__closed_on__lte=window_end
+    )
+    qs = Partner.objects.filter(tenant=tenant).annotate(
+        won_revenue=Sum("deals__amount", filter=won_in_window, default=Decimal(0)),
+        won_count=Count("deals", filter=won_in_window),
+        first_win_on=Min("deals__closed_on", filter=won_in_window),
+    )
+    return qs.annotate(value=F("won_revenue") if metric == OutcomeMetric.REVENUE else F("won_count"))
+
+
+def _ranking_keys(qs: QuerySet[Partner]) -> tuple[QuerySet[Partner], list[tuple[str, bool]]]:
+    """The automatic ranking's order as (field, descending) keys: outcome, won deals, name, then the
+    partner lists' own order (``partners.reading.partner_ordering``; the primary key last, unique)."""
+    keys = [("value", True), ("won_count", True), ("name", False)]
+    if japanese_order():
+        qs = qs.annotate(sort_name=Coalesce(NullIf(F("name_kana"), Value("")), F("name")))
+        keys.append(("sort_name", False))
+    return qs, [*keys, ("name", False), ("pk", False)]
+
+
+def _at_or_above(keys: list[tuple[str, bool]], edge: dict) -> Q:
+    """Rows ranked at or above ``edge`` in the order ``keys`` (the last key unique)."""
+    cond: Q | None = None
+    for name, desc in reversed(keys):
+        better = Q(**{f"{name}__{'gt' if desc else 'lt'}": edge[name]})
+        same = Q(**{name: edge[name]})
+        cond = better | same if cond is None else better | (same & cond)
+    return cond
+
+
+@dataclass
+class CohortRanking:
+    """The cohorts of one window, ranked and paged in the database.
+
+    The few figures the split depends on are read first (``cohort_ranking``: at most three queries:
+    the counts, the last automatic top partner's place in the ranking and the value at the bottom
+    cohort's edge); then each cohort is a queryset (``rows``) whose rows carry ``cohort``, computed per
+    row from those figures, so a page is one LIMITed query and the four sizes one more (``counts``),
+    whatever the number of partners."""
+
+    tenant: Tenant
+    window_start: dt.date
+    window_end: dt.date
+    top_share: float
+    metric: str
+    eligible: int  # partners not excluded
+    auto_top: int  # partners in the top cohort by the ranking (after the managers' "always top")
+    threshold: Decimal | None  # the bottom cohort: automatic partners at or under this value (None: nobody left)
+    top_edge: Q  # the automatic partners ranked at or above the last automatic top partner
+
+    def _annotated(self) -> QuerySet[Partner]:
+        auto = Q(cohort_override=CohortOverride.AUTO)
+        rest_nurture = Q(status=PartnerStatus.NURTURING)
+        if self.threshold is not None:
+            rest_nurture |= Q(value__lte=self.threshold)
+        base, _keys = _ranking_keys(_cohort_base(
+            tenant=self.tenant, window_start=self.window_start, window_end=self.window_end, metric=self.metric
+        ))
+        return base.annotate(
+            cohort=Case(
+                When(cohort_override=CohortOverride.EXCLUDE, then=Value("excluded")),
+                When(cohort_override=CohortOverride.TOP, then=Value("top")),
+                When(cohort_override=CohortOverride.NURTURE, then=Value("nurture")),
+                When(auto & self.top_edge, then=Value("top")),
+                When(auto & rest_nurture, then=Value("nurture")),
+                When(auto, then=Value("others")),
+                default=Value(""),  # an unknown override: counted as eligible, in no list (as before)
+                output_field=CharField(),
+            ),
+            # Ties on outcome and name: a manager's choice first, then by won deals (the ranking's order).
+            by_hand=Case(When(auto, then=Value(1)), default=Value(0)),
+            auto_won=Case(When(auto, then=F("won_count")), default=Value(0)),
+        )
+
+    def rows(self, cohort: str) -> QuerySet[Partner]:
+        """One cohort's partners in the page's order (``tier`` joined); slice it to page it."""
+        ordering = {
+            "top": [F("value").desc(), "name", "by_hand", F("auto_won").desc()],
+            "nurture": [F("value").asc(), "name", "by_hand", F("auto_won").desc()],
+            "others": [F("value").desc(), F("won_count").desc(), "name"],
+            "excluded": [],
+        }[cohort]
+        return (
+            self._annotated().filter(cohort=cohort).select_related("tier")
+            .order_by(*ordering, *partner_ordering())
+        )
+
+    def counts(self) -> dict[str, int]:
+        """The size of each cohort (one query)."""
+        got = self._annotated().aggregate(**{c: Count("pk", filter=Q(cohort=c)) for c in COHORTS})
+        return {c: got[c] or 0 for c in COHORTS}
+
+    def row(self, partner: Partner) -> CohortRow:
+        """A partner read through ``rows`` as a CohortRow, with the reasons it is in its cohort."""
+        row = CohortRow(
+            partner=partner, won_revenue=partner.won_revenue or Decimal(0), won_count=partner.won_count,
+            first_win_on=partner.first_win_on, value=Decimal(partner.value or 0),
+        )
+        by_hand = partner.cohort_override in (CohortOverride.TOP, CohortOverride.NURTURE)
+        if partner.cohort == "top":
+            row.reasons.append(_("set by a manager") if by_hand else _("top by outcome"))
+        elif partner.cohort == "nurture":
+            if by_hand:
+                row.reasons.append(_("set by a manager"))
+            else:
+                if partner.status == PartnerStatus.NURTURING:
+                    row.reasons.append(_("status: nurturing"))
+                if self.threshold is not None and partner.value <= self.threshold:
+                    row.reasons.append(_("bottom cohort by outcome"))
+        return row
+
+
+def cohort_ranking(
+    *,
+    tenant: Tenant,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+    top_share: float = DEFAULT_TOP_SHARE,
+    metric: str = OutcomeMetric.REVENUE,
+    as_of: dt.date | None = None,
+) -> CohortRanking:
+    """Top partners = the top ``top_share`` of partners by won revenue (or won deals) in the trailing
+    window; partners needing nurturing = status ``nurturing`` or the bottom cohort (the bottom
+    ``top_share`` by the same measure, ties included). ``Partner.cohort_override`` wins.
+
+    Two queries: the counts the split needs, and the value at the bottom cohort's edge."""
+    window_end = as_of or timezone.localdate()
+    window_start = window_end - dt.timedelta(days=window_days - 1)
+    base = _cohort_base(tenant=tenant, window_start=window_start, window_end=window_end, metric=metric)
+    auto = Q(cohort_override=CohortOverride.AUTO)
+    n = base.aggregate(
+        eligible=Count("pk", filter=~Q(cohort_override=CohortOverride.EXCLUDE)),
+        forced_top=Count("pk", filter=Q(cohort_override=CohortOverride.TOP)),
+        auto=Count("pk", filter=auto),
+        auto_positive=Count("pk", filter=auto & Q(value__gt=0)),
+    )
+    eligible, n_auto = n["eligible"] or 0, n["auto"] or 0
+    slots = max(1, math.ceil(eligible * top_share)) if eligible else 0
+    # The top of the automatic ranking (only partners with an outcome) fills the slots managers left.
+    auto_top = min(max(0, slots - (n["forced_top"] or 0)), n["auto_positive"] or 0)
+    top_edge = Q(pk__in=[])
+    if auto_top:
+        ranked, keys = _ranking_keys(base.filter(auto))
+        order = [F(k).desc() if desc else F(k).asc() for k, desc in keys]
+        edge = ranked.order_by(*order).values(*{k for k, _desc in keys})[auto_top - 1]
+        top_edge = _at_or_above(keys, edge)
+    threshold = None
+    rest = n_auto - auto_top  # the ranking below the top cohort
+    if rest > 0:
+        # The bottom cohort: the ``slots`` lowest values of the rest (all of it if shorter), with every
+        # partner tied at the edge. The edge is the ``k``-th value from the bottom of the ranking.
+        k = min(slots, rest)
+        threshold = (
+            base.filter(auto).order_by(F("value").desc()).values_list("value", flat=True)[n_auto - k]
+        )
+    return CohortRanking(
+        tenant=tenant, window_start=window_start, window_end=window_end, top_share=top_share, metric=metric,
+        eligible=eligible, auto_top=auto_top, threshold=threshold, top_edge=top_edge,
+    )
+
+
 def partner_cohorts(
     *,
     tenant: Tenant,
@@ -91,70 +259,19 @@ def partner_cohorts(
     metric: str = OutcomeMetric.REVENUE,
     as_of: dt.date | None = None,
 ) -> Cohorts:
-    """Top partners = the top ``top_share`` of partners by won revenue (or won deals) in the trailing
-    window; partners needing nurturing = status ``nurturing`` or the bottom cohort (the bottom
-    ``top_share`` by the same measure, ties included). ``Partner.cohort_override`` wins. One query."""
-    window_end = as_of or timezone.localdate()
-    window_start = window_end - dt.timedelta(days=window_days - 1)
-    won_in_window = Q(
-        deals__stage=DealStage.WON, deals__closed_on__gte=window_start, deals__closed_on__lte=window_end
-    )
-    partners = list(
-        Partner.objects.filter(tenant=tenant)
-        .select_related("tier")
-        .annotate(
-            won_revenue=Sum("deals__amount", filter=won_in_window, default=Decimal(0)),
-            won_count=Count("deals", filter=won_in_window),
-            first_win_on=Min("deals__closed_on", filter=won_in_window),
-        )
-        .order_by(*partner_ordering())
-    )
-    rows = []
-    for p in partners:
-        row = CohortRow(partner=p, won_revenue=p.won_revenue or Decimal(0), won_count=p.won_count, first_win_on=p.first_win_on)
-        row.value = row.won_revenue if metric == OutcomeMetric.REVENUE else Decimal(row.won_count)
-        rows.append(row)
-    excluded = [r for r in rows if r.partner.cohort_override == CohortOverride.EXCLUDE]
-    eligible = [r for r in rows if r.partner.cohort_override != CohortOverride.EXCLUDE]
-    forced_top = [r for r in eligible if r.partner.cohort_override == CohortOverride.TOP]
-    forced_nurture = [r for r in eligible if r.partner.cohort_override == CohortOverride.NURTURE]
-    auto = [r for r in eligible if not r.partner.cohort_override]
-    ranked = sorted(auto, key=lambda r: (-r.value, -r.won_count, r.partner.name))
-    n_slots = max(1, math.ceil(len(eligible) * top_share)) if eligible else 0
-    auto_top = [r for r in ranked if r.value > 0][: max(0, n_slots - len(forced_top))]
-    for r in forced_top:
-        r.reasons.append(_("set by a manager"))
-    for r in auto_top:
-        r.reasons.append(_("top by outcome"))
-    top = sorted([*forced_top, *auto_top], key=lambda r: (-r.value, r.partner.name))
-    top_ids = {r.partner.pk for r in top}
-    rest = [r for r in ranked if r.partner.pk not in top_ids]
-    # Bottom cohort: the bottom share of the ranking, with every partner tied at the threshold.
-    bottom_ids: set[int] = set()
-    if rest:
-        k = max(1, math.ceil(len(eligible) * top_share))
-        threshold = sorted(r.value for r in rest)[min(k, len(rest)) - 1]
-        bottom_ids = {r.partner.pk for r in rest if r.value <= threshold}
-    nurture, others = [], []
-    for r in forced_nurture:
-        r.reasons.append(_("set by a manager"))
-        nurture.append(r)
-    for r in rest:
-        if r.partner.status == PartnerStatus.NURTURING:
-            r.reasons.append(_("status: nurturing"))
-        if r.partner.pk in bottom_ids:
-            r.reasons.append(_("bottom cohort by outcome"))
-        (nurture if r.reasons else others).append(r)
-    nurture.sort(key=lambda r: (r.value, r.partner.name))
+    """Every cohort in full (the mining and the demo need all of it; pages use ``cohort_ranking``).
+    Six queries whatever the number of partners."""
+    ranking = cohort_ranking(tenant=tenant, window_days=window_days, top_share=top_share, metric=metric, as_of=as_of)
+    lists = {c: [ranking.row(p) for p in ranking.rows(c)] for c in COHORTS}
     return Cohorts(
-        window_start=window_start,
-        window_end=window_end,
+        window_start=ranking.window_start,
+        window_end=ranking.window_end,
         top_share=top_share,
         metric=metric,
-        top=top,
-        nurture=nurture,
-        others=others,
-        excluded=excluded,
+        top=lists["top"],
+        nurture=lists["nurture"],
+        others=lists["others"],
+        excluded=lists["excluded"],
     )
 
 
