@@ -397,17 +397,23 @@ def adoption_partners(*, tenant: Tenant, items: list[LearningPathItem]) -> Query
         .order_by().values("partner_id").annotate(n=Count("pk")).values("n")
     )
     total = len(items)
-    # The share done, rounded as AdoptionRow.done_pct rounds it (equal shares sort by name).
-    done_pct = Case(
-        *(When(done=n, then=Value(round(100 * n / total))) for n in range(total + 1)),
-        default=Value(100), output_field=IntegerField(),
-    )
+    # Ordered by the share done as AdoptionRow.done_pct rounds it (equal shares sort by name). Up to
+    # 100 items every item done moves the rounded share by at least one point: the count orders
+    # alike. Beyond, two counts can share a percentage: the rounded share itself (a CASE, which
+    # repeats the count's subquery once per possible count) is the key.
+    if total <= 100:
+        done_pct = F("done")
+    else:
+        done_pct = Case(
+            *(When(done=n, then=Value(round(100 * n / total))) for n in range(total + 1)),
+            default=Value(100), output_field=IntegerField(),
+        )
     return (
         Partner.objects.filter(tenant=tenant).filter(Exists(assigned))
         .annotate(done=Coalesce(Subquery(done, output_field=IntegerField()), 0))
-        .annotate(done_pct=done_pct)
+        .annotate(done_key=done_pct)
         .select_related("tier")
-        .order_by("-done_pct", "name", "pk")
+        .order_by("-done_key", "name")
     )
 
 
