@@ -11,7 +11,23 @@ import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, Min, Q, Sum
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -83,6 +99,161 @@ def clean_params(
     return days, round(share, 3), str(metric)
 
 
+COHORTS = ("top", "nurture", "others", "excluded")
+
+
+def _cohort_base(*, tenant: Tenant, window_start: dt.date, window_end: dt.date, metric: str) -> QuerySet[Partner]:
+    """Every partner of the tenant with its won revenue, won deals and first win in the window and
+    ``value`` (the outcome ranked: revenue or the number of won deals) — one GROUP BY over the deals."""
+    won_in_window = Q(
+        deals__stage=DealStage.WON, deals__closed_on__gte=window_start, deals__closed_on__lte=window_end
+    )
+    qs = Partner.objects.filter(tenant=tenant).annotate(
+        won_revenue=Sum("deals__amount", filter=won_in_window, default=Decimal(0)),
+        won_count=Count("deals", filter=won_in_window),
+        first_win_on=Min("deals__closed_on", filter=won_in_window),
+    )
+    return qs.annotate(value=F("won_revenue") if metric == OutcomeMetric.REVENUE else F("won_count"))
+
+
+# The automatic ranking's order as (field, descending): outcome, won deals, then the name (unique in
+# a tenant, so the order is total).
+RANKING_KEYS = [("value", True), ("won_count", True), ("name", False)]
+
+
+def _at_or_above(keys: list[tuple[str, bool]], edge: dict) -> Q:
+    """Rows ranked at or above ``edge`` in the order ``keys`` (the last key unique)."""
+    cond: Q | None = None
+    for name, desc in reversed(keys):
+        better = Q(**{f"{name}__{'gt' if desc else 'lt'}": edge[name]})
+        same = Q(**{name: edge[name]})
+        cond = better | same if cond is None else better | (same & cond)
+    return cond
+
+
+@dataclass
+class CohortRanking:
+    """The cohorts of one window, ranked and paged in the database.
+
+    The few figures the split depends on are read first (``cohort_ranking``: at most three queries:
+    the counts, the last automatic top partner's place in the ranking and the value at the bottom
+    cohort's edge); then each cohort is a queryset (``rows``) whose rows carry ``cohort``, computed per
+    row from those figures, so a page is one LIMITed query and the four sizes one more (``counts``),
+    whatever the number of partners."""
+
+    tenant: Tenant
+    window_start: dt.date
+    window_end: dt.date
+    top_share: float
+    metric: str
+    eligible: int  # partners not excluded
+    auto_top: int  # partners in the top cohort by the ranking (after the managers' "always top")
+    threshold: Decimal | None  # the bottom cohort: automatic partners at or under this value (None: nobody left)
+    top_edge: Q  # the automatic partners ranked at or above the last automatic top partner
+
+    def _annotated(self) -> QuerySet[Partner]:
+        auto = Q(cohort_override=CohortOverride.AUTO)
+        rest_nurture = Q(status=PartnerStatus.NURTURING)
+        if self.threshold is not None:
+            rest_nurture |= Q(value__lte=self.threshold)
+        return _cohort_base(
+            tenant=self.tenant, window_start=self.window_start, window_end=self.window_end, metric=self.metric
+        ).annotate(
+            cohort=Case(
+                When(cohort_override=CohortOverride.EXCLUDE, then=Value("excluded")),
+                When(cohort_override=CohortOverride.TOP, then=Value("top")),
+                When(cohort_override=CohortOverride.NURTURE, then=Value("nurture")),
+                When(auto & self.top_edge, then=Value("top")),
+                When(auto & rest_nurture, then=Value("nurture")),
+                When(auto, then=Value("others")),
+                default=Value(""),  # an unknown override: counted as eligible, in no list (as before)
+                output_field=CharField(),
+            ),
+        )
+
+    def rows(self, cohort: str) -> QuerySet[Partner]:
+        """One cohort's partners in the page's order (``tier`` joined); slice it to page it."""
+        ordering = {
+            "top": [F("value").desc(), "name"],
+            "nurture": [F("value").asc(), "name"],
+            "others": [F("value").desc(), F("won_count").desc(), "name"],
+            "excluded": partner_ordering(),  # names are unique in a tenant: every order is total
+        }[cohort]
+        return (
+            self._annotated().filter(cohort=cohort).select_related("tier").order_by(*ordering)
+        )
+
+    def counts(self) -> dict[str, int]:
+        """The size of each cohort (one query)."""
+        got = self._annotated().aggregate(**{c: Count("pk", filter=Q(cohort=c)) for c in COHORTS})
+        return {c: got[c] or 0 for c in COHORTS}
+
+    def row(self, partner: Partner) -> CohortRow:
+        """A partner read through ``rows`` as a CohortRow, with the reasons it is in its cohort."""
+        row = CohortRow(
+            partner=partner, won_revenue=partner.won_revenue or Decimal(0), won_count=partner.won_count,
+            first_win_on=partner.first_win_on, value=Decimal(partner.value or 0),
+        )
+        by_hand = partner.cohort_override in (CohortOverride.TOP, CohortOverride.NURTURE)
+        if partner.cohort == "top":
+            row.reasons.append(_("set by a manager") if by_hand else _("top by outcome"))
+        elif partner.cohort == "nurture":
+            if by_hand:
+                row.reasons.append(_("set by a manager"))
+            else:
+                if partner.status == PartnerStatus.NURTURING:
+                    row.reasons.append(_("status: nurturing"))
+                if self.threshold is not None and partner.value <= self.threshold:
+                    row.reasons.append(_("bottom cohort by outcome"))
+        return row
+
+
+def cohort_ranking(
+    *,
+    tenant: Tenant,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+    top_share: float = DEFAULT_TOP_SHARE,
+    metric: str = OutcomeMetric.REVENUE,
+    as_of: dt.date | None = None,
+) -> CohortRanking:
+    """Top partners = the top ``top_share`` of partners by won revenue (or won deals) in the trailing
+    window; partners needing nurturing = status ``nurturing`` or the bottom cohort (the bottom
+    ``top_share`` by the same measure, ties included). ``Partner.cohort_override`` wins.
+
+    Three queries: the counts the split needs, the last automatic top partner and the value at the
+    bottom cohort's edge."""
+    window_end = as_of or timezone.localdate()
+    window_start = window_end - dt.timedelta(days=window_days - 1)
+    base = _cohort_base(tenant=tenant, window_start=window_start, window_end=window_end, metric=metric)
+    auto = Q(cohort_override=CohortOverride.AUTO)
+    n = base.aggregate(
+        eligible=Count("pk", filter=~Q(cohort_override=CohortOverride.EXCLUDE)),
+        forced_top=Count("pk", filter=Q(cohort_override=CohortOverride.TOP)),
+        auto=Count("pk", filter=auto),
+        auto_positive=Count("pk", filter=auto & Q(value__gt=0)),
+    )
+    eligible, n_auto = n["eligible"] or 0, n["auto"] or 0
+    slots = max(1, math.ceil(eligible * top_share)) if eligible else 0
+    # The top of the automatic ranking (only partners with an outcome) fills the slots managers left.
+    auto_top = min(max(0, slots - (n["forced_top"] or 0)), n["auto_positive"] or 0)
+    # Both edges are read whatever the data (a LIMIT 1 each), so the query count never depends on it.
+    order = [F(k).desc() if desc else F(k).asc() for k, desc in RANKING_KEYS]
+    at = max(auto_top - 1, 0)
+    edge = list(base.filter(auto).order_by(*order).values(*[k for k, _desc in RANKING_KEYS])[at : at + 1])
+    top_edge = _at_or_above(RANKING_KEYS, edge[0]) if auto_top and edge else Q(pk__in=[])
+    # The bottom cohort: the ``slots`` lowest values of the rest of the ranking (all of it if shorter),
+    # with every partner tied at the edge: the ``k``-th value from the bottom of the ranking.
+    rest = n_auto - auto_top
+    k = min(slots, rest)
+    at = max(n_auto - k, 0)
+    low = list(base.filter(auto).order_by(F("value").desc()).values_list("value", flat=True)[at : at + 1])
+    threshold = low[0] if rest > 0 and low else None
+    return CohortRanking(
+        tenant=tenant, window_start=window_start, window_end=window_end, top_share=top_share, metric=metric,
+        eligible=eligible, auto_top=auto_top, threshold=threshold, top_edge=top_edge,
+    )
+
+
 def partner_cohorts(
     *,
     tenant: Tenant,
@@ -91,70 +262,19 @@ def partner_cohorts(
     metric: str = OutcomeMetric.REVENUE,
     as_of: dt.date | None = None,
 ) -> Cohorts:
-    """Top partners = the top ``top_share`` of partners by won revenue (or won deals) in the trailing
-    window; partners needing nurturing = status ``nurturing`` or the bottom cohort (the bottom
-    ``top_share`` by the same measure, ties included). ``Partner.cohort_override`` wins. One query."""
-    window_end = as_of or timezone.localdate()
-    window_start = window_end - dt.timedelta(days=window_days - 1)
-    won_in_window = Q(
-        deals__stage=DealStage.WON, deals__closed_on__gte=window_start, deals__closed_on__lte=window_end
-    )
-    partners = list(
-        Partner.objects.filter(tenant=tenant)
-        .select_related("tier")
-        .annotate(
-            won_revenue=Sum("deals__amount", filter=won_in_window, default=Decimal(0)),
-            won_count=Count("deals", filter=won_in_window),
-            first_win_on=Min("deals__closed_on", filter=won_in_window),
-        )
-        .order_by(*partner_ordering())
-    )
-    rows = []
-    for p in partners:
-        row = CohortRow(partner=p, won_revenue=p.won_revenue or Decimal(0), won_count=p.won_count, first_win_on=p.first_win_on)
-        row.value = row.won_revenue if metric == OutcomeMetric.REVENUE else Decimal(row.won_count)
-        rows.append(row)
-    excluded = [r for r in rows if r.partner.cohort_override == CohortOverride.EXCLUDE]
-    eligible = [r for r in rows if r.partner.cohort_override != CohortOverride.EXCLUDE]
-    forced_top = [r for r in eligible if r.partner.cohort_override == CohortOverride.TOP]
-    forced_nurture = [r for r in eligible if r.partner.cohort_override == CohortOverride.NURTURE]
-    auto = [r for r in eligible if not r.partner.cohort_override]
-    ranked = sorted(auto, key=lambda r: (-r.value, -r.won_count, r.partner.name))
-    n_slots = max(1, math.ceil(len(eligible) * top_share)) if eligible else 0
-    auto_top = [r for r in ranked if r.value > 0][: max(0, n_slots - len(forced_top))]
-    for r in forced_top:
-        r.reasons.append(_("set by a manager"))
-    for r in auto_top:
-        r.reasons.append(_("top by outcome"))
-    top = sorted([*forced_top, *auto_top], key=lambda r: (-r.value, r.partner.name))
-    top_ids = {r.partner.pk for r in top}
-    rest = [r for r in ranked if r.partner.pk not in top_ids]
-    # Bottom cohort: the bottom share of the ranking, with every partner tied at the threshold.
-    bottom_ids: set[int] = set()
-    if rest:
-        k = max(1, math.ceil(len(eligible) * top_share))
-        threshold = sorted(r.value for r in rest)[min(k, len(rest)) - 1]
-        bottom_ids = {r.partner.pk for r in rest if r.value <= threshold}
-    nurture, others = [], []
-    for r in forced_nurture:
-        r.reasons.append(_("set by a manager"))
-        nurture.append(r)
-    for r in rest:
-        if r.partner.status == PartnerStatus.NURTURING:
-            r.reasons.append(_("status: nurturing"))
-        if r.partner.pk in bottom_ids:
-            r.reasons.append(_("bottom cohort by outcome"))
-        (nurture if r.reasons else others).append(r)
-    nurture.sort(key=lambda r: (r.value, r.partner.name))
+    """Every cohort in full (the mining and the demo need all of it; pages use ``cohort_ranking``).
+    Six queries whatever the number of partners."""
+    ranking = cohort_ranking(tenant=tenant, window_days=window_days, top_share=top_share, metric=metric, as_of=as_of)
+    lists = {c: [ranking.row(p) for p in ranking.rows(c)] for c in COHORTS}
     return Cohorts(
-        window_start=window_start,
-        window_end=window_end,
+        window_start=ranking.window_start,
+        window_end=ranking.window_end,
         top_share=top_share,
         metric=metric,
-        top=top,
-        nurture=nurture,
-        others=others,
-        excluded=excluded,
+        top=lists["top"],
+        nurture=lists["nurture"],
+        others=lists["others"],
+        excluded=lists["excluded"],
     )
 
 
@@ -259,78 +379,124 @@ def adoption_window(assigned_on: dt.date, today: dt.date) -> int:
     return min(ADOPTION_MAX_DAYS, complete // 7 * 7)
 
 
-def playbook_adoption(*, tenant: Tenant, path: LearningPath | None, today: dt.date | None = None) -> list[AdoptionRow]:
-    """For partners assigned the playbook (source ``playbook``): completion of its items, activity
-    events per week (DailyActivityFact) and deals registered, in equal windows of whole weeks before
-    and after the assignment day (at most 8 weeks each). The after-window starts the day after the
-    assignment; until a full week of it is over, the row is *measuring* and compares nothing.
-    Queries: one per distinct assignment day, not per partner."""
-    items = playbook_items(tenant=tenant, path=path)
+def adoption_partners(*, tenant: Tenant, items: list[LearningPathItem]) -> QuerySet[Partner]:
+    """The partners assigned the playbook (source ``playbook``, an active partner assignment of one of
+    its items), each with ``done`` (items completed), in the adoption table's order: most of the
+    playbook done first, then by name. Sorted in the database; slice it to page it."""
     if not items:
+        return Partner.objects.none()
+    asset_ids = [i.asset_id for i in items]
+    assigned = Assignment.objects.filter(
+        tenant=tenant, source=PLAYBOOK_SOURCE, target=AssignmentTarget.PARTNER, asset_id__in=asset_ids,
+        is_active=True, partner_id=OuterRef("pk"),
+    )
+    done = (
+        PartnerAssetState.objects.filter(
+            tenant=tenant, partner_id=OuterRef("pk"), asset_id__in=asset_ids, first_completed_at__isnull=False
+        )
+        .order_by().values("partner_id").annotate(n=Count("pk")).values("n")
+    )
+    total = len(items)
+    # Ordered by the share done as AdoptionRow.done_pct rounds it (equal shares sort by name). Up to
+    # 100 items every item done moves the rounded share by at least one point: the count orders
+    # alike. Beyond, two counts can share a percentage: the rounded share itself (a CASE, which
+    # repeats the count's subquery once per possible count) is the key.
+    if total <= 100:
+        done_pct = F("done")
+    else:
+        done_pct = Case(
+            *(When(done=n, then=Value(round(100 * n / total))) for n in range(total + 1)),
+            default=Value(100), output_field=IntegerField(),
+        )
+    return (
+        Partner.objects.filter(tenant=tenant).filter(Exists(assigned))
+        .annotate(done=Coalesce(Subquery(done, output_field=IntegerField()), 0))
+        .annotate(done_key=done_pct)
+        .select_related("tier")
+        .order_by("-done_key", "name")
+    )
+
+
+def adoption_rows(
+    *, tenant: Tenant, items: list[LearningPathItem], partners: list[Partner], today: dt.date | None = None
+) -> list[AdoptionRow]:
+    """The adoption rows of ``partners`` (one page of ``adoption_partners``), in their order: completion
+    of the playbook's items, activity events per week (DailyActivityFact) and deals registered, in
+    equal windows of whole weeks before and after the assignment day (at most 8 weeks each). The
+    after-window starts the day after the assignment; until a full week of it is over, the row is
+    *measuring* and compares nothing. Four queries whatever the number of partners and days."""
+    if not items or not partners:
         return []
     asset_ids = [i.asset_id for i in items]
     kinds = {i.asset_id: i.asset.kind for i in items}
     today = today or timezone.localdate()
     tz = timezone.get_current_timezone()
+    pids = [p.pk for p in partners]
     assigned = (
         Assignment.objects.filter(
-            tenant=tenant, source=PLAYBOOK_SOURCE, target=AssignmentTarget.PARTNER, asset_id__in=asset_ids, is_active=True
+            tenant=tenant, source=PLAYBOOK_SOURCE, target=AssignmentTarget.PARTNER, asset_id__in=asset_ids,
+            is_active=True, partner_id__in=pids,
         )
         .values("partner_id")
         .annotate(first=Min("created_at"))
     )
     assigned_on = {r["partner_id"]: timezone.localtime(r["first"], tz).date() for r in assigned}
-    if not assigned_on:
-        return []
-    partners = {p.pk: p for p in Partner.objects.filter(tenant=tenant, pk__in=assigned_on).select_related("tier")}
-    states = _states(tenant=tenant, partner_ids=list(assigned_on), asset_ids=asset_ids)
     done: dict[int, list[dt.date]] = {}
-    for s in states:
+    for s in _states(tenant=tenant, partner_ids=pids, asset_ids=asset_ids):
         at = consumed_at(s, kinds[s.asset_id])
         if at is not None:
             done.setdefault(s.partner_id, []).append(timezone.localtime(at, tz).date())
     by_day: dict[dt.date, list[int]] = {}
     for pid, day in assigned_on.items():
         by_day.setdefault(day, []).append(pid)
-    events: dict[int, tuple[int, int]] = {}
-    deals: dict[int, tuple[int, int]] = {}
+
+    def at(d: dt.date) -> dt.datetime:
+        return timezone.make_aware(dt.datetime.combine(d, dt.time.min), tz)
+
+    # One query for the events and one for the deals: each assignment day's partners with their own
+    # windows, the conditions OR-ed (there are at most as many days as partners on the page).
     spans: dict[dt.date, int] = {}
-    for day, pids in by_day.items():
+    ev_rows, ev_before, ev_after = Q(pk__in=[]), Q(pk__in=[]), Q(pk__in=[])
+    de_rows, de_before, de_after = Q(pk__in=[]), Q(pk__in=[]), Q(pk__in=[])
+    for day, day_pids in by_day.items():
         span = spans[day] = adoption_window(day, today)
         if not span:
             continue
         before_start, before_end = day - dt.timedelta(days=span), day - dt.timedelta(days=1)
         after_start, after_end = day + dt.timedelta(days=1), day + dt.timedelta(days=span)
+        mine = Q(partner_id__in=day_pids)
+        ev_rows |= mine & Q(day__gte=before_start, day__lte=after_end)
+        ev_before |= mine & Q(day__lte=before_end)
+        ev_after |= mine & Q(day__gte=after_start)
+        de_rows |= mine & Q(created_at__gte=at(before_start), created_at__lt=at(after_end + dt.timedelta(days=1)))
+        de_before |= mine & Q(created_at__lt=at(day))
+        de_after |= mine & Q(created_at__gte=at(after_start))
+    events: dict[int, tuple[int, int]] = {}
+    deals: dict[int, tuple[int, int]] = {}
+    if any(spans.values()):
         for r in (
-            DailyActivityFact.objects.filter(tenant=tenant, partner_id__in=pids, day__gte=before_start, day__lte=after_end)
+            DailyActivityFact.objects.filter(tenant=tenant).filter(ev_rows)
             .values("partner_id")
-            .annotate(
-                before=Sum("event_count", filter=Q(day__lte=before_end), default=0),
-                after=Sum("event_count", filter=Q(day__gte=after_start), default=0),
-            )
+            .annotate(before=Sum("event_count", filter=ev_before, default=0),
+                      after=Sum("event_count", filter=ev_after, default=0))
         ):
             events[r["partner_id"]] = (r["before"], r["after"])
-
-        def at(d: dt.date) -> dt.datetime:
-            return timezone.make_aware(dt.datetime.combine(d, dt.time.min), tz)
-
         for r in (
-            Deal.objects.filter(tenant=tenant, partner_id__in=pids, created_at__gte=at(before_start), created_at__lt=at(after_end + dt.timedelta(days=1)))
+            Deal.objects.filter(tenant=tenant).filter(de_rows)
             .values("partner_id")
-            .annotate(
-                before=Count("id", filter=Q(created_at__lt=at(day))),
-                after=Count("id", filter=Q(created_at__gte=at(after_start))),
-            )
+            .annotate(before=Count("id", filter=de_before), after=Count("id", filter=de_after))
         ):
             deals[r["partner_id"]] = (r["before"], r["after"])
     rows = []
-    for pid, day in assigned_on.items():
-        if pid not in partners:
+    for partner in partners:
+        pid = partner.pk
+        day = assigned_on.get(pid)
+        if day is None:
             continue
         span = spans[day]
         dates = done.get(pid, [])
         common = {
-            "partner": partners[pid], "assigned_on": day, "items_total": len(items),
+            "partner": partner, "assigned_on": day, "items_total": len(items),
             "done_before": sum(1 for d in dates if d < day), "done_after": sum(1 for d in dates if d >= day), "days": span,
         }
         if not span:
@@ -342,8 +508,15 @@ def playbook_adoption(*, tenant: Tenant, path: LearningPath | None, today: dt.da
         de_b, de_a = deals.get(pid, (0, 0))
         rows.append(AdoptionRow(**common, events_per_week_before=round(ev_b / weeks, 1),
                                 events_per_week_after=round(ev_a / weeks, 1), deals_before=de_b, deals_after=de_a))
-    rows.sort(key=lambda r: (-r.done_pct, r.partner.name))
     return rows
+
+
+def playbook_adoption(*, tenant: Tenant, path: LearningPath | None, today: dt.date | None = None) -> list[AdoptionRow]:
+    """Every adoption row of the playbook (the page reads one page: ``adoption_partners`` sliced, then
+    ``adoption_rows``). Partners with equal completion are in name order."""
+    items = playbook_items(tenant=tenant, path=path)
+    return adoption_rows(tenant=tenant, items=items, partners=list(adoption_partners(tenant=tenant, items=items)),
+                         today=today)
 
 
 # --- Next best action -----------------------------------------------------------------------------------

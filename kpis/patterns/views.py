@@ -42,9 +42,26 @@ def _params(data) -> tuple[int, float, str]:
 COHORT_PAGE_SIZE = 25
 
 
-def _paged(request, rows: list, param: str):
+class _Counted:
+    """A list of known length whose items are read by slices (a page), each row turned by ``wrap``:
+    the Paginator reads one LIMITed page and does not count again."""
+
+    def __init__(self, rows, count: int, wrap=None):
+        self.rows, self.count_, self.wrap = rows, count, wrap
+
+    def __len__(self) -> int:
+        return self.count_
+
+    def __getitem__(self, index: slice):
+        # Always one query, an empty list's too, so the page's query count does not depend on the data.
+        got = list(self.rows[index.start : max(index.stop, index.start + 1)])[: index.stop - index.start]
+        return [self.wrap(r) for r in got] if self.wrap else got
+
+
+def _paged(request, rows, param: str):
     """One page of a list (``?<param>=n``, out-of-range numbers clamp) and the other GET parameters,
-    so a tenant with thousands of partners renders 25 rows — and 25 forms — per list."""
+    so a tenant with thousands of partners renders 25 rows — and 25 forms — per list. ``rows`` is
+    sliced for the page only (a queryset: one query with LIMIT/OFFSET)."""
     paginator = Paginator(rows, COHORT_PAGE_SIZE)
     page = paginator.get_page(request.GET.get(param))
     query = request.GET.copy()
@@ -67,7 +84,9 @@ def patterns(request, tenant_slug: str):
     run = sel.latest_run(tenant=tenant)
     if run is not None and "window_days" not in request.GET:  # open on the latest run's own parameters
         days, share, metric = sel.clean_params((run.window_end - run.window_start).days + 1, run.top_share, run.metric)
-    cohorts = sel.partner_cohorts(tenant=tenant, window_days=days, top_share=share, metric=metric)
+    ranking = sel.cohort_ranking(tenant=tenant, window_days=days, top_share=share, metric=metric)
+    counts = ranking.counts()
+    paged = {c: _paged(request, _Counted(ranking.rows(c), counts[c], ranking.row), f"{c}_page") for c in sel.COHORTS}
     items = sel.lift_table(tenant=tenant, run=run)
     playbook = sel.current_playbook(tenant=tenant)
     pb_items = sel.playbook_items(tenant=tenant, path=playbook)
@@ -76,13 +95,17 @@ def patterns(request, tenant_slug: str):
         i.asset for i in items
         if i.item_type == PatternItemType.ASSET and i.asset_id not in in_playbook and not i.too_early and (i.lift or 0) > 1
     ]
-    adoption = sel.playbook_adoption(tenant=tenant, path=playbook)
+    # The adoption table: partners sorted and paged in the database, the rows of the page read after.
+    paged["adoption"] = _paged(request, sel.adoption_partners(tenant=tenant, items=pb_items), "adoption_page")
+    adoption_page = paged["adoption"]["page"]
+    adoption_page.object_list = sel.adoption_rows(tenant=tenant, items=pb_items, partners=list(adoption_page.object_list))
     ctx = {
         "window_days": days,
         "top_share_pct": round(share * 100),
         "metric": metric,
         "metrics": OutcomeMetric.choices,
-        "cohorts": cohorts,
+        "cohorts": ranking,
+        "cohort_counts": counts,
         "overrides": CohortOverride.choices,
         "run": run,
         "items": items,
@@ -91,14 +114,8 @@ def patterns(request, tenant_slug: str):
         "playbook": playbook,
         "playbook_items": pb_items,
         "addable": addable,
-        "adoption": adoption,
-        "paged": {
-            "top": _paged(request, cohorts.top, "top_page"),
-            "nurture": _paged(request, cohorts.nurture, "nurture_page"),
-            "others": _paged(request, cohorts.others, "others_page"),
-            "excluded": _paged(request, cohorts.excluded, "excluded_page"),
-            "adoption": _paged(request, adoption, "adoption_page"),
-        },
+        "adoption_count": adoption_page.paginator.count,
+        "paged": paged,
         "default_due": (timezone.localdate() + dt.timedelta(days=30)).isoformat(),
         "min_due": timezone.localdate().isoformat(),
         "page_url": _page_url(request, days, share, metric),
@@ -191,8 +208,8 @@ def patterns_assign(request, tenant_slug: str):
     except ValueError:
         messages.error(request, _("Choose a due date."))
         return redirect(_page_url(request, days, share, metric) + "#playbook")
-    cohorts = sel.partner_cohorts(tenant=tenant, window_days=days, top_share=share, metric=metric)
-    partners = [r.partner for r in cohorts.nurture]
+    ranking = sel.cohort_ranking(tenant=tenant, window_days=days, top_share=share, metric=metric)
+    partners = list(ranking.rows("nurture"))
     try:
         created = svc.playbook_assign(tenant=tenant, path=path, partners=partners, due_on=due_on, actor=request.user)
     except ValidationError as exc:
