@@ -37,10 +37,12 @@ def kpis_refresh_now(
     full: bool = False,
     periods_back: int = 1,
     progress: Callable[[str], None] | None = None,
+    scoped: bool = True,
 ) -> RefreshResult:
     """Roll up the tenant's new events, then compute its KPI results (current + ``periods_back``):
     only the periods and partners the rollup or any other input changed (``kpis.scope``), or
-    everything on the first run of a day, after a full or ``since`` rollup, or when a change asks.
+    everything on the first run of a day, after a full or ``since`` rollup, when a change asks, or
+    with ``scoped=False`` (a run by hand).
 
     Not one big transaction on purpose: the rollup commits its facts and its watermark
     atomically and records ``failed`` + the error outside its transaction; the KPI computation
@@ -51,7 +53,7 @@ def kpis_refresh_now(
         progress("KPI results")
     report: dict = {}
     try:
-        results = compute_kpis(tenant, periods_back=periods_back, report=report, touched=KpiTouched.from_stats(stats))
+        results = compute_kpis(tenant, periods_back=periods_back, report=report, touched=KpiTouched.from_stats(stats) if scoped else None)
     except Exception as exc:
         RollupState.objects.filter(tenant=tenant).update(
             status=RollupState.Status.FAILED, last_error=f"KPI computation: {type(exc).__name__}: {exc}"[:4000]
