@@ -697,7 +697,7 @@ def _kpi_touched(cursor, d: Dialect, tenant_id: int, w: Window, state: RollupSta
         f"WHERE {recv} AND n.verb IN ('{Verb.FAQ_VIEWED.value}', '{Verb.FAQ_FEEDBACK.value}') "
         f"UNION SELECT p.partner_id FROM {EV} n JOIN {EV} p ON p.tenant_id = n.tenant_id AND p.user_id = n.user_id "
         f"AND p.asset_id = n.asset_id AND p.verb = n.verb "
-        f"WHERE {recv} AND n.verb = '{Verb.FAQ_FEEDBACK.value}' AND p.occurred_at < n.occurred_at",
+        f"WHERE {recv} AND n.verb = '{Verb.FAQ_FEEDBACK.value}' AND p.occurred_at <= n.occurred_at AND p.id <> n.id",
         params * 3,
     )
     stats.kpi_touched_partner_ids = {r[0] for r in cursor.fetchall() if r[0] is not None}
