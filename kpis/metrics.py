@@ -142,6 +142,14 @@ class _Context:
         self._partner_by_id: dict[int, dict] | None = None
         self._history: PartnerHistory | None = None
         self.now = timezone.now()  # the one instant of this run (certificates valid "now")
+        self.cells_for: frozenset[int] | None = None  # per-partner cells wanted (None: all); overall rows always
+
+    def wants(self, partner_id: int) -> bool:
+        return self.cells_for is None or partner_id in self.cells_for
+
+    def cells(self, partner_ids: list[int]) -> list[int]:
+        """The partners whose per-partner cells are built (a scoped KPI run needs the touched ones only)."""
+        return partner_ids if self.cells_for is None else [pid for pid in partner_ids if pid in self.cells_for]
 
     @property
     def partners(self) -> list[dict]:
@@ -243,7 +251,7 @@ def _enablement(ctx: _Context, partner_ids: list[int], span: Span, *, definition
     pairs = [p for p in ctx.pairs if pair_matches(p, tier_id=tier_id, segment=segment)]
     counted = set(partner_ids) | {p.partner_id for p in pairs if span.start <= p.due_on <= span.end}
     counts = count_pairs(pairs, ctx.completions, span, ctx.zone, partner_ids=sorted(counted))
-    per = {pid: ratio(c.on_time, c.assigned, percent=True) for pid, c in counts.items()}
+    per = {pid: ratio(c.on_time, c.assigned, percent=True) for pid, c in counts.items() if ctx.wants(pid)}
     total = PairCount()
     for c in counts.values():
         total.add(c)
@@ -264,7 +272,7 @@ def _training_completion(ctx: _Context, partner_ids: list[int], span: Span) -> R
         .order_by()
     )
     by = {r["partner_id"]: (r["completed"], r["started"]) for r in rows}
-    per = {pid: ratio(*by.get(pid, (0, 0)), percent=True) for pid in partner_ids}
+    per = {pid: ratio(*by.get(pid, (0, 0)), percent=True) for pid in ctx.cells(partner_ids)}
     return ratio(sum(c for c, _ in by.values()), sum(s for _, s in by.values()), percent=True), per
 
 
@@ -279,7 +287,7 @@ def _active_partners(ctx: _Context, partner_ids: list[int], span: Span) -> Resul
         .distinct()
         .order_by()
     )
-    per = {pid: ratio(int(pid in active), int(pid in live), percent=True) for pid in partner_ids}
+    per = {pid: ratio(int(pid in active), int(pid in live), percent=True) for pid in ctx.cells(partner_ids)}
     return ratio(len(active), len(live), percent=True), per
 
 
@@ -301,7 +309,7 @@ def _content_utilisation(ctx: _Context, partner_ids: list[int], span: Span) -> R
     )
     used = facts.aggregate(n=Count("asset_id", distinct=True))["n"] or 0
     by = dict(facts.values("partner_id").annotate(n=Count("asset_id", distinct=True)).values_list("partner_id", "n").order_by())
-    per = {pid: ratio(by.get(pid, 0), total, percent=True) for pid in partner_ids}
+    per = {pid: ratio(by.get(pid, 0), total, percent=True) for pid in ctx.cells(partner_ids)}
     return ratio(used, total, percent=True), per
 
 
@@ -319,7 +327,7 @@ def _downloads(ctx: _Context, partner_ids: list[int], span: Span, *, verb: str =
         .values_list("partner_id", "n")
         .order_by()
     )
-    per = {pid: ratio(by.get(pid, 0), 1, percent=False) for pid in partner_ids}
+    per = {pid: ratio(by.get(pid, 0), 1, percent=False) for pid in ctx.cells(partner_ids)}
     return ratio(sum(by.values()), 1, percent=False), per
 
 
@@ -338,7 +346,7 @@ def _faq_unresolved(ctx: _Context, partner_ids: list[int], span: Span) -> Result
         .order_by()
     )
     by = {r["partner_id"]: (r["unresolved"], r["searches"]) for r in rows}
-    per = {pid: ratio(*by.get(pid, (0, 0)), percent=True) for pid in partner_ids}
+    per = {pid: ratio(*by.get(pid, (0, 0)), percent=True) for pid in ctx.cells(partner_ids)}
     return ratio(sum(u for u, _ in by.values()), sum(s for _, s in by.values()), percent=True), per
 
 
@@ -352,7 +360,7 @@ def _support_per_partner(ctx: _Context, partner_ids: list[int], span: Span) -> R
         .values_list("partner_id", "n")
         .order_by()
     )
-    per = {pid: ratio(by.get(pid, 0), 1, percent=False) for pid in partner_ids}
+    per = {pid: ratio(by.get(pid, 0), 1, percent=False) for pid in ctx.cells(partner_ids)}
     return ratio(sum(by.values()), len(partner_ids), percent=False), per
 
 
@@ -365,7 +373,7 @@ def _median_days(ctx: _Context, partner_ids: list[int], span: Span) -> Result:
             days[pid] = max((first.astimezone(ctx.zone).date() - joined[pid]).days, 0)
     per = {
         pid: (Cell(_q(days[pid]), _q(1), _q(days[pid])) if pid in days else Cell(_q(0), _q(0), None))
-        for pid in partner_ids
+        for pid in ctx.cells(partner_ids)
     }
     if not days:
         return Cell(_q(0), _q(0), None), per
@@ -381,7 +389,7 @@ def _certified_partners(ctx: _Context, partner_ids: list[int], span: Span) -> Re
     coverage = partner_coverage(
         tenant=ctx.tenant, partners=[(pid, tiers.get(pid)) for pid in partner_ids], at=_certificate_instant(ctx, span)
     )
-    per = {pid: ratio(int(coverage[pid].meets), 1, percent=True) for pid in partner_ids}
+    per = {pid: ratio(int(coverage[pid].meets), 1, percent=True) for pid in ctx.cells(partner_ids)}
     return ratio(sum(int(c.meets) for c in coverage.values()), len(partner_ids), percent=True), per
 
 
@@ -391,7 +399,7 @@ EXPIRING_DAYS = 30
 def _expiring_certificates(ctx: _Context, partner_ids: list[int], span: Span) -> Result:
     at = _certificate_instant(ctx, span)
     coverage = partner_coverage(tenant=ctx.tenant, partners=[(pid, None) for pid in partner_ids], at=at)
-    per = {pid: ratio(coverage[pid].expiring[EXPIRING_DAYS], 1, percent=False) for pid in partner_ids}
+    per = {pid: ratio(coverage[pid].expiring[EXPIRING_DAYS], 1, percent=False) for pid in ctx.cells(partner_ids)}
     return ratio(sum(c.expiring[EXPIRING_DAYS] for c in coverage.values()), 1, percent=False), per
 def _assessment_pass_rate(ctx: _Context, partner_ids: list[int], span: Span) -> Result:
     rows = (
@@ -410,7 +418,7 @@ def _assessment_pass_rate(ctx: _Context, partner_ids: list[int], span: Span) -> 
         .order_by()
     )
     by = {r["partner_id"]: (r["passed"] or 0, r["graded"] or 0) for r in rows}
-    per = {pid: ratio(*by.get(pid, (0, 0)), percent=True) for pid in partner_ids}
+    per = {pid: ratio(*by.get(pid, (0, 0)), percent=True) for pid in ctx.cells(partner_ids)}
     return ratio(sum(p for p, _ in by.values()), sum(g for _, g in by.values()), percent=True), per
 
 
@@ -555,6 +563,8 @@ def compute_kpis(
             scope = touched.union(pending).union(certificate_boundaries(tenant, state.kpis_computed_at, now, today))
             if scope.everything:
                 scope = None
+            else:
+                ctx.cells_for = scope.partner_ids
         for definition in defs:
             periods = recent_periods(definition.period, today, periods_back)
             if scope is not None:
