@@ -5,9 +5,9 @@ What it does (PostgreSQL, its OWN database ``shien_bench_kpijob`` on the server 
 ``DATABASE_URL`` set, and never drops a database it did not create — it marks its own with a
 COMMENT and refuses any other):
 
-* One tenant with 4,000 partners (two users each), 60 published assets, tier assignments (≈ 27k
-  assigned pairs), one monthly KPI definition per metric plus weekly enablement and active-partner
-  rates (14 definitions), 90 days of daily facts and FAQ facts generated in SQL (≈ 430k rows),
+* One tenant with 4,000 partners (two users each), 60 published assets, 20 tier assignments, one
+  monthly KPI definition per metric plus weekly enablement and active-partner rates (14
+  definitions), 90 days of daily facts and FAQ facts generated in SQL (432,673 daily fact rows),
   partner asset states with first completions, a support activity per partner. The rollup's
   watermark is set to now, so runs are incremental over the log.
 * Three cases of the 5-minute job (``kpis_refresh_now``: rollup + KPI computation, periods_back=1,
