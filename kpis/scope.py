@@ -189,8 +189,9 @@ def _everything(sender, instance, raw: bool = False, **kwargs) -> None:
     record_input_change(_tenant_id(instance), _label(instance))
 
 
-def _tenant_saved(sender, instance, raw: bool = False, created: bool = False, **kwargs) -> None:
-    if raw or created:
+def _tenant_saved(sender, instance, raw: bool = False, created: bool = False, update_fields=None, **kwargs) -> None:
+    """The tenant's time zone decides every tenant-local day; other settings change no KPI."""
+    if raw or created or (update_fields is not None and "time_zone" not in update_fields):
         return
     record_input_change(instance.pk, _label(instance))
 
