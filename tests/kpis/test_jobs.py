@@ -192,8 +192,10 @@ def test_two_rollups_of_one_tenant_at_once_serialise_and_both_succeed(tenant_a):
         for t in threads:
             t.join(timeout=60)
     assert not errors, errors
-    # the first run computes everything; later ones find no new events and compute nothing
-    assert len(results) == 6 and sorted(results)[:-1] == [0] * 5
+    # the first round computes everything (once or twice: whichever computation comes first finds the
+    # other's full rollup recorded); later rounds find no new events and compute nothing
+    assert len(results) == 6 and max(results) > 0 and set(results[:2]) <= {0, max(results)}
+    assert results[2:] == [0] * 4
     with scope(tenant=tenant_a.pk):
         state = RollupState.objects.get(tenant=tenant_a)
         assert state.status == "idle" and state.last_error == ""
