@@ -9,4 +9,6 @@ class KpisConfig(AppConfig):
     def ready(self) -> None:
         # Register the Celery tasks in every process (web included), so services can enqueue
         # them by name (kpis.jobs) without importing the task modules.
-        from kpis import tasks  # noqa: F401
+        from kpis import scope, tasks  # noqa: F401
+
+        scope.connect()  # every input of the KPI results records that it changed (kpis.scope)

@@ -64,6 +64,7 @@ from kpis.models import (
     Direction,
     FaqSearchFact,
     KpiDefinition,
+    KpiInputChange,
     KpiResult,
     KpiStatus,
     KpiTarget,
@@ -74,6 +75,7 @@ from kpis.models import (
 )
 from kpis.periods import KINDS, Span, elapsed_days, period_after, period_before, period_start, recent_periods
 from kpis.runs import tenant_lock
+from kpis.scope import KpiTouched, certificate_boundaries, pending_changes
 from kpis.targeting import (
     PairCount,
     PartnerHistory,
@@ -141,6 +143,15 @@ class _Context:
         self._targets: list[KpiTarget] | None = None
         self._partner_by_id: dict[int, dict] | None = None
         self._history: PartnerHistory | None = None
+        self.now = timezone.now()  # the one instant of this run (certificates valid "now")
+        self.cells_for: frozenset[int] | None = None  # per-partner cells wanted (None: all); overall rows always
+
+    def wants(self, partner_id: int) -> bool:
+        return self.cells_for is None or partner_id in self.cells_for
+
+    def cells(self, partner_ids: list[int]) -> list[int]:
+        """The partners whose per-partner cells are built (a scoped KPI run needs the touched ones only)."""
+        return partner_ids if self.cells_for is None else [pid for pid in partner_ids if pid in self.cells_for]
 
     @property
     def partners(self) -> list[dict]:
@@ -242,7 +253,7 @@ def _enablement(ctx: _Context, partner_ids: list[int], span: Span, *, definition
     pairs = [p for p in ctx.pairs if pair_matches(p, tier_id=tier_id, segment=segment)]
     counted = set(partner_ids) | {p.partner_id for p in pairs if span.start <= p.due_on <= span.end}
     counts = count_pairs(pairs, ctx.completions, span, ctx.zone, partner_ids=sorted(counted))
-    per = {pid: ratio(c.on_time, c.assigned, percent=True) for pid, c in counts.items()}
+    per = {pid: ratio(c.on_time, c.assigned, percent=True) for pid, c in counts.items() if ctx.wants(pid)}
     total = PairCount()
     for c in counts.values():
         total.add(c)
@@ -263,7 +274,7 @@ def _training_completion(ctx: _Context, partner_ids: list[int], span: Span) -> R
         .order_by()
     )
     by = {r["partner_id"]: (r["completed"], r["started"]) for r in rows}
-    per = {pid: ratio(*by.get(pid, (0, 0)), percent=True) for pid in partner_ids}
+    per = {pid: ratio(*by.get(pid, (0, 0)), percent=True) for pid in ctx.cells(partner_ids)}
     return ratio(sum(c for c, _ in by.values()), sum(s for _, s in by.values()), percent=True), per
 
 
@@ -278,7 +289,7 @@ def _active_partners(ctx: _Context, partner_ids: list[int], span: Span) -> Resul
         .distinct()
         .order_by()
     )
-    per = {pid: ratio(int(pid in active), int(pid in live), percent=True) for pid in partner_ids}
+    per = {pid: ratio(int(pid in active), int(pid in live), percent=True) for pid in ctx.cells(partner_ids)}
     return ratio(len(active), len(live), percent=True), per
 
 
@@ -300,7 +311,7 @@ def _content_utilisation(ctx: _Context, partner_ids: list[int], span: Span) -> R
     )
     used = facts.aggregate(n=Count("asset_id", distinct=True))["n"] or 0
     by = dict(facts.values("partner_id").annotate(n=Count("asset_id", distinct=True)).values_list("partner_id", "n").order_by())
-    per = {pid: ratio(by.get(pid, 0), total, percent=True) for pid in partner_ids}
+    per = {pid: ratio(by.get(pid, 0), total, percent=True) for pid in ctx.cells(partner_ids)}
     return ratio(used, total, percent=True), per
 
 
@@ -318,7 +329,7 @@ def _downloads(ctx: _Context, partner_ids: list[int], span: Span, *, verb: str =
         .values_list("partner_id", "n")
         .order_by()
     )
-    per = {pid: ratio(by.get(pid, 0), 1, percent=False) for pid in partner_ids}
+    per = {pid: ratio(by.get(pid, 0), 1, percent=False) for pid in ctx.cells(partner_ids)}
     return ratio(sum(by.values()), 1, percent=False), per
 
 
@@ -337,7 +348,7 @@ def _faq_unresolved(ctx: _Context, partner_ids: list[int], span: Span) -> Result
         .order_by()
     )
     by = {r["partner_id"]: (r["unresolved"], r["searches"]) for r in rows}
-    per = {pid: ratio(*by.get(pid, (0, 0)), percent=True) for pid in partner_ids}
+    per = {pid: ratio(*by.get(pid, (0, 0)), percent=True) for pid in ctx.cells(partner_ids)}
     return ratio(sum(u for u, _ in by.values()), sum(s for _, s in by.values()), percent=True), per
 
 
@@ -351,7 +362,7 @@ def _support_per_partner(ctx: _Context, partner_ids: list[int], span: Span) -> R
         .values_list("partner_id", "n")
         .order_by()
     )
-    per = {pid: ratio(by.get(pid, 0), 1, percent=False) for pid in partner_ids}
+    per = {pid: ratio(by.get(pid, 0), 1, percent=False) for pid in ctx.cells(partner_ids)}
     return ratio(sum(by.values()), len(partner_ids), percent=False), per
 
 
@@ -364,23 +375,23 @@ def _median_days(ctx: _Context, partner_ids: list[int], span: Span) -> Result:
             days[pid] = max((first.astimezone(ctx.zone).date() - joined[pid]).days, 0)
     per = {
         pid: (Cell(_q(days[pid]), _q(1), _q(days[pid])) if pid in days else Cell(_q(0), _q(0), None))
-        for pid in partner_ids
+        for pid in ctx.cells(partner_ids)
     }
     if not days:
         return Cell(_q(0), _q(0), None), per
     return Cell(_q(sum(days.values())), _q(len(days)), _q(statistics.median(days.values()))), per
 
 
-def _certificate_instant(span: Span) -> dt.datetime:
-    return min(span.end_utc, timezone.now())
+def _certificate_instant(ctx: _Context, span: Span) -> dt.datetime:
+    return min(span.end_utc, ctx.now)
 
 
 def _certified_partners(ctx: _Context, partner_ids: list[int], span: Span) -> Result:
     tiers = {p["id"]: p["tier_id"] for p in ctx.partners}
     coverage = partner_coverage(
-        tenant=ctx.tenant, partners=[(pid, tiers.get(pid)) for pid in partner_ids], at=_certificate_instant(span)
+        tenant=ctx.tenant, partners=[(pid, tiers.get(pid)) for pid in partner_ids], at=_certificate_instant(ctx, span)
     )
-    per = {pid: ratio(int(coverage[pid].meets), 1, percent=True) for pid in partner_ids}
+    per = {pid: ratio(int(coverage[pid].meets), 1, percent=True) for pid in ctx.cells(partner_ids)}
     return ratio(sum(int(c.meets) for c in coverage.values()), len(partner_ids), percent=True), per
 
 
@@ -388,9 +399,9 @@ EXPIRING_DAYS = 30
 
 
 def _expiring_certificates(ctx: _Context, partner_ids: list[int], span: Span) -> Result:
-    at = _certificate_instant(span)
+    at = _certificate_instant(ctx, span)
     coverage = partner_coverage(tenant=ctx.tenant, partners=[(pid, None) for pid in partner_ids], at=at)
-    per = {pid: ratio(coverage[pid].expiring[EXPIRING_DAYS], 1, percent=False) for pid in partner_ids}
+    per = {pid: ratio(coverage[pid].expiring[EXPIRING_DAYS], 1, percent=False) for pid in ctx.cells(partner_ids)}
     return ratio(sum(c.expiring[EXPIRING_DAYS] for c in coverage.values()), 1, percent=False), per
 def _assessment_pass_rate(ctx: _Context, partner_ids: list[int], span: Span) -> Result:
     rows = (
@@ -409,7 +420,7 @@ def _assessment_pass_rate(ctx: _Context, partner_ids: list[int], span: Span) -> 
         .order_by()
     )
     by = {r["partner_id"]: (r["passed"] or 0, r["graded"] or 0) for r in rows}
-    per = {pid: ratio(*by.get(pid, (0, 0)), percent=True) for pid in partner_ids}
+    per = {pid: ratio(*by.get(pid, (0, 0)), percent=True) for pid in ctx.cells(partner_ids)}
     return ratio(sum(p for p, _ in by.values()), sum(g for _, g in by.values()), percent=True), per
 
 
@@ -514,27 +525,55 @@ def compute_kpis(
     periods_back: int = 1,
     definitions: Iterable[KpiDefinition] | None = None,
     report: dict | None = None,
+    touched: KpiTouched | None = None,
 ) -> int:
     """Compute ``KpiResult`` for each active definition, for the period containing ``today``
     (tenant-local) and the ``periods_back`` before it, overall and per partner.
 
+    ``touched`` (what the rollup run before changed, ``kpis.scope``): recompute only the periods
+    containing touched days — plus the changes recorded since the last computation
+    (``KpiInputChange``) — and in them the tenant-level row and the touched partners' rows; the
+    stored results then equal a computation of everything. Everything is computed anyway when a
+    recorded change asks for it, on the first run of a tenant-local day, and when ``touched`` is
+    None (the nightly run, the safety net).
+
     Only what changed is written (``_write_changed``): a run over unchanged facts writes no
     row; closed periods keep their rows (and frozen numbers) as they are. One transaction.
-    Returns the number of results computed; ``report["written"]`` (when given) receives the
-    number of rows inserted, updated or deleted. Must run inside the tenant's scope.
+    Returns the number of results computed; ``report`` (when given) receives ``written`` (rows
+    inserted, updated or deleted), ``scope`` (``full``/``scoped``) and ``periods`` (definition
+    periods computed). Must run inside the tenant's scope.
     """
     today = today or timezone.now().astimezone(tenant.zoneinfo).date()
+    every_definition = definitions is None
     defs = list(definitions) if definitions is not None else list(KpiDefinition.objects.filter(tenant=tenant, is_active=True))
     ctx = _Context(tenant)
-    now = timezone.now()
-    computed = written = 0
+    now = ctx.now
+    computed = written = periods_computed = 0
     with transaction.atomic():
         tenant_lock(tenant.pk)  # concurrent computations of one tenant queue (delete + insert below)
+        RollupState.objects.get_or_create(tenant=tenant)
+        state = RollupState.objects.get(tenant=tenant)
+        change_ids, pending = pending_changes(tenant)  # first: a change seen here is seen by every read below
         # who was targeted: partners' tier/segment/status and the pairs, fixed once a day is over
-        partners_snapshot(tenant=tenant, through=today - dt.timedelta(days=1))
-        pairs_freeze(tenant=tenant, through=today - dt.timedelta(days=1))
+        moved = partners_snapshot(tenant=tenant, through=today - dt.timedelta(days=1))
+        moved += pairs_freeze(tenant=tenant, through=today - dt.timedelta(days=1))
+        scope = None  # None: every period and partner
+        if (
+            touched is not None and every_definition and not moved
+            and state.kpis_full_on == today and (state.kpis_full_back or 0) >= periods_back
+        ):
+            scope = touched.union(pending).union(certificate_boundaries(tenant, state.kpis_computed_at, now, today))
+            if scope.everything:
+                scope = None
+            else:
+                ctx.cells_for = scope.partner_ids
         for definition in defs:
             periods = recent_periods(definition.period, today, periods_back)
+            if scope is not None:
+                periods = [(s, e) for s, e in periods if scope.covers(definition.metric, definition.period, s, e, today)]
+                if not periods:
+                    continue
+            periods_computed += len(periods)
             rows: list[KpiResult] = []
             for start, end in periods:
                 overall, per = metric_values(tenant, definition, start, end, ctx=ctx)
@@ -543,7 +582,8 @@ def compute_kpis(
                 before: Result = (Cell(_q(0), _q(0), None), {})
                 if partial:  # compared with the same days of the previous period
                     before = metric_values(tenant, definition, *previous_to_date(definition.period, start, elapsed), ctx=ctx)
-                for partner_id, cell in [(None, overall), *sorted(per.items())]:
+                cells = sorted(per.items()) if scope is None else sorted((p, c) for p, c in per.items() if p in scope.partner_ids)
+                for partner_id, cell in [(None, overall), *cells]:
                     in_force, scoped = target_in_force(definition, ctx.targets, start, ctx.partner(partner_id, end))
                     target = paced_target(definition, start, end, today, target=in_force)
                     # a tenant-wide count target is not a partner's target (a partner/tier/segment one is)
@@ -569,11 +609,21 @@ def compute_kpis(
                         )
                     )
             computed += len(rows)
-            written += _write_changed(tenant, definition, [s for s, _ in periods], rows)
-        RollupState.objects.get_or_create(tenant=tenant)
-        RollupState.objects.filter(tenant=tenant).update(kpis_computed_at=now)
+            written += _write_changed(
+                tenant, definition, [s for s, _ in periods], rows, partner_ids=None if scope is None else scope.partner_ids
+            )
+        done = {"kpis_computed_at": now}
+        if every_definition:
+            KpiInputChange.objects.filter(tenant=tenant, pk__in=change_ids).delete()  # seen: computed in this run
+            if scope is None:
+                done |= {"kpis_full_on": today, "kpis_full_back": periods_back}
+        else:  # some definitions only: the others' results are as old as before, the next run computes all
+            done |= {"kpis_full_on": None, "kpis_full_back": None}
+        RollupState.objects.filter(tenant=tenant).update(**done)
     if report is not None:
         report["written"] = written
+        report["scope"] = "full" if scope is None else "scoped"
+        report["periods"] = periods_computed
     return computed
 
 
@@ -589,14 +639,18 @@ DECIMAL_PLACES = {
 }
 
 
-def _write_changed(tenant: Tenant, definition: KpiDefinition, starts: list[dt.date], rows: list[KpiResult]) -> int:
+def _write_changed(
+    tenant: Tenant, definition: KpiDefinition, starts: list[dt.date], rows: list[KpiResult],
+    *, partner_ids: Iterable[int] | None = None,
+) -> int:
     """Make the stored results of ``definition`` for the periods starting on ``starts`` equal
     ``rows``, touching only the rows whose numbers differ (``computed_at`` says when a row last
-    changed): insert the new, update the changed, delete the vanished. Returns rows written."""
-    stored = {
-        (r.period_start, r.partner_id): r
-        for r in KpiResult.objects.filter(tenant=tenant, definition=definition, period_start__in=starts)
-    }
+    changed): insert the new, update the changed, delete the vanished. ``partner_ids``: only the
+    overall rows and those partners' rows are compared (a scoped run). Returns rows written."""
+    stored_rows = KpiResult.objects.filter(tenant=tenant, definition=definition, period_start__in=starts)
+    if partner_ids is not None:
+        stored_rows = stored_rows.filter(Q(partner__isnull=True) | Q(partner_id__in=sorted(partner_ids)))
+    stored = {(r.period_start, r.partner_id): r for r in stored_rows}
     inserts, updates = [], []
     for row in rows:
         for name, places in DECIMAL_PLACES.items():  # as the column stores it, so equal compares equal

@@ -216,6 +216,19 @@ class RollupState(TenantOwnedModel):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True, help_text="A running run not renewed by then is stale.")
     kpis_computed_at = models.DateTimeField(null=True, blank=True)
+    kpis_full_on = models.DateField(
+        null=True, blank=True,
+        help_text="The tenant-local day of the last KPI computation of every period and partner: "
+        "runs on that day may recompute only what changed (kpis.scope).",
+    )
+    kpis_full_back = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="How many periods back that computation went."
+    )
+    overlap_events = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Events received in (watermark - overlap, watermark] when the last rollup ended: the next "
+        "run finds the same number there when no writer committed late, and reports only newer events to the KPIs.",
+    )
     last_error = models.TextField(blank=True, default="")
 
     def effective_status(self, now) -> str:
@@ -226,6 +239,28 @@ class RollupState(TenantOwnedModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant"], name="uniq_rollup_state_per_tenant")]
+
+
+class KpiInputChange(TenantOwnedModel):
+    """Something the next KPI computation must see: written in the same transaction as the change.
+
+    The rollup writes one per run that changed facts (the partners and tenant-local days touched,
+    or ``everything`` for a full or ``since`` run); every other input of the KPI results (targets,
+    definitions, assignments and audiences, learning paths, partners and tiers, assets,
+    certificates, the tenant's time zone — ``kpis.scope``) writes one with ``everything``, except
+    a new support activity (its partner and day). ``compute_kpis`` reads the pending rows first
+    thing and deletes the ones it read when its transaction commits, so a change is never lost
+    between a rollup and a failed or killed KPI computation.
+    """
+
+    created_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=64, help_text="What changed (app_label.model, or rollup).")
+    everything = models.BooleanField(default=True, help_text="Recompute every period and partner.")
+    partner_ids = models.JSONField(default=list, blank=True)
+    days = models.JSONField(default=list, blank=True, help_text="Tenant-local days (ISO dates).")
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "id"], name="kpi_input_change_tenant")]
 
 
 class Metric(models.TextChoices):

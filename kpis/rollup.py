@@ -92,6 +92,7 @@ from kpis.models import (
     UserAssetState,
 )
 from kpis.runs import rollup_lease, tenant_lock
+from kpis.scope import record_rollup_touched
 from partners.models import Tenant
 
 FAQ_SESSION_WINDOW = dt.timedelta(minutes=30)
@@ -309,6 +310,11 @@ class RollupStats:
     partner_pairs: int = 0
     user_pairs: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
+    # What the KPI computation must recompute (kpis.scope): the partners and tenant-local days
+    # whose facts or states this run changed, or all of them (a full or ``since`` run).
+    kpi_touched_partner_ids: set[int] = field(default_factory=set)
+    kpi_touched_days: set[dt.date] = field(default_factory=set)
+    kpi_touched_all: bool = False
 
     @property
     def total_seconds(self) -> float:
@@ -632,6 +638,7 @@ def _run(tenant: Tenant, state: RollupState, stats: RollupStats, *, since, full,
         else:
             lo = state.watermark - overlap()
             w = Window(days=_touched_days(cursor, d, tenant.pk, lo, hi), lo=lo, hi=hi)
+        _kpi_touched(cursor, d, tenant.pk, w, state, stats)
         w, states_w = _within_retention(w, archived_before(tenant), state, stats)
         stats.days = len(w.days)
         stats.seconds["scan"] = time.perf_counter() - t0
@@ -649,3 +656,69 @@ def _run(tenant: Tenant, state: RollupState, stats: RollupStats, *, since, full,
                 stats.seconds[name] = time.perf_counter() - t
     new_watermark = hi if w.all_days else max(filter(None, [state.watermark, hi]), default=None)
     RollupState.objects.filter(pk=state.pk).update(watermark=new_watermark, finished_at=Now())
+    _kpi_touched_record(d, tenant.pk, new_watermark, stats)
+
+
+# --- what the KPI computation must recompute ----------------------------------------------------------
+
+
+def _kpi_touched(cursor, d: Dialect, tenant_id: int, w: Window, state: RollupState, stats: RollupStats) -> None:
+    """Report the partners and days whose facts or states the run changes (``stats.kpi_touched_*``).
+
+    New events: those received after the previous watermark — or, when a writer committed late
+    into the overlap (the number of events received in ``(lo, watermark]`` grew since the previous
+    run counted them, ``RollupState.overlap_events``), all of ``(lo, hi]``. Events seen again in
+    the overlap change no fact, so a run with no new events touches nothing.
+    Days: ``_touched_days`` of those events (their days, the days of the FAQ searches they may
+    resolve and of the earlier answers they replace). Partners: those of the events, of the FAQ
+    searches of the same users in the 30 minutes before a new FAQ view or answer, and of those
+    users' earlier answers on the same FAQ (a user may have moved partner in between).
+    """
+    if w.empty:
+        return
+    if w.all_days or w.since is not None:
+        stats.kpi_touched_all = True
+        return
+    lo = w.lo
+    if (
+        lo is not None and state.watermark is not None and state.overlap_events is not None
+        and _received_between(cursor, d, tenant_id, lo, state.watermark) == state.overlap_events
+    ):
+        lo = state.watermark
+    days = w.days if lo == w.lo else _touched_days(cursor, d, tenant_id, lo, w.hi)
+    if not days:
+        return
+    recv = "n.tenant_id = %s AND n.received_at <= %s" + (" AND n.received_at > %s" if lo else "")
+    params = [tenant_id, d.ts_param(w.hi)] + ([d.ts_param(lo)] if lo else [])
+    since = d.plus("n.occurred_at", -int(FAQ_SESSION_WINDOW.total_seconds()))
+    cursor.execute(
+        f"SELECT n.partner_id FROM {EV} n WHERE {recv} "
+        f"UNION SELECT s.partner_id FROM {EV} n JOIN {EV} s ON s.tenant_id = n.tenant_id AND s.user_id = n.user_id "
+        f"AND s.verb = '{Verb.FAQ_SEARCHED.value}' AND s.occurred_at >= {since} AND s.occurred_at <= n.occurred_at "
+        f"WHERE {recv} AND n.verb IN ('{Verb.FAQ_VIEWED.value}', '{Verb.FAQ_FEEDBACK.value}') "
+        f"UNION SELECT p.partner_id FROM {EV} n JOIN {EV} p ON p.tenant_id = n.tenant_id AND p.user_id = n.user_id "
+        f"AND p.asset_id = n.asset_id AND p.verb = n.verb "
+        f"WHERE {recv} AND n.verb = '{Verb.FAQ_FEEDBACK.value}' AND p.occurred_at <= n.occurred_at AND p.id <> n.id",
+        params * 3,
+    )
+    stats.kpi_touched_partner_ids = {r[0] for r in cursor.fetchall() if r[0] is not None}
+    stats.kpi_touched_days = set(days)
+
+
+def _received_between(cursor, d: Dialect, tenant_id: int, lo: dt.datetime, hi: dt.datetime) -> int:
+    cursor.execute(
+        f"SELECT COUNT(*) FROM {EV} e WHERE e.tenant_id = %s AND e.received_at > %s AND e.received_at <= %s",
+        [tenant_id, d.ts_param(lo), d.ts_param(hi)],
+    )
+    return cursor.fetchone()[0]
+
+
+def _kpi_touched_record(d: Dialect, tenant_id: int, watermark: dt.datetime | None, stats: RollupStats) -> None:
+    """Inside the run's transaction: count the overlap for the next run and record what this run
+    touched (``kpis.scope``), durable even when the KPI computation fails or is killed after COMMIT."""
+    count = None
+    if watermark is not None:
+        with connection.cursor() as cursor:
+            count = _received_between(cursor, d, tenant_id, watermark - overlap(), watermark)
+    RollupState.objects.filter(tenant_id=tenant_id).update(overlap_events=count)
+    record_rollup_touched(tenant_id, stats)

@@ -15,6 +15,7 @@ from kpis import jobs
 from kpis.metrics import compute_kpis
 from kpis.models import RollupState
 from kpis.rollup import RollupStats, rollup_tenant
+from kpis.scope import KpiTouched
 from partners.models import Tenant, User
 from partners.tenancy import tenant_scope
 
@@ -26,6 +27,7 @@ class RefreshResult:
     stats: RollupStats
     results: int  # KPI results computed
     written: int = 0  # of which inserted, updated or deleted (0 when nothing changed)
+    scope: str = "full"  # "scoped": only the periods and partners whose inputs changed (kpis.scope)
 
 
 def kpis_refresh_now(
@@ -35,8 +37,12 @@ def kpis_refresh_now(
     full: bool = False,
     periods_back: int = 1,
     progress: Callable[[str], None] | None = None,
+    scoped: bool = True,
 ) -> RefreshResult:
-    """Roll up the tenant's new events, then compute its KPI results (current + ``periods_back``).
+    """Roll up the tenant's new events, then compute its KPI results (current + ``periods_back``):
+    only the periods and partners the rollup or any other input changed (``kpis.scope``), or
+    everything on the first run of a day, after a full or ``since`` rollup, when a change asks, or
+    with ``scoped=False`` (a run by hand).
 
     Not one big transaction on purpose: the rollup commits its facts and its watermark
     atomically and records ``failed`` + the error outside its transaction; the KPI computation
@@ -47,13 +53,13 @@ def kpis_refresh_now(
         progress("KPI results")
     report: dict = {}
     try:
-        results = compute_kpis(tenant, periods_back=periods_back, report=report)
+        results = compute_kpis(tenant, periods_back=periods_back, report=report, touched=KpiTouched.from_stats(stats) if scoped else None)
     except Exception as exc:
         RollupState.objects.filter(tenant=tenant).update(
             status=RollupState.Status.FAILED, last_error=f"KPI computation: {type(exc).__name__}: {exc}"[:4000]
         )
         raise
-    return RefreshResult(stats=stats, results=results, written=report.get("written", 0))
+    return RefreshResult(stats=stats, results=results, written=report.get("written", 0), scope=report.get("scope", "full"))
 
 
 QUEUE_UNREACHABLE = "The job queue did not answer; the next scheduled rollup picks this request up."

@@ -55,8 +55,8 @@ def rollup_tenant(tenant_id: int, periods_back: int = 1, recompute_days: int = 0
     tenant = Tenant.objects.get(pk=tenant_id, is_active=True)
     since = recent_since(tenant, recompute_days) if recompute_days else None
     result = kpis_refresh_now(tenant=tenant, periods_back=periods_back, since=since)
-    log.info("KPI rollup %s (%s): %s days, %s results (%s written)", tenant.slug, result.stats.mode,
-             result.stats.days, result.results, result.written)
+    log.info("KPI rollup %s (%s): %s days, %s results (%s, %s written)", tenant.slug, result.stats.mode,
+             result.stats.days, result.results, result.scope, result.written)
     return {"tenant": tenant.slug, "days": result.stats.days, "results": result.results, "written": result.written}
 
 

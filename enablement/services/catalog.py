@@ -33,6 +33,7 @@ from enablement.models import (
 from enablement.notices import assignments_notify
 from enablement.selectors.catalog import asset_has_activity
 from enablement.services.faq import faq_questions_answered
+from enablement.signals import targeting_changed
 from partners.audit import audit_record, summary
 from partners.models import Partner, PartnerTier, Tenant, User
 
@@ -351,6 +352,7 @@ def audience_set(
         + [AudienceRule(tenant=tenant, asset=asset, path=path, segment=s[:100]) for s in clean_segments]
         + [AudienceRule(tenant=tenant, asset=asset, path=path, partner=p) for p in partners]
     )
+    targeting_changed.send(sender=AudienceRule, tenant_id=tenant.pk, what="enablement.audiencerule")
     audit_record(tenant=tenant, actor=actor, action="audience.set", target=asset or path, after={
         "tiers": [str(t) for t in tiers], "segments": clean_segments, "partners": [str(p) for p in partners]})
 
@@ -378,6 +380,7 @@ def _path_items(*, tenant: Tenant, path: LearningPath, assets) -> None:
     LearningPathItem.objects.bulk_create(
         [LearningPathItem(tenant=tenant, path=path, asset=a, position=i + 1) for i, a in enumerate(assets)]
     )
+    targeting_changed.send(sender=LearningPathItem, tenant_id=tenant.pk, what="enablement.learningpathitem")
 
 
 @transaction.atomic

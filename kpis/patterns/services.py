@@ -15,6 +15,7 @@ from enablement.models import Asset, Assignment, AssignmentTarget, LearningPath,
 from enablement.notices import assignments_notify
 from kpis.patterns.models import PatternItem, PatternItemType, PatternRun
 from kpis.patterns.selectors import PLAYBOOK_SOURCE
+from kpis.scope import record_input_change
 from partners.audit import audit_record
 from partners.models import CohortOverride, Partner, Tenant, User
 
@@ -181,6 +182,8 @@ def playbook_assign(
         if (pid, asset_id) not in existing and (pid, asset_id) in allowed
     ]
     Assignment.objects.bulk_create(new, batch_size=500)
+    if new:
+        record_input_change(tenant.pk, "enablement.assignment")  # bulk: no model signal
     if new:
         audit_record(tenant=tenant, actor=actor, action="playbook.assigned", target=path,
                      after={"partners": len(partner_ids), "assignments": len(new), "due_on": due_on.isoformat()})

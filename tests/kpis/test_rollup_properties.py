@@ -28,6 +28,7 @@ from kpis.models import (
 )
 from kpis.periods import recent_periods
 from kpis.rollup import rollup_tenant
+from kpis.scope import KpiTouched
 from partners.models import User
 from tests import factories as f
 from tests.kpis import brute
@@ -255,9 +256,11 @@ class World:
         }
 
     def run(self) -> dict:
+        """The periodic job: roll up, then compute what the rollup touched (everything on the
+        first run, ``kpis.scope``) — the brute force checks the scoped runs too."""
         with scope(tenant=self.tenant.pk):
-            rollup_tenant(self.tenant)
-            compute_kpis(self.tenant, today=TODAY, periods_back=1)
+            stats = rollup_tenant(self.tenant)
+            compute_kpis(self.tenant, today=TODAY, periods_back=1, touched=KpiTouched.from_stats(stats))
         return self.snapshot()
 
 

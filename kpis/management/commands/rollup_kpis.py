@@ -1,7 +1,7 @@
 """``manage.py rollup_kpis [--tenant SLUG] [--since DATE] [--full] [--periods N]``.
 
 Runs the same work as the Celery task ``kpis.tasks.rollup_tenant`` by hand: the incremental
-rollup, then the KPI results. ``--since`` recomputes every day from DATE (tenant-local) on,
+rollup, then the KPI results — of every period and partner (the task computes what changed). ``--since`` recomputes every day from DATE (tenant-local) on,
 whatever the watermark. A progress bar on a terminal, one line per step otherwise.
 """
 
@@ -66,7 +66,8 @@ class Command(BaseCommand):
 
             with tenant_scope(tenant):
                 result = kpis_refresh_now(
-                    tenant=tenant, since=since, full=options["full"], periods_back=options["periods"], progress=progress
+                    tenant=tenant, since=since, full=options["full"], periods_back=options["periods"], progress=progress,
+                    scoped=False,  # by hand: every period and partner (changes made around the application too)
                 )
             done = (tenants.index(tenant) + 1) * len(STEPS)
             if tty:
