@@ -190,6 +190,27 @@ class DailySourceFact(TenantOwnedModel):
         indexes = [models.Index(fields=["tenant", "day"], name="daily_source_fact_day")]
 
 
+class MergedEvent(TenantOwnedModel):
+    """An event already merged into the daily facts (the rollup's seen-events set).
+
+    Written in the same transaction as the additive upserts of the facts, so an event is counted
+    exactly once even when the incremental window overlaps the previous one or a killed run is
+    redelivered. Only events received after the settled boundary (``watermark - overlap``) are
+    kept: older ones can never be looked at again by an incremental run, so the table stays as
+    small as the overlap."""
+
+    event_id = models.BigIntegerField(help_text="ActivityEvent id (no foreign key: the log is partitioned).")
+    received_at = models.DateTimeField()
+    batch = models.PositiveBigIntegerField(default=0, help_text="RollupState.merge_batch of the run that merged it.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "event_id"], name="uniq_merged_event")]
+        indexes = [
+            models.Index(fields=["tenant", "batch"], name="merged_event_batch"),
+            models.Index(fields=["tenant", "received_at"], name="merged_event_received"),
+        ]
+
+
 class RollupState(TenantOwnedModel):
     """The watermark of a tenant's incremental rollup (a FillState, as in Zulip's analytics).
 
@@ -217,6 +238,17 @@ class RollupState(TenantOwnedModel):
     lease_until = models.DateTimeField(null=True, blank=True, help_text="A running run not renewed by then is stale.")
     kpis_computed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
+    merge_batch = models.PositiveBigIntegerField(
+        default=0, help_text="Number of the last incremental merge (MergedEvent.batch of its new events)."
+    )
+    rebuild_hi = models.DateTimeField(
+        null=True, blank=True, help_text="A chunked full recompute is under way: events received up to here."
+    )
+    rebuild_next = models.DateField(null=True, blank=True, help_text="First day the chunked recompute has still to do.")
+    rebuild_last = models.DateField(null=True, blank=True, help_text="Last day of the chunked recompute.")
+    rebuild_states = models.BooleanField(
+        default=False, help_text="The chunked recompute rebuilds the states too (merged chunk by chunk)."
+    )
 
     def effective_status(self, now) -> str:
         """``status``, or ``stale`` for a run whose lease ran out before ``now`` (the database's now)."""
