@@ -974,6 +974,8 @@ def _rebuild(tenant: Tenant, stats: RollupStats, *, full: bool, progress) -> Non
                     stats.chunks or not _start_rebuild(cursor, d, tenant, state, stats, full=full)
                 ):
                     return
+                if not stats.mode.startswith("full"):
+                    stats.mode = "full (resumed)"
                 done = _rebuild_chunk(cursor, d, tenant, state, stats, step)
         if done:
             return
