@@ -199,16 +199,17 @@ class MergedEvent(TenantOwnedModel):
     kept: older ones can never be looked at again by an incremental run, so the table stays as
     small as the overlap."""
 
+    # no index of its own: the unique (tenant, event id) index must be the one every probe uses
+    tenant = models.ForeignKey("partners.Tenant", on_delete=models.CASCADE, related_name="+", editable=False, db_index=False)
     event_id = models.BigIntegerField(help_text="ActivityEvent id (no foreign key: the log is partitioned).")
     received_at = models.DateTimeField()
     batch = models.PositiveBigIntegerField(default=0, help_text="RollupState.merge_batch of the run that merged it.")
 
     class Meta:
+        # One index only: every probe of the set is by (tenant, event id). The table's content is
+        # replaced run after run, so its statistics are always stale; with a second index (the
+        # tenant's) the planner picked that one and scanned the whole set per probe.
         constraints = [models.UniqueConstraint(fields=["tenant", "event_id"], name="uniq_merged_event")]
-        indexes = [
-            models.Index(fields=["tenant", "batch"], name="merged_event_batch"),
-            models.Index(fields=["tenant", "received_at"], name="merged_event_received"),
-        ]
 
 
 class RollupState(TenantOwnedModel):

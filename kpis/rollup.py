@@ -217,6 +217,13 @@ class Dialect:
             return f"({col} + interval '{int(seconds)} seconds')"
         return f"shien_add_seconds({col}, {int(seconds)})"
 
+    @property
+    def fence(self) -> str:
+        """Ends a probe of the seen-events set: on PostgreSQL ``OFFSET 0`` keeps it a per-row
+        unique-index lookup (the planner would otherwise turn it into an anti-join built from the
+        table's statistics, which do not know the rows this transaction just added)."""
+        return " OFFSET 0" if self.vendor == "postgresql" else ""
+
     def date_value(self, placeholder: str = "%s") -> str:
         """A date parameter usable in a VALUES list (typed on PostgreSQL)."""
         return f"CAST({placeholder} AS date)" if self.vendor == "postgresql" else placeholder
@@ -478,7 +485,7 @@ def _unresolved_sql(d: Dialect, alias: str, hi: dt.datetime | None, *, without_b
     if without_batch is not None:
         follow += (
             f" AND NOT EXISTS (SELECT 1 FROM {MERGED} x WHERE x.tenant_id = v.tenant_id AND x.event_id = v.id "
-            f"AND x.batch = %s)"
+            f"AND x.batch = %s{d.fence})"
         )
         params.append(without_batch)
     sql = (
@@ -636,10 +643,10 @@ def _new_sql(d: Dialect, m: Merge, alias: str = "e") -> tuple[str, list]:
     )
 
 
-def _not_new_sql(m: Merge, alias: str) -> tuple[str, list]:
+def _not_new_sql(d: Dialect, m: Merge, alias: str) -> tuple[str, list]:
     return (
         f"NOT EXISTS (SELECT 1 FROM {MERGED} y WHERE y.tenant_id = {alias}.tenant_id AND y.event_id = {alias}.id "
-        f"AND y.batch = %s)",
+        f"AND y.batch = %s{d.fence})",
         [m.batch],
     )
 
@@ -685,7 +692,7 @@ def _merge_daily(cursor, d: Dialect, tenant_id: int, m: Merge) -> int:
     not merged here (a later answer supersedes an earlier one): ``_merge_feedback``."""
     new, new_params = _new_sql(d, m)
     days, days_params = _merge_days_sql(d, m)
-    not_new, not_new_params = _not_new_sql(m, "o")
+    not_new, not_new_params = _not_new_sql(d, m, "o")
     older = (
         f"SELECT 1 FROM {EV} o WHERE o.tenant_id = e.tenant_id AND o.user_id = e.user_id AND o.verb = e.verb "
         f"AND o.occurred_at >= {d.plus('e.occurred_at', -2 * 86400)} AND o.occurred_at <= {d.plus('e.occurred_at', 2 * 86400)} "
@@ -813,7 +820,7 @@ def _merge_faq(cursor, d: Dialect, tenant_id: int, m: Merge) -> int:
     # earlier searches followed by a new view or answer: the change of their status
     new_n, new_n_params = _new_sql(d, m, "n")
     days_s, days_s_params = _merge_days_sql(d, m, "s2")
-    not_new, not_new_params = _not_new_sql(m, "s2")
+    not_new, not_new_params = _not_new_sql(d, m, "s2")
     now_s, now_s_params = _unresolved_sql(d, "s", m.hi)
     before_s, before_s_params = _unresolved_sql(d, "s", m.hi, without_batch=m.batch)
     window = int(FAQ_SESSION_WINDOW.total_seconds())
