@@ -9,20 +9,31 @@
 2. finds, in ONE query, the set of tenant-local days touched by events with
    ``lo - OVERLAP < received_at <= hi`` (a FAQ view/feedback also touches the day of the
    search it may resolve, i.e. the day of ``occurred_at - 30 min``);
-3. for those days, per fact table: ``DELETE`` the day's facts, then one
-   ``INSERT … SELECT … GROUP BY`` over the day's events (all of them, not only the new ones, so
-   late and duplicate events are handled and a rerun changes nothing);
+3. records the window's events not merged yet in ``MergedEvent`` (the seen-events set) as this
+   run's batch, and merges ONLY those into the facts, in the same transaction:
+   ``INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE`` adds counts and sums, takes the greater
+   ``max_progress``; ``user_count`` grows by the new users of a key and day (a range lookup per
+   new event on ``event_user_verb_time`` for an earlier merged event of the same user, key and
+   day); a FAQ search adds its unresolved status as of ``hi``, and an earlier search that a new
+   view/answer follows changes by (status now) − (status before the batch). Cases that still
+   recompute: the ``faq.feedback`` facts of the keys (day, partner, FAQ) holding new answers or
+   the same people's earlier answers (a later answer supersedes), from the log, those keys only;
+   ``since`` days (the nightly recompute), whole. Exactly once: a killed run rolls back the
+   seen-set rows with the upserts, and events seen again in the overlap are in the set. The set
+   keeps only events received after ``hi - overlap`` (older ones are never rescanned);
 4. merges ONLY the new events (``lo < received_at <= hi``) into ``UserAssetState`` then
    ``PartnerAssetState`` (``INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE``: LEAST/GREATEST
    for first/last activity, first completion, max progress; ``seconds`` from the exactly-once
    ``settled_seconds``; partner user counts from the touched pairs' user states), so the cost
-   follows the new events, not the pairs' history. ``full`` / ``since`` runs recompute the
-   states whole (DELETE + INSERT … SELECT of the pairs);
+   follows the new events, not the pairs' history. ``since`` runs recompute the touched pairs'
+   states whole;
 5. advances the watermark to ``hi``.
 
-Everything runs inside one transaction per tenant, behind the tenant's lock; the ``RollupState``
-row records ``running`` (with a lease) / ``idle`` / ``failed`` (+ the error) outside it, so a
-crashed run is simply rerun (``kpis.runs``).
+The incremental run is one transaction, behind the tenant's lock; the ``RollupState`` row records
+``running`` (with a lease) / ``idle`` / ``failed`` (+ the error) outside it, so a crashed run is
+simply rerun (``kpis.runs``). A full recompute (``full``, no watermark yet) runs in chunks of days,
+each its own committed transaction, resumable (``_rebuild``); every recompute counts only events
+received up to its ``hi`` (later ones are merged by the next run).
 
 Tenant-local day
 ----------------
