@@ -1,17 +1,19 @@
 """Rollup benchmark (``make bench``; not part of the test suite). PostgreSQL only.
 
-Generates >= 2,000,000 events for one tenant set-based (INSERT … SELECT generate_series), then
-prints ratios measured in the same run:
+Generates a history of BENCH_EVENTS (default 1,000,000) events for one tenant plus one heavy day
+(HEAVY_DAY_EVENTS, default 100,000) set-based (INSERT … SELECT generate_series), then prints
+ratios measured in the same run, every time a wall time with COMMIT included:
 
-(a) the rollup's daily-fact step (DELETE + INSERT … SELECT … GROUP BY) on the full history
-    ÷ a hand-written ``INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE`` of the same daily
-    facts on the same data (goal <= 1.5); the whole full rollup (all four fact tables) is
-    printed beside it for information;
-(b) the incremental rollup of 1 new day (~20k events) on top of the 2M history ÷ the same
-    incremental rollup of the same day on an empty history (goal <= 2).
+(a) the full rollup (chunked, each chunk committed; daily, source and FAQ facts and the states)
+    ÷ a plain hand-written ``INSERT … SELECT … GROUP BY`` of the daily facts in one transaction;
+(b) the incremental rollup of 20,000 new events on the history ÷ the same on an empty tenant;
+(c) 500 late events on the heavy day ÷ 500 late events on a day without events;
+(d) the FAQ step for 500, 2,000 and 8,000 new searches (+ as many views): time per search.
 
-DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/shien_bench; the database is
-dropped and re-created on every run (the log is append-only, so this is how it is emptied).
+The database is BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/shien_bench_rollup),
+dropped and re-created on every run (the log is append-only, so this is how it is emptied). The
+script refuses to run when DATABASE_URL is set, so it never points at a database it did not create;
+``--drop`` drops its database and exits.
 """
 
 from __future__ import annotations
@@ -25,47 +27,77 @@ from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/shien_bench")
+if os.environ.get("DATABASE_URL"):
+    raise SystemExit("bench/rollup.py drops and re-creates its database: unset DATABASE_URL, use BENCH_DATABASE_URL")
+BENCH_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/shien_bench_rollup")
+if not urlparse(BENCH_URL).path.lstrip("/").startswith("shien_bench"):
+    raise SystemExit("BENCH_DATABASE_URL must name a database starting with shien_bench")
+os.environ["DATABASE_URL"] = BENCH_URL
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "prm.settings")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
-HISTORY_EVENTS = int(os.environ.get("BENCH_EVENTS", 2_000_000))
+HISTORY_EVENTS = int(os.environ.get("BENCH_EVENTS", 1_000_000))
+HEAVY_DAY_EVENTS = int(os.environ.get("BENCH_HEAVY_DAY_EVENTS", 100_000))
 HISTORY_DAYS = 180
-NEW_DAY_EVENTS = 20_000
+HEAVY_DAY = 100
+NEW_EVENTS = 20_000
+LATE_EVENTS = 500
+FAQ_SEARCHES = (500, 2_000, 8_000)
 PARTNERS = 1_000
 USERS_PER_PARTNER = 3
 ASSETS = 200
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
-def recreate_database() -> None:
+def _admin_and_name():
+    url = urlparse(BENCH_URL)
+    return url._replace(path="/postgres").geturl(), url.path.lstrip("/")
+
+
+def recreate_database(*, create: bool = True) -> None:
     import psycopg
 
-    url = urlparse(os.environ["DATABASE_URL"])
-    name = url.path.lstrip("/")
-    admin = url._replace(path="/postgres").geturl()
+    admin, name = _admin_and_name()
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if create:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def timed_rollup(tenant, **kw):
+    from django_scopes import scope
+
+    from kpis.rollup import rollup_tenant
+
+    with scope(tenant=tenant.pk):
+        t = time.perf_counter()
+        stats = rollup_tenant(tenant, **kw)  # commits its own transactions: COMMIT is inside the timer
+        return time.perf_counter() - t, stats
+
+
+def steps(stats) -> str:
+    return ", ".join(f"{k} {v:.3f}s" for k, v in stats.seconds.items())
 
 
 def main() -> None:
+    if "--drop" in sys.argv:
+        recreate_database(create=False)
+        print("dropped")
+        return
     recreate_database()
     import django
 
     django.setup()
     from django.core.management import call_command
     from django.db import connection
+    from django_scopes import scope
 
     if connection.vendor != "postgresql":
-        raise SystemExit("bench/rollup.py needs PostgreSQL (DATABASE_URL)")
+        raise SystemExit("bench/rollup.py needs PostgreSQL")
     print("migrating…", flush=True)
     call_command("migrate", verbosity=0)
 
-    from django_scopes import scope
-
     from kpis.models import DailyActivityFact, RollupState
-    from kpis.rollup import rollup_tenant
     from partners.models import Tenant
 
     big = Tenant.objects.create(name="Bench history", slug="bench-history", time_zone="Asia/Tokyo")
@@ -75,50 +107,72 @@ def main() -> None:
 
     t = time.perf_counter()
     generate(connection, big.pk, HISTORY_EVENTS, START, HISTORY_DAYS, "h")
-    print(f"generated {HISTORY_EVENTS:,} history events in {time.perf_counter() - t:.1f}s", flush=True)
+    heavy_start = START + dt.timedelta(days=HEAVY_DAY)
+    generate(connection, big.pk, HEAVY_DAY_EVENTS, heavy_start, 1, "heavy")
+    total = HISTORY_EVENTS + HEAVY_DAY_EVENTS
+    print(f"generated {total:,} history events in {time.perf_counter() - t:.1f}s", flush=True)
     with connection.cursor() as c:
         c.execute("ANALYZE")
 
-    # (a) full rollup vs hand-written INSERT … ON CONFLICT of the same daily facts -------------------
-    hand, ours, whole = [], [], []
-    for _ in range(2):
-        with scope(tenant=big.pk):
-            DailyActivityFact.objects.filter(tenant=big).delete()
-        hand.append(handwritten_daily(connection, big))
-        with scope(tenant=big.pk):
-            RollupState.objects.filter(tenant=big).delete()
-            stats = rollup_tenant(big, full=True)
-        ours.append(stats.seconds["daily facts"])
-        whole.append(stats.total_seconds)
+    # (a) chunked full rollup vs a plain hand-written INSERT … SELECT … GROUP BY of the daily facts ----
     with scope(tenant=big.pk):
-        daily_rows = DailyActivityFact.objects.filter(tenant=big).count()
-    a = min(ours) / min(hand)
-    print(f"\n(a) daily facts: rollup {min(ours):.2f}s vs hand-written ON CONFLICT {min(hand):.2f}s "
-          f"({daily_rows:,} fact rows) → ratio {a:.2f} (goal <= 1.5)")
-    print(f"    whole full rollup (daily + FAQ + partner/user states) {min(whole):.2f}s "
-          f"= {min(whole) / min(hand):.2f} × the hand-written daily facts")
-    print("    steps of the last full run: " + ", ".join(f"{k} {v:.2f}s" for k, v in stats.seconds.items()))
+        DailyActivityFact.objects.filter(tenant=big).delete()
+    hand = handwritten_daily(connection, big)
+    with scope(tenant=big.pk):
+        hand_rows = DailyActivityFact.objects.filter(tenant=big).count()
+        DailyActivityFact.objects.filter(tenant=big).delete()
+        RollupState.objects.filter(tenant=big).delete()
+    full, stats = timed_rollup(big, full=True)
+    with scope(tenant=big.pk):
+        rows = DailyActivityFact.objects.filter(tenant=big).count()
+    print(f"\n(a) full rollup of {total:,} events, {stats.chunks} chunks of days each committed: {full:.2f}s "
+          f"vs plain INSERT … SELECT … GROUP BY of the daily facts {hand:.2f}s ({hand_rows:,} / {rows:,} rows) "
+          f"→ ratio {full / hand:.2f} (goal <= 1.5)")
+    print(f"    daily-facts statements alone (COMMITs not included): {stats.seconds.get('daily facts', 0):.2f}s "
+          f"= {stats.seconds.get('daily facts', 0) / hand:.2f} × the reference")
+    print("    steps: " + steps(stats), flush=True)
 
-    # (b) one new day on top of the history vs on an empty history ------------------------------------
+    # (b) 20k new events on the history vs on an empty tenant ---------------------------------------------
     history_end = START + dt.timedelta(days=HISTORY_DAYS)
     with scope(tenant=empty.pk):  # the empty tenant has rolled up before (nothing): same incremental path
         RollupState.objects.update_or_create(tenant=empty, defaults={"watermark": history_end})
-    for tenant, prefix in ((big, "n"), (empty, "n")):
-        generate(connection, tenant.pk, NEW_DAY_EVENTS, history_end + dt.timedelta(hours=1), 1, prefix,
-                 received_delay="2 hours")
+    for tenant in (big, empty):
+        generate(connection, tenant.pk, NEW_EVENTS, history_end + dt.timedelta(hours=1), 1, "n",
+                 received=history_end + dt.timedelta(days=1))
     with connection.cursor() as c:
         c.execute("ANALYZE")
-    results = {}
-    for label, tenant in (("history", big), ("empty", empty)):
-        with scope(tenant=tenant.pk):
-            t = time.perf_counter()
-            stats = rollup_tenant(tenant)
-            results[label] = (time.perf_counter() - t, stats)
-    (th, sh), (te, se) = results["history"], results["empty"]
-    print(f"\n(b) incremental rollup of 1 new day ({NEW_DAY_EVENTS:,} events): on {HISTORY_EVENTS:,} history "
-          f"{th:.3f}s ({sh.days} days) vs empty history {te:.3f}s ({se.days} days) → ratio {th / te:.2f} (goal <= 2)")
-    print("    history steps: " + ", ".join(f"{k} {v:.3f}s" for k, v in sh.seconds.items()))
-    print("    empty steps:   " + ", ".join(f"{k} {v:.3f}s" for k, v in se.seconds.items()))
+    tb, sb = timed_rollup(big)
+    te, se = timed_rollup(empty)
+    print(f"\n(b) incremental rollup of {NEW_EVENTS:,} new events: on {total:,} history {tb:.3f}s vs empty tenant "
+          f"{te:.3f}s → ratio {tb / te:.2f} (goal <= 1.5)")
+    print("    history steps: " + steps(sb))
+    print("    empty steps:   " + steps(se), flush=True)
+
+    # (c) 500 late events on the heavy day vs on a day without events ---------------------------------------
+    generate(connection, big.pk, LATE_EVENTS, heavy_start + dt.timedelta(hours=3), 1 / 24, "lh",
+             received=history_end + dt.timedelta(days=2))
+    th, sh = timed_rollup(big)
+    fresh = START - dt.timedelta(days=10)
+    generate(connection, big.pk, LATE_EVENTS, fresh + dt.timedelta(hours=3), 1 / 24, "lf",
+             received=history_end + dt.timedelta(days=3))
+    tf, sf = timed_rollup(big)
+    print(f"\n(c) {LATE_EVENTS} late events: on a day of {HEAVY_DAY_EVENTS + HISTORY_EVENTS // HISTORY_DAYS:,} events "
+          f"{th:.3f}s vs on a day without events {tf:.3f}s → ratio {th / tf:.2f} (goal <= 1.5)")
+    print("    heavy day steps: " + steps(sh))
+    print("    fresh day steps: " + steps(sf), flush=True)
+
+    # (d) the FAQ step in new searches ---------------------------------------------------------------------
+    print("\n(d) FAQ step (new searches + as many views of the same users, on the history):")
+    per = []
+    for i, searches in enumerate(FAQ_SEARCHES):
+        generate(connection, big.pk, 2 * searches, history_end + dt.timedelta(days=3 + i), 1, f"q{i}",
+                 received=history_end + dt.timedelta(days=4 + i), mix="faq")
+        seconds, stats = timed_rollup(big)
+        faq = stats.seconds.get("FAQ search facts", 0.0)
+        per.append(faq / searches)
+        print(f"    {searches:>6,} searches: FAQ step {faq:.3f}s ({1e6 * faq / searches:.0f} µs per search), "
+              f"whole run {seconds:.3f}s", flush=True)
+    print(f"    µs per search, largest ÷ smallest batch: {per[-1] / per[0]:.2f} (linear: ≈ 1)")
 
 
 def dimensions(connection, tenant_id: int) -> None:
@@ -129,9 +183,9 @@ def dimensions(connection, tenant_id: int) -> None:
             [tenant_id],
         )
         c.execute(
-            "INSERT INTO partners_partner (tenant_id, name, external_id, segment, region, status, joined_on, "
+            "INSERT INTO partners_partner (tenant_id, name, name_kana, external_id, segment, region, status, joined_on, "
             "cohort_override, created_at, tier_id) "
-            "SELECT %s, 'Partner ' || g, '', 'SMB', 'Kanto', 'active', DATE '2025-06-01' + (g %% 200), '', now(), "
+            "SELECT %s, 'Partner ' || g, '', '', 'SMB', 'Kanto', 'active', DATE '2025-06-01' + (g %% 200), '', now(), "
             "(SELECT id FROM partners_partnertier WHERE tenant_id = %s ORDER BY rank LIMIT 1 OFFSET g %% 3) "
             "FROM generate_series(1, %s) g",
             [tenant_id, tenant_id, PARTNERS],
@@ -151,10 +205,24 @@ def dimensions(connection, tenant_id: int) -> None:
         )
 
 
-def generate(connection, tenant_id: int, n: int, start: dt.datetime, days: int, prefix: str,
-             received_delay: str = "30 seconds") -> None:
-    """n events spread evenly over ``days`` days from ``start``, set-based."""
+def generate(connection, tenant_id: int, n: int, start: dt.datetime, days: float, prefix: str,
+             received_delay: str = "30 seconds", received: dt.datetime | None = None, mix: str = "all") -> None:
+    """n events spread evenly over ``days`` days from ``start``, set-based. ``received``: every
+    event received then (a later batch); ``mix="faq"``: searches and FAQ views only."""
     span = days * 86400
+    recv = "%(received)s::timestamptz" if received else f"g.at + interval '{received_delay}'"
+    if mix == "faq":
+        verb = "CASE WHEN g.i %% 2 = 0 THEN 'faq.searched' ELSE 'faq.viewed' END"
+        search = "g.i %% 2 = 0"
+    else:
+        verb = ("CASE WHEN g.i %% 10 = 0 THEN 'portal.login' WHEN g.i %% 50 = 1 THEN 'faq.searched' "
+                "WHEN s.kind = 'training' THEN (ARRAY['training.started', 'training.progressed', "
+                "'training.progressed', 'training.completed'])[1 + g.i %% 4] "
+                "WHEN s.kind = 'document' THEN (ARRAY['document.viewed', 'document.downloaded'])[1 + g.i %% 2] "
+                "ELSE (ARRAY['faq.viewed', 'faq.feedback'])[1 + g.i %% 2] END")
+        search = "g.i %% 50 = 1"
+    no_asset = "g.i %% 2 = 0" if mix == "faq" else "g.i %% 10 = 0 OR g.i %% 50 = 1"
+    feedback = "FALSE" if mix == "faq" else "g.i %% 10 <> 0 AND g.i %% 50 <> 1 AND s.kind = 'faq' AND g.i %% 2 = 1"
     with connection.cursor() as c:
         c.execute(
             f"""
@@ -169,51 +237,42 @@ def generate(connection, tenant_id: int, n: int, start: dt.datetime, days: int, 
                 received_at, progress, seconds, position, played_segments, query, result_count, resolved, source,
                 event_id, session_key, extra)
             SELECT %(t)s, p.id, u.id, '',
-                CASE WHEN g.i %% 10 = 0 OR g.i %% 50 = 1 THEN NULL ELSE s.id END,
-                CASE WHEN g.i %% 10 = 0 THEN 'portal.login' WHEN g.i %% 50 = 1 THEN 'faq.searched'
-                     WHEN s.kind = 'training' THEN (ARRAY['training.started', 'training.progressed',
-                          'training.progressed', 'training.completed'])[1 + g.i %% 4]
-                     WHEN s.kind = 'document' THEN (ARRAY['document.viewed', 'document.downloaded'])[1 + g.i %% 2]
-                     ELSE (ARRAY['faq.viewed', 'faq.feedback'])[1 + g.i %% 2] END,
-                g.at, g.at + interval '{received_delay}',
+                CASE WHEN {no_asset} THEN NULL ELSE s.id END,
+                {verb},
+                g.at, {recv},
                 CASE WHEN s.kind = 'training' THEN (g.i %% 101)::float8 END,
                 CASE WHEN s.kind = 'training' THEN (g.i %% 300)::float8 END,
                 NULL, NULL,
-                CASE WHEN g.i %% 50 = 1 THEN (ARRAY['vpn', 'VPN setup', '料金 プラン', 'api key'])[1 + g.i %% 4] ELSE '' END,
-                CASE WHEN g.i %% 50 = 1 THEN g.i %% 3 END,
-                CASE WHEN g.i %% 10 <> 0 AND g.i %% 50 <> 1 AND s.kind = 'faq' AND g.i %% 2 = 1 THEN g.i %% 4 > 0 END,
+                CASE WHEN {search} THEN (ARRAY['vpn', 'VPN setup', '料金 プラン', 'api key'])[1 + g.i %% 4] ELSE '' END,
+                CASE WHEN {search} THEN g.i %% 3 END,
+                CASE WHEN {feedback} THEN g.i %% 4 > 0 END,
                 'import', %(prefix)s || g.i, '', '{{}}'::jsonb
             FROM g JOIN p ON p.n = g.pi JOIN u ON u.n = g.pi * {USERS_PER_PARTNER} + g.i %% {USERS_PER_PARTNER}
             JOIN s ON s.n = g.ai
             """,
-            {"t": tenant_id, "start": start, "span": span, "n": n, "prefix": f"{prefix}{start:%Y%m%d}-"},
+            {"t": tenant_id, "start": start, "span": span, "n": n, "prefix": f"{prefix}{start:%Y%m%d}-",
+             "received": received},
         )
 
 
 def handwritten_daily(connection, tenant) -> float:
-    """The reference: one INSERT … SELECT … GROUP BY … ON CONFLICT per unique index of the daily facts."""
-    tz = tenant.time_zone
-    select = (
-        "SELECT e.tenant_id, (e.occurred_at AT TIME ZONE %s)::date, e.partner_id, e.asset_id, e.verb, COUNT(*), "
-        "COUNT(DISTINCT e.user_id), COALESCE(SUM(e.seconds), 0), MAX(e.progress) "
-        "FROM enablement_activityevent e WHERE e.tenant_id = %s AND e.asset_id IS {null} GROUP BY 1, 2, 3, 4, 5 "
-    )
-    update = (
-        "DO UPDATE SET event_count = EXCLUDED.event_count, user_count = EXCLUDED.user_count, "
-        "seconds = EXCLUDED.seconds, max_progress = EXCLUDED.max_progress"
-    )
-    cols = "(tenant_id, day, partner_id, asset_id, verb, event_count, user_count, seconds, max_progress)"
+    """The reference: one plain ``INSERT … SELECT … GROUP BY`` of the daily facts (same columns and
+    filters as the rollup), in one transaction, COMMIT included in the time."""
+    from django.db import transaction
+
+    from kpis.rollup import SUPERSEDED_FEEDBACK_SQL, TRUSTED_SQL
+
     t = time.perf_counter()
-    with connection.cursor() as c:
+    with transaction.atomic(), connection.cursor() as c:
         c.execute(
-            f"INSERT INTO kpis_dailyactivityfact {cols} {select.format(null='NOT NULL')}"
-            f"ON CONFLICT (tenant_id, day, partner_id, asset_id, verb) WHERE asset_id IS NOT NULL {update}",
-            [tz, tenant.pk],
-        )
-        c.execute(
-            f"INSERT INTO kpis_dailyactivityfact {cols} {select.format(null='NULL')}"
-            f"ON CONFLICT (tenant_id, day, partner_id, verb) WHERE asset_id IS NULL {update}",
-            [tz, tenant.pk],
+            "INSERT INTO kpis_dailyactivityfact (tenant_id, day, partner_id, asset_id, verb, event_count, user_count, "
+            "max_progress, negative_count) "
+            "SELECT e.tenant_id, (e.occurred_at AT TIME ZONE %s)::date, e.partner_id, e.asset_id, e.verb, COUNT(*), "
+            "COUNT(DISTINCT e.user_id), MAX(e.progress), "
+            "SUM(CASE WHEN e.resolved IS NOT NULL AND NOT e.resolved THEN 1 ELSE 0 END) "
+            f"FROM enablement_activityevent e WHERE e.tenant_id = %s AND NOT {SUPERSEDED_FEEDBACK_SQL} AND {TRUSTED_SQL} "
+            "GROUP BY 1, 2, 3, 4, 5",
+            [tenant.time_zone, tenant.pk],
         )
     return time.perf_counter() - t
 

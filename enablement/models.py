@@ -391,6 +391,9 @@ class ActivityEvent(TenantOwnedModel):
             models.Index(fields=["tenant", "occurred_at"], name="event_tenant_occurred"),
             models.Index(fields=["tenant", "partner", "asset", "verb"], name="event_partner_asset"),
             models.Index(fields=["tenant", "user", "asset", "verb"], name="event_user_asset"),
+            # the rollup's per-event lookups: a user's earlier events of one verb around a time
+            # (distinct users of a day, FAQ searches and what followed them)
+            models.Index(fields=["tenant", "user", "verb", "occurred_at"], name="event_user_verb_time"),
         ]
 
     def __str__(self) -> str:

@@ -190,6 +190,28 @@ class DailySourceFact(TenantOwnedModel):
         indexes = [models.Index(fields=["tenant", "day"], name="daily_source_fact_day")]
 
 
+class MergedEvent(TenantOwnedModel):
+    """An event already merged into the daily facts (the rollup's seen-events set).
+
+    Written in the same transaction as the additive upserts of the facts, so an event is counted
+    exactly once even when the incremental window overlaps the previous one or a killed run is
+    redelivered. Only events received after the settled boundary (``watermark - overlap``) are
+    kept: older ones can never be looked at again by an incremental run, so the table stays as
+    small as the overlap."""
+
+    # no index of its own: the unique (tenant, event id) index must be the one every probe uses
+    tenant = models.ForeignKey("partners.Tenant", on_delete=models.CASCADE, related_name="+", editable=False, db_index=False)
+    event_id = models.BigIntegerField(help_text="ActivityEvent id (no foreign key: the log is partitioned).")
+    received_at = models.DateTimeField()
+    batch = models.PositiveBigIntegerField(default=0, help_text="RollupState.merge_batch of the run that merged it.")
+
+    class Meta:
+        # One index only: every probe of the set is by (tenant, event id). The table's content is
+        # replaced run after run, so its statistics are always stale; with a second index (the
+        # tenant's) the planner picked that one and scanned the whole set per probe.
+        constraints = [models.UniqueConstraint(fields=["tenant", "event_id"], name="uniq_merged_event")]
+
+
 class RollupState(TenantOwnedModel):
     """The watermark of a tenant's incremental rollup (a FillState, as in Zulip's analytics).
 
@@ -230,6 +252,17 @@ class RollupState(TenantOwnedModel):
         "run finds the same number there when no writer committed late, and reports only newer events to the KPIs.",
     )
     last_error = models.TextField(blank=True, default="")
+    merge_batch = models.PositiveBigIntegerField(
+        default=0, help_text="Number of the last incremental merge (MergedEvent.batch of its new events)."
+    )
+    rebuild_hi = models.DateTimeField(
+        null=True, blank=True, help_text="A chunked full recompute is under way: events received up to here."
+    )
+    rebuild_next = models.DateField(null=True, blank=True, help_text="First day the chunked recompute has still to do.")
+    rebuild_last = models.DateField(null=True, blank=True, help_text="Last day of the chunked recompute.")
+    rebuild_states = models.BooleanField(
+        default=False, help_text="The chunked recompute rebuilds the states too (merged chunk by chunk)."
+    )
 
     def effective_status(self, now) -> str:
         """``status``, or ``stale`` for a run whose lease ran out before ``now`` (the database's now)."""

@@ -9,20 +9,31 @@
 2. finds, in ONE query, the set of tenant-local days touched by events with
    ``lo - OVERLAP < received_at <= hi`` (a FAQ view/feedback also touches the day of the
    search it may resolve, i.e. the day of ``occurred_at - 30 min``);
-3. for those days, per fact table: ``DELETE`` the day's facts, then one
-   ``INSERT … SELECT … GROUP BY`` over the day's events (all of them, not only the new ones, so
-   late and duplicate events are handled and a rerun changes nothing);
+3. records the window's events not merged yet in ``MergedEvent`` (the seen-events set) as this
+   run's batch, and merges ONLY those into the facts, in the same transaction:
+   ``INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE`` adds counts and sums, takes the greater
+   ``max_progress``; ``user_count`` grows by the new users of a key and day (a range lookup per
+   new event on ``event_user_verb_time`` for an earlier merged event of the same user, key and
+   day); a FAQ search adds its unresolved status as of ``hi``, and an earlier search that a new
+   view/answer follows changes by (status now) − (status before the batch). Cases that still
+   recompute: the ``faq.feedback`` facts of the keys (day, partner, FAQ) holding new answers or
+   the same people's earlier answers (a later answer supersedes), from the log, those keys only;
+   ``since`` days (the nightly recompute), whole. Exactly once: a killed run rolls back the
+   seen-set rows with the upserts, and events seen again in the overlap are in the set. The set
+   keeps only events received after ``hi - overlap`` (older ones are never rescanned);
 4. merges ONLY the new events (``lo < received_at <= hi``) into ``UserAssetState`` then
    ``PartnerAssetState`` (``INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE``: LEAST/GREATEST
    for first/last activity, first completion, max progress; ``seconds`` from the exactly-once
    ``settled_seconds``; partner user counts from the touched pairs' user states), so the cost
-   follows the new events, not the pairs' history. ``full`` / ``since`` runs recompute the
-   states whole (DELETE + INSERT … SELECT of the pairs);
+   follows the new events, not the pairs' history. ``since`` runs recompute the touched pairs'
+   states whole;
 5. advances the watermark to ``hi``.
 
-Everything runs inside one transaction per tenant, behind the tenant's lock; the ``RollupState``
-row records ``running`` (with a lease) / ``idle`` / ``failed`` (+ the error) outside it, so a
-crashed run is simply rerun (``kpis.runs``).
+The incremental run is one transaction, behind the tenant's lock; the ``RollupState`` row records
+``running`` (with a lease) / ``idle`` / ``failed`` (+ the error) outside it, so a crashed run is
+simply rerun (``kpis.runs``). A full recompute (``full``, no watermark yet) runs in chunks of days,
+each its own committed transaction, resumable (``_rebuild``); every recompute counts only events
+received up to its ``hi`` (later ones are merged by the next run).
 
 Tenant-local day
 ----------------
@@ -87,6 +98,7 @@ from kpis.models import (
     DailyActivityFact,
     DailySourceFact,
     FaqSearchFact,
+    MergedEvent,
     PartnerAssetState,
     RollupState,
     UserAssetState,
@@ -104,6 +116,7 @@ SOURCES = DailySourceFact._meta.db_table
 FAQ = FaqSearchFact._meta.db_table
 PAS = PartnerAssetState._meta.db_table
 UAS = UserAssetState._meta.db_table
+MERGED = MergedEvent._meta.db_table
 
 PROGRESS_VERBS = (Verb.TRAINING_PROGRESSED.value, Verb.TRAINING_COMPLETED.value)
 
@@ -132,6 +145,11 @@ VALID_UNTIL = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
 IN_RANGE = (
     f"e.occurred_at >= '{VALID_FROM:%Y-%m-%d %H:%M:%S}+00:00' AND e.occurred_at < '{VALID_UNTIL:%Y-%m-%d %H:%M:%S}+00:00'"
 )
+
+
+def chunk_days() -> int:
+    """Days per transaction of a full recompute (each chunk commits; a killed run resumes)."""
+    return max(1, int(getattr(settings, "KPIS_ROLLUP_CHUNK_DAYS", 14)))
 
 
 def overlap() -> dt.timedelta:
@@ -212,6 +230,17 @@ class Dialect:
             return f"({col} + interval '{int(seconds)} seconds')"
         return f"shien_add_seconds({col}, {int(seconds)})"
 
+    @property
+    def fence(self) -> str:
+        """Ends a probe of the seen-events set: on PostgreSQL ``OFFSET 0`` keeps it a per-row
+        unique-index lookup (the planner would otherwise turn it into an anti-join built from the
+        table's statistics, which do not know the rows this transaction just added)."""
+        return " OFFSET 0" if self.vendor == "postgresql" else ""
+
+    def date_value(self, placeholder: str = "%s") -> str:
+        """A date parameter usable in a VALUES list (typed on PostgreSQL)."""
+        return f"CAST({placeholder} AS date)" if self.vendor == "postgresql" else placeholder
+
     def least(self, a: str, b: str) -> str:
         """The smaller non-NULL of two values (NULL only when both are)."""
         if self.vendor == "postgresql":
@@ -282,6 +311,8 @@ class Window:
     days: list[dt.date] = field(default_factory=list)
     lo: dt.datetime | None = None
     hi: dt.datetime | None = None
+    # a chunk of a full recompute: the states merge the events of ``days`` received up to ``hi``
+    chunk: bool = False
 
     @property
     def empty(self) -> bool:
@@ -309,6 +340,8 @@ class RollupStats:
     faq_rows: int = 0
     partner_pairs: int = 0
     user_pairs: int = 0
+    merged_events: int = 0
+    chunks: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     # What the KPI computation must recompute (kpis.scope): the partners and tenant-local days
     # whose facts or states this run changed, or all of them (a full or ``since`` run).
@@ -371,6 +404,14 @@ def _day_filter(d: Dialect, w: Window, *, alias: str = "e", day_col: str | None 
     return f" AND {days_sql}", days_params
 
 
+def _upto(d: Dialect, w: Window, alias: str = "e") -> tuple[str, list]:
+    """Recomputes count the events received up to the run's ``hi`` only: the ones received later
+    are merged by the next run (they are not in the seen-events set), so none is counted twice."""
+    if w.hi is None:
+        return "", []
+    return f" AND {alias}.received_at <= %s", [d.ts_param(w.hi)]
+
+
 def _new_events_filter(d: Dialect, w: Window, tenant_id: int, outer: tuple[str, str], inner: tuple[str, str]) -> tuple[str, list]:
     """``(outer) IN (SELECT inner FROM new events)``: restricts a pair recompute to touched pairs."""
     if w.all_days:
@@ -398,15 +439,16 @@ def _daily(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
     where, params = _day_filter(d, w, day_col="day")
     cursor.execute(f"DELETE FROM {DAILY} WHERE tenant_id = %s{where}", [tenant_id, *params])
     where, params = _day_filter(d, w)
+    upto, upto_params = _upto(d, w)
     cursor.execute(
         f"INSERT INTO {DAILY} (tenant_id, day, partner_id, asset_id, verb, event_count, user_count, max_progress, "
         f"negative_count) "
         f"SELECT e.tenant_id, {d.day('e.occurred_at')}, e.partner_id, e.asset_id, e.verb, "
         f"COUNT(*), COUNT(DISTINCT e.user_id), MAX(e.progress), "
         f"SUM(CASE WHEN e.resolved IS NOT NULL AND NOT e.resolved THEN 1 ELSE 0 END) "
-        f"FROM {EV} e WHERE e.tenant_id = %s AND {IN_RANGE}{where} AND NOT {SUPERSEDED_FEEDBACK_SQL} AND {TRUSTED_SQL} "
+        f"FROM {EV} e WHERE e.tenant_id = %s AND {IN_RANGE}{where}{upto} AND NOT {SUPERSEDED_FEEDBACK_SQL} AND {TRUSTED_SQL} "
         f"GROUP BY 1, 2, 3, 4, 5",
-        [tenant_id, *params],
+        [tenant_id, *params, *upto_params],
     )
     return cursor.rowcount
 
@@ -416,12 +458,13 @@ def _sources(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
     where, params = _day_filter(d, w, day_col="day")
     cursor.execute(f"DELETE FROM {SOURCES} WHERE tenant_id = %s{where}", [tenant_id, *params])
     where, params = _day_filter(d, w)
+    upto, upto_params = _upto(d, w)
     cursor.execute(
         f"INSERT INTO {SOURCES} (tenant_id, day, source, verb, event_count, untrusted_count) "
         f"SELECT e.tenant_id, {d.day('e.occurred_at')}, e.source, e.verb, COUNT(*), "
         f"SUM(CASE WHEN e.trusted = FALSE THEN 1 ELSE 0 END) "
-        f"FROM {EV} e WHERE e.tenant_id = %s AND {IN_RANGE}{where} GROUP BY 1, 2, 3, 4",
-        [tenant_id, *params],
+        f"FROM {EV} e WHERE e.tenant_id = %s AND {IN_RANGE}{where}{upto} GROUP BY 1, 2, 3, 4",
+        [tenant_id, *params, *upto_params],
     )
     return cursor.rowcount
 
@@ -430,21 +473,44 @@ def _faq(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
     where, params = _day_filter(d, w, day_col="day")
     cursor.execute(f"DELETE FROM {FAQ} WHERE tenant_id = %s{where}", [tenant_id, *params])
     where, params = _day_filter(d, w)
-    window_end = d.plus("e.occurred_at", int(FAQ_SESSION_WINDOW.total_seconds()))
-    follow = (
-        f"SELECT 1 FROM {EV} v WHERE v.tenant_id = e.tenant_id AND v.user_id = e.user_id AND v.verb = %s "
-        f"AND v.occurred_at >= e.occurred_at AND v.occurred_at <= {window_end}"
-    )
+    upto, upto_params = _upto(d, w)
+    unresolved, unresolved_params = _unresolved_sql(d, "e", w.hi)
     cursor.execute(
         f"INSERT INTO {FAQ} (tenant_id, day, partner_id, query, searches, zero_result_searches, unresolved_searches) "
         f"SELECT e.tenant_id, {d.day('e.occurred_at')}, e.partner_id, {d.norm_query('e.query')}, COUNT(*), "
-        f"SUM(CASE WHEN e.result_count = 0 THEN 1 ELSE 0 END), "
-        f"SUM(CASE WHEN e.result_count = 0 OR e.user_id IS NULL OR NOT EXISTS ({follow}) "
-        f"OR EXISTS ({follow} AND v.resolved = %s) THEN 1 ELSE 0 END) "
-        f"FROM {EV} e WHERE e.tenant_id = %s AND e.verb = %s AND {IN_RANGE}{where} AND {TRUSTED_SQL} GROUP BY 1, 2, 3, 4",
-        [Verb.FAQ_VIEWED.value, Verb.FAQ_FEEDBACK.value, False, tenant_id, Verb.FAQ_SEARCHED.value, *params],
+        f"SUM(CASE WHEN e.result_count = 0 THEN 1 ELSE 0 END), SUM({unresolved}) "
+        f"FROM {EV} e WHERE e.tenant_id = %s AND e.verb = %s AND {IN_RANGE}{where}{upto} AND {TRUSTED_SQL} GROUP BY 1, 2, 3, 4",
+        [*unresolved_params, tenant_id, Verb.FAQ_SEARCHED.value, *params, *upto_params],
     )
     return cursor.rowcount
+
+
+def _unresolved_sql(d: Dialect, alias: str, hi: dt.datetime | None, *, without_batch: int | None = None) -> tuple[str, list]:
+    """1 when the search ``alias`` is unresolved (see the module docstring), else 0: it found
+    nothing, or was made without a user, or no ``faq.viewed`` of the same user followed within the
+    window, or a ``faq.feedback`` "no" did. Only events received up to ``hi`` count as follow-ups;
+    ``without_batch``: leave out the events of that merge (the status before the run). Each
+    follow-up test is one range lookup on ``event_user_verb_time``."""
+    window_end = d.plus(f"{alias}.occurred_at", int(FAQ_SESSION_WINDOW.total_seconds()))
+    follow = (
+        f"SELECT 1 FROM {EV} v WHERE v.tenant_id = {alias}.tenant_id AND v.user_id = {alias}.user_id AND v.verb = %s "
+        f"AND v.occurred_at >= {alias}.occurred_at AND v.occurred_at <= {window_end}"
+    )
+    params: list = []
+    if hi is not None:
+        follow += " AND v.received_at <= %s"
+        params.append(d.ts_param(hi))
+    if without_batch is not None:
+        follow += (
+            f" AND NOT EXISTS (SELECT 1 FROM {MERGED} x WHERE x.tenant_id = v.tenant_id AND x.event_id = v.id "
+            f"AND x.batch = %s{d.fence})"
+        )
+        params.append(without_batch)
+    sql = (
+        f"CASE WHEN {alias}.result_count = 0 OR {alias}.user_id IS NULL OR NOT EXISTS ({follow}) "
+        f"OR EXISTS ({follow} AND v.resolved = %s) THEN 1 ELSE 0 END"
+    )
+    return sql, [Verb.FAQ_VIEWED.value, *params, Verb.FAQ_FEEDBACK.value, *params, False]
 
 
 def _partner_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
@@ -454,6 +520,7 @@ def _partner_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
     where, params = _new_events_filter(d, w, tenant_id, pair, pair)
     cursor.execute(f"DELETE FROM {PAS} WHERE tenant_id = %s{where}", [tenant_id, *params])
     where, params = _new_events_filter(d, w, tenant_id, ("e.partner_id", "e.asset_id"), pair)
+    upto, upto_params = _upto(d, w)
     cursor.execute(
         f"INSERT INTO {PAS} (tenant_id, partner_id, asset_id, first_activity_at, last_activity_at, first_completed_at, "
         f"completed_users, active_users, max_progress) "
@@ -461,8 +528,8 @@ def _partner_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
         f"MIN(CASE WHEN {COMPLETION_SQL} THEN e.occurred_at END), "
         f"COUNT(DISTINCT CASE WHEN {COMPLETION_SQL} THEN e.user_id END), COUNT(DISTINCT e.user_id), MAX({PROGRESS_SQL}) "
         f"FROM {EV} e JOIN {ASSET} a ON a.id = e.asset_id "
-        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND {IN_RANGE}{where} GROUP BY 1, 2, 3",
-        [tenant_id, *params],
+        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND {IN_RANGE}{where}{upto} GROUP BY 1, 2, 3",
+        [tenant_id, *params, *upto_params],
     )
     return cursor.rowcount
 
@@ -474,6 +541,7 @@ def _user_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
     where, params = _new_events_filter(d, w, tenant_id, pair, pair)
     cursor.execute(f"DELETE FROM {UAS} WHERE tenant_id = %s{where}", [tenant_id, *params])
     where, params = _new_events_filter(d, w, tenant_id, ("e.user_id", "e.asset_id"), pair)
+    upto, upto_params = _upto(d, w)
     progress = f"MAX({PROGRESS_SQL})"
     cursor.execute(
         f"INSERT INTO {UAS} (tenant_id, user_id, partner_id, asset_id, first_activity_at, last_activity_at, "
@@ -483,9 +551,9 @@ def _user_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
         f"{_share(progress)}, {progress}, COALESCE(SUM(e.seconds), 0), "
         f"COALESCE(SUM(CASE WHEN e.received_at <= %s THEN e.seconds END), 0) "
         f"FROM {EV} e JOIN {ASSET} a ON a.id = e.asset_id "
-        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND e.user_id IS NOT NULL AND {IN_RANGE}{where} "
+        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND e.user_id IS NOT NULL AND {IN_RANGE}{where}{upto} "
         f"GROUP BY e.tenant_id, e.user_id, e.partner_id, e.asset_id",
-        [d.ts_param(w.settled), tenant_id, *params],
+        [d.ts_param(w.settled), tenant_id, *params, *upto_params],
     )
     return cursor.rowcount
 
@@ -495,7 +563,12 @@ def _share(progress: str) -> str:
 
 
 def _window_events(d: Dialect, w: Window) -> tuple[str, list]:
-    """The incremental window on events: received in ``(lo, hi]``."""
+    """The incremental window on events: received in ``(lo, hi]`` (a chunk of a full recompute:
+    the chunk's days, received up to ``hi``)."""
+    if w.chunk:
+        where, params = _day_filter(d, w)
+        upto, upto_params = _upto(d, w)
+        return where + upto, params + upto_params
     cond = " AND e.received_at <= %s" + (" AND e.received_at > %s" if w.lo else "")
     return cond, [d.ts_param(w.hi)] + ([d.ts_param(w.lo)] if w.lo else [])
 
@@ -527,7 +600,7 @@ def _merge_user_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
         f"last_activity_at = {d.greatest(f'{UAS}.last_activity_at', 'excluded.last_activity_at')}, "
         f"first_completed_at = {d.least(f'{UAS}.first_completed_at', 'excluded.first_completed_at')}, "
         f"max_progress = {merged}, watched_share = {_share(merged)}, "
-        f"seconds = {UAS}.settled_seconds + excluded.seconds, "
+        f"seconds = {UAS}.{'seconds' if w.chunk else 'settled_seconds'} + excluded.seconds, "
         f"settled_seconds = {UAS}.settled_seconds + excluded.settled_seconds",
         [d.ts_param(w.settled), tenant_id, *params],
     )
@@ -560,6 +633,230 @@ def _merge_partner_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
         [tenant_id, *params],
     )
     return cursor.rowcount
+
+
+# --- merging the new events into the facts -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Merge:
+    """An incremental run's new events: received in ``(lo, hi]`` and recorded as this run's
+    ``batch`` in ``MergedEvent`` (the seen-events set). Only days on or after ``floor`` (archived
+    before) and before ``since`` (those days are recomputed whole in this run) take the merge."""
+
+    batch: int
+    lo: dt.datetime
+    hi: dt.datetime
+    floor: dt.date | None = None
+    since: dt.date | None = None
+
+
+def _new_sql(d: Dialect, m: Merge, alias: str = "e") -> tuple[str, list]:
+    """The run's new events: the window scanned through ``event_tenant_received``, each probed
+    in the (small) seen-events set."""
+    return (
+        f"{alias}.received_at > %s AND {alias}.received_at <= %s AND EXISTS (SELECT 1 FROM {MERGED} x "
+        f"WHERE x.tenant_id = {alias}.tenant_id AND x.event_id = {alias}.id AND x.batch = %s)",
+        [d.ts_param(m.lo), d.ts_param(m.hi), m.batch],
+    )
+
+
+def _not_new_sql(d: Dialect, m: Merge, alias: str) -> tuple[str, list]:
+    return (
+        f"NOT EXISTS (SELECT 1 FROM {MERGED} y WHERE y.tenant_id = {alias}.tenant_id AND y.event_id = {alias}.id "
+        f"AND y.batch = %s{d.fence})",
+        [m.batch],
+    )
+
+
+def _merge_days_sql(d: Dialect, m: Merge, alias: str = "e") -> tuple[str, list]:
+    sql, params = "", []
+    if m.floor is not None:
+        sql += f" AND {alias}.occurred_at >= %s"
+        params.append(d.ts_param(day_bounds_utc([m.floor], d.tz)[0]))
+    if m.since is not None:
+        sql += f" AND {alias}.occurred_at < %s"
+        params.append(d.ts_param(day_bounds_utc([m.since], d.tz)[0]))
+    return sql, params
+
+
+def _in_range(alias: str) -> str:
+    return IN_RANGE.replace("e.occurred_at", f"{alias}.occurred_at")
+
+
+def _mark_new(cursor, d: Dialect, tenant_id: int, m: Merge) -> int:
+    """Record the window's events not merged yet as this run's batch. Same transaction as the
+    upserts that count them: a killed run leaves neither, its redelivery does both once."""
+    cursor.execute(
+        f"INSERT INTO {MERGED} (tenant_id, event_id, received_at, batch) "
+        f"SELECT e.tenant_id, e.id, e.received_at, %s FROM {EV} e "
+        f"WHERE e.tenant_id = %s AND {IN_RANGE} AND e.received_at > %s AND e.received_at <= %s "
+        f"AND NOT EXISTS (SELECT 1 FROM {MERGED} x WHERE x.tenant_id = e.tenant_id AND x.event_id = e.id)",
+        [m.batch, tenant_id, d.ts_param(m.lo), d.ts_param(m.hi)],
+    )
+    return cursor.rowcount
+
+
+def _prune_merged(cursor, d: Dialect, tenant_id: int, settled: dt.datetime) -> None:
+    """Events received up to the settled boundary are never looked at again by an incremental run."""
+    cursor.execute(f"DELETE FROM {MERGED} WHERE tenant_id = %s AND received_at <= %s", [tenant_id, d.ts_param(settled)])
+
+
+def _merge_daily(cursor, d: Dialect, tenant_id: int, m: Merge) -> int:
+    """Add the new events to their days' facts (``INSERT … ON CONFLICT DO UPDATE``): counts and
+    sums add, ``max_progress`` takes the greater. ``user_count`` grows by the new events' users
+    who have no earlier merged event on the same key and day — one range lookup per new event on
+    ``event_user_verb_time`` (the log itself keeps distinct users mergeable). FAQ answers are
+    not merged here (a later answer supersedes an earlier one): ``_merge_feedback``."""
+    new, new_params = _new_sql(d, m)
+    days, days_params = _merge_days_sql(d, m)
+    not_new, not_new_params = _not_new_sql(d, m, "o")
+    older = (
+        f"SELECT 1 FROM {EV} o WHERE o.tenant_id = e.tenant_id AND o.user_id = e.user_id AND o.verb = e.verb "
+        f"AND o.occurred_at >= {d.plus('e.occurred_at', -2 * 86400)} AND o.occurred_at <= {d.plus('e.occurred_at', 2 * 86400)} "
+        f"AND {d.day('o.occurred_at')} = {d.day('e.occurred_at')} AND o.partner_id = e.partner_id "
+        f"AND (o.asset_id = e.asset_id OR (o.asset_id IS NULL AND e.asset_id IS NULL)) "
+        f"AND o.received_at <= %s AND {trusted_sql(trusted='o.trusted')} AND {not_new}"
+    )
+    rows = 0
+    for has_asset, target in (
+        (True, "(tenant_id, day, partner_id, asset_id, verb) WHERE asset_id IS NOT NULL"),
+        (False, "(tenant_id, day, partner_id, verb) WHERE asset_id IS NULL"),
+    ):
+        cursor.execute(
+            f"INSERT INTO {DAILY} (tenant_id, day, partner_id, asset_id, verb, event_count, user_count, max_progress, "
+            f"negative_count) "
+            f"SELECT e.tenant_id, {d.day('e.occurred_at')}, e.partner_id, e.asset_id, e.verb, COUNT(*), "
+            f"COUNT(DISTINCT CASE WHEN e.user_id IS NOT NULL AND NOT EXISTS ({older}) THEN e.user_id END), "
+            f"MAX(e.progress), SUM(CASE WHEN e.resolved IS NOT NULL AND NOT e.resolved THEN 1 ELSE 0 END) "
+            f"FROM {EV} e WHERE e.tenant_id = %s AND {IN_RANGE} AND {new}{days} "
+            f"AND e.asset_id IS {'NOT ' if has_asset else ''}NULL AND e.verb <> %s AND {TRUSTED_SQL} "
+            f"GROUP BY 1, 2, 3, 4, 5 "
+            f"ON CONFLICT {target} DO UPDATE SET "
+            f"event_count = {DAILY}.event_count + excluded.event_count, "
+            f"user_count = {DAILY}.user_count + excluded.user_count, "
+            f"max_progress = {d.greatest(f'{DAILY}.max_progress', 'excluded.max_progress')}, "
+            f"negative_count = {DAILY}.negative_count + excluded.negative_count",
+            [d.ts_param(m.hi), *not_new_params, tenant_id, *new_params, *days_params, Verb.FAQ_FEEDBACK.value],
+        )
+        rows += cursor.rowcount
+    return rows
+
+
+FEEDBACK_KEYS_PER_STATEMENT = 200
+
+
+def _merge_feedback(cursor, d: Dialect, tenant_id: int, m: Merge) -> int:
+    """FAQ answers: one per person per FAQ, the latest. A new answer may supersede an earlier one
+    (on another day), so the ``faq.feedback`` facts of the keys (day, partner, FAQ) holding the
+    new answers or the same people's earlier answers on those FAQs are recomputed from the log —
+    those keys only, not their days."""
+    new, new_params = _new_sql(d, m, "n")
+    new_p, new_p_params = _new_sql(d, m, "p")
+    days, days_params = _merge_days_sql(d, m, "p")
+    feedback = Verb.FAQ_FEEDBACK.value
+    cursor.execute(
+        f"SELECT {d.day('p.occurred_at')}, p.partner_id, p.asset_id FROM {EV} p "
+        f"WHERE p.tenant_id = %s AND p.verb = %s AND p.asset_id IS NOT NULL AND {_in_range('p')}{days} AND "
+        f"{new_p} "
+        f"UNION SELECT {d.day('p.occurred_at')}, p.partner_id, p.asset_id FROM {EV} n JOIN {EV} p "
+        f"ON p.tenant_id = n.tenant_id AND p.user_id = n.user_id AND p.asset_id = n.asset_id AND p.verb = n.verb "
+        f"WHERE n.tenant_id = %s AND n.verb = %s AND n.user_id IS NOT NULL AND {new} "
+        f"AND p.received_at <= %s AND {_in_range('p')}{days}",
+        [tenant_id, feedback, *days_params, *new_p_params, tenant_id, feedback, *new_params, d.ts_param(m.hi), *days_params],
+    )
+    keys = sorted({(_as_date(day), partner, asset) for day, partner, asset in cursor.fetchall()})
+    rows = 0
+    for i in range(0, len(keys), FEEDBACK_KEYS_PER_STATEMENT):
+        part = keys[i : i + FEEDBACK_KEYS_PER_STATEMENT]
+        values = ", ".join([f"({d.date_value()}, %s, %s)"] * len(part))
+        key_params = [x for day, partner, asset in part for x in (d.date_param(day), partner, asset)]
+        cursor.execute(
+            f"DELETE FROM {DAILY} WHERE tenant_id = %s AND verb = %s AND asset_id IS NOT NULL "
+            f"AND (day, partner_id, asset_id) IN (VALUES {values})",
+            [tenant_id, feedback, *key_params],
+        )
+        start, end = day_bounds_utc([k[0] for k in part], d.tz)
+        pairs = sorted({(partner, asset) for _, partner, asset in part})
+        pair_values = ", ".join(["(%s, %s)"] * len(pairs))
+        cursor.execute(
+            f"INSERT INTO {DAILY} (tenant_id, day, partner_id, asset_id, verb, event_count, user_count, max_progress, "
+            f"negative_count) "
+            f"SELECT e.tenant_id, {d.day('e.occurred_at')}, e.partner_id, e.asset_id, e.verb, "
+            f"COUNT(*), COUNT(DISTINCT e.user_id), MAX(e.progress), "
+            f"SUM(CASE WHEN e.resolved IS NOT NULL AND NOT e.resolved THEN 1 ELSE 0 END) "
+            f"FROM {EV} e WHERE e.tenant_id = %s AND e.verb = %s AND {IN_RANGE} AND e.occurred_at >= %s AND e.occurred_at < %s "
+            f"AND e.received_at <= %s AND (e.partner_id, e.asset_id) IN (VALUES {pair_values}) "
+            f"AND ({d.day('e.occurred_at')}, e.partner_id, e.asset_id) IN (VALUES {values}) "
+            f"AND NOT {SUPERSEDED_FEEDBACK_SQL} AND {TRUSTED_SQL} GROUP BY 1, 2, 3, 4, 5",
+            [tenant_id, feedback, d.ts_param(start), d.ts_param(end), d.ts_param(m.hi),
+             *[x for pair in pairs for x in pair], *key_params],
+        )
+        rows += cursor.rowcount
+    return rows
+
+
+def _merge_sources(cursor, d: Dialect, tenant_id: int, m: Merge) -> int:
+    new, new_params = _new_sql(d, m)
+    days, days_params = _merge_days_sql(d, m)
+    cursor.execute(
+        f"INSERT INTO {SOURCES} (tenant_id, day, source, verb, event_count, untrusted_count) "
+        f"SELECT e.tenant_id, {d.day('e.occurred_at')}, e.source, e.verb, COUNT(*), "
+        f"SUM(CASE WHEN e.trusted = FALSE THEN 1 ELSE 0 END) "
+        f"FROM {EV} e WHERE e.tenant_id = %s AND {IN_RANGE} AND {new}{days} GROUP BY 1, 2, 3, 4 "
+        f"ON CONFLICT (tenant_id, day, source, verb) DO UPDATE SET "
+        f"event_count = {SOURCES}.event_count + excluded.event_count, "
+        f"untrusted_count = {SOURCES}.untrusted_count + excluded.untrusted_count",
+        [tenant_id, *new_params, *days_params],
+    )
+    return cursor.rowcount
+
+
+def _merge_faq(cursor, d: Dialect, tenant_id: int, m: Merge) -> int:
+    """New searches add to their keys (searches, zero-result, unresolved as of ``hi``); an
+    already merged search that a new ``faq.viewed`` / ``faq.feedback`` of the same user follows
+    within the window is judged again: unresolved changes by (status with the new events) −
+    (status without them). Every test is a range lookup per search or per new event, so the step
+    is linear in the new searches and follow-ups, whatever the history or the day's size."""
+    searched = Verb.FAQ_SEARCHED.value
+    new, new_params = _new_sql(d, m)
+    days, days_params = _merge_days_sql(d, m)
+    now_e, now_e_params = _unresolved_sql(d, "e", m.hi)
+    cursor.execute(
+        f"INSERT INTO {FAQ} (tenant_id, day, partner_id, query, searches, zero_result_searches, unresolved_searches) "
+        f"SELECT e.tenant_id, {d.day('e.occurred_at')}, e.partner_id, {d.norm_query('e.query')}, COUNT(*), "
+        f"SUM(CASE WHEN e.result_count = 0 THEN 1 ELSE 0 END), SUM({now_e}) "
+        f"FROM {EV} e WHERE e.tenant_id = %s AND e.verb = %s AND {IN_RANGE} AND {new}{days} AND {TRUSTED_SQL} "
+        f"GROUP BY 1, 2, 3, 4 "
+        f"ON CONFLICT (tenant_id, day, partner_id, query) DO UPDATE SET "
+        f"searches = {FAQ}.searches + excluded.searches, "
+        f"zero_result_searches = {FAQ}.zero_result_searches + excluded.zero_result_searches, "
+        f"unresolved_searches = {FAQ}.unresolved_searches + excluded.unresolved_searches",
+        [*now_e_params, tenant_id, searched, *new_params, *days_params],
+    )
+    rows = cursor.rowcount
+    # earlier searches followed by a new view or answer: the change of their status
+    new_n, new_n_params = _new_sql(d, m, "n")
+    days_s, days_s_params = _merge_days_sql(d, m, "s2")
+    not_new, not_new_params = _not_new_sql(d, m, "s2")
+    now_s, now_s_params = _unresolved_sql(d, "s", m.hi)
+    before_s, before_s_params = _unresolved_sql(d, "s", m.hi, without_batch=m.batch)
+    window = int(FAQ_SESSION_WINDOW.total_seconds())
+    cursor.execute(
+        f"UPDATE {FAQ} SET unresolved_searches = {FAQ}.unresolved_searches + r.delta FROM ("
+        f"SELECT s.tenant_id AS t, {d.day('s.occurred_at')} AS dd, s.partner_id AS p, {d.norm_query('s.query')} AS q, "
+        f"SUM(({now_s}) - ({before_s})) AS delta FROM ("
+        f"SELECT DISTINCT s2.id, s2.tenant_id, s2.user_id, s2.partner_id, s2.occurred_at, s2.query, s2.result_count "
+        f"FROM {EV} n JOIN {EV} s2 ON s2.tenant_id = n.tenant_id AND s2.user_id = n.user_id AND s2.verb = %s "
+        f"AND s2.occurred_at >= {d.plus('n.occurred_at', -window)} AND s2.occurred_at <= n.occurred_at "
+        f"WHERE n.tenant_id = %s AND n.verb IN (%s, %s) AND n.user_id IS NOT NULL AND {new_n} "
+        f"AND s2.received_at <= %s AND {_in_range('s2')}{days_s} AND {trusted_sql(trusted='s2.trusted')} AND {not_new}"
+        f") s GROUP BY 1, 2, 3, 4) r "
+        f"WHERE r.delta <> 0 AND {FAQ}.tenant_id = r.t AND {FAQ}.day = r.dd AND {FAQ}.partner_id = r.p AND {FAQ}.query = r.q",
+        [*now_s_params, *before_s_params, searched, tenant_id, Verb.FAQ_VIEWED.value, Verb.FAQ_FEEDBACK.value,
+         *new_n_params, d.ts_param(m.hi), *days_s_params, *not_new_params],
+    )
+    return rows + cursor.rowcount
 
 
 # --- the entry point ---------------------------------------------------------------------------------
@@ -598,23 +895,33 @@ def rollup_tenant(tenant: Tenant, *, since: dt.date | None = None, full: bool = 
     """Roll the tenant's new events into the facts (see the module docstring). Idempotent.
 
     ``since``: recompute every day from that tenant-local date on (and the pairs with events on
-    those days), whatever the watermark. ``full``: recompute everything.
+    those days), whatever the watermark. ``full``: recompute everything, in chunks of days, each
+    committed (``_rebuild``); a full recompute also starts by itself when the tenant has no
+    watermark yet, and an interrupted one is resumed by the next run.
     ``progress(step: str)`` is called before each step (for the management command).
     Must run inside the tenant's scope. Returns per-step timings and row counts.
 
     The run holds the tenant's lease (``kpis.runs.rollup_lease``: ``running`` → ``idle`` /
-    ``failed``, recorded outside the transaction) and, inside its one transaction, the tenant's
-    lock: a concurrent run of the same tenant waits, then rolls up what is left.
+    ``failed``, recorded outside the transaction) and, inside each of its transactions, the
+    tenant's lock: a concurrent run of the same tenant waits, then rolls up what is left.
     """
     stats = RollupStats(tenant=tenant.slug)
-    with rollup_lease(tenant), transaction.atomic():
-        tenant_lock(tenant.pk)
-        state = RollupState.objects.get(tenant=tenant)
-        _run(tenant, state, stats, since=since, full=full, progress=progress)
+    with rollup_lease(tenant):
+        _rebuild(tenant, stats, full=full, progress=progress)
+        with transaction.atomic():
+            tenant_lock(tenant.pk)
+            state = RollupState.objects.get(tenant=tenant)
+            _run(tenant, state, stats, since=since, progress=progress)
     return stats
 
 
-def _run(tenant: Tenant, state: RollupState, stats: RollupStats, *, since, full, progress) -> None:
+def _timed(stats: RollupStats, name: str, started: float) -> None:
+    stats.seconds[name] = stats.seconds.get(name, 0.0) + time.perf_counter() - started
+
+
+def _run(tenant: Tenant, state: RollupState, stats: RollupStats, *, since, progress) -> None:
+    """The incremental run (one transaction): the window's new events are recorded in the
+    seen-events set and merged into the facts and states; ``since`` days are recomputed."""
     d = _dialect(tenant)
     step = progress or (lambda name: None)
     step("scan")
@@ -622,14 +929,8 @@ def _run(tenant: Tenant, state: RollupState, stats: RollupStats, *, since, full,
     with connection.cursor() as cursor:
         newest, db_now = _newest_and_now(cursor, d, tenant.pk)
         hi = min(newest, db_now) if newest is not None else None
-        if hi is None:
-            w = Window()  # no events at all: nothing to roll up
-        elif full or state.watermark is None or state.watermark > db_now:
-            # A watermark ahead of the database's clock was written by an older version that
-            # trusted the web nodes' clocks (or the clock stepped back): only a full recompute is
-            # sure to count every event below it.
-            w = Window(all_days=True, hi=hi)
-            stats.mode = "full"
+        if hi is None or state.watermark is None or state.watermark > db_now:
+            w = Window()  # no events at all, or a full recompute is due (``_rebuild`` did it, or a concurrent run)
         elif since is not None:
             lo = state.watermark - overlap()
             late = [x for x in _touched_days(cursor, d, tenant.pk, lo, hi) if x < since]
@@ -639,23 +940,38 @@ def _run(tenant: Tenant, state: RollupState, stats: RollupStats, *, since, full,
             lo = state.watermark - overlap()
             w = Window(days=_touched_days(cursor, d, tenant.pk, lo, hi), lo=lo, hi=hi)
         _kpi_touched(cursor, d, tenant.pk, w, state, stats)
-        w, states_w = _within_retention(w, archived_before(tenant), state, stats)
-        stats.days = len(w.days)
-        stats.seconds["scan"] = time.perf_counter() - t0
+        floor = archived_before(tenant)
+        w, states_w = _within_retention(w, floor, state, stats)
+        stats.days += len(w.days)
+        _timed(stats, "scan", t0)
+        batch = state.merge_batch
         if not w.empty:
-            for name, func, attr in (
-                ("daily facts", _daily, "daily_rows"),
-                ("source facts", _sources, "source_rows"),
-                ("FAQ search facts", _faq, "faq_rows"),
-                ("user states", _user_states, "user_pairs"),
-                ("partner states", _partner_states, "partner_pairs"),
-            ):
+            batch += 1
+            m = Merge(batch=batch, lo=w.lo, hi=hi, floor=floor, since=w.since)
+            steps = []
+            if w.since is not None:  # the recent days, whole (the nightly recompute)
+                whole = Window(since=w.since, hi=hi)
+                steps += [
+                    ("daily facts", lambda c, f=func: f(c, d, tenant.pk, whole), attr)
+                    for func, attr in ((_daily, "daily_rows"), (_sources, "source_rows"), (_faq, "faq_rows"))
+                ]
+            steps += [
+                ("new events", lambda c: _mark_new(c, d, tenant.pk, m), "merged_events"),
+                ("daily facts", lambda c: _merge_daily(c, d, tenant.pk, m), "daily_rows"),
+                ("daily facts", lambda c: _merge_feedback(c, d, tenant.pk, m), "daily_rows"),
+                ("source facts", lambda c: _merge_sources(c, d, tenant.pk, m), "source_rows"),
+                ("FAQ search facts", lambda c: _merge_faq(c, d, tenant.pk, m), "faq_rows"),
+                ("user states", lambda c: _user_states(c, d, tenant.pk, states_w), "user_pairs"),
+                ("partner states", lambda c: _partner_states(c, d, tenant.pk, states_w), "partner_pairs"),
+            ]
+            for name, func, attr in steps:
                 step(name)
                 t = time.perf_counter()
-                setattr(stats, attr, func(cursor, d, tenant.pk, states_w if name.endswith("states") else w))
-                stats.seconds[name] = time.perf_counter() - t
-    new_watermark = hi if w.all_days else max(filter(None, [state.watermark, hi]), default=None)
-    RollupState.objects.filter(pk=state.pk).update(watermark=new_watermark, finished_at=Now())
+                setattr(stats, attr, getattr(stats, attr) + func(cursor))
+                _timed(stats, name, t)
+            _prune_merged(cursor, d, tenant.pk, hi - overlap())
+    new_watermark = max(filter(None, [state.watermark, hi]), default=None) if state.watermark else state.watermark
+    RollupState.objects.filter(pk=state.pk).update(watermark=new_watermark, merge_batch=batch, finished_at=Now())
     _kpi_touched_record(d, tenant.pk, new_watermark, stats)
 
 
@@ -722,3 +1038,137 @@ def _kpi_touched_record(d: Dialect, tenant_id: int, watermark: dt.datetime | Non
             count = _received_between(cursor, d, tenant_id, watermark - overlap(), watermark)
     RollupState.objects.filter(tenant_id=tenant_id).update(overlap_events=count)
     record_rollup_touched(tenant_id, stats)
+
+
+# --- the full recompute, in chunks ----------------------------------------------------------------
+
+
+def _rebuild(tenant: Tenant, stats: RollupStats, *, full: bool, progress) -> None:
+    """A full recompute, ``chunk_days()`` tenant-local days per transaction, each committed with
+    the position reached (``RollupState.rebuild_next``), so no transaction grows with the history
+    and a killed run is resumed where it stopped (by any later run of the tenant). Runs when asked
+    (``full``), when the tenant has no watermark yet, or when its watermark is ahead of the
+    database's clock (written by an older version that trusted the web nodes' clocks).
+
+    Every chunk counts the events received up to ``rebuild_hi`` (fixed when the recompute starts):
+    it recomputes the facts of its days (DELETE + ``INSERT … SELECT … GROUP BY``), records its
+    events received after ``rebuild_hi - overlap`` in the seen-events set, and merges its events
+    into the states (cleared at the start; seconds add up chunk by chunk). The last chunk sets the
+    watermark to ``rebuild_hi``; later events are merged by the incremental run that follows."""
+    d = _dialect(tenant)
+    step = progress or (lambda name: None)
+    while True:
+        with transaction.atomic():
+            tenant_lock(tenant.pk)
+            state = RollupState.objects.get(tenant=tenant)
+            with connection.cursor() as cursor:
+                if state.rebuild_hi is None and (
+                    stats.chunks or not _start_rebuild(cursor, d, tenant, state, stats, full=full)
+                ):
+                    return
+                if not stats.mode.startswith("full"):
+                    stats.mode = "full (resumed)"
+                done = _rebuild_chunk(cursor, d, tenant, state, stats, step)
+        if done:
+            return
+
+
+def _start_rebuild(cursor, d: Dialect, tenant: Tenant, state: RollupState, stats: RollupStats, *, full: bool) -> bool:
+    t0 = time.perf_counter()
+    newest, db_now = _newest_and_now(cursor, d, tenant.pk)
+    if not (full or state.watermark is None or state.watermark > db_now) or newest is None:
+        return False
+    hi = min(newest, db_now)
+    floor = archived_before(tenant)
+    stats.mode = "full" if floor is None else f"full from {floor.isoformat()} (archived before)"
+    cursor.execute(f"SELECT MIN(e.occurred_at), MAX(e.occurred_at) FROM {EV} e WHERE e.tenant_id = %s AND {IN_RANGE}", [tenant.pk])
+    first_at, last_at = cursor.fetchone()
+    if d.vendor == "sqlite":
+        first_at, last_at = _parse_sqlite_ts(first_at), _parse_sqlite_ts(last_at)
+    zone = _zone(d.tz)
+    first = None if first_at is None else first_at.astimezone(zone).date()
+    last = None if last_at is None else last_at.astimezone(zone).date()
+    if first is not None and floor is not None:
+        first = max(first, floor)
+    keep_states = floor is not None and state.watermark is not None  # states summarise archived days too
+    empty = first is None or last is None or first > last
+    for table in (DAILY, SOURCES, FAQ):  # facts of days the chunks do not reach
+        outside = "" if empty else " AND (day < %s OR day > %s)"
+        params = [] if empty else [d.date_param(first), d.date_param(last)]
+        if floor is not None:
+            outside += " AND day >= %s"
+            params.append(d.date_param(floor))
+        cursor.execute(f"DELETE FROM {table} WHERE tenant_id = %s{outside}", [tenant.pk, *params])
+    cursor.execute(f"DELETE FROM {MERGED} WHERE tenant_id = %s", [tenant.pk])
+    if not keep_states:
+        cursor.execute(f"DELETE FROM {PAS} WHERE tenant_id = %s", [tenant.pk])
+        cursor.execute(f"DELETE FROM {UAS} WHERE tenant_id = %s", [tenant.pk])
+    state.rebuild_hi, state.rebuild_next, state.rebuild_last = hi, first, last
+    state.rebuild_states = not keep_states
+    RollupState.objects.filter(pk=state.pk).update(
+        rebuild_hi=hi, rebuild_next=first, rebuild_last=last, rebuild_states=state.rebuild_states
+    )
+    _timed(stats, "scan", t0)
+    return True
+
+
+def _rebuild_chunk(cursor, d: Dialect, tenant: Tenant, state: RollupState, stats: RollupStats, step) -> bool:
+    """One chunk of ``_rebuild`` (inside its transaction). Returns True after the last one."""
+    hi = state.rebuild_hi
+    days: list[dt.date] = []
+    if state.rebuild_next is not None and state.rebuild_last is not None:
+        end = min(state.rebuild_next + dt.timedelta(days=chunk_days() - 1), state.rebuild_last)
+        days = [state.rebuild_next + dt.timedelta(days=i) for i in range((end - state.rebuild_next).days + 1)]
+    if days:
+        facts = Window(days=days, hi=hi)
+        chunk = Window(days=days, hi=hi, chunk=True)
+        work = [
+            ("daily facts", lambda: _daily(cursor, d, tenant.pk, facts), "daily_rows"),
+            ("source facts", lambda: _sources(cursor, d, tenant.pk, facts), "source_rows"),
+            ("FAQ search facts", lambda: _faq(cursor, d, tenant.pk, facts), "faq_rows"),
+            ("new events", lambda: _mark_chunk(cursor, d, tenant.pk, facts), "merged_events"),
+        ]
+        if state.rebuild_states:
+            work += [
+                ("user states", lambda: _merge_user_states(cursor, d, tenant.pk, chunk), "user_pairs"),
+                ("partner states", lambda: _merge_partner_states(cursor, d, tenant.pk, chunk), "partner_pairs"),
+            ]
+        for name, func, attr in work:
+            step(name)
+            t = time.perf_counter()
+            setattr(stats, attr, getattr(stats, attr) + func())
+            _timed(stats, name, t)
+        stats.days += len(days)
+        stats.chunks += 1
+        stats.kpi_touched_all = True  # a recompute may change any period's figures (kpis.scope)
+    if days and days[-1] < state.rebuild_last:
+        RollupState.objects.filter(pk=state.pk).update(rebuild_next=days[-1] + dt.timedelta(days=1))
+        return False
+    if not state.rebuild_states and state.watermark is not None:
+        # archived days: the states were kept; merge the events received since the old watermark
+        since_watermark = Window(days=[], lo=state.watermark - overlap(), hi=hi)
+        for name, func, attr in (("user states", _merge_user_states, "user_pairs"),
+                                 ("partner states", _merge_partner_states, "partner_pairs")):
+            t = time.perf_counter()
+            setattr(stats, attr, getattr(stats, attr) + func(cursor, d, tenant.pk, since_watermark))
+            _timed(stats, name, t)
+    RollupState.objects.filter(pk=state.pk).update(
+        watermark=hi, rebuild_hi=None, rebuild_next=None, rebuild_last=None, rebuild_states=False, finished_at=Now()
+    )
+    stats.kpi_touched_all = True
+    record_rollup_touched(tenant.pk, stats)  # with the last chunk: durable even if what follows is killed
+    return True
+
+
+def _mark_chunk(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
+    """The chunk's events received after ``hi - overlap`` (counted by this chunk) go into the
+    seen-events set, so the incremental run after the recompute, whose window starts there, does
+    not count them again."""
+    where, params = _day_filter(d, w)
+    cursor.execute(
+        f"INSERT INTO {MERGED} (tenant_id, event_id, received_at, batch) "
+        f"SELECT e.tenant_id, e.id, e.received_at, 0 FROM {EV} e WHERE e.tenant_id = %s AND {IN_RANGE}{where} "
+        f"AND e.received_at > %s AND e.received_at <= %s",
+        [tenant_id, *params, d.ts_param(w.settled), d.ts_param(w.hi)],
+    )
+    return cursor.rowcount
