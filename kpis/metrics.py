@@ -403,6 +403,8 @@ def _expiring_certificates(ctx: _Context, partner_ids: list[int], span: Span) ->
     coverage = partner_coverage(tenant=ctx.tenant, partners=[(pid, None) for pid in partner_ids], at=at)
     per = {pid: ratio(coverage[pid].expiring[EXPIRING_DAYS], 1, percent=False) for pid in ctx.cells(partner_ids)}
     return ratio(sum(c.expiring[EXPIRING_DAYS] for c in coverage.values()), 1, percent=False), per
+
+
 def _assessment_pass_rate(ctx: _Context, partner_ids: list[int], span: Span) -> Result:
     rows = (
         DailyActivityFact.objects.filter(
@@ -868,7 +870,7 @@ def _series_certified(ctx, members, spans) -> list[Cell]:
     one at each instant, with the partner's tier requirement and the tier's number of requirements
     (sub-queries) — then ``Coverage.meets`` per period. The tier requirements are today's, and a
     partner's tier is its current one, as in the single-period computation (``_certified_partners``)."""
-    instants = [_certificate_instant(span) for span in spans]
+    instants = [_certificate_instant(ctx, span) for span in spans]
     requirement = TierCertificationRequirement.objects.filter(
         tenant=ctx.tenant, tier_id=OuterRef("partner__tier_id"), certification_id=OuterRef("certification_id")
     ).values("required_people")[:1]
@@ -912,7 +914,7 @@ def _series_certified(ctx, members, spans) -> list[Cell]:
 def _series_expiring(ctx, members, spans) -> list[Cell]:
     """Certificates valid at the end of each period (or now) expiring within 30 days: one
     aggregate with a filtered count per period."""
-    instants = [_certificate_instant(span) for span in spans]
+    instants = [_certificate_instant(ctx, span) for span in spans]
     counts = Certificate.objects.filter(members.where(), tenant=ctx.tenant).aggregate(
         **{
             f"k{k}": Count(

@@ -1004,7 +1004,8 @@ def _kpi_touched(cursor, d: Dialect, tenant_id: int, w: Window, state: RollupSta
     days = w.days if lo == w.lo else _touched_days(cursor, d, tenant_id, lo, w.hi)
     if not days:
         return
-    recv = "n.tenant_id = %s AND n.received_at <= %s" + (" AND n.received_at > %s" if lo else "")
+    in_range = IN_RANGE.replace("e.occurred_at", "n.occurred_at")  # out-of-range times touch no fact
+    recv = f"n.tenant_id = %s AND {in_range} AND n.received_at <= %s" + (" AND n.received_at > %s" if lo else "")
     params = [tenant_id, d.ts_param(w.hi)] + ([d.ts_param(lo)] if lo else [])
     since = d.plus("n.occurred_at", -int(FAQ_SESSION_WINDOW.total_seconds()))
     cursor.execute(
