@@ -9,10 +9,12 @@ Each function issues a fixed number of queries, whatever the number of partners.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.db import connections, router
 from django.db.models import (
     Avg,
     Count,
@@ -31,7 +33,7 @@ from django.utils import timezone
 
 from enablement.certifications.models import Certificate, valid_q
 from enablement.certifications.selectors import Coverage, partner_certificates, partner_coverage
-from enablement.completion import pair_done, pair_done_by
+from enablement.completion import pair_done
 from enablement.models import (
     Asset,
     AssetKind,
@@ -43,7 +45,6 @@ from enablement.models import (
     Team,
     Verb,
 )
-from enablement.pairs import AssignmentPair
 from kpis import metrics
 from kpis.dashboards.filters import DashboardFilters
 from kpis.models import (
@@ -56,8 +57,8 @@ from kpis.models import (
     RollupState,
     UserAssetState,
 )
-from kpis.periods import Span, elapsed_days
-from kpis.targeting import NOT_DONE, PairCount, count_pairs, pair_completions, pair_matches, targeted_pairs
+from kpis.periods import Span, elapsed_days, end_of_day
+from kpis.targeting import PairCount, targeted_pairs, targeted_pairs_sql
 from partners.deals.models import Deal
 from partners.models import MANAGER_ROLES, Membership, Partner, PartnerTier, Role, SupportActivity, Tenant
 from partners.reading import partner_ordering
@@ -319,68 +320,118 @@ class Overview:
         return round(100 * self.completed_total / self.assigned_total, 1) if self.assigned_total else None
 
 
+def _compiled(qs) -> tuple[str, list]:
+    """A QuerySet's SQL and params, to embed as a sub-query of a raw statement."""
+    sql, params = qs.query.get_compiler(using=qs.db).as_sql()
+    return sql, list(params)
+
+
+def _round_tenths_bounds(value: float) -> tuple[float, float]:
+    """The smallest and the largest float ``x`` with ``round(x, 1) == value``: the floats the at-risk
+    list shows as one change (``AtRiskPartner.activity_change``), so SQL can select them exactly."""
+    lo, hi = value - 0.05, value + 0.05
+    while round(math.nextafter(lo, -math.inf), 1) == value:
+        lo = math.nextafter(lo, -math.inf)
+    while round(lo, 1) != value:
+        lo = math.nextafter(lo, math.inf)
+    while round(math.nextafter(hi, math.inf), 1) == value:
+        hi = math.nextafter(hi, math.inf)
+    while round(hi, 1) != value:
+        hi = math.nextafter(hi, -math.inf)
+    return lo, hi
+
+
 def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> Overview:
     """Completion rate by tier for pairs due in the period (``kpis.targeting``: the same count as
     the 支援消化率 KPI), and partners at risk (overdue
     assignments not completed; activity of the last 30 days down by half or more against the
-    30 before, from DailyActivityFact). 5–7 queries."""
-    partners = {
-        row["id"]: row
-        for row in Partner.objects.filter(filters.partner_q(dims=False), tenant=tenant).values(
-            "id", "name", "tier_id", "tier__name", "tier__rank", "status", "segment"
-        )
-    }
-    pairs = [
-        p for p in targeted_pairs(tenant=tenant)
-        if p.partner_id in partners and pair_matches(p, tier_id=filters.tier_id, segment=filters.segment)
-    ]
-    chosen = Partner.objects.filter(filters.partner_q(dims=False), tenant=tenant).values("id") if filters.has_people_filters else None
-    done = pair_completions(tenant=tenant, partner_ids=chosen)
+    30 before, from DailyActivityFact). 5 queries, set-based: the targeted pairs
+    (``targeted_pairs_sql``), their completion (the rollup states) and the at-risk ranking are
+    computed in the database; Python reads one row per tier and at most 2 × ``at_risk_limit``
+    partners, whatever the number of partners and pairs."""
+    conn = connections[router.db_for_read(Partner)]
+    postgres = conn.vendor == "postgresql"
+    as_date, as_instant = ("CAST(%s AS date)", "CAST(%s AS timestamptz)") if postgres else ("%s", "%s")
+    by_name = 'pt.name COLLATE "C"' if postgres else "pt.name"  # code-point order, as Python sorts names
+
+    def instant(value: dt.datetime):
+        return conn.ops.adapt_datetimefield_value(value)
+
+    def day(value: dt.date):
+        return conn.ops.adapt_datefield_value(value)
+
+    tid = tenant.pk
     zone = tenant.zoneinfo
     span = Span.of(filters.start, filters.end, zone)
+    chosen_sql, chosen_params = _compiled(
+        Partner.objects.filter(filters.partner_q(dims=False), tenant=tenant).order_by().values("id")
+    )
+    pairs_sql, pairs_params = targeted_pairs_sql(tenant=tid)
+    uas, pas = UserAssetState._meta.db_table, PartnerAssetState._meta.db_table
+    pair_filter, pair_filter_params = "", []
+    if filters.tier_id:  # the tier and segment each pair was targeted with (frozen for closed due dates)
+        pair_filter, pair_filter_params = pair_filter + " AND tp.tier_id = %s", [*pair_filter_params, filters.tier_id]
+    if filters.segment:
+        pair_filter, pair_filter_params = pair_filter + " AND tp.segment = %s", [*pair_filter_params, filters.segment]
+    # One row per targeted pair of the chosen partners: its tier, due date, required completions
+    # (at least 1, as enablement.completion) and the partner's first completion (pair_completions
+    # knows a pair only when the partner has one).
+    pairs = (
+        "SELECT tp.partner_id, tp.asset_id, tp.due_on, tp.tier_id, "  # noqa: S608 - table names and constants only
+        "CASE WHEN tp.required_completions IS NULL OR tp.required_completions < 1 THEN 1 "
+        "ELSE tp.required_completions END AS req, ps.first_completed_at AS pfirst "
+        f"FROM ({pairs_sql}) tp LEFT JOIN {pas} ps ON ps.tenant_id = %s AND ps.partner_id = tp.partner_id "
+        "AND ps.asset_id = tp.asset_id AND ps.first_completed_at IS NOT NULL "
+        f"WHERE tp.partner_id IN ({chosen_sql}){pair_filter}"
+    )
+    pairs_all_params = [*pairs_params, tid, *chosen_params, *pair_filter_params]
+
+    def users_before(deadline: str) -> str:
+        cond = "" if deadline == "" else f" AND u.first_completed_at < {deadline}"
+        return (
+            f"(SELECT COUNT(*) FROM {uas} u WHERE u.tenant_id = %s AND u.partner_id = p.partner_id "  # noqa: S608
+            f"AND u.asset_id = p.asset_id AND u.first_completed_at IS NOT NULL{cond})"
+        )
+
+    def done_by(deadline: str) -> str:
+        """enablement.completion.pair_done_by as SQL over a pair row ``p``; '' = ever."""
+        first = "" if deadline == "" else f" AND p.pfirst < {deadline}"
+        return (
+            f"(p.pfirst IS NOT NULL AND ({users_before(deadline)} >= p.req OR (p.req = 1{first})))"
+        )
+
+    # by the tier each pair was targeted with: pairs due in the period, done by the end of their due
+    # date (tenant-local, one row per day of the period) and by the period's end
+    days = [span.start + dt.timedelta(days=i) for i in range((span.end - span.start).days + 1)]
+    values = ", ".join(f"({as_date}, {as_instant})" for _ in days)
+    deadlines = f"SELECT v.column1 AS day, v.column2 AS deadline FROM (VALUES {values}) v"  # noqa: S608
+    deadline_params = [v for d in days for v in (day(d), instant(end_of_day(d, zone)))]
+    tier_sql = (
+        "SELECT x.tier_id, COUNT(*), SUM(x.on_time), SUM(CASE WHEN x.on_time = 1 OR x.by_end = 1 THEN 1 ELSE 0 END) "  # noqa: S608
+        f"FROM (SELECT p.tier_id, CASE WHEN {done_by('d.deadline')} THEN 1 ELSE 0 END AS on_time, "
+        f"CASE WHEN {done_by(as_instant)} THEN 1 ELSE 0 END AS by_end "
+        f"FROM ({pairs}) p JOIN ({deadlines}) d ON d.day = p.due_on) x GROUP BY x.tier_id"
+    )
+    span_end = instant(span.end_utc)
+    tier_params = [tid, tid, span_end, span_end, *pairs_all_params, *deadline_params]
     tier_names = {t["id"]: t for t in PartnerTier.objects.filter(tenant=tenant).values("id", "name", "rank")}
-
-    def is_done(pair: AssignmentPair) -> bool:
-        found = done.get((pair.partner_id, pair.asset_id), NOT_DONE)
-        return pair_done_by(found.users, found.partner_first, required=pair.required_completions, deadline=None)
-
-    # by the tier each pair was targeted with (frozen for closed due dates)
-    by_tier: dict[int | None, list[AssignmentPair]] = defaultdict(list)
-    for pair in pairs:
-        by_tier[pair.tier_id].append(pair)
     tiers: dict[tuple[int, str], TierCompletion] = {}
     total = PairCount()
-    for tier_id, tier_pairs in by_tier.items():
+    with conn.cursor() as cursor:
+        cursor.execute(tier_sql, tier_params)
+        tier_rows = cursor.fetchall()
+    for tier_id, assigned, on_time, by_end in tier_rows:
         tier = tier_names.get(tier_id) or {"name": "", "rank": None}
-        bucket = TierCompletion(tier=tier["name"])
-        for count in count_pairs(tier_pairs, done, span, zone, partner_ids={p.partner_id for p in tier_pairs}).values():
-            bucket.add(count)
-        if bucket.assigned:
-            tiers[(tier["rank"] if tier["rank"] is not None else 10**6, tier["name"])] = bucket
-            total.add(bucket)
-    in_filters = [
-        pid for pid, row in partners.items()
-        if (not filters.tier_id or row["tier_id"] == filters.tier_id) and (not filters.segment or row["segment"] == filters.segment)
-    ]
+        bucket = TierCompletion(tier=tier["name"], assigned=assigned, on_time=int(on_time or 0), by_period_end=int(by_end or 0))
+        tiers[(tier["rank"] if tier["rank"] is not None else 10**6, tier["name"])] = bucket
+        total.add(bucket)
+    partner_count = Partner.objects.filter(filters.partner_q(), tenant=tenant).count()
 
-    at_risk: dict[int, AtRiskPartner] = {}
-
-    def entry(pid: int) -> AtRiskPartner:
-        if pid not in at_risk:
-            row = partners[pid]
-            at_risk[pid] = AtRiskPartner(pid, row["name"], row["tier__name"] or "", row["status"])
-        return at_risk[pid]
-
-    for pair in pairs:
-        if pair.due_on < filters.today and not is_done(pair):
-            item = entry(pair.partner_id)
-            item.overdue += 1
-            if item.oldest_due is None or pair.due_on < item.oldest_due:
-                item.oldest_due = pair.due_on
-
+    # Partners at risk: overdue pairs not done (ever), and the activity of the last 30 days against
+    # the 30 before (facts of the partners under the filter bar as they are now).
     recent_start = filters.today - dt.timedelta(days=29)
     previous_start = filters.today - dt.timedelta(days=59)
-    activity = (
+    activity_sql, activity_params = _compiled(
         DailyActivityFact.objects.filter(
             filters.partner_q("partner__"), tenant=tenant, day__gte=previous_start, day__lte=filters.today
         )
@@ -392,28 +443,62 @@ def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> O
         )
         .order_by()
     )
-    for row in activity:
-        pid = row["partner_id"]
-        if pid not in partners:
-            continue
-        previous, recent = row["previous"], row["recent"]
-        if previous and recent <= previous / 2:
-            item = entry(pid)
-            item.recent_events, item.previous_events = recent, previous
-        elif pid in at_risk:
-            at_risk[pid].recent_events, at_risk[pid].previous_events = recent, previous
+    partner_t, tier_t = Partner._meta.db_table, PartnerTier._meta.db_table
+    # change: the float AtRiskPartner.activity_change rounds (the same IEEE division), 0 without a
+    # previous 30 days; the list is ranked by most overdue, then the change shown, then name
+    candidates = (
+        "SELECT pt.id AS partner_id, pt.name AS name, COALESCE(tr.name, '') AS tier, pt.status AS status, "  # noqa: S608
+        "COALESCE(o.overdue, 0) AS overdue, o.oldest_due AS oldest_due, "
+        "COALESCE(a.recent, 0) AS recent, COALESCE(a.previous, 0) AS previous, "
+        "CASE WHEN COALESCE(a.previous, 0) > 0 THEN CAST(100 * (a.recent - a.previous) AS DOUBLE PRECISION) / a.previous "
+        "ELSE CAST(0 AS DOUBLE PRECISION) END AS change "
+        f"FROM {partner_t} pt LEFT JOIN {tier_t} tr ON tr.id = pt.tier_id "
+        f"LEFT JOIN (SELECT p.partner_id, COUNT(*) AS overdue, MIN(p.due_on) AS oldest_due FROM ({pairs}) p "
+        f"WHERE p.due_on < {as_date} AND NOT {done_by('')} GROUP BY p.partner_id) o ON o.partner_id = pt.id "
+        f"LEFT JOIN ({activity_sql}) a ON a.partner_id = pt.id "
+        f"WHERE pt.tenant_id = %s AND pt.id IN ({chosen_sql}) "
+        "AND (o.overdue IS NOT NULL OR (a.previous > 0 AND 2 * a.recent <= a.previous))"
+    )
+    candidate_params = [*pairs_all_params, day(filters.today), tid, *activity_params, tid, *chosen_params]
+    columns = "c.partner_id, c.name, c.tier, c.status, c.overdue, c.oldest_due, c.recent, c.previous, c.change"
+    order = "ORDER BY c.overdue DESC, c.change, {name}, c.partner_id".format(name=by_name.replace("pt.", "c."))
+    with conn.cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM ({candidates}) c {order} LIMIT %s", [*candidate_params, at_risk_limit])  # noqa: S608
+        top = cursor.fetchall()
+        # The change is ranked as shown (rounded to 0.1), then by name: the partners sharing the last
+        # place's overdue count and shown change are read again in name order (their floats span at
+        # most the bounds of one rounded value).
+        last_overdue, last_change = (top[-1][4], top[-1][8]) if top else (-1, 0.0)
+        last_shown = round(last_change, 1) if top and top[-1][7] else 0.0
+        lo, hi = _round_tenths_bounds(last_shown)
+        cursor.execute(
+            f"SELECT {columns} FROM ({candidates}) c WHERE c.overdue = %s AND c.change BETWEEN %s AND %s "  # noqa: S608
+            f"{order.replace('c.overdue DESC, c.change, ', '')} LIMIT %s",
+            [*candidate_params, last_overdue, lo, hi, at_risk_limit],
+        )
+        tied = cursor.fetchall()
+    found: dict[int, AtRiskPartner] = {}
+    for pid, name, tier, status, overdue, oldest_due, recent, previous, _change in [*top, *tied]:
+        found[pid] = AtRiskPartner(
+            pid, name, tier or "", status, overdue=int(overdue), oldest_due=_as_date(oldest_due) if oldest_due else None,
+            recent_events=int(recent), previous_events=int(previous),
+        )
     ranked = sorted(
-        at_risk.values(),
-        key=lambda r: (-r.overdue, r.activity_change if r.activity_change is not None else 0, r.name),
+        found.values(),
+        key=lambda r: (-r.overdue, r.activity_change if r.activity_change is not None else 0, r.name, r.partner_id),
     )
     return Overview(
         tier_completion=[tiers[k] for k in sorted(tiers)],
         at_risk=ranked[:at_risk_limit],
-        partner_count=len(in_filters),
+        partner_count=partner_count,
         assigned_total=total.assigned,
         completed_total=total.on_time,
         completed_by_end_total=total.by_period_end,
     )
+
+
+def _as_date(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
 # --- partners table --------------------------------------------------------------------------------
