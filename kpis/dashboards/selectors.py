@@ -9,7 +9,6 @@ Each function issues a fixed number of queries, whatever the number of partners.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -326,29 +325,15 @@ def _compiled(qs) -> tuple[str, list]:
     return sql, list(params)
 
 
-def _round_tenths_bounds(value: float) -> tuple[float, float]:
-    """The smallest and the largest float ``x`` with ``round(x, 1) == value``: the floats the at-risk
-    list shows as one change (``AtRiskPartner.activity_change``), so SQL can select them exactly."""
-    lo, hi = value - 0.05, value + 0.05
-    while round(math.nextafter(lo, -math.inf), 1) == value:
-        lo = math.nextafter(lo, -math.inf)
-    while round(lo, 1) != value:
-        lo = math.nextafter(lo, math.inf)
-    while round(math.nextafter(hi, math.inf), 1) == value:
-        hi = math.nextafter(hi, math.inf)
-    while round(hi, 1) != value:
-        hi = math.nextafter(hi, -math.inf)
-    return lo, hi
-
-
 def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> Overview:
     """Completion rate by tier for pairs due in the period (``kpis.targeting``: the same count as
     the 支援消化率 KPI), and partners at risk (overdue
     assignments not completed; activity of the last 30 days down by half or more against the
-    30 before, from DailyActivityFact). 5 queries, set-based: the targeted pairs
+    30 before, from DailyActivityFact). 3 queries, set-based: the targeted pairs
     (``targeted_pairs_sql``), their completion (the rollup states) and the at-risk ranking are
-    computed in the database; Python reads one row per tier and at most 2 × ``at_risk_limit``
-    partners, whatever the number of partners and pairs."""
+    computed in the database; Python reads one row per tier and, for the at-risk list, the first
+    ``at_risk_limit`` partners plus those that may tie with the last of them on the change shown,
+    not one row per pair or partner."""
     conn = connections[router.db_for_read(Partner)]
     postgres = conn.vendor == "postgresql"
     as_date, as_instant = ("CAST(%s AS date)", "CAST(%s AS timestamptz)") if postgres else ("%s", "%s")
@@ -397,7 +382,7 @@ def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> O
         """enablement.completion.pair_done_by as SQL over a pair row ``p``; '' = ever."""
         first = "" if deadline == "" else f" AND p.pfirst < {deadline}"
         return (
-            f"(p.pfirst IS NOT NULL AND ({users_before(deadline)} >= p.req OR (p.req = 1{first})))"
+            f"(p.pfirst IS NOT NULL AND ((p.req = 1{first}) OR {users_before(deadline)} >= p.req))"
         )
 
     # by the tier each pair was targeted with: pairs due in the period, done by the end of their due
@@ -407,24 +392,14 @@ def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> O
     deadlines = f"SELECT v.column1 AS day, v.column2 AS deadline FROM (VALUES {values}) v"  # noqa: S608
     deadline_params = [v for d in days for v in (day(d), instant(end_of_day(d, zone)))]
     tier_sql = (
-        "SELECT x.tier_id, COUNT(*), SUM(x.on_time), SUM(CASE WHEN x.on_time = 1 OR x.by_end = 1 THEN 1 ELSE 0 END) "  # noqa: S608
+        "SELECT 0, x.tier_id, NULL, NULL, NULL, COUNT(*), NULL, SUM(x.on_time), "  # noqa: S608
+        "SUM(CASE WHEN x.on_time = 1 OR x.by_end = 1 THEN 1 ELSE 0 END) "
         f"FROM (SELECT p.tier_id, CASE WHEN {done_by('d.deadline')} THEN 1 ELSE 0 END AS on_time, "
         f"CASE WHEN {done_by(as_instant)} THEN 1 ELSE 0 END AS by_end "
-        f"FROM ({pairs}) p JOIN ({deadlines}) d ON d.day = p.due_on) x GROUP BY x.tier_id"
+        f"FROM p JOIN ({deadlines}) d ON d.day = p.due_on) x GROUP BY x.tier_id"
     )
     span_end = instant(span.end_utc)
-    tier_params = [tid, tid, span_end, span_end, *pairs_all_params, *deadline_params]
-    tier_names = {t["id"]: t for t in PartnerTier.objects.filter(tenant=tenant).values("id", "name", "rank")}
-    tiers: dict[tuple[int, str], TierCompletion] = {}
-    total = PairCount()
-    with conn.cursor() as cursor:
-        cursor.execute(tier_sql, tier_params)
-        tier_rows = cursor.fetchall()
-    for tier_id, assigned, on_time, by_end in tier_rows:
-        tier = tier_names.get(tier_id) or {"name": "", "rank": None}
-        bucket = TierCompletion(tier=tier["name"], assigned=assigned, on_time=int(on_time or 0), by_period_end=int(by_end or 0))
-        tiers[(tier["rank"] if tier["rank"] is not None else 10**6, tier["name"])] = bucket
-        total.add(bucket)
+    tier_params = [tid, span_end, tid, span_end, *deadline_params]
     partner_count = Partner.objects.filter(filters.partner_q(), tenant=tenant).count()
 
     # Partners at risk: overdue pairs not done (ever), and the activity of the last 30 days against
@@ -453,32 +428,46 @@ def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> O
         "CASE WHEN COALESCE(a.previous, 0) > 0 THEN CAST(100 * (a.recent - a.previous) AS DOUBLE PRECISION) / a.previous "
         "ELSE CAST(0 AS DOUBLE PRECISION) END AS change "
         f"FROM {partner_t} pt LEFT JOIN {tier_t} tr ON tr.id = pt.tier_id "
-        f"LEFT JOIN (SELECT p.partner_id, COUNT(*) AS overdue, MIN(p.due_on) AS oldest_due FROM ({pairs}) p "
+        "LEFT JOIN (SELECT p.partner_id, COUNT(*) AS overdue, MIN(p.due_on) AS oldest_due FROM p "
         f"WHERE p.due_on < {as_date} AND NOT {done_by('')} GROUP BY p.partner_id) o ON o.partner_id = pt.id "
         f"LEFT JOIN ({activity_sql}) a ON a.partner_id = pt.id "
         f"WHERE pt.tenant_id = %s AND pt.id IN ({chosen_sql}) "
         "AND (o.overdue IS NOT NULL OR (a.previous > 0 AND 2 * a.recent <= a.previous))"
     )
-    candidate_params = [*pairs_all_params, day(filters.today), tid, *activity_params, tid, *chosen_params]
-    columns = "c.partner_id, c.name, c.tier, c.status, c.overdue, c.oldest_due, c.recent, c.previous, c.change"
-    order = "ORDER BY c.overdue DESC, c.change, {name}, c.partner_id".format(name=by_name.replace("pt.", "c."))
+    candidate_params = [day(filters.today), tid, *activity_params, tid, *chosen_params]
+    # The list is ranked by the change as shown (rounded to 0.1), then by name. SQL ranks by the
+    # float itself and reads the first ``at_risk_limit`` partners, plus — for the partners sharing
+    # the last place's overdue count whose float lies within 0.11 of its (every float shown like
+    # it) — the first ``at_risk_limit`` by name of each float; Python then ranks these exactly.
+    name_c = by_name.replace("pt.", "c.")
+    columns = "r.partner_id, r.name, r.tier, r.status, r.overdue, r.oldest_due, r.recent, r.previous"
+    # One statement: the pairs (a CTE read twice), then the tier rows (kind 0), the first partners
+    # at risk (1) and those that may tie with the last of them (2).
+    overview_sql = (
+        f"WITH p AS ({pairs}), c AS ({candidates}), "  # noqa: S608 - table names and constants only
+        f"r AS (SELECT c.*, ROW_NUMBER() OVER (ORDER BY c.overdue DESC, c.change, {name_c}, c.partner_id) AS rn FROM c), "
+        "l AS (SELECT r.overdue, r.change FROM r WHERE r.rn <= %s ORDER BY r.rn DESC LIMIT 1) "
+        f"{tier_sql} "
+        f"UNION ALL SELECT 1, {columns} FROM r WHERE r.rn <= %s "
+        f"UNION ALL SELECT 2, {columns} FROM (SELECT r.*, ROW_NUMBER() OVER (PARTITION BY r.change ORDER BY "
+        f"{name_c.replace('c.', 'r.')}, r.partner_id) AS vrn FROM r JOIN l ON r.overdue = l.overdue "
+        "AND r.change BETWEEN l.change - 0.11 AND l.change + 0.11 WHERE r.rn > %s) r WHERE r.vrn <= %s"
+    )
+    limit = at_risk_limit
     with conn.cursor() as cursor:
-        cursor.execute(f"SELECT {columns} FROM ({candidates}) c {order} LIMIT %s", [*candidate_params, at_risk_limit])  # noqa: S608
-        top = cursor.fetchall()
-        # The change is ranked as shown (rounded to 0.1), then by name: the partners sharing the last
-        # place's overdue count and shown change are read again in name order (their floats span at
-        # most the bounds of one rounded value).
-        last_overdue, last_change = (top[-1][4], top[-1][8]) if top else (-1, 0.0)
-        last_shown = round(last_change, 1) if top and top[-1][7] else 0.0
-        lo, hi = _round_tenths_bounds(last_shown)
-        cursor.execute(
-            f"SELECT {columns} FROM ({candidates}) c WHERE c.overdue = %s AND c.change BETWEEN %s AND %s "  # noqa: S608
-            f"{order.replace('c.overdue DESC, c.change, ', '')} LIMIT %s",
-            [*candidate_params, last_overdue, lo, hi, at_risk_limit],
-        )
-        tied = cursor.fetchall()
+        cursor.execute(overview_sql, [*pairs_all_params, *candidate_params, limit, *tier_params, limit, limit, limit])
+        rows = cursor.fetchall()
+    tier_names = {t["id"]: t for t in PartnerTier.objects.filter(tenant=tenant).values("id", "name", "rank")}
+    tiers: dict[tuple[int, str], TierCompletion] = {}
+    total = PairCount()
+    for _kind, tier_id, _n, _t, _s, assigned, _d, on_time, by_end in (row for row in rows if row[0] == 0):
+        tier = tier_names.get(tier_id) or {"name": "", "rank": None}
+        bucket = TierCompletion(tier=tier["name"], assigned=int(assigned), on_time=int(on_time or 0),
+                                by_period_end=int(by_end or 0))
+        tiers[(tier["rank"] if tier["rank"] is not None else 10**6, tier["name"])] = bucket
+        total.add(bucket)
     found: dict[int, AtRiskPartner] = {}
-    for pid, name, tier, status, overdue, oldest_due, recent, previous, _change in [*top, *tied]:
+    for _kind, pid, name, tier, status, overdue, oldest_due, recent, previous in (row for row in rows if row[0]):
         found[pid] = AtRiskPartner(
             pid, name, tier or "", status, overdue=int(overdue), oldest_due=_as_date(oldest_due) if oldest_due else None,
             recent_events=int(recent), previous_events=int(previous),
