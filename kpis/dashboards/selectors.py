@@ -370,11 +370,11 @@ def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> O
         "SELECT tp.partner_id, tp.asset_id, tp.due_on, tp.tier_id, "  # noqa: S608 - table names and constants only
         "CASE WHEN tp.required_completions IS NULL OR tp.required_completions < 1 THEN 1 "
         "ELSE tp.required_completions END AS req, ps.first_completed_at AS pfirst "
-        f"FROM ({pairs_sql}) tp LEFT JOIN {pas} ps ON ps.tenant_id = %s AND ps.partner_id = tp.partner_id "
+        f"FROM tp LEFT JOIN {pas} ps ON ps.tenant_id = %s AND ps.partner_id = tp.partner_id "
         "AND ps.asset_id = tp.asset_id AND ps.first_completed_at IS NOT NULL "
         f"WHERE tp.partner_id IN ({chosen_sql}){pair_filter}"
     )
-    pairs_all_params = [*pairs_params, tid, *chosen_params, *pair_filter_params]
+    pairs_all_params = [tid, *chosen_params, *pair_filter_params]
 
     def users_before(deadline: str) -> str:
         cond = "" if deadline == "" else f" AND u.first_completed_at < {deadline}"
@@ -435,21 +435,24 @@ def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> O
         f"FROM {partner_t} pt LEFT JOIN {tier_t} tr ON tr.id = pt.tier_id "
         "LEFT JOIN (SELECT p.partner_id, COUNT(*) AS overdue, MIN(p.due_on) AS oldest_due FROM p "
         f"WHERE p.due_on < {as_date} AND NOT {done_by('')} GROUP BY p.partner_id) o ON o.partner_id = pt.id "
-        f"LEFT JOIN ({activity_sql}) a ON a.partner_id = pt.id "
+        "LEFT JOIN act a ON a.partner_id = pt.id "
         f"WHERE pt.tenant_id = %s AND pt.id IN ({chosen_sql}) "
         "AND (o.overdue IS NOT NULL OR (a.previous > 0 AND 2 * a.recent <= a.previous))"
     )
-    candidate_params = [day(filters.today), tid, *activity_params, tid, *chosen_params]
+    candidate_params = [day(filters.today), tid, tid, *chosen_params]
     # The list is ranked by the change as shown (rounded to 0.1), then by name. SQL ranks by the
     # float itself and reads the first ``at_risk_limit`` partners, plus — for the partners sharing
     # the last place's overdue count whose float lies within 0.11 of its (every float shown like
     # it) — the first ``at_risk_limit`` by name of each float; Python then ranks these exactly.
     name_c = by_name.replace("pt.", "c.")
     columns = "r.partner_id, r.name, r.tier, r.status, r.overdue, r.oldest_due, r.recent, r.previous"
-    # One statement: the pairs (a CTE read twice), then the tier rows (kind 0), the first partners
-    # at risk (1) and those that may tie with the last of them (2).
+    # One statement: the targeted pairs, the activity per partner and the pairs with their completion
+    # computed once each (MATERIALIZED: without statistics, as in a young database, the planner
+    # would otherwise re-run them inside nested loops, once per partner), then the tier rows (kind 0),
+    # the first partners at risk (1) and those that may tie with the last of them (2).
     overview_sql = (
-        f"WITH p AS ({pairs}), c AS ({candidates}), "  # noqa: S608 - table names and constants only
+        f"WITH tp AS MATERIALIZED ({pairs_sql}), act AS MATERIALIZED ({activity_sql}), "  # noqa: S608 - table names and constants only
+        f"p AS MATERIALIZED ({pairs}), c AS ({candidates}), "
         f"r AS (SELECT c.*, ROW_NUMBER() OVER (ORDER BY c.overdue DESC, c.change, {name_c}, c.partner_id) AS rn FROM c), "
         "l AS (SELECT r.overdue, r.change FROM r WHERE r.rn <= %s ORDER BY r.rn DESC LIMIT 1) "
         f"{tier_sql} "
@@ -460,7 +463,8 @@ def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> O
     )
     limit = at_risk_limit
     with conn.cursor() as cursor:
-        cursor.execute(overview_sql, [*pairs_all_params, *candidate_params, limit, *tier_params, limit, limit, limit])
+        cursor.execute(overview_sql, [*pairs_params, *activity_params, *pairs_all_params, *candidate_params, limit, *tier_params,
+                                      limit, limit, limit])
         rows = cursor.fetchall()
     tier_names = {t["id"]: t for t in PartnerTier.objects.filter(tenant=tenant).values("id", "name", "rank")}
     tiers: dict[tuple[int, str], TierCompletion] = {}
