@@ -1,21 +1,26 @@
 """Benchmark: every dashboard page at vendor scale — 40 partners against 5,000 partners.
 
-What it does (PostgreSQL, its OWN database ``shien_bench_scale`` on the server of ``BENCH_PG_SERVER``,
-default ``postgres://postgres@127.0.0.1:5432``; it never uses DATABASE_URL's database and never drops
-a database it did not create — it marks its own with a COMMENT and refuses any other):
+What it does (PostgreSQL, on the server of ``BENCH_PG_SERVER``, default
+``postgres://postgres@127.0.0.1:5432``): one database of its OWN per size, ``shien_bench_scale_<N>``
+(N partners). It never uses DATABASE_URL's database (it refuses to start when DATABASE_URL names one
+of its own), and it never drops a database it did not create — it marks its own with a COMMENT and
+refuses any other.
 
-* Two tenants with the same per-partner shape: ``small`` (40 partners, 400 partner users) and
-  ``vendor`` (5,000 partners, 50,000 partner users); 60 published assets, tier assignments, two KPI
-  definitions with 12 months of overall and per-partner results, partner asset states, support
-  activities, won deals (the success-pattern cohorts). Rollup facts for 90 days are generated in
-  SQL (INSERT … SELECT over generate_series), the same density per partner in both tenants.
-  Dashboards read facts and results only, never the raw log, so no raw events are generated here.
+* Each database holds one tenant ``bench<N>`` of the same per-partner shape: N partners, 10 partner
+  users each; 60 published assets, tier assignments (pairs due before the last 30 days frozen, as the
+  nightly job does), two KPI definitions with 12 months of overall and per-partner results, partner
+  asset states, support activities, won deals (the success-pattern cohorts). Rollup facts for 90 days
+  are generated in SQL (INSERT … SELECT over generate_series), the same density per partner at every
+  size. Dashboards read facts and results only, never the raw log, so no raw events are generated.
 * Each page (and its htmx fragment) is requested in-process with Django's test Client as a
-  logged-in channel manager — the full response, every query committed (autocommit): 1 warm-up,
-  then the median of 5 timed runs; the query count; and the peak Python memory of one rendering
-  (tracemalloc). Printed as ratios vendor/small.
+  logged-in channel manager — the full response, every query committed (autocommit). The sizes take
+  turns page by page in one process (the connection switches database): 1 warm-up, then the median
+  of 5 timed runs; the query count; and the peak Python memory of one rendering (tracemalloc).
+  Printed per page with the ratio largest/smallest.
 
-Run: ``.venv/bin/python bench/scale.py`` (``--rebuild`` regenerates the data).
+Run: ``.venv/bin/python bench/scale.py [--partners 40,5000] [--page overview --page content]``
+(``--rebuild`` regenerates the data; ``--drop`` drops the benchmark's databases at the end;
+``--list-pages`` names the pages).
 """
 
 from __future__ import annotations
@@ -30,18 +35,18 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DB_NAME = "shien_bench_scale"
+DB_PREFIX = "shien_bench_scale_"
 MARK = "created by bench/scale.py"
 SERVER = os.environ.get("BENCH_PG_SERVER", "postgres://postgres@127.0.0.1:5432").rstrip("/")
 _theirs = urlsplit(os.environ.get("DATABASE_URL", "")).path.lstrip("/")
-if _theirs == DB_NAME:
-    sys.exit(f"DATABASE_URL names {DB_NAME}: the benchmark keeps its database apart from yours; unset it")
-os.environ["DATABASE_URL"] = f"{SERVER}/{DB_NAME}"
+if _theirs.startswith(DB_PREFIX) or _theirs == "shien_bench_scale":
+    sys.exit(f"DATABASE_URL names {_theirs}: the benchmark keeps its databases apart from yours; unset it")
+os.environ.pop("DATABASE_URL", None)  # set below to the benchmark's own database, never to yours
 os.environ.pop("DATABASE_REPLICA_URL", None)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "prm.settings")
 os.environ.setdefault("DEBUG", "false")
 
-SIZES = {"small": 40, "vendor": 5000}
+DEFAULT_SIZES = (40, 5000)
 USERS_PER_PARTNER = 10
 ASSETS = 60
 DAYS = 90
@@ -56,22 +61,49 @@ def _admin():
     return psycopg.connect(f"{SERVER}/postgres", autocommit=True)
 
 
-def prepare_database(rebuild: bool) -> bool:
+def db_name(partners: int) -> str:
+    return f"{DB_PREFIX}{int(partners)}"
+
+
+def _ours(conn, name: str) -> bool | None:
+    """None: no such database; True: made by this script; exits on a database of that name it did not make."""
+    row = conn.execute(
+        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", [name]
+    ).fetchone()
+    if row is not None and row[0] != MARK:
+        sys.exit(f"database {name} exists but was not created by this benchmark: refusing to touch it")
+    return None if row is None else True
+
+
+def prepare_database(name: str, rebuild: bool) -> bool:
     """Create the benchmark's database (or keep it); True when it has to be built."""
     with _admin() as conn:
-        row = conn.execute(
-            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", [DB_NAME]
-        ).fetchone()
-        if row is not None and row[0] != MARK:
-            sys.exit(f"database {DB_NAME} exists but was not created by this benchmark: refusing to touch it")
-        if row is not None and not rebuild:
+        exists = _ours(conn, name)
+        if exists and not rebuild:
             return False
-        if row is not None:
-            conn.execute(f'DROP DATABASE "{DB_NAME}"')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-        conn.execute(f"COMMENT ON DATABASE \"{DB_NAME}\" IS '{MARK}'")
-        conn.execute(f'ALTER DATABASE "{DB_NAME}" SET random_page_cost = 1.1')
+        if exists:
+            conn.execute(f'DROP DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f"COMMENT ON DATABASE \"{name}\" IS '{MARK}'")
+        conn.execute(f'ALTER DATABASE "{name}" SET random_page_cost = 1.1')
     return True
+
+
+def drop_database(name: str) -> None:
+    with _admin() as conn:
+        if _ours(conn, name):
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            print(f"dropped {name}")
+
+
+def use_database(name: str) -> None:
+    """Point Django's default connection at one of the benchmark's databases (closing the open one)."""
+    from django.db import connections
+
+    conn = connections["default"]
+    if conn.settings_dict["NAME"] != name:
+        conn.close()
+        conn.settings_dict["NAME"] = name
 
 
 def build_tenant(slug: str, partners_n: int) -> None:
@@ -84,6 +116,7 @@ def build_tenant(slug: str, partners_n: int) -> None:
     from enablement.models import Asset, Assignment, Team
     from kpis.models import KpiDefinition, KpiResult, PartnerAssetState, RollupState
     from kpis.periods import period_bounds
+    from kpis.targeting import pairs_freeze, partners_snapshot
     from partners.deals.models import Deal
     from partners.models import Membership, Partner, PartnerTier, Role, SupportActivity, Tenant, User
     from partners.tenancy import tenant_scope
@@ -152,35 +185,46 @@ def build_tenant(slug: str, partners_n: int) -> None:
             start = (s - dt.timedelta(days=1)).replace(day=1)
         KpiResult.objects.bulk_create(results, batch_size=5000)
         RollupState.objects.create(tenant=tenant, status="idle", finished_at=timezone.now(), kpis_computed_at=timezone.now())
-        threshold = int(FACT_SHARE * 100_000)
+        # About FACT_SHARE of the (day, partner, asset, verb) combinations get a fact row: per (day,
+        # partner) a few candidates drawn by hash, duplicates dropped — linear in partners × days.
+        per_day_partner = round(FACT_SHARE * ASSETS * len(VERBS))
         with connection.cursor() as cur:
             cur.execute(
                 """
-                INSERT INTO kpis_dailyactivityfact (tenant_id, day, partner_id, asset_id, verb, event_count, user_count, max_progress)
-                SELECT %(tenant)s, %(today)s::date - d, p, a, v, 1 + (h %% 9), 1 + (h %% 3), NULL
-                FROM generate_series(0, %(days)s - 1) d
-                CROSS JOIN generate_series(%(pmin)s, %(pmax)s) p
-                CROSS JOIN generate_series(%(amin)s, %(amax)s) a
-                CROSS JOIN unnest(%(verbs)s::text[]) v
-                CROSS JOIN LATERAL (SELECT abs(hashtext(d || ':' || (p - %(pmin)s) || ':' || (a - %(amin)s) || ':' || v)) AS h) x
-                WHERE h %% 100000 < %(threshold)s
+                INSERT INTO kpis_dailyactivityfact (tenant_id, day, partner_id, asset_id, verb, event_count, user_count,
+                                                    max_progress, negative_count)
+                SELECT DISTINCT ON (day, p, a, v) %(tenant)s, day, p, a, v, 1 + (h %% 9), 1 + (h %% 3), NULL::float8, 0
+                FROM (
+                    SELECT %(today)s::date - d AS day, p, %(amin)s + (h %% %(assets)s) AS a,
+                           (%(verbs)s::text[])[1 + (h / %(assets)s) %% %(nverbs)s] AS v, h
+                    FROM generate_series(0, %(days)s - 1) d
+                    CROSS JOIN generate_series(%(pmin)s, %(pmax)s) p
+                    CROSS JOIN generate_series(1, %(k)s) k
+                    CROSS JOIN LATERAL (SELECT abs(hashtext(d || ':' || (p - %(pmin)s) || ':' || k)) AS h) x
+                ) c
+                ORDER BY day, p, a, v
                 """,
                 {"tenant": tenant.pk, "today": today, "days": DAYS, "pmin": partners[0].pk, "pmax": partners[-1].pk,
-                 "amin": assets[0].pk, "amax": assets[-1].pk, "verbs": VERBS, "threshold": threshold},
+                 "amin": assets[0].pk, "assets": ASSETS, "verbs": VERBS, "nverbs": len(VERBS), "k": per_day_partner},
             )
             cur.execute(
                 """
                 INSERT INTO kpis_faqsearchfact (tenant_id, day, partner_id, query, searches, zero_result_searches, unresolved_searches)
-                SELECT %(tenant)s, %(today)s::date - d, p, 'keyword ' || k, 1 + (h %% 5), (h %% 2), (h %% 3)
+                SELECT %(tenant)s, %(today)s::date - d, p, 'keyword ' || (1 + h %% 20), 1 + (h %% 5), (h %% 2), (h %% 3)
                 FROM generate_series(0, %(days)s - 1) d
                 CROSS JOIN generate_series(%(pmin)s, %(pmax)s) p
-                CROSS JOIN generate_series(1, 20) k
-                CROSS JOIN LATERAL (SELECT abs(hashtext(d || '/' || (p - %(pmin)s) || '/' || k)) AS h) x
-                WHERE h %% 100000 < %(threshold)s
+                CROSS JOIN LATERAL (SELECT abs(hashtext(d || '/' || (p - %(pmin)s))) AS h) x
+                WHERE (h / 20) %% 100 < %(share)s
                 """,
                 {"tenant": tenant.pk, "today": today, "days": DAYS, "pmin": partners[0].pk, "pmax": partners[-1].pk,
-                 "threshold": threshold * 3},
+                 "share": round(FACT_SHARE * 3 * 20 * 100)},
             )
+        # what the nightly job does: pairs due before the last 30 days are frozen (both branches read)
+        pairs_freeze(tenant=tenant, through=today - dt.timedelta(days=30))
+        partners_snapshot(tenant=tenant, through=today - dt.timedelta(days=30))
+
+
+PAGES = ("overview", "partners", "partners-by-downloads", "scorecard", "content", "faq", "faq-keyword", "teams", "patterns")
 
 
 def pages(slug: str) -> dict[str, str]:
@@ -199,13 +243,13 @@ def pages(slug: str) -> dict[str, str]:
     return {
         "overview": url("manage-overview"),
         "partners": url("manage-partners"),
-        "partners by downloads, page 2": url("manage-partners") + "?sort=-downloads&page=2",
-        "partner scorecard": url("manage-partner", partner_id=first.pk),
+        "partners-by-downloads": url("manage-partners") + "?sort=-downloads&page=2",
+        "scorecard": url("manage-partner", partner_id=first.pk),
         "content": url("manage-content"),
         "faq": url("manage-faq"),
-        "faq keyword": url("manage-faq-keyword") + "?keyword=keyword+3",
+        "faq-keyword": url("manage-faq-keyword") + "?keyword=keyword+3",
         "teams": url("manage-teams"),
-        "success patterns": url("manage-patterns"),
+        "patterns": url("manage-patterns"),
     }
 
 
@@ -220,69 +264,106 @@ class QueryCounter:
         return execute(sql, params, many, context)
 
 
-def measure(slug: str) -> dict[str, dict]:
-    from django.db import connection
-    from django.test import Client
+class Site:
+    """One size: its database, a logged-in client and the page URLs."""
 
-    from partners.models import User
+    def __init__(self, partners: int):
+        from django.test import Client
 
-    client = Client()
-    client.force_login(User.objects.get(email=f"manager@{slug}.bench"))
-    out = {}
-    for name, page_url in pages(slug).items():
-        for variant, headers in (("page", {}), ("htmx", {"HTTP_HX_REQUEST": "true"})):
-            for _ in range(WARMUP):
-                assert client.get(page_url, **headers).status_code == 200, (slug, name)
-            times = []
-            for _ in range(RUNS):
-                t0 = time.perf_counter()
-                response = client.get(page_url, **headers)
-                times.append(time.perf_counter() - t0)
-            executed = QueryCounter()
-            with connection.execute_wrapper(executed):
-                client.get(page_url, **headers)
-            tracemalloc.start()
-            client.get(page_url, **headers)
-            _, peak = tracemalloc.get_traced_memory()
-            tracemalloc.stop()
-            out[f"{name} ({variant})"] = {
-                "ms": 1000 * statistics.median(times), "queries": executed.count,
-                "kb": len(response.content) / 1024, "peak_mb": peak / 2**20,
-            }
+        from partners.models import User
+
+        self.partners, self.db, self.slug = partners, db_name(partners), f"bench{partners}"
+        use_database(self.db)
+        self.client = Client()
+        self.client.force_login(User.objects.get(email=f"manager@{self.slug}.bench"))
+        self.urls = pages(self.slug)
+
+    def measure(self, page: str, headers: dict) -> dict:
+        from django.db import connection
+
+        use_database(self.db)
+        page_url = self.urls[page]
+        for _ in range(WARMUP):
+            assert self.client.get(page_url, **headers).status_code == 200, (self.slug, page)
+        times = []
+        for _ in range(RUNS):
+            t0 = time.perf_counter()
+            response = self.client.get(page_url, **headers)
+            times.append(time.perf_counter() - t0)
+        executed = QueryCounter()
+        with connection.execute_wrapper(executed):
+            self.client.get(page_url, **headers)
+        tracemalloc.start()
+        self.client.get(page_url, **headers)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return {"ms": 1000 * statistics.median(times), "queries": executed.count,
+                "kb": len(response.content) / 1024, "peak_mb": peak / 2**20}
+
+
+def _arg_values(flag: str) -> list[str]:
+    args, out = sys.argv[1:], []
+    for i, a in enumerate(args):
+        if a == flag and i + 1 < len(args):
+            out += [v for v in args[i + 1].split(",") if v]
+        elif a.startswith(flag + "="):
+            out += [v for v in a.split("=", 1)[1].split(",") if v]
     return out
 
 
 def main() -> None:
+    if "--list-pages" in sys.argv:
+        print("\n".join(PAGES))
+        return
+    sizes = sorted({int(n) for n in _arg_values("--partners")} or set(DEFAULT_SIZES))
+    chosen = _arg_values("--page") or list(PAGES)
+    unknown = [p for p in chosen if p not in PAGES]
+    if unknown or any(n < 1 for n in sizes):
+        sys.exit(f"unknown page {unknown} (--list-pages) or partners < 1")
+    built = {n: prepare_database(db_name(n), "--rebuild" in sys.argv) for n in sizes}
+    os.environ["DATABASE_URL"] = f"{SERVER}/{db_name(sizes[0])}"
+
     import django
 
-    rebuild = prepare_database("--rebuild" in sys.argv)
     django.setup()
     from django.core.management import call_command
     from django.db import connection
 
-    if rebuild:
-        t0 = time.perf_counter()
-        call_command("migrate", verbosity=0)
-        for slug, n in SIZES.items():
-            build_tenant(slug, n)
+    for n in sizes:
+        use_database(db_name(n))
+        if built[n]:
+            t0 = time.perf_counter()
+            call_command("migrate", verbosity=0)
+            build_tenant(f"bench{n}", n)
+            with connection.cursor() as cur:
+                cur.execute("ANALYZE")
+            print(f"{db_name(n)} built in {time.perf_counter() - t0:.0f} s")
         with connection.cursor() as cur:
-            cur.execute("ANALYZE")
-        print(f"built in {time.perf_counter() - t0:.0f} s")
-    with connection.cursor() as cur:
-        cur.execute(
-            "SELECT t.slug, (SELECT count(*) FROM partners_partner p WHERE p.tenant_id = t.id),"
-            " (SELECT count(*) FROM partners_membership m WHERE m.tenant_id = t.id),"
-            " (SELECT count(*) FROM kpis_dailyactivityfact f WHERE f.tenant_id = t.id) FROM partners_tenant t ORDER BY 2"
-        )
-        for slug, partners, members, facts in cur.fetchall():
-            print(f"{slug}: {partners:,} partners, {members:,} memberships, {facts:,} daily fact rows")
-    small, vendor = measure("small"), measure("vendor")
-    print(f"\n{'page':<42} {'ms 40':>8} {'ms 5000':>8} {'ratio':>6} {'q 40':>5} {'q 5000':>6} "
-          f"{'KB 40':>7} {'KB 5000':>8} {'MB 40':>6} {'MB 5000':>8}")
-    for key in small:
-        s, v = small[key], vendor[key]
-        print(f"{key:<42} {s['ms']:>8.1f} {v['ms']:>8.1f} {v['ms'] / s['ms']:>6.2f} {s['queries']:>5} {v['queries']:>6} "
-              f"{s['kb']:>7.1f} {v['kb']:>8.1f} {s['peak_mb']:>6.1f} {v['peak_mb']:>8.1f}")
+            cur.execute(
+                "SELECT t.slug, (SELECT count(*) FROM partners_partner p WHERE p.tenant_id = t.id),"
+                " (SELECT count(*) FROM partners_membership m WHERE m.tenant_id = t.id),"
+                " (SELECT count(*) FROM kpis_dailyactivityfact f WHERE f.tenant_id = t.id),"
+                " (SELECT count(*) FROM kpis_frozenpair f WHERE f.tenant_id = t.id) FROM partners_tenant t"
+            )
+            for slug, partners, members, facts, frozen in cur.fetchall():
+                print(f"{slug}: {partners:,} partners, {members:,} memberships, {facts:,} daily fact rows, "
+                      f"{frozen:,} frozen pairs")
+    if "--build-only" not in sys.argv:
+        sites = [Site(n) for n in sizes]
+        lo, hi = sizes[0], sizes[-1]
+        print(f"\n{'page':<32} {f'ms {lo}':>9} {f'ms {hi}':>9} {'ratio':>6} {f'q {lo}':>6} {f'q {hi}':>6} "
+              f"{f'KB {lo}':>8} {f'KB {hi}':>8} {f'MB {lo}':>7} {f'MB {hi}':>7}", flush=True)
+        for page in chosen:  # the sizes take turns, page by page
+            for variant, headers in (("page", {}), ("htmx", {"HTTP_HX_REQUEST": "true"})):
+                got = {site.partners: site.measure(page, headers) for site in sites}
+                s, v = got[lo], got[hi]
+                print(f"{page + ' (' + variant + ')':<32} {s['ms']:>9.1f} {v['ms']:>9.1f} {v['ms'] / s['ms']:>6.2f} "
+                      f"{s['queries']:>6} {v['queries']:>6} {s['kb']:>8.1f} {v['kb']:>8.1f} {s['peak_mb']:>7.2f} "
+                      f"{v['peak_mb']:>7.2f}", flush=True)
+    connection.close()
+    if "--drop" in sys.argv:
+        for n in sizes:
+            drop_database(db_name(n))
 
 
 if __name__ == "__main__":

@@ -80,6 +80,24 @@ def assignment_pairs_sql(*, tenant: Tenant | int, partner_id: int | None = None)
     return " UNION ALL ".join(parts), params
 
 
+def assigned_pairs_sql(*, tenant: Tenant | int, partner_id: int | None = None) -> tuple[str, list]:
+    """The SQL (and params) behind ``assigned_pairs``: ``merge_pairs`` done in the database, one row
+    per ``(partner, asset)`` — the row of the earliest due date (then the lowest assignment id), with
+    the highest required completions of all its rows. Same columns as ``assignment_pairs_sql``
+    (segment never NULL); embeddable as a sub-query (no CTE)."""
+    sql, params = assignment_pairs_sql(tenant=tenant, partner_id=partner_id)
+    merged = (
+        "SELECT m.partner_id, m.asset_id, m.due_on, m.required_completions, m.assignment_id, "  # noqa: S608
+        "m.learning_path_id, m.tier_id, m.segment FROM ("
+        "SELECT ap.partner_id, ap.asset_id, ap.due_on, "
+        "MAX(ap.required_completions) OVER (PARTITION BY ap.partner_id, ap.asset_id) AS required_completions, "
+        "ap.assignment_id, ap.learning_path_id, ap.tier_id, COALESCE(ap.segment, '') AS segment, "
+        "ROW_NUMBER() OVER (PARTITION BY ap.partner_id, ap.asset_id ORDER BY ap.due_on, ap.assignment_id) AS pair_rank "
+        f"FROM ({sql}) ap) m WHERE m.pair_rank = 1"
+    )
+    return merged, params
+
+
 def assigned_asset_ids_sql(*, tenant: Tenant | int, partner_id: int) -> RawSQL:
     """The asset ids targeted at one partner, as a sub-query for ``pk__in``."""
     sql, params = assignment_pairs_sql(tenant=tenant, partner_id=partner_id)

@@ -34,7 +34,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from enablement.completion import pair_done_by
-from enablement.pairs import AssignmentPair, assigned_pairs
+from enablement.pairs import AssignmentPair, assigned_pairs, assigned_pairs_sql
 from kpis.models import FrozenPair, PairFreeze, PartnerAssetState, PartnerSnapshot, UserAssetState
 from kpis.periods import Span, end_of_day
 from partners.models import Partner, Tenant
@@ -154,6 +154,31 @@ def targeted_pairs(*, tenant: Tenant, partner_id: int | None = None) -> list[Ass
     ]
     keys = {(p.partner_id, p.asset_id) for p in frozen}
     return frozen + [p for p in live if p.due_on > through and (p.partner_id, p.asset_id) not in keys]
+
+
+def targeted_pairs_sql(*, tenant: Tenant | int, partner_id: int | None = None) -> tuple[str, list]:
+    """``targeted_pairs`` as one SQL statement (and its params), to embed as a sub-query: the frozen
+    pairs (when the tenant has a freeze), then the live assigned pairs (``assigned_pairs_sql``) due
+    after the frozen date and not frozen already. Columns: partner_id, asset_id, due_on,
+    required_completions, assignment_id (0 for a frozen pair), learning_path_id (NULL for a frozen
+    pair), tier_id, segment — the same rows as ``targeted_pairs``, without reading them into Python."""
+    tenant_id = tenant if isinstance(tenant, int) else tenant.pk
+    f, z = FrozenPair._meta.db_table, PairFreeze._meta.db_table
+    live, live_params = assigned_pairs_sql(tenant=tenant_id, partner_id=partner_id)
+    only_f, only_params = ("", []) if partner_id is None else (" AND fp.partner_id = %s", [partner_id])
+    # Only table names (from model meta) and fixed fragments are formatted in; values are parameters.
+    sql = (
+        f"SELECT fp.partner_id, fp.asset_id, fp.due_on, fp.required_completions, 0 AS assignment_id, "  # noqa: S608
+        f"NULL AS learning_path_id, fp.tier_id, fp.segment FROM {f} fp "
+        f"WHERE fp.tenant_id = %s{only_f} AND EXISTS (SELECT 1 FROM {z} fz WHERE fz.tenant_id = %s) "
+        f"UNION ALL "
+        f"SELECT lp.partner_id, lp.asset_id, lp.due_on, lp.required_completions, lp.assignment_id, "
+        f"lp.learning_path_id, lp.tier_id, lp.segment FROM ({live}) lp "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {z} fz WHERE fz.tenant_id = %s AND (lp.due_on <= fz.frozen_through "
+        f"OR EXISTS (SELECT 1 FROM {f} fk WHERE fk.tenant_id = %s AND fk.partner_id = lp.partner_id "
+        f"AND fk.asset_id = lp.asset_id)))"
+    )
+    return sql, [tenant_id, *only_params, tenant_id, *live_params, tenant_id, tenant_id]
 
 
 def pair_matches(pair: AssignmentPair, *, tier_id: int | None, segment: str) -> bool:

@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.db import connections, router
 from django.db.models import (
     Avg,
     Count,
@@ -30,9 +31,14 @@ from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from enablement.certifications.models import Certificate, valid_q
-from enablement.certifications.selectors import Coverage, partner_certificates, partner_coverage
-from enablement.completion import pair_done, pair_done_by
+from enablement.certifications.models import Certificate, TierCertificationRequirement, valid_q
+from enablement.certifications.selectors import (
+    EXPIRY_HORIZONS,
+    Coverage,
+    partner_certificates,
+    partner_coverage,
+)
+from enablement.completion import pair_done
 from enablement.models import (
     Asset,
     AssetKind,
@@ -44,7 +50,6 @@ from enablement.models import (
     Team,
     Verb,
 )
-from enablement.pairs import AssignmentPair
 from kpis import metrics
 from kpis.dashboards.filters import DashboardFilters
 from kpis.models import (
@@ -58,8 +63,8 @@ from kpis.models import (
     RollupState,
     UserAssetState,
 )
-from kpis.periods import Span, elapsed_days
-from kpis.targeting import NOT_DONE, PairCount, count_pairs, pair_completions, pair_matches, targeted_pairs
+from kpis.periods import Span, elapsed_days, end_of_day
+from kpis.targeting import PairCount, targeted_pairs, targeted_pairs_sql
 from partners.deals.models import Deal
 from partners.models import MANAGER_ROLES, Membership, Partner, PartnerTier, Role, SupportActivity, Tenant
 from partners.reading import partner_ordering
@@ -350,68 +355,94 @@ class Overview:
         return round(100 * self.completed_total / self.assigned_total, 1) if self.assigned_total else None
 
 
+def _compiled(qs) -> tuple[str, list]:
+    """A QuerySet's SQL and params, to embed as a sub-query of a raw statement."""
+    sql, params = qs.query.get_compiler(using=qs.db).as_sql()
+    return sql, list(params)
+
+
 def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> Overview:
     """Completion rate by tier for pairs due in the period (``kpis.targeting``: the same count as
     the 支援消化率 KPI), and partners at risk (overdue
     assignments not completed; activity of the last 30 days down by half or more against the
-    30 before, from DailyActivityFact). 5–7 queries."""
-    partners = {
-        row["id"]: row
-        for row in Partner.objects.filter(filters.partner_q(dims=False), tenant=tenant).values(
-            "id", "name", "tier_id", "tier__name", "tier__rank", "status", "segment"
-        )
-    }
-    pairs = [
-        p for p in targeted_pairs(tenant=tenant)
-        if p.partner_id in partners and pair_matches(p, tier_id=filters.tier_id, segment=filters.segment)
-    ]
-    chosen = Partner.objects.filter(filters.partner_q(dims=False), tenant=tenant).values("id") if filters.has_people_filters else None
-    done = pair_completions(tenant=tenant, partner_ids=chosen)
+    30 before, from DailyActivityFact). 3 queries, set-based: the targeted pairs
+    (``targeted_pairs_sql``), their completion (the rollup states) and the at-risk ranking are
+    computed in the database; Python reads one row per tier and, for the at-risk list, the first
+    ``at_risk_limit`` partners plus those that may tie with the last of them on the change shown,
+    not one row per pair or partner."""
+    conn = connections[router.db_for_read(Partner)]
+    postgres = conn.vendor == "postgresql"
+    as_date, as_instant = ("CAST(%s AS date)", "CAST(%s AS timestamptz)") if postgres else ("%s", "%s")
+    by_name = 'pt.name COLLATE "C"' if postgres else "pt.name"  # code-point order, as Python sorts names
+
+    def instant(value: dt.datetime):
+        return conn.ops.adapt_datetimefield_value(value)
+
+    def day(value: dt.date):
+        return conn.ops.adapt_datefield_value(value)
+
+    tid = tenant.pk
     zone = tenant.zoneinfo
     span = Span.of(filters.start, filters.end, zone)
-    tier_names = {t["id"]: t for t in PartnerTier.objects.filter(tenant=tenant).values("id", "name", "rank")}
+    chosen_sql, chosen_params = _compiled(
+        Partner.objects.filter(filters.partner_q(dims=False), tenant=tenant).order_by().values("id")
+    )
+    pairs_sql, pairs_params = targeted_pairs_sql(tenant=tid)
+    uas, pas = UserAssetState._meta.db_table, PartnerAssetState._meta.db_table
+    pair_filter, pair_filter_params = "", []
+    if filters.tier_id:  # the tier and segment each pair was targeted with (frozen for closed due dates)
+        pair_filter, pair_filter_params = pair_filter + " AND tp.tier_id = %s", [*pair_filter_params, filters.tier_id]
+    if filters.segment:
+        pair_filter, pair_filter_params = pair_filter + " AND tp.segment = %s", [*pair_filter_params, filters.segment]
+    # One row per targeted pair of the chosen partners: its tier, due date, required completions
+    # (at least 1, as enablement.completion) and the partner's first completion (pair_completions
+    # knows a pair only when the partner has one).
+    pairs = (
+        "SELECT tp.partner_id, tp.asset_id, tp.due_on, tp.tier_id, "  # noqa: S608 - table names and constants only
+        "CASE WHEN tp.required_completions IS NULL OR tp.required_completions < 1 THEN 1 "
+        "ELSE tp.required_completions END AS req, ps.first_completed_at AS pfirst "
+        f"FROM tp LEFT JOIN {pas} ps ON ps.tenant_id = %s AND ps.partner_id = tp.partner_id "
+        "AND ps.asset_id = tp.asset_id AND ps.first_completed_at IS NOT NULL "
+        f"WHERE tp.partner_id IN ({chosen_sql}){pair_filter}"
+    )
+    pairs_all_params = [tid, *chosen_params, *pair_filter_params]
 
-    def is_done(pair: AssignmentPair) -> bool:
-        found = done.get((pair.partner_id, pair.asset_id), NOT_DONE)
-        return pair_done_by(found.users, found.partner_first, required=pair.required_completions, deadline=None)
+    def users_before(deadline: str) -> str:
+        cond = "" if deadline == "" else f" AND u.first_completed_at < {deadline}"
+        return (
+            f"(SELECT COUNT(*) FROM {uas} u WHERE u.tenant_id = %s AND u.partner_id = p.partner_id "  # noqa: S608
+            f"AND u.asset_id = p.asset_id AND u.first_completed_at IS NOT NULL{cond})"
+        )
 
-    # by the tier each pair was targeted with (frozen for closed due dates)
-    by_tier: dict[int | None, list[AssignmentPair]] = defaultdict(list)
-    for pair in pairs:
-        by_tier[pair.tier_id].append(pair)
-    tiers: dict[tuple[int, str], TierCompletion] = {}
-    total = PairCount()
-    for tier_id, tier_pairs in by_tier.items():
-        tier = tier_names.get(tier_id) or {"name": "", "rank": None}
-        bucket = TierCompletion(tier=tier["name"])
-        for count in count_pairs(tier_pairs, done, span, zone, partner_ids={p.partner_id for p in tier_pairs}).values():
-            bucket.add(count)
-        if bucket.assigned:
-            tiers[(tier["rank"] if tier["rank"] is not None else 10**6, tier["name"])] = bucket
-            total.add(bucket)
-    in_filters = [
-        pid for pid, row in partners.items()
-        if (not filters.tier_id or row["tier_id"] == filters.tier_id) and (not filters.segment or row["segment"] == filters.segment)
-    ]
+    def done_by(deadline: str) -> str:
+        """enablement.completion.pair_done_by as SQL over a pair row ``p``; '' = ever."""
+        first = "" if deadline == "" else f" AND p.pfirst < {deadline}"
+        return (
+            f"(p.pfirst IS NOT NULL AND ((p.req = 1{first}) OR {users_before(deadline)} >= p.req))"
+        )
 
-    at_risk: dict[int, AtRiskPartner] = {}
+    # by the tier each pair was targeted with: pairs due in the period, done by the end of their due
+    # date (tenant-local, one row per day of the period) and by the period's end
+    days = [span.start + dt.timedelta(days=i) for i in range((span.end - span.start).days + 1)]
+    values = ", ".join(f"({as_date}, {as_instant})" for _ in days)
+    deadlines = f"SELECT v.column1 AS day, v.column2 AS deadline FROM (VALUES {values}) v"  # noqa: S608
+    deadline_params = [v for d in days for v in (day(d), instant(end_of_day(d, zone)))]
+    tier_sql = (
+        "SELECT 0, x.tier_id, NULL, NULL, NULL, COUNT(*), NULL, SUM(x.on_time), "  # noqa: S608
+        "SUM(CASE WHEN x.on_time = 1 OR x.by_end = 1 THEN 1 ELSE 0 END) "
+        f"FROM (SELECT p.tier_id, CASE WHEN {done_by('d.deadline')} THEN 1 ELSE 0 END AS on_time, "
+        f"CASE WHEN {done_by(as_instant)} THEN 1 ELSE 0 END AS by_end "
+        f"FROM p JOIN ({deadlines}) d ON d.day = p.due_on) x GROUP BY x.tier_id"
+    )
+    span_end = instant(span.end_utc)
+    tier_params = [tid, span_end, tid, span_end, *deadline_params]
+    partner_count = Partner.objects.filter(filters.partner_q(), tenant=tenant).count()
 
-    def entry(pid: int) -> AtRiskPartner:
-        if pid not in at_risk:
-            row = partners[pid]
-            at_risk[pid] = AtRiskPartner(pid, row["name"], row["tier__name"] or "", row["status"])
-        return at_risk[pid]
-
-    for pair in pairs:
-        if pair.due_on < filters.today and not is_done(pair):
-            item = entry(pair.partner_id)
-            item.overdue += 1
-            if item.oldest_due is None or pair.due_on < item.oldest_due:
-                item.oldest_due = pair.due_on
-
+    # Partners at risk: overdue pairs not done (ever), and the activity of the last 30 days against
+    # the 30 before (facts of the partners under the filter bar as they are now).
     recent_start = filters.today - dt.timedelta(days=29)
     previous_start = filters.today - dt.timedelta(days=59)
-    activity = (
+    activity_sql, activity_params = _compiled(
         DailyActivityFact.objects.filter(
             filters.partner_q("partner__"), tenant=tenant, day__gte=previous_start, day__lte=filters.today
         )
@@ -423,28 +454,80 @@ def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> O
         )
         .order_by()
     )
-    for row in activity:
-        pid = row["partner_id"]
-        if pid not in partners:
-            continue
-        previous, recent = row["previous"], row["recent"]
-        if previous and recent <= previous / 2:
-            item = entry(pid)
-            item.recent_events, item.previous_events = recent, previous
-        elif pid in at_risk:
-            at_risk[pid].recent_events, at_risk[pid].previous_events = recent, previous
+    partner_t, tier_t = Partner._meta.db_table, PartnerTier._meta.db_table
+    # change: the float AtRiskPartner.activity_change rounds (the same IEEE division), 0 without a
+    # previous 30 days; the list is ranked by most overdue, then the change shown, then name
+    candidates = (
+        "SELECT pt.id AS partner_id, pt.name AS name, COALESCE(tr.name, '') AS tier, pt.status AS status, "  # noqa: S608
+        "COALESCE(o.overdue, 0) AS overdue, o.oldest_due AS oldest_due, "
+        "COALESCE(a.recent, 0) AS recent, COALESCE(a.previous, 0) AS previous, "
+        "CASE WHEN COALESCE(a.previous, 0) > 0 THEN CAST(100 * (a.recent - a.previous) AS DOUBLE PRECISION) / a.previous "
+        "ELSE CAST(0 AS DOUBLE PRECISION) END AS change "
+        f"FROM {partner_t} pt LEFT JOIN {tier_t} tr ON tr.id = pt.tier_id "
+        "LEFT JOIN (SELECT p.partner_id, COUNT(*) AS overdue, MIN(p.due_on) AS oldest_due FROM p "
+        f"WHERE p.due_on < {as_date} AND NOT {done_by('')} GROUP BY p.partner_id) o ON o.partner_id = pt.id "
+        "LEFT JOIN act a ON a.partner_id = pt.id "
+        f"WHERE pt.tenant_id = %s AND pt.id IN ({chosen_sql}) "
+        "AND (o.overdue IS NOT NULL OR (a.previous > 0 AND 2 * a.recent <= a.previous))"
+    )
+    candidate_params = [day(filters.today), tid, tid, *chosen_params]
+    # The list is ranked by the change as shown (rounded to 0.1), then by name. SQL ranks by the
+    # float itself and reads the first ``at_risk_limit`` partners, plus — for the partners sharing
+    # the last place's overdue count whose float lies within 0.11 of its (every float shown like
+    # it) — the first ``at_risk_limit`` by name of each float; Python then ranks these exactly.
+    name_c = by_name.replace("pt.", "c.")
+    columns = "r.partner_id, r.name, r.tier, r.status, r.overdue, r.oldest_due, r.recent, r.previous"
+    # One statement: the targeted pairs, the activity per partner and the pairs with their completion
+    # computed once each (MATERIALIZED: without statistics, as in a young database, the planner
+    # would otherwise re-run them inside nested loops, once per partner), then the tier rows (kind 0),
+    # the first partners at risk (1) and those that may tie with the last of them (2).
+    overview_sql = (
+        f"WITH tp AS MATERIALIZED ({pairs_sql}), act AS MATERIALIZED ({activity_sql}), "  # noqa: S608 - table names and constants only
+        f"p AS MATERIALIZED ({pairs}), c AS ({candidates}), "
+        f"r AS (SELECT c.*, ROW_NUMBER() OVER (ORDER BY c.overdue DESC, c.change, {name_c}, c.partner_id) AS rn FROM c), "
+        "l AS (SELECT r.overdue, r.change FROM r WHERE r.rn <= %s ORDER BY r.rn DESC LIMIT 1) "
+        f"{tier_sql} "
+        f"UNION ALL SELECT 1, {columns} FROM r WHERE r.rn <= %s "
+        f"UNION ALL SELECT 2, {columns} FROM (SELECT r.*, ROW_NUMBER() OVER (PARTITION BY r.change ORDER BY "
+        f"{name_c.replace('c.', 'r.')}, r.partner_id) AS vrn FROM r JOIN l ON r.overdue = l.overdue "
+        "AND r.change BETWEEN l.change - 0.11 AND l.change + 0.11 WHERE r.rn > %s) r WHERE r.vrn <= %s"
+    )
+    limit = at_risk_limit
+    with conn.cursor() as cursor:
+        cursor.execute(overview_sql, [*pairs_params, *activity_params, *pairs_all_params, *candidate_params, limit, *tier_params,
+                                      limit, limit, limit])
+        rows = cursor.fetchall()
+    tier_names = {t["id"]: t for t in PartnerTier.objects.filter(tenant=tenant).values("id", "name", "rank")}
+    tiers: dict[tuple[int, str], TierCompletion] = {}
+    total = PairCount()
+    for _kind, tier_id, _n, _t, _s, assigned, _d, on_time, by_end in (row for row in rows if row[0] == 0):
+        tier = tier_names.get(tier_id) or {"name": "", "rank": None}
+        bucket = TierCompletion(tier=tier["name"], assigned=int(assigned), on_time=int(on_time or 0),
+                                by_period_end=int(by_end or 0))
+        tiers[(tier["rank"] if tier["rank"] is not None else 10**6, tier["name"])] = bucket
+        total.add(bucket)
+    found: dict[int, AtRiskPartner] = {}
+    for _kind, pid, name, tier, status, overdue, oldest_due, recent, previous in (row for row in rows if row[0]):
+        found[pid] = AtRiskPartner(
+            pid, name, tier or "", status, overdue=int(overdue), oldest_due=_as_date(oldest_due) if oldest_due else None,
+            recent_events=int(recent), previous_events=int(previous),
+        )
     ranked = sorted(
-        at_risk.values(),
-        key=lambda r: (-r.overdue, r.activity_change if r.activity_change is not None else 0, r.name),
+        found.values(),
+        key=lambda r: (-r.overdue, r.activity_change if r.activity_change is not None else 0, r.name, r.partner_id),
     )
     return Overview(
         tier_completion=[tiers[k] for k in sorted(tiers)],
         at_risk=ranked[:at_risk_limit],
-        partner_count=len(in_filters),
+        partner_count=partner_count,
         assigned_total=total.assigned,
         completed_total=total.on_time,
         completed_by_end_total=total.by_period_end,
     )
+
+
+def _as_date(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
 # --- partners table --------------------------------------------------------------------------------
@@ -567,6 +650,46 @@ def filtered_coverage(*, tenant, filters: DashboardFilters) -> list[Coverage]:
     """Coverage of every partner under the filter bar (ids only in Python; four queries)."""
     rows = Partner.objects.filter(filters.partner_q(), tenant=tenant).values_list("pk", "tier_id")
     return list(partner_coverage(tenant=tenant, partners=rows).values())
+
+
+def filtered_certification_summary(*, tenant, filters: DashboardFilters, at: dt.datetime | None = None) -> CertificationSummary:
+    """``certification_summary(filtered_coverage(...))`` computed in the database: the same totals
+    (partners meeting their tier's requirements, or with a valid certificate when their tier has
+    none; partners with gaps; people missing; certificates expiring) in 2 queries, without reading
+    one row per partner."""
+    at = at or timezone.now()
+    conn = connections[router.db_for_read(Partner)]
+    partners = Partner.objects.filter(filters.partner_q(), tenant=tenant).order_by()
+    p_sql, p_params = _compiled(partners.values("id", "tier_id"))
+    valid = Certificate.objects.filter(valid_q(at), tenant=tenant).order_by()
+    v_sql, v_params = _compiled(valid.values("id", "partner_id", "certification_id", "holder_id"))
+    req_t = TierCertificationRequirement._meta.db_table
+    sql = (
+        f"WITH pt AS ({p_sql}), v AS ({v_sql}), "  # noqa: S608 - table names and constants only
+        "h AS (SELECT v.partner_id, v.certification_id, COUNT(DISTINCT v.holder_id) AS n FROM v "
+        "WHERE v.partner_id IN (SELECT pt.id FROM pt) GROUP BY v.partner_id, v.certification_id), "
+        "c AS (SELECT v.partner_id, COUNT(*) AS n FROM v WHERE v.partner_id IN (SELECT pt.id FROM pt) GROUP BY v.partner_id), "
+        "rq AS (SELECT pt.id AS partner_id, COUNT(*) AS nreq, "
+        "SUM(CASE WHEN COALESCE(h.n, 0) < r.required_people THEN 1 ELSE 0 END) AS ngaps, "
+        "SUM(CASE WHEN COALESCE(h.n, 0) < r.required_people THEN r.required_people - COALESCE(h.n, 0) ELSE 0 END) AS missing "
+        f"FROM pt JOIN {req_t} r ON r.tenant_id = %s AND r.tier_id = pt.tier_id "
+        "LEFT JOIN h ON h.partner_id = pt.id AND h.certification_id = r.certification_id GROUP BY pt.id) "
+        "SELECT COUNT(*), "
+        "COALESCE(SUM(CASE WHEN (rq.nreq > 0 AND rq.ngaps = 0) OR (rq.partner_id IS NULL AND COALESCE(c.n, 0) > 0) "
+        "THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN rq.ngaps > 0 THEN 1 ELSE 0 END), 0), COALESCE(SUM(rq.missing), 0) "
+        "FROM pt LEFT JOIN rq ON rq.partner_id = pt.id LEFT JOIN c ON c.partner_id = pt.id"
+    )
+    with conn.cursor() as cursor:
+        cursor.execute(sql, [*p_params, *v_params, tenant.pk])
+        count, certified, with_gaps, missing = cursor.fetchone()
+    out = CertificationSummary(partners=int(count), certified=int(certified), with_gaps=int(with_gaps),
+                               missing_people=int(missing))
+    if out.partners:  # as the sum of the partners' coverages: every horizon, zeros included
+        expiring = valid.filter(partner__in=partners.values("id")).aggregate(
+            **{f"d{days}": Count("id", filter=Q(expires_at__lte=at + dt.timedelta(days=days))) for days in EXPIRY_HORIZONS}
+        )
+        out.expiring = {days: expiring[f"d{days}"] for days in EXPIRY_HORIZONS}
+    return out
 
 
 def certification_summary(coverages: list[Coverage]) -> CertificationSummary:

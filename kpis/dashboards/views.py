@@ -201,7 +201,7 @@ def partners(request, tenant_slug: str):
         _base_context(
             request, choices, filters, page=page, columns=columns, sort=sort, completion_def=completion_def,
             page_qs=filters.querystring(sort=sort if sort != "name" else ""),
-            certification=selectors.certification_summary(selectors.filtered_coverage(tenant=tenant, filters=filters)),
+            certification=selectors.filtered_certification_summary(tenant=tenant, filters=filters),
         ),
     )
 

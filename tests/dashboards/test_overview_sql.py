@@ -1,0 +1,366 @@
+"""The overview computed in SQL gives exactly what the Python expansion gave.
+
+``targeted_pairs_sql`` (and ``assigned_pairs_sql``) must select the same rows as
+``targeted_pairs`` / ``assigned_pairs`` — audiences, tiers, segments and paths as fixed per period
+(frozen pairs, then live ones), joined_on, asset status, duplicate assignments merged — and
+``selectors.overview`` must give the same tier table, totals and at-risk list as the Python
+computation it replaced (kept below as the reference), on varied data and filters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections import defaultdict
+
+import pytest
+from django.db import connection
+from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django_scopes import scope
+
+from enablement.completion import pair_done_by
+from enablement.models import AssetKind, AssetStatus, AssignmentTarget, AudienceRule
+from enablement.pairs import AssignmentPair, assigned_pairs, assigned_pairs_sql, assignment_pairs
+from kpis.dashboards import selectors
+from kpis.dashboards.filters import parse_filters
+from kpis.models import DailyActivityFact, PartnerAssetState, UserAssetState
+from kpis.periods import Span
+from kpis.targeting import (
+    NOT_DONE,
+    PairCount,
+    count_pairs,
+    pair_completions,
+    pair_matches,
+    pairs_freeze,
+    targeted_pairs,
+    targeted_pairs_sql,
+)
+from partners.models import Partner, PartnerTier, User
+from tests import factories as f
+
+# Names that sort differently by code point and by a linguistic collation (the at-risk list ties
+# are broken by name as Python compares strings).
+NAMES = ["alpha", "Beta", "beta", "Zeta", "ärger", "Östra", "ベータ", "アルファ", "_under", "10 Co", "9 Co", "Émile"]
+# (previous, recent) 30-day event counts whose change rounds on a half (−0.15, −1.25, −0.25, −0.05 …):
+# where a float's rounding decides which partners tie on the shown change.
+HALVES = [(2000, 1997), (80, 79), (400, 399), (2000, 1999), (40, 38), (16, 13), (8, 4), (10, 5), (0, 7), (3, 0)]
+
+
+def _rows(sql: str, params: list) -> list[AssignmentPair]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return sorted(
+        AssignmentPair(r[0], r[1], r[2] if isinstance(r[2], dt.date) else dt.date.fromisoformat(str(r[2])), r[3], r[4], r[5],
+                       r[6], r[7] or "")
+        for r in rows
+    )
+
+
+def build_varied(tenant, seed: int) -> dict:
+    """Partners in and out of tiers, segments and audiences, joined before and after due dates;
+    assignments to partners, tiers and segments, of assets and a learning path, active or not, on a
+    published and an archived asset, some pairs assigned twice with other terms; a freeze, then
+    tiers, segments and an asset's status changed; completions by partners and users before and
+    after due dates; 60 days of facts with changes that round on a half."""
+    rng = random.Random(seed)
+    today = timezone.localdate()
+    with scope(tenant=tenant.pk):
+        tiers = [f.PartnerTierFactory(tenant=tenant, name=n, rank=i + 1) for i, n in enumerate(["Gold", "Silver", "Bronze"])]
+        assets = [
+            f.AssetFactory(tenant=tenant, kind=[AssetKind.TRAINING, AssetKind.DOCUMENT, AssetKind.FAQ][i % 3], title=f"Asset {i}")
+            for i in range(9)
+        ]
+        archived = f.AssetFactory(tenant=tenant, kind=AssetKind.DOCUMENT, title="Old deck", status=AssetStatus.ARCHIVED)
+        path = f.LearningPathFactory(tenant=tenant, title="Onboarding")
+        for asset in assets[5:8]:
+            f.LearningPathItemFactory(tenant=tenant, path=path, asset=asset)
+        partners = []
+        for i in range(36):
+            partners.append(
+                f.PartnerFactory(
+                    tenant=tenant, name=f"{NAMES[i % len(NAMES)]} {i // len(NAMES)}" if i % 5 else NAMES[i % len(NAMES)],
+                    tier=rng.choice([*tiers, None]), segment=rng.choice(["SMB", "Enterprise", ""]),
+                    status=rng.choice(["active", "nurturing", "onboarding", "dormant"]),
+                    joined_on=today - dt.timedelta(days=rng.choice([400, 200, 90, 40, 10, 0])),
+                )
+            )
+        # audiences: one asset for a tier, one for a segment, one for two partners
+        AudienceRule.objects.create(tenant=tenant, asset=assets[1], tier=tiers[0])
+        AudienceRule.objects.create(tenant=tenant, asset=assets[2], segment="Enterprise")
+        AudienceRule.objects.create(tenant=tenant, asset=assets[3], partner=partners[0])
+        AudienceRule.objects.create(tenant=tenant, asset=assets[3], partner=partners[7])
+
+        def assign(**kw):
+            target = rng.choice([AssignmentTarget.PARTNER, AssignmentTarget.TIER, AssignmentTarget.SEGMENT])
+            who = {"partner": rng.choice(partners), "tier": None, "segment": ""} if target == AssignmentTarget.PARTNER else (
+                {"partner": None, "tier": rng.choice(tiers), "segment": ""} if target == AssignmentTarget.TIER
+                else {"partner": None, "tier": None, "segment": rng.choice(["SMB", "Enterprise"])}
+            )
+            what = {"asset": None, "learning_path": path} if rng.random() < 0.2 else {
+                "asset": rng.choice([*assets, archived]), "learning_path": None}
+            return f.AssignmentFactory(
+                tenant=tenant, target=target, **who, **what,
+                due_on=today + dt.timedelta(days=rng.randint(-120, 45)), required_completions=rng.choice([1, 1, 2, 3]),
+                is_active=rng.random() > 0.1, **kw,
+            )
+
+        for _ in range(24):
+            assign()
+        # the same pairs twice: every SMB partner and every Gold partner get asset 0 with other terms
+        f.AssignmentFactory(tenant=tenant, target=AssignmentTarget.SEGMENT, partner=None, tier=None, segment="SMB",
+                            asset=assets[0], due_on=today - dt.timedelta(days=50), required_completions=1)
+        f.AssignmentFactory(tenant=tenant, target=AssignmentTarget.TIER, partner=None, tier=tiers[0], asset=assets[0],
+                            due_on=today - dt.timedelta(days=20), required_completions=3)
+        f.AssignmentFactory(tenant=tenant, target=AssignmentTarget.TIER, partner=None, tier=tiers[0], asset=assets[0],
+                            due_on=today - dt.timedelta(days=50), required_completions=2)
+        # the nightly freeze, then the world changes: tiers, segments, an asset archived, a late assignment
+        pairs_freeze(tenant=tenant, through=today - dt.timedelta(days=30))
+        for p in partners[::4]:
+            p.tier = rng.choice([*tiers, None])
+            p.segment = rng.choice(["SMB", "Enterprise", ""])
+            p.save()
+        assets[4].status = AssetStatus.ARCHIVED
+        assets[4].save()
+        f.AssignmentFactory(tenant=tenant, target=AssignmentTarget.TIER, partner=None, tier=tiers[1], asset=assets[8],
+                            due_on=today - dt.timedelta(days=60))
+        f.AssignmentFactory(tenant=tenant, target=AssignmentTarget.TIER, partner=None, tier=tiers[2], asset=assets[6],
+                            due_on=today - dt.timedelta(days=30))  # due on the frozen date itself, created after
+        assign()
+        assign()
+        # completions: the partner's first completion and some users', before and after due dates
+        zone = tenant.zoneinfo
+        people = User.objects.bulk_create([User(email=f"p{seed}-{i}@example.com", name=f"P {i}") for i in range(6)])
+        states, user_states = [], []
+        for p in partners:
+            for a in [*assets, archived]:
+                roll = rng.random()
+                if roll < 0.45:
+                    continue
+                when = dt.datetime.combine(today + dt.timedelta(days=rng.randint(-130, 0)), dt.time(rng.randint(0, 23)),
+                                           tzinfo=zone)
+                states.append(PartnerAssetState(tenant=tenant, partner=p, asset=a, active_users=1,
+                                                first_completed_at=when if roll > 0.55 else None,
+                                                last_activity_at=when))
+                for k, person in enumerate(rng.sample(people, rng.randint(0, 4))):
+                    user_states.append(UserAssetState(
+                        tenant=tenant, user=person, partner=p, asset=a,
+                        first_completed_at=when + dt.timedelta(days=k * rng.randint(0, 20)) if rng.random() < 0.8 else None,
+                    ))
+        PartnerAssetState.objects.bulk_create(states)
+        UserAssetState.objects.bulk_create(user_states)
+        facts = []
+        for i, p in enumerate(partners):
+            previous, recent = HALVES[i % len(HALVES)] if i % 3 else (rng.randint(0, 30), rng.randint(0, 30))
+            for day_offset, count in ((40, previous), (10, recent)):
+                if count:
+                    facts.append(DailyActivityFact(tenant=tenant, partner=p, asset=assets[0], day=today - dt.timedelta(days=day_offset),
+                                                   verb="document.viewed", event_count=count, user_count=1))
+            facts.append(DailyActivityFact(tenant=tenant, partner=p, asset=None, day=today - dt.timedelta(days=5),
+                                           verb="portal.login", event_count=50, user_count=1))
+        DailyActivityFact.objects.bulk_create(facts)
+    return {"tiers": tiers, "partners": partners, "today": today}
+
+
+def reference_overview(*, tenant, filters, at_risk_limit: int = 15):
+    """The overview as it was computed in Python (every targeted pair of the tenant read and
+    counted in Python), kept as the reference the SQL must reproduce."""
+    partners = {
+        row["id"]: row
+        for row in Partner.objects.filter(filters.partner_q(dims=False), tenant=tenant).values(
+            "id", "name", "tier_id", "tier__name", "tier__rank", "status", "segment"
+        )
+    }
+    pairs = [
+        p for p in targeted_pairs(tenant=tenant)
+        if p.partner_id in partners and pair_matches(p, tier_id=filters.tier_id, segment=filters.segment)
+    ]
+    done = pair_completions(tenant=tenant)
+    zone = tenant.zoneinfo
+    span = Span.of(filters.start, filters.end, zone)
+    tier_names = {t["id"]: t for t in PartnerTier.objects.filter(tenant=tenant).values("id", "name", "rank")}
+
+    def is_done(pair):
+        found = done.get((pair.partner_id, pair.asset_id), NOT_DONE)
+        return pair_done_by(found.users, found.partner_first, required=pair.required_completions, deadline=None)
+
+    by_tier = defaultdict(list)
+    for pair in pairs:
+        by_tier[pair.tier_id].append(pair)
+    tiers, total = {}, PairCount()
+    for tier_id, tier_pairs in by_tier.items():
+        tier = tier_names.get(tier_id) or {"name": "", "rank": None}
+        bucket = selectors.TierCompletion(tier=tier["name"])
+        for count in count_pairs(tier_pairs, done, span, zone, partner_ids={p.partner_id for p in tier_pairs}).values():
+            bucket.add(count)
+        if bucket.assigned:
+            tiers[(tier["rank"] if tier["rank"] is not None else 10**6, tier["name"])] = bucket
+            total.add(bucket)
+    in_filters = [
+        pid for pid, row in partners.items()
+        if (not filters.tier_id or row["tier_id"] == filters.tier_id) and (not filters.segment or row["segment"] == filters.segment)
+    ]
+    at_risk = {}
+
+    def entry(pid):
+        if pid not in at_risk:
+            row = partners[pid]
+            at_risk[pid] = selectors.AtRiskPartner(pid, row["name"], row["tier__name"] or "", row["status"])
+        return at_risk[pid]
+
+    for pair in pairs:
+        if pair.due_on < filters.today and not is_done(pair):
+            item = entry(pair.partner_id)
+            item.overdue += 1
+            if item.oldest_due is None or pair.due_on < item.oldest_due:
+                item.oldest_due = pair.due_on
+    recent_start = filters.today - dt.timedelta(days=29)
+    previous_start = filters.today - dt.timedelta(days=59)
+    activity = (
+        DailyActivityFact.objects.filter(filters.partner_q("partner__"), tenant=tenant, day__gte=previous_start,
+                                         day__lte=filters.today)
+        .exclude(verb="portal.login")
+        .values("partner_id")
+        .annotate(recent=Coalesce(Sum("event_count", filter=Q(day__gte=recent_start)), 0),
+                  previous=Coalesce(Sum("event_count", filter=Q(day__lt=recent_start)), 0))
+        .order_by()
+    )
+    for row in activity:
+        pid = row["partner_id"]
+        if pid not in partners:
+            continue
+        previous, recent = row["previous"], row["recent"]
+        if previous and recent <= previous / 2:
+            item = entry(pid)
+            item.recent_events, item.previous_events = recent, previous
+        elif pid in at_risk:
+            at_risk[pid].recent_events, at_risk[pid].previous_events = recent, previous
+    ranked = sorted(at_risk.values(), key=lambda r: (-r.overdue, r.activity_change if r.activity_change is not None else 0, r.name))
+    return selectors.Overview(
+        tier_completion=[tiers[k] for k in sorted(tiers)], at_risk=ranked[:at_risk_limit], partner_count=len(in_filters),
+        assigned_total=total.assigned, completed_total=total.on_time, completed_by_end_total=total.by_period_end,
+    )
+
+
+def _figures(o) -> dict:
+    return {
+        "tiers": [(t.tier, t.assigned, t.on_time, t.by_period_end) for t in o.tier_completion],
+        "at_risk": [(r.partner_id, r.name, r.tier, r.status, r.overdue, r.oldest_due, r.recent_events, r.previous_events,
+                     r.activity_change) for r in o.at_risk],
+        "totals": (o.partner_count, o.assigned_total, o.completed_total, o.completed_by_end_total, o.rate),
+    }
+
+
+@pytest.mark.parametrize(("seed", "zone"), [(1, "Asia/Tokyo"), (2, "America/New_York"), (3, "Europe/Berlin")])
+def test_sql_pairs_equal_the_python_expansion(tenant_a, seed, zone):
+    tenant_a.time_zone = zone
+    tenant_a.save()
+    data = build_varied(tenant_a, seed)
+    with scope(tenant=tenant_a.pk):
+        live = sorted(assigned_pairs(tenant=tenant_a))
+        targeted = sorted(targeted_pairs(tenant=tenant_a))
+        assert _rows(*assigned_pairs_sql(tenant=tenant_a)) == live
+        assert _rows(*targeted_pairs_sql(tenant=tenant_a)) == targeted
+        # the data reaches every rule: frozen and live pairs, merged duplicates, paths, audiences
+        assert any(p.assignment_id == 0 for p in targeted) and any(p.assignment_id for p in targeted)
+        assert any(p.learning_path_id for p in targeted) and any(p.required_completions > 1 for p in targeted)
+        assert len(assignment_pairs(tenant=tenant_a)) > len(live)  # pairs assigned more than once, merged
+        for partner in data["partners"][:8]:
+            mine = sorted(targeted_pairs(tenant=tenant_a, partner_id=partner.pk))
+            assert _rows(*targeted_pairs_sql(tenant=tenant_a, partner_id=partner.pk)) == mine
+            assert _rows(*assigned_pairs_sql(tenant=tenant_a, partner_id=partner.pk)) == sorted(
+                assigned_pairs(tenant=tenant_a, partner_id=partner.pk))
+
+
+def test_sql_pairs_without_a_freeze_are_the_live_pairs(tenant_a):
+    with scope(tenant=tenant_a.pk):
+        tier = f.PartnerTierFactory(tenant=tenant_a, name="Gold")
+        asset = f.AssetFactory(tenant=tenant_a)
+        for i in range(3):
+            f.PartnerFactory(tenant=tenant_a, tier=tier, name=f"P{i}")
+        f.AssignmentFactory(tenant=tenant_a, target=AssignmentTarget.TIER, partner=None, tier=tier, asset=asset,
+                            due_on=timezone.localdate() - dt.timedelta(days=40))
+        pairs = targeted_pairs(tenant=tenant_a)
+        assert len(pairs) == 3
+        assert _rows(*targeted_pairs_sql(tenant=tenant_a)) == sorted(pairs)
+
+
+def _queries(today: dt.date, tiers) -> list[dict]:
+    return [
+        {},
+        {"period": "quarter"},
+        {"period": "week"},
+        {"period": "custom", "from": (today - dt.timedelta(days=200)).isoformat(), "to": (today + dt.timedelta(days=10)).isoformat()},
+        {"period": "quarter", "tier": str(tiers[0].pk)},
+        {"period": "quarter", "segment": "SMB"},
+        {"period": "quarter", "tier": str(tiers[1].pk), "segment": "Enterprise"},
+        {"status": "nurturing"},
+        {"q": "eta"},
+    ]
+
+
+@pytest.mark.parametrize(("seed", "zone"), [(1, "Asia/Tokyo"), (2, "America/New_York"), (3, "Europe/Berlin")])
+def test_overview_figures_unchanged(tenant_a, seed, zone):
+    tenant_a.time_zone = zone
+    tenant_a.save()
+    data = build_varied(tenant_a, seed)
+    today = data["today"]
+    tiers = data["tiers"]
+    choices = {"tier_ids": {t.pk for t in tiers}, "segments": {"SMB", "Enterprise"}}
+    compared = 0
+    with scope(tenant=tenant_a.pk):
+        for query in _queries(today, tiers):
+            filters = parse_filters(query, today=today, **choices)
+            assert not filters.notices, (query, filters.notices)
+            for limit in (1, 2, 3, 5, 15, 100):
+                got = _figures(selectors.overview(tenant=tenant_a, filters=filters, at_risk_limit=limit))
+                want = _figures(reference_overview(tenant=tenant_a, filters=filters, at_risk_limit=limit))
+                assert got == want, (query, limit)
+                compared += 1
+            # the data makes the comparison bite: pairs counted, many partners at risk
+            if not query:
+                assert want["tiers"] and want["totals"][1] > 0 and len(want["at_risk"]) > 15
+    assert compared == 9 * 6
+
+
+def test_overview_reads_a_bounded_number_of_rows(tenant_a, django_assert_max_num_queries):
+    """At most five statements, whatever the data."""
+    data = build_varied(tenant_a, 4)
+    filters = parse_filters({"period": "quarter"}, today=data["today"], tier_ids={t.pk for t in data["tiers"]})
+    with scope(tenant=tenant_a.pk), django_assert_max_num_queries(5):
+        overview = selectors.overview(tenant=tenant_a, filters=filters, at_risk_limit=3)
+    assert len(overview.at_risk) == 3
+
+
+def test_at_risk_ties_on_the_shown_change_break_by_name(tenant_a):
+    """Partners with as many overdue pairs whose changes differ but are shown alike (−1.25 and −1.2
+    both show −1.2; −0.15, −0.1 and −0.05 all show −0.1, as Python rounds their floats) are listed
+    by name, also when the list's last place falls inside such a tie."""
+    today = timezone.localdate()
+    with scope(tenant=tenant_a.pk):
+        asset = f.AssetFactory(tenant=tenant_a, title="Deck")
+        f.AssignmentFactory(tenant=tenant_a, target=AssignmentTarget.SEGMENT, partner=None, tier=None, segment="X",
+                            asset=asset, due_on=today - dt.timedelta(days=10))
+        counts = {"z": (80, 79), "g": (1000, 988), "f": (100, 99), "b": (400, 398), "d": (2000, 1997), "e": (2000, 1998),
+                  "a": (2000, 1999)}
+        facts = []
+        for name, (previous, recent) in counts.items():
+            p = f.PartnerFactory(tenant=tenant_a, name=name, segment="X", tier=None, joined_on=today - dt.timedelta(days=100))
+            facts += [
+                DailyActivityFact(tenant=tenant_a, partner=p, asset=asset, day=today - dt.timedelta(days=40),
+                                  verb="document.viewed", event_count=previous, user_count=1),
+                DailyActivityFact(tenant=tenant_a, partner=p, asset=asset, day=today - dt.timedelta(days=10),
+                                  verb="document.viewed", event_count=recent, user_count=1),
+            ]
+        DailyActivityFact.objects.bulk_create(facts)
+        filters = parse_filters({}, today=today)
+        full = selectors.overview(tenant=tenant_a, filters=filters, at_risk_limit=100)
+        assert [(r.name, r.activity_change) for r in full.at_risk] == [
+            ("g", -1.2), ("z", -1.2), ("f", -1.0), ("b", -0.5), ("a", -0.1), ("d", -0.1), ("e", -0.1)
+        ]
+        for limit in range(1, 8):
+            got = selectors.overview(tenant=tenant_a, filters=filters, at_risk_limit=limit)
+            assert [r.name for r in got.at_risk] == [r.name for r in full.at_risk][:limit], limit
+            assert _figures(got) == _figures(reference_overview(tenant=tenant_a, filters=filters, at_risk_limit=limit))
