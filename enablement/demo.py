@@ -415,7 +415,9 @@ def _assets(ctx: _Ctx, teams: list[Team], admin) -> dict[str, Asset]:
     for ext_id, _title, file_name in doc_specs:
         asset = by_id[ext_id]
         for number in (1, 2) if ext_id in {"doc-price-list", "doc-proposal-template"} else (1,):
-            content = tiny_pdf([f"{tenant.name}", f"{ext_id} - version {number}", "Shien demo document"])
+            # The tiny PDF's Helvetica has no Japanese: a Japanese tenant's files carry its slug.
+            heading = tenant.name if tenant.name.isascii() else tenant.slug
+            content = tiny_pdf([heading, f"{ext_id} - version {number}", "Shien demo document"])
             dv = DocumentVersion(tenant=tenant, asset=asset, version=number, original_name=file_name,
                                  content_type="application/pdf", size=len(content),
                                  sha256=hashlib.sha256(content).hexdigest(), uploaded_by=admin,

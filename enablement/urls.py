@@ -14,6 +14,7 @@ portal_urlpatterns = [
     path("trainings/<int:asset_id>/progress/", portal.training_progress, name="portal-training-progress"),
     path("documents/<int:asset_id>/", portal.document, name="portal-document"),
     path("documents/<int:asset_id>/download/", portal.document_download, name="portal-document-download"),
+    path("documents/<int:asset_id>/file/", portal.document_file, name="portal-document-file"),
     path("documents/<int:asset_id>/reading/", portal.document_reading, name="portal-document-reading"),
     path("faq/", portal.faq, name="portal-faq"),
     path("faq/ask/", portal.faq_ask, name="portal-faq-ask"),

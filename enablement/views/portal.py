@@ -34,6 +34,8 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import push_url
 
@@ -296,7 +298,8 @@ def document(request, tenant_slug: str, asset_id: int):
     obj = _visible(request, asset_id, AssetKind.DOCUMENT)
     _log(request, verb=Verb.DOCUMENT_VIEWED, asset=obj)
     versions = list(obj.versions.filter(tenant=request.tenant).order_by("-version")[:10])
-    context = {"asset": obj, "latest": versions[0] if versions else None, "versions": versions}
+    latest = versions[0] if versions else None
+    context = {"asset": obj, "latest": latest, "versions": versions, "inline": _shown_inline(latest)}
     if reading.reads_by_time(obj):
         _session, token = reading.reading_start(tenant=request.tenant, user=request.user, asset=obj)
         state = reading.reading_state(tenant=request.tenant, user=request.user, asset=obj)
@@ -366,6 +369,39 @@ def document_download(request, tenant_slug: str, asset_id: int):
         filename=version.original_name,
         content_type=version.content_type or "application/octet-stream",
     )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _shown_inline(version) -> bool:
+    """A PDF is read on the document page itself (the upload check sets ``application/pdf`` only
+    for content that is a PDF); other formats are downloaded."""
+    return bool(version and version.file and version.content_type == "application/pdf")
+
+
+# The PDF shown in the document page's frame: this origin may frame it, nothing may run in it but
+# the browser's own PDF viewer, and it loads nothing else.
+_INLINE_CSP = {"default-src": ["'none'"], "frame-ancestors": ["'self'"], "object-src": ["'self'"]}
+
+
+@partner_user_required
+@require_GET
+@xframe_options_sameorigin
+@csp_override(_INLINE_CSP)
+def document_file(request, tenant_slug: str, asset_id: int):
+    """The latest version of a PDF document, inline, for the reader on the document page. Reading
+    it there is not a download: nothing is logged (the page logged ``document.viewed``; reading
+    time is credited by the page's heartbeats)."""
+    obj = _visible(request, asset_id, AssetKind.DOCUMENT)
+    version = selectors.latest_version(tenant=request.tenant, asset=obj)
+    if not _shown_inline(version):
+        raise Http404
+    try:
+        handle = version.file.storage.open(version.file.name, "rb")
+    except FileNotFoundError as exc:
+        raise Http404 from exc
+    response = FileResponse(handle, as_attachment=False, filename=version.original_name, content_type="application/pdf")
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response

@@ -104,6 +104,38 @@ def test_download_serves_the_latest_version(client, login, portal):
     assert event.extra == {"version": 2}
 
 
+def test_a_pdf_is_read_on_the_document_page_without_counting_as_a_download(client, login, portal):
+    """The page frames the PDF (same origin only, nothing else loads in it); reading it there logs
+    no download, so a document completed by download still needs the Download button."""
+    login(portal["member"])
+    doc = portal["document"]
+    page = client.get(url("portal-document", doc)).content.decode()
+    assert f'src="{url("portal-document-file", doc)}"' in page
+    response = client.get(url("portal-document-file", doc))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"].startswith("inline")
+    assert response["X-Frame-Options"] == "SAMEORIGIN"
+    policy = response["Content-Security-Policy"]
+    assert "frame-ancestors 'self'" in policy and "default-src 'none'" in policy
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert b"".join(response.streaming_content).startswith(b"%PDF")
+    assert events(portal["tenant"], verb=Verb.DOCUMENT_DOWNLOADED) == []
+    # Other pages still refuse to be framed.
+    assert client.get(url("portal-document", doc))["X-Frame-Options"] == "DENY"
+
+
+def test_only_a_pdf_is_shown_inline(client, login, portal):
+    add_version(portal["document"], name="表.xlsx", data=b"PK\x03\x04 not a pdf", version=2)
+    with scope(tenant=portal["tenant"].pk):
+        portal["document"].versions.filter(version=2).update(
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    login(portal["member"])
+    assert client.get(url("portal-document-file", portal["document"])).status_code == 404
+    page = client.get(url("portal-document", portal["document"])).content.decode()
+    assert url("portal-document-file", portal["document"]) not in page
+
+
 def test_faq_search_view_and_feedback_are_logged(client, login, portal):
     login(portal["member"])
     faq = portal["faq"]
@@ -243,6 +275,7 @@ def test_heartbeat_needs_post_and_csrf(login, portal):
         ("portal-asset-media", "training"),
         ("portal-document", "document"),
         ("portal-document-download", "document"),
+        ("portal-document-file", "document"),
         ("portal-faq-detail", "faq"),
         ("portal-asset", "document"),
     ],
@@ -268,6 +301,7 @@ def test_unassigned_unpublished_asset_is_404(client, login, portal):
     draft = portal["draft"]
     assert client.get(url("portal-document", draft)).status_code == 404
     assert client.get(url("portal-document-download", draft)).status_code == 404
+    assert client.get(url("portal-document-file", draft)).status_code == 404
     with scope(tenant=portal["tenant"].pk):
         draft_training = f.AssetFactory(tenant=portal["tenant"], kind="training", status=AssetStatus.DRAFT)
         draft_faq = f.AssetFactory(tenant=portal["tenant"], kind="faq", status=AssetStatus.ARCHIVED, title="古い質問")
