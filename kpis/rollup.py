@@ -53,8 +53,11 @@ Fact semantics
   at every heartbeat), ``max_progress`` = MAX(progress) (NULL when no event carried one),
   ``negative_count`` = events with ``resolved`` false (the FAQ "no" answers). ``faq.feedback``
   counts one answer per person per FAQ: an answer followed by a later one of the same user on the
-  same FAQ was changed and is left out (``SUPERSEDED_FEEDBACK_SQL``); a new answer also touches the
-  days of that person's earlier answers, so they are recomputed without it.
+  same FAQ was changed and is not counted (``SUPERSEDED_FEEDBACK_SQL``: counts, users and "no"
+  answers leave it out), but its key keeps its row, with zero counts if nothing else is left — the
+  answer happened, so its partner stays active and its FAQ used that day (a later change of mind
+  does not rewrite an earlier period); a new answer also touches the days of that person's
+  earlier answers, so they are recomputed.
 * ``FaqSearchFact`` (day, partner, normalised query): normalised = lower case, trimmed,
   whitespace runs (incl. the ideographic space) collapsed to one space. ``searches`` = number of
   ``faq.searched`` events, ``zero_result_searches`` = those with ``result_count = 0``,
@@ -132,6 +135,15 @@ SUPERSEDED_FEEDBACK_SQL = (
     f"(e.verb = '{Verb.FAQ_FEEDBACK.value}' AND e.user_id IS NOT NULL AND EXISTS (SELECT 1 FROM {EV} s "
     f"WHERE s.tenant_id = e.tenant_id AND s.user_id = e.user_id AND s.asset_id = e.asset_id AND s.verb = e.verb "
     f"AND (s.occurred_at > e.occurred_at OR (s.occurred_at = e.occurred_at AND s.id > e.id))))"
+)
+# A superseded answer still happened: its (day, partner, FAQ) keeps a fact row (the partner was
+# active, the FAQ used), but it is not counted as an answer — a later change of mind must not
+# rewrite an earlier period's activity.
+SUPERSEDED_FLAG_SQL = f"CASE WHEN {SUPERSEDED_FEEDBACK_SQL} THEN 1 ELSE 0 END"
+COUNTED_SQL = (
+    "SUM(1 - e.superseded), COUNT(DISTINCT CASE WHEN e.superseded = 0 THEN e.user_id END), "
+    "MAX(CASE WHEN e.superseded = 0 THEN e.progress END), "
+    "SUM(CASE WHEN e.superseded = 0 AND e.resolved IS NOT NULL AND NOT e.resolved THEN 1 ELSE 0 END)"
 )
 PROGRESS_SQL = f"CASE WHEN e.verb IN ('{PROGRESS_VERBS[0]}', '{PROGRESS_VERBS[1]}') THEN e.progress END"
 
@@ -443,10 +455,9 @@ def _daily(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
     cursor.execute(
         f"INSERT INTO {DAILY} (tenant_id, day, partner_id, asset_id, verb, event_count, user_count, max_progress, "
         f"negative_count) "
-        f"SELECT e.tenant_id, {d.day('e.occurred_at')}, e.partner_id, e.asset_id, e.verb, "
-        f"COUNT(*), COUNT(DISTINCT e.user_id), MAX(e.progress), "
-        f"SUM(CASE WHEN e.resolved IS NOT NULL AND NOT e.resolved THEN 1 ELSE 0 END) "
-        f"FROM {EV} e WHERE e.tenant_id = %s AND {IN_RANGE}{where}{upto} AND NOT {SUPERSEDED_FEEDBACK_SQL} AND {TRUSTED_SQL} "
+        f"SELECT e.tenant_id, {d.day('e.occurred_at')}, e.partner_id, e.asset_id, e.verb, {COUNTED_SQL} "
+        f"FROM (SELECT e.*, {SUPERSEDED_FLAG_SQL} AS superseded FROM {EV} e "
+        f"WHERE e.tenant_id = %s AND {IN_RANGE}{where}{upto} AND {TRUSTED_SQL}) e "
         f"GROUP BY 1, 2, 3, 4, 5",
         [tenant_id, *params, *upto_params],
     )
@@ -782,13 +793,12 @@ def _merge_feedback(cursor, d: Dialect, tenant_id: int, m: Merge) -> int:
         cursor.execute(
             f"INSERT INTO {DAILY} (tenant_id, day, partner_id, asset_id, verb, event_count, user_count, max_progress, "
             f"negative_count) "
-            f"SELECT e.tenant_id, {d.day('e.occurred_at')}, e.partner_id, e.asset_id, e.verb, "
-            f"COUNT(*), COUNT(DISTINCT e.user_id), MAX(e.progress), "
-            f"SUM(CASE WHEN e.resolved IS NOT NULL AND NOT e.resolved THEN 1 ELSE 0 END) "
-            f"FROM {EV} e WHERE e.tenant_id = %s AND e.verb = %s AND {IN_RANGE} AND e.occurred_at >= %s AND e.occurred_at < %s "
+            f"SELECT e.tenant_id, {d.day('e.occurred_at')}, e.partner_id, e.asset_id, e.verb, {COUNTED_SQL} "
+            f"FROM (SELECT e.*, {SUPERSEDED_FLAG_SQL} AS superseded FROM {EV} e "
+            f"WHERE e.tenant_id = %s AND e.verb = %s AND {IN_RANGE} AND e.occurred_at >= %s AND e.occurred_at < %s "
             f"AND e.received_at <= %s AND (e.partner_id, e.asset_id) IN (VALUES {pair_values}) "
             f"AND ({d.day('e.occurred_at')}, e.partner_id, e.asset_id) IN (VALUES {values}) "
-            f"AND NOT {SUPERSEDED_FEEDBACK_SQL} AND {TRUSTED_SQL} GROUP BY 1, 2, 3, 4, 5",
+            f"AND {TRUSTED_SQL}) e GROUP BY 1, 2, 3, 4, 5",
             [tenant_id, feedback, d.ts_param(start), d.ts_param(end), d.ts_param(m.hi),
              *[x for pair in pairs for x in pair], *key_params],
         )

@@ -46,13 +46,17 @@ def superseded(e, events) -> bool:
 
 
 def daily_facts(events, zone) -> dict:
-    groups = defaultdict(list)
+    """A superseded FAQ answer still happened (its partner was active, its FAQ used that day): its
+    key keeps a row, but it is not counted as an answer (counts and users leave it out)."""
+    groups, keys = defaultdict(list), set()
     for e in events:
-        if superseded(e, events):
-            continue
-        groups[(local_day(e.occurred_at, zone), e.partner_id, e.asset_id, e.verb)].append(e)
+        key = (local_day(e.occurred_at, zone), e.partner_id, e.asset_id, e.verb)
+        keys.add(key)
+        if not superseded(e, events):
+            groups[key].append(e)
     out = {}
-    for key, evs in groups.items():
+    for key in keys:
+        evs = groups[key]
         progress = [e.progress for e in evs if e.progress is not None]
         out[key] = (
             len(evs),
