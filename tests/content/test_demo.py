@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from django.db import transaction
 from django.db.models import Count
+from django.utils import timezone
 from django_scopes import scope
 
 from enablement import demo
@@ -67,6 +68,8 @@ def test_seed_is_idempotent_and_consistent(settings):
         rules = dict(Asset.objects.filter(kind="document").values_list("external_id", "completion_requires"))
         assert rules["doc-price-list"] == "download" and rules["doc-roi-guide"] == "time"
         assert_reads_consistent(tenant)
+        # nothing happened (or was received) after the seed ran
+        assert not ActivityEvent.objects.filter(tenant=tenant, received_at__gt=timezone.now()).exists()
         # the files exist
         for v in DocumentVersion.objects.all()[:3]:
             assert (settings.MEDIA_ROOT / v.file.name).read_bytes().startswith(b"%PDF-")
