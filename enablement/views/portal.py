@@ -91,6 +91,27 @@ def _log(request, *, verb: str, asset: Asset | None = None, **fields):
     )
 
 
+def _json_object(request) -> dict | None:
+    """A heartbeat's JSON body: an object, or None when it is not one (an empty body is {})."""
+    try:
+        payload = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def _version_file(version, *, as_attachment: bool, content_type: str) -> FileResponse:
+    """A document version's file, private and never sniffed (404 when its file is gone)."""
+    try:
+        handle = version.file.storage.open(version.file.name, "rb")
+    except FileNotFoundError as exc:
+        raise Http404 from exc
+    response = FileResponse(handle, as_attachment=as_attachment, filename=version.original_name, content_type=content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
 # --- Home and catalog ------------------------------------------------------------------------------
 
 
@@ -249,12 +270,9 @@ def training_progress(request, tenant_slug: str, asset_id: int):
     ``session`` is the signed play-session token the training page was rendered with; only time
     played within that session's budget is credited (``enablement.services.training``)."""
     obj = _visible(request, asset_id, AssetKind.TRAINING)
-    try:
-        payload = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        return HttpResponseBadRequest("invalid JSON")
-    if not isinstance(payload, dict):
-        return HttpResponseBadRequest("invalid payload")
+    payload = _json_object(request)
+    if payload is None:
+        return HttpResponseBadRequest("invalid JSON: an object is expected")
     event_id = str(payload.get("event_id") or "")
     if not _UUID_RE.match(event_id):
         return HttpResponseBadRequest("event_id must be a UUID")
@@ -320,12 +338,9 @@ def document_reading(request, tenant_slug: str, asset_id: int):
     it only within the reading session's elapsed wall-clock time and logs ``document.read`` once
     the document's minimum reading time is reached (``enablement.services.reading``)."""
     obj = _visible(request, asset_id, AssetKind.DOCUMENT)
-    try:
-        payload = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        return HttpResponseBadRequest("invalid JSON")
-    if not isinstance(payload, dict):
-        return HttpResponseBadRequest("invalid payload")
+    payload = _json_object(request)
+    if payload is None:
+        return HttpResponseBadRequest("invalid JSON: an object is expected")
     token = payload.get("session")
     if not isinstance(token, str) or not token:
         return HttpResponseBadRequest("session (the reading session token of the page) is required")
@@ -358,19 +373,8 @@ def document_download(request, tenant_slug: str, asset_id: int):
     version = selectors.latest_version(tenant=request.tenant, asset=obj)
     if version is None or not version.file:
         raise Http404
-    try:
-        handle = version.file.storage.open(version.file.name, "rb")
-    except FileNotFoundError as exc:
-        raise Http404 from exc
+    response = _version_file(version, as_attachment=True, content_type=version.content_type or "application/octet-stream")
     _log(request, verb=Verb.DOCUMENT_DOWNLOADED, asset=obj, extra={"version": version.version})
-    response = FileResponse(
-        handle,
-        as_attachment=True,
-        filename=version.original_name,
-        content_type=version.content_type or "application/octet-stream",
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
     return response
 
 
@@ -397,14 +401,7 @@ def document_file(request, tenant_slug: str, asset_id: int):
     version = selectors.latest_version(tenant=request.tenant, asset=obj)
     if not _shown_inline(version):
         raise Http404
-    try:
-        handle = version.file.storage.open(version.file.name, "rb")
-    except FileNotFoundError as exc:
-        raise Http404 from exc
-    response = FileResponse(handle, as_attachment=False, filename=version.original_name, content_type="application/pdf")
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return _version_file(version, as_attachment=False, content_type="application/pdf")
 
 
 # --- FAQ -----------------------------------------------------------------------------------------

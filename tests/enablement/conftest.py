@@ -79,3 +79,11 @@ class FakeClock:
 
     def advance(self, **delta):
         self.now += dt.timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The play-session clock (trainings and reading sessions), moved by hand: no sleeping."""
+    fake = FakeClock()
+    monkeypatch.setattr("enablement.services.training.clock", fake)
+    return fake

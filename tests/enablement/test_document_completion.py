@@ -19,16 +19,9 @@ from enablement.selectors.catalog import portal_assignment_rows, user_completed
 from enablement.services import reading
 from enablement.services.catalog import asset_update
 from tests import factories as f
-from tests.enablement.conftest import FakeClock, add_version
+from tests.enablement.conftest import add_version
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    fake = FakeClock()
-    monkeypatch.setattr("enablement.services.training.clock", fake)
-    return fake
 
 
 @pytest.fixture

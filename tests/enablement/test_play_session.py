@@ -13,16 +13,8 @@ from django_scopes import scope
 from enablement.models import ActivityEvent, AssetKind, PlaySession, Verb
 from enablement.services.training import MAX_PLAYBACK_RATE
 from tests import factories as f
-from tests.enablement.conftest import FakeClock
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    fake = FakeClock()
-    monkeypatch.setattr("enablement.services.training.clock", fake)
-    return fake
 
 
 @pytest.fixture

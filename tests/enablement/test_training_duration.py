@@ -17,7 +17,6 @@ from enablement.services import catalog
 from kpis.health import measurement_health
 from tests import factories as f
 from tests.content.files import MP4
-from tests.enablement.conftest import FakeClock
 
 pytestmark = pytest.mark.django_db
 
@@ -76,13 +75,6 @@ def test_unreadable_video_keeps_the_duration_unknown_and_health_lists_it(tenant_
         assert asset.duration_seconds == 0
         health = measurement_health(tenant=tenant_a)
         assert asset in health.untimed_trainings
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    fake = FakeClock()
-    monkeypatch.setattr("enablement.services.training.clock", fake)
-    return fake
 
 
 def _beat(client, asset, token, segments, **extra):
