@@ -29,11 +29,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DB_NAME = "shien_bench_kpijob"
+DB_NAME = os.environ.get("BENCH_KPIJOB_DB", "shien_bench_kpijob")
+if not DB_NAME.startswith("shien_bench_kpijob"):
+    sys.exit("BENCH_KPIJOB_DB must start with shien_bench_kpijob")
 MARK = "created by bench/kpi_job.py"
 SERVER = os.environ.get("BENCH_PG_SERVER", "postgres://shien_kpijob@127.0.0.1:5432").rstrip("/")
 if os.environ.get("DATABASE_URL"):
-    sys.exit("DATABASE_URL is set: this benchmark uses its own database only (shien_bench_kpijob); unset it")
+    sys.exit(f"DATABASE_URL is set: this benchmark uses its own database only ({DB_NAME}); unset it")
 os.environ["DATABASE_URL"] = f"{SERVER}/{DB_NAME}"
 os.environ.pop("DATABASE_REPLICA_URL", None)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "prm.settings")

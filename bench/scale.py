@@ -35,7 +35,10 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DB_PREFIX = "shien_bench_scale_"
+# Another checkout may run this benchmark beside you: BENCH_SCALE_PREFIX gives its databases their own names.
+DB_PREFIX = os.environ.get("BENCH_SCALE_PREFIX", "shien_bench_scale_")
+if not DB_PREFIX.startswith("shien_bench_scale_"):
+    sys.exit("BENCH_SCALE_PREFIX must start with shien_bench_scale_")
 MARK = "created by bench/scale.py"
 SERVER = os.environ.get("BENCH_PG_SERVER", "postgres://postgres@127.0.0.1:5432").rstrip("/")
 _theirs = urlsplit(os.environ.get("DATABASE_URL", "")).path.lstrip("/")
