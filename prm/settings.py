@@ -337,6 +337,10 @@ SECURE_REFERRER_POLICY = "same-origin"
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
 
 # Django 6.1 mailers: the console in development; production.py configures SMTP.
+# Outgoing webhooks go only to public addresses: the resolved address of each delivery is checked and
+# pinned (requests-hardened), so a tenant admin cannot point one at this network (metadata service,
+# database, broker). Loopback is allowed only where this is true (local development and the tests).
+WEBHOOK_ALLOW_LOOPBACK = env.bool("WEBHOOK_ALLOW_LOOPBACK", default=False)
 MAILERS = {"default": {"BACKEND": env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")}}
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="shien@localhost")
 

@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from partners.notifications.http import validate_webhook_url
 from partners.tenancy import TenantOwnedModel
 
 
@@ -94,7 +95,8 @@ class Webhook(TenantOwnedModel):
     signed with HMAC-SHA256 of the body (header ``X-Shien-Signature: sha256=<hex>``)."""
 
     name = models.CharField(_("name"), max_length=100)
-    url = models.URLField(_("URL"), max_length=500)
+    url = models.URLField(_("URL"), max_length=500, validators=[validate_webhook_url],
+                          help_text=_("A public http(s) address; redirects are not followed."))
     secret = models.CharField(_("signing secret"), max_length=200)
     format = models.CharField(_("format"), max_length=16, choices=WebhookFormat.choices, default=WebhookFormat.JSON)
     kinds = models.JSONField(_("kinds"), default=list, blank=True, help_text=_("Empty: every kind."))

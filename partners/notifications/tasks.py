@@ -12,9 +12,8 @@ import hashlib
 import hmac
 import json
 import logging
-import urllib.error
-import urllib.request
 
+import requests
 from celery import shared_task
 from django.core.mail import EmailMultiAlternatives
 from django.db import OperationalError
@@ -23,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from partners.models import Tenant, User
+from partners.notifications.http import webhook_http
 from partners.notifications.models import EmailState, Notification, WebhookDelivery
 from partners.notifications.services import absolute_url, unsubscribe_token
 from partners.tenancy import tenant_task
@@ -136,22 +136,20 @@ def webhook_deliveries_send(tenant_id: int, delivery_id: int) -> bool:
         return False
     delivery = WebhookDelivery.objects.select_related("webhook").get(tenant_id=tenant_id, pk=delivery_id)
     body = json.dumps(delivery.payload, ensure_ascii=False, separators=(",", ":")).encode()
-    request = urllib.request.Request(  # noqa: S310 (the URL is an http(s) URLField set by a tenant admin)
-        delivery.webhook.url, data=body, method="POST",
-        headers={
-            "Content-Type": "application/json; charset=utf-8",
-            "User-Agent": "Shien-Webhook/1",
-            "X-Shien-Event": delivery.kind,
-            "X-Shien-Delivery": delivery.dedupe_key,
-            "X-Shien-Signature": webhook_signature(delivery.webhook.secret, body),
-        },
-    )
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": "Shien-Webhook/1",
+        "X-Shien-Event": delivery.kind,
+        "X-Shien-Delivery": delivery.dedupe_key,
+        "X-Shien-Signature": webhook_signature(delivery.webhook.secret, body),
+    }
     try:
-        if not delivery.webhook.url.startswith(("http://", "https://")):
-            raise ValueError("not an http(s) URL")
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            status = response.status
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+        # Only to a public address, resolved once and pinned for the connection; no redirects followed.
+        response = webhook_http().send_request("POST", delivery.webhook.url, data=body, headers=headers)
+        status = response.status_code
+        if not 200 <= status < 300:
+            raise WebhookSendError(f"HTTP {status}")
+    except (requests.RequestException, WebhookSendError) as exc:
         WebhookDelivery.objects.filter(tenant_id=tenant_id, pk=delivery_id).update(
             state=EmailState.PENDING, attempts=delivery.attempts + 1, last_error=str(exc)[:1000]
         )

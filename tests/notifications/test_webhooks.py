@@ -11,6 +11,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django_scopes import scope
 
@@ -23,6 +24,12 @@ from partners.notifications.tasks import WebhookSendError, webhook_deliveries_se
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _loopback_endpoint(settings):
+    """The recording endpoint below listens on 127.0.0.1: allowed only by this setting (off by default)."""
+    settings.WEBHOOK_ALLOW_LOOPBACK = True
 
 
 @pytest.fixture
@@ -125,3 +132,67 @@ def test_webhooks_of_another_tenant_are_not_called(tenant_a, tenant_b, partner_u
         Webhook.objects.create(tenant=tenant_b, name="crm", url=endpoint["url"], secret="x")
     _assign(tenant_a, partner_user_a.partner, django_capture_on_commit_callbacks)
     assert endpoint["received"] == []
+
+
+def test_delivery_to_an_inward_address_is_refused_and_recorded(tenant_a, endpoint, settings):
+    """A tenant admin cannot make the server call this network: with loopback not allowed (the
+    default), the delivery to the live local endpoint fails before connecting, and is recorded."""
+    settings.WEBHOOK_ALLOW_LOOPBACK = False
+    with scope(tenant=tenant_a.pk):
+        hook = Webhook.objects.create(tenant=tenant_a, name="crm", url=endpoint["url"], secret="s")
+        delivery = WebhookDelivery.objects.create(tenant=tenant_a, webhook=hook, dedupe_key="k:1",
+                                                  kind="assignment.new", payload={"x": 1})
+    with pytest.raises(WebhookSendError):
+        webhook_deliveries_send(tenant_a.pk, delivery.pk)
+    assert endpoint["received"] == []
+    with scope(tenant=tenant_a.pk):
+        delivery.refresh_from_db()
+    assert delivery.state == "pending" and delivery.attempts == 1 and "127.0.0.1" in delivery.last_error
+
+
+@pytest.mark.parametrize("url", [
+    "http://169.254.169.254/latest/meta-data/",  # a cloud metadata service
+    "http://10.0.0.5:5432/", "https://192.168.1.10/hook", "http://[::1]:6379/", "http://[::ffff:127.0.0.1]/",
+    "http://localhost:8000/hook", "http://0.0.0.0/", "http://100.64.0.1/",
+])
+def test_an_inward_url_is_refused_when_saved(tenant_a, settings, url):
+    settings.WEBHOOK_ALLOW_LOOPBACK = False
+    hook = Webhook(tenant=tenant_a, name="x", url=url, secret="s")
+    with scope(tenant=tenant_a.pk), pytest.raises(ValidationError) as caught:
+        hook.full_clean()
+    assert "url" in caught.value.message_dict
+
+
+def test_a_public_url_is_accepted_when_saved(tenant_a, settings):
+    settings.WEBHOOK_ALLOW_LOOPBACK = False
+    with scope(tenant=tenant_a.pk):
+        Webhook(tenant=tenant_a, name="x", url="https://hooks.example.test/services/T1", secret="s").full_clean()
+
+
+def test_a_redirect_is_not_followed(tenant_a, settings):
+    """A public endpoint answering 302 towards this network gets a failed delivery, not a second request."""
+    hits = []
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            hits.append(self.path)
+            self.send_response(302)
+            self.send_header("Location", "/internal")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with scope(tenant=tenant_a.pk):
+            hook = Webhook.objects.create(tenant=tenant_a, name="crm", secret="s",
+                                          url=f"http://127.0.0.1:{server.server_port}/hook")
+            delivery = WebhookDelivery.objects.create(tenant=tenant_a, webhook=hook, dedupe_key="k:2",
+                                                      kind="assignment.new", payload={})
+        with pytest.raises(WebhookSendError, match="HTTP 302"):
+            webhook_deliveries_send(tenant_a.pk, delivery.pk)
+    finally:
+        server.shutdown()
+    assert hits == ["/hook"]
