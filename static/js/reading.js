@@ -39,7 +39,10 @@
       if (span) span.style.width = percent + "%";
     }
     var left = root.querySelector("[data-reading-left]");
-    if (left) left.textContent = String(Math.ceil((data.remaining || 0) / 60));
+    if (left) {
+      var unit = parseInt(left.getAttribute("data-unit"), 10) || 60;  // seconds per shown unit
+      left.textContent = String(Math.ceil((data.remaining || 0) / unit));
+    }
     if (data.completed && !done) {
       done = true;
       root.setAttribute("data-completed", "1");

@@ -398,3 +398,26 @@ def test_concurrent_heartbeats_credit_within_the_budget_and_log_document_read_on
     assert sum(body["credited"] for _, body in answers) == pytest.approx(400)  # 8 x 60 claimed, 400 s elapsed
     assert sum(body["completed"] for _, body in answers) >= 1
     assert len(reads(portal["tenant"], five_minutes)) == 1
+
+
+def test_a_minimum_under_a_minute_is_shown_in_seconds(client, login, portal, five_minutes):
+    """A 45-second minimum reads "45 seconds", not "1 minute" (the page used to round it up to a minute)."""
+    user = portal["member"].user
+    user.language = "en"
+    user.save(update_fields=["language"])
+    with scope(tenant=portal["tenant"].pk):
+        Asset.objects.filter(pk=five_minutes.pk).update(completion_min_seconds=45)
+    login(portal["member"])
+    page = client.get(_url("portal-document", five_minutes)).content.decode()
+    assert "Read for 45 seconds to complete." in page
+    assert 'data-reading-left data-unit="1">45<' in page
+    assert "minute" not in page.split('id="completion-heading"')[1].split("</section>")[0]
+    user.language = "ja"
+    user.save(update_fields=["language"])
+    assert "45秒間読むと完了します。" in client.get(_url("portal-document", five_minutes)).content.decode()
+    with scope(tenant=portal["tenant"].pk):
+        Asset.objects.filter(pk=five_minutes.pk).update(completion_min_seconds=300)
+    user.language = "en"
+    user.save(update_fields=["language"])
+    page = client.get(_url("portal-document", five_minutes)).content.decode()
+    assert "Read for 5 minutes to complete." in page and 'data-unit="60">5<' in page
