@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,13 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.lib.utils import simpleSplit
+from reportlab.pdfgen import canvas
 
+from enablement.certifications.pdf import FONT_NAME, register_font
 from enablement.models import (
     ActivityEvent,
     Asset,
@@ -296,37 +303,34 @@ PARTICIPANTS = {"ja": ("営業部長", "担当営業", "SE", "マーケティン
 
 
 # --- files ----------------------------------------------------------------------------------------
-def tiny_pdf(lines: list[str]) -> bytes:
-    """A small valid one-page PDF (Helvetica, ASCII text) built in Python."""
-
-    def esc(s: str) -> str:
-        s = s.encode("ascii", "replace").decode()
-        return s.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-
-    text = ["BT /F1 20 Tf 72 770 Td"]
-    for i, line in enumerate(lines):
-        if i == 1:
-            text.append("/F1 12 Tf")
-        text.append(f"({esc(line)}) Tj 0 -24 Td")
-    text.append("ET")
-    stream = "\n".join(text).encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
-    ]
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for n, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{n} 0 obj\n".encode() + body + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    return bytes(out)
+def demo_pdf(*, title: str, tenant: str, subtitle: str, body: str) -> bytes:
+    """A one-page demo document drawn with ReportLab in the certificate's embedded Noto Sans JP, so a
+    Japanese tenant's files read in Japanese. ``invariant`` keeps the bytes (and sha256) the same each run."""
+    register_font()
+    buffer = io.BytesIO()
+    c = canvas.Canvas(buffer, pagesize=A4, invariant=1)
+    c.setTitle(title)
+    c.setAuthor(tenant)
+    width, height = A4
+    c.setFillColor(colors.HexColor("#1f4e79"))
+    c.rect(0, height - 36 * mm, width, 36 * mm, stroke=0, fill=1)
+    c.setFillColor(colors.white)
+    c.setFont(FONT_NAME, 11)
+    c.drawString(20 * mm, height - 14 * mm, tenant)
+    c.setFont(FONT_NAME, 20)
+    c.drawString(20 * mm, height - 27 * mm, title)
+    c.setFillColor(colors.HexColor("#222222"))
+    c.setFont(FONT_NAME, 12)
+    c.drawString(20 * mm, height - 50 * mm, subtitle)
+    c.setFont(FONT_NAME, 11)
+    for i, line in enumerate(simpleSplit(body, FONT_NAME, 11, width - 40 * mm)):
+        c.drawString(20 * mm, height - (62 + 6 * i) * mm, line)
+    c.setFillColor(colors.HexColor("#666666"))
+    c.setFont(FONT_NAME, 9)
+    c.drawString(20 * mm, 15 * mm, "Shien demo document")
+    c.showPage()
+    c.save()
+    return buffer.getvalue()
 
 
 # --- generation -----------------------------------------------------------------------------------
@@ -411,13 +415,13 @@ def _assets(ctx: _Ctx, teams: list[Team], admin) -> dict[str, Asset]:
     by_id = {a.external_id: a for a in Asset.objects.filter(tenant=tenant)}
     # Document files: version 1 for every document, version 2 for the two that changed.
     versions = []
-    doc_specs = [(d[0], d[4], d[6]) for d in DOCUMENTS[lang]] + [(extra[2], extra[3], "price-list-2025.pdf")]
-    for ext_id, _title, file_name in doc_specs:
+    doc_specs = [(d[0], d[4], d[5], d[6]) for d in DOCUMENTS[lang]] + [
+        (extra[2], extra[3], "", "price-list-2025.pdf")]
+    for ext_id, title, description, file_name in doc_specs:
         asset = by_id[ext_id]
         for number in (1, 2) if ext_id in {"doc-price-list", "doc-proposal-template"} else (1,):
-            # The tiny PDF's Helvetica has no Japanese: a Japanese tenant's files carry its slug.
-            heading = tenant.name if tenant.name.isascii() else tenant.slug
-            content = tiny_pdf([heading, f"{ext_id} - version {number}", "Shien demo document"])
+            content = demo_pdf(title=title, tenant=tenant.name, body=description,
+                               subtitle=f"第{number}版" if lang == "ja" else f"Version {number}")
             dv = DocumentVersion(tenant=tenant, asset=asset, version=number, original_name=file_name,
                                  content_type="application/pdf", size=len(content),
                                  sha256=hashlib.sha256(content).hexdigest(), uploaded_by=admin,

@@ -25,7 +25,7 @@ FONT_PATH = Path(settings.BASE_DIR) / "static" / "vendor" / "fonts" / "noto-sans
 _font_lock = threading.Lock()
 
 
-def _register_font() -> None:
+def register_font() -> None:
     with _font_lock:
         if FONT_NAME not in pdfmetrics.getRegisteredFontNames():
             pdfmetrics.registerFont(TTFont(FONT_NAME, str(FONT_PATH)))
@@ -47,7 +47,7 @@ def _fit(c: canvas.Canvas, text: str, size: float, width: float) -> float:
 
 def certificate_pdf(*, certificate: Certificate, language: str, verify_url: str) -> bytes:
     """The certificate as PDF bytes, in ``language`` ("ja" or "en")."""
-    _register_font()
+    register_font()
     tenant = certificate.tenant
     zone = tenant.zoneinfo
     buffer = io.BytesIO()
