@@ -421,3 +421,29 @@ def test_a_minimum_under_a_minute_is_shown_in_seconds(client, login, portal, fiv
     user.save(update_fields=["language"])
     page = client.get(_url("portal-document", five_minutes)).content.decode()
     assert "Read for 5 minutes to complete." in page and 'data-unit="60">5<' in page
+
+
+def test_home_shows_my_reading_progress(client, login, portal, five_minutes, clock, settings):
+    """The portal home shows how far I have read a document completed by reading time: 2 of 5
+    minutes is 40 %, never 100 % before ``document.read``, and 100 % (done) after."""
+    settings.PORTAL_LOG_RATE = "off"
+    login(portal["member"])
+    home = reverse("portal-home", kwargs={"tenant_slug": "acme"})
+    assert next(r for r in client.get(home).context["rows"] if r.asset.pk == five_minutes.pk).my_progress == 0
+    token = open_document(client, five_minutes)
+    for _ in range(4):
+        clock.advance(seconds=30)
+        beat(client, five_minutes, token, 30)
+    response = client.get(home)
+    row = next(r for r in response.context["rows"] if r.asset.pk == five_minutes.pk)
+    assert row.my_progress == pytest.approx(40.0) and row.percent == 40 and not row.done
+    assert row in response.context["next_steps"]
+    for _ in range(5):  # 270 s of 300: 90 %
+        clock.advance(seconds=30)
+        beat(client, five_minutes, token, 30)
+    row = next(r for r in client.get(home).context["rows"] if r.asset.pk == five_minutes.pk)
+    assert row.my_progress == pytest.approx(90.0) and not row.my_done
+    clock.advance(seconds=30)
+    assert beat(client, five_minutes, token, 30).json()["completed"] is True
+    row = next(r for r in client.get(home).context["rows"] if r.asset.pk == five_minutes.pk)
+    assert row.my_done and row.my_progress == 100.0 and row.percent == 100
