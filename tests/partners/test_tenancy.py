@@ -55,6 +55,29 @@ def test_every_unique_constraint_includes_tenant():
             assert "tenant" in together, model.__name__
 
 
+# Unique on their own, because each is looked up before the tenant is known; docs/architecture.md
+# ("The Citus plan") says what each becomes. Any other single-field unique key on a tenant-owned
+# table would block distributing it on tenant_id.
+TENANTLESS_UNIQUE_FIELDS = {
+    ("partners_apikey", "prefix"),
+    ("partners_invitation", "token_hash"),
+    ("certifications_certificate", "previous"),
+}
+
+
+def test_no_other_unique_field_lacks_the_tenant():
+    from django.apps import apps
+
+    found = {
+        (model._meta.db_table, fld.name)
+        for model in apps.get_models()
+        if any(fld.name == "tenant" for fld in model._meta.fields)
+        for fld in model._meta.fields
+        if fld.unique and not fld.primary_key
+    }
+    assert found == TENANTLESS_UNIQUE_FIELDS
+
+
 class TestTenantPages:
     def test_anonymous_is_sent_to_login(self, client, tenant_a):
         response = client.get("/t/acme/")
