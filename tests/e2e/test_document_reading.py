@@ -40,7 +40,8 @@ def test_reading_script_completes_a_document_after_its_minimum_time(live_server,
         page.wait_for_load_state("networkidle")
         page.route("**/reading/", handle)
         page.goto(f"{live_server.url}/t/{tenant.slug}/portal/documents/{doc.pk}/")
-        assert "1分間読むと完了します。" in page.content()
+        assert "5秒間読むと完了します。" in page.content()
+        assert page.inner_text("[data-reading-left]") == "5"  # the countdown in seconds
         page.wait_for_selector("[data-reading] [data-status] .badge-ok", timeout=40_000)
         page.screenshot(path=str(SHOTS / "document_reading.png"), full_page=True)
         assert errors == []
