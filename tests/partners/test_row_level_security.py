@@ -106,3 +106,23 @@ def test_every_tenant_owned_table_has_the_forced_policy():
         )
         protected = {row[0] for row in cursor.fetchall()}
     assert set(tables) - protected == set()
+
+
+def test_a_data_migration_sees_every_tenant(two_tenants, monkeypatch):
+    """``manage.py migrate`` runs with the scopes disabled (partners/management/commands/migrate.py):
+    a RunPython step counts every tenant's rows. Plain Django ``migrate`` would run it outside any scope,
+    where the forced policy shows the owner no rows, and the data migration would silently do nothing."""
+    from django.core.management import call_command
+    from django.core.management.commands.migrate import Command as DjangoMigrate
+
+    seen = {}
+
+    def data_migration(self, *args, **options):  # stands in for the migration run
+        seen["scoped"] = _raw_partner_tenants()
+
+    monkeypatch.setattr(DjangoMigrate, "handle", data_migration)
+    with as_ordinary_role():
+        assert _raw_partner_tenants() == []  # what plain migrate's data migrations saw
+        call_command("migrate", verbosity=0)
+    a, b = two_tenants
+    assert seen["scoped"] == sorted({a[0].tenant_id, b[0].tenant_id})
