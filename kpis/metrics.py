@@ -50,10 +50,10 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
-from django.db.models import Case, Count, IntegerField, Min, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import Case, Count, IntegerField, Min, Q, Sum, Value, When
 from django.utils import timezone
 
-from enablement.certifications.models import Certificate, TierCertificationRequirement, valid_q
+from enablement.certifications.models import Certificate, valid_q
 from enablement.certifications.selectors import partner_coverage
 from enablement.completion import LEARNING_KINDS
 from enablement.models import Asset, AssetStatus, Verb
@@ -79,11 +79,13 @@ from kpis.scope import KpiTouched, certificate_boundaries, pending_changes
 from kpis.targeting import (
     PairCount,
     PartnerHistory,
+    RequirementHistory,
     count_pairs,
     pair_completions,
     pair_matches,
     pairs_freeze,
     partners_snapshot,
+    requirements_snapshot,
     targeted_pairs,
 )
 from partners.models import Partner, PartnerStatus, SupportActivity, Tenant
@@ -143,6 +145,7 @@ class _Context:
         self._targets: list[KpiTarget] | None = None
         self._partner_by_id: dict[int, dict] | None = None
         self._history: PartnerHistory | None = None
+        self._requirements: RequirementHistory | None = None
         self.now = timezone.now()  # the one instant of this run (certificates valid "now")
         self.cells_for: frozenset[int] | None = None  # per-partner cells wanted (None: all); overall rows always
 
@@ -160,6 +163,12 @@ class _Context:
                 Partner.objects.filter(tenant=self.tenant).values("id", "tier_id", "segment", "status", "joined_on")
             )
         return self._partners
+
+    @property
+    def requirements(self) -> RequirementHistory:
+        if self._requirements is None:
+            self._requirements = RequirementHistory(tenant=self.tenant, through=self.history.through)
+        return self._requirements
 
     @property
     def history(self) -> PartnerHistory:
@@ -387,9 +396,13 @@ def _certificate_instant(ctx: _Context, span: Span) -> dt.datetime:
 
 
 def _certified_partners(ctx: _Context, partner_ids: list[int], span: Span) -> Result:
-    tiers = {p["id"]: p["tier_id"] for p in ctx.partners}
+    """Each partner judged by the tier it had on the period's last day and that tier's requirements
+    then (``RequirementHistory``): a requirement added or changed later does not rewrite the period."""
     coverage = partner_coverage(
-        tenant=ctx.tenant, partners=[(pid, tiers.get(pid)) for pid in partner_ids], at=_certificate_instant(ctx, span)
+        tenant=ctx.tenant,
+        partners=[(pid, ctx.partner(pid, span.end)["tier_id"]) for pid in partner_ids],
+        at=_certificate_instant(ctx, span),
+        requirements=ctx.requirements.as_of(span.end),
     )
     per = {pid: ratio(int(coverage[pid].meets), 1, percent=True) for pid in ctx.cells(partner_ids)}
     return ratio(sum(int(c.meets) for c in coverage.values()), len(partner_ids), percent=True), per
@@ -557,7 +570,8 @@ def compute_kpis(
         state = RollupState.objects.get(tenant=tenant)
         change_ids, pending = pending_changes(tenant)  # first: a change seen here is seen by every read below
         # who was targeted: partners' tier/segment/status and the pairs, fixed once a day is over
-        moved = partners_snapshot(tenant=tenant, through=today - dt.timedelta(days=1))
+        moved = requirements_snapshot(tenant=tenant, through=today - dt.timedelta(days=1))  # before the freeze
+        moved += partners_snapshot(tenant=tenant, through=today - dt.timedelta(days=1))
         moved += pairs_freeze(tenant=tenant, through=today - dt.timedelta(days=1))
         scope = None  # None: every period and partner
         if (
@@ -867,46 +881,38 @@ def _series_content(ctx, members, spans) -> list[Cell]:
 def _series_certified(ctx, members, spans) -> list[Cell]:
     """Certified partners at the end of each period (or now): one grouped query over the
     certificates of the series' partners — per (partner, certification) the people holding a valid
-    one at each instant, with the partner's tier requirement and the tier's number of requirements
-    (sub-queries) — then ``Coverage.meets`` per period. The tier requirements are today's, and a
-    partner's tier is its current one, as in the single-period computation (``_certified_partners``)."""
+    one at each instant — then ``Coverage.meets`` per period, each partner judged by the tier it had
+    on the period's last day and that tier's requirements then, as in the single-period computation
+    (``_certified_partners``)."""
     instants = [_certificate_instant(ctx, span) for span in spans]
-    requirement = TierCertificationRequirement.objects.filter(
-        tenant=ctx.tenant, tier_id=OuterRef("partner__tier_id"), certification_id=OuterRef("certification_id")
-    ).values("required_people")[:1]
-    tier_requirements = (
-        TierCertificationRequirement.objects.filter(tenant=ctx.tenant, tier_id=OuterRef("partner__tier_id"))
-        .order_by().values("tier_id").annotate(n=Count("id")).values("n")[:1]
-    )
     rows = (
         Certificate.objects.filter(
             members.where(), tenant=ctx.tenant, issued_at__lte=max(instants), expires_at__gt=min(instants)
         )
         .values("partner_id", "certification_id")
         .annotate(
-            required=Subquery(requirement, output_field=IntegerField()),
-            requirements=Subquery(tier_requirements, output_field=IntegerField()),
             **{f"people_{k}": Count("holder_id", distinct=True, filter=valid_q(at)) for k, at in enumerate(instants)},
             **{f"certs_{k}": Count("id", filter=valid_q(at)) for k, at in enumerate(instants)},
         )
         .order_by()
     )
-    met: dict[tuple[int, int], int] = defaultdict(int)  # (period, partner) → requirements met
+    people: dict[tuple[int, int, int], int] = {}  # (period, partner, certification) → people holding it
     certs: dict[tuple[int, int], int] = defaultdict(int)
-    requirements: dict[int, int] = {}
     for row in rows:
         pid = row["partner_id"]
-        requirements[pid] = row["requirements"] or 0
         for k in range(len(spans)):
             certs[(k, pid)] += row[f"certs_{k}"]
-            if row["required"] is not None and row[f"people_{k}"] >= row["required"]:
-                met[(k, pid)] += 1
+            people[(k, pid, row["certification_id"])] = row[f"people_{k}"]
     cells = []
     for k, ids in enumerate(members.per_period):
-        meets = sum(
-            1 for pid in ids
-            if (met[(k, pid)] >= requirements[pid] if requirements.get(pid) else certs[(k, pid)] > 0)
-        )
+        in_force = ctx.requirements.as_of(spans[k].end)
+        meets = 0
+        for pid in ids:
+            required = in_force.get(ctx.partner(pid, spans[k].end)["tier_id"], [])
+            if required:
+                meets += all(people.get((k, pid, cid), 0) >= n for cid, _name, n in required)
+            else:
+                meets += certs[(k, pid)] > 0
         cells.append(ratio(meets, len(ids), percent=True))
     return cells
 

@@ -145,6 +145,29 @@ class PartnerSnapshot(TenantOwnedModel):
         constraints = [models.UniqueConstraint(fields=["tenant", "partner", "since"], name="uniq_partner_snapshot")]
 
 
+class RequirementSnapshot(TenantOwnedModel):
+    """How many certified people a tier required of one certification from ``since`` on, as the KPI
+    computation saw it (``required_people`` 0: not required any more).
+
+    Written by ``kpis.targeting.requirements_snapshot`` (run with ``partners_snapshot`` before every KPI
+    computation) only when a tier's requirement differs from its latest snapshot, with ``since`` = the
+    first day not yet frozen; the tenant's first snapshots are valid from the start (what is required now
+    is all that is known of the past). A closed period's certified-partner rate reads the requirements in
+    force on its last day, so adding, raising or removing a requirement never rewrites a closed period.
+    """
+
+    tier = models.ForeignKey(PartnerTier, on_delete=models.CASCADE, related_name="+")
+    certification = models.ForeignKey("certifications.Certification", on_delete=models.CASCADE, related_name="+")
+    since = models.DateField()
+    required_people = models.PositiveSmallIntegerField()
+    taken_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "tier", "certification", "since"], name="uniq_requirement_snapshot")
+        ]
+
+
 class PairFreeze(TenantOwnedModel):
     """How far the tenant's pairs are frozen: every pair due on or before ``frozen_through``."""
 

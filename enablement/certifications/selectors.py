@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Q, QuerySet
@@ -111,20 +111,30 @@ class Coverage:
 
 
 def partner_coverage(
-    *, tenant: Tenant, partners: Iterable[tuple[int, int | None]], at: dt.datetime | None = None
+    *,
+    tenant: Tenant,
+    partners: Iterable[tuple[int, int | None]],
+    at: dt.datetime | None = None,
+    requirements: Mapping[int, list[tuple[int, str, int]]] | None = None,
 ) -> dict[int, Coverage]:
-    """``{partner_id: Coverage}`` for ``partners`` given as ``(partner_id, tier_id)`` pairs."""
+    """``{partner_id: Coverage}`` for ``partners`` given as ``(partner_id, tier_id)`` pairs.
+    ``requirements``: ``{tier_id: [(certification_id, name, people), …]}`` in force at ``at`` (a closed
+    KPI period's, ``kpis.targeting.RequirementHistory``); by default the tiers' current requirements."""
     at = at or timezone.now()
     partners = list(partners)
     ids = [pid for pid, _tier in partners]
     out = {pid: Coverage(pid) for pid in ids}
     if not ids:
         return out
-    by_tier: dict[int, list[TierCertificationRequirement]] = defaultdict(list)
-    for req in TierCertificationRequirement.objects.filter(tenant=tenant).select_related("certification").order_by(
-        "certification__name", "pk"
-    ):
-        by_tier[req.tier_id].append(req)
+    by_tier: Mapping[int, list[tuple[int, str, int]]]
+    if requirements is None:
+        by_tier = defaultdict(list)
+        for req in TierCertificationRequirement.objects.filter(tenant=tenant).select_related("certification").order_by(
+            "certification__name", "pk"
+        ):
+            by_tier[req.tier_id].append((req.certification_id, req.certification.name, req.required_people))
+    else:
+        by_tier = requirements
     valid = Certificate.objects.filter(valid_q(at), tenant=tenant, partner_id__in=ids)
     have: dict[tuple[int, int], int] = {
         (r["partner_id"], r["certification_id"]): r["n"]
@@ -143,9 +153,8 @@ def partner_coverage(
         out[r["partner_id"]].expiring = {days: r[f"d{days}"] for days in EXPIRY_HORIZONS}
     for pid, tier_id in partners:
         out[pid].requirements = [
-            Gap(req.certification_id, req.certification.name, req.required_people,
-                have.get((pid, req.certification_id), 0))
-            for req in by_tier.get(tier_id, []) if tier_id is not None
+            Gap(certification_id, name, people, have.get((pid, certification_id), 0))
+            for certification_id, name, people in by_tier.get(tier_id, []) if tier_id is not None
         ]
     return out
 

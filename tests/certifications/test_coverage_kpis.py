@@ -198,3 +198,58 @@ def test_partners_page_query_count_does_not_grow(client, tenant_a, admin_a, mana
     with CaptureQueriesContext(connection) as large:
         client.get(url)
     assert len(large.captured_queries) == len(small.captured_queries)
+
+
+def test_a_requirement_added_or_a_tier_changed_today_does_not_rewrite_a_closed_period(tenant_a, admin_a, make_member):
+    """The certified-partner rate of a closed period judges each partner by the tier it had then and
+    that tier's requirements then (``RequirementSnapshot``, written before every KPI computation), so
+    requiring a certification today, or moving a partner to a tier that requires one, changes the
+    current period only — in the results, in a recomputation and in the trend."""
+    from kpis.metrics import compute_kpis, metric_series
+    from kpis.models import KpiResult, RequirementSnapshot
+    from kpis.periods import recent_periods
+
+    today = timezone.localdate()
+    (last_start, last_end), (this_start, this_end) = recent_periods("month", today, 1)
+    with scope(tenant=tenant_a.pk):
+        gold = f.PartnerTierFactory(tenant=tenant_a, name="Gold")
+        silver = f.PartnerTierFactory(tenant=tenant_a, name="Silver")
+        asset = f.AssetFactory(tenant=tenant_a)
+        sales = services.certification_create(tenant=tenant_a, actor=admin_a.user, name="Sales", required_assets=[asset])
+        tech = services.certification_create(tenant=tenant_a, actor=admin_a.user, name="Tech", required_assets=[asset])
+        services.tier_requirement_set(tenant=tenant_a, actor=admin_a.user, tier=silver, certification=sales,
+                                      required_people=1)
+        gold_p = f.PartnerFactory(tenant=tenant_a, tier=gold, name="Gold KK", joined_on=last_start - dt.timedelta(days=90))
+        silver_p = f.PartnerFactory(tenant=tenant_a, tier=silver, name="Silver KK",
+                                    joined_on=last_start - dt.timedelta(days=90))
+        for partner in (gold_p, silver_p):  # each holds one valid Sales certificate, nothing else
+            m = make_member(tenant_a, "partner_user", partner=partner)
+            Certificate.objects.create(
+                tenant=tenant_a, certification=sales, holder=m.user, partner=partner,
+                issued_at=NOW - dt.timedelta(days=200), expires_at=NOW + dt.timedelta(days=300),
+                renewable_from=NOW + dt.timedelta(days=200),
+            )
+        definition = f.KpiDefinitionFactory(tenant=tenant_a, metric=Metric.CERTIFIED_PARTNER_RATE, period="month")
+        compute_kpis(tenant_a, today=today)  # yesterday and before frozen; today's requirements recorded
+
+        def results():
+            rows = KpiResult.objects.filter(tenant=tenant_a, definition=definition, partner=None)
+            return {r.period_start: r.value for r in rows}
+
+        assert results() == {last_start: Decimal("100.0000"), this_start: Decimal("100.0000")}
+        # Today: Gold requires a Tech certificate, and Silver KK moves to Gold. Neither holds one.
+        services.tier_requirement_set(tenant=tenant_a, actor=admin_a.user, tier=gold, certification=tech,
+                                      required_people=1)
+        Partner.objects.filter(pk=silver_p.pk).update(tier=gold)
+        compute_kpis(tenant_a, today=today)
+        assert results() == {last_start: Decimal("100.0000"), this_start: Decimal("0.0000")}
+        assert RequirementSnapshot.objects.filter(tenant=tenant_a, tier=gold, certification=tech, since=today).exists()
+        fresh, _per = metric_values(tenant_a, definition, last_start, last_end)  # a recomputation
+        assert fresh.value == Decimal("100.0000")
+        trend = metric_series(tenant_a, definition, [(last_start, last_end), (this_start, this_end)])
+        assert [p.cell.value for p in trend] == [Decimal("100.0000"), Decimal("0.0000")]
+        # Removing the requirement today: the current period is judged by it again, the closed one unchanged.
+        services.tier_requirement_set(tenant=tenant_a, actor=admin_a.user, tier=gold, certification=tech,
+                                      required_people=0)
+        compute_kpis(tenant_a, today=today)
+        assert results() == {last_start: Decimal("100.0000"), this_start: Decimal("100.0000")}
