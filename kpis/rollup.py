@@ -1079,6 +1079,8 @@ def _rebuild(tenant: Tenant, stats: RollupStats, *, full: bool, progress) -> Non
                     done = _rebuild_states_chunk(cursor, d, tenant, state, stats, step)
                 else:
                     done = _rebuild_chunk(cursor, d, tenant, state, stats, step)
+            committing = time.perf_counter()
+        _timed(stats, "commit", committing)
         if done:
             return
 
@@ -1147,6 +1149,9 @@ def _rebuild_states_chunk(cursor, d: Dialect, tenant: Tenant, state: RollupState
     users = state.rebuild_phase == "users"
     col, table = ("user_id", EV) if users else ("partner_id", UAS)
     after = state.rebuild_after
+    name = "user states" if users else "partner states"
+    step(name)
+    t = time.perf_counter()
     bound = f" AND {col} > %s" if after is not None else ""
     cursor.execute(
         f"SELECT {col} FROM {table} WHERE tenant_id = %s AND {col} IS NOT NULL{bound} ORDER BY {col} LIMIT 1 OFFSET %s",
@@ -1163,9 +1168,6 @@ def _rebuild_states_chunk(cursor, d: Dialect, tenant: Tenant, state: RollupState
         ids, ids_params = ids + " AND {a}.{c} > %s", [*ids_params, after]
     if upper is not None:
         ids, ids_params = ids + " AND {a}.{c} <= %s", [*ids_params, upper]
-    name = "user states" if users else "partner states"
-    step(name)
-    t = time.perf_counter()
     if users:
         progress = f"MAX({PROGRESS_SQL})"
         cursor.execute(
