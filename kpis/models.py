@@ -88,11 +88,6 @@ class UserAssetState(TenantOwnedModel):
     watched_share = models.FloatField(default=0, help_text="Union of played segments / duration, 0..1.")
     max_progress = models.FloatField(null=True, blank=True)
     seconds = models.FloatField(default=0)
-    settled_seconds = models.FloatField(
-        default=0,
-        help_text="Part of seconds from events received up to the rollup's settled boundary "
-        "(watermark - overlap): the base the incremental rollup adds new events' seconds to.",
-    )
 
     class Meta:
         constraints = [
@@ -284,7 +279,14 @@ class RollupState(TenantOwnedModel):
     rebuild_next = models.DateField(null=True, blank=True, help_text="First day the chunked recompute has still to do.")
     rebuild_last = models.DateField(null=True, blank=True, help_text="Last day of the chunked recompute.")
     rebuild_states = models.BooleanField(
-        default=False, help_text="The chunked recompute rebuilds the states too (merged chunk by chunk)."
+        default=False, help_text="The chunked recompute rebuilds the states too (in chunks of users, then of partners)."
+    )
+    rebuild_phase = models.CharField(
+        max_length=16, blank=True, default="",
+        help_text="Where the chunked recompute is: 'users' / 'partners' (the states, by id ranges), '' (the days).",
+    )
+    rebuild_after = models.BigIntegerField(
+        null=True, blank=True, help_text="Last user or partner id whose states the current phase has rebuilt."
     )
 
     def effective_status(self, now) -> str:

@@ -21,18 +21,20 @@
    ``since`` days (the nightly recompute), whole. Exactly once: a killed run rolls back the
    seen-set rows with the upserts, and events seen again in the overlap are in the set. The set
    keeps only events received after ``hi - overlap`` (older ones are never rescanned);
-4. merges ONLY the new events (``lo < received_at <= hi``) into ``UserAssetState`` then
-   ``PartnerAssetState`` (``INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE``: LEAST/GREATEST
-   for first/last activity, first completion, max progress; ``seconds`` from the exactly-once
-   ``settled_seconds``; partner user counts from the touched pairs' user states), so the cost
-   follows the new events, not the pairs' history. ``since`` runs recompute the touched pairs'
-   states whole;
+4. merges ONLY the new events (the same batch: received in ``(lo, hi]`` and recorded in the
+   seen-events set by this run; events seen again in the overlap are not read) into
+   ``UserAssetState`` then ``PartnerAssetState`` (``INSERT … SELECT … GROUP BY … ON CONFLICT DO
+   UPDATE``: LEAST/GREATEST for first/last activity, first completion, max progress; ``seconds``
+   adds up, each event once; partner user counts from the touched pairs' user states), so the cost
+   follows the new events, not the pairs' history nor the overlap. ``since`` runs recompute the
+   touched pairs' states whole;
 5. advances the watermark to ``hi``.
 
 The incremental run is one transaction, behind the tenant's lock; the ``RollupState`` row records
 ``running`` (with a lease) / ``idle`` / ``failed`` (+ the error) outside it, so a crashed run is
-simply rerun (``kpis.runs``). A full recompute (``full``, no watermark yet) runs in chunks of days,
-each its own committed transaction, resumable (``_rebuild``); every recompute counts only events
+simply rerun (``kpis.runs``). A full recompute (``full``, no watermark yet) runs in bounded chunks,
+each its own committed transaction, resumable (``_rebuild``): the states set-based by ranges of
+user ids then of partner ids, then the facts by ranges of days; every recompute counts only events
 received up to its ``hi`` (later ones are merged by the next run).
 
 Tenant-local day
@@ -323,8 +325,6 @@ class Window:
     days: list[dt.date] = field(default_factory=list)
     lo: dt.datetime | None = None
     hi: dt.datetime | None = None
-    # a chunk of a full recompute: the states merge the events of ``days`` received up to ``hi``
-    chunk: bool = False
 
     @property
     def empty(self) -> bool:
@@ -337,8 +337,8 @@ class Window:
 
     @property
     def settled(self) -> dt.datetime | None:
-        """Events received up to here count in ``UserAssetState.settled_seconds`` (the next
-        incremental run starts its window there: ``watermark - overlap``)."""
+        """The next incremental run starts its window here (``watermark - overlap``): events
+        received after it are kept in the seen-events set."""
         return None if self.hi is None else self.hi - overlap()
 
 
@@ -354,6 +354,7 @@ class RollupStats:
     user_pairs: int = 0
     merged_events: int = 0
     chunks: int = 0
+    state_chunks: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     # What the KPI computation must recompute (kpis.scope): the partners and tenant-local days
     # whose facts or states this run changed, or all of them (a full or ``since`` run).
@@ -524,9 +525,9 @@ def _unresolved_sql(d: Dialect, alias: str, hi: dt.datetime | None, *, without_b
     return sql, [Verb.FAQ_VIEWED.value, *params, Verb.FAQ_FEEDBACK.value, *params, False]
 
 
-def _partner_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
+def _partner_states(cursor, d: Dialect, tenant_id: int, w: Window, m: Merge | None = None) -> int:
     if w.merge:
-        return _merge_partner_states(cursor, d, tenant_id, w)
+        return _merge_partner_states(cursor, d, tenant_id, m)
     pair = ("partner_id", "asset_id")
     where, params = _new_events_filter(d, w, tenant_id, pair, pair)
     cursor.execute(f"DELETE FROM {PAS} WHERE tenant_id = %s{where}", [tenant_id, *params])
@@ -545,9 +546,9 @@ def _partner_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
     return cursor.rowcount
 
 
-def _user_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
+def _user_states(cursor, d: Dialect, tenant_id: int, w: Window, m: Merge | None = None) -> int:
     if w.merge:
-        return _merge_user_states(cursor, d, tenant_id, w)
+        return _merge_user_states(cursor, d, tenant_id, m)
     pair = ("user_id", "asset_id")
     where, params = _new_events_filter(d, w, tenant_id, pair, pair)
     cursor.execute(f"DELETE FROM {UAS} WHERE tenant_id = %s{where}", [tenant_id, *params])
@@ -556,15 +557,14 @@ def _user_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
     progress = f"MAX({PROGRESS_SQL})"
     cursor.execute(
         f"INSERT INTO {UAS} (tenant_id, user_id, partner_id, asset_id, first_activity_at, last_activity_at, "
-        f"first_completed_at, watched_share, max_progress, seconds, settled_seconds) "
+        f"first_completed_at, watched_share, max_progress, seconds) "
         f"SELECT e.tenant_id, e.user_id, e.partner_id, e.asset_id, MIN(e.occurred_at), MAX(e.occurred_at), "
         f"MIN(CASE WHEN {COMPLETION_SQL} THEN e.occurred_at END), "
-        f"{_share(progress)}, {progress}, COALESCE(SUM(e.seconds), 0), "
-        f"COALESCE(SUM(CASE WHEN e.received_at <= %s THEN e.seconds END), 0) "
+        f"{_share(progress)}, {progress}, COALESCE(SUM(e.seconds), 0) "
         f"FROM {EV} e JOIN {ASSET} a ON a.id = e.asset_id "
         f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND e.user_id IS NOT NULL AND {IN_RANGE}{where}{upto} "
         f"GROUP BY e.tenant_id, e.user_id, e.partner_id, e.asset_id",
-        [d.ts_param(w.settled), tenant_id, *params, *upto_params],
+        [tenant_id, *params, *upto_params],
     )
     return cursor.rowcount
 
@@ -573,57 +573,43 @@ def _share(progress: str) -> str:
     return f"CASE WHEN {progress} IS NULL THEN 0 WHEN {progress} >= 100 THEN 1.0 ELSE {progress} / 100.0 END"
 
 
-def _window_events(d: Dialect, w: Window) -> tuple[str, list]:
-    """The incremental window on events: received in ``(lo, hi]`` (a chunk of a full recompute:
-    the chunk's days, received up to ``hi``)."""
-    if w.chunk:
-        where, params = _day_filter(d, w)
-        upto, upto_params = _upto(d, w)
-        return where + upto, params + upto_params
-    cond = " AND e.received_at <= %s" + (" AND e.received_at > %s" if w.lo else "")
-    return cond, [d.ts_param(w.hi)] + ([d.ts_param(w.lo)] if w.lo else [])
-
-
-def _merge_user_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
-    """Incremental: aggregate ONLY the window's events per (user, asset) and merge them into the
-    stored rows (``INSERT … ON CONFLICT DO UPDATE``). MIN/MAX fields merge with LEAST/GREATEST,
-    which is idempotent, so events seen again in the overlap change nothing. ``seconds`` is a sum:
-    the stored ``settled_seconds`` counts exactly the events received up to the previous run's
-    ``hi - overlap`` (= this window's ``lo``), so ``seconds = settled + Σ window`` and
-    ``settled += Σ window events received up to this run's hi - overlap``. An event committed
-    after a run read its ``hi`` is received after ``hi - overlap`` (the overlap's premise), so it
-    falls into the next window and is counted exactly once."""
-    cond, params = _window_events(d, w)
+def _merge_user_states(cursor, d: Dialect, tenant_id: int, m: Merge) -> int:
+    """Incremental: aggregate ONLY the run's new events (``_new_sql``: received in the window and
+    recorded in the seen-events set by this run) per (user, partner, asset) and merge them into
+    the stored rows (``INSERT … ON CONFLICT DO UPDATE``): LEAST/GREATEST for first/last
+    activity, first completion and max progress; ``seconds`` adds up. Events seen again in the
+    overlap are not new (the set holds them), so they are neither read nor added again: the cost
+    follows the new events, and every event is added exactly once (a killed run rolls back its
+    seen-set rows with these upserts)."""
+    new, new_params = _new_sql(d, m)
     progress = f"MAX({PROGRESS_SQL})"
     merged = d.greatest(f"{UAS}.max_progress", "excluded.max_progress")
     cursor.execute(
         f"INSERT INTO {UAS} (tenant_id, user_id, partner_id, asset_id, first_activity_at, last_activity_at, "
-        f"first_completed_at, watched_share, max_progress, seconds, settled_seconds) "
+        f"first_completed_at, watched_share, max_progress, seconds) "
         f"SELECT e.tenant_id, e.user_id, e.partner_id, e.asset_id, MIN(e.occurred_at), MAX(e.occurred_at), "
         f"MIN(CASE WHEN {COMPLETION_SQL} THEN e.occurred_at END), "
-        f"{_share(progress)}, {progress}, COALESCE(SUM(e.seconds), 0), "
-        f"COALESCE(SUM(CASE WHEN e.received_at <= %s THEN e.seconds END), 0) "
+        f"{_share(progress)}, {progress}, COALESCE(SUM(e.seconds), 0) "
         f"FROM {EV} e JOIN {ASSET} a ON a.id = e.asset_id "
-        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND e.user_id IS NOT NULL AND {IN_RANGE}{cond} "
+        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND e.user_id IS NOT NULL AND {IN_RANGE} AND {new} "
         f"GROUP BY e.tenant_id, e.user_id, e.partner_id, e.asset_id "
         f"ON CONFLICT (tenant_id, user_id, partner_id, asset_id) DO UPDATE SET "
         f"first_activity_at = {d.least(f'{UAS}.first_activity_at', 'excluded.first_activity_at')}, "
         f"last_activity_at = {d.greatest(f'{UAS}.last_activity_at', 'excluded.last_activity_at')}, "
         f"first_completed_at = {d.least(f'{UAS}.first_completed_at', 'excluded.first_completed_at')}, "
         f"max_progress = {merged}, watched_share = {_share(merged)}, "
-        f"seconds = {UAS}.{'seconds' if w.chunk else 'settled_seconds'} + excluded.seconds, "
-        f"settled_seconds = {UAS}.settled_seconds + excluded.settled_seconds",
-        [d.ts_param(w.settled), tenant_id, *params],
+        f"seconds = {UAS}.seconds + excluded.seconds",
+        [tenant_id, *new_params],
     )
     return cursor.rowcount
 
 
-def _merge_partner_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
-    """Incremental: aggregate ONLY the window's events per (partner, asset) and merge them
+def _merge_partner_states(cursor, d: Dialect, tenant_id: int, m: Merge) -> int:
+    """Incremental: aggregate ONLY the run's new events per (partner, asset) and merge them
     (LEAST/GREATEST); ``completed_users`` / ``active_users`` are counted from the
     ``UserAssetState`` rows of the touched pairs (merged just before; user states are per
     partner), an index lookup bounded by the pair's users, not its events."""
-    cond, params = _window_events(d, w)
+    new, new_params = _new_sql(d, m)
     users = f"SELECT COUNT({{col}}) FROM {UAS} x WHERE x.tenant_id = n.tenant_id AND x.partner_id = n.partner_id AND x.asset_id = n.asset_id"
     cursor.execute(
         f"INSERT INTO {PAS} (tenant_id, partner_id, asset_id, first_activity_at, last_activity_at, first_completed_at, "
@@ -633,7 +619,8 @@ def _merge_partner_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
         f"SELECT e.tenant_id, e.partner_id, e.asset_id, MIN(e.occurred_at) AS fa, MAX(e.occurred_at) AS la, "
         f"MIN(CASE WHEN {COMPLETION_SQL} THEN e.occurred_at END) AS fc, MAX({PROGRESS_SQL}) AS mp "
         f"FROM {EV} e JOIN {ASSET} a ON a.id = e.asset_id "
-        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND {IN_RANGE}{cond} GROUP BY e.tenant_id, e.partner_id, e.asset_id) n "
+        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND {IN_RANGE} AND {new} "
+        f"GROUP BY e.tenant_id, e.partner_id, e.asset_id) n "
         f"WHERE true "
         f"ON CONFLICT (tenant_id, partner_id, asset_id) DO UPDATE SET "
         f"first_activity_at = {d.least(f'{PAS}.first_activity_at', 'excluded.first_activity_at')}, "
@@ -641,7 +628,7 @@ def _merge_partner_states(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
         f"first_completed_at = {d.least(f'{PAS}.first_completed_at', 'excluded.first_completed_at')}, "
         f"max_progress = {d.greatest(f'{PAS}.max_progress', 'excluded.max_progress')}, "
         f"completed_users = excluded.completed_users, active_users = excluded.active_users",
-        [tenant_id, *params],
+        [tenant_id, *new_params],
     )
     return cursor.rowcount
 
@@ -971,8 +958,8 @@ def _run(tenant: Tenant, state: RollupState, stats: RollupStats, *, since, progr
                 ("daily facts", lambda c: _merge_feedback(c, d, tenant.pk, m), "daily_rows"),
                 ("source facts", lambda c: _merge_sources(c, d, tenant.pk, m), "source_rows"),
                 ("FAQ search facts", lambda c: _merge_faq(c, d, tenant.pk, m), "faq_rows"),
-                ("user states", lambda c: _user_states(c, d, tenant.pk, states_w), "user_pairs"),
-                ("partner states", lambda c: _partner_states(c, d, tenant.pk, states_w), "partner_pairs"),
+                ("user states", lambda c: _user_states(c, d, tenant.pk, states_w, m), "user_pairs"),
+                ("partner states", lambda c: _partner_states(c, d, tenant.pk, states_w, m), "partner_pairs"),
             ]
             for name, func, attr in steps:
                 step(name)
@@ -1054,17 +1041,26 @@ def _kpi_touched_record(d: Dialect, tenant_id: int, watermark: dt.datetime | Non
 # --- the full recompute, in chunks ----------------------------------------------------------------
 
 
-def _rebuild(tenant: Tenant, stats: RollupStats, *, full: bool, progress) -> None:
-    """A full recompute, ``chunk_days()`` tenant-local days per transaction, each committed with
-    the position reached (``RollupState.rebuild_next``), so no transaction grows with the history
-    and a killed run is resumed where it stopped (by any later run of the tenant). Runs when asked
-    (``full``), when the tenant has no watermark yet, or when its watermark is ahead of the
-    database's clock (written by an older version that trusted the web nodes' clocks).
+def state_chunk_rows() -> int:
+    """Rows per transaction of a full recompute's states: events per chunk of users, user states
+    per chunk of partners (each chunk commits; a killed run resumes)."""
+    return max(1, int(getattr(settings, "KPIS_ROLLUP_STATE_CHUNK_ROWS", 200_000)))
 
-    Every chunk counts the events received up to ``rebuild_hi`` (fixed when the recompute starts):
-    it recomputes the facts of its days (DELETE + ``INSERT … SELECT … GROUP BY``), records its
-    events received after ``rebuild_hi - overlap`` in the seen-events set, and merges its events
-    into the states (cleared at the start; seconds add up chunk by chunk). The last chunk sets the
+
+def _rebuild(tenant: Tenant, stats: RollupStats, *, full: bool, progress) -> None:
+    """A full recompute in bounded chunks, each its own committed transaction with the position
+    reached recorded in ``RollupState``, so no transaction grows with the history and a killed
+    run is resumed where it stopped (by any later run of the tenant). Runs when asked (``full``),
+    when the tenant has no watermark yet, or when its watermark is ahead of the database's clock
+    (written by an older version that trusted the web nodes' clocks).
+
+    Every chunk counts the events received up to ``rebuild_hi`` (fixed when the recompute
+    starts). First the states, set-based (one ``INSERT … SELECT … GROUP BY`` per chunk):
+    ``UserAssetState`` by ranges of user ids (``rebuild_phase`` 'users', ``rebuild_after`` the
+    last id done), then ``PartnerAssetState`` by ranges of partner ids, from the user states and
+    the events without a user ('partners'). Then the facts, ``chunk_days()`` tenant-local days
+    per chunk (``rebuild_next``): DELETE + ``INSERT … SELECT … GROUP BY``, and the chunk's events
+    received after ``rebuild_hi - overlap`` go into the seen-events set. The last chunk sets the
     watermark to ``rebuild_hi``; later events are merged by the incremental run that follows."""
     d = _dialect(tenant)
     step = progress or (lambda name: None)
@@ -1074,12 +1070,17 @@ def _rebuild(tenant: Tenant, stats: RollupStats, *, full: bool, progress) -> Non
             state = RollupState.objects.get(tenant=tenant)
             with connection.cursor() as cursor:
                 if state.rebuild_hi is None and (
-                    stats.chunks or not _start_rebuild(cursor, d, tenant, state, stats, full=full)
+                    stats.chunks or stats.state_chunks or not _start_rebuild(cursor, d, tenant, state, stats, full=full)
                 ):
                     return
                 if not stats.mode.startswith("full"):
                     stats.mode = "full (resumed)"
-                done = _rebuild_chunk(cursor, d, tenant, state, stats, step)
+                if state.rebuild_phase:
+                    done = _rebuild_states_chunk(cursor, d, tenant, state, stats, step)
+                else:
+                    done = _rebuild_chunk(cursor, d, tenant, state, stats, step)
+            committing = time.perf_counter()
+        _timed(stats, "commit", committing)
         if done:
             return
 
@@ -1110,21 +1111,109 @@ def _start_rebuild(cursor, d: Dialect, tenant: Tenant, state: RollupState, stats
             outside += " AND day >= %s"
             params.append(d.date_param(floor))
         cursor.execute(f"DELETE FROM {table} WHERE tenant_id = %s{outside}", [tenant.pk, *params])
-    cursor.execute(f"DELETE FROM {MERGED} WHERE tenant_id = %s", [tenant.pk])
-    if not keep_states:
+    batch = state.merge_batch
+    if keep_states:
+        # archived days: the states are kept; the events received since the last run are merged
+        # into them now (the seen-events set says which are new), and the set keeps what the run
+        # after the recompute can still see
+        batch += 1
+        m = Merge(batch=batch, lo=state.watermark - overlap(), hi=hi)
+        for name, func, attr in (("new events", _mark_new, "merged_events"), ("user states", _merge_user_states, "user_pairs"),
+                                 ("partner states", _merge_partner_states, "partner_pairs")):
+            t = time.perf_counter()
+            setattr(stats, attr, getattr(stats, attr) + func(cursor, d, tenant.pk, m))
+            _timed(stats, name, t)
+        _prune_merged(cursor, d, tenant.pk, hi - overlap())
+    else:
+        cursor.execute(f"DELETE FROM {MERGED} WHERE tenant_id = %s", [tenant.pk])
         cursor.execute(f"DELETE FROM {PAS} WHERE tenant_id = %s", [tenant.pk])
         cursor.execute(f"DELETE FROM {UAS} WHERE tenant_id = %s", [tenant.pk])
     state.rebuild_hi, state.rebuild_next, state.rebuild_last = hi, first, last
     state.rebuild_states = not keep_states
+    state.rebuild_phase = "" if keep_states or empty else "users"
+    state.rebuild_after = None
+    state.merge_batch = batch
     RollupState.objects.filter(pk=state.pk).update(
-        rebuild_hi=hi, rebuild_next=first, rebuild_last=last, rebuild_states=state.rebuild_states
+        rebuild_hi=hi, rebuild_next=first, rebuild_last=last, rebuild_states=state.rebuild_states,
+        rebuild_phase=state.rebuild_phase, rebuild_after=None, merge_batch=batch,
     )
     _timed(stats, "scan", t0)
     return True
 
 
+def _rebuild_states_chunk(cursor, d: Dialect, tenant: Tenant, state: RollupState, stats: RollupStats, step) -> bool:
+    """One chunk of the states of ``_rebuild`` (inside its transaction): the user states of the
+    next ``state_chunk_rows()`` events by user id, or the partner states of the next as many user
+    states by partner id. Plain ``INSERT … SELECT … GROUP BY`` (the states were cleared at the
+    start; a killed chunk leaves nothing). Returns False (the days follow)."""
+    users = state.rebuild_phase == "users"
+    col, table = ("user_id", EV) if users else ("partner_id", UAS)
+    after = state.rebuild_after
+    name = "user states" if users else "partner states"
+    step(name)
+    t = time.perf_counter()
+    bound = f" AND {col} > %s" if after is not None else ""
+    cursor.execute(
+        f"SELECT {col} FROM {table} WHERE tenant_id = %s AND {col} IS NOT NULL{bound} ORDER BY {col} LIMIT 1 OFFSET %s",
+        [tenant.pk, *([after] if after is not None else []), state_chunk_rows()],
+    )
+    row = cursor.fetchone()
+    upper = None if row is None else row[0]
+    # the same events the day chunks count: days [rebuild_next, rebuild_last], received up to rebuild_hi
+    start, end = day_bounds_utc([state.rebuild_next, state.rebuild_last], d.tz)
+    events = f"{IN_RANGE} AND e.occurred_at >= %s AND e.occurred_at < %s AND e.received_at <= %s"
+    events_params = [d.ts_param(start), d.ts_param(end), d.ts_param(state.rebuild_hi)]
+    ids, ids_params = "", []
+    if after is not None:
+        ids, ids_params = ids + " AND {a}.{c} > %s", [*ids_params, after]
+    if upper is not None:
+        ids, ids_params = ids + " AND {a}.{c} <= %s", [*ids_params, upper]
+    if users:
+        progress = f"MAX({PROGRESS_SQL})"
+        cursor.execute(
+            f"INSERT INTO {UAS} (tenant_id, user_id, partner_id, asset_id, first_activity_at, last_activity_at, "
+            f"first_completed_at, watched_share, max_progress, seconds) "
+            f"SELECT e.tenant_id, e.user_id, e.partner_id, e.asset_id, MIN(e.occurred_at), MAX(e.occurred_at), "
+            f"MIN(CASE WHEN {COMPLETION_SQL} THEN e.occurred_at END), "
+            f"{_share(progress)}, {progress}, COALESCE(SUM(e.seconds), 0) "
+            f"FROM {EV} e JOIN {ASSET} a ON a.id = e.asset_id "
+            f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND e.user_id IS NOT NULL{ids.format(a='e', c='user_id')} "
+            f"AND {events} GROUP BY e.tenant_id, e.user_id, e.partner_id, e.asset_id",
+            [tenant.pk, *ids_params, *events_params],
+        )
+        stats.user_pairs += cursor.rowcount
+    else:
+        # a pair's users are its user states (per partner); events without a user count in its
+        # first/last activity, first completion and max progress only
+        cursor.execute(
+            f"INSERT INTO {PAS} (tenant_id, partner_id, asset_id, first_activity_at, last_activity_at, first_completed_at, "
+            f"completed_users, active_users, max_progress) "
+            f"SELECT %s, s.partner_id, s.asset_id, MIN(s.fa), MAX(s.la), MIN(s.fc), SUM(s.cu), SUM(s.au), MAX(s.mp) FROM ("
+            f"SELECT x.partner_id, x.asset_id, MIN(x.first_activity_at) AS fa, MAX(x.last_activity_at) AS la, "
+            f"MIN(x.first_completed_at) AS fc, COUNT(x.first_completed_at) AS cu, COUNT(*) AS au, MAX(x.max_progress) AS mp "
+            f"FROM {UAS} x WHERE x.tenant_id = %s{ids.format(a='x', c='partner_id')} GROUP BY x.partner_id, x.asset_id "
+            f"UNION ALL SELECT e.partner_id, e.asset_id, MIN(e.occurred_at), MAX(e.occurred_at), "
+            f"MIN(CASE WHEN {COMPLETION_SQL} THEN e.occurred_at END), 0, 0, MAX({PROGRESS_SQL}) "
+            f"FROM {EV} e JOIN {ASSET} a ON a.id = e.asset_id "
+            f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND e.user_id IS NULL{ids.format(a='e', c='partner_id')} "
+            f"AND {events} GROUP BY e.partner_id, e.asset_id"
+            f") s GROUP BY s.partner_id, s.asset_id",
+            [tenant.pk, tenant.pk, *ids_params, tenant.pk, *ids_params, *events_params],
+        )
+        stats.partner_pairs += cursor.rowcount
+    _timed(stats, name, t)
+    stats.state_chunks += 1
+    stats.kpi_touched_all = True
+    if upper is not None:
+        phase, after = state.rebuild_phase, upper
+    else:
+        phase, after = ("partners" if users else ""), None
+    RollupState.objects.filter(pk=state.pk).update(rebuild_phase=phase, rebuild_after=after)
+    return False
+
+
 def _rebuild_chunk(cursor, d: Dialect, tenant: Tenant, state: RollupState, stats: RollupStats, step) -> bool:
-    """One chunk of ``_rebuild`` (inside its transaction). Returns True after the last one."""
+    """One chunk of days of ``_rebuild`` (inside its transaction). Returns True after the last one."""
     hi = state.rebuild_hi
     days: list[dt.date] = []
     if state.rebuild_next is not None and state.rebuild_last is not None:
@@ -1132,18 +1221,12 @@ def _rebuild_chunk(cursor, d: Dialect, tenant: Tenant, state: RollupState, stats
         days = [state.rebuild_next + dt.timedelta(days=i) for i in range((end - state.rebuild_next).days + 1)]
     if days:
         facts = Window(days=days, hi=hi)
-        chunk = Window(days=days, hi=hi, chunk=True)
         work = [
             ("daily facts", lambda: _daily(cursor, d, tenant.pk, facts), "daily_rows"),
             ("source facts", lambda: _sources(cursor, d, tenant.pk, facts), "source_rows"),
             ("FAQ search facts", lambda: _faq(cursor, d, tenant.pk, facts), "faq_rows"),
             ("new events", lambda: _mark_chunk(cursor, d, tenant.pk, facts), "merged_events"),
         ]
-        if state.rebuild_states:
-            work += [
-                ("user states", lambda: _merge_user_states(cursor, d, tenant.pk, chunk), "user_pairs"),
-                ("partner states", lambda: _merge_partner_states(cursor, d, tenant.pk, chunk), "partner_pairs"),
-            ]
         for name, func, attr in work:
             step(name)
             t = time.perf_counter()
@@ -1155,16 +1238,9 @@ def _rebuild_chunk(cursor, d: Dialect, tenant: Tenant, state: RollupState, stats
     if days and days[-1] < state.rebuild_last:
         RollupState.objects.filter(pk=state.pk).update(rebuild_next=days[-1] + dt.timedelta(days=1))
         return False
-    if not state.rebuild_states and state.watermark is not None:
-        # archived days: the states were kept; merge the events received since the old watermark
-        since_watermark = Window(days=[], lo=state.watermark - overlap(), hi=hi)
-        for name, func, attr in (("user states", _merge_user_states, "user_pairs"),
-                                 ("partner states", _merge_partner_states, "partner_pairs")):
-            t = time.perf_counter()
-            setattr(stats, attr, getattr(stats, attr) + func(cursor, d, tenant.pk, since_watermark))
-            _timed(stats, name, t)
     RollupState.objects.filter(pk=state.pk).update(
-        watermark=hi, rebuild_hi=None, rebuild_next=None, rebuild_last=None, rebuild_states=False, finished_at=Now()
+        watermark=hi, rebuild_hi=None, rebuild_next=None, rebuild_last=None, rebuild_states=False,
+        rebuild_phase="", rebuild_after=None, finished_at=Now(),
     )
     stats.kpi_touched_all = True
     record_rollup_touched(tenant.pk, stats)  # with the last chunk: durable even if what follows is killed
@@ -1174,12 +1250,14 @@ def _rebuild_chunk(cursor, d: Dialect, tenant: Tenant, state: RollupState, stats
 def _mark_chunk(cursor, d: Dialect, tenant_id: int, w: Window) -> int:
     """The chunk's events received after ``hi - overlap`` (counted by this chunk) go into the
     seen-events set, so the incremental run after the recompute, whose window starts there, does
-    not count them again."""
+    not count them again (in the facts or the states). Events already there (merged into the
+    kept states when the recompute started) stay as they are."""
     where, params = _day_filter(d, w)
     cursor.execute(
         f"INSERT INTO {MERGED} (tenant_id, event_id, received_at, batch) "
         f"SELECT e.tenant_id, e.id, e.received_at, 0 FROM {EV} e WHERE e.tenant_id = %s AND {IN_RANGE}{where} "
-        f"AND e.received_at > %s AND e.received_at <= %s",
+        f"AND e.received_at > %s AND e.received_at <= %s "
+        f"AND NOT EXISTS (SELECT 1 FROM {MERGED} x WHERE x.tenant_id = e.tenant_id AND x.event_id = e.id)",
         [tenant_id, *params, d.ts_param(w.settled), d.ts_param(w.hi)],
     )
     return cursor.rowcount

@@ -19,11 +19,18 @@ def snapshot_current_requirements(apps, schema_editor):
     )
 
 
+def clear_watermarks_again(apps, schema_editor):
+    """kpis 0022 reset every watermark so that each tenant's next rollup recomputes once with the
+    seen-events set; run by plain ``migrate`` as the owner role on PostgreSQL with row-level security,
+    it saw no rows and did nothing (``migrate`` now runs with the scopes disabled). Done again here."""
+    apps.get_model("kpis", "RollupState").objects.filter(watermark__isnull=False).update(watermark=None)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
         ('certifications', '0001_initial'),
-        ('kpis', '0022_merged_event'),
+        ('kpis', '0023_rebuild_state_chunks'),
         ('partners', '0012_log_retention'),
     ]
 
@@ -44,4 +51,5 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.RunPython(snapshot_current_requirements, migrations.RunPython.noop),
+        migrations.RunPython(clear_watermarks_again, migrations.RunPython.noop),
     ]

@@ -204,3 +204,29 @@ def test_the_command_applies_every_policy(history, capsys):
     assert f"{other.slug}: no retention policy" in out and f"{tenant.slug}: kept from" in out
     with scope(tenant=tenant.pk):
         assert not ActivityArchive.objects.filter(tenant=tenant).exists()  # nothing is ten years old
+
+
+def test_a_full_recompute_after_archiving_keeps_the_states_and_adds_new_events_once(history):
+    """With archived months the states are kept (they summarise the archived events too): a full
+    recompute merges the events received since the last run into them, each once, and the runs
+    after it (whose overlap still holds those events) add nothing."""
+    tenant, _ = history
+    tenant.log_retention_months = 3
+    tenant.save()
+    with scope(tenant=tenant.pk):
+        log_archive_tenant(tenant=tenant, today=TODAY)
+        event = ActivityEvent.objects.filter(tenant=tenant, verb="training.progressed").first()
+        pair = {"user": event.user, "partner": event.partner, "asset": event.asset}
+        seconds = UserAssetState.objects.get(tenant=tenant, **pair).seconds
+        new = f.ActivityEventFactory.build(
+            tenant=tenant, verb="training.progressed", progress=50.0, seconds=45.0, received_at=None, event_id="new-1",
+            occurred_at=dt.datetime(2026, 11, 28, 12, tzinfo=JST), **pair,
+        )
+        assert activity_record_many(tenant=tenant, events=[new]) == [True]
+        stats = rollup_tenant(tenant, full=True)
+        assert "2026-09-01" in stats.mode and stats.user_pairs == 1
+        assert UserAssetState.objects.get(tenant=tenant, **pair).seconds == seconds + 45.0
+        for _run in range(2):
+            assert rollup_tenant(tenant).user_pairs == 0
+            assert rollup_tenant(tenant, full=True).user_pairs == 0
+        assert UserAssetState.objects.get(tenant=tenant, **pair).seconds == seconds + 45.0

@@ -12,7 +12,7 @@ from django_scopes import scope
 
 from enablement.services.log import activity_record_many
 from kpis import rollup
-from kpis.models import DailyActivityFact, FaqSearchFact, MergedEvent, RollupState
+from kpis.models import DailyActivityFact, FaqSearchFact, MergedEvent, RollupState, UserAssetState
 from kpis.rollup import rollup_tenant
 from tests.kpis.test_rollup_properties import BASE, World, assert_same
 
@@ -176,4 +176,75 @@ def test_the_full_recompute_commits_chunks_and_resumes_after_a_kill(settings):
         assert stats.mode == "full (resumed)" and stats.chunks >= 1
         state = RollupState.objects.get(tenant=world.tenant)
         assert state.rebuild_hi is None and state.watermark is not None
+    assert_same(_facts_only(world.snapshot()), _facts_only(world.expected(events)))
+
+
+def test_the_states_merge_reads_only_new_events(settings):
+    """Events seen again in the overlap are not merged into the states again (the seen-events set
+    says they are not new): a rerun touches no state row; a new event of the same pair adds its
+    seconds once."""
+    settings.KPIS_ROLLUP_OVERLAP_SECONDS = 3600
+    world = World()
+    first = world.events([(0, 0, "training.progressed", 0, q, 10.0 * q, 10.0, "", None, None) for q in (1, 2, 3)]
+                         + [(0, None, "document.viewed", 1, 4, None, None, "", None, None)], received_at=DAY10)
+    _record(world, first)
+    stats = _rollup(world)
+    assert (stats.user_pairs, stats.partner_pairs) == (1, 2)
+    for run in range(2):  # every event is still inside the overlap of the next window
+        stats = _rollup(world)
+        assert (stats.merged_events, stats.user_pairs, stats.partner_pairs) == (0, 0, 0), run
+    later = world.events([(0, 0, "training.progressed", 0, 5, 60.0, 5.0, "", None, None)], start_index=10,
+                         received_at=DAY10 + dt.timedelta(minutes=30))
+    _record(world, later)
+    stats = _rollup(world)
+    assert (stats.merged_events, stats.user_pairs, stats.partner_pairs) == (1, 1, 1)
+    snap = world.snapshot()
+    assert_same(_facts_only(snap), _facts_only(world.expected(first + later)))
+    assert [v[5] for v in snap["uas"].values()] == [35.0]
+
+
+def test_the_full_recompute_rebuilds_the_states_in_committed_chunks_and_resumes(settings):
+    """The states of a full recompute are rebuilt set-based by ranges of users, then of partners,
+    each range committed; a run killed in either phase is resumed by the next run and gives what
+    the brute force gives (users without a user id count in the partner states only)."""
+    settings.KPIS_ROLLUP_STATE_CHUNK_ROWS = 3
+    world = World()
+    verbs = ["training.progressed", "document.downloaded", "faq.viewed", "document.viewed", "training.completed",
+             "faq.feedback", "document.read"]
+    specs = [(q % 3, None if q % 7 == 3 else q % 3, verbs[q % 7], [0, 5, 2, 1, 0, 2, 6][q % 7], q * 5,
+              float(q % 101), float(q % 13) * 20, "", None, q % 2 == 0) for q in range(60)]
+    events = world.events(specs, received_at=DAY10)
+    _record(world, events)
+    real = rollup._rebuild_states_chunk
+    seen = []
+
+    def dies_at(phase, nth):
+        def chunk(cursor, d, tenant, state, stats, step):
+            seen.append(state.rebuild_phase)
+            if seen.count(phase) == nth:
+                raise RuntimeError("worker lost")
+            return real(cursor, d, tenant, state, stats, step)
+        return chunk
+
+    with scope(tenant=world.tenant.pk):
+        with mock.patch.object(rollup, "_rebuild_states_chunk", side_effect=dies_at("users", 3)), \
+                pytest.raises(RuntimeError):
+            rollup_tenant(world.tenant)
+        state = RollupState.objects.get(tenant=world.tenant)
+        assert (state.watermark, state.rebuild_phase) == (None, "users") and state.rebuild_after is not None
+        assert UserAssetState.objects.filter(tenant=world.tenant).exists()  # two chunks committed
+        seen.clear()
+        with mock.patch.object(rollup, "_rebuild_states_chunk", side_effect=dies_at("partners", 2)), \
+                pytest.raises(RuntimeError):
+            rollup_tenant(world.tenant)
+        state = RollupState.objects.get(tenant=world.tenant)
+        assert (state.watermark, state.rebuild_phase) == (None, "partners") and state.rebuild_after is not None
+        stats = rollup_tenant(world.tenant)
+        assert stats.mode == "full (resumed)" and stats.state_chunks >= 1
+        state = RollupState.objects.get(tenant=world.tenant)
+        assert state.rebuild_hi is None and state.watermark is not None
+    assert_same(_facts_only(world.snapshot()), _facts_only(world.expected(events)))
+    with scope(tenant=world.tenant.pk):
+        stats = rollup_tenant(world.tenant, full=True)  # the same again, uninterrupted
+    assert stats.state_chunks > 4
     assert_same(_facts_only(world.snapshot()), _facts_only(world.expected(events)))
