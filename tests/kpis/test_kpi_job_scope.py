@@ -225,15 +225,15 @@ def test_facts_rolled_up_before_a_failed_kpi_computation_are_computed_by_the_nex
     _send(world, [(0, 0, "document.downloaded", 1, 380, None, None, "", None, None)])
     _job(world)
     _send(world, [(1, 0, "document.downloaded", 1, 381, None, None, "", None, None)])
-    real = metrics.metric_values
+    real = metrics._write_changed
 
     def broken(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(metrics, "metric_values", broken)
+    monkeypatch.setattr(metrics, "_write_changed", broken)
     with pytest.raises(RuntimeError):
         _job(world)
-    monkeypatch.setattr(metrics, "metric_values", real)
+    monkeypatch.setattr(metrics, "_write_changed", real)
     with scope(tenant=world.tenant.pk):
         marker = KpiInputChange.objects.get(tenant=world.tenant)
     assert marker.source == "rollup" and marker.partner_ids == [world.partners[1].pk]
