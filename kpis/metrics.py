@@ -535,7 +535,9 @@ def compute_kpis(
     ``touched`` (what the rollup run before changed, ``kpis.scope``): recompute only the periods
     containing touched days — plus the changes recorded since the last computation
     (``KpiInputChange``) — and in them the tenant-level row and the touched partners' rows; the
-    stored results then equal a computation of everything. Everything is computed anyway when a
+    stored results then equal a computation of everything. The tenant-level row is then built from
+    the touched partners' new cells and the other partners' stored rows (``_StoredParts``; content
+    utilisation, distinct assets, reads its facts), so the run reads the touched partners' inputs. Everything is computed anyway when a
     recorded change asks for it, on the first run of a tenant-local day, and when ``touched`` is
     None (the nightly run, the safety net).
 
