@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
-from django.db.models import Case, Count, IntegerField, Min, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import Case, Count, IntegerField, Max, Min, OuterRef, Q, Subquery, Sum, Value, When
 from django.utils import timezone
 
 from enablement.certifications.models import Certificate, TierCertificationRequirement, valid_q
@@ -738,6 +738,11 @@ class _TouchedContext(_Context):
         self.now = parent.now
         self._partners, self._history = parent.partners, parent.history
         self.cells_for = frozenset(partner_ids)
+        self._touched_rows = [p for p in parent.partners if p["id"] in self.cells_for]
+
+    def partners_in(self, span: Span) -> list[dict]:
+        """The touched partners that existed in ``span`` (``_Context.partners_in``), not every partner."""
+        return [self.history.as_of(p, span.end) for p in self._touched_rows if p["joined_on"] <= span.end]
 
     @property
     def pairs(self):
@@ -797,22 +802,26 @@ class _StoredParts:
     def __init__(self, tenant: Tenant, definition: KpiDefinition, starts: list[dt.date], scope: KpiTouched):
         self.definition, self.scope, self.from_parts = definition, scope, 0
         stored = KpiResult.objects.filter(tenant=tenant, definition=definition, period_start__in=starts)
-        others = stored.filter(partner__isnull=False).exclude(partner_id__in=sorted(scope.partner_ids))
+        others = Q(partner__isnull=False) & ~Q(partner_id__in=sorted(scope.partner_ids))
+        overall = Q(partner__isnull=True)
         self.sums: dict[dt.date, tuple[Decimal, Decimal]] = {}
         self.values: dict[dt.date, list[Decimal]] = defaultdict(list)
-        metric = definition.metric
-        if metric in SUMMED_METRICS or metric in COUNTED_METRICS:
-            for start, num, den in (
-                others.values("period_start").annotate(num=Sum("numerator"), den=Sum("denominator"))
-                .values_list("period_start", "num", "den").order_by()
-            ):
-                self.sums[start] = (Decimal(num or 0), Decimal(den or 0))
-        if metric == Metric.MEDIAN_DAYS_TO_FIRST_COMPLETION:
-            for start, value in others.filter(denominator__gt=0).values_list("period_start", "value").order_by():
+        self.overall_rows: dict[dt.date, dict] = {}
+        for row in (  # per period: the other partners' sums and the overall row's comparison (one statement)
+            stored.values("period_start")
+            .annotate(
+                num=Sum("numerator", filter=others), den=Sum("denominator", filter=others),
+                overall=Count("id", filter=overall), elapsed_days=Max("elapsed_days", filter=overall),
+                previous_to_date=Max("previous_to_date", filter=overall),
+            )
+            .order_by()
+        ):
+            self.sums[row["period_start"]] = (Decimal(row["num"] or 0), Decimal(row["den"] or 0))
+            if row["overall"]:
+                self.overall_rows[row["period_start"]] = row
+        if definition.metric == Metric.MEDIAN_DAYS_TO_FIRST_COMPLETION:
+            for start, value in stored.filter(others, denominator__gt=0).values_list("period_start", "value").order_by():
                 self.values[start].append(Decimal(value))
-        self.overall_rows = {
-            r["period_start"]: r for r in stored.filter(partner__isnull=True).values("period_start", "elapsed_days", "previous_to_date")
-        }
 
     def period(self, ctx: _Context, narrow: _TouchedContext, start: dt.date, end: dt.date) -> Result:
         span = Span.of(start, end, ctx.zone)
