@@ -86,7 +86,7 @@ def _send(world, specs, *, late_days: int = 0) -> None:
 # --- the property: any mix of changes, the scoped job equals a full recompute ------------------------
 
 step_st = st.one_of(
-    st.tuples(st.just("events"), st.lists(event_st, min_size=1, max_size=8), st.sampled_from([0, 0, 3, 20, 45])),
+    st.tuples(st.just("events"), st.lists(event_st, min_size=1, max_size=8), st.sampled_from([0, 0, 3, 20, 30, 45])),  # 30: into the previous month's first days
     st.tuples(st.just("target"), st.integers(0, 13), st.sampled_from([Decimal("10"), Decimal("75")])),
     st.tuples(st.just("definition"), st.integers(0, 13), st.sampled_from([Decimal("0"), Decimal("99")])),
     st.tuples(st.just("tier"), st.integers(0, 2), st.booleans()),
