@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
-from django.db.models import Case, Count, IntegerField, Min, Q, Sum, Value, When
+from django.db.models import Case, Count, IntegerField, Max, Min, Q, Sum, Value, When
 from django.utils import timezone
 
 from enablement.certifications.models import Certificate, valid_q
@@ -548,7 +548,9 @@ def compute_kpis(
     ``touched`` (what the rollup run before changed, ``kpis.scope``): recompute only the periods
     containing touched days — plus the changes recorded since the last computation
     (``KpiInputChange``) — and in them the tenant-level row and the touched partners' rows; the
-    stored results then equal a computation of everything. Everything is computed anyway when a
+    stored results then equal a computation of everything. The tenant-level row is then built from
+    the touched partners' new cells and the other partners' stored rows (``_StoredParts``; content
+    utilisation, distinct assets, reads its facts), so the run reads the touched partners' inputs. Everything is computed anyway when a
     recorded change asks for it, on the first run of a tenant-local day, and when ``touched`` is
     None (the nightly run, the safety net).
 
@@ -563,7 +565,8 @@ def compute_kpis(
     defs = list(definitions) if definitions is not None else list(KpiDefinition.objects.filter(tenant=tenant, is_active=True))
     ctx = _Context(tenant)
     now = ctx.now
-    computed = written = periods_computed = 0
+    computed = written = periods_computed = from_parts = 0
+    narrow = None
     with transaction.atomic():
         tenant_lock(tenant.pk)  # concurrent computations of one tenant queue (delete + insert below)
         RollupState.objects.get_or_create(tenant=tenant)
@@ -583,6 +586,7 @@ def compute_kpis(
                 scope = None
             else:
                 ctx.cells_for = scope.partner_ids
+                narrow = _TouchedContext(ctx, scope.partner_ids)
         for definition in defs:
             periods = recent_periods(definition.period, today, periods_back)
             if scope is not None:
@@ -590,14 +594,22 @@ def compute_kpis(
                 if not periods:
                     continue
             periods_computed += len(periods)
+            parts = None if scope is None else _StoredParts(tenant, definition, [s for s, _ in periods], scope)
             rows: list[KpiResult] = []
             for start, end in periods:
-                overall, per = metric_values(tenant, definition, start, end, ctx=ctx)
+                if parts is None:
+                    overall, per = metric_values(tenant, definition, start, end, ctx=ctx)
+                else:  # the touched partners' cells; the overall from them and the others' stored cells
+                    overall, per = parts.period(ctx, narrow, start, end)
                 partial = start <= today < end
                 elapsed = elapsed_days(start, end, today) if partial else None
                 before: Result = (Cell(_q(0), _q(0), None), {})
                 if partial:  # compared with the same days of the previous period
-                    before = metric_values(tenant, definition, *previous_to_date(definition.period, start, elapsed), ctx=ctx)
+                    window = previous_to_date(definition.period, start, elapsed)
+                    if parts is None:
+                        before = metric_values(tenant, definition, *window, ctx=ctx)
+                    else:
+                        before = parts.previous(ctx, narrow, start, elapsed, *window)
                 cells = sorted(per.items()) if scope is None else sorted((p, c) for p, c in per.items() if p in scope.partner_ids)
                 for partner_id, cell in [(None, overall), *cells]:
                     in_force, scoped = target_in_force(definition, ctx.targets, start, ctx.partner(partner_id, end))
@@ -625,6 +637,7 @@ def compute_kpis(
                         )
                     )
             computed += len(rows)
+            from_parts += parts.from_parts if parts is not None else 0
             written += _write_changed(
                 tenant, definition, [s for s, _ in periods], rows, partner_ids=None if scope is None else scope.partner_ids
             )
@@ -640,6 +653,7 @@ def compute_kpis(
         report["written"] = written
         report["scope"] = "full" if scope is None else "scoped"
         report["periods"] = periods_computed
+        report["overall_from_parts"] = from_parts
     return computed
 
 
@@ -685,6 +699,173 @@ def _write_changed(
     KpiResult.objects.bulk_create(inserts, batch_size=1000)
     KpiResult.objects.bulk_update(updates, [*RESULT_FIELDS, "computed_at"], batch_size=1000)
     return len(inserts) + len(updates) + len(stored)
+
+
+# --- a scoped run: the touched partners' cells, the overall from the stored cells ---------------------
+#
+# In a scoped run (``compute_kpis(touched=...)``) every untouched partner's stored row already equals
+# a full computation (``kpis.scope``). Where the tenant-level cell is exactly a function of the
+# partners' cells — each partner's cell counts once in the overall, the way the METRICS functions
+# build both — the overall row is rebuilt from the touched partners' new cells plus the others'
+# stored numerators and denominators (one grouped statement per definition), so the run reads the
+# facts, pairs, states and certificates of the touched partners only:
+#
+# * summed numerator and denominator: the completion rates (pairs due / done on time; training
+#   states started / completed), active partners (active / non-dormant: 1 or 0 each), FAQ
+#   (unresolved / searches), support activities per partner (activities / partners: 1 each),
+#   certified partners (meeting / partners: 1 each), assessment pass rate (passed / graded);
+# * summed numerator over a denominator of 1: document downloads and views, expiring certificates;
+# * the median days to first completion: days and partners summed, the value the median of the
+#   partners' own values (each partner's cell holds its days over 1);
+# * not a function of partners' cells: content utilisation counts *distinct* assets used by any
+#   partner (two partners using one asset count once), so its overall reads the period's facts.
+#
+# Every part is an integer count, so the sums are exact and the overall equals a full recompute.
+# The current period's comparison with the first days of the previous one: each touched partner's
+# from its facts; the overall's stored value is kept unless the changes reach those days (then it
+# is computed from every partner's facts, as a full run does).
+
+SUMMED_METRICS = frozenset(
+    {
+        Metric.ENABLEMENT_COMPLETION_RATE,
+        Metric.TRAINING_COMPLETION_RATE,
+        Metric.ACTIVE_PARTNER_RATE,
+        Metric.FAQ_UNRESOLVED_RATE,
+        Metric.SUPPORT_ACTIVITIES_PER_PARTNER,
+        Metric.CERTIFIED_PARTNER_RATE,
+        Metric.ASSESSMENT_PASS_RATE,
+        Metric.MEDIAN_DAYS_TO_FIRST_COMPLETION,
+    }
+)
+COUNTED_METRICS = frozenset({Metric.DOCUMENT_DOWNLOADS, Metric.DOCUMENT_VIEWS, Metric.EXPIRING_CERTIFICATES})
+PERCENT_METRICS = SUMMED_METRICS - {Metric.SUPPORT_ACTIVITIES_PER_PARTNER, Metric.MEDIAN_DAYS_TO_FIRST_COMPLETION}
+NARROW_PAIRS_PARTNERS = 20  # up to this many touched partners, their pairs are selected partner by partner
+
+
+class _TouchedContext(_Context):
+    """A scoped run's context for the touched partners' cells: the partners, their history and the
+    targets are the run's (shared), the pairs, completions and first training completions are the
+    touched partners' only (selected in the database)."""
+
+    def __init__(self, parent: _Context, partner_ids: frozenset[int]):
+        super().__init__(parent.tenant)
+        self.now = parent.now
+        self._partners, self._history = parent.partners, parent.history
+        self.cells_for = frozenset(partner_ids)
+        self._touched_rows = [p for p in parent.partners if p["id"] in self.cells_for]
+
+    def partners_in(self, span: Span) -> list[dict]:
+        """The touched partners that existed in ``span`` (``_Context.partners_in``), not every partner."""
+        return [self.history.as_of(p, span.end) for p in self._touched_rows if p["joined_on"] <= span.end]
+
+    @property
+    def pairs(self):
+        if self._pairs is None:
+            ids = sorted(self.cells_for)
+            if len(ids) <= NARROW_PAIRS_PARTNERS:
+                self._pairs = [p for pid in ids for p in targeted_pairs(tenant=self.tenant, partner_id=pid)]
+            else:
+                self._pairs = [p for p in targeted_pairs(tenant=self.tenant) if p.partner_id in self.cells_for]
+        return self._pairs
+
+    @property
+    def completions(self):
+        if self._completions is None:
+            self._completions = pair_completions(tenant=self.tenant, partner_ids=sorted(self.cells_for))
+        return self._completions
+
+    @property
+    def first_training_completion(self) -> dict[int, dt.datetime]:
+        if self._first_training is None:
+            self._first_training = dict(
+                PartnerAssetState.objects.filter(
+                    tenant=self.tenant, partner_id__in=sorted(self.cells_for),
+                    asset__kind__in=LEARNING_KINDS, first_completed_at__isnull=False,
+                )
+                .values("partner_id")
+                .annotate(first=Min("first_completed_at"))
+                .values_list("partner_id", "first")
+                .order_by()
+            )
+        return self._first_training
+
+
+def _touched_cells(narrow: _TouchedContext, definition: KpiDefinition, span: Span) -> dict[int, Cell]:
+    """The touched partners' cells of one period, as a full computation builds them."""
+    ids = [pid for pid in narrow.partner_ids(definition, span) if pid in narrow.cells_for]
+    if definition.metric == Metric.ENABLEMENT_COMPLETION_RATE:
+        return _enablement(narrow, ids, span, definition=definition)[1]
+    return METRICS[definition.metric](narrow, ids, span)[1]
+
+
+def _content_overall(ctx: _Context, definition: KpiDefinition, span: Span) -> Cell:
+    """Content utilisation's overall cell (``_content_utilisation``): distinct published assets used
+    by the definition's partners in the period / published assets."""
+    published = _published_assets(ctx, span)
+    used = DailyActivityFact.objects.filter(
+        tenant=ctx.tenant, partner_id__in=ctx.partner_ids(definition, span),
+        day__gte=span.start, day__lte=span.end, asset_id__in=published.values("id"),
+    ).aggregate(n=Count("asset_id", distinct=True))["n"] or 0
+    return ratio(used, published.count(), percent=True)
+
+
+class _StoredParts:
+    """The stored cells of one definition's periods, but the touched partners' (one statement; the
+    median's partner values in a second), and the stored overall rows (their comparison values)."""
+
+    def __init__(self, tenant: Tenant, definition: KpiDefinition, starts: list[dt.date], scope: KpiTouched):
+        self.definition, self.scope, self.from_parts = definition, scope, 0
+        stored = KpiResult.objects.filter(tenant=tenant, definition=definition, period_start__in=starts)
+        others = Q(partner__isnull=False) & ~Q(partner_id__in=sorted(scope.partner_ids))
+        overall = Q(partner__isnull=True)
+        self.sums: dict[dt.date, tuple[Decimal, Decimal]] = {}
+        self.values: dict[dt.date, list[Decimal]] = defaultdict(list)
+        self.overall_rows: dict[dt.date, dict] = {}
+        for row in (  # per period: the other partners' sums and the overall row's comparison (one statement)
+            stored.values("period_start")
+            .annotate(
+                num=Sum("numerator", filter=others), den=Sum("denominator", filter=others),
+                overall=Count("id", filter=overall), elapsed_days=Max("elapsed_days", filter=overall),
+                previous_to_date=Max("previous_to_date", filter=overall),
+            )
+            .order_by()
+        ):
+            self.sums[row["period_start"]] = (Decimal(row["num"] or 0), Decimal(row["den"] or 0))
+            if row["overall"]:
+                self.overall_rows[row["period_start"]] = row
+        if definition.metric == Metric.MEDIAN_DAYS_TO_FIRST_COMPLETION:
+            for start, value in stored.filter(others, denominator__gt=0).values_list("period_start", "value").order_by():
+                self.values[start].append(Decimal(value))
+
+    def period(self, ctx: _Context, narrow: _TouchedContext, start: dt.date, end: dt.date) -> Result:
+        span = Span.of(start, end, ctx.zone)
+        per = _touched_cells(narrow, self.definition, span)
+        metric = self.definition.metric
+        if metric == Metric.CONTENT_UTILISATION:
+            return _content_overall(ctx, self.definition, span), per
+        self.from_parts += 1
+        num, den = self.sums.get(start, (Decimal(0), Decimal(0)))
+        num += sum((c.numerator for c in per.values()), Decimal(0))
+        if metric in COUNTED_METRICS:
+            return ratio(num, 1, percent=False), per
+        den += sum((c.denominator for c in per.values()), Decimal(0))
+        if metric == Metric.MEDIAN_DAYS_TO_FIRST_COMPLETION:
+            values = self.values.get(start, []) + [c.value for c in per.values() if c.denominator > 0]
+            return (Cell(_q(num), _q(den), _q(statistics.median(values))) if values else Cell(_q(0), _q(0), None)), per
+        return ratio(num, den, percent=metric in PERCENT_METRICS), per
+
+    def previous(
+        self, ctx: _Context, narrow: _TouchedContext, start: dt.date, elapsed: int, first: dt.date, last: dt.date
+    ) -> Result:
+        """The current period's comparison: the overall's stored value unless the changes reach the
+        previous period's first days ``[first, last]`` (or it is not stored for today's elapsed days),
+        the touched partners' from their facts."""
+        span = Span.of(first, last, ctx.zone)
+        row = self.overall_rows.get(start)
+        if self.scope.moves(self.definition.metric, first, last) or row is None or row["elapsed_days"] != elapsed:
+            return metric_values(ctx.tenant, self.definition, first, last, ctx=ctx)
+        kept = row["previous_to_date"]
+        return Cell(_q(0), _q(0), None if kept is None else Decimal(kept)), _touched_cells(narrow, self.definition, span)
 
 
 # --- series: the last N periods of a metric in one grouped query --------------------------------------

@@ -83,18 +83,25 @@ class KpiTouched:
 
     def covers(self, metric: str, kind: str, start: dt.date, end: dt.date, today: dt.date) -> bool:
         """Must the period ``[start, end]`` of a ``kind`` definition of ``metric`` be recomputed?"""
+        if self.moves(metric, start, end):
+            return True
+        if self.everything or not self.partner_ids or not self.days:
+            return False
+        if start <= today < end:  # the current period compares with the first days of the previous one
+            before = period_before(kind, start)
+            return any(before <= d < start for d in self.days)
+        return False
+
+    def moves(self, metric: str, start: dt.date, end: dt.date) -> bool:
+        """Can a computation of ``metric`` over the days ``[start, end]`` (a period, or the first days
+        of the previous one the current period compares with) differ from before these changes?"""
         if self.everything:
             return True
         if not self.partner_ids or not self.days:
             return False
         if metric in LATER_PERIODS_METRICS:
             return min(self.days) <= end
-        if any(start <= d <= end for d in self.days):
-            return True
-        if start <= today < end:  # the current period compares with the first days of the previous one
-            before = period_before(kind, start)
-            return any(before <= d < start for d in self.days)
-        return False
+        return any(start <= d <= end for d in self.days)
 
 
 EVERYTHING = KpiTouched(everything=True)

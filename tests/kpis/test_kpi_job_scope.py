@@ -86,7 +86,7 @@ def _send(world, specs, *, late_days: int = 0) -> None:
 # --- the property: any mix of changes, the scoped job equals a full recompute ------------------------
 
 step_st = st.one_of(
-    st.tuples(st.just("events"), st.lists(event_st, min_size=1, max_size=8), st.sampled_from([0, 0, 3, 20, 45])),
+    st.tuples(st.just("events"), st.lists(event_st, min_size=1, max_size=8), st.sampled_from([0, 0, 3, 20, 30, 45])),  # 30: into the previous month's first days
     st.tuples(st.just("target"), st.integers(0, 13), st.sampled_from([Decimal("10"), Decimal("75")])),
     st.tuples(st.just("definition"), st.integers(0, 13), st.sampled_from([Decimal("0"), Decimal("99")])),
     st.tuples(st.just("tier"), st.integers(0, 2), st.booleans()),
@@ -225,15 +225,15 @@ def test_facts_rolled_up_before_a_failed_kpi_computation_are_computed_by_the_nex
     _send(world, [(0, 0, "document.downloaded", 1, 380, None, None, "", None, None)])
     _job(world)
     _send(world, [(1, 0, "document.downloaded", 1, 381, None, None, "", None, None)])
-    real = metrics.metric_values
+    real = metrics._write_changed
 
     def broken(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(metrics, "metric_values", broken)
+    monkeypatch.setattr(metrics, "_write_changed", broken)
     with pytest.raises(RuntimeError):
         _job(world)
-    monkeypatch.setattr(metrics, "metric_values", real)
+    monkeypatch.setattr(metrics, "_write_changed", real)
     with scope(tenant=world.tenant.pk):
         marker = KpiInputChange.objects.get(tenant=world.tenant)
     assert marker.source == "rollup" and marker.partner_ids == [world.partners[1].pk]
@@ -290,3 +290,54 @@ def test_a_certificate_expiring_between_two_runs_is_recomputed_in_the_current_pe
     assert row(rate, world.partners[0]).value == Decimal("0.0000")
     assert row(expiring, world.partners[1]).value == Decimal("1.0000")
     _assert_equals_full_recompute(world)
+
+
+def _spec(partner: int, verb: str, asset: int, quarter: int, progress=None) -> tuple:
+    return (partner, 0, verb, asset, quarter, progress, None, "", None, None)
+
+
+@pytest.mark.django_db
+def test_one_partners_events_build_the_overall_rows_from_the_stored_partner_rows(monkeypatch):
+    """The scoped run reads the touched partner's facts, pairs and first completions only: each
+    tenant-level row is the other partners' stored numerators and denominators plus the touched
+    partner's new cell (content utilisation, distinct assets over partners, reads its facts), and
+    equals what a computation of every partner stores."""
+    world = _world()
+    _send(world, [
+        _spec(0, "training.completed", 0, 100, 100.0), _spec(2, "training.completed", 0, 200, 100.0),
+        _spec(0, "document.downloaded", 1, 150), _spec(1, "document.downloaded", 1, 160),
+        _spec(1, "assessment.failed", 4, 170), _spec(2, "document.viewed", 1, 180),
+    ])
+    full = _job(world)
+    assert full["scope"] == "full" and full["overall_from_parts"] == 0
+
+    pair_reads: list = []
+    real_pairs = metrics.targeted_pairs
+
+    def pairs(*, tenant, partner_id=None):
+        pair_reads.append(partner_id)
+        return real_pairs(tenant=tenant, partner_id=partner_id)
+
+    def every_partner(*args, **kwargs):
+        raise AssertionError("a computation over every partner's facts")
+
+    monkeypatch.setattr(metrics, "targeted_pairs", pairs)
+    monkeypatch.setattr(metrics, "metric_values", every_partner)
+    # partner 1 on 3 March: its first training completion (the median moves), the shared document
+    # again (content utilisation still counts it once), a passed assessment
+    _send(world, [
+        _spec(1, "training.completed", 0, 380, 100.0), _spec(1, "document.downloaded", 1, 381),
+        _spec(1, "assessment.passed", 4, 382),
+    ])
+    one = _job(world)
+    assert one["stats"].kpi_touched_partner_ids == {world.partners[1].pk}
+    assert one["scope"] == "scoped" and one["written"] > 0
+    content = sum(1 for d in world.definitions if d.metric == "content_utilisation")
+    assert one["overall_from_parts"] == one["periods"] - content
+    assert pair_reads and set(pair_reads) == {world.partners[1].pk}  # never the whole tenant's pairs
+    monkeypatch.undo()
+    _assert_equals_full_recompute(world)
+    with scope(tenant=world.tenant.pk):
+        median = next(d for d in world.definitions if d.metric == "median_days_to_first_completion")
+        row = KpiResult.objects.get(definition=median, partner=None, period_start=dt.date(2026, 3, 1))
+    assert row.denominator == Decimal("2")  # partners 2 and 1 completed a first training in March
