@@ -714,12 +714,14 @@ def _in_range(alias: str) -> str:
 
 def _mark_new(cursor, d: Dialect, tenant_id: int, m: Merge) -> int:
     """Record the window's events not merged yet as this run's batch. Same transaction as the
-    upserts that count them: a killed run leaves neither, its redelivery does both once."""
+    upserts that count them: a killed run leaves neither, its redelivery does both once. The
+    probe is fenced: as an anti-join planned from the set's stale statistics it grew with the
+    square of the batch (8,000 searches + 8,000 views: 15.3 s, vs 1.0 s for 2,000 + 2,000)."""
     cursor.execute(
         f"INSERT INTO {MERGED} (tenant_id, event_id, received_at, batch) "
         f"SELECT e.tenant_id, e.id, e.received_at, %s FROM {EV} e "
         f"WHERE e.tenant_id = %s AND {IN_RANGE} AND e.received_at > %s AND e.received_at <= %s "
-        f"AND NOT EXISTS (SELECT 1 FROM {MERGED} x WHERE x.tenant_id = e.tenant_id AND x.event_id = e.id)",
+        f"AND NOT EXISTS (SELECT 1 FROM {MERGED} x WHERE x.tenant_id = e.tenant_id AND x.event_id = e.id{d.fence})",
         [m.batch, tenant_id, d.ts_param(m.lo), d.ts_param(m.hi)],
     )
     return cursor.rowcount
