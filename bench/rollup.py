@@ -15,6 +15,11 @@ The database is BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/s
 dropped and re-created on every run (the log is append-only, so this is how it is emptied). The
 script refuses to run when DATABASE_URL is set, so it never points at a database it did not create;
 ``--drop`` drops its database and exits.
+
+BENCH_PARTS (default ``abcd``) picks the measurements (the history and its full rollup are always
+built; without ``a`` the hand-written reference is skipped), BENCH_FAQ_SEARCHES the (d) sizes
+(``500,2000,8000``), BENCH_EXPLAIN (e.g. ``FAQ search facts,scan``) prints ``EXPLAIN (ANALYZE,
+BUFFERS)`` of those steps' statements in (d) (diagnosis only: the times then include EXPLAIN).
 """
 
 from __future__ import annotations
