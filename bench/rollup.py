@@ -15,6 +15,11 @@ The database is BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/s
 dropped and re-created on every run (the log is append-only, so this is how it is emptied). The
 script refuses to run when DATABASE_URL is set, so it never points at a database it did not create;
 ``--drop`` drops its database and exits.
+
+BENCH_PARTS (default ``abcd``) picks the measurements (the history and its full rollup are always
+built; without ``a`` the hand-written reference is skipped), BENCH_FAQ_SEARCHES the (d) sizes
+(``500,2000,8000``), BENCH_EXPLAIN (e.g. ``FAQ search facts,scan``) prints ``EXPLAIN (ANALYZE,
+BUFFERS)`` of those steps' statements in (d) (diagnosis only: the times then include EXPLAIN).
 """
 
 from __future__ import annotations
@@ -43,7 +48,12 @@ HISTORY_DAYS = 180
 HEAVY_DAY = 100
 NEW_EVENTS = 20_000
 LATE_EVENTS = 500
-FAQ_SEARCHES = (500, 2_000, 8_000)
+FAQ_SEARCHES = tuple(int(x) for x in os.environ.get("BENCH_FAQ_SEARCHES", "500,2000,8000").split(","))
+# BENCH_PARTS: which measurements to run (default all, "abcd"). The history and its full rollup are
+# always built (every part needs them); leaving "a" out skips only the hand-written reference.
+PARTS = os.environ.get("BENCH_PARTS", "abcd")
+# BENCH_EXPLAIN="FAQ search facts,scan": in (d), print EXPLAIN (ANALYZE, BUFFERS) of those steps' statements
+EXPLAIN = tuple(x for x in os.environ.get("BENCH_EXPLAIN", "").split(",") if x)
 PARTNERS = 1_000
 USERS_PER_PARTNER = 3
 ASSETS = 200
@@ -65,14 +75,30 @@ def recreate_database(*, create: bool = True) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def timed_rollup(tenant, **kw):
+def timed_rollup(tenant, explain: tuple[str, ...] = (), **kw):
+    """``explain``: steps whose statements run as ``EXPLAIN (ANALYZE, BUFFERS)`` instead (the
+    plans are printed; the statements still execute, but the step's row counts and time are
+    then those of EXPLAIN; a SELECT runs twice) — for diagnosis, never in a timed comparison."""
+    from django.db import connection
     from django_scopes import scope
 
     from kpis.rollup import rollup_tenant
 
-    with scope(tenant=tenant.pk):
+    current = {"step": ""}
+
+    def explained(execute, sql, params, many, context):
+        if current["step"] not in explain or many:
+            return execute(sql, params, many, context)
+        result = execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params, many, context)
+        print(f"--- {current['step']}: EXPLAIN (ANALYZE, BUFFERS) {sql[:160]}…")
+        print("\n".join(row[0] for row in context["cursor"].fetchall()), flush=True)
+        # a SELECT is run again for its rows; INSERT/UPDATE/DELETE ran once, under EXPLAIN ANALYZE
+        return execute(sql, params, many, context) if sql.lstrip().upper().startswith("SELECT") else result
+
+    with scope(tenant=tenant.pk), connection.execute_wrapper(explained):
         t = time.perf_counter()
-        stats = rollup_tenant(tenant, **kw)  # commits its own transactions: COMMIT is inside the timer
+        # commits its own transactions: COMMIT is inside the timer
+        stats = rollup_tenant(tenant, progress=lambda name: current.update(step=name), **kw)
         return time.perf_counter() - t, stats
 
 
@@ -116,13 +142,15 @@ def main() -> None:
         c.execute("ANALYZE")
 
     # (a) chunked full rollup vs a plain hand-written INSERT … SELECT … GROUP BY of the daily facts ----
-    with scope(tenant=big.pk):
-        DailyActivityFact.objects.filter(tenant=big).delete()
-    hand = handwritten_daily(connection, big)
-    with scope(tenant=big.pk):
-        hand_rows = DailyActivityFact.objects.filter(tenant=big).count()
-        DailyActivityFact.objects.filter(tenant=big).delete()
-        RollupState.objects.filter(tenant=big).delete()
+    hand, hand_rows = float("nan"), 0
+    if "a" in PARTS:
+        with scope(tenant=big.pk):
+            DailyActivityFact.objects.filter(tenant=big).delete()
+        hand = handwritten_daily(connection, big)
+        with scope(tenant=big.pk):
+            hand_rows = DailyActivityFact.objects.filter(tenant=big).count()
+            DailyActivityFact.objects.filter(tenant=big).delete()
+            RollupState.objects.filter(tenant=big).delete()
     full, stats = timed_rollup(big, full=True)
     with scope(tenant=big.pk):
         rows = DailyActivityFact.objects.filter(tenant=big).count()
@@ -136,51 +164,62 @@ def main() -> None:
 
     # (b) 20k new events on the history vs on an empty tenant ---------------------------------------------
     history_end = START + dt.timedelta(days=HISTORY_DAYS)
-    with scope(tenant=empty.pk):  # the empty tenant has rolled up before (nothing): same incremental path
-        RollupState.objects.update_or_create(tenant=empty, defaults={"watermark": history_end})
-    for tenant in (big, empty):
-        generate(connection, tenant.pk, NEW_EVENTS, history_end + dt.timedelta(hours=1), 1, "n",
-                 received=history_end + dt.timedelta(days=1))
-    with connection.cursor() as c:
-        c.execute("ANALYZE")
-    tb, sb = timed_rollup(big)
-    te, se = timed_rollup(empty)
-    print(f"\n(b) incremental rollup of {NEW_EVENTS:,} new events: on {total:,} history {tb:.3f}s vs empty tenant "
-          f"{te:.3f}s → ratio {tb / te:.2f} (goal <= 1.5)")
-    print("    history steps: " + steps(sb))
-    print("    empty steps:   " + steps(se), flush=True)
+    if "b" in PARTS:
+        with scope(tenant=empty.pk):  # the empty tenant has rolled up before (nothing): same incremental path
+            RollupState.objects.update_or_create(tenant=empty, defaults={"watermark": history_end})
+        for tenant in (big, empty):
+            generate(connection, tenant.pk, NEW_EVENTS, history_end + dt.timedelta(hours=1), 1, "n",
+                     received=history_end + dt.timedelta(days=1))
+        with connection.cursor() as c:
+            c.execute("ANALYZE")
+        tb, sb = timed_rollup(big)
+        te, se = timed_rollup(empty)
+        print(f"\n(b) incremental rollup of {NEW_EVENTS:,} new events: on {total:,} history {tb:.3f}s vs empty tenant "
+              f"{te:.3f}s → ratio {tb / te:.2f} (goal <= 1.5)")
+        print("    history steps: " + steps(sb))
+        print("    empty steps:   " + steps(se), flush=True)
 
     # (c) 500 late events on the heavy day vs on a day without events ---------------------------------------
-    # Every run looks again at the events received in the overlap before its watermark (the facts
-    # and states skip them: they are in the seen-events set). The generated batches are each received
-    # at one instant, so the first run after (b) would find all 20,000 of (b)'s events there: an
-    # untimed run of 500 events on an ordinary day first, so both timed runs find 500 events there.
-    generate(connection, big.pk, LATE_EVENTS, START + dt.timedelta(days=50, hours=3), 1 / 24, "ll",
-             received=history_end + dt.timedelta(days=1, hours=12))
-    timed_rollup(big)
-    generate(connection, big.pk, LATE_EVENTS, heavy_start + dt.timedelta(hours=3), 1 / 24, "lh",
-             received=history_end + dt.timedelta(days=2))
-    th, sh = timed_rollup(big)
-    fresh = START - dt.timedelta(days=10)
-    generate(connection, big.pk, LATE_EVENTS, fresh + dt.timedelta(hours=3), 1 / 24, "lf",
-             received=history_end + dt.timedelta(days=3))
-    tf, sf = timed_rollup(big)
-    print(f"\n(c) {LATE_EVENTS} late events: on a day of {HEAVY_DAY_EVENTS + HISTORY_EVENTS // HISTORY_DAYS:,} events "
-          f"{th:.3f}s vs on a day without events {tf:.3f}s → ratio {th / tf:.2f} (goal <= 1.5)")
-    print("    heavy day steps: " + steps(sh))
-    print("    fresh day steps: " + steps(sf), flush=True)
+    if "c" in PARTS:
+        # Every run looks again at the events received in the overlap before its watermark (the facts
+        # and states skip them: they are in the seen-events set). The generated batches are each received
+        # at one instant, so the first run after (b) would find all 20,000 of (b)'s events there: an
+        # untimed run of 500 events on an ordinary day first, so both timed runs find 500 events there.
+        generate(connection, big.pk, LATE_EVENTS, START + dt.timedelta(days=50, hours=3), 1 / 24, "ll",
+                 received=history_end + dt.timedelta(days=1, hours=12))
+        timed_rollup(big)
+        generate(connection, big.pk, LATE_EVENTS, heavy_start + dt.timedelta(hours=3), 1 / 24, "lh",
+                 received=history_end + dt.timedelta(days=2))
+        th, sh = timed_rollup(big)
+        fresh = START - dt.timedelta(days=10)
+        generate(connection, big.pk, LATE_EVENTS, fresh + dt.timedelta(hours=3), 1 / 24, "lf",
+                 received=history_end + dt.timedelta(days=3))
+        tf, sf = timed_rollup(big)
+        print(f"\n(c) {LATE_EVENTS} late events: on a day of {HEAVY_DAY_EVENTS + HISTORY_EVENTS // HISTORY_DAYS:,} events "
+              f"{th:.3f}s vs on a day without events {tf:.3f}s → ratio {th / tf:.2f} (goal <= 1.5)")
+        print("    heavy day steps: " + steps(sh))
+        print("    fresh day steps: " + steps(sf), flush=True)
 
     # (d) the FAQ step in new searches ---------------------------------------------------------------------
+    if "d" not in PARTS:
+        return
     print("\n(d) FAQ step (new searches + as many views of the same users, on the history):")
+    # Each run re-reads the events received in the overlap before its watermark, i.e. the whole
+    # batch before it (received at one instant): an untimed batch of the smallest size first, so
+    # the first timed run does not re-read (b)'s 20,000 events.
+    generate(connection, big.pk, 2 * FAQ_SEARCHES[0], history_end + dt.timedelta(days=2), 1, "qw",
+             received=history_end + dt.timedelta(days=3, hours=12), mix="faq")
+    timed_rollup(big)
     per = []
     for i, searches in enumerate(FAQ_SEARCHES):
         generate(connection, big.pk, 2 * searches, history_end + dt.timedelta(days=3 + i), 1, f"q{i}",
                  received=history_end + dt.timedelta(days=4 + i), mix="faq")
-        seconds, stats = timed_rollup(big)
+        seconds, stats = timed_rollup(big, explain=EXPLAIN)
         faq = stats.seconds.get("FAQ search facts", 0.0)
         per.append(faq / searches)
         print(f"    {searches:>6,} searches: FAQ step {faq:.3f}s ({1e6 * faq / searches:.0f} µs per search), "
               f"whole run {seconds:.3f}s", flush=True)
+        print("      steps: " + steps(stats), flush=True)
     print(f"    µs per search, largest ÷ smallest batch: {per[-1] / per[0]:.2f} (linear: ≈ 1)")
 
 
