@@ -56,8 +56,12 @@ from kpis.models import (
     DailyActivityFact,
     FaqSearchFact,
     KpiDefinition,
+    KpiInputChange,
     KpiResult,
     Metric,
+    OverviewAtRisk,
+    OverviewPairCount,
+    OverviewSummary,
     PartnerAssetState,
     Period,
     RollupState,
@@ -475,28 +479,25 @@ def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> O
     # float itself and reads the first ``at_risk_limit`` partners, plus — for the partners sharing
     # the last place's overdue count whose float lies within 0.11 of its (every float shown like
     # it) — the first ``at_risk_limit`` by name of each float; Python then ranks these exactly.
-    name_c = by_name.replace("pt.", "c.")
-    columns = "r.partner_id, r.name, r.tier, r.status, r.overdue, r.oldest_due, r.recent, r.previous"
+    ranking, ranking_tail = _at_risk_ranking(by_name)
     # One statement: the targeted pairs, the activity per partner and the pairs with their completion
     # computed once each (MATERIALIZED: without statistics, as in a young database, the planner
     # would otherwise re-run them inside nested loops, once per partner), then the tier rows (kind 0),
     # the first partners at risk (1) and those that may tie with the last of them (2).
     overview_sql = (
         f"WITH tp AS MATERIALIZED ({pairs_sql}), act AS MATERIALIZED ({activity_sql}), "  # noqa: S608 - table names and constants only
-        f"p AS MATERIALIZED ({pairs}), c AS ({candidates}), "
-        f"r AS (SELECT c.*, ROW_NUMBER() OVER (ORDER BY c.overdue DESC, c.change, {name_c}, c.partner_id) AS rn FROM c), "
-        "l AS (SELECT r.overdue, r.change FROM r WHERE r.rn <= %s ORDER BY r.rn DESC LIMIT 1) "
-        f"{tier_sql} "
-        f"UNION ALL SELECT 1, {columns} FROM r WHERE r.rn <= %s "
-        f"UNION ALL SELECT 2, {columns} FROM (SELECT r.*, ROW_NUMBER() OVER (PARTITION BY r.change ORDER BY "
-        f"{name_c.replace('c.', 'r.')}, r.partner_id) AS vrn FROM r JOIN l ON r.overdue = l.overdue "
-        "AND r.change BETWEEN l.change - 0.11 AND l.change + 0.11 WHERE r.rn > %s) r WHERE r.vrn <= %s"
+        f"p AS MATERIALIZED ({pairs}), c AS ({candidates}), {ranking} {tier_sql} {ranking_tail}"
     )
     limit = at_risk_limit
-    with conn.cursor() as cursor:
-        cursor.execute(overview_sql, [*pairs_params, *activity_params, *pairs_all_params, *candidate_params, limit, *tier_params,
-                                      limit, limit, limit])
-        rows = cursor.fetchall()
+    # Without partner filters, the counts the KPI job keeps (kpis.overview) when they are current.
+    rows = None if filters.has_partner_filters else _summary_rows(
+        conn, tenant=tenant, filters=filters, by_name=by_name, as_date=as_date, limit=limit
+    )
+    if rows is None:
+        with conn.cursor() as cursor:
+            cursor.execute(overview_sql, [*pairs_params, *activity_params, *pairs_all_params, *candidate_params, limit,
+                                          *tier_params, limit, limit, limit])
+            rows = cursor.fetchall()
     tier_names = {t["id"]: t for t in PartnerTier.objects.filter(tenant=tenant).values("id", "name", "rank")}
     tiers: dict[tuple[int, str], TierCompletion] = {}
     total = PairCount()
@@ -524,6 +525,64 @@ def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> O
         completed_total=total.on_time,
         completed_by_end_total=total.by_period_end,
     )
+
+
+def _at_risk_ranking(by_name: str) -> tuple[str, str]:
+    """The at-risk list's ranking over candidate rows ``c`` (CTEs ``r`` and ``l``, to follow ``c``)
+    and its selects (kinds 1 and 2, to follow the tier rows): the first ``at_risk_limit`` partners
+    and those that may tie with the last of them (params: limit; then limit, limit, limit)."""
+    name_c = by_name.replace("pt.", "c.")
+    columns = "r.partner_id, r.name, r.tier, r.status, r.overdue, r.oldest_due, r.recent, r.previous"
+    ctes = (
+        f"r AS (SELECT c.*, ROW_NUMBER() OVER (ORDER BY c.overdue DESC, c.change, {name_c}, c.partner_id) AS rn FROM c), "  # noqa: S608
+        "l AS (SELECT r.overdue, r.change FROM r WHERE r.rn <= %s ORDER BY r.rn DESC LIMIT 1)"
+    )
+    tail = (
+        f"UNION ALL SELECT 1, {columns} FROM r WHERE r.rn <= %s "  # noqa: S608 - constants only
+        f"UNION ALL SELECT 2, {columns} FROM (SELECT r.*, ROW_NUMBER() OVER (PARTITION BY r.change ORDER BY "
+        f"{name_c.replace('c.', 'r.')}, r.partner_id) AS vrn FROM r JOIN l ON r.overdue = l.overdue "
+        "AND r.change BETWEEN l.change - 0.11 AND l.change + 0.11 WHERE r.rn > %s) r WHERE r.vrn <= %s"
+    )
+    return ctes, tail
+
+
+def _summary_rows(conn, *, tenant, filters: DashboardFilters, by_name: str, as_date: str, limit: int) -> list | None:
+    """The overview's rows (as the live statement's) from the counts the KPI job keeps
+    (``kpis.overview``), or None when they are not exact now: not computed for today, or a
+    ``KpiInputChange`` pending (an input changed since). One statement, a few rows per tier and
+    due date and one per partner at risk — not one per pair or fact."""
+    tid = tenant.pk
+    summary_t, pairs_t, risk_t = OverviewSummary._meta.db_table, OverviewPairCount._meta.db_table, OverviewAtRisk._meta.db_table
+    change_t, partner_t, tier_t = KpiInputChange._meta.db_table, Partner._meta.db_table, PartnerTier._meta.db_table
+    day = conn.ops.adapt_datefield_value
+    candidates = (
+        "SELECT pt.id AS partner_id, pt.name AS name, COALESCE(tr.name, '') AS tier, pt.status AS status, "  # noqa: S608
+        "o.overdue AS overdue, o.oldest_due AS oldest_due, o.recent AS recent, o.previous AS previous, "
+        "CASE WHEN o.previous > 0 THEN CAST(100 * (o.recent - o.previous) AS DOUBLE PRECISION) / o.previous "
+        "ELSE CAST(0 AS DOUBLE PRECISION) END AS change "
+        f"FROM {risk_t} o JOIN {partner_t} pt ON pt.id = o.partner_id AND pt.tenant_id = %s "
+        f"LEFT JOIN {tier_t} tr ON tr.id = pt.tier_id WHERE o.tenant_id = %s"
+    )
+    ranking, ranking_tail = _at_risk_ranking(by_name)
+    sql = (
+        f"WITH c AS ({candidates}), {ranking} "  # noqa: S608 - table names and constants only
+        "SELECT -1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL "
+        f"FROM {summary_t} s WHERE s.tenant_id = %s AND s.as_of = {as_date} "
+        f"AND NOT EXISTS (SELECT 1 FROM {change_t} k WHERE k.tenant_id = %s) "
+        "UNION ALL SELECT 0, x.tier_id, NULL, NULL, NULL, SUM(x.pairs), NULL, "
+        "SUM(CASE WHEN x.done_on <= x.due_on THEN x.pairs ELSE 0 END), "
+        f"SUM(CASE WHEN x.done_on <= {as_date} THEN x.pairs ELSE 0 END) "
+        f"FROM {pairs_t} x WHERE x.tenant_id = %s AND x.due_on >= {as_date} AND x.due_on <= {as_date} GROUP BY x.tier_id "
+        f"{ranking_tail}"
+    )
+    params = [tid, tid, limit, tid, day(filters.today), tid, day(filters.end), tid, day(filters.start), day(filters.end),
+              limit, limit, limit]
+    with conn.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not any(row[0] == -1 for row in rows):
+        return None
+    return [row for row in rows if row[0] != -1]
 
 
 def _as_date(value) -> dt.date:
