@@ -238,7 +238,8 @@ def _live_cards(*, tenant, cards: list[KpiCard], filters: DashboardFilters) -> N
     ctx = metrics.new_context(tenant)
     # Tier and segment are matched inside the metrics, against what each partner (or pair) had in
     # the period computed — frozen for closed periods — not against today's values.
-    people = set(Partner.objects.filter(filters.partner_q(dims=False), tenant=tenant).values_list("id", flat=True))
+    chosen = Partner.objects.filter(filters.partner_q(dims=False), tenant=tenant).order_by().values("id")
+    people = set(chosen.values_list("id", flat=True))
     start, end, today = filters.start, filters.end, filters.today
     partial = start <= today < end
     elapsed = elapsed_days(start, end, today)
@@ -257,12 +258,18 @@ def _live_cards(*, tenant, cards: list[KpiCard], filters: DashboardFilters) -> N
                 tier_id=definition.tier_id or filters.tier_id, segment=definition.segment or filters.segment,
                 direction=definition.direction, warning_band=definition.warning_band,
             )
-        series = metrics.metric_series(tenant, definition, periods, ctx=ctx, partner_ids=ids)
-        now = series[-1].cell
-        if partial or (series[-2].start, series[-2].end) != (prev_start, prev_end):
-            before = metrics.metric_values(tenant, definition, prev_start, prev_end, ctx=ctx, partner_ids=ids)[0]
+        if definition.metric == Metric.ENABLEMENT_COMPLETION_RATE:  # the pairs counted in SQL, not expanded
+            cells = completion_cells(tenant=tenant, spans=[*periods, (prev_start, prev_end)], partners=chosen,
+                                     tier_id=definition.tier_id, segment=definition.segment)
+            series = [metrics.SeriesPoint(s, e, cell) for (s, e), cell in zip(periods, cells, strict=False)]
+            now, before = series[-1].cell, cells[-1]
         else:
-            before = series[-2].cell
+            series = metrics.metric_series(tenant, definition, periods, ctx=ctx, partner_ids=ids)
+            now = series[-1].cell
+            if partial or (series[-2].start, series[-2].end) != (prev_start, prev_end):
+                before = metrics.metric_values(tenant, definition, prev_start, prev_end, ctx=ctx, partner_ids=ids)[0]
+            else:
+                before = series[-2].cell
         in_force = metrics.target_in_force(card.definition, ctx.targets, start)[0]
         target = metrics.span_target(card.definition, start, end, today, target=in_force)
         status = metrics.kpi_status(now.value, target=target, direction=card.definition.direction,
@@ -281,6 +288,50 @@ def _live_cards(*, tenant, cards: list[KpiCard], filters: DashboardFilters) -> N
         ]
         card.live = True
         card.period = filters.period
+
+
+def completion_cells(*, tenant, spans: list[tuple[dt.date, dt.date]], partners, tier_id: int | None = None,
+                     segment: str = "") -> list[metrics.Cell]:
+    """The enablement completion rate (支援消化率) of each span for the partners of ``partners`` (a
+    QuerySet of partner ids): the targeted pairs (``targeted_pairs_sql``) due in the span, of the
+    definition's tier and segment as targeted, done by the end of their due date (tenant-local) —
+    ``metrics.metric_values(..., partner_ids=...)``'s cell, counted in one grouped statement (spans
+    may overlap) instead of expanding every pair in Python."""
+    if not spans:
+        return []
+    conn = connections[router.db_for_read(Partner)]
+    postgres = conn.vendor == "postgresql"
+    as_date, as_instant = ("CAST(%s AS date)", "CAST(%s AS timestamptz)") if postgres else ("%s", "%s")
+    zone, tid = tenant.zoneinfo, tenant.pk
+    days = [(i, start + dt.timedelta(days=n)) for i, (start, end) in enumerate(spans) for n in range((end - start).days + 1)]
+    values = ", ".join(f"(%s, {as_date}, {as_instant})" for _ in days)
+    day_params = [v for i, d in days for v in (i, conn.ops.adapt_datefield_value(d),
+                                               conn.ops.adapt_datetimefield_value(end_of_day(d, zone)))]
+    pairs_sql, pairs_params = targeted_pairs_sql(tenant=tid)
+    chosen_sql, chosen_params = _compiled(partners)
+    uas, pas = UserAssetState._meta.db_table, PartnerAssetState._meta.db_table
+    cond, cond_params = "", []
+    if tier_id:
+        cond, cond_params = cond + " AND tp.tier_id = %s", [*cond_params, tier_id]
+    if segment:
+        cond, cond_params = cond + " AND tp.segment = %s", [*cond_params, segment]
+    sql = (
+        f"WITH tp AS ({pairs_sql}), d AS (SELECT v.column1 AS idx, v.column2 AS day, v.column3 AS deadline "  # noqa: S608
+        f"FROM (VALUES {values}) v), "
+        "p AS (SELECT tp.partner_id, tp.asset_id, d.idx, d.deadline, ps.first_completed_at AS pfirst, "
+        "CASE WHEN tp.required_completions IS NULL OR tp.required_completions < 1 THEN 1 "
+        "ELSE tp.required_completions END AS req FROM tp JOIN d ON d.day = tp.due_on "
+        f"LEFT JOIN {pas} ps ON ps.tenant_id = %s AND ps.partner_id = tp.partner_id AND ps.asset_id = tp.asset_id "
+        f"AND ps.first_completed_at IS NOT NULL WHERE tp.partner_id IN ({chosen_sql}){cond}) "
+        "SELECT p.idx, COUNT(*), SUM(CASE WHEN p.pfirst IS NOT NULL AND ((p.req = 1 AND p.pfirst < p.deadline) OR "
+        f"(SELECT COUNT(*) FROM {uas} u WHERE u.tenant_id = %s AND u.partner_id = p.partner_id "
+        "AND u.asset_id = p.asset_id AND u.first_completed_at IS NOT NULL AND u.first_completed_at < p.deadline) >= p.req) "
+        "THEN 1 ELSE 0 END) FROM p GROUP BY p.idx"
+    )
+    with conn.cursor() as cursor:
+        cursor.execute(sql, [*pairs_params, *day_params, tid, *chosen_params, *cond_params, tid])
+        got = {int(idx): (assigned, on_time) for idx, assigned, on_time in cursor.fetchall()}
+    return [metrics.ratio(got.get(i, (0, 0))[1], got.get(i, (0, 0))[0], percent=True) for i in range(len(spans))]
 
 
 def completion_definition(*, tenant, period: str) -> KpiDefinition | None:

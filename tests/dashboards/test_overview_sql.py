@@ -419,3 +419,44 @@ def test_overview_from_the_kpi_jobs_summary_equals_the_live_figures(tenant_a, se
         used.clear()
         selectors.overview(tenant=tenant_a, filters=tomorrow, at_risk_limit=5)
         assert used == [False]
+
+
+@pytest.mark.parametrize(("seed", "zone"), [(7, "Asia/Tokyo"), (8, "America/New_York")])
+def test_filtered_completion_cards_in_sql_equal_the_python_metric(tenant_a, seed, zone, monkeypatch):
+    """The filter bar's completion-rate cards count pairs in SQL (``selectors.completion_cells``): the
+    same cell as ``metrics.metric_values(..., partner_ids=...)`` (which expands the pairs in Python)
+    for every span, tier/segment of the definition and partner filter — and ``_live_cards`` no longer
+    expands the pairs."""
+    from kpis import metrics
+    from kpis.models import KpiDefinition, Metric
+
+    tenant_a.time_zone = zone
+    tenant_a.save()
+    data = build_varied(tenant_a, seed)
+    today, tiers = data["today"], data["tiers"]
+    spans = [*metrics.series_periods("month", *metrics.series_periods("month", today, today, 1)[0], 12),
+             (today - dt.timedelta(days=200), today + dt.timedelta(days=10)), (today - dt.timedelta(days=5), today)]
+    checked = 0
+    with scope(tenant=tenant_a.pk):
+        for tier_id, segment in [(None, ""), (tiers[0].pk, ""), (None, "SMB"), (tiers[1].pk, "Enterprise")]:
+            definition = KpiDefinition(tenant=tenant_a, metric=Metric.ENABLEMENT_COMPLETION_RATE, period="month",
+                                       target=50, tier_id=tier_id, segment=segment)
+            for q in (Q(), Q(status="nurturing"), Q(name__icontains="eta")):
+                chosen = Partner.objects.filter(q, tenant=tenant_a).order_by().values("id")
+                ids = set(chosen.values_list("id", flat=True))
+                got = selectors.completion_cells(tenant=tenant_a, spans=spans, partners=chosen, tier_id=tier_id, segment=segment)
+                ctx = metrics.new_context(tenant_a)
+                want = [metrics.metric_values(tenant_a, definition, s, e, ctx=ctx, partner_ids=ids)[0] for s, e in spans]
+                assert got == want, (tier_id, segment, q)
+                checked += sum(1 for c in want if c.denominator)
+        assert checked > 20  # pairs were counted, not only empty spans
+        KpiDefinition.objects.create(tenant=tenant_a, metric=Metric.ENABLEMENT_COMPLETION_RATE, period="month", target=50)
+
+        def no_expansion(**kwargs):
+            raise AssertionError("the live cards expanded the targeted pairs in Python")
+
+        monkeypatch.setattr(metrics, "targeted_pairs", no_expansion)
+        filters = parse_filters({"period": "quarter", "status": "nurturing"}, today=today)
+        cards = selectors.kpi_cards(tenant=tenant_a, end=filters.end, language="en", filters=filters)
+        card = next(c for c in cards if c.definition.metric == Metric.ENABLEMENT_COMPLETION_RATE)
+        assert card.live and len(card.trend) == 12
