@@ -617,10 +617,10 @@ def _summary_rows(conn, *, tenant, filters: DashboardFilters, by_name: str, as_d
     ranking, ranking_tail = _at_risk_ranking(by_name)
     sql = (
         f"WITH c AS ({candidates}), {ranking} "  # noqa: S608 - table names and constants only
-        "SELECT -1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL "
+        "SELECT -1, NULL, NULL, NULL, NULL, NULL, CAST(NULL AS DATE), NULL, NULL "
         f"FROM {summary_t} s WHERE s.tenant_id = %s AND s.as_of = {as_date} "
         f"AND NOT EXISTS (SELECT 1 FROM {change_t} k WHERE k.tenant_id = %s) "
-        "UNION ALL SELECT 0, x.tier_id, NULL, NULL, NULL, SUM(x.pairs), NULL, "
+        "UNION ALL SELECT 0, x.tier_id, NULL, NULL, NULL, SUM(x.pairs), CAST(NULL AS DATE), "
         "SUM(CASE WHEN x.done_on <= x.due_on THEN x.pairs ELSE 0 END), "
         f"SUM(CASE WHEN x.done_on <= {as_date} THEN x.pairs ELSE 0 END) "
         f"FROM {pairs_t} x WHERE x.tenant_id = %s AND x.due_on >= {as_date} AND x.due_on <= {as_date} GROUP BY x.tier_id "
