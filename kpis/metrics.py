@@ -73,6 +73,7 @@ from kpis.models import (
     RollupState,
     UserAssetState,
 )
+from kpis.overview import refresh_overview_summary
 from kpis.periods import KINDS, Span, elapsed_days, period_after, period_before, period_start, recent_periods
 from kpis.runs import tenant_lock
 from kpis.scope import KpiTouched, certificate_boundaries, pending_changes
@@ -644,6 +645,8 @@ def compute_kpis(
         done = {"kpis_computed_at": now}
         if every_definition:
             KpiInputChange.objects.filter(tenant=tenant, pk__in=change_ids).delete()  # seen: computed in this run
+            # the overview's counts, exact as long as no marker is pending (kpis.overview)
+            refresh_overview_summary(tenant, today, changed=bool(change_ids or moved))
             if scope is None:
                 done |= {"kpis_full_on": today, "kpis_full_back": periods_back}
         else:  # some definitions only: the others' results are as old as before, the next run computes all

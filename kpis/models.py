@@ -501,3 +501,46 @@ class KpiResult(TenantOwnedModel):
             ),
         ]
         indexes = [models.Index(fields=["tenant", "definition", "period_start"], name="kpi_result_def_period")]
+
+
+class OverviewSummary(TenantOwnedModel):
+    """The manager overview's counts as of ``as_of`` (tenant-local day), kept by the KPI job
+    (``kpis.overview.refresh_overview_summary``, in the transaction that consumes the
+    ``KpiInputChange`` markers). The page reads them instead of aggregating every targeted pair and
+    60 days of facts — only while they are exact: computed for today and with no marker pending
+    (every input of the overview — facts, states, assignments, tiers, partners… — writes one).
+    """
+
+    as_of = models.DateField()
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="uniq_overview_summary")]
+
+
+class OverviewPairCount(TenantOwnedModel):
+    """Targeted pairs (``kpis.targeting``) of every partner, counted by the tier and segment they were
+    targeted with, their due date and the tenant-local day they were done (null: not done)."""
+
+    tier_id = models.IntegerField(null=True, blank=True)  # no FK: a deleted tier keeps its frozen pairs' id
+    segment = models.CharField(max_length=100, blank=True, default="")
+    due_on = models.DateField()
+    done_on = models.DateField(null=True, blank=True)
+    pairs = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "due_on"], name="overview_pairs_due")]
+
+
+class OverviewAtRisk(TenantOwnedModel):
+    """A partner that the overview's at-risk list may show as of ``OverviewSummary.as_of``: overdue
+    pairs not done, or activity of the last 30 days down by half or more against the 30 before."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    overdue = models.PositiveIntegerField(default=0)
+    oldest_due = models.DateField(null=True, blank=True)
+    recent = models.BigIntegerField(default=0)
+    previous = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "partner"], name="uniq_overview_at_risk")]

@@ -56,8 +56,12 @@ from kpis.models import (
     DailyActivityFact,
     FaqSearchFact,
     KpiDefinition,
+    KpiInputChange,
     KpiResult,
     Metric,
+    OverviewAtRisk,
+    OverviewPairCount,
+    OverviewSummary,
     PartnerAssetState,
     Period,
     RollupState,
@@ -234,7 +238,8 @@ def _live_cards(*, tenant, cards: list[KpiCard], filters: DashboardFilters) -> N
     ctx = metrics.new_context(tenant)
     # Tier and segment are matched inside the metrics, against what each partner (or pair) had in
     # the period computed — frozen for closed periods — not against today's values.
-    people = set(Partner.objects.filter(filters.partner_q(dims=False), tenant=tenant).values_list("id", flat=True))
+    chosen = Partner.objects.filter(filters.partner_q(dims=False), tenant=tenant).order_by().values("id")
+    people = set(chosen.values_list("id", flat=True))
     start, end, today = filters.start, filters.end, filters.today
     partial = start <= today < end
     elapsed = elapsed_days(start, end, today)
@@ -253,12 +258,18 @@ def _live_cards(*, tenant, cards: list[KpiCard], filters: DashboardFilters) -> N
                 tier_id=definition.tier_id or filters.tier_id, segment=definition.segment or filters.segment,
                 direction=definition.direction, warning_band=definition.warning_band,
             )
-        series = metrics.metric_series(tenant, definition, periods, ctx=ctx, partner_ids=ids)
-        now = series[-1].cell
-        if partial or (series[-2].start, series[-2].end) != (prev_start, prev_end):
-            before = metrics.metric_values(tenant, definition, prev_start, prev_end, ctx=ctx, partner_ids=ids)[0]
+        if definition.metric == Metric.ENABLEMENT_COMPLETION_RATE:  # the pairs counted in SQL, not expanded
+            cells = completion_cells(tenant=tenant, spans=[*periods, (prev_start, prev_end)], partners=chosen,
+                                     tier_id=definition.tier_id, segment=definition.segment)
+            series = [metrics.SeriesPoint(s, e, cell) for (s, e), cell in zip(periods, cells, strict=False)]
+            now, before = series[-1].cell, cells[-1]
         else:
-            before = series[-2].cell
+            series = metrics.metric_series(tenant, definition, periods, ctx=ctx, partner_ids=ids)
+            now = series[-1].cell
+            if partial or (series[-2].start, series[-2].end) != (prev_start, prev_end):
+                before = metrics.metric_values(tenant, definition, prev_start, prev_end, ctx=ctx, partner_ids=ids)[0]
+            else:
+                before = series[-2].cell
         in_force = metrics.target_in_force(card.definition, ctx.targets, start)[0]
         target = metrics.span_target(card.definition, start, end, today, target=in_force)
         status = metrics.kpi_status(now.value, target=target, direction=card.definition.direction,
@@ -277,6 +288,50 @@ def _live_cards(*, tenant, cards: list[KpiCard], filters: DashboardFilters) -> N
         ]
         card.live = True
         card.period = filters.period
+
+
+def completion_cells(*, tenant, spans: list[tuple[dt.date, dt.date]], partners, tier_id: int | None = None,
+                     segment: str = "") -> list[metrics.Cell]:
+    """The enablement completion rate (支援消化率) of each span for the partners of ``partners`` (a
+    QuerySet of partner ids): the targeted pairs (``targeted_pairs_sql``) due in the span, of the
+    definition's tier and segment as targeted, done by the end of their due date (tenant-local) —
+    ``metrics.metric_values(..., partner_ids=...)``'s cell, counted in one grouped statement (spans
+    may overlap) instead of expanding every pair in Python."""
+    if not spans:
+        return []
+    conn = connections[router.db_for_read(Partner)]
+    postgres = conn.vendor == "postgresql"
+    as_date, as_instant = ("CAST(%s AS date)", "CAST(%s AS timestamptz)") if postgres else ("%s", "%s")
+    zone, tid = tenant.zoneinfo, tenant.pk
+    days = [(i, start + dt.timedelta(days=n)) for i, (start, end) in enumerate(spans) for n in range((end - start).days + 1)]
+    values = ", ".join(f"(%s, {as_date}, {as_instant})" for _ in days)
+    day_params = [v for i, d in days for v in (i, conn.ops.adapt_datefield_value(d),
+                                               conn.ops.adapt_datetimefield_value(end_of_day(d, zone)))]
+    pairs_sql, pairs_params = targeted_pairs_sql(tenant=tid)
+    chosen_sql, chosen_params = _compiled(partners)
+    uas, pas = UserAssetState._meta.db_table, PartnerAssetState._meta.db_table
+    cond, cond_params = "", []
+    if tier_id:
+        cond, cond_params = cond + " AND tp.tier_id = %s", [*cond_params, tier_id]
+    if segment:
+        cond, cond_params = cond + " AND tp.segment = %s", [*cond_params, segment]
+    sql = (
+        f"WITH tp AS ({pairs_sql}), d AS (SELECT v.column1 AS idx, v.column2 AS day, v.column3 AS deadline "  # noqa: S608
+        f"FROM (VALUES {values}) v), "
+        "p AS (SELECT tp.partner_id, tp.asset_id, d.idx, d.deadline, ps.first_completed_at AS pfirst, "
+        "CASE WHEN tp.required_completions IS NULL OR tp.required_completions < 1 THEN 1 "
+        "ELSE tp.required_completions END AS req FROM tp JOIN d ON d.day = tp.due_on "
+        f"LEFT JOIN {pas} ps ON ps.tenant_id = %s AND ps.partner_id = tp.partner_id AND ps.asset_id = tp.asset_id "
+        f"AND ps.first_completed_at IS NOT NULL WHERE tp.partner_id IN ({chosen_sql}){cond}) "
+        "SELECT p.idx, COUNT(*), SUM(CASE WHEN p.pfirst IS NOT NULL AND ((p.req = 1 AND p.pfirst < p.deadline) OR "
+        f"(SELECT COUNT(*) FROM {uas} u WHERE u.tenant_id = %s AND u.partner_id = p.partner_id "
+        "AND u.asset_id = p.asset_id AND u.first_completed_at IS NOT NULL AND u.first_completed_at < p.deadline) >= p.req) "
+        "THEN 1 ELSE 0 END) FROM p GROUP BY p.idx"
+    )
+    with conn.cursor() as cursor:
+        cursor.execute(sql, [*pairs_params, *day_params, tid, *chosen_params, *cond_params, tid])
+        got = {int(idx): (assigned, on_time) for idx, assigned, on_time in cursor.fetchall()}
+    return [metrics.ratio(got.get(i, (0, 0))[1], got.get(i, (0, 0))[0], percent=True) for i in range(len(spans))]
 
 
 def completion_definition(*, tenant, period: str) -> KpiDefinition | None:
@@ -475,28 +530,25 @@ def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> O
     # float itself and reads the first ``at_risk_limit`` partners, plus — for the partners sharing
     # the last place's overdue count whose float lies within 0.11 of its (every float shown like
     # it) — the first ``at_risk_limit`` by name of each float; Python then ranks these exactly.
-    name_c = by_name.replace("pt.", "c.")
-    columns = "r.partner_id, r.name, r.tier, r.status, r.overdue, r.oldest_due, r.recent, r.previous"
+    ranking, ranking_tail = _at_risk_ranking(by_name)
     # One statement: the targeted pairs, the activity per partner and the pairs with their completion
     # computed once each (MATERIALIZED: without statistics, as in a young database, the planner
     # would otherwise re-run them inside nested loops, once per partner), then the tier rows (kind 0),
     # the first partners at risk (1) and those that may tie with the last of them (2).
     overview_sql = (
         f"WITH tp AS MATERIALIZED ({pairs_sql}), act AS MATERIALIZED ({activity_sql}), "  # noqa: S608 - table names and constants only
-        f"p AS MATERIALIZED ({pairs}), c AS ({candidates}), "
-        f"r AS (SELECT c.*, ROW_NUMBER() OVER (ORDER BY c.overdue DESC, c.change, {name_c}, c.partner_id) AS rn FROM c), "
-        "l AS (SELECT r.overdue, r.change FROM r WHERE r.rn <= %s ORDER BY r.rn DESC LIMIT 1) "
-        f"{tier_sql} "
-        f"UNION ALL SELECT 1, {columns} FROM r WHERE r.rn <= %s "
-        f"UNION ALL SELECT 2, {columns} FROM (SELECT r.*, ROW_NUMBER() OVER (PARTITION BY r.change ORDER BY "
-        f"{name_c.replace('c.', 'r.')}, r.partner_id) AS vrn FROM r JOIN l ON r.overdue = l.overdue "
-        "AND r.change BETWEEN l.change - 0.11 AND l.change + 0.11 WHERE r.rn > %s) r WHERE r.vrn <= %s"
+        f"p AS MATERIALIZED ({pairs}), c AS ({candidates}), {ranking} {tier_sql} {ranking_tail}"
     )
     limit = at_risk_limit
-    with conn.cursor() as cursor:
-        cursor.execute(overview_sql, [*pairs_params, *activity_params, *pairs_all_params, *candidate_params, limit, *tier_params,
-                                      limit, limit, limit])
-        rows = cursor.fetchall()
+    # Without partner filters, the counts the KPI job keeps (kpis.overview) when they are current.
+    rows = None if filters.has_partner_filters else _summary_rows(
+        conn, tenant=tenant, filters=filters, by_name=by_name, as_date=as_date, limit=limit
+    )
+    if rows is None:
+        with conn.cursor() as cursor:
+            cursor.execute(overview_sql, [*pairs_params, *activity_params, *pairs_all_params, *candidate_params, limit,
+                                          *tier_params, limit, limit, limit])
+            rows = cursor.fetchall()
     tier_names = {t["id"]: t for t in PartnerTier.objects.filter(tenant=tenant).values("id", "name", "rank")}
     tiers: dict[tuple[int, str], TierCompletion] = {}
     total = PairCount()
@@ -524,6 +576,64 @@ def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> O
         completed_total=total.on_time,
         completed_by_end_total=total.by_period_end,
     )
+
+
+def _at_risk_ranking(by_name: str) -> tuple[str, str]:
+    """The at-risk list's ranking over candidate rows ``c`` (CTEs ``r`` and ``l``, to follow ``c``)
+    and its selects (kinds 1 and 2, to follow the tier rows): the first ``at_risk_limit`` partners
+    and those that may tie with the last of them (params: limit; then limit, limit, limit)."""
+    name_c = by_name.replace("pt.", "c.")
+    columns = "r.partner_id, r.name, r.tier, r.status, r.overdue, r.oldest_due, r.recent, r.previous"
+    ctes = (
+        f"r AS (SELECT c.*, ROW_NUMBER() OVER (ORDER BY c.overdue DESC, c.change, {name_c}, c.partner_id) AS rn FROM c), "  # noqa: S608
+        "l AS (SELECT r.overdue, r.change FROM r WHERE r.rn <= %s ORDER BY r.rn DESC LIMIT 1)"
+    )
+    tail = (
+        f"UNION ALL SELECT 1, {columns} FROM r WHERE r.rn <= %s "  # noqa: S608 - constants only
+        f"UNION ALL SELECT 2, {columns} FROM (SELECT r.*, ROW_NUMBER() OVER (PARTITION BY r.change ORDER BY "
+        f"{name_c.replace('c.', 'r.')}, r.partner_id) AS vrn FROM r JOIN l ON r.overdue = l.overdue "
+        "AND r.change BETWEEN l.change - 0.11 AND l.change + 0.11 WHERE r.rn > %s) r WHERE r.vrn <= %s"
+    )
+    return ctes, tail
+
+
+def _summary_rows(conn, *, tenant, filters: DashboardFilters, by_name: str, as_date: str, limit: int) -> list | None:
+    """The overview's rows (as the live statement's) from the counts the KPI job keeps
+    (``kpis.overview``), or None when they are not exact now: not computed for today, or a
+    ``KpiInputChange`` pending (an input changed since). One statement, a few rows per tier and
+    due date and one per partner at risk — not one per pair or fact."""
+    tid = tenant.pk
+    summary_t, pairs_t, risk_t = OverviewSummary._meta.db_table, OverviewPairCount._meta.db_table, OverviewAtRisk._meta.db_table
+    change_t, partner_t, tier_t = KpiInputChange._meta.db_table, Partner._meta.db_table, PartnerTier._meta.db_table
+    day = conn.ops.adapt_datefield_value
+    candidates = (
+        "SELECT pt.id AS partner_id, pt.name AS name, COALESCE(tr.name, '') AS tier, pt.status AS status, "  # noqa: S608
+        "o.overdue AS overdue, o.oldest_due AS oldest_due, o.recent AS recent, o.previous AS previous, "
+        "CASE WHEN o.previous > 0 THEN CAST(100 * (o.recent - o.previous) AS DOUBLE PRECISION) / o.previous "
+        "ELSE CAST(0 AS DOUBLE PRECISION) END AS change "
+        f"FROM {risk_t} o JOIN {partner_t} pt ON pt.id = o.partner_id AND pt.tenant_id = %s "
+        f"LEFT JOIN {tier_t} tr ON tr.id = pt.tier_id WHERE o.tenant_id = %s"
+    )
+    ranking, ranking_tail = _at_risk_ranking(by_name)
+    sql = (
+        f"WITH c AS ({candidates}), {ranking} "  # noqa: S608 - table names and constants only
+        "SELECT -1, NULL, NULL, NULL, NULL, NULL, CAST(NULL AS DATE), NULL, NULL "
+        f"FROM {summary_t} s WHERE s.tenant_id = %s AND s.as_of = {as_date} "
+        f"AND NOT EXISTS (SELECT 1 FROM {change_t} k WHERE k.tenant_id = %s) "
+        "UNION ALL SELECT 0, x.tier_id, NULL, NULL, NULL, SUM(x.pairs), CAST(NULL AS DATE), "
+        "SUM(CASE WHEN x.done_on <= x.due_on THEN x.pairs ELSE 0 END), "
+        f"SUM(CASE WHEN x.done_on <= {as_date} THEN x.pairs ELSE 0 END) "
+        f"FROM {pairs_t} x WHERE x.tenant_id = %s AND x.due_on >= {as_date} AND x.due_on <= {as_date} GROUP BY x.tier_id "
+        f"{ranking_tail}"
+    )
+    params = [tid, tid, limit, tid, day(filters.today), tid, day(filters.end), tid, day(filters.start), day(filters.end),
+              limit, limit, limit]
+    with conn.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not any(row[0] == -1 for row in rows):
+        return None
+    return [row for row in rows if row[0] != -1]
 
 
 def _as_date(value) -> dt.date:

@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('certifications', '0001_initial'),
-        ('kpis', '0023_rebuild_state_chunks'),
+        ('kpis', '0024_overview_summary'),
         ('partners', '0012_log_retention'),
     ]
 

@@ -364,3 +364,99 @@ def test_at_risk_ties_on_the_shown_change_break_by_name(tenant_a):
             got = selectors.overview(tenant=tenant_a, filters=filters, at_risk_limit=limit)
             assert [r.name for r in got.at_risk] == [r.name for r in full.at_risk][:limit], limit
             assert _figures(got) == _figures(reference_overview(tenant=tenant_a, filters=filters, at_risk_limit=limit))
+
+
+@pytest.mark.parametrize(("seed", "zone"), [(5, "Asia/Tokyo"), (6, "America/New_York")])
+def test_overview_from_the_kpi_jobs_summary_equals_the_live_figures(tenant_a, seed, zone, monkeypatch):
+    """The KPI job keeps the overview's counts (kpis.overview); without partner filters the page
+    reads them — the same figures as the live statement — while no input changed since, and falls
+    back to the live statement once one has (a marker pending) or the day moved on."""
+    from kpis import overview as summary
+    from kpis.metrics import compute_kpis
+    from kpis.models import KpiInputChange, OverviewSummary
+
+    tenant_a.time_zone = zone
+    tenant_a.save()
+    data = build_varied(tenant_a, seed)
+    today, tiers = data["today"], data["tiers"]
+    choices = {"tier_ids": {t.pk for t in tiers}, "segments": {"SMB", "Enterprise"}}
+    used = []
+    real = selectors._summary_rows
+
+    def spy(*args, **kwargs):
+        rows = real(*args, **kwargs)
+        used.append(rows is not None)
+        return rows
+
+    monkeypatch.setattr(selectors, "_summary_rows", spy)
+    with scope(tenant=tenant_a.pk):
+        assert KpiInputChange.objects.filter(tenant=tenant_a).exists()
+        compute_kpis(tenant_a, today=today)  # consumes the markers, writes the summary
+        assert OverviewSummary.objects.get(tenant=tenant_a).as_of == today
+        for query in _queries(today, tiers)[:4]:  # no partner filters: every period kind
+            filters = parse_filters(query, today=today, **choices)
+            for limit in (1, 3, 15, 100):
+                used.clear()
+                got = _figures(selectors.overview(tenant=tenant_a, filters=filters, at_risk_limit=limit))
+                assert used == [True], query
+                assert got == _figures(reference_overview(tenant=tenant_a, filters=filters, at_risk_limit=limit)), (query, limit)
+        # a later run with nothing pending keeps it; an input change makes the page compute live
+        assert summary.refresh_overview_summary(tenant_a, today, changed=False) is False
+        partner = data["partners"][0]
+        partner.tier = tiers[2] if partner.tier_id != tiers[2].pk else tiers[0]
+        partner.save()
+        filters = parse_filters({}, today=today, **choices)
+        used.clear()
+        got = _figures(selectors.overview(tenant=tenant_a, filters=filters, at_risk_limit=100))
+        assert used == [False]
+        assert got == _figures(reference_overview(tenant=tenant_a, filters=filters, at_risk_limit=100))
+        compute_kpis(tenant_a, today=today)
+        used.clear()
+        assert _figures(selectors.overview(tenant=tenant_a, filters=filters, at_risk_limit=100)) == got
+        assert used == [True]
+        # the next day: the summary is yesterday's until the job's first run of the day
+        tomorrow = parse_filters({}, today=today + dt.timedelta(days=1), **choices)
+        used.clear()
+        selectors.overview(tenant=tenant_a, filters=tomorrow, at_risk_limit=5)
+        assert used == [False]
+
+
+@pytest.mark.parametrize(("seed", "zone"), [(7, "Asia/Tokyo"), (8, "America/New_York")])
+def test_filtered_completion_cards_in_sql_equal_the_python_metric(tenant_a, seed, zone, monkeypatch):
+    """The filter bar's completion-rate cards count pairs in SQL (``selectors.completion_cells``): the
+    same cell as ``metrics.metric_values(..., partner_ids=...)`` (which expands the pairs in Python)
+    for every span, tier/segment of the definition and partner filter — and ``_live_cards`` no longer
+    expands the pairs."""
+    from kpis import metrics
+    from kpis.models import KpiDefinition, Metric
+
+    tenant_a.time_zone = zone
+    tenant_a.save()
+    data = build_varied(tenant_a, seed)
+    today, tiers = data["today"], data["tiers"]
+    spans = [*metrics.series_periods("month", *metrics.series_periods("month", today, today, 1)[0], 12),
+             (today - dt.timedelta(days=200), today + dt.timedelta(days=10)), (today - dt.timedelta(days=5), today)]
+    checked = 0
+    with scope(tenant=tenant_a.pk):
+        for tier_id, segment in [(None, ""), (tiers[0].pk, ""), (None, "SMB"), (tiers[1].pk, "Enterprise")]:
+            definition = KpiDefinition(tenant=tenant_a, metric=Metric.ENABLEMENT_COMPLETION_RATE, period="month",
+                                       target=50, tier_id=tier_id, segment=segment)
+            for q in (Q(), Q(status="nurturing"), Q(name__icontains="eta")):
+                chosen = Partner.objects.filter(q, tenant=tenant_a).order_by().values("id")
+                ids = set(chosen.values_list("id", flat=True))
+                got = selectors.completion_cells(tenant=tenant_a, spans=spans, partners=chosen, tier_id=tier_id, segment=segment)
+                ctx = metrics.new_context(tenant_a)
+                want = [metrics.metric_values(tenant_a, definition, s, e, ctx=ctx, partner_ids=ids)[0] for s, e in spans]
+                assert got == want, (tier_id, segment, q)
+                checked += sum(1 for c in want if c.denominator)
+        assert checked > 20  # pairs were counted, not only empty spans
+        KpiDefinition.objects.create(tenant=tenant_a, metric=Metric.ENABLEMENT_COMPLETION_RATE, period="month", target=50)
+
+        def no_expansion(**kwargs):
+            raise AssertionError("the live cards expanded the targeted pairs in Python")
+
+        monkeypatch.setattr(metrics, "targeted_pairs", no_expansion)
+        filters = parse_filters({"period": "quarter", "status": "nurturing"}, today=today)
+        cards = selectors.kpi_cards(tenant=tenant_a, end=filters.end, language="en", filters=filters)
+        card = next(c for c in cards if c.definition.metric == Metric.ENABLEMENT_COMPLETION_RATE)
+        assert card.live and len(card.trend) == 12

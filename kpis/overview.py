@@ -1,0 +1,136 @@
+"""The manager overview's counts, kept by the KPI job so the page reads a few rows, not every pair.
+
+``refresh_overview_summary`` runs inside ``compute_kpis``'s transaction, right where it consumes the
+``KpiInputChange`` markers, and writes, for the tenant-local day ``today``:
+
+* ``OverviewPairCount``: every targeted pair (``kpis.targeting.targeted_pairs_sql``, every partner)
+  counted by the tier and segment it was targeted with, its due date and the tenant-local day it
+  was done (``enablement.completion.pair_done_by``: the partner's first completion and, for a pair
+  needing N completions, the N-th user's first completion). A pair is done on time when done on or
+  before its due date, by the period's end when done on or before the period's last day — the
+  same instants as ``end_of_day`` / ``Span.end_utc`` of the live statement.
+* ``OverviewAtRisk``: the partners the at-risk list may show — overdue pairs not done (due before
+  ``today``), or activity of the last 30 days (facts, portal logins aside) down by half or more
+  against the 30 before — with those four numbers.
+
+The page (``kpis.dashboards.selectors.overview``) uses them only when they are exact: computed for
+today and no marker pending (every input of these numbers writes one in the transaction of the
+change — facts and states by the rollup, assignments, tiers, partners, assets… by ``kpis.scope``),
+and no partner filter set; otherwise it computes the same numbers from the pairs and facts.
+A run with no pending marker and a summary already computed for today writes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+from django.db import connection
+from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from enablement.models import Verb
+from kpis.models import (
+    DailyActivityFact,
+    OverviewAtRisk,
+    OverviewPairCount,
+    OverviewSummary,
+    PartnerAssetState,
+    UserAssetState,
+)
+from kpis.targeting import targeted_pairs_sql
+
+RECENT_DAYS = 30
+
+
+def _local_day(value, zone) -> dt.date | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if timezone.is_naive(value):
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(zone).date()
+
+
+def summary_is_current(tenant, today: dt.date) -> bool:
+    return OverviewSummary.objects.filter(tenant=tenant, as_of=today).exists()
+
+
+def refresh_overview_summary(tenant, today: dt.date, *, changed: bool = True) -> bool:
+    """Recompute the tenant's overview summary for ``today`` (inside the caller's transaction).
+    ``changed=False`` (no marker was pending): only when the stored one is not for ``today``.
+    Returns whether it was written."""
+    if not changed and summary_is_current(tenant, today):
+        return False
+    zone = tenant.zoneinfo
+    tid = tenant.pk
+    pairs_sql, pairs_params = targeted_pairs_sql(tenant=tid)
+    uas, pas = UserAssetState._meta.db_table, PartnerAssetState._meta.db_table
+    # One row per targeted pair: its tier, segment, due date, required completions (at least 1), the
+    # partner's first completion and the N-th user's first completion (N = required).
+    sql = (
+        f"WITH tp AS ({pairs_sql}), "  # noqa: S608 - table names and constants only
+        "u AS (SELECT x.partner_id, x.asset_id, x.first_completed_at, ROW_NUMBER() OVER ("
+        "PARTITION BY x.partner_id, x.asset_id ORDER BY x.first_completed_at) AS rn "
+        f"FROM {uas} x WHERE x.tenant_id = %s AND x.first_completed_at IS NOT NULL), "
+        "q AS (SELECT tp.partner_id, tp.asset_id, tp.tier_id, tp.segment, tp.due_on, "
+        "CASE WHEN tp.required_completions IS NULL OR tp.required_completions < 1 THEN 1 "
+        "ELSE tp.required_completions END AS req FROM tp) "
+        "SELECT q.partner_id, q.tier_id, q.segment, q.due_on, q.req, ps.first_completed_at, u.first_completed_at "
+        f"FROM q LEFT JOIN {pas} ps ON ps.tenant_id = %s AND ps.partner_id = q.partner_id "
+        "AND ps.asset_id = q.asset_id AND ps.first_completed_at IS NOT NULL "
+        "LEFT JOIN u ON u.partner_id = q.partner_id AND u.asset_id = q.asset_id AND u.rn = q.req"
+    )
+    counts: Counter = Counter()
+    overdue: dict[int, list] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*pairs_params, tid, tid])
+        while batch := cursor.fetchmany(2000):
+            for partner_id, tier_id, segment, due_on, req, pfirst, nth in batch:
+                due_on = due_on if isinstance(due_on, dt.date) else dt.date.fromisoformat(str(due_on))
+                done_at = None
+                if pfirst is not None:  # enablement.completion.pair_done_by
+                    pfirst_day, nth_day = _local_day(pfirst, zone), _local_day(nth, zone)
+                    done_at = min(d for d in (pfirst_day, nth_day) if d is not None) if req == 1 else nth_day
+                counts[(tier_id, segment or "", due_on, done_at)] += 1
+                if done_at is None and due_on < today:
+                    row = overdue.setdefault(partner_id, [0, due_on])
+                    row[0] += 1
+                    row[1] = min(row[1], due_on)
+    recent_start = today - dt.timedelta(days=RECENT_DAYS - 1)
+    previous_start = today - dt.timedelta(days=2 * RECENT_DAYS - 1)
+    activity = (
+        DailyActivityFact.objects.filter(tenant=tenant, day__gte=previous_start, day__lte=today, partner__isnull=False)
+        .exclude(verb=Verb.PORTAL_LOGIN)
+        .values("partner_id")
+        .annotate(
+            recent=Coalesce(Sum("event_count", filter=Q(day__gte=recent_start)), 0),
+            previous=Coalesce(Sum("event_count", filter=Q(day__lt=recent_start)), 0),
+        )
+        .order_by()
+    )
+    rows: dict[int, OverviewAtRisk] = {
+        pid: OverviewAtRisk(tenant=tenant, partner_id=pid, overdue=n, oldest_due=oldest) for pid, (n, oldest) in overdue.items()
+    }
+    for a in activity.iterator(chunk_size=2000):
+        recent, previous = int(a["recent"]), int(a["previous"])
+        row = rows.get(a["partner_id"])
+        if row is None:
+            if not (previous > 0 and 2 * recent <= previous):
+                continue
+            row = rows[a["partner_id"]] = OverviewAtRisk(tenant=tenant, partner_id=a["partner_id"])
+        row.recent, row.previous = recent, previous
+    OverviewPairCount.objects.filter(tenant=tenant).delete()
+    OverviewAtRisk.objects.filter(tenant=tenant).delete()
+    OverviewPairCount.objects.bulk_create(
+        [
+            OverviewPairCount(tenant=tenant, tier_id=tier_id, segment=segment, due_on=due_on, done_on=done_on, pairs=n)
+            for (tier_id, segment, due_on, done_on), n in counts.items()
+        ],
+        batch_size=1000,
+    )
+    OverviewAtRisk.objects.bulk_create(rows.values(), batch_size=1000)
+    OverviewSummary.objects.update_or_create(tenant=tenant, defaults={"as_of": today, "computed_at": timezone.now()})
+    return True
