@@ -1,5 +1,5 @@
 """Vendor-scale benchmark (PostgreSQL): one tenant with 5,000 partners, 50,000 partner users, 200
-assets and a 12-month activity log grown in stages (default 200,000 then 1,000,000 events; the
+assets and a 12-month activity log grown in stages (default 100,000 then 1,000,000 events; the
 50-million run is opt-in: ``--sizes 5000000,50000000`` or ``BENCH_VENDOR_SIZES``).
 
 The database is the benchmark's OWN, ``shien_bench_vendor`` (``BENCH_VENDOR_DB``, must start with
@@ -441,8 +441,8 @@ def machine_load() -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default=os.environ.get("BENCH_VENDOR_SIZES", "200000,1000000"),
-                    help="history sizes, comma-separated, grown in that order (default 200000,1000000)")
+    ap.add_argument("--sizes", default=os.environ.get("BENCH_VENDOR_SIZES", "100000,1000000"),
+                    help="history sizes, comma-separated, grown in that order (default 100000,1000000)")
     ap.add_argument("--day-events", type=int, default=0, help="events of the new day (default: largest size / 365)")
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--batches", type=int, default=40, help="batches of 500 events per ingest path")
@@ -461,7 +461,18 @@ def main() -> int:
     print(f"==> {DB}: sizes {', '.join(f'{s:,}' for s in sizes)}, new day {day_events:,} events; {machine_load()}; "
           f"free disk {shutil.disk_usage(ROOT).free / 2**30:.0f} GiB", flush=True)
     recreate()
+    try:
+        run(args, sizes, day_events)
+    finally:
+        from django.db import connections
 
+        connections.close_all()
+        if not args.keep:
+            drop()
+    return 0
+
+
+def run(args, sizes: list[int], day_events: int) -> None:
     import django
 
     django.setup()
@@ -518,12 +529,6 @@ def main() -> int:
         print(f"\n==> incremental rollup of one day ({day_events:,} events): {hi['rollup_s']:.2f} s on {hi['rows']:,} vs "
               f"{lo['rollup_s']:.2f} s on {lo['rows']:,} → ratio {hi['rollup_s'] / lo['rollup_s']:.2f} (goal ≤ 1.5)")
     print("RESULTS " + json.dumps(results, default=str))
-    from django.db import connections
-
-    connections.close_all()
-    if not args.keep:
-        drop()
-    return 0
 
 
 if __name__ == "__main__":
