@@ -126,6 +126,8 @@ def dimensions(tenant_id: int) -> None:
             "SELECT '!', false, 'u' || g || '@vendor.bench', 'U' || g, '', false, true, now() FROM generate_series(0, %s - 1) g",
             [PARTNERS * USERS_PER_PARTNER],
         )
+        conn.execute("ANALYZE partners_partner")  # planner statistics for the joins below
+        conn.execute("ANALYZE partners_user")
         conn.execute(
             "INSERT INTO partners_membership (tenant_id, user_id, role, partner_id, is_active, created_at) "
             "SELECT %s, u.id, 'partner_user', p.id, true, now() "
@@ -142,6 +144,8 @@ def dimensions(tenant_id: int) -> None:
             "'ja', '', '', 'published', 'A' || g, '', '', 600, 90, 'view', now(), now(), now() FROM generate_series(0, %s - 1) g",
             [tenant_id, ASSETS],
         )
+        conn.execute("ANALYZE partners_membership")
+        conn.execute("ANALYZE enablement_asset")
 
 
 # Per session (one user, 8 events 40 s apart): step 0 a login; the others by a hash of (session,
