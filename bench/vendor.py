@@ -255,9 +255,17 @@ def facts_and_states(tenant, *, skip_facts: bool) -> dict[str, float]:
             out[name] = time.perf_counter() - t0
             print(f"    {name}: {rows:,} rows in {out[name]:.1f} s", flush=True)
         with transaction.atomic():
+            # as the full recompute does: the events of the overlap are in the seen-events set (batch 1),
+            # so the next incremental run does not merge them a second time
+            cursor.execute(f"DELETE FROM {r.MERGED} WHERE tenant_id = %s", [tenant.pk])
+            cursor.execute(
+                f"INSERT INTO {r.MERGED} (tenant_id, event_id, received_at, batch) SELECT e.tenant_id, e.id, e.received_at, 1 "
+                f"FROM {r.EV} e WHERE e.tenant_id = %s AND e.received_at > %s AND e.received_at <= %s",
+                [tenant.pk, newest - r.overlap(), newest],
+            )
             count = r._received_between(cursor, d, tenant.pk, newest - r.overlap(), newest)
             RollupState.objects.update_or_create(
-                tenant=tenant, defaults={"watermark": newest, "status": "idle", "overlap_events": count,
+                tenant=tenant, defaults={"watermark": newest, "status": "idle", "overlap_events": count, "merge_batch": 1,
                                          "rebuild_hi": None, "rebuild_next": None, "rebuild_last": None},
             )
         cursor.execute("ANALYZE")
