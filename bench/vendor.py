@@ -392,7 +392,7 @@ def ingest(tenant_id: int, key: str, *, batches: int, clients: int, tag: str) ->
     warm = [json.dumps({"events": make_events(BATCH, f"warm{tag}{k}", start)}).encode() for k in range(clients * 2)]
     port = free_port()
     gunicorn = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "gunicorn"), "prm.wsgi:application", "--bind", f"127.0.0.1:{port}",
+        [str(Path(sys.executable).parent / "gunicorn"), "prm.wsgi:application", "--bind", f"127.0.0.1:{port}",
          "--workers", str(clients), "--log-level", "warning", "--timeout", "300"],
         cwd=ROOT, env=dict(os.environ),
     )  # fmt: skip
