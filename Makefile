@@ -68,6 +68,7 @@ bench: $(VENV)/.installed-dev
 	$(PY) bench/lrs.py
 	$(PY) bench/scale.py
 	$(PY) bench/kpi_job.py
+	$(PY) bench/vendor.py
 
 # Backups (PostgreSQL): a custom-format dump of DATABASE_URL plus a tarball of MEDIA_ROOT, in
 # BACKUP_DIR (default ./backups). Restore into an EMPTY database: make restore DUMP=… MEDIA_ARCHIVE=…
