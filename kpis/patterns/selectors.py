@@ -309,47 +309,45 @@ WITH won AS (
     FROM partners_partner p LEFT JOIN won w ON w.pid = p.id
     WHERE p.tenant_id = %(tenant)s
 ), ranked AS (
-    SELECT base.*,
-           CASE WHEN ov = %(auto)s THEN ROW_NUMBER() OVER (
-               PARTITION BY CASE WHEN ov = %(auto)s THEN 1 ELSE 0 END
-               ORDER BY value DESC, won_count DESC, name ASC) END AS rn
-    FROM base
-), figures AS (
-    SELECT SUM(CASE WHEN ov <> %(exclude)s THEN 1 ELSE 0 END) AS eligible,
-           SUM(CASE WHEN ov = %(top)s THEN 1 ELSE 0 END) AS forced_top,
-           SUM(CASE WHEN ov = %(auto)s THEN 1 ELSE 0 END) AS n_auto,
-           SUM(CASE WHEN ov = %(auto)s AND value > 0 THEN 1 ELSE 0 END) AS auto_positive
-    FROM base
-), slots AS (
-    SELECT f.*, CASE WHEN COALESCE(f.eligible, 0) = 0 THEN 0
-                     WHEN {ceil} < 1 THEN 1 ELSE {ceil} END AS slots
-    FROM figures f
+    -- the automatic ranking's place (rn) and the figures the split needs, on every row
+    SELECT b.*,
+           CASE WHEN b.ov = %(auto)s THEN ROW_NUMBER() OVER (
+               PARTITION BY CASE WHEN b.ov = %(auto)s THEN 1 ELSE 0 END
+               ORDER BY b.value DESC, b.won_count DESC, b.name ASC) END AS rn,
+           SUM(CASE WHEN b.ov <> %(exclude)s THEN 1 ELSE 0 END) OVER () AS eligible,
+           SUM(CASE WHEN b.ov = %(top)s THEN 1 ELSE 0 END) OVER () AS forced_top,
+           SUM(CASE WHEN b.ov = %(auto)s THEN 1 ELSE 0 END) OVER () AS n_auto,
+           SUM(CASE WHEN b.ov = %(auto)s AND b.value > 0 THEN 1 ELSE 0 END) OVER () AS auto_positive
+    FROM base b
+), slotted AS (
+    SELECT r.*, CASE WHEN r.eligible = 0 THEN 0 WHEN {ceil} < 1 THEN 1 ELSE {ceil} END AS slots
+    FROM ranked r
 ), split AS (
-    SELECT s.n_auto, s.slots,
+    SELECT s.*,
            CASE WHEN s.slots - s.forced_top < 0 THEN 0
                 WHEN s.slots - s.forced_top > s.auto_positive THEN s.auto_positive
                 ELSE s.slots - s.forced_top END AS auto_top
-    FROM slots s
-), edge AS (
+    FROM slotted s
+), edged AS (
     -- the bottom cohort's edge: the k-th value from the bottom of the automatic ranking, k = min(slots, rest)
-    SELECT sp.auto_top, sp.n_auto - sp.auto_top AS rest,
-           (SELECT r.value FROM ranked r WHERE r.rn = sp.n_auto - (
-               CASE WHEN sp.slots < sp.n_auto - sp.auto_top THEN sp.slots ELSE sp.n_auto - sp.auto_top END) + 1
-           ) AS threshold
-    FROM split sp
+    SELECT t.*, t.n_auto - t.auto_top AS rest,
+           MAX(CASE WHEN t.rn = t.n_auto - (CASE WHEN t.slots < t.n_auto - t.auto_top THEN t.slots
+                                                 ELSE t.n_auto - t.auto_top END) + 1
+                    THEN t.value END) OVER () AS threshold
+    FROM split t
 ), cohorted AS (
-    SELECT r.id, r.name, r.name_kana, r.value, r.won_count,
-           CASE WHEN r.ov = %(auto)s AND e.rest > 0 AND e.threshold IS NOT NULL AND r.value <= e.threshold
+    SELECT e.id, e.name, e.name_kana, e.value, e.won_count,
+           CASE WHEN e.ov = %(auto)s AND e.rest > 0 AND e.threshold IS NOT NULL AND e.value <= e.threshold
                 THEN 1 ELSE 0 END AS bottom,
-           CASE WHEN r.ov = %(exclude)s THEN 'excluded'
-                WHEN r.ov = %(top)s THEN 'top'
-                WHEN r.ov = %(nurture)s THEN 'nurture'
-                WHEN r.ov = %(auto)s AND r.rn <= e.auto_top THEN 'top'
-                WHEN r.ov = %(auto)s AND (r.status = %(nurturing)s
-                     OR (e.rest > 0 AND e.threshold IS NOT NULL AND r.value <= e.threshold)) THEN 'nurture'
-                WHEN r.ov = %(auto)s THEN 'others'
+           CASE WHEN e.ov = %(exclude)s THEN 'excluded'
+                WHEN e.ov = %(top)s THEN 'top'
+                WHEN e.ov = %(nurture)s THEN 'nurture'
+                WHEN e.ov = %(auto)s AND e.rn <= e.auto_top THEN 'top'
+                WHEN e.ov = %(auto)s AND (e.status = %(nurturing)s
+                     OR (e.rest > 0 AND e.threshold IS NOT NULL AND e.value <= e.threshold)) THEN 'nurture'
+                WHEN e.ov = %(auto)s THEN 'others'
                 ELSE '' END AS cohort
-    FROM ranked r CROSS JOIN edge e
+    FROM edged e
 ), placed AS (
     SELECT c.id, c.cohort, c.bottom,
            ROW_NUMBER() OVER (PARTITION BY c.cohort ORDER BY
@@ -402,7 +400,7 @@ def cohort_pages(
     window_start = window_end - dt.timedelta(days=window_days - 1)
     pages = pages or {}
     value = "COALESCE(w.revenue, 0)" if metric == OutcomeMetric.REVENUE else "COALESCE(w.n, 0)"
-    product = "(f.eligible * CAST(%(share)s AS DOUBLE PRECISION))"
+    product = "(r.eligible * CAST(%(share)s AS DOUBLE PRECISION))"
     if connection.vendor == "postgresql":
         ceil = f"CEIL({product})"
     else:  # SQLite: CAST truncates; a positive product with a fraction rounds up
