@@ -190,22 +190,7 @@ class CohortRanking:
 
     def row(self, partner: Partner) -> CohortRow:
         """A partner read through ``rows`` as a CohortRow, with the reasons it is in its cohort."""
-        row = CohortRow(
-            partner=partner, won_revenue=partner.won_revenue or Decimal(0), won_count=partner.won_count,
-            first_win_on=partner.first_win_on, value=Decimal(partner.value or 0),
-        )
-        by_hand = partner.cohort_override in (CohortOverride.TOP, CohortOverride.NURTURE)
-        if partner.cohort == "top":
-            row.reasons.append(_("set by a manager") if by_hand else _("top by outcome"))
-        elif partner.cohort == "nurture":
-            if by_hand:
-                row.reasons.append(_("set by a manager"))
-            else:
-                if partner.status == PartnerStatus.NURTURING:
-                    row.reasons.append(_("status: nurturing"))
-                if self.threshold is not None and partner.value <= self.threshold:
-                    row.reasons.append(_("bottom cohort by outcome"))
-        return row
+        return _cohort_row(partner, bottom=self.threshold is not None and partner.value <= self.threshold)
 
 
 def cohort_ranking(
@@ -278,6 +263,205 @@ def partner_cohorts(
     )
 
 
+# --- The page's cohorts: one statement for the split, the sizes and a page of each list -------------
+
+
+@dataclass
+class CohortPage:
+    """One page of one cohort (``rows``, in the list's order), the cohort's size and the page number
+    Django's Paginator gives for the requested one (out of range: the last page; not a number: 1)."""
+
+    rows: list[CohortRow]
+    count: int
+    number: int
+
+
+@dataclass
+class CohortPages:
+    window_start: dt.date
+    window_end: dt.date
+    pages: dict[str, CohortPage]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {c: p.count for c, p in self.pages.items()}
+
+
+def _page_request(value: object) -> int:
+    """The page number as ``Paginator.get_page`` reads it before clamping (not an integer: 1)."""
+    if isinstance(value, float) and not value.is_integer():
+        return 1
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 1
+
+
+_COHORT_PAGES_SQL = """
+WITH won AS (
+    SELECT d.partner_id AS pid, SUM(d.amount) AS revenue, COUNT(d.id) AS n
+    FROM partners_deal d
+    WHERE d.tenant_id = %(tenant)s AND d.stage = %(won)s AND d.closed_on >= %(start)s AND d.closed_on <= %(end)s
+    GROUP BY d.partner_id
+), base AS (
+    SELECT p.id, p.name, p.name_kana, p.status, p.cohort_override AS ov,
+           COALESCE(w.n, 0) AS won_count, {value} AS value
+    FROM partners_partner p LEFT JOIN won w ON w.pid = p.id
+    WHERE p.tenant_id = %(tenant)s
+), ranked AS (
+    -- the automatic ranking's place (rn) and the figures the split needs, on every row
+    SELECT b.*,
+           CASE WHEN b.ov = %(auto)s THEN ROW_NUMBER() OVER (
+               PARTITION BY CASE WHEN b.ov = %(auto)s THEN 1 ELSE 0 END
+               ORDER BY b.value DESC, b.won_count DESC, b.name ASC) END AS rn,
+           SUM(CASE WHEN b.ov <> %(exclude)s THEN 1 ELSE 0 END) OVER () AS eligible,
+           SUM(CASE WHEN b.ov = %(top)s THEN 1 ELSE 0 END) OVER () AS forced_top,
+           SUM(CASE WHEN b.ov = %(auto)s THEN 1 ELSE 0 END) OVER () AS n_auto,
+           SUM(CASE WHEN b.ov = %(auto)s AND b.value > 0 THEN 1 ELSE 0 END) OVER () AS auto_positive
+    FROM base b
+), slotted AS (
+    SELECT r.*, CASE WHEN r.eligible = 0 THEN 0 WHEN {ceil} < 1 THEN 1 ELSE {ceil} END AS slots
+    FROM ranked r
+), split AS (
+    SELECT s.*,
+           CASE WHEN s.slots - s.forced_top < 0 THEN 0
+                WHEN s.slots - s.forced_top > s.auto_positive THEN s.auto_positive
+                ELSE s.slots - s.forced_top END AS auto_top
+    FROM slotted s
+), edged AS (
+    -- the bottom cohort's edge: the k-th value from the bottom of the automatic ranking, k = min(slots, rest)
+    SELECT t.*, t.n_auto - t.auto_top AS rest,
+           MAX(CASE WHEN t.rn = t.n_auto - (CASE WHEN t.slots < t.n_auto - t.auto_top THEN t.slots
+                                                 ELSE t.n_auto - t.auto_top END) + 1
+                    THEN t.value END) OVER () AS threshold
+    FROM split t
+), cohorted AS (
+    SELECT e.id, e.name, e.name_kana, e.value, e.won_count,
+           CASE WHEN e.ov = %(auto)s AND e.rest > 0 AND e.threshold IS NOT NULL AND e.value <= e.threshold
+                THEN 1 ELSE 0 END AS bottom,
+           CASE WHEN e.ov = %(exclude)s THEN 'excluded'
+                WHEN e.ov = %(top)s THEN 'top'
+                WHEN e.ov = %(nurture)s THEN 'nurture'
+                WHEN e.ov = %(auto)s AND e.rn <= e.auto_top THEN 'top'
+                WHEN e.ov = %(auto)s AND (e.status = %(nurturing)s
+                     OR (e.rest > 0 AND e.threshold IS NOT NULL AND e.value <= e.threshold)) THEN 'nurture'
+                WHEN e.ov = %(auto)s THEN 'others'
+                ELSE '' END AS cohort
+    FROM edged e
+), placed AS (
+    SELECT c.id, c.cohort, c.bottom,
+           ROW_NUMBER() OVER (PARTITION BY c.cohort ORDER BY
+               CASE WHEN c.cohort = 'nurture' THEN c.value WHEN c.cohort = 'excluded' THEN 0 ELSE -c.value END,
+               CASE WHEN c.cohort = 'others' THEN -c.won_count ELSE 0 END,
+               CASE WHEN c.cohort = 'excluded' AND %(kana)s = 1 THEN COALESCE(NULLIF(c.name_kana, ''), c.name)
+                    ELSE '' END,
+               c.name, c.id) AS pos,
+           COUNT(*) OVER (PARTITION BY c.cohort) AS cnt
+    FROM cohorted c
+)
+SELECT cohort, id, pos, cnt, bottom FROM placed
+WHERE cohort IN ('top', 'nurture', 'others', 'excluded')
+  AND (pos - 1) / %(size)s + 1 = CASE
+      WHEN (CASE cohort WHEN 'top' THEN %(p_top)s WHEN 'nurture' THEN %(p_nurture)s
+                        WHEN 'others' THEN %(p_others)s ELSE %(p_excluded)s END) BETWEEN 1 AND (cnt + %(size)s - 1) / %(size)s
+      THEN (CASE cohort WHEN 'top' THEN %(p_top)s WHEN 'nurture' THEN %(p_nurture)s
+                        WHEN 'others' THEN %(p_others)s ELSE %(p_excluded)s END)
+      ELSE (cnt + %(size)s - 1) / %(size)s END
+ORDER BY cohort, pos
+"""
+
+
+def cohort_pages(
+    *,
+    tenant: Tenant,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+    top_share: float = DEFAULT_TOP_SHARE,
+    metric: str = OutcomeMetric.REVENUE,
+    pages: dict[str, object] | None = None,
+    page_size: int = 25,
+    as_of: dt.date | None = None,
+) -> CohortPages:
+    """The cohorts of ``cohort_ranking`` as the page shows them: each cohort's size and the requested
+    page of each list (``pages``: cohort → the page number asked for), in two queries whatever the
+    number of partners. The first computes the tenant's won deals per partner ONCE and, over that one
+    set, the split (the figures, the automatic ranking's edge, the bottom cohort's threshold), each
+    partner's cohort and place in its list, and returns the rows of the asked pages only (at most
+    ``page_size`` a cohort). The second reads those partners with their figures (``_cohort_base``, so
+    the figures are the ORM's, typed as before). Before, the split, the counts and each list each
+    aggregated every partner's deals again (seven times a request).
+
+    Same split and order as ``cohort_ranking`` (tests/patterns/test_cohorts_sql.py checks both against
+    the Python reference)."""
+    from django.db import connection
+
+    from partners.reading import japanese_order
+
+    window_end = as_of or timezone.localdate()
+    window_start = window_end - dt.timedelta(days=window_days - 1)
+    pages = pages or {}
+    value = "COALESCE(w.revenue, 0)" if metric == OutcomeMetric.REVENUE else "COALESCE(w.n, 0)"
+    product = "(r.eligible * CAST(%(share)s AS DOUBLE PRECISION))"
+    if connection.vendor == "postgresql":
+        ceil = f"CEIL({product})"
+    else:  # SQLite: CAST truncates; a positive product with a fraction rounds up
+        ceil = f"(CAST({product} AS INTEGER) + CASE WHEN {product} > CAST({product} AS INTEGER) THEN 1 ELSE 0 END)"
+    params = {
+        "tenant": tenant.pk, "won": DealStage.WON, "start": window_start, "end": window_end,
+        "auto": CohortOverride.AUTO, "top": CohortOverride.TOP, "nurture": CohortOverride.NURTURE,
+        "exclude": CohortOverride.EXCLUDE, "nurturing": PartnerStatus.NURTURING, "share": float(top_share),
+        "kana": 1 if japanese_order() else 0, "size": page_size,
+        **{f"p_{c}": _page_request(pages.get(c)) for c in COHORTS},
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_COHORT_PAGES_SQL.format(value=value, ceil=ceil), params)
+        found = cursor.fetchall()
+    counts = dict.fromkeys(COHORTS, 0)
+    placed: dict[str, list[tuple[int, int]]] = {c: [] for c in COHORTS}
+    for cohort, pk, _pos, cnt, bottom in found:
+        counts[cohort] = cnt
+        placed[cohort].append((pk, bool(bottom)))
+    ids = [pk for rows in placed.values() for pk, _b in rows]
+    # Always one query (no partner on any page: an id that matches nothing), so the count is constant.
+    partners = {
+        p.pk: p
+        for p in _cohort_base(tenant=tenant, window_start=window_start, window_end=window_end, metric=metric)
+        .filter(pk__in=ids or [0]).select_related("tier").order_by("pk")[: max(len(ids), 1)]
+    }
+    out = {}
+    for c in COHORTS:
+        rows = []
+        for pk, bottom in placed[c]:
+            partner = partners[pk]
+            partner.cohort = c
+            rows.append(_cohort_row(partner, bottom=bottom))
+        n = counts[c]
+        last = max(1, -(-n // page_size))
+        asked = _page_request(pages.get(c))
+        out[c] = CohortPage(rows=rows, count=n, number=asked if 1 <= asked <= last else last)
+    return CohortPages(window_start=window_start, window_end=window_end, pages=out)
+
+
+def _cohort_row(partner: Partner, *, bottom: bool) -> CohortRow:
+    """A partner annotated by ``_cohort_base`` (and ``cohort``) as a CohortRow with the reasons it is in
+    its cohort; ``bottom``: in the bottom cohort by outcome."""
+    row = CohortRow(
+        partner=partner, won_revenue=partner.won_revenue or Decimal(0), won_count=partner.won_count,
+        first_win_on=partner.first_win_on, value=Decimal(partner.value or 0),
+    )
+    by_hand = partner.cohort_override in (CohortOverride.TOP, CohortOverride.NURTURE)
+    if partner.cohort == "top":
+        row.reasons.append(_("set by a manager") if by_hand else _("top by outcome"))
+    elif partner.cohort == "nurture":
+        if by_hand:
+            row.reasons.append(_("set by a manager"))
+        else:
+            if partner.status == PartnerStatus.NURTURING:
+                row.reasons.append(_("status: nurturing"))
+            if bottom:
+                row.reasons.append(_("bottom cohort by outcome"))
+    return row
+
+
 # --- Runs and the lift table ------------------------------------------------------------------------
 
 
@@ -302,9 +486,14 @@ def lift_table(*, tenant: Tenant, run: PatternRun | None) -> list[PatternItem]:
 # --- Playbook ------------------------------------------------------------------------------------------
 
 
-def current_playbook(*, tenant: Tenant) -> LearningPath | None:
-    """The playbook in use: the one of the latest run if it has one, else the newest playbook path."""
-    run = latest_run(tenant=tenant)
+_READ = object()
+
+
+def current_playbook(*, tenant: Tenant, run: PatternRun | None | object = _READ) -> LearningPath | None:
+    """The playbook in use: the one of the latest run if it has one, else the newest playbook path.
+    ``run``: the latest run when the caller has read it already (``latest_run``), not to read it twice."""
+    if run is _READ:
+        run = latest_run(tenant=tenant)
     if run is not None and run.playbook_id:
         return run.playbook
     return LearningPath.objects.filter(tenant=tenant, is_playbook=True).order_by("-created_at", "-id").first()

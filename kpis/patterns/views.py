@@ -42,20 +42,19 @@ def _params(data) -> tuple[int, float, str]:
 COHORT_PAGE_SIZE = 25
 
 
-class _Counted:
-    """A list of known length whose items are read by slices (a page), each row turned by ``wrap``:
-    the Paginator reads one LIMITed page and does not count again."""
+class _OnePage:
+    """A cohort list of known length of which one page was read (``sel.CohortPage``): the Paginator
+    asks for that page only (it picks the same page number as the query did)."""
 
-    def __init__(self, rows, count: int, wrap=None):
-        self.rows, self.count_, self.wrap = rows, count, wrap
+    def __init__(self, page: sel.CohortPage):
+        self.page = page
 
     def __len__(self) -> int:
-        return self.count_
+        return self.page.count
 
     def __getitem__(self, index: slice):
-        # Always one query, an empty list's too, so the page's query count does not depend on the data.
-        got = list(self.rows[index.start : max(index.stop, index.start + 1)])[: index.stop - index.start]
-        return [self.wrap(r) for r in got] if self.wrap else got
+        assert index.start == (self.page.number - 1) * COHORT_PAGE_SIZE, (index, self.page.number)
+        return self.page.rows
 
 
 def _paged(request, rows, param: str):
@@ -84,11 +83,15 @@ def patterns(request, tenant_slug: str):
     run = sel.latest_run(tenant=tenant)
     if run is not None and "window_days" not in request.GET:  # open on the latest run's own parameters
         days, share, metric = sel.clean_params((run.window_end - run.window_start).days + 1, run.top_share, run.metric)
-    ranking = sel.cohort_ranking(tenant=tenant, window_days=days, top_share=share, metric=metric)
-    counts = ranking.counts()
-    paged = {c: _paged(request, _Counted(ranking.rows(c), counts[c], ranking.row), f"{c}_page") for c in sel.COHORTS}
+    # The four cohorts' sizes and the asked page of each list: the partners' won deals added up once.
+    cohorts = sel.cohort_pages(
+        tenant=tenant, window_days=days, top_share=share, metric=metric, page_size=COHORT_PAGE_SIZE,
+        pages={c: request.GET.get(f"{c}_page") for c in sel.COHORTS},
+    )
+    counts = cohorts.counts
+    paged = {c: _paged(request, _OnePage(cohorts.pages[c]), f"{c}_page") for c in sel.COHORTS}
     items = sel.lift_table(tenant=tenant, run=run)
-    playbook = sel.current_playbook(tenant=tenant)
+    playbook = sel.current_playbook(tenant=tenant, run=run)
     pb_items = sel.playbook_items(tenant=tenant, path=playbook)
     in_playbook = {i.asset_id for i in pb_items}
     addable = [
@@ -104,7 +107,7 @@ def patterns(request, tenant_slug: str):
         "top_share_pct": round(share * 100),
         "metric": metric,
         "metrics": OutcomeMetric.choices,
-        "cohorts": ranking,
+        "cohorts": cohorts,
         "cohort_counts": counts,
         "overrides": CohortOverride.choices,
         "run": run,

@@ -39,6 +39,7 @@ PINNED = {
     "partners": 18, "partners (htmx)": 16, "partners-by-downloads": 18, "partners-by-downloads (htmx)": 16,
     "partners-by-completion": 18, "partners-by-completion (htmx)": 16,
 }
+PINNED.update({"patterns": 10})  # success patterns: 17 before the cohorts became one statement (cohort_pages)
 
 
 PINNED_SUMMARY = {"overview": 16, "overview (htmx)": 13}

@@ -229,6 +229,31 @@ def test_sql_cohorts_equal_the_python_reference_on_varied_data(scope_a, seed):
                     for start in range(0, len(rows), 11):
                         page = [ranking.row(p) for p in ranking.rows(c)[start : start + 11]]
                         assert [(r.partner.pk, tuple(r.reasons)) for r in page] == [(k[0], k[5]) for k in rows[start : start + 11]]
+                _assert_pages_equal(args, expected, size=11)
+
+
+def _assert_pages_equal(args: dict, expected: dict[str, list[tuple]], *, size: int) -> None:
+    """``cohort_pages`` (the page's one statement) gives each cohort's size and every page of every
+    list as the reference, figures and reasons included; out-of-range and garbage page numbers go
+    where Django's Paginator.get_page sends them (the last page; page 1)."""
+    pages = {c: max(1, -(-len(rows) // size)) for c, rows in expected.items()}
+    for n in range(1, max(pages.values()) + 1):
+        got = sel.cohort_pages(**args, pages=dict.fromkeys(sel.COHORTS, n), page_size=size)
+        assert got.counts == {c: len(rows) for c, rows in expected.items()}
+        for c, rows in expected.items():
+            number = n if n <= pages[c] else pages[c]
+            assert got.pages[c].number == number
+            assert _cohort_rows_of(got.pages[c].rows) == rows[(number - 1) * size : number * size], (c, n)
+    for asked, number in (("0", "last"), ("-3", "last"), ("999", "last"), ("x", 1), (None, 1), ("2.5", 1)):
+        got = sel.cohort_pages(**args, pages=dict.fromkeys(sel.COHORTS, asked), page_size=size)
+        for c, rows in expected.items():
+            want = pages[c] if number == "last" else 1
+            assert got.pages[c].number == want, (asked, c)
+            assert _cohort_rows_of(got.pages[c].rows) == rows[(want - 1) * size : want * size], (asked, c)
+
+
+def _cohort_rows_of(rows: list[CohortRow]) -> list[tuple]:
+    return [(r.partner.pk, r.won_revenue, r.won_count, r.first_win_on, r.value, tuple(r.reasons)) for r in rows]
 
 
 @pytest.mark.parametrize("case", ["empty", "all excluded", "all top by hand", "no deals", "more forced top than slots", "one partner"])
@@ -247,7 +272,11 @@ def test_sql_cohorts_equal_the_reference_on_edge_cases(scope_a, case):
             Partner.objects.filter(pk__in=[p.pk for p in partners[10:]]).update(cohort_override="")
     for window_days, share, metric in PARAMS:
         args = {"tenant": scope_a, "window_days": window_days, "top_share": share, "metric": metric, "as_of": TODAY}
-        assert _cohort_rows(sel.partner_cohorts(**args)) == _cohort_rows(reference_cohorts(**args)), (case, share, metric)
+        expected = _cohort_rows(reference_cohorts(**args))
+        assert _cohort_rows(sel.partner_cohorts(**args)) == expected, (case, share, metric)
+        for lang in ("en", "ja"):
+            with translation.override(lang):
+                _assert_pages_equal(args, _cohort_rows(reference_cohorts(**args)), size=4)
 
 
 def _adoption_key(r: AdoptionRow) -> tuple:
