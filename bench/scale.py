@@ -334,7 +334,16 @@ def _arg_values(flag: str) -> list[str]:
     return out
 
 
+KNOWN_FLAGS = ("--partners", "--page", "--rebuild", "--drop", "--build-only", "--list-pages", "--help", "-h")
+
+
 def main() -> None:
+    if "--help" in sys.argv or "-h" in sys.argv:
+        print(__doc__)
+        return
+    stray = [a for a in sys.argv[1:] if a.startswith("-") and a.split("=", 1)[0] not in KNOWN_FLAGS]
+    if stray:
+        sys.exit(f"unknown option {stray[0]} (--help)")
     if "--list-pages" in sys.argv:
         print("\n".join(PAGES))
         return
