@@ -55,10 +55,10 @@ def test_tables_not_derived_from_the_log_keep_theirs(model):
 
 def _world():
     tenant = TenantFactory()
-    partner, other = PartnerFactory(tenant=tenant), PartnerFactory(tenant=tenant)
-    asset, other_asset = AssetFactory(tenant=tenant), AssetFactory(tenant=tenant)
     user = UserFactory()
-    with scope(tenant=tenant.pk):
+    with scope(tenant=tenant.pk):  # (PostgreSQL) row-level security: tenant rows inside its scope
+        partner, other = PartnerFactory(tenant=tenant), PartnerFactory(tenant=tenant)
+        asset, other_asset = AssetFactory(tenant=tenant), AssetFactory(tenant=tenant)
         for p in (partner, other):
             for a in (asset, other_asset):
                 DailyActivityFactFactory(tenant=tenant, partner=p, asset=a)
@@ -103,7 +103,7 @@ def test_deleting_a_user_still_removes_their_states():
     keep = UserFactory()
     with scope(tenant=tenant.pk):
         UserAssetStateFactory(tenant=tenant, partner=partner, asset=asset, user=keep)
-    user.delete()
+        user.delete()
     rows = _rows(tenant)
     assert rows["uas"] == {(keep.pk, partner.pk, asset.pk)}
     assert len(rows["daily"]) == len(rows["pas"]) == 4
