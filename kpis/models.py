@@ -3,6 +3,17 @@
 Every fact table carries ``tenant`` and is unique on its grain including the tenant.
 Facts are windowed recomputes: the rollup deletes the touched days (or pairs) and inserts
 them again from the log in one set-based statement, so a rerun changes nothing.
+
+The derived tables (DailyActivityFact, DailySourceFact, FaqSearchFact, UserAssetState,
+PartnerAssetState and MergedEvent) carry no database foreign-key constraints
+(``db_constraint=False``): they are caches of the append-only log, rebuilt from it by a full
+recompute, and Django's constraints are DEFERRABLE INITIALLY DEFERRED, so every row a recompute
+inserted queued a per-row check that ran at COMMIT (111.6 s of a 351 s recompute at 1.1M events).
+The rollup only writes ids it read from the log (whose own keys are enforced); deleting a tenant,
+partner, asset or user still removes their rows, because ``on_delete=CASCADE`` is Django's (it
+collects and deletes them in Python), not the database's. A raw SQL delete of a partner, asset or
+user would leave orphans behind that the next full recompute drops. KPI definitions, targets,
+results, snapshots and frozen pairs are not derived from the log and keep their constraints.
 """
 
 from __future__ import annotations
@@ -22,12 +33,22 @@ from partners.models import Partner, PartnerTier
 from partners.tenancy import TenantOwnedModel
 
 
+def DerivedTenantKey() -> models.ForeignKey:  # noqa: N802 (reads as a field class)
+    """The ``tenant`` key of a derived (rebuildable) table: as ``TenantOwnedModel``'s, without the
+    database constraint (see the module docstring); a deleted tenant's rows still go by CASCADE."""
+    return models.ForeignKey(
+        "partners.Tenant", on_delete=models.CASCADE, related_name="+", editable=False, db_constraint=False
+    )
+
+
 class DailyActivityFact(TenantOwnedModel):
     """Per (tenant, day in the tenant's time zone, partner, asset, verb)."""
 
+    tenant = DerivedTenantKey()
+
     day = models.DateField()
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
-    asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     verb = models.CharField(max_length=32)
     event_count = models.PositiveIntegerField(default=0)
     user_count = models.PositiveIntegerField(default=0)
@@ -58,8 +79,10 @@ class DailyActivityFact(TenantOwnedModel):
 class PartnerAssetState(TenantOwnedModel):
     """Completion state per (partner, asset): what the enablement completion rate reads."""
 
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
-    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="+")
+    tenant = DerivedTenantKey()
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     first_activity_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(null=True, blank=True)
     first_completed_at = models.DateTimeField(
@@ -79,9 +102,11 @@ class UserAssetState(TenantOwnedModel):
     belonged to when it happened, so a user who moves to another partner leaves their past
     completions with the old one."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
-    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="+")
+    tenant = DerivedTenantKey()
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     first_activity_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(null=True, blank=True)
     first_completed_at = models.DateTimeField(null=True, blank=True)
@@ -176,8 +201,10 @@ class PairFreeze(TenantOwnedModel):
 class FaqSearchFact(TenantOwnedModel):
     """Daily FAQ search facts per normalised keyword and partner."""
 
+    tenant = DerivedTenantKey()
+
     day = models.DateField()
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     query = models.CharField(max_length=300)
     searches = models.PositiveIntegerField(default=0)
     zero_result_searches = models.PositiveIntegerField(default=0)
@@ -194,6 +221,8 @@ class DailySourceFact(TenantOwnedModel):
     """Per (tenant, day in the tenant's time zone, source, verb): how many events each source
     (portal, API, xAPI, import) sent, and how many of them came from an API key that is not a
     trusted source (they never count as completions). Read by the measurement-health page."""
+
+    tenant = DerivedTenantKey()
 
     day = models.DateField()
     source = models.CharField(max_length=16)
@@ -218,7 +247,8 @@ class MergedEvent(TenantOwnedModel):
     small as the overlap."""
 
     # no index of its own: the unique (tenant, event id) index must be the one every probe uses
-    tenant = models.ForeignKey("partners.Tenant", on_delete=models.CASCADE, related_name="+", editable=False, db_index=False)
+    tenant = models.ForeignKey("partners.Tenant", on_delete=models.CASCADE, related_name="+", editable=False, db_index=False,
+                               db_constraint=False)
     event_id = models.BigIntegerField(help_text="ActivityEvent id (no foreign key: the log is partitioned).")
     received_at = models.DateTimeField()
     batch = models.PositiveBigIntegerField(default=0, help_text="RollupState.merge_batch of the run that merged it.")
