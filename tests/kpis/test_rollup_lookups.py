@@ -110,7 +110,7 @@ def _explain_analyze(sql, params):
     return (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="plans are PostgreSQL's")
+@pytest.mark.postgres  # plans are PostgreSQL's: deselected with a note on SQLite, run in the PostgreSQL pass
 def test_each_new_event_is_probed_and_followed_up_by_one_lookup():
     world = World()
     first = _searches_and_views(world, 4, start_index=0, day=0, received_at=DAY10)
