@@ -567,19 +567,25 @@ def _user_states(cursor, d: Dialect, tenant_id: int, w: Window, m: Merge | None 
     cursor.execute(f"DELETE FROM {UAS} WHERE tenant_id = %s{where}", [tenant_id, *params])
     where, params = _new_events_filter(d, w, tenant_id, ("e.user_id", "e.asset_id"), pair)
     upto, upto_params = _upto(d, w)
+    cursor.execute(_user_states_insert(f" AND {IN_RANGE}{where}{upto}"), [tenant_id, *params, *upto_params])
+    return cursor.rowcount
+
+
+def _user_states_insert(where: str) -> str:
+    """``INSERT … SELECT … GROUP BY`` of the user states of the events matching ``where`` (appended
+    after the tenant condition, whose parameter comes first): the one definition of a user state
+    that a window recompute and the full rebuild's user chunks share."""
     progress = f"MAX({PROGRESS_SQL})"
-    cursor.execute(
+    return (
         f"INSERT INTO {UAS} (tenant_id, user_id, partner_id, asset_id, first_activity_at, last_activity_at, "
         f"first_completed_at, watched_share, max_progress, seconds) "
         f"SELECT e.tenant_id, e.user_id, e.partner_id, e.asset_id, MIN(e.occurred_at), MAX(e.occurred_at), "
         f"MIN(CASE WHEN {COMPLETION_SQL} THEN e.occurred_at END), "
         f"{_share(progress)}, {progress}, COALESCE(SUM(e.seconds), 0) "
         f"FROM {EV} e JOIN {ASSET} a ON a.id = e.asset_id "
-        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND e.user_id IS NOT NULL AND {IN_RANGE}{where}{upto} "
-        f"GROUP BY e.tenant_id, e.user_id, e.partner_id, e.asset_id",
-        [tenant_id, *params, *upto_params],
+        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND e.user_id IS NOT NULL{where} "
+        f"GROUP BY e.tenant_id, e.user_id, e.partner_id, e.asset_id"
     )
-    return cursor.rowcount
 
 
 def _share(progress: str) -> str:
@@ -1200,16 +1206,8 @@ def _rebuild_states_chunk(cursor, d: Dialect, tenant: Tenant, state: RollupState
     if upper is not None:
         ids, ids_params = ids + " AND {a}.{c} <= %s", [*ids_params, upper]
     if users:
-        progress = f"MAX({PROGRESS_SQL})"
         cursor.execute(
-            f"INSERT INTO {UAS} (tenant_id, user_id, partner_id, asset_id, first_activity_at, last_activity_at, "
-            f"first_completed_at, watched_share, max_progress, seconds) "
-            f"SELECT e.tenant_id, e.user_id, e.partner_id, e.asset_id, MIN(e.occurred_at), MAX(e.occurred_at), "
-            f"MIN(CASE WHEN {COMPLETION_SQL} THEN e.occurred_at END), "
-            f"{_share(progress)}, {progress}, COALESCE(SUM(e.seconds), 0) "
-            f"FROM {EV} e JOIN {ASSET} a ON a.id = e.asset_id "
-            f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND e.user_id IS NOT NULL{ids.format(a='e', c='user_id')} "
-            f"AND {events} GROUP BY e.tenant_id, e.user_id, e.partner_id, e.asset_id",
+            _user_states_insert(f"{ids.format(a='e', c='user_id')} AND {events}"),
             [tenant.pk, *ids_params, *events_params],
         )
         stats.user_pairs += cursor.rowcount
