@@ -39,7 +39,7 @@ from kpis.models import (
     PartnerAssetState,
     UserAssetState,
 )
-from kpis.targeting import targeted_pairs_sql
+from kpis.targeting import PAIR_REQUIRED_SQL, targeted_pairs_sql
 
 RECENT_DAYS = 30
 
@@ -76,8 +76,7 @@ def refresh_overview_summary(tenant, today: dt.date, *, changed: bool = True) ->
         "PARTITION BY x.partner_id, x.asset_id ORDER BY x.first_completed_at) AS rn "
         f"FROM {uas} x WHERE x.tenant_id = %s AND x.first_completed_at IS NOT NULL), "
         "q AS (SELECT tp.partner_id, tp.asset_id, tp.tier_id, tp.segment, tp.due_on, "
-        "CASE WHEN tp.required_completions IS NULL OR tp.required_completions < 1 THEN 1 "
-        "ELSE tp.required_completions END AS req FROM tp) "
+        f"{PAIR_REQUIRED_SQL} AS req FROM tp) "
         "SELECT q.partner_id, q.tier_id, q.segment, q.due_on, q.req, ps.first_completed_at, u.first_completed_at "
         f"FROM q LEFT JOIN {pas} ps ON ps.tenant_id = %s AND ps.partner_id = q.partner_id "
         "AND ps.asset_id = q.asset_id AND ps.first_completed_at IS NOT NULL "

@@ -248,6 +248,14 @@ def targeted_pairs(*, tenant: Tenant, partner_id: int | None = None) -> list[Ass
     return frozen + [p for p in live if p.due_on > through and (p.partner_id, p.asset_id) not in keys]
 
 
+# A pair's required completions as the completion rule reads them (at least 1, as
+# ``enablement.completion.pair_done``), for a row ``tp`` of ``targeted_pairs_sql``.
+PAIR_REQUIRED_SQL = (
+    "CASE WHEN tp.required_completions IS NULL OR tp.required_completions < 1 THEN 1 "
+    "ELSE tp.required_completions END"
+)
+
+
 def targeted_pairs_sql(*, tenant: Tenant | int, partner_id: int | None = None) -> tuple[str, list]:
     """``targeted_pairs`` as one SQL statement (and its params), to embed as a sub-query: the frozen
     pairs (when the tenant has a freeze), then the live assigned pairs (``assigned_pairs_sql``) due

@@ -68,7 +68,7 @@ from kpis.models import (
     UserAssetState,
 )
 from kpis.periods import Span, elapsed_days, end_of_day
-from kpis.targeting import PairCount, targeted_pairs, targeted_pairs_sql
+from kpis.targeting import PAIR_REQUIRED_SQL, PairCount, targeted_pairs, targeted_pairs_sql
 from partners.deals.models import Deal
 from partners.models import MANAGER_ROLES, Membership, Partner, PartnerTier, Role, SupportActivity, Tenant
 from partners.reading import partner_ordering
@@ -319,8 +319,7 @@ def completion_cells(*, tenant, spans: list[tuple[dt.date, dt.date]], partners, 
         f"WITH tp AS ({pairs_sql}), d AS (SELECT v.column1 AS idx, v.column2 AS day, v.column3 AS deadline "  # noqa: S608
         f"FROM (VALUES {values}) v), "
         "p AS (SELECT tp.partner_id, tp.asset_id, d.idx, d.deadline, ps.first_completed_at AS pfirst, "
-        "CASE WHEN tp.required_completions IS NULL OR tp.required_completions < 1 THEN 1 "
-        "ELSE tp.required_completions END AS req FROM tp JOIN d ON d.day = tp.due_on "
+        f"{PAIR_REQUIRED_SQL} AS req FROM tp JOIN d ON d.day = tp.due_on "
         f"LEFT JOIN {pas} ps ON ps.tenant_id = %s AND ps.partner_id = tp.partner_id AND ps.asset_id = tp.asset_id "
         f"AND ps.first_completed_at IS NOT NULL WHERE tp.partner_id IN ({chosen_sql}){cond}) "
         "SELECT p.idx, COUNT(*), SUM(CASE WHEN p.pfirst IS NOT NULL AND ((p.req = 1 AND p.pfirst < p.deadline) OR "
@@ -454,8 +453,7 @@ def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> O
     # knows a pair only when the partner has one).
     pairs = (
         "SELECT tp.partner_id, tp.asset_id, tp.due_on, tp.tier_id, "  # noqa: S608 - table names and constants only
-        "CASE WHEN tp.required_completions IS NULL OR tp.required_completions < 1 THEN 1 "
-        "ELSE tp.required_completions END AS req, ps.first_completed_at AS pfirst "
+        f"{PAIR_REQUIRED_SQL} AS req, ps.first_completed_at AS pfirst "
         f"FROM tp LEFT JOIN {pas} ps ON ps.tenant_id = %s AND ps.partner_id = tp.partner_id "
         "AND ps.asset_id = tp.asset_id AND ps.first_completed_at IS NOT NULL "
         f"WHERE tp.partner_id IN ({chosen_sql}){pair_filter}"
