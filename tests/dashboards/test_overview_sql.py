@@ -460,3 +460,33 @@ def test_filtered_completion_cards_in_sql_equal_the_python_metric(tenant_a, seed
         cards = selectors.kpi_cards(tenant=tenant_a, end=filters.end, language="en", filters=filters)
         card = next(c for c in cards if c.definition.metric == Metric.ENABLEMENT_COMPLETION_RATE)
         assert card.live and len(card.trend) == 12
+
+
+def test_the_kpi_jobs_summary_is_read_per_tenant(tenant_a, tenant_b, monkeypatch):
+    """Two tenants, each with its summary written by its own KPI job: each overview read from its
+    summary equals its own live figures, and never shows the other tenant's partners or pairs."""
+    from kpis.metrics import compute_kpis
+    from kpis.models import OverviewAtRisk, OverviewPairCount
+
+    used = []
+    real = selectors._summary_rows
+    monkeypatch.setattr(selectors, "_summary_rows", lambda *a, **k: used.append(real(*a, **k)) or used[-1])
+    built = {}
+    for tenant, seed in ((tenant_a, 11), (tenant_b, 12)):
+        data = build_varied(tenant, seed)
+        with scope(tenant=tenant.pk):
+            compute_kpis(tenant, today=data["today"])
+        built[tenant.pk] = data
+    for tenant, other in ((tenant_a, tenant_b), (tenant_b, tenant_a)):
+        data = built[tenant.pk]
+        filters = parse_filters({}, today=data["today"], tier_ids={t.pk for t in data["tiers"]},
+                                segments={"SMB", "Enterprise"})
+        with scope(tenant=tenant.pk):
+            assert OverviewPairCount.objects.filter(tenant=tenant).exists()
+            assert OverviewAtRisk.objects.filter(tenant=tenant).exists()
+            used.clear()
+            got = _figures(selectors.overview(tenant=tenant, filters=filters, at_risk_limit=100))
+            assert len(used) == 1 and used[0] is not None  # read from the summary
+            assert got == _figures(reference_overview(tenant=tenant, filters=filters, at_risk_limit=100))
+        foreign = {p.pk for p in built[other.pk]["partners"]}
+        assert got["at_risk"] and not {row[0] for row in got["at_risk"]} & foreign
