@@ -30,6 +30,7 @@ from enablement.models import (
     Verb,
 )
 from enablement.pairs import assigned_asset_ids_sql, assignment_pairs, merge_pairs
+from enablement.services.reading import ReadingState
 from partners.models import Partner, Tenant, User
 
 # --- Targeting ---------------------------------------------------------------------------------
@@ -160,11 +161,9 @@ def _reading_progress(*, tenant: Tenant, user: User, rows: list[AssignmentRow]) 
         .values("asset_id").annotate(seconds=Sum("credited_seconds")).values_list("asset_id", "seconds").order_by()
     )
     for row in rows:
-        required = row.asset.completion_min_seconds or 0
-        if row.my_done:
-            row.my_progress = 100.0
-        elif required:
-            row.my_progress = min(99.0, float(credited.get(row.asset.pk) or 0) * 100 / required)
+        state = ReadingState(credited=float(credited.get(row.asset.pk) or 0),
+                             required=row.asset.completion_min_seconds or 0, done=row.my_done)
+        row.my_progress = float(state.percent)  # the document page's own rule
 
 
 def next_steps(rows: list[AssignmentRow], *, limit: int = 3) -> list[AssignmentRow]:
