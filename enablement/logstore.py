@@ -24,6 +24,7 @@ DEFINER_FUNCTIONS = (
     "shien_activity_partitions_prune(date)",
     "shien_activity_archive_delete(bigint, timestamp with time zone, timestamp with time zone, bigint[])",
     "shien_activity_rewrite_identity(bigint, bigint[], text[], jsonb[])",
+    "shien_audit_rewrite_identity(bigint[], text[], text[], jsonb[], jsonb[])",  # partners 0013
 )
 
 _unlock: contextvars.ContextVar[str] = contextvars.ContextVar("shien_log_unlock", default="")
@@ -32,7 +33,8 @@ _unlock: contextvars.ContextVar[str] = contextvars.ContextVar("shien_log_unlock"
 @contextmanager
 def log_unlocked(operation: str) -> Iterator[None]:
     """SQLite only: let the log's triggers pass ``archive`` (DELETE) or ``erase`` (UPDATE of
-    ``actor_ref``/``extra``) inside the block. PostgreSQL does the same inside its SQL functions."""
+    ``actor_ref``/``extra``; in the audit log of its labels, ``before`` and ``after``) inside the
+    block. PostgreSQL does the same inside its SQL functions."""
     if operation not in ("archive", "erase"):
         raise ValueError(operation)
     token = _unlock.set(operation)

@@ -446,7 +446,9 @@ class SsoConnection(TenantOwnedModel):
 
 
 class AuditEvent(models.Model):
-    """Who changed what, append-only (UPDATE and DELETE are refused by database triggers).
+    """Who changed what, append-only (UPDATE and DELETE are refused by database triggers; the one
+    sanctioned UPDATE is a person's erasure replacing their identity in the labels and before/after,
+    partners 0013).
 
     ``tenant`` is empty only for platform-level changes an operator made outside any tenant
     (e.g. a person's staff bit). ``actor`` is empty for API keys and system jobs, which

@@ -15,13 +15,28 @@
 * xAPI statements whose actor is the person (by ``mbox``, ``mbox_sha1sum`` or the mapped event's
   user) get the actor ``{"account": {"homePage": "urn:shien:erased", "name": <opaque id>}}``, and
   the agent index follows;
+* the audit log keeps its rows; identity in ``actor_label``, ``target_label``, ``before`` and
+  ``after`` is replaced by the opaque id through the audit log's only sanctioned UPDATE
+  (``shien_audit_rewrite_identity``, partners 0013) — who did what stays, as the opaque id;
+* archived months of the log (retention files) holding the person are rewritten: a new file with
+  the same rows, identity replaced as in the log, read back and verified, a new manifest, the
+  ``ActivityArchive`` row pointed at them, the old files deleted once the transaction commits;
 * one audit event per tenant the person belonged to, plus a platform one, naming the operator and
   the reason and holding the SHA-256 of the e-mail, never the e-mail itself.
+
+What counts as identity: a string equal (case-insensitively) to the e-mail, its ``mailto:`` form or
+the name, and the e-mail wherever it appears inside a longer string (``"taro@x.example @ Acme"``).
+A name inside a longer string is left: names are not unique enough to replace blindly.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import gzip
 import hashlib
+import json
+import re
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,15 +46,21 @@ from allauth.mfa.models import Authenticator
 from allauth.socialaccount.models import SocialAccount
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
 from django_scopes import scopes_disabled
 
 from enablement.logstore import log_unlocked
 from enablement.lrs.models import StatementAgent, XapiStatement
-from enablement.models import ActivityEvent
+from enablement.models import ActivityArchive, ActivityEvent
+from enablement.services.retention import archive_read
 from partners.audit import audit_record
-from partners.models import Membership, Tenant, User
+from partners.models import AuditEvent, Membership, Tenant, User
 
 ERASED_DOMAIN = "erased.invalid"
 ERASED_HOME = "urn:shien:erased"
@@ -55,32 +76,45 @@ class ErasureResult:
     sessions: int = 0
     events: int = 0
     statements: int = 0
+    audit_events: int = 0
+    archives: int = 0
 
 
 def email_digest(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
-def _scrub(value: Any, identities: set[str], opaque: str) -> Any:
-    """``value`` with every string equal (case-insensitively) to an identity replaced."""
-    if isinstance(value, str):
-        return opaque if value.strip().lower() in identities else value
-    if isinstance(value, list):
-        return [_scrub(v, identities, opaque) for v in value]
-    if isinstance(value, dict):
-        return {k: _scrub(v, identities, opaque) for k, v in value.items()}
-    return value
+class _Identity:
+    """The person's identities and what replaces them (see the module docstring)."""
+
+    def __init__(self, email: str, name: str, opaque: str):
+        email = email.strip().lower()
+        self.opaque = opaque
+        self.exact = {email, f"mailto:{email}"} | ({name.strip().lower()} if name.strip() else set())
+        self._inside = re.compile(re.escape(email), re.IGNORECASE)
+
+    def scrub(self, value: Any) -> Any:
+        """``value`` with every identity replaced, in nested lists and dicts too."""
+        if isinstance(value, str):
+            if value.strip().lower() in self.exact:
+                return self.opaque
+            return self._inside.sub(self.opaque, value)
+        if isinstance(value, list):
+            return [self.scrub(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self.scrub(v) for k, v in value.items()}
+        return value
 
 
-def _rewrite_log(user: User, identities: set[str], opaque: str) -> tuple[int, set[int]]:
+def _rewrite_log(user: User, who: _Identity) -> tuple[int, set[int]]:
     """Replace identity in the log rows of the person; returns (rows changed, their tenants)."""
-    refs = Q(user=user) | Q(actor_ref__in=sorted(identities)) | Q(actor_ref__iexact=user.email)
+    refs = Q(user=user) | Q(actor_ref__in=sorted(who.exact)) | Q(actor_ref__icontains=user.email)
     changes: dict[int, list[tuple[int, str, dict]]] = {}
     for event_id, tenant_id, actor_ref, extra in ActivityEvent.objects.filter(refs).values_list(
         "id", "tenant_id", "actor_ref", "extra"
     ).iterator(chunk_size=2000):
-        new_ref = opaque if actor_ref and actor_ref.strip().lower() in identities else actor_ref
-        new_extra = _scrub(extra or {}, identities, opaque)
+        new_ref = who.scrub(actor_ref)
+        new_extra = who.scrub(extra or {})
         if new_ref != actor_ref or new_extra != (extra or {}):
             changes.setdefault(tenant_id, []).append((event_id, new_ref, new_extra))
     changed = 0
@@ -123,6 +157,110 @@ def _rewrite_statements(user: User, email: str, opaque: str) -> tuple[int, set[i
     return count, tenants
 
 
+def _rewrite_audit(user: User, who: _Identity, tenants: set[int]) -> int:
+    """Replace identity in the audit events of the person's tenants and the platform's."""
+    text = Q()
+    for needle in sorted(who.exact | {user.email.lower()}):
+        text |= Q(actor_label__icontains=needle) | Q(target_label__icontains=needle)
+        text |= Q(before_text__icontains=needle) | Q(after_text__icontains=needle)
+    candidates = (
+        AuditEvent.objects.filter(Q(tenant_id__in=sorted(tenants)) | Q(tenant__isnull=True))
+        .annotate(before_text=Cast("before", TextField()), after_text=Cast("after", TextField()))
+        .filter(text | Q(actor=user))
+        .values_list("id", "actor_label", "target_label", "before", "after")
+        .order_by("id")
+    )
+    rows = []
+    for event_id, actor, target, before, after in candidates.iterator(chunk_size=2000):
+        new = (who.scrub(actor), who.scrub(target), who.scrub(before or {}), who.scrub(after or {}))
+        if new != (actor, target, before or {}, after or {}):
+            rows.append((event_id, *new))
+    changed = 0
+    for at in range(0, len(rows), 1000):
+        chunk = rows[at : at + 1000]
+        if connection.vendor == "postgresql":
+            from psycopg.types.json import Jsonb
+
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT shien_audit_rewrite_identity(%s, %s, %s, %s::jsonb[], %s::jsonb[])",
+                    [[r[0] for r in chunk], [r[1] for r in chunk], [r[2] for r in chunk],
+                     [Jsonb(r[3]) for r in chunk], [Jsonb(r[4]) for r in chunk]],
+                )
+                changed += cursor.fetchone()[0]
+        else:
+            with log_unlocked("erase"):
+                for event_id, actor, target, before, after in chunk:
+                    changed += AuditEvent.objects.filter(pk=event_id).update(
+                        actor_label=actor, target_label=target, before=before, after=after
+                    )
+    return changed
+
+
+def _archive_lines(path: str, storage):
+    with storage.open(path, "rb") as fh, gzip.open(fh, "rt", encoding="utf-8") as lines:
+        yield from lines
+
+
+def _rewrite_archives(who: _Identity, tenants: set[int]) -> int:
+    """Rewrite the archived months (retention files) that hold the person; returns how many.
+    Streams each file: a first pass looks for the person's identities in the raw lines (a row to
+    change always contains one), and only a file with a hit is written again, row by row."""
+    storage = default_storage
+    needles = sorted(who.exact)
+    rewritten = 0
+    for archive in ActivityArchive.objects.filter(tenant_id__in=sorted(tenants)).order_by("id"):
+        if not any(n in line.lower() for line in _archive_lines(archive.path, storage) for n in needles):
+            continue
+        stem = archive.path.removesuffix(".jsonl.gz")
+        revision = uuid.uuid4().hex[:8]
+        changed, ids = 0, []
+        with tempfile.TemporaryFile() as tmp:
+            with gzip.GzipFile(fileobj=tmp, mode="wb", mtime=0) as gz:
+                for line in _archive_lines(archive.path, storage):
+                    row = json.loads(line)
+                    ids.append(row["id"])
+                    if any(n in line.lower() for n in needles):
+                        new_ref, new_extra = who.scrub(row.get("actor_ref")), who.scrub(row.get("extra"))
+                        if (new_ref, new_extra) != (row.get("actor_ref"), row.get("extra")):
+                            row["actor_ref"], row["extra"] = new_ref, new_extra
+                            changed += 1
+                    gz.write((json.dumps(row, cls=DjangoJSONEncoder, ensure_ascii=False) + "\n").encode())
+            if not changed:  # the name inside a longer string only: nothing to replace
+                continue
+            tmp.seek(0)
+            sha256 = hashlib.file_digest(tmp, "sha256").hexdigest()
+            tmp.seek(0)
+            path = storage.save(f"{stem}-r{revision}.jsonl.gz", File(tmp))
+        written = [path]
+        try:
+            with storage.open(path, "rb") as fh:
+                if hashlib.file_digest(fh, "sha256").hexdigest() != sha256:
+                    raise RuntimeError(f"archive {path}: checksum differs after writing")
+            if [row["id"] for row in archive_read(path, storage=storage)] != ids:
+                raise RuntimeError(f"archive {path}: rows differ after writing")
+            with storage.open(archive.manifest_path, "rb") as fh:
+                manifest = json.load(fh)
+            manifest.update(file=path.rsplit("/", 1)[-1], sha256=sha256)
+            manifest.setdefault("rewritten", []).append(
+                {"at": dt.datetime.now(dt.UTC).isoformat(), "why": "erasure", "opaque_id": who.opaque, "rows": changed}
+            )
+            manifest_path = storage.save(
+                f"{stem}-r{revision}.manifest.json",
+                ContentFile(json.dumps(manifest, ensure_ascii=False, indent=2).encode()),
+            )
+            written.append(manifest_path)
+        except BaseException:
+            for name in written:
+                storage.delete(name)
+            raise
+        old = [archive.path, archive.manifest_path]
+        ActivityArchive.objects.filter(pk=archive.pk).update(path=path, manifest_path=manifest_path, sha256=sha256)
+        transaction.on_commit(lambda old=old: [storage.delete(name) for name in old])
+        rewritten += 1
+    return rewritten
+
+
 @transaction.atomic
 def person_erase(*, email: str, reason: str, operator: str) -> ErasureResult:
     """Erase the person with this e-mail (see the module docstring). Cross-tenant by nature: it
@@ -139,17 +277,17 @@ def person_erase(*, email: str, reason: str, operator: str) -> ErasureResult:
     opaque = f"erased-{uuid.uuid4().hex[:20]}"
     original = user.email
     result = ErasureResult(opaque_id=opaque, email_sha256=email_digest(original), user_id=user.pk)
-    identities = {original.strip().lower(), f"mailto:{original.strip().lower()}"}
-    if user.name.strip():
-        identities.add(user.name.strip().lower())
+    who = _Identity(original, user.name, opaque)
 
     with scopes_disabled():
         memberships = list(Membership.objects.filter(user=user))
         tenants = {m.tenant_id for m in memberships}
         result.memberships = Membership.objects.filter(user=user, is_active=True).update(is_active=False)
-        result.events, log_tenants = _rewrite_log(user, identities, opaque)
+        result.events, log_tenants = _rewrite_log(user, who)
         result.statements, statement_tenants = _rewrite_statements(user, original, opaque)
         tenants |= log_tenants | statement_tenants
+        result.audit_events = _rewrite_audit(user, who, tenants)
+        result.archives = _rewrite_archives(who, tenants)
 
         EmailAddress.objects.filter(user=user).delete()
         Authenticator.objects.filter(user=user).delete()
@@ -177,6 +315,8 @@ def person_erase(*, email: str, reason: str, operator: str) -> ErasureResult:
             "memberships_deactivated": result.memberships,
             "log_rows_rewritten": result.events,
             "xapi_statements_rewritten": result.statements,
+            "audit_events_rewritten": result.audit_events,
+            "archives_rewritten": result.archives,
         }
         for tenant_id in [None, *result.tenants]:
             audit_record(

@@ -164,3 +164,96 @@ def test_the_log_update_path_changes_identity_columns_only(person, world_a):
             with log_unlocked("erase"), pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
                 ActivityEvent.objects.filter(tenant=tenant).update(verb="faq.viewed", actor_ref="x")
         assert not ActivityEvent.objects.filter(tenant=tenant, actor_ref__in=["x", "someone"]).exists()
+
+
+def test_erasure_rewrites_the_audit_trail_and_archived_months(person, world_a, django_capture_on_commit_callbacks):
+    """Identity is gone from the audit log (labels, before/after) and from the retention files too:
+    the archived month is written again with the same rows, verified, and the old file deleted."""
+    import gzip
+
+    from django.core.files.storage import default_storage
+
+    from enablement.models import ActivityArchive
+    from enablement.services.retention import archive_read, log_archive_tenant
+    from partners.audit import audit_record
+
+    tenant = world_a.tenant
+    with scope(tenant=tenant.pk):
+        by_him = audit_record(tenant=tenant, actor=person, action="asset.updated", target=world_a.doc,
+                              before={"title": "a"}, after={"title": "b"})
+        about_him = audit_record(tenant=tenant, actor=None, action="membership.updated", target_type="partners.membership",
+                                 target_id=1, target_label=f"{EMAIL.upper()} @ Acme",
+                                 before={"name": "山田 太郎", "role": "partner", "note": "山田 太郎さんの件"},
+                                 after={"role": "manager"})
+        someone_else = audit_record(tenant=tenant, actor=None, action="membership.updated",
+                                    target_type="partners.membership", target_id=2, target_label="hanako@acme.example @ Acme")
+        tenant.log_retention_months = 1
+        tenant.save()
+        assert log_archive_tenant(tenant=tenant, today=dt.date(2027, 1, 15)).rows == 4  # + an xAPI-mapped event
+        before = {a.pk: ([a.path, a.manifest_path], archive_read(a.path)) for a in ActivityArchive.objects.filter(tenant=tenant)}
+        holding = [pk for pk, (_files, rows) in before.items() if "taro" in json.dumps(rows).lower()]
+        assert len(before) == 2 and len(holding) == 1
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("erase_person", email=EMAIL, reason="APPI request #43", operator="ops: Sato")
+    opaque = User.objects.get(pk=person.pk).email.split("@")[0]
+
+    with scopes_disabled():
+        audits = {a.pk: a for a in AuditEvent.objects.all()}
+        assert audits[by_him.pk].actor_label == opaque and audits[by_him.pk].actor_id == person.pk
+        assert audits[by_him.pk].action == "asset.updated" and audits[by_him.pk].after == {"title": "b"}
+        assert audits[about_him.pk].target_label == f"{opaque} @ Acme"
+        # a name equal to the value is replaced; inside a longer string it is left (not unique enough)
+        assert audits[about_him.pk].before == {"name": opaque, "role": "partner", "note": "山田 太郎さんの件"}
+        assert audits[someone_else.pk].target_label == "hanako@acme.example @ Acme"
+        trail = json.dumps([[a.actor_label, a.target_label, a.before, a.after] for a in audits.values()], ensure_ascii=False)
+        assert "taro@" not in trail.lower()
+        erased = AuditEvent.objects.get(tenant=tenant, action="person.erased")
+        assert erased.after["audit_events_rewritten"] == 2 and erased.after["archives_rewritten"] == 1
+
+    with scope(tenant=tenant.pk):
+        for archive in ActivityArchive.objects.filter(tenant=tenant):
+            old_files, old_rows = before[archive.pk]
+            rows = archive_read(archive.path)
+            assert [r["id"] for r in rows] == [r["id"] for r in old_rows] and archive.rows == len(rows)
+            assert [{k: v for k, v in r.items() if k not in ("actor_ref", "extra")} for r in rows] == [
+                {k: v for k, v in r.items() if k not in ("actor_ref", "extra")} for r in old_rows]
+            if archive.pk not in holding:  # untouched
+                assert [archive.path, archive.manifest_path] == old_files and rows == old_rows
+                continue
+            assert archive.path not in old_files
+            assert not any(default_storage.exists(name) for name in old_files)
+            text = json.dumps(rows, ensure_ascii=False)
+            assert "taro" not in text.lower() and "山田" not in text and "hanako@acme.example" in text
+            with default_storage.open(archive.path, "rb") as fh:
+                assert hashlib.sha256(fh.read()).hexdigest() == archive.sha256
+            with default_storage.open(archive.manifest_path, "rb") as fh:
+                manifest = json.load(fh)
+            assert manifest["sha256"] == archive.sha256 and manifest["file"] == archive.path.rsplit("/", 1)[-1]
+            assert manifest["rewritten"][0]["opaque_id"] == opaque and manifest["rewritten"][0]["rows"] == 2
+            assert gzip.decompress(default_storage.open(archive.path).read()).count(b"\n") == len(rows)
+
+
+def test_the_audit_update_path_changes_identity_columns_only(person, world_a):
+    tenant = world_a.tenant
+    with scope(tenant=tenant.pk):
+        from partners.audit import audit_record
+
+        event = audit_record(tenant=tenant, actor=person, action="asset.updated", target=world_a.doc)
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            AuditEvent.objects.filter(pk=event.pk).update(actor_label="someone")
+        if connection.vendor == "postgresql":
+            with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('shien.audit_unlock', 'erase', true)")
+                cursor.execute("UPDATE partners_auditevent SET action = 'x', actor_label = 'x' WHERE id = %s", [event.pk])
+            with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('shien.audit_unlock', 'erase', true)")
+                cursor.execute("DELETE FROM partners_auditevent WHERE id = %s", [event.pk])
+        else:
+            from enablement.logstore import log_unlocked
+
+            with log_unlocked("erase"), pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+                AuditEvent.objects.filter(pk=event.pk).update(action="x", actor_label="x")
+            with log_unlocked("erase"), pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+                AuditEvent.objects.filter(pk=event.pk).delete()
+        assert AuditEvent.objects.get(pk=event.pk).actor_label == person.email

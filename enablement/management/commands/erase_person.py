@@ -29,6 +29,7 @@ class Command(BaseCommand):
             raise CommandError(" ".join(exc.messages)) from exc
         self.stdout.write(
             f"erased user {result.user_id} → {result.opaque_id}: {result.memberships} memberships deactivated, "
-            f"{result.sessions} sessions ended, {result.events} log rows and {result.statements} xAPI statements "
+            f"{result.sessions} sessions ended, {result.events} log rows, {result.statements} xAPI statements, "
+            f"{result.audit_events} audit events and {result.archives} archived months "
             f"rewritten (tenants {result.tenants or '-'}; e-mail sha256 {result.email_sha256[:12]}…)"
         )
