@@ -124,8 +124,16 @@ class KpiCard:
     current: KpiResult | None
     previous: KpiResult | None
     trend: list[tuple[str, float | None]] = field(default_factory=list)
+    # the target each trend point was judged by (a stored result's own; for a live card the target in
+    # force when the period began, a count target prorated like the card's): the chart's dashed line
+    trend_targets: list[float | None] = field(default_factory=list)
     live: bool = False  # computed now from the facts for the filter bar's partners and period
     period: str = ""  # the kind of period the card shows: the filter bar's when live, else the KPI's own
+
+    @property
+    def trend_rows(self) -> list[tuple[str, float | None, float | None]]:
+        targets = self.trend_targets or [None] * len(self.trend)
+        return [(label, value, target) for (label, value), target in zip(self.trend, targets, strict=False)]
 
     @property
     def period_kind(self) -> str:
@@ -216,6 +224,7 @@ def kpi_cards(
                 current=rows[-1] if rows else None,
                 previous=rows[-2] if len(rows) > 1 else None,
                 trend=[(r.period_start.isoformat(), float(r.value) if r.value is not None else None) for r in rows],
+                trend_targets=[float(r.target) if r.target is not None else None for r in rows],
             )
         )
     if filters is not None and partner is None:
@@ -285,6 +294,11 @@ def _live_cards(*, tenant, cards: list[KpiCard], filters: DashboardFilters) -> N
         )
         card.trend = [
             (p.start.isoformat(), float(p.cell.value) if p.cell.value is not None else None) for p in series
+        ]
+        card.trend_targets = [
+            float(metrics.span_target(card.definition, p.start, p.end, today,
+                                      target=metrics.target_in_force(card.definition, ctx.targets, p.start)[0]))
+            for p in series
         ]
         card.live = True
         card.period = filters.period

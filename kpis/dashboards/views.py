@@ -117,7 +117,9 @@ def overview(request, tenant_slug: str):
     charts = {
         f"trend-{c.definition.pk}": _chart(
             "line", [t[0] for t in c.trend],
-            [{"label": _("%(name)s (filtered)") % {"name": c.name} if c.live else c.name, "data": [t[1] for t in c.trend]}],
+            [{"label": _("%(name)s (filtered)") % {"name": c.name} if c.live else c.name, "data": [t[1] for t in c.trend]},
+             *([{"label": pgettext("dashboard", "Target"), "data": c.trend_targets, "target": True}]
+               if any(t is not None for t in c.trend_targets) else [])],
             percent=c.is_rate, sparkline=True,
         )
         for c in cards

@@ -20,6 +20,12 @@
     var horizontal = !!spec.horizontal;
     var datasets = (spec.datasets || []).map(function (ds, i) {
       var colour = PALETTE[i % PALETTE.length];
+      if (ds.target) {  // the target each period was judged by: a thin dashed step line, no fill
+        return {
+          label: ds.label, data: ds.data, borderColor: "#6b7280", backgroundColor: "transparent",
+          borderWidth: 1.5, borderDash: [4, 3], pointRadius: 0, stepped: "middle", fill: false, spanGaps: true
+        };
+      }
       return {
         label: ds.label,
         data: ds.data,

@@ -366,3 +366,35 @@ def test_filtered_cards_show_a_trend_and_the_period_they_show(client, login, man
     monthly = client.get(url("manage-overview") + "?status=nurturing")
     assert all(c.live and not c.own_period_differs and len(c.trend) == 12 for c in monthly.context["cards"])
     assert "kpi-own-period" not in monthly.content.decode()
+
+
+def test_trend_charts_draw_the_target_each_period_was_judged_by(client, login, manager_a, tenant_a, data_a):
+    """A stored card's dashed target line is each result's own target (a raised target shows as a
+    step); a filtered card's is the target in force when each period began; both are in the table."""
+    import datetime as dt
+
+    from django_scopes import scope
+    from lxml import html
+
+    from kpis.models import KpiTarget
+
+    definition, previous = data_a["definition"], data_a["previous"]
+    with scope(tenant=tenant_a.pk):
+        type(previous).objects.filter(pk=previous.pk).update(target=Decimal("70"))  # judged by last month's target
+    login(manager_a)
+    response = client.get(url("manage-overview"))
+    chart = response.context["charts"][f"trend-{definition.pk}"]
+    assert chart["datasets"][1]["target"] is True and chart["datasets"][1]["data"] == [70.0, 80.0]
+    article = html.fromstring(response.content).xpath(f'//article[@data-kpi="{definition.metric}"]')[0]
+    cells = [[td.text_content().strip() for td in tr.xpath("./td")] for tr in article.xpath('.//details[@class="chart-table"]//tbody/tr')]
+    assert [row[2] for row in cells] == ["70.0%", "80.0%"]
+
+    filters_start = response.context["filters"].start
+    quarter_start = dt.date(filters_start.year, (filters_start.month - 1) // 3 * 3 + 1, 1)
+    with scope(tenant=tenant_a.pk):
+        KpiTarget.objects.create(tenant=tenant_a, definition=definition, effective_from=quarter_start, target=Decimal("90"))
+    response = client.get(url("manage-overview") + "?period=quarter")
+    card = next(c for c in response.context["cards"] if c.definition.pk == definition.pk)
+    assert card.live and len(card.trend) == 12
+    assert card.trend_targets == [80.0] * 11 + [90.0]
+    assert response.context["charts"][f"trend-{definition.pk}"]["datasets"][1]["data"] == card.trend_targets
