@@ -50,8 +50,9 @@ def seed(tenant, *, log=print) -> bool:
                     tenant=tenant,
                     metric=metric,
                     period=period,
-                    name_ja=name_ja if not top_only else f"支援消化率（{top_tier.name}）",
-                    name_en=name_en if not top_only else f"Enablement completion rate ({top_tier.name})",
+                    # a tier-scoped card shows its tier after the name ("支援消化率 · プラチナ"): not in the name too
+                    name_ja=name_ja if not top_only else "支援消化率",
+                    name_en=name_en if not top_only else "Enablement completion rate",
                     target=Decimal(target),
                     direction=direction,
                     warning_band=Decimal(band),
