@@ -3,7 +3,9 @@ as xAPI statements.
 
 Mapped verbs (statement verb id → log verb, by the asset's kind where it matters):
 
-* ADL ``completed`` → training.completed (progress 100 unless given)
+* ADL ``completed`` → training.completed (progress 100 unless given); on a document it maps to
+  document.viewed only — a document is completed by what this server measured (its reading rule),
+  never by a client's claim
 * ADL ``progressed`` → training.progressed (progress from the video profile extension or score.scaled)
 * ADL ``experienced`` / ``launched`` → training.started, document.viewed or faq.viewed by asset kind
 * video profile ``played`` / ``paused`` / ``seeked`` → training.progressed with ``played-segments``
