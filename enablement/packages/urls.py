@@ -8,6 +8,7 @@ from enablement.packages import cmi5_views, views
 portal_urlpatterns = [
     path("packages/<int:asset_id>/", views.launch, name="portal-package-launch"),
     path("packages/<int:asset_id>/commit/", views.commit, name="portal-package-commit"),
+    path("packages/<int:asset_id>/status/", views.status, name="portal-package-status"),
 ]
 
 manage_urlpatterns = [

@@ -18,7 +18,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.html import json_script
@@ -145,8 +145,33 @@ def launch(request, tenant_slug: str, asset_id: int):
         "sandbox": IFRAME_SANDBOX,
         "resume": bool(attempt.location or attempt.suspend_data),
         "commit_url": reverse("portal-package-commit", kwargs={"tenant_slug": tenant_slug, "asset_id": asset.pk}),
+        "poll_url": (
+            reverse("portal-package-status", kwargs={"tenant_slug": tenant_slug, "asset_id": asset.pk})
+            + f"?attempt={attempt.pk}"
+            if package.standard == Standard.CMI5 else ""
+        ),
     }
     return render(request, "packages/portal_launch.html", context)
+
+
+@partner_user_required
+@require_GET
+@never_cache
+def status(request, tenant_slug: str, asset_id: int):
+    """The learner's status of one of their own attempts (the launch page polls it for cmi5, whose
+    AU reports to the LRS). 286 once completed: htmx stops polling."""
+    asset = _visible_training(request, asset_id)
+    try:
+        attempt_id = int(request.GET.get("attempt", ""))
+    except ValueError:
+        return HttpResponseBadRequest("attempt must be a number")
+    attempt = get_object_or_404(
+        Attempt, pk=attempt_id, tenant=request.tenant, user=request.user, package__asset=asset
+    )
+    response = render(request, "packages/_status.html", {"attempt": attempt})
+    if attempt.completed_at:
+        response.status_code = 286
+    return response
 
 
 def _cmi5_query(request, attempt: Attempt, query: str) -> str:

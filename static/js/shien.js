@@ -8,10 +8,14 @@
       el.form.requestSubmit ? el.form.requestSubmit() : el.form.submit();
     }
   });
-  // A thin progress bar while an htmx request is in flight.
+  // A thin progress bar while an htmx request is in flight (not for background polls: data-background).
   var bar = document.getElementById("htmx-progress");
-  document.addEventListener("htmx:beforeRequest", function () { if (bar) bar.classList.add("active"); });
-  document.addEventListener("htmx:afterRequest", function () { if (bar) bar.classList.remove("active"); });
+  function foreground(event) {
+    var elt = event.detail && event.detail.elt;
+    return !(elt && elt.closest && elt.closest("[data-background]"));
+  }
+  document.addEventListener("htmx:beforeRequest", function (event) { if (bar && foreground(event)) bar.classList.add("active"); });
+  document.addEventListener("htmx:afterRequest", function (event) { if (bar && foreground(event)) bar.classList.remove("active"); });
   // Keyboard focus survives htmx swaps: the control that had focus (found again by data-focus-key,
   // id or rel) is focused in the new content, e.g. a sort heading after sorting with Enter.
   var focusKey = null;

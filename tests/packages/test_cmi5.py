@@ -308,3 +308,39 @@ def test_au_endpoints_share_the_learners_portal_rate(client, login, tenant_a, pa
     assert _verbs(tenant_a, training_a) == stored
     with scope(tenant=tenant_a.pk):
         assert not XapiStatement.objects.filter(tenant=tenant_a, statement_id=refused["id"]).exists()
+
+
+def test_launch_page_polls_the_status_until_the_au_completes(client, login, tenant_a, partner_user_a, training_a,
+                                                            clock, django_user_model):
+    """A cmi5 AU reports to the LRS, not through the launch page: the page's status box polls its
+    own attempt (htmx, in the background) and shows the completion without a reload; once completed
+    the answer is 286, which stops the polling. Another learner cannot read the attempt."""
+    from lxml import html
+
+    _package(tenant_a, training_a)
+    login(partner_user_a)
+    page = client.get(f"/t/{tenant_a.slug}/portal/packages/{training_a.pk}/")
+    box = html.fromstring(page.content).xpath("//div[@data-package-status-box]")[0]
+    poll = box.get("hx-get")
+    assert poll and box.get("hx-trigger") == "every 10s" and box.get("data-background") is not None
+    assert box.get("aria-live") == "polite"
+    params = {k: v[0] for k, v in parse_qs(urlsplit(page.context["src"]).query).items()}
+
+    first = client.get(poll)
+    assert first.status_code == 200 and 'data-package-status' in first.content.decode()
+    assert "badge-ok" not in first.content.decode()
+    au, headers = _au(params)
+    assert _post(au, headers, params, _stmt(params, "initialized")).status_code == 200
+    clock.advance(seconds=60)
+    assert _post(au, headers, params, _stmt(params, "completed", {"completion": True, "duration": "PT30S"})).status_code == 200
+    done = client.get(poll)
+    assert done.status_code == 286 and "badge-ok" in done.content.decode()
+
+    other = django_user_model.objects.create_user(email="other-learner@example.test", password="x")
+    with scope(tenant=tenant_a.pk):
+        from partners.models import Membership
+
+        second = Membership.objects.create(tenant=tenant_a, user=other, role=partner_user_a.role, partner=partner_user_a.partner)
+    login(second)
+    assert client.get(poll).status_code == 404
+    assert client.get(poll.split("?")[0] + "?attempt=x").status_code == 400
