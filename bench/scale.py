@@ -9,7 +9,8 @@ refuses any other.
 * Each database holds one tenant ``bench<N>`` of the same per-partner shape: N partners, 10 partner
   users each; 60 published assets, tier assignments (pairs due before the last 30 days frozen, as the
   nightly job does), two KPI definitions with 12 months of overall and per-partner results, partner
-  asset states, support activities, won deals (the success-pattern cohorts). Rollup facts for 90 days
+  asset states, support activities, won deals (the success-pattern cohorts) and one success-patterns
+  run with the default parameters (as the nightly job leaves). Rollup facts for 90 days
   are generated in SQL (INSERT … SELECT over generate_series), the same density per partner at every
   size. Dashboards read facts and results only, never the raw log, so no raw events are generated.
 * Each page (and its htmx fragment) is requested in-process with Django's test Client as a
@@ -225,6 +226,21 @@ def build_tenant(slug: str, partners_n: int) -> None:
         # what the nightly job does: pairs due before the last 30 days are frozen (both branches read)
         pairs_freeze(tenant=tenant, through=today - dt.timedelta(days=30))
         partners_snapshot(tenant=tenant, through=today - dt.timedelta(days=30))
+    mine_run(slug)
+
+
+def mine_run(slug: str) -> float:
+    """What the nightly patterns job does: one success-patterns run with the default parameters (the
+    page opens on the latest run's parameters). Returns the seconds taken."""
+    from kpis.patterns.mining import mine_patterns
+    from partners.models import Tenant
+    from partners.tenancy import tenant_scope
+
+    tenant = Tenant.objects.get(slug=slug)
+    t0 = time.perf_counter()
+    with tenant_scope(tenant):
+        mine_patterns(tenant=tenant)
+    return time.perf_counter() - t0
 
 
 def overview_summary(slug: str) -> float:
@@ -247,7 +263,8 @@ def overview_summary(slug: str) -> float:
     return time.perf_counter() - t0
 
 
-PAGES = ("overview", "partners", "partners-by-downloads", "scorecard", "content", "faq", "faq-keyword", "teams", "patterns")
+PAGES = ("overview", "partners", "partners-by-downloads", "scorecard", "content", "faq", "faq-keyword", "teams", "patterns",
+         "patterns-paged")
 
 
 def pages(slug: str) -> dict[str, str]:
@@ -273,6 +290,7 @@ def pages(slug: str) -> dict[str, str]:
         "faq-keyword": url("manage-faq-keyword") + "?keyword=keyword+3",
         "teams": url("manage-teams"),
         "patterns": url("manage-patterns"),
+        "patterns-paged": url("manage-patterns") + "?nurture_page=3&others_page=3&excluded_page=2",
     }
 
 

@@ -34,7 +34,13 @@ from django.utils import timezone
 from enablement.models import Asset, AssetStatus, LearningPath, LearningPathItem
 from kpis.models import PartnerAssetState
 from kpis.patterns.models import MIN_SAMPLE, OutcomeMetric, PatternItem, PatternItemType, PatternRun
-from kpis.patterns.selectors import DEFAULT_TOP_SHARE, DEFAULT_WINDOW_DAYS, consumed_at, partner_cohorts
+from kpis.patterns.selectors import (
+    DEFAULT_TOP_SHARE,
+    DEFAULT_WINDOW_DAYS,
+    consumed_at,
+    partner_cohorts,
+    store_cohorts,
+)
 from partners.models import SupportActivity, Tenant, User
 
 logger = logging.getLogger(__name__)
@@ -109,6 +115,8 @@ def mine_patterns(
         other_n=len(cohorts.non_top),
         status=PatternRun.Status.RUNNING,
     )
+    # The page reads this run's cohorts from its stored ranking (one page of each list per request).
+    store_cohorts(tenant=tenant, run=run)
     # Cutoff per partner (exclusive): top partners — their first win in the window (a partner put in
     # the top cohort by hand without a win: the window end); the others — the end of the window.
     end_excl = cohorts.window_end + dt.timedelta(days=1)

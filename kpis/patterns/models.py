@@ -38,6 +38,10 @@ class PatternRun(TenantOwnedModel):
         LearningPath, verbose_name=_("playbook"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     computed_at = models.DateTimeField(_("computed"), default=timezone.now)
+    # The size of each cohort in the run's stored ranking (``PatternRank``), e.g. {"top": 3, ...}; None:
+    # no stored ranking (a run from before it was stored, or one replaced by a newer run of the same
+    # window length, share and metric).
+    cohort_sizes = models.JSONField(_("cohort sizes"), null=True, blank=True, editable=False)
 
     class Meta:
         db_table = "kpis_patternrun"
@@ -48,6 +52,40 @@ class PatternRun(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.window_start}–{self.window_end} ({self.get_status_display()})"
+
+    @property
+    def window_days(self) -> int:
+        return (self.window_end - self.window_start).days + 1
+
+
+class PatternRank(TenantOwnedModel):
+    """One partner of a run's stored cohorts: its outcome in the run's window (as of the run), its
+    cohort and its place in that cohort's list, so the page reads a list one page at a time from an
+    index instead of ranking every partner per request. Written by ``selectors.store_cohorts`` when a
+    run is computed; the cohorts and places are recomputed from these figures when a manager changes a
+    partner's cohort override (``selectors.restore_cohorts``)."""
+
+    run = models.ForeignKey(PatternRun, on_delete=models.CASCADE, related_name="ranks")
+    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="+")
+    won_revenue = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    won_count = models.PositiveIntegerField(default=0)
+    first_win_on = models.DateField(null=True, blank=True)
+    value = models.DecimalField(max_digits=18, decimal_places=2, default=0, help_text="The outcome ranked.")
+    cohort = models.CharField(max_length=16)
+    pos = models.PositiveIntegerField(help_text="Place in the cohort's list (1-based).")
+    pos_kana = models.PositiveIntegerField(help_text="Place in the list in Japanese order (differs for excluded).")
+    bottom = models.BooleanField(default=False, help_text="In the bottom cohort by outcome.")
+    nurturing = models.BooleanField(default=False, help_text="The partner's status was nurturing when placed.")
+
+    class Meta:
+        db_table = "kpis_patternrank"
+        verbose_name = _("success pattern cohort place")
+        verbose_name_plural = _("success pattern cohort places")
+        constraints = [models.UniqueConstraint(fields=["run", "partner"], name="pattern_rank_run_partner")]
+        indexes = [
+            models.Index(fields=["tenant", "run", "cohort", "pos"], name="pattern_rank_page"),
+            models.Index(fields=["tenant", "run", "cohort", "pos_kana"], name="pattern_rank_page_kana"),
+        ]
 
 
 # Below this many partners on either side (top partners / the others) for whom the item existed

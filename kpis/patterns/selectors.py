@@ -35,7 +35,7 @@ from enablement.audiences import asset_audience_q
 from enablement.certifications.selectors import Gap, partner_coverage
 from enablement.models import Asset, AssetKind, Assignment, AssignmentTarget, LearningPath, LearningPathItem
 from kpis.models import DailyActivityFact, PartnerAssetState
-from kpis.patterns.models import OutcomeMetric, PatternItem, PatternItemType, PatternRun
+from kpis.patterns.models import OutcomeMetric, PatternItem, PatternItemType, PatternRank, PatternRun
 from partners.deals.models import Deal, DealStage
 from partners.models import CohortOverride, Partner, PartnerStatus, Tenant
 from partners.reading import partner_ordering
@@ -281,6 +281,7 @@ class CohortPages:
     window_start: dt.date
     window_end: dt.date
     pages: dict[str, CohortPage]
+    run: PatternRun | None = None  # the run whose stored ranking the lists come from (None: computed live)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -297,18 +298,36 @@ def _page_request(value: object) -> int:
         return 1
 
 
-_COHORT_PAGES_SQL = """
+# The cohort split in SQL, in three parts: a ``base`` (every partner with ``won_count``, ``value`` and the
+# figures shown), the split over it (``_COHORT_SPLIT_SQL``: each partner's cohort), and what is done with
+# it (a page of each list for the page; every row for the stored ranking). The base is either live (the
+# won deals of the window added up) or a stored run's figures (``PatternRank``) with the partners' current
+# overrides, statuses and names.
+
+_LIVE_BASE_SQL = """
 WITH won AS (
-    SELECT d.partner_id AS pid, SUM(d.amount) AS revenue, COUNT(d.id) AS n
+    SELECT d.partner_id AS pid, SUM(d.amount) AS revenue, COUNT(d.id) AS n, MIN(d.closed_on) AS first_win
     FROM partners_deal d
     WHERE d.tenant_id = %(tenant)s AND d.stage = %(won)s AND d.closed_on >= %(start)s AND d.closed_on <= %(end)s
     GROUP BY d.partner_id
 ), base AS (
     SELECT p.id, p.name, p.name_kana, p.status, p.cohort_override AS ov,
-           COALESCE(w.n, 0) AS won_count, {value} AS value
+           COALESCE(w.n, 0) AS won_count, {value} AS value, COALESCE(w.revenue, 0) AS won_revenue,
+           w.first_win AS first_win_on, 0 AS rid
     FROM partners_partner p LEFT JOIN won w ON w.pid = p.id
     WHERE p.tenant_id = %(tenant)s
-), ranked AS (
+),"""
+
+_STORED_BASE_SQL = """
+WITH base AS (
+    SELECT p.id, p.name, p.name_kana, p.status, p.cohort_override AS ov,
+           r.won_count, r.value, r.won_revenue, r.first_win_on, r.id AS rid
+    FROM kpis_patternrank r JOIN partners_partner p ON p.id = r.partner_id AND p.tenant_id = r.tenant_id
+    WHERE r.tenant_id = %(tenant)s AND r.run_id = %(run)s
+),"""
+
+_COHORT_SPLIT_SQL = """
+ranked AS (
     -- the automatic ranking's place (rn) and the figures the split needs, on every row
     SELECT b.*,
            CASE WHEN b.ov = %(auto)s THEN ROW_NUMBER() OVER (
@@ -336,7 +355,8 @@ WITH won AS (
                     THEN t.value END) OVER () AS threshold
     FROM split t
 ), cohorted AS (
-    SELECT e.id, e.name, e.name_kana, e.value, e.won_count,
+    SELECT e.id, e.rid, e.name, e.name_kana, e.value, e.won_count, e.won_revenue, e.first_win_on,
+           CASE WHEN e.status = %(nurturing)s THEN 1 ELSE 0 END AS nurturing,
            CASE WHEN e.ov = %(auto)s AND e.rest > 0 AND e.threshold IS NOT NULL AND e.value <= e.threshold
                 THEN 1 ELSE 0 END AS bottom,
            CASE WHEN e.ov = %(exclude)s THEN 'excluded'
@@ -348,14 +368,19 @@ WITH won AS (
                 WHEN e.ov = %(auto)s THEN 'others'
                 ELSE '' END AS cohort
     FROM edged e
-), placed AS (
-    SELECT c.id, c.cohort, c.bottom,
-           ROW_NUMBER() OVER (PARTITION BY c.cohort ORDER BY
+)"""
+
+# A partner's place in its cohort's list (the page's order of each list); ``{kana}``: 1 for the Japanese
+# order of the excluded list (reading, then name), 0 for the name order.
+_POS_SQL = """ROW_NUMBER() OVER (PARTITION BY c.cohort ORDER BY
                CASE WHEN c.cohort = 'nurture' THEN c.value WHEN c.cohort = 'excluded' THEN 0 ELSE -c.value END,
                CASE WHEN c.cohort = 'others' THEN -c.won_count ELSE 0 END,
-               CASE WHEN c.cohort = 'excluded' AND %(kana)s = 1 THEN COALESCE(NULLIF(c.name_kana, ''), c.name)
+               CASE WHEN c.cohort = 'excluded' AND {kana} = 1 THEN COALESCE(NULLIF(c.name_kana, ''), c.name)
                     ELSE '' END,
-               c.name, c.id) AS pos,
+               c.name, c.id)"""
+
+_COHORT_PAGES_SQL = _LIVE_BASE_SQL + _COHORT_SPLIT_SQL + """, placed AS (
+    SELECT c.id, c.cohort, c.bottom, """ + _POS_SQL.format(kana="%(kana)s") + """ AS pos,
            COUNT(*) OVER (PARTITION BY c.cohort) AS cnt
     FROM cohorted c
 )
@@ -368,7 +393,51 @@ WHERE cohort IN ('top', 'nurture', 'others', 'excluded')
                         WHEN 'others' THEN %(p_others)s ELSE %(p_excluded)s END)
       ELSE (cnt + %(size)s - 1) / %(size)s END
 ORDER BY cohort, pos
+"""  # noqa: S608 (constant parts only)
+
+# A run's ranking stored: every partner's figures, cohort and places (both orders), one statement.
+_STORE_SQL = _LIVE_BASE_SQL + _COHORT_SPLIT_SQL + """
+INSERT INTO kpis_patternrank (tenant_id, run_id, partner_id, won_revenue, won_count, first_win_on, value, cohort,
+                              pos, pos_kana, bottom, nurturing)
+SELECT %(tenant)s, %(run)s, c.id, c.won_revenue, c.won_count, c.first_win_on, c.value, c.cohort,
+       """ + _POS_SQL.format(kana=0) + """, """ + _POS_SQL.format(kana=1) + """,
+       (c.bottom = 1), (c.nurturing = 1)
+FROM cohorted c WHERE c.cohort IN ('top', 'nurture', 'others', 'excluded')
 """
+
+# A stored ranking split again from its own figures with the partners' current overrides (after a
+# manager changed one): every row's cohort and places rewritten, one statement. A partner whose override
+# is unknown (in no list) keeps an empty cohort.
+_RESTORE_SQL = _STORED_BASE_SQL + _COHORT_SPLIT_SQL + """, placed AS (
+    SELECT c.rid, c.cohort, c.bottom, c.nurturing, """ + _POS_SQL.format(kana=0) + """ AS pos,
+           """ + _POS_SQL.format(kana=1) + """ AS pos_kana
+    FROM cohorted c
+)
+UPDATE kpis_patternrank SET cohort = x.cohort, pos = x.pos, pos_kana = x.pos_kana, bottom = (x.bottom = 1),
+                            nurturing = (x.nurturing = 1)
+FROM placed x WHERE kpis_patternrank.id = x.rid
+"""  # noqa: S608 (constant parts only)
+
+
+def _split_params(*, tenant: Tenant, top_share: float) -> dict:
+    return {
+        "tenant": tenant.pk, "auto": CohortOverride.AUTO, "top": CohortOverride.TOP, "nurture": CohortOverride.NURTURE,
+        "exclude": CohortOverride.EXCLUDE, "nurturing": PartnerStatus.NURTURING, "share": float(top_share),
+    }
+
+
+def _ceil_sql() -> str:
+    from django.db import connection
+
+    product = "(r.eligible * CAST(%(share)s AS DOUBLE PRECISION))"
+    if connection.vendor == "postgresql":
+        return f"CEIL({product})"
+    # SQLite: CAST truncates; a positive product with a fraction rounds up
+    return f"(CAST({product} AS INTEGER) + CASE WHEN {product} > CAST({product} AS INTEGER) THEN 1 ELSE 0 END)"
+
+
+def _value_sql(metric: str) -> str:
+    return "COALESCE(w.revenue, 0)" if metric == OutcomeMetric.REVENUE else "COALESCE(w.n, 0)"
 
 
 def cohort_pages(
@@ -387,11 +456,11 @@ def cohort_pages(
     set, the split (the figures, the automatic ranking's edge, the bottom cohort's threshold), each
     partner's cohort and place in its list, and returns the rows of the asked pages only (at most
     ``page_size`` a cohort). The second reads those partners with their figures (``_cohort_base``, so
-    the figures are the ORM's, typed as before). Before, the split, the counts and each list each
-    aggregated every partner's deals again (seven times a request).
+    the figures are the ORM's, typed as before).
 
-    Same split and order as ``cohort_ranking`` (tests/patterns/test_cohorts_sql.py checks both against
-    the Python reference)."""
+    This is the live path, for parameters with no stored run; a stored run is read by
+    ``stored_cohort_pages``, which does not rank every partner per request. Same split and order as
+    ``cohort_ranking`` (tests/patterns/test_cohorts_sql.py checks both against the Python reference)."""
     from django.db import connection
 
     from partners.reading import japanese_order
@@ -399,21 +468,13 @@ def cohort_pages(
     window_end = as_of or timezone.localdate()
     window_start = window_end - dt.timedelta(days=window_days - 1)
     pages = pages or {}
-    value = "COALESCE(w.revenue, 0)" if metric == OutcomeMetric.REVENUE else "COALESCE(w.n, 0)"
-    product = "(r.eligible * CAST(%(share)s AS DOUBLE PRECISION))"
-    if connection.vendor == "postgresql":
-        ceil = f"CEIL({product})"
-    else:  # SQLite: CAST truncates; a positive product with a fraction rounds up
-        ceil = f"(CAST({product} AS INTEGER) + CASE WHEN {product} > CAST({product} AS INTEGER) THEN 1 ELSE 0 END)"
     params = {
-        "tenant": tenant.pk, "won": DealStage.WON, "start": window_start, "end": window_end,
-        "auto": CohortOverride.AUTO, "top": CohortOverride.TOP, "nurture": CohortOverride.NURTURE,
-        "exclude": CohortOverride.EXCLUDE, "nurturing": PartnerStatus.NURTURING, "share": float(top_share),
-        "kana": 1 if japanese_order() else 0, "size": page_size,
+        **_split_params(tenant=tenant, top_share=top_share), "won": DealStage.WON, "start": window_start,
+        "end": window_end, "kana": 1 if japanese_order() else 0, "size": page_size,
         **{f"p_{c}": _page_request(pages.get(c)) for c in COHORTS},
     }
     with connection.cursor() as cursor:
-        cursor.execute(_COHORT_PAGES_SQL.format(value=value, ceil=ceil), params)
+        cursor.execute(_COHORT_PAGES_SQL.format(value=_value_sql(metric), ceil=_ceil_sql()), params)
         found = cursor.fetchall()
     counts = dict.fromkeys(COHORTS, 0)
     placed: dict[str, list[tuple[int, int]]] = {c: [] for c in COHORTS}
@@ -434,16 +495,129 @@ def cohort_pages(
             partner = partners[pk]
             partner.cohort = c
             rows.append(_cohort_row(partner, bottom=bottom))
-        n = counts[c]
-        last = max(1, -(-n // page_size))
-        asked = _page_request(pages.get(c))
-        out[c] = CohortPage(rows=rows, count=n, number=asked if 1 <= asked <= last else last)
+        out[c] = CohortPage(rows=rows, count=counts[c], number=_page_number(pages.get(c), counts[c], page_size))
     return CohortPages(window_start=window_start, window_end=window_end, pages=out)
 
 
-def _cohort_row(partner: Partner, *, bottom: bool) -> CohortRow:
+def _page_number(asked: object, count: int, page_size: int) -> int:
+    """The page ``Paginator.get_page`` shows for ``asked`` (out of range: the last page; garbage: 1)."""
+    last = max(1, -(-count // page_size))
+    number = _page_request(asked)
+    return number if 1 <= number <= last else last
+
+
+# --- The stored ranking of a run (PatternRank) ----------------------------------------------------------
+
+
+def _stored_sizes(run: PatternRun) -> dict[str, int]:
+    return {c: int((run.cohort_sizes or {}).get(c, 0)) for c in COHORTS}
+
+
+def _count_sizes(*, tenant: Tenant, run: PatternRun) -> None:
+    got = dict(
+        PatternRank.objects.filter(tenant=tenant, run=run).values("cohort").annotate(n=Count("pk")).values_list("cohort", "n")
+    )
+    run.cohort_sizes = {c: got.get(c, 0) for c in COHORTS}
+    PatternRun.objects.filter(tenant=tenant, pk=run.pk).update(cohort_sizes=run.cohort_sizes)
+
+
+def store_cohorts(*, tenant: Tenant, run: PatternRun) -> None:
+    """Store the run's cohorts (``PatternRank``: every partner's outcome in the run's window, cohort and
+    place in its list, split as ``cohort_pages`` splits them) and their sizes (``run.cohort_sizes``). An
+    older run of the same window length, share and metric loses its stored ranking: the page reads the
+    newest. A handful of statements whatever the number of partners."""
+    from django.db import connection
+
+    params = {
+        **_split_params(tenant=tenant, top_share=float(run.top_share)), "won": DealStage.WON,
+        "start": run.window_start, "end": run.window_end, "run": run.pk,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_STORE_SQL.format(value=_value_sql(run.metric), ceil=_ceil_sql()), params)
+    _count_sizes(tenant=tenant, run=run)
+    older = [
+        r.pk for r in PatternRun.objects.filter(tenant=tenant, metric=run.metric, top_share=run.top_share)
+        .exclude(pk=run.pk).filter(cohort_sizes__isnull=False).only("pk", "window_start", "window_end")
+        if r.window_days == run.window_days
+    ]
+    if older:
+        PatternRank.objects.filter(tenant=tenant, run_id__in=older).delete()
+        PatternRun.objects.filter(tenant=tenant, pk__in=older).update(cohort_sizes=None)
+
+
+def restore_cohorts(*, tenant: Tenant) -> int:
+    """Split every stored ranking of the tenant again from its stored figures with the partners'
+    current overrides, statuses and names (after a manager changed a cohort override), so the stored
+    lists apply it as the live split would. Returns the runs rewritten (one UPDATE and one count each;
+    at most one run per window length, share and metric keeps a stored ranking)."""
+    from django.db import connection
+
+    runs = list(PatternRun.objects.filter(tenant=tenant, cohort_sizes__isnull=False).only("pk", "top_share"))
+    for run in runs:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _RESTORE_SQL.format(ceil=_ceil_sql()),
+                {**_split_params(tenant=tenant, top_share=float(run.top_share)), "run": run.pk},
+            )
+        _count_sizes(tenant=tenant, run=run)
+    return len(runs)
+
+
+def stored_run(runs: list[PatternRun], *, window_days: int, top_share: float, metric: str) -> PatternRun | None:
+    """The newest of ``runs`` (newest first) with a stored ranking for these parameters."""
+    for run in runs:
+        if (
+            run.cohort_sizes is not None and run.metric == metric and run.window_days == window_days
+            and round(float(run.top_share), 3) == round(float(top_share), 3)
+        ):
+            return run
+    return None
+
+
+def stored_cohort_pages(
+    *, tenant: Tenant, run: PatternRun, pages: dict[str, object] | None = None, page_size: int = 25
+) -> CohortPages:
+    """``cohort_pages`` read from a run's stored ranking: the sizes are the run's, and the asked page of
+    each list is one indexed range of places (``pattern_rank_page``), so one query whatever the number
+    of partners, and no partner is ranked per request. The figures are the run's (its window, as of
+    when it was computed); the cohorts follow the overrides managers set since (``restore_cohorts``)."""
+    from partners.reading import japanese_order
+
+    pages = pages or {}
+    sizes = _stored_sizes(run)
+    place = "pos_kana" if japanese_order() else "pos"
+    numbers = {c: _page_number(pages.get(c), sizes[c], page_size) for c in COHORTS}
+    wanted = Q(pk__in=[])
+    for c, number in numbers.items():
+        if sizes[c]:
+            wanted |= Q(cohort=c, **{f"{place}__gt": (number - 1) * page_size, f"{place}__lte": number * page_size})
+    placed: dict[str, list[CohortRow]] = {c: [] for c in COHORTS}
+    for r in (
+        PatternRank.objects.filter(tenant=tenant, run=run).filter(wanted)
+        .select_related("partner", "partner__tier").order_by("cohort", place)
+    ):
+        partner = r.partner
+        partner.won_revenue, partner.won_count, partner.first_win_on, partner.value = (
+            r.won_revenue, r.won_count, r.first_win_on, r.value
+        )
+        partner.cohort = r.cohort
+        placed[r.cohort].append(_cohort_row(partner, bottom=r.bottom, nurturing=r.nurturing))
+    out = {c: CohortPage(rows=placed[c], count=sizes[c], number=numbers[c]) for c in COHORTS}
+    return CohortPages(window_start=run.window_start, window_end=run.window_end, pages=out, run=run)
+
+
+def stored_cohort_partners(*, tenant: Tenant, run: PatternRun, cohort: str) -> list[Partner]:
+    """Every partner of one cohort of a run's stored ranking, in the list's order."""
+    return [
+        r.partner for r in PatternRank.objects.filter(tenant=tenant, run=run, cohort=cohort)
+        .select_related("partner").order_by("pos")
+    ]
+
+
+def _cohort_row(partner: Partner, *, bottom: bool, nurturing: bool | None = None) -> CohortRow:
     """A partner annotated by ``_cohort_base`` (and ``cohort``) as a CohortRow with the reasons it is in
-    its cohort; ``bottom``: in the bottom cohort by outcome."""
+    its cohort; ``bottom``: in the bottom cohort by outcome; ``nurturing``: its status was nurturing when
+    it was placed (None: its status now)."""
     row = CohortRow(
         partner=partner, won_revenue=partner.won_revenue or Decimal(0), won_count=partner.won_count,
         first_win_on=partner.first_win_on, value=Decimal(partner.value or 0),
@@ -455,7 +629,7 @@ def _cohort_row(partner: Partner, *, bottom: bool) -> CohortRow:
         if by_hand:
             row.reasons.append(_("set by a manager"))
         else:
-            if partner.status == PartnerStatus.NURTURING:
+            if (partner.status == PartnerStatus.NURTURING) if nurturing is None else nurturing:
                 row.reasons.append(_("status: nurturing"))
             if bottom:
                 row.reasons.append(_("bottom cohort by outcome"))
@@ -472,6 +646,17 @@ def latest_run(*, tenant: Tenant) -> PatternRun | None:
         .select_related("playbook")
         .order_by("-computed_at", "-id")
         .first()
+    )
+
+
+def recent_runs(*, tenant: Tenant, limit: int = 20) -> list[PatternRun]:
+    """The tenant's finished runs, newest first (the mining keeps ten): the latest one for the lift
+    table and the one with a stored ranking for the page's parameters, in one query."""
+    return list(
+        PatternRun.objects.filter(tenant=tenant)
+        .exclude(status=PatternRun.Status.RUNNING)
+        .select_related("playbook")
+        .order_by("-computed_at", "-id")[:limit]
     )
 
 

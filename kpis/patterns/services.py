@@ -14,7 +14,7 @@ from enablement.audiences import allowed_pairs
 from enablement.models import Asset, Assignment, AssignmentTarget, LearningPath, LearningPathItem
 from enablement.notices import assignments_notify
 from kpis.patterns.models import PatternItem, PatternItemType, PatternRun
-from kpis.patterns.selectors import PLAYBOOK_SOURCE
+from kpis.patterns.selectors import PLAYBOOK_SOURCE, restore_cohorts
 from kpis.scope import record_input_change
 from partners.audit import audit_record
 from partners.models import CohortOverride, Partner, Tenant, User
@@ -204,4 +204,5 @@ def partner_cohort_override_set(*, tenant: Tenant, partner: Partner, value: str,
     if before != value:
         audit_record(tenant=tenant, actor=actor, action="partner.cohort_override_set", target=partner,
                      before={"cohort_override": before}, after={"cohort_override": value})
+        restore_cohorts(tenant=tenant)  # the stored rankings apply the override as the live split does
     return partner

@@ -80,14 +80,20 @@ def _page_url(request, days: int, share: float, metric: str) -> str:
 def patterns(request, tenant_slug: str):
     tenant = request.tenant
     days, share, metric = _params(request.GET)
-    run = sel.latest_run(tenant=tenant)
+    runs = sel.recent_runs(tenant=tenant)
+    run = runs[0] if runs else None
     if run is not None and "window_days" not in request.GET:  # open on the latest run's own parameters
-        days, share, metric = sel.clean_params((run.window_end - run.window_start).days + 1, run.top_share, run.metric)
-    # The four cohorts' sizes and the asked page of each list: the partners' won deals added up once.
-    cohorts = sel.cohort_pages(
-        tenant=tenant, window_days=days, top_share=share, metric=metric, page_size=COHORT_PAGE_SIZE,
-        pages={c: request.GET.get(f"{c}_page") for c in sel.COHORTS},
-    )
+        days, share, metric = sel.clean_params(run.window_days, run.top_share, run.metric)
+    # The four cohorts' sizes and the asked page of each list: from the stored ranking of the newest run
+    # with these parameters (one indexed page a list), else computed live (every partner ranked).
+    asked = {c: request.GET.get(f"{c}_page") for c in sel.COHORTS}
+    stored = sel.stored_run(runs, window_days=days, top_share=share, metric=metric)
+    if stored is not None:
+        cohorts = sel.stored_cohort_pages(tenant=tenant, run=stored, pages=asked, page_size=COHORT_PAGE_SIZE)
+    else:
+        cohorts = sel.cohort_pages(
+            tenant=tenant, window_days=days, top_share=share, metric=metric, page_size=COHORT_PAGE_SIZE, pages=asked,
+        )
     counts = cohorts.counts
     paged = {c: _paged(request, _OnePage(cohorts.pages[c]), f"{c}_page") for c in sel.COHORTS}
     items = sel.lift_table(tenant=tenant, run=run)
@@ -211,8 +217,12 @@ def patterns_assign(request, tenant_slug: str):
     except ValueError:
         messages.error(request, _("Choose a due date."))
         return redirect(_page_url(request, days, share, metric) + "#playbook")
-    ranking = sel.cohort_ranking(tenant=tenant, window_days=days, top_share=share, metric=metric)
-    partners = list(ranking.rows("nurture"))
+    # The partners the page lists as needing nurturing: the stored ranking's when the page reads one.
+    stored = sel.stored_run(sel.recent_runs(tenant=tenant), window_days=days, top_share=share, metric=metric)
+    if stored is not None:
+        partners = sel.stored_cohort_partners(tenant=tenant, run=stored, cohort="nurture")
+    else:
+        partners = list(sel.cohort_ranking(tenant=tenant, window_days=days, top_share=share, metric=metric).rows("nurture"))
     try:
         created = svc.playbook_assign(tenant=tenant, path=path, partners=partners, due_on=due_on, actor=request.user)
     except ValidationError as exc:

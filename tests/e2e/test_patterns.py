@@ -134,3 +134,31 @@ def test_partner_registers_deal_manager_approves_and_imports(live_server, transa
     with scope(tenant=tenant_a.pk):
         assert Deal.objects.count() == 1
     assert not errors, errors
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_cohort_lists_say_which_run_they_come_from(live_server, world, tenant_a, lang):
+    """The lists come from the latest run's stored ranking and the page names the run; a window with no
+    stored run is computed live and says so; a cohort override set on the page moves the partner."""
+    from tests.e2e.conftest import open_page
+
+    manager = world["manager"].user
+    manager.language = lang
+    manager.save(update_fields=["language"])
+    with open_page(locale="ja-JP" if lang == "ja" else "en-US") as (page, errors, _external):
+        base = live_server.url
+        _login(page, base, manager.email)
+        page.goto(f"{base}/t/{tenant_a.slug}/manage/patterns/")
+        source = page.locator("#cohorts-source").inner_text()
+        assert ("分析（365日間、上位20%" in source) if lang == "ja" else ("(365 days, top 20%" in source), source
+        page.screenshot(path=str(SHOTS / f"patterns_stored_lists_{lang}.png"), full_page=True)
+        first = page.locator("#cohort-nurture tbody tr").first
+        pk = first.locator("input[name=partner_id]").get_attribute("value")
+        first.locator("select[name=cohort_override]").select_option("exclude")
+        first.locator("button[type=submit]").click()
+        page.wait_for_load_state("networkidle")
+        assert page.locator(f"#ov-nur-{pk}").count() == 0 and page.locator(f"#ov-exc-{pk}").count() == 1
+        page.goto(f"{base}/t/{tenant_a.slug}/manage/patterns/?window_days=120&top_share=10&metric=deals")
+        source = page.locator("#cohorts-source").inner_text()
+        assert ("今計算した" in source) if lang == "ja" else ("computed now" in source), source
+        assert not errors, errors
