@@ -588,6 +588,28 @@ def _user_states_insert(where: str) -> str:
     )
 
 
+def _partner_states_from_users_insert(users_where: str, events_where: str) -> str:
+    """``INSERT … SELECT … GROUP BY`` of the partner states from the user states matching
+    ``users_where`` (alias ``x``) and the events without a user matching ``events_where`` (alias
+    ``e``): a pair's users are its user states (per partner); events without a user count in its
+    first/last activity, first completion and max progress only. Parameters: the tenant (three
+    times: the inserted rows, the user states, the events), each followed by its fragment's."""
+    return (
+        f"INSERT INTO {PAS} (tenant_id, partner_id, asset_id, first_activity_at, last_activity_at, first_completed_at, "
+        f"completed_users, active_users, max_progress) "
+        f"SELECT %s, s.partner_id, s.asset_id, MIN(s.fa), MAX(s.la), MIN(s.fc), SUM(s.cu), SUM(s.au), MAX(s.mp) FROM ("
+        f"SELECT x.partner_id, x.asset_id, MIN(x.first_activity_at) AS fa, MAX(x.last_activity_at) AS la, "
+        f"MIN(x.first_completed_at) AS fc, COUNT(x.first_completed_at) AS cu, COUNT(*) AS au, MAX(x.max_progress) AS mp "
+        f"FROM {UAS} x WHERE x.tenant_id = %s{users_where} GROUP BY x.partner_id, x.asset_id "
+        f"UNION ALL SELECT e.partner_id, e.asset_id, MIN(e.occurred_at), MAX(e.occurred_at), "
+        f"MIN(CASE WHEN {COMPLETION_SQL} THEN e.occurred_at END), 0, 0, MAX({PROGRESS_SQL}) "
+        f"FROM {EV} e JOIN {ASSET} a ON a.id = e.asset_id "
+        f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND e.user_id IS NULL{events_where} "
+        f"GROUP BY e.partner_id, e.asset_id"
+        f") s GROUP BY s.partner_id, s.asset_id"
+    )
+
+
 def _share(progress: str) -> str:
     return f"CASE WHEN {progress} IS NULL THEN 0 WHEN {progress} >= 100 THEN 1.0 ELSE {progress} / 100.0 END"
 
@@ -1215,18 +1237,7 @@ def _rebuild_states_chunk(cursor, d: Dialect, tenant: Tenant, state: RollupState
         # a pair's users are its user states (per partner); events without a user count in its
         # first/last activity, first completion and max progress only
         cursor.execute(
-            f"INSERT INTO {PAS} (tenant_id, partner_id, asset_id, first_activity_at, last_activity_at, first_completed_at, "
-            f"completed_users, active_users, max_progress) "
-            f"SELECT %s, s.partner_id, s.asset_id, MIN(s.fa), MAX(s.la), MIN(s.fc), SUM(s.cu), SUM(s.au), MAX(s.mp) FROM ("
-            f"SELECT x.partner_id, x.asset_id, MIN(x.first_activity_at) AS fa, MAX(x.last_activity_at) AS la, "
-            f"MIN(x.first_completed_at) AS fc, COUNT(x.first_completed_at) AS cu, COUNT(*) AS au, MAX(x.max_progress) AS mp "
-            f"FROM {UAS} x WHERE x.tenant_id = %s{ids.format(a='x', c='partner_id')} GROUP BY x.partner_id, x.asset_id "
-            f"UNION ALL SELECT e.partner_id, e.asset_id, MIN(e.occurred_at), MAX(e.occurred_at), "
-            f"MIN(CASE WHEN {COMPLETION_SQL} THEN e.occurred_at END), 0, 0, MAX({PROGRESS_SQL}) "
-            f"FROM {EV} e JOIN {ASSET} a ON a.id = e.asset_id "
-            f"WHERE e.tenant_id = %s AND e.asset_id IS NOT NULL AND e.user_id IS NULL{ids.format(a='e', c='partner_id')} "
-            f"AND {events} GROUP BY e.partner_id, e.asset_id"
-            f") s GROUP BY s.partner_id, s.asset_id",
+            _partner_states_from_users_insert(ids.format(a="x", c="partner_id"), f"{ids.format(a='e', c='partner_id')} AND {events}"),
             [tenant.pk, tenant.pk, *ids_params, tenant.pk, *ids_params, *events_params],
         )
         stats.partner_pairs += cursor.rowcount
