@@ -13,15 +13,28 @@ Per stage (history of N events, generated set-based with INSERT … SELECT gener
 the month partitions the app's own ``partitions_ensure`` created; sessions of 8 events of one
 user: a login, then training, document and FAQ activity with searches followed by FAQ views):
 
-1. the history's facts and states, by the rollup's own whole-history statements (daily, source
-   and FAQ facts, user and partner states — the statements of a full recompute, one per table,
-   unchunked), then the watermark set to the newest event (``RollupState``);
+1. the history's facts and states, by the rollup's own statements (daily, source and FAQ facts,
+   user and partner states — those of a full recompute: with ``--setup app`` one per table,
+   unchunked; with ``--setup fast`` in chunks of days / user ids / partner ids, see below), then
+   the watermark set to the newest event (``RollupState``);
 2. one new day of events (``--day-events``, default the average day of the largest stage) and
    the incremental rollup of it (``rollup_tenant``, COMMIT included) — ratio largest / smallest;
 3. ingest with the history in place, like with like, ``--clients`` parallel clients each time,
    COMMIT included: ``POST /api/v1/events/`` through gunicorn (``--clients`` workers) vs batched
    psycopg ``executemany`` vs ``COPY`` of the same rows (fresh event ids), one transaction per
    batch of 500; events/s and the API as a fraction of each.
+
+Set-up (not measured; ``--setup fast``, the default): the history's rows and keys are the same as
+through the app's path (``--setup app``: the log's indexes, RLS and the per-row key trigger, one
+session), but written with the log's secondary indexes and the key table's indexes dropped and
+rebuilt after under their own names, by ``--workers`` admin sessions (default 2) with the key and
+foreign-key triggers off, each chunk writing its keys set-based from its ``RETURNING``; then the
+catalogue of the log, its partitions and the key table (``CHECK_SQL``: indexes with validity and
+attachment, constraints, triggers, policies, RLS flags, owner, privileges, bounds) must equal what
+it was before, every event must have its key and no reference may be orphaned — else it stops. The
+facts and states are built by chunks in ``--workers`` sessions of the application role.
+``--explain`` runs, after each timed rollup, one more day whose state merges are printed under
+``EXPLAIN (ANALYZE, BUFFERS)``.
 
 ``--skip-facts`` leaves out step 1's daily/source/FAQ facts (states are always built).
 ``--keep`` keeps the database (re-running re-creates it); ``--drop`` drops it and exits.
