@@ -13,15 +13,28 @@ Per stage (history of N events, generated set-based with INSERT … SELECT gener
 the month partitions the app's own ``partitions_ensure`` created; sessions of 8 events of one
 user: a login, then training, document and FAQ activity with searches followed by FAQ views):
 
-1. the history's facts and states, by the rollup's own whole-history statements (daily, source
-   and FAQ facts, user and partner states — the statements of a full recompute, one per table,
-   unchunked), then the watermark set to the newest event (``RollupState``);
+1. the history's facts and states, by the rollup's own statements (daily, source and FAQ facts,
+   user and partner states — those of a full recompute: with ``--setup app`` one per table,
+   unchunked; with ``--setup fast`` in chunks of days / user ids / partner ids, see below), then
+   the watermark set to the newest event (``RollupState``);
 2. one new day of events (``--day-events``, default the average day of the largest stage) and
    the incremental rollup of it (``rollup_tenant``, COMMIT included) — ratio largest / smallest;
 3. ingest with the history in place, like with like, ``--clients`` parallel clients each time,
    COMMIT included: ``POST /api/v1/events/`` through gunicorn (``--clients`` workers) vs batched
    psycopg ``executemany`` vs ``COPY`` of the same rows (fresh event ids), one transaction per
    batch of 500; events/s and the API as a fraction of each.
+
+Set-up (not measured; ``--setup fast``, the default): the history's rows and keys are the same as
+through the app's path (``--setup app``: the log's indexes, RLS and the per-row key trigger, one
+session), but written with the log's secondary indexes and the key table's indexes dropped and
+rebuilt after under their own names, by ``--workers`` admin sessions (default 2) with the key and
+foreign-key triggers off, each chunk writing its keys set-based from its ``RETURNING``; then the
+catalogue of the log, its partitions and the key table (``CHECK_SQL``: indexes with validity and
+attachment, constraints, triggers, policies, RLS flags, owner, privileges, bounds) must equal what
+it was before, every event must have its key and no reference may be orphaned — else it stops. The
+facts and states are built by chunks in ``--workers`` sessions of the application role.
+``--explain`` runs, after each timed rollup, one more day whose state merges are printed under
+``EXPLAIN (ANALYZE, BUFFERS)``.
 
 ``--skip-facts`` leaves out step 1's daily/source/FAQ facts (states are always built).
 ``--keep`` keeps the database (re-running re-creates it); ``--drop`` drops it and exits.
@@ -216,6 +229,178 @@ def generate(tenant_id: int, n: int, start: dt.datetime, days: float, prefix: st
     return time.perf_counter() - t0
 
 
+# --- the fast set-up of the history (not measured) --------------------------------------------------
+
+KEYS = "enablement_activityeventkey"
+LOG = "enablement_activityevent"
+
+# What the set-up must leave exactly as the app made it: every index of the log, its partitions and
+# the key table (definition, validity, the partitioned index it is attached to), their constraints
+# (validated), triggers (enabled), policies, row-level security flags, owner, privileges, bounds.
+CHECK_SQL = f"""
+WITH r AS (SELECT c.oid, c.relname FROM pg_class c WHERE c.oid IN ('{LOG}'::regclass, '{KEYS}'::regclass)
+           UNION SELECT c.oid, c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+           WHERE i.inhparent = '{LOG}'::regclass)
+SELECT 'index', r.relname, pg_get_indexdef(x.indexrelid) || ' valid=' || x.indisvalid || ' ready=' || x.indisready
+       || ' live=' || x.indislive || ' of=' || COALESCE((SELECT p.inhparent::regclass::text FROM pg_inherits p
+                                                          WHERE p.inhrelid = x.indexrelid), '-')
+FROM r JOIN pg_index x ON x.indrelid = r.oid
+UNION ALL SELECT 'constraint', r.relname, k.conname || ' ' || pg_get_constraintdef(k.oid) || ' validated='
+       || k.convalidated || ' index=' || COALESCE(NULLIF(k.conindid, 0)::regclass::text, '-')
+FROM r JOIN pg_constraint k ON k.conrelid = r.oid
+UNION ALL SELECT 'trigger', r.relname, t.tgname || ' enabled=' || t.tgenabled::text || ' ' || pg_get_triggerdef(t.oid)
+FROM r JOIN pg_trigger t ON t.tgrelid = r.oid
+UNION ALL SELECT 'policy', r.relname, p.polname || ' ' || COALESCE(pg_get_expr(p.polqual, p.polrelid), '') || ' / '
+       || COALESCE(pg_get_expr(p.polwithcheck, p.polrelid), '')
+FROM r JOIN pg_policy p ON p.polrelid = r.oid
+UNION ALL SELECT 'table', r.relname, 'rls=' || c.relrowsecurity || ' force=' || c.relforcerowsecurity || ' owner='
+       || pg_get_userbyid(c.relowner) || ' acl=' || COALESCE(c.relacl::text, '') || ' bound='
+       || COALESCE(pg_get_expr(c.relpartbound, c.oid), '')
+FROM r JOIN pg_class c ON c.oid = r.oid
+ORDER BY 1, 2, 3
+"""
+
+
+def admin_db():
+    """The server's admin role on the benchmark's database (set-up only: it bypasses RLS and may
+    set ``session_replication_role``)."""
+    import psycopg
+
+    return psycopg.connect(f"{SERVER}/{DB}".replace("postgres://", "postgresql://", 1), autocommit=True)
+
+
+def catalogue() -> list[tuple]:
+    with admin_db() as conn:
+        return conn.execute(CHECK_SQL).fetchall()
+
+
+def _parallel(workers: int, tasks: list, work) -> None:
+    """``work(conn, task)`` for every task by ``workers`` threads, each its own admin connection."""
+    def run_one(conn, task):
+        work(conn, task)
+
+    def setup(state):
+        state["conn"] = admin_db()
+        state["conn"].execute("SET maintenance_work_mem = '512MB'")
+        state["conn"].execute("SET max_parallel_maintenance_workers = 0")
+        state["conn"].execute("SET synchronous_commit = off")
+        state["conn"].execute("SET session_replication_role = replica")
+        state["conn"].execute("SET work_mem = '256MB'")
+        state["conn"].execute("SET jit = off")  # compiling took 2.8 of 4.9 s of a 200,000-event chunk
+
+    def each(task, state):
+        if "conn" not in state:
+            setup(state)
+        run_one(state["conn"], task)
+
+    run_parallel(workers, tasks, each)
+
+
+def generate_bulk(tenant_id: int, n: int, start: dt.datetime, days: float, prefix: str, *, workers: int,
+                  label: str = "") -> dict[str, float]:
+    """The history like ``generate`` (same rows, same keys), fast: the log's secondary indexes and
+    the key table's indexes are dropped first and rebuilt after under their own names (attached to
+    the same partitioned indexes); the rows are inserted by ``workers`` admin sessions in
+    ``session_replication_role = replica`` (no key trigger, no foreign-key triggers) in chunks of
+    about a million events, each statement writing its rows' idempotency keys set-based from its
+    ``RETURNING`` (as ingest does). Then the catalogue must equal what it was before (``CHECK_SQL``)
+    and the data what the triggers would have enforced (every event has its key, no orphan
+    reference): else it raises. Returns seconds per phase."""
+    before = catalogue()
+    out: dict[str, float] = {}
+    t0 = time.perf_counter()
+    with admin_db() as conn:
+        parents = conn.execute(
+            f"SELECT x.indexrelid::regclass::text, pg_get_indexdef(x.indexrelid) FROM pg_index x "
+            f"WHERE x.indrelid = '{LOG}'::regclass AND NOT x.indisprimary ORDER BY 1").fetchall()
+        children = conn.execute(
+            f"SELECT i.inhparent::regclass::text, i.inhrelid::regclass::text, pg_get_indexdef(i.inhrelid) "
+            f"FROM pg_inherits i JOIN pg_index x ON x.indexrelid = i.inhparent "
+            f"WHERE x.indrelid = '{LOG}'::regclass AND NOT x.indisprimary ORDER BY 2").fetchall()
+        key_indexes = conn.execute(
+            f"SELECT x.indexrelid::regclass::text, pg_get_indexdef(x.indexrelid) FROM pg_index x "
+            f"WHERE x.indrelid = '{KEYS}'::regclass AND NOT x.indisprimary").fetchall()
+        key_pk = conn.execute(
+            f"SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = '{KEYS}'::regclass "
+            f"AND contype = 'p'").fetchone()
+        for name, _ in parents + key_indexes:
+            conn.execute(f"DROP INDEX {name}")
+        conn.execute(f"ALTER TABLE {KEYS} DROP CONSTRAINT {key_pk[0]}")
+    out["drop indexes"] = time.perf_counter() - t0
+
+    head, tail = GENERATE_SQL.split(f"\nINSERT INTO {LOG} ", 1)
+    sql = (head + f",\n ins AS (INSERT INTO {LOG} " + tail.rstrip() + " RETURNING tenant_id, source, event_id)\n"
+           f"INSERT INTO {KEYS} (tenant_id, source, event_id) SELECT tenant_id, source, event_id FROM ins")
+    sql = sql.replace("%(received)s", "v.at + interval '30 seconds'")
+    sessions = max(1, n // SESSION)
+    per_chunk = max(1, 1_000_000 // SESSION)
+    chunks = [(f, min(sessions, f + per_chunk) - 1) for f in range(0, sessions, per_chunk)]
+    seed = len(prefix) * 1_000_003 + sum(map(ord, prefix))
+    done = [0]
+    lock = threading.Lock()
+    t = time.perf_counter()
+
+    def insert(conn, chunk):
+        first, last = chunk
+        conn.execute(sql, {"t": tenant_id, "seed": seed, "start": start, "first": first, "last": last,
+                           "span": days * 86400, "sessions": sessions, "steps": SESSION, "prefix": prefix,
+                           "users": PARTNERS * USERS_PER_PARTNER})
+        with lock:
+            done[0] += (last - first + 1) * SESSION
+            if label:
+                print(f"    {label}: {done[0]:,} / {sessions * SESSION:,} events, "
+                      f"{done[0] / (time.perf_counter() - t):,.0f}/s", flush=True)
+
+    _parallel(workers, chunks, insert)
+    out["insert"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    with admin_db() as conn:
+        for _name, definition in parents:
+            conn.execute(definition)  # CREATE INDEX … ON ONLY the log: invalid until every partition's is attached
+    sizes = {}
+    with admin_db() as conn:
+        sizes = dict(conn.execute(
+            f"SELECT c.oid::regclass::text, pg_relation_size(c.oid) FROM pg_inherits i JOIN pg_class c "
+            f"ON c.oid = i.inhrelid WHERE i.inhparent = '{LOG}'::regclass"))
+    builds = [("key", f"ALTER TABLE {KEYS} ADD CONSTRAINT {key_pk[0]} {key_pk[1]}", 10**15)]
+    builds += [("key", definition, 10**14) for _name, definition in key_indexes]
+    builds += [("child", definition, sizes.get(definition.split(" ON ")[1].split()[0].removeprefix("public."), 0))
+               for _parent, _child, definition in children]
+    builds.sort(key=lambda b: -b[2])  # largest first
+    _parallel(workers, builds, lambda conn, b: conn.execute(b[1]))
+    with admin_db() as conn:
+        for parent, child, _definition in children:
+            conn.execute(f"ALTER INDEX {parent} ATTACH PARTITION {child}")
+        conn.execute(f"ANALYZE {LOG}")
+        conn.execute(f"ANALYZE {KEYS}")
+    out["rebuild indexes"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    after = catalogue()
+    if after != before:
+        lost, gained = sorted(set(before) - set(after)), sorted(set(after) - set(before))
+        raise RuntimeError(f"set-up changed the catalogue: lost {lost[:5]}, gained {gained[:5]}")
+    with admin_db() as conn:
+        events, keys, orphans, unkeyed = conn.execute(
+            f"SELECT (SELECT COUNT(*) FROM {LOG}), (SELECT COUNT(*) FROM {KEYS}), "
+            f"(SELECT COUNT(*) FROM {LOG} e WHERE e.tenant_id NOT IN (SELECT id FROM partners_tenant) "
+            f"OR e.partner_id NOT IN (SELECT id FROM partners_partner) "
+            f"OR (e.user_id IS NOT NULL AND e.user_id NOT IN (SELECT id FROM partners_user)) "
+            f"OR (e.asset_id IS NOT NULL AND e.asset_id NOT IN (SELECT id FROM enablement_asset))), "
+            f"(SELECT COUNT(*) FROM {LOG} e WHERE e.event_id LIKE %s AND NOT EXISTS (SELECT 1 FROM {KEYS} k "
+            f"WHERE k.tenant_id = e.tenant_id AND k.source = e.source AND k.event_id = e.event_id))",
+            [prefix.replace("_", r"\_") + "%"],
+        ).fetchone()
+    if events != keys or orphans or unkeyed:
+        raise RuntimeError(f"set-up data check failed: {events} events, {keys} keys, {orphans} orphans, {unkeyed} without a key")
+    out["check"] = time.perf_counter() - t
+    print(f"    set-up check: catalogue of the log, its {len(sizes)} partitions and the key table unchanged "
+          f"({len(after)} rows: indexes, constraints, triggers, policies, RLS); {events:,} events = {keys:,} keys "
+          f"(primary key rebuilt: unique), every new event has its key, no orphan reference", flush=True)
+    return out
+
+
 def log_size() -> tuple[int, int, int]:
     """(rows, bytes of the log's partitions with their indexes, bytes of the key table with its index)."""
     with raw_connect() as conn:
@@ -273,6 +458,94 @@ def facts_and_states(tenant, *, skip_facts: bool) -> dict[str, float]:
     return out
 
 
+def facts_and_states_parallel(tenant, *, skip_facts: bool, workers: int) -> dict[str, float]:
+    """The same history state as ``facts_and_states`` (a full recompute's rows), built by
+    ``workers`` sessions at once (set-up, not measured): the facts by chunks of 14 tenant-local
+    days (``Window(days=…, hi=newest)``: the rebuild's day chunks), the user states by ranges of
+    user ids (``_user_states_insert`` with the whole-history filter), then the partner states by
+    ranges of partner ids from the user states (``_partner_states_from_users_insert``: the
+    rebuild's partner chunks). Each chunk is one transaction of the application role (RLS applies)."""
+    from django.db import connection, transaction
+    from django_scopes import scope
+
+    from kpis import rollup as r
+    from kpis.models import RollupState
+
+    d = r._dialect(tenant)
+    with scope(tenant=tenant.pk), connection.cursor() as cursor:
+        newest, _now = r._newest_and_now(cursor, d, tenant.pk)
+        cursor.execute(f"SELECT MIN(user_id), MAX(user_id), MIN(partner_id), MAX(partner_id) FROM {r.EV} "
+                       f"WHERE tenant_id = %s", [tenant.pk])
+        umin, umax, pmin, pmax = cursor.fetchone()
+        with transaction.atomic():
+            cursor.execute(f"DELETE FROM {r.UAS} WHERE tenant_id = %s", [tenant.pk])
+            cursor.execute(f"DELETE FROM {r.PAS} WHERE tenant_id = %s", [tenant.pk])
+    connection.close()
+    zone = r._zone(d.tz)
+    first_day, last_day = START.astimezone(zone).date(), newest.astimezone(zone).date()
+
+    def ranges(lo: int, hi: int, parts: int) -> list[tuple[int, int]]:
+        step = max(1, (hi - lo + parts) // parts)
+        return [(a - 1, min(hi, a + step - 1)) for a in range(lo, hi + 1, step)]  # (after, upto]
+
+    def run_tasks(name: str, tasks: list, work) -> float:
+        def each(task, state):
+            state["conn"] = connection  # this thread's own; closed when the thread is done
+            with scope(tenant=tenant.pk), transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SET LOCAL work_mem = '256MB'")
+                cursor.execute("SET LOCAL jit = off")
+                work(cursor, task)
+
+        t = time.perf_counter()
+        run_parallel(workers, tasks, each)
+        seconds = time.perf_counter() - t
+        print(f"    {name}: {len(tasks)} chunks in {seconds:.1f} s", flush=True)
+        return seconds
+
+    out = {}
+    events_sql = f" AND {r.IN_RANGE} AND e.received_at <= %s"
+
+    def users(cursor, rng):
+        cursor.execute(r._user_states_insert(f"{events_sql} AND e.user_id > %s AND e.user_id <= %s"),
+                       [tenant.pk, d.ts_param(newest), *rng])
+
+    def partners(cursor, rng):
+        cursor.execute(
+            r._partner_states_from_users_insert(" AND x.partner_id > %s AND x.partner_id <= %s",
+                                                f" AND e.partner_id > %s AND e.partner_id <= %s{events_sql}"),
+            [tenant.pk, tenant.pk, *rng, tenant.pk, *rng, d.ts_param(newest)],
+        )
+
+    def facts(cursor, days):
+        w = r.Window(days=days, hi=newest)
+        r._daily(cursor, d, tenant.pk, w)
+        r._sources(cursor, d, tenant.pk, w)
+        r._faq(cursor, d, tenant.pk, w)
+
+    if not skip_facts:
+        all_days = [first_day + dt.timedelta(days=i) for i in range((last_day - first_day).days + 1)]
+        out["facts"] = run_tasks("daily, source and FAQ facts", [all_days[i : i + 14] for i in range(0, len(all_days), 14)], facts)
+    out["user states"] = run_tasks("user states", ranges(umin, umax, 16), users)
+    out["partner states"] = run_tasks("partner states", ranges(pmin, pmax, 8), partners)
+    connection.close()
+    with scope(tenant=tenant.pk), connection.cursor() as cursor:
+        with transaction.atomic():
+            # as the full recompute does: the events of the overlap are in the seen-events set (batch 1)
+            cursor.execute(f"DELETE FROM {r.MERGED} WHERE tenant_id = %s", [tenant.pk])
+            cursor.execute(
+                f"INSERT INTO {r.MERGED} (tenant_id, event_id, received_at, batch) SELECT e.tenant_id, e.id, e.received_at, 1 "
+                f"FROM {r.EV} e WHERE e.tenant_id = %s AND e.received_at > %s AND e.received_at <= %s",
+                [tenant.pk, newest - r.overlap(), newest],
+            )
+            count = r._received_between(cursor, d, tenant.pk, newest - r.overlap(), newest)
+            RollupState.objects.update_or_create(
+                tenant=tenant, defaults={"watermark": newest, "status": "idle", "overlap_events": count, "merge_batch": 1,
+                                         "rebuild_hi": None, "rebuild_next": None, "rebuild_last": None},
+            )
+        cursor.execute("ANALYZE")
+    return out
+
+
 def rollup_new_day(tenant, day_events: int, day: dt.date) -> tuple[float, object]:
     """One new tenant-local day of events, received now, then the incremental rollup, timed."""
     from django_scopes import scope
@@ -289,6 +562,35 @@ def rollup_new_day(tenant, day_events: int, day: dt.date) -> tuple[float, object
         t0 = time.perf_counter()
         stats = rollup_tenant(tenant)  # commits its own transaction: COMMIT inside the timer
         return time.perf_counter() - t0, stats
+
+
+def explain_merges(tenant, day_events: int, day: dt.date) -> None:
+    """One more new day and an incremental rollup whose user- and partner-state merges run under
+    ``EXPLAIN (ANALYZE, BUFFERS)`` (they still take effect): the plans are printed. Not timed."""
+    from django.db import connection
+    from django_scopes import scope
+
+    from kpis import rollup as r
+
+    marks = {f"INSERT INTO {r.UAS} ": "user states merge", f"INSERT INTO {r.PAS} ": "partner states merge"}
+
+    def wrapper(execute, sql, params, many, context):
+        name = next((v for k, v in marks.items() if sql.startswith(k) and "ON CONFLICT" in sql), None)
+        if name is None:
+            return execute(sql, params, many, context)
+        result = execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params, many, context)
+        plan = "\n".join("      " + row[0] for row in context["cursor"].fetchall())
+        print(f"    --- {name}:\n{plan}", flush=True)
+        return result
+
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=dt.timezone(dt.timedelta(hours=9))).astimezone(dt.UTC)
+    time.sleep(1.0)
+    generate(tenant.pk, day_events, start, 1 - 1 / 24, f"x{day:%Y%m%d}-", received="now", chunk_days=1)
+    with raw_connect() as conn:
+        conn.execute("ANALYZE enablement_activityevent")
+        conn.commit()
+    with scope(tenant=tenant.pk), connection.execute_wrapper(wrapper):
+        r.rollup_tenant(tenant)
 
 
 # --- ingest -------------------------------------------------------------------------------------------
@@ -467,6 +769,12 @@ def main() -> int:
     ap.add_argument("--batches", type=int, default=40, help="batches of 500 events per ingest path")
     ap.add_argument("--skip-facts", action="store_true", help="build only the states from the history, not the facts")
     ap.add_argument("--ingest-at", default="last", choices=["last", "each"], help="measure ingest at the last stage or each")
+    ap.add_argument("--setup", default="fast", choices=["fast", "app"],
+                    help="history set-up: fast (indexes rebuilt after, parallel sessions; default) or app (through the "
+                         "log's indexes and key trigger, one session)")
+    ap.add_argument("--workers", type=int, default=2, help="sessions of the fast set-up (default 2)")
+    ap.add_argument("--explain", action="store_true",
+                    help="after each timed rollup, one more day whose state merges run under EXPLAIN (ANALYZE, BUFFERS)")
     ap.add_argument("--keep", action="store_true", help="keep the database")
     ap.add_argument("--drop", action="store_true", help="drop the benchmark's database and exit")
     args = ap.parse_args()
@@ -517,19 +825,31 @@ def run(args, sizes: list[int], day_events: int) -> None:
     results, have = [], 0
     for stage, size in enumerate(sizes):
         print(f"\n==> stage {stage + 1}: history to {size:,} events ({machine_load()})", flush=True)
-        gen = generate(tenant.pk, size - have, START, HISTORY_DAYS, f"h{stage}-", received="occurred", label="history", chunk_days=30)
+        if args.setup == "fast":
+            phases = generate_bulk(tenant.pk, size - have, START, HISTORY_DAYS, f"h{stage}-", workers=args.workers,
+                                   label="history")
+            gen = sum(phases.values())
+            print("    set-up phases: " + ", ".join(f"{k} {v:.0f} s" for k, v in phases.items()), flush=True)
+        else:
+            gen = generate(tenant.pk, size - have, START, HISTORY_DAYS, f"h{stage}-", received="occurred", label="history",
+                           chunk_days=30)
         have = size
         rows, log_bytes, key_bytes = log_size()
         print(f"    generated in {gen:.0f} s; log {rows:,} rows, partitions+indexes {log_bytes / 2**30:.2f} GiB, "
               f"key table {key_bytes / 2**30:.2f} GiB; free disk {shutil.disk_usage(ROOT).free / 2**30:.0f} GiB", flush=True)
         t = time.perf_counter()
-        built = facts_and_states(tenant, skip_facts=args.skip_facts)
+        if args.setup == "fast":
+            built = facts_and_states_parallel(tenant, skip_facts=args.skip_facts, workers=args.workers)
+        else:
+            built = facts_and_states(tenant, skip_facts=args.skip_facts)
         print(f"    facts/states and watermark in {time.perf_counter() - t:.0f} s", flush=True)
         day = START.date() + dt.timedelta(days=HISTORY_DAYS + 1 + stage)  # tenant-local days after the history
         load = machine_load()
         seconds, stats = rollup_new_day(tenant, day_events, day)
         print(f"    rollup of one new day ({day}, {day_events:,} events) on {rows:,}: {seconds:.2f} s ({load}); "
               + ", ".join(f"{k} {v:.2f}s" for k, v in stats.seconds.items()), flush=True)
+        if args.explain:
+            explain_merges(tenant, day_events, day + dt.timedelta(days=20))
         res = {"size": size, "rows": rows, "log_gib": log_bytes / 2**30, "key_gib": key_bytes / 2**30, "gen_s": gen,
                "built": built, "rollup_s": seconds, "steps": dict(stats.seconds), "load": load}
         if args.ingest_at == "each" or stage == len(sizes) - 1:
