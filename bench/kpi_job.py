@@ -18,7 +18,8 @@ COMMENT and refuses any other):
 * Then one more one-partner scoped run with every SELECT on the daily facts timed: those restricted
   to the touched partner's ids, and each one over more partners (with its time and text).
 
-Run: ``.venv/bin/python bench/kpi_job.py`` (``--rebuild`` regenerates the data).
+Run: ``.venv/bin/python bench/kpi_job.py`` (``--rebuild`` regenerates the data; ``BENCH_KPIJOB_ROUNDS``
+sets the number of rounds, 3 by default).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ ASSETS = 60
 DAYS = 90
 FACT_SHARE = 0.005  # of (day, partner, asset, verb) combinations that have a fact row
 VERBS = ["training.started", "training.completed", "document.viewed", "document.downloaded"]
-ROUNDS = 3
+ROUNDS = int(os.environ.get("BENCH_KPIJOB_ROUNDS", "3"))
 SLUG = "kpijob"
 
 
