@@ -15,13 +15,17 @@ COMMENT and refuses any other):
   what each run did before the job was scoped) and *after* (the rollup's touched partners and days):
   no new events; 20 new events of one partner (a fresh batch per run); and a full run (the first run
   of a day, the nightly safety net). Interleaved, 3 rounds, the median; printed as ratios to the full run.
+* Then one more one-partner scoped run with every SELECT on the daily facts timed: those restricted
+  to the touched partner's ids, and each one over more partners (with its time and text).
 
-Run: ``.venv/bin/python bench/kpi_job.py`` (``--rebuild`` regenerates the data).
+Run: ``.venv/bin/python bench/kpi_job.py`` (``--rebuild`` regenerates the data; ``BENCH_KPIJOB_ROUNDS``
+sets the number of rounds, 3 by default).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import statistics
 import sys
 import time
@@ -47,7 +51,7 @@ ASSETS = 60
 DAYS = 90
 FACT_SHARE = 0.005  # of (day, partner, asset, verb) combinations that have a fact row
 VERBS = ["training.started", "training.completed", "document.viewed", "document.downloaded"]
-ROUNDS = 3
+ROUNDS = int(os.environ.get("BENCH_KPIJOB_ROUNDS", "3"))
 SLUG = "kpijob"
 
 
@@ -264,7 +268,31 @@ def main() -> None:
                 out: dict = {}
                 times[key].append(timed(lambda fn=fn, out=out: out.update(fn())))
                 info[key] = out
+        # where one partner's scoped run reads the daily facts: each SELECT on them, restricted to
+        # the touched partner's ids or over every partner (the job's other statements not listed)
+        batch += 1
+        one_partner_batch(tenant, batch)
+        fact_reads: list[tuple[float, bool, str]] = []
+
+        def reads(execute, sql, params, many, context):
+            t0 = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                if "kpis_dailyactivityfact" in sql and sql.lstrip().upper().startswith(("SELECT", "WITH")):
+                    narrow = bool(re.search(r'"kpis_dailyactivityfact"\."partner_id" IN \(%s(, %s){0,9}\)', sql))
+                    fact_reads.append((time.perf_counter() - t0, narrow, " ".join(sql.split())[:110]))
+
+        with connection.execute_wrapper(reads):
+            profiled = timed(after)
     full = statistics.median(times["full"])
+    narrow_s = sum(t for t, n, _ in fact_reads if n)
+    wide = [(t, sql) for t, n, sql in fact_reads if not n]
+    print(f"\none partner's scoped run, profiled: {profiled:.2f} s; SELECTs on the daily facts: "
+          f"{len(fact_reads) - len(wide)} restricted to <= 10 partners ({narrow_s:.3f} s), "
+          f"{len(wide)} over more partners ({sum(t for t, _ in wide):.3f} s)")
+    for t, sql in wide:
+        print(f"  {t:7.3f} s  {sql}")
     print(f"\n{'case':<34} {'median s':>9} {'runs (s)':>26} {'÷ full':>7}  results computed / written")
     for key, label in (
         ("full", "full run (every period, partner)"),

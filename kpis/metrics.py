@@ -44,9 +44,9 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
@@ -120,6 +120,9 @@ class Cell:
     numerator: Decimal
     denominator: Decimal
     value: Decimal | None
+    # content utilisation, as stored (``KpiResult.asset_uses``): a partner's used asset ids, the
+    # overall's {asset id: partners}; not part of the figure (equal cells compare equal without it)
+    asset_uses: list[int] | dict[str, int] | None = field(default=None, compare=False)
 
 
 def ratio(num, den, *, percent: bool) -> Cell:
@@ -325,6 +328,49 @@ def _content_utilisation(ctx: _Context, partner_ids: list[int], span: Span) -> R
     return ratio(used, total, percent=True), per
 
 
+def _content_uses(ctx: _Context, partner_ids: list[int], span: Span) -> tuple[int, dict[int, list[int]]]:
+    """The published assets counted in ``span`` (their number) and, for each of ``partner_ids`` that
+    used any, the ids of those it used in the period, sorted: one statement over the facts of
+    ``partner_ids`` (their distinct (partner, asset) pairs) and a count of the assets."""
+    published = _published_assets(ctx, span)
+    used: dict[int, list[int]] = defaultdict(list)
+    for pid, aid in (
+        DailyActivityFact.objects.filter(
+            tenant=ctx.tenant, partner_id__in=partner_ids, day__gte=span.start, day__lte=span.end,
+            asset_id__in=published.values("id"),
+        )
+        .values_list("partner_id", "asset_id")
+        .distinct()
+        .order_by("partner_id", "asset_id")
+    ):
+        used[pid].append(aid)
+    return published.count(), used
+
+
+def _content_partner_cell(assets: list[int], total: int) -> Cell:
+    cell = ratio(len(assets), total, percent=True)
+    cell.asset_uses = list(assets)
+    return cell
+
+
+def _content_overall_cell(counts: Counter, total: int) -> Cell:
+    """Distinct assets used = the assets some partner used (a partner count above 0)."""
+    uses = {str(aid): n for aid, n in sorted(counts.items()) if n > 0}
+    cell = ratio(len(uses), total, percent=True)
+    cell.asset_uses = uses
+    return cell
+
+
+def _content_with_uses(ctx: _Context, partner_ids: list[int], span: Span) -> Result:
+    """``_content_utilisation``'s cells, each carrying the assets behind it (``Cell.asset_uses``):
+    what the KPI job stores, so that a scoped run adjusts the overall by the touched partners'
+    assets instead of counting distinct assets over every partner's facts (``_StoredParts``)."""
+    total, used = _content_uses(ctx, partner_ids, span)
+    counts = Counter(aid for assets in used.values() for aid in assets)
+    per = {pid: _content_partner_cell(used.get(pid, []), total) for pid in ctx.cells(partner_ids)}
+    return _content_overall_cell(counts, total), per
+
+
 def _downloads(ctx: _Context, partner_ids: list[int], span: Span, *, verb: str = Verb.DOCUMENT_DOWNLOADED) -> Result:
     by = dict(
         DailyActivityFact.objects.filter(
@@ -482,6 +528,15 @@ def metric_values(
     return METRICS[definition.metric](ctx, ids, span)
 
 
+def _stored_values(tenant: Tenant, definition: KpiDefinition, start: dt.date, end: dt.date, ctx: _Context) -> Result:
+    """``metric_values`` of a period the KPI job stores: content utilisation's cells carry their
+    assets (``KpiResult.asset_uses``)."""
+    if definition.metric == Metric.CONTENT_UTILISATION:
+        span = Span.of(start, end, ctx.zone)
+        return _content_with_uses(ctx, ctx.partner_ids(definition, span), span)
+    return metric_values(tenant, definition, start, end, ctx=ctx)
+
+
 def target_in_force(
     definition: KpiDefinition, targets: list[KpiTarget], start: dt.date, partner: dict | None = None
 ) -> tuple[Decimal, bool]:
@@ -551,7 +606,8 @@ def compute_kpis(
     (``KpiInputChange``) — and in them the tenant-level row and the touched partners' rows; the
     stored results then equal a computation of everything. The tenant-level row is then built from
     the touched partners' new cells and the other partners' stored rows (``_StoredParts``; content
-    utilisation, distinct assets, reads its facts), so the run reads the touched partners' inputs. Everything is computed anyway when a
+    utilisation, distinct assets, from the stored overall's per-asset partner counts and the touched
+    partners' stored and new assets), so the run reads the touched partners' inputs. Everything is computed anyway when a
     recorded change asks for it, on the first run of a tenant-local day, and when ``touched`` is
     None (the nightly run, the safety net).
 
@@ -599,7 +655,7 @@ def compute_kpis(
             rows: list[KpiResult] = []
             for start, end in periods:
                 if parts is None:
-                    overall, per = metric_values(tenant, definition, start, end, ctx=ctx)
+                    overall, per = _stored_values(tenant, definition, start, end, ctx)
                 else:  # the touched partners' cells; the overall from them and the others' stored cells
                     overall, per = parts.period(ctx, narrow, start, end)
                 partial = start <= today < end
@@ -635,6 +691,7 @@ def compute_kpis(
                             computed_at=now,
                             elapsed_days=elapsed,
                             previous_to_date=compare.value if (partial and compare is not None) else None,
+                            asset_uses=cell.asset_uses,
                         )
                     )
             computed += len(rows)
@@ -662,6 +719,7 @@ def compute_kpis(
 
 RESULT_FIELDS = (
     "period_end", "numerator", "denominator", "value", "target", "status", "elapsed_days", "previous_to_date",
+    "asset_uses",
 )
 
 
@@ -720,8 +778,15 @@ def _write_changed(
 # * summed numerator over a denominator of 1: document downloads and views, expiring certificates;
 # * the median days to first completion: days and partners summed, the value the median of the
 #   partners' own values (each partner's cell holds its days over 1);
-# * not a function of partners' cells: content utilisation counts *distinct* assets used by any
-#   partner (two partners using one asset count once), so its overall reads the period's facts.
+# * content utilisation counts *distinct* assets used by any partner (two partners using one asset
+#   count once), so the partners' counts do not add up. Its stored rows carry the assets behind
+#   them (``KpiResult.asset_uses``): each partner's row the ids of the assets it used, the overall
+#   row how many partners used each asset. The scoped run takes the stored overall's per-asset
+#   partner counts, removes the touched partners' stored lists, adds their new ones (from their
+#   facts), and counts the assets left above 0 — an asset a touched partner starts using moves from
+#   0 to 1, one it no longer uses (its facts gone) from 1 to 0 unless another partner used it. No
+#   other partner's facts or rows are read. Rows without their assets (stored before they were
+#   kept) or counts that would fall below 0 fall back to counting over every partner's facts.
 #
 # Every part is an integer count, so the sums are exact and the overall equals a full recompute.
 # The current period's comparison with the first days of the previous one: each touched partner's
@@ -801,17 +866,6 @@ def _touched_cells(narrow: _TouchedContext, definition: KpiDefinition, span: Spa
     return METRICS[definition.metric](narrow, ids, span)[1]
 
 
-def _content_overall(ctx: _Context, definition: KpiDefinition, span: Span) -> Cell:
-    """Content utilisation's overall cell (``_content_utilisation``): distinct published assets used
-    by the definition's partners in the period / published assets."""
-    published = _published_assets(ctx, span)
-    used = DailyActivityFact.objects.filter(
-        tenant=ctx.tenant, partner_id__in=ctx.partner_ids(definition, span),
-        day__gte=span.start, day__lte=span.end, asset_id__in=published.values("id"),
-    ).aggregate(n=Count("asset_id", distinct=True))["n"] or 0
-    return ratio(used, published.count(), percent=True)
-
-
 class _StoredParts:
     """The stored cells of one definition's periods, but the touched partners' (one statement; the
     median's partner values in a second), and the stored overall rows (their comparison values)."""
@@ -839,13 +893,22 @@ class _StoredParts:
         if definition.metric == Metric.MEDIAN_DAYS_TO_FIRST_COMPLETION:
             for start, value in stored.filter(others, denominator__gt=0).values_list("period_start", "value").order_by():
                 self.values[start].append(Decimal(value))
+        # content utilisation: the overall's per-asset partner counts and the touched partners' assets
+        self.uses: dict[dt.date, dict[int | None, list[int] | dict[str, int] | None]] = defaultdict(dict)
+        if definition.metric == Metric.CONTENT_UTILISATION:
+            for start, partner_id, uses in (
+                stored.filter(Q(partner__isnull=True) | Q(partner_id__in=sorted(scope.partner_ids)))
+                .values_list("period_start", "partner_id", "asset_uses")
+                .order_by()
+            ):
+                self.uses[start][partner_id] = uses
 
     def period(self, ctx: _Context, narrow: _TouchedContext, start: dt.date, end: dt.date) -> Result:
         span = Span.of(start, end, ctx.zone)
-        per = _touched_cells(narrow, self.definition, span)
         metric = self.definition.metric
         if metric == Metric.CONTENT_UTILISATION:
-            return _content_overall(ctx, self.definition, span), per
+            return self._content(ctx, narrow, start, span)
+        per = _touched_cells(narrow, self.definition, span)
         self.from_parts += 1
         num, den = self.sums.get(start, (Decimal(0), Decimal(0)))
         num += sum((c.numerator for c in per.values()), Decimal(0))
@@ -856,6 +919,27 @@ class _StoredParts:
             values = self.values.get(start, []) + [c.value for c in per.values() if c.denominator > 0]
             return (Cell(_q(num), _q(den), _q(statistics.median(values))) if values else Cell(_q(0), _q(0), None)), per
         return ratio(num, den, percent=metric in PERCENT_METRICS), per
+
+    def _content(self, ctx: _Context, narrow: _TouchedContext, start: dt.date, span: Span) -> Result:
+        """Content utilisation: the touched partners' cells from their facts, the overall from the
+        stored per-asset partner counts adjusted by the touched partners' old and new assets."""
+        ids = [pid for pid in narrow.partner_ids(self.definition, span) if pid in narrow.cells_for]
+        total, used = _content_uses(narrow, ids, span)
+        per = {pid: _content_partner_cell(used.get(pid, []), total) for pid in ids}
+        stored = self.uses.get(start, {})
+        overall_uses = stored.get(None)
+        if overall_uses is not None and all(isinstance(stored.get(pid), list) for pid in ids):
+            counts = Counter({int(aid): int(n) for aid, n in overall_uses.items()})
+            for pid, old in stored.items():
+                if pid is not None and old is not None:
+                    counts.subtract(old)  # the touched partner's contribution as stored
+            for assets in used.values():
+                counts.update(assets)
+            if all(n >= 0 for n in counts.values()):
+                self.from_parts += 1
+                return _content_overall_cell(counts, total), per
+        # not stored with its assets (or inconsistent): every partner's facts, as a full run counts them
+        return _content_with_uses(ctx, ctx.partner_ids(self.definition, span), span)[0], per
 
     def previous(
         self, ctx: _Context, narrow: _TouchedContext, start: dt.date, elapsed: int, first: dt.date, last: dt.date

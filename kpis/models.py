@@ -520,6 +520,12 @@ class KpiResult(TenantOwnedModel):
         max_digits=16, decimal_places=4, null=True, blank=True,
         help_text="Current period only: the previous period's value over the same number of days.",
     )
+    asset_uses = models.JSONField(
+        null=True, blank=True,
+        help_text="Content utilisation only: a partner's row, the ids of the published assets it used in the "
+        "period (sorted); the overall row, {asset id: partners that used it}. A scoped KPI run adjusts the "
+        "overall by the touched partners' lists (kpis.metrics).",
+    )
 
     class Meta:
         constraints = [

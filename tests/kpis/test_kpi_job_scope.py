@@ -300,8 +300,8 @@ def _spec(partner: int, verb: str, asset: int, quarter: int, progress=None) -> t
 def test_one_partners_events_build_the_overall_rows_from_the_stored_partner_rows(monkeypatch):
     """The scoped run reads the touched partner's facts, pairs and first completions only: each
     tenant-level row is the other partners' stored numerators and denominators plus the touched
-    partner's new cell (content utilisation, distinct assets over partners, reads its facts), and
-    equals what a computation of every partner stores."""
+    partner's new cell (content utilisation: the stored per-asset partner counts adjusted by the
+    touched partner's assets), and equals what a computation of every partner stores."""
     world = _world()
     _send(world, [
         _spec(0, "training.completed", 0, 100, 100.0), _spec(2, "training.completed", 0, 200, 100.0),
@@ -332,8 +332,7 @@ def test_one_partners_events_build_the_overall_rows_from_the_stored_partner_rows
     one = _job(world)
     assert one["stats"].kpi_touched_partner_ids == {world.partners[1].pk}
     assert one["scope"] == "scoped" and one["written"] > 0
-    content = sum(1 for d in world.definitions if d.metric == "content_utilisation")
-    assert one["overall_from_parts"] == one["periods"] - content
+    assert one["overall_from_parts"] == one["periods"]  # content utilisation too (KpiResult.asset_uses)
     assert pair_reads and set(pair_reads) == {world.partners[1].pk}  # never the whole tenant's pairs
     monkeypatch.undo()
     _assert_equals_full_recompute(world)
