@@ -802,23 +802,11 @@ def _merge_feedback(cursor, d: Dialect, tenant_id: int, m: Merge) -> int:
         part = keys[i : i + FEEDBACK_KEYS_PER_STATEMENT]
         values = ", ".join([f"({d.date_value()}, %s, %s)"] * len(part))
         key_params = [x for day, partner, asset in part for x in (d.date_param(day), partner, asset)]
-        if d.vendor == "postgresql":
-            # one unique-index lookup per key (fenced ``LATERAL``): as ``(…) IN (VALUES …)`` the
-            # planner, when the statistics did not know the tenant's facts yet (its first run,
-            # whose facts this transaction had just written), read every feedback fact of the
-            # tenant once per key — 2,600 facts × 200 keys, 0.4–1.2 s per statement
-            cursor.execute(
-                f"DELETE FROM {DAILY} WHERE id IN (SELECT f.id FROM (VALUES {values}) AS k (day, partner_id, asset_id) "
-                f"CROSS JOIN LATERAL (SELECT f.id FROM {DAILY} f WHERE f.tenant_id = %s AND f.day = k.day "
-                f"AND f.partner_id = k.partner_id AND f.asset_id = k.asset_id AND f.verb = %s OFFSET 0) f)",
-                [*key_params, tenant_id, feedback],
-            )
-        else:
-            cursor.execute(
-                f"DELETE FROM {DAILY} WHERE tenant_id = %s AND verb = %s AND asset_id IS NOT NULL "
-                f"AND (day, partner_id, asset_id) IN (VALUES {values})",
-                [tenant_id, feedback, *key_params],
-            )
+        cursor.execute(
+            f"DELETE FROM {DAILY} WHERE tenant_id = %s AND verb = %s AND asset_id IS NOT NULL "
+            f"AND (day, partner_id, asset_id) IN (VALUES {values})",
+            [tenant_id, feedback, *key_params],
+        )
         start, end = day_bounds_utc([k[0] for k in part], d.tz)
         pairs = sorted({(partner, asset) for _, partner, asset in part})
         pair_values = ", ".join(["(%s, %s)"] * len(pairs))
