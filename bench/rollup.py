@@ -91,7 +91,7 @@ def timed_rollup(tenant, explain: tuple[str, ...] = (), **kw):
     current = {"step": ""}
 
     def explained(execute, sql, params, many, context):
-        if current["step"] not in explain or many:
+        if current["step"] not in explain or many or not sql.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE")):
             return execute(sql, params, many, context)
         result = execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params, many, context)
         print(f"--- {current['step']}: EXPLAIN (ANALYZE, BUFFERS) {sql[:160]}…")
