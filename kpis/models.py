@@ -549,9 +549,12 @@ class OverviewSummary(TenantOwnedModel):
 
 
 class OverviewPairCount(TenantOwnedModel):
-    """Targeted pairs (``kpis.targeting``) of every partner, counted by the tier and segment they were
-    targeted with, their due date and the tenant-local day they were done (null: not done)."""
+    """Targeted pairs (``kpis.targeting``) of one partner, counted by the tier and segment they were
+    targeted with, their due date and the tenant-local day they were done (null: not done). Kept per
+    partner so that a KPI run rewrites only the touched partners' rows, and a partner filter is a
+    WHERE on them."""
 
+    partner_id = models.BigIntegerField()  # no FK: a deleted partner's rows go with the next KPI run
     tier_id = models.IntegerField(null=True, blank=True)  # no FK: a deleted tier keeps its frozen pairs' id
     segment = models.CharField(max_length=100, blank=True, default="")
     due_on = models.DateField()
@@ -559,7 +562,10 @@ class OverviewPairCount(TenantOwnedModel):
     pairs = models.PositiveIntegerField()
 
     class Meta:
-        indexes = [models.Index(fields=["tenant", "due_on"], name="overview_pairs_due")]
+        indexes = [
+            models.Index(fields=["tenant", "due_on"], name="overview_pairs_due"),
+            models.Index(fields=["tenant", "partner_id"], name="overview_pairs_partner"),
+        ]
 
 
 class OverviewAtRisk(TenantOwnedModel):

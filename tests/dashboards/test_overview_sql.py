@@ -401,7 +401,7 @@ def test_overview_from_the_kpi_jobs_summary_equals_the_live_figures(tenant_a, se
                 assert used == [True], query
                 assert got == _figures(reference_overview(tenant=tenant_a, filters=filters, at_risk_limit=limit)), (query, limit)
         # a later run with nothing pending keeps it; an input change makes the page compute live
-        assert summary.refresh_overview_summary(tenant_a, today, changed=False) is False
+        assert summary.refresh_overview_summary(tenant_a, today, changed=False) is None
         partner = data["partners"][0]
         partner.tier = tiers[2] if partner.tier_id != tiers[2].pk else tiers[0]
         partner.save()
