@@ -223,6 +223,15 @@ def _partner(sender, instance, raw: bool = False, **kwargs) -> None:
     record_input_change(_tenant_id(instance), _label(instance), partner_ids=[instance.pk] if instance.pk else None)
 
 
+def _assignment(sender, instance, raw: bool = False, created: bool = True, **kwargs) -> None:
+    """An assignment: everything for the KPI results; a new (or deleted) one targeted at one partner
+    moves only that partner's overview counts (an edit may have moved it from another partner)."""
+    if raw:
+        return
+    one = created and instance.target == "partner" and instance.partner_id is not None
+    record_input_change(_tenant_id(instance), _label(instance), partner_ids=[instance.partner_id] if one else None)
+
+
 def _tenant_saved(sender, instance, raw: bool = False, created: bool = False, update_fields=None, **kwargs) -> None:
     """The tenant's time zone decides every tenant-local day; other settings change no KPI."""
     if raw or created or (update_fields is not None and "time_zone" not in update_fields):
@@ -266,7 +275,6 @@ INPUT_MODELS = (
     "kpis.KpiTarget",
     "partners.PartnerTier",
     "enablement.Asset",
-    "enablement.Assignment",
     "enablement.LearningPath",
     "enablement.LearningPathItem",
     "enablement.AudienceRule",
@@ -291,6 +299,9 @@ def connect() -> None:
     partner = apps.get_model("partners.Partner")
     post_save.connect(_partner, sender=partner, dispatch_uid="kpis.scope.save.partners.Partner")
     post_delete.connect(_partner, sender=partner, dispatch_uid="kpis.scope.delete.partners.Partner")
+    assignment = apps.get_model("enablement.Assignment")
+    post_save.connect(_assignment, sender=assignment, dispatch_uid="kpis.scope.save.enablement.Assignment")
+    post_delete.connect(_deleted(_assignment), sender=assignment, dispatch_uid="kpis.scope.delete.enablement.Assignment")
     post_save.connect(_tenant_saved, sender=apps.get_model("partners.Tenant"), dispatch_uid="kpis.scope.tenant")
     support = apps.get_model("partners.SupportActivity")
     post_save.connect(_support_activity, sender=support, dispatch_uid="kpis.scope.save.support")
