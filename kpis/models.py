@@ -538,7 +538,8 @@ class OverviewSummary(TenantOwnedModel):
     (``kpis.overview.refresh_overview_summary``, in the transaction that consumes the
     ``KpiInputChange`` markers). The page reads them instead of aggregating every targeted pair and
     60 days of facts — only while they are exact: computed for today and with no marker pending
-    (every input of the overview — facts, states, assignments, tiers, partners… — writes one).
+    (every input of the overview — facts, states, assignments, tiers, partners… — writes one). The
+    rows are per partner: a run rewrites the partners its markers name.
     """
 
     as_of = models.DateField()

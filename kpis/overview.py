@@ -3,9 +3,9 @@
 ``refresh_overview_summary`` runs inside ``compute_kpis``'s transaction, right where it consumes the
 ``KpiInputChange`` markers, and writes, for the tenant-local day ``today``:
 
-* ``OverviewPairCount``: every targeted pair (``kpis.targeting.targeted_pairs_sql``, every partner)
-  counted by the tier and segment it was targeted with, its due date and the tenant-local day it
-  was done (``enablement.completion.pair_done_by``: the partner's first completion and, for a pair
+* ``OverviewPairCount``: each partner's targeted pairs (``kpis.targeting.targeted_pairs_sql``)
+  counted by the tier and segment they were targeted with, their due date and the tenant-local day
+  they were done (``enablement.completion.pair_done_by``: the partner's first completion and, for a pair
   needing N completions, the N-th user's first completion). A pair is done on time when done on or
   before its due date, by the period's end when done on or before the period's last day — the
   same instants as ``end_of_day`` / ``Span.end_utc`` of the live statement.
@@ -13,11 +13,17 @@
   ``today``), or activity of the last 30 days (facts, portal logins aside) down by half or more
   against the 30 before — with those four numbers.
 
+Every row is one partner's, so a run rewrites only the partners its markers name
+(``kpis.scope.overview_partners``: a rollup's partners, a partner created, edited or deleted, an
+assignment to one partner created or deleted) when the stored summary is for ``today``; a marker
+for everything, the day's freeze or a summary of another day rebuild every partner's rows.
+
 The page (``kpis.dashboards.selectors.overview``) uses them only when they are exact: computed for
 today and no marker pending (every input of these numbers writes one in the transaction of the
-change — facts and states by the rollup, assignments, tiers, partners, assets… by ``kpis.scope``),
-and no partner filter set; otherwise it computes the same numbers from the pairs and facts.
-A run with no pending marker and a summary already computed for today writes nothing.
+change — facts and states by the rollup, assignments, tiers, partners, assets… by ``kpis.scope``);
+its partner filters are a WHERE on the per-partner rows. Otherwise it computes the same numbers
+from the pairs and facts. A run with no pending marker and a summary already computed for today
+writes nothing.
 """
 
 from __future__ import annotations

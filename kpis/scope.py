@@ -15,7 +15,9 @@ stored results then equal a computation of every period and partner, because eac
   ``KpiInputChange`` in the transaction of the change (the model signals below; the services that
   write such rows in bulk call ``record_input_change`` themselves). All of them ask for
   everything, except a new support activity (its partner and day) and a new certificate (its
-  partner, from the day it was issued);
+  partner, from the day it was issued); a partner's own change (created, edited, deleted) and a
+  new or deleted assignment to one partner ask for everything but name that partner, the only one
+  whose overview counts it moves (``overview_partners``);
 * **the clock**: the current period's pacing, elapsed days and comparison with the previous
   period depend on the tenant-local date, and the frozen pairs and partner snapshots move once a
   day, so the first run of a tenant-local day computes everything (``RollupState.kpis_full_on``);
