@@ -21,7 +21,9 @@ refuses any other.
 
 Run: ``.venv/bin/python bench/scale.py [--partners 40,5000] [--page overview --page content]``
 (``--rebuild`` regenerates the data; ``--drop`` drops the benchmark's databases at the end;
-``--list-pages`` names the pages).
+``--list-pages`` names the pages; ``--live``: the overview pages also with an input marker pending,
+computed live as before a KPI run; ``--summary-steps``: time the KPI job's overview step rebuilding
+every partner's rows against one partner's).
 """
 
 from __future__ import annotations
@@ -263,8 +265,38 @@ def overview_summary(slug: str) -> float:
     return time.perf_counter() - t0
 
 
-PAGES = ("overview", "partners", "partners-by-downloads", "scorecard", "content", "faq", "faq-keyword", "teams", "patterns",
-         "patterns-paged")
+def overview_summary_steps(slug: str, rounds: int = 3) -> dict:
+    """The KPI job's overview step (``refresh_overview_summary``) rebuilding every partner's rows
+    against rewriting one partner's (what a run after that partner's events does), taking turns
+    ``rounds`` times, each in its own transaction (committed). Returns the median seconds of each and
+    the rows written."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from kpis.models import OverviewPairCount
+    from kpis.overview import refresh_overview_summary
+    from partners.models import Partner, Tenant
+    from partners.tenancy import tenant_scope
+
+    tenant = Tenant.objects.get(slug=slug)
+    today = timezone.localdate(timezone=tenant.zoneinfo)
+    out: dict = {"full": [], "one": []}
+    with tenant_scope(tenant):
+        one = Partner.objects.filter(tenant=tenant).order_by("pk").values_list("pk", flat=True)[7]
+        for _ in range(rounds):
+            for key, ids in (("full", None), ("one", [one])):
+                t0 = time.perf_counter()
+                with transaction.atomic():
+                    refresh_overview_summary(tenant, today, partner_ids=ids)
+                out[key].append(time.perf_counter() - t0)
+        out["rows"] = OverviewPairCount.objects.filter(tenant=tenant).count()
+        out["rows_one"] = OverviewPairCount.objects.filter(tenant=tenant, partner_id=one).count()
+    return {"full": statistics.median(out["full"]), "one": statistics.median(out["one"]), "rows": out["rows"],
+            "rows_one": out["rows_one"]}
+
+
+PAGES = ("overview", "overview-tier", "overview-segment", "overview-status", "partners", "partners-by-downloads", "scorecard",
+         "content", "faq", "faq-keyword", "teams", "patterns", "patterns-paged")
 
 
 def pages(slug: str) -> dict[str, str]:
@@ -282,6 +314,9 @@ def pages(slug: str) -> dict[str, str]:
 
     return {
         "overview": url("manage-overview"),
+        "overview-tier": url("manage-overview") + f"?tier={first.tier_id}",
+        "overview-segment": url("manage-overview") + f"?segment={first.segment}",
+        "overview-status": url("manage-overview") + f"?tier={first.tier_id}&status={first.status}",
         "partners": url("manage-partners"),
         "partners-by-downloads": url("manage-partners") + "?sort=-downloads&page=2",
         "scorecard": url("manage-partner", partner_id=first.pk),
@@ -292,6 +327,21 @@ def pages(slug: str) -> dict[str, str]:
         "patterns": url("manage-patterns"),
         "patterns-paged": url("manage-patterns") + "?nurture_page=3&others_page=3&excluded_page=2",
     }
+
+
+def pending_marker(slug: str, remove: int | None = None) -> int | None:
+    """Write a pending ``KpiInputChange`` (the overview computes live while one is pending), or
+    delete the one written."""
+    from kpis.models import KpiInputChange
+    from partners.models import Tenant
+    from partners.tenancy import tenant_scope
+
+    tenant = Tenant.objects.get(slug=slug)
+    with tenant_scope(tenant):
+        if remove is not None:
+            KpiInputChange.objects.filter(pk=remove).delete()
+            return None
+        return KpiInputChange.objects.create(tenant=tenant, source="bench", everything=True).pk
 
 
 class QueryCounter:
@@ -319,10 +369,17 @@ class Site:
         self.client.force_login(User.objects.get(email=f"manager@{self.slug}.bench"))
         self.urls = pages(self.slug)
 
-    def measure(self, page: str, headers: dict) -> dict:
+    def measure(self, page: str, headers: dict, live: bool = False) -> dict:
         from django.db import connection
 
         use_database(self.db)
+        if live:
+            marker = pending_marker(self.slug)
+            try:
+                return self.measure(page, headers)
+            finally:
+                use_database(self.db)
+                pending_marker(self.slug, marker)
         page_url = self.urls[page]
         for _ in range(WARMUP):
             assert self.client.get(page_url, **headers).status_code == 200, (self.slug, page)
@@ -352,7 +409,8 @@ def _arg_values(flag: str) -> list[str]:
     return out
 
 
-KNOWN_FLAGS = ("--partners", "--page", "--rebuild", "--drop", "--build-only", "--list-pages", "--help", "-h")
+KNOWN_FLAGS = ("--partners", "--page", "--rebuild", "--drop", "--build-only", "--list-pages", "--live", "--summary-steps",
+               "--help", "-h")
 
 
 def main() -> None:
@@ -391,6 +449,13 @@ def main() -> None:
         else:
             call_command("migrate", verbosity=0)  # a database built by an older checkout
         print(f"bench{n}: the KPI job's overview summary written in {overview_summary(f'bench{n}'):.2f} s", flush=True)
+        if "--summary-steps" in sys.argv:
+            with connection.cursor() as cur:
+                cur.execute("SELECT 1")
+            steps = overview_summary_steps(f"bench{n}")
+            print(f"bench{n}: overview step, every partner {steps['full']:.3f} s ({steps['rows']:,} rows), one partner "
+                  f"{steps['one']:.3f} s ({steps['rows_one']} rows): ratio {steps['one'] / steps['full']:.4f} "
+                  f"(load {os.getloadavg()[0]:.1f})", flush=True)
         with connection.cursor() as cur:
             cur.execute(
                 "SELECT t.slug, (SELECT count(*) FROM partners_partner p WHERE p.tenant_id = t.id),"
@@ -407,8 +472,11 @@ def main() -> None:
         print(f"\n{'page':<32} {f'ms {lo}':>9} {f'ms {hi}':>9} {'ratio':>6} {f'q {lo}':>6} {f'q {hi}':>6} "
               f"{f'KB {lo}':>8} {f'KB {hi}':>8} {f'MB {lo}':>7} {f'MB {hi}':>7}", flush=True)
         for page in chosen:  # the sizes take turns, page by page
-            for variant, headers in (("page", {}), ("htmx", {"HTTP_HX_REQUEST": "true"})):
-                got = {site.partners: site.measure(page, headers) for site in sites}
+            variants = [("page", {}, False), ("htmx", {"HTTP_HX_REQUEST": "true"}, False)]
+            if page.startswith("overview") and "--live" in sys.argv:  # a marker pending: computed live
+                variants += [("page, live", {}, True), ("htmx, live", {"HTTP_HX_REQUEST": "true"}, True)]
+            for variant, headers, live in variants:
+                got = {site.partners: site.measure(page, headers, live=live) for site in sites}
                 s, v = got[lo], got[hi]
                 print(f"{page + ' (' + variant + ')':<32} {s['ms']:>9.1f} {v['ms']:>9.1f} {v['ms'] / s['ms']:>6.2f} "
                       f"{s['queries']:>6} {v['queries']:>6} {s['kb']:>8.1f} {v['kb']:>8.1f} {s['peak_mb']:>7.2f} "

@@ -20,7 +20,7 @@ due date and the highest number of required completions.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from django.db import connection
@@ -41,8 +41,11 @@ class AssignmentPair(NamedTuple):
     segment: str = ""
 
 
-def assignment_pairs_sql(*, tenant: Tenant | int, partner_id: int | None = None) -> tuple[str, list]:
-    """The SQL (and params) behind ``assignment_pairs``, to embed as a sub-query or CTE.
+def assignment_pairs_sql(
+    *, tenant: Tenant | int, partner_id: int | None = None, partner_ids: Sequence[int] | None = None
+) -> tuple[str, list]:
+    """The SQL (and params) behind ``assignment_pairs``, to embed as a sub-query or CTE; ``partner_id``
+    or ``partner_ids`` (a non-empty list): those partners' rows only.
 
     Columns: partner_id, asset_id, due_on, required_completions, assignment_id, learning_path_id,
     tier_id, segment (the partner's, now).
@@ -53,6 +56,8 @@ def assignment_pairs_sql(*, tenant: Tenant | int, partner_id: int | None = None)
     extra_p, params_p = "", []
     if partner_id is not None:
         extra_p, params_p = " AND p.id = %s", [partner_id]
+    elif partner_ids is not None:
+        extra_p, params_p = f" AND p.id IN ({', '.join(['%s'] * len(partner_ids))})", [int(i) for i in partner_ids]
     # One row per (assignment, asset): the asset itself, or each item of the learning path.
     # Only table names (from model meta) and fixed fragments are formatted in; values are parameters.
     expanded = (
@@ -80,12 +85,14 @@ def assignment_pairs_sql(*, tenant: Tenant | int, partner_id: int | None = None)
     return " UNION ALL ".join(parts), params
 
 
-def assigned_pairs_sql(*, tenant: Tenant | int, partner_id: int | None = None) -> tuple[str, list]:
+def assigned_pairs_sql(
+    *, tenant: Tenant | int, partner_id: int | None = None, partner_ids: Sequence[int] | None = None
+) -> tuple[str, list]:
     """The SQL (and params) behind ``assigned_pairs``: ``merge_pairs`` done in the database, one row
     per ``(partner, asset)`` — the row of the earliest due date (then the lowest assignment id), with
     the highest required completions of all its rows. Same columns as ``assignment_pairs_sql``
     (segment never NULL); embeddable as a sub-query (no CTE)."""
-    sql, params = assignment_pairs_sql(tenant=tenant, partner_id=partner_id)
+    sql, params = assignment_pairs_sql(tenant=tenant, partner_id=partner_id, partner_ids=partner_ids)
     merged = (
         "SELECT m.partner_id, m.asset_id, m.due_on, m.required_completions, m.assignment_id, "  # noqa: S608
         "m.learning_path_id, m.tier_id, m.segment FROM ("

@@ -76,7 +76,7 @@ from kpis.models import (
 from kpis.overview import refresh_overview_summary
 from kpis.periods import KINDS, Span, elapsed_days, period_after, period_before, period_start, recent_periods
 from kpis.runs import tenant_lock
-from kpis.scope import KpiTouched, certificate_boundaries, pending_changes
+from kpis.scope import KpiTouched, certificate_boundaries, overview_partners, pending_changes
 from kpis.targeting import (
     PairCount,
     PartnerHistory,
@@ -632,7 +632,8 @@ def compute_kpis(
         # who was targeted: partners' tier/segment/status and the pairs, fixed once a day is over
         moved = requirements_snapshot(tenant=tenant, through=today - dt.timedelta(days=1))  # before the freeze
         moved += partners_snapshot(tenant=tenant, through=today - dt.timedelta(days=1))
-        moved += pairs_freeze(tenant=tenant, through=today - dt.timedelta(days=1))
+        frozen = pairs_freeze(tenant=tenant, through=today - dt.timedelta(days=1))
+        moved += frozen
         scope = None  # None: every period and partner
         if (
             touched is not None and every_definition and not moved
@@ -701,9 +702,12 @@ def compute_kpis(
             )
         done = {"kpis_computed_at": now}
         if every_definition:
+            # the overview's counts, exact as long as no marker is pending (kpis.overview): the
+            # partners the markers name, or every partner (a marker for all, or pairs frozen: the
+            # overview reads neither snapshot, and a partner's new snapshot follows its own marker)
+            overview_scope = None if frozen else overview_partners(tenant, change_ids)
             KpiInputChange.objects.filter(tenant=tenant, pk__in=change_ids).delete()  # seen: computed in this run
-            # the overview's counts, exact as long as no marker is pending (kpis.overview)
-            refresh_overview_summary(tenant, today, changed=bool(change_ids or moved))
+            refresh_overview_summary(tenant, today, changed=bool(change_ids or moved), partner_ids=overview_scope)
             if scope is None:
                 done |= {"kpis_full_on": today, "kpis_full_back": periods_back}
         else:  # some definitions only: the others' results are as old as before, the next run computes all

@@ -548,7 +548,8 @@ class OverviewSummary(TenantOwnedModel):
     (``kpis.overview.refresh_overview_summary``, in the transaction that consumes the
     ``KpiInputChange`` markers). The page reads them instead of aggregating every targeted pair and
     60 days of facts — only while they are exact: computed for today and with no marker pending
-    (every input of the overview — facts, states, assignments, tiers, partners… — writes one).
+    (every input of the overview — facts, states, assignments, tiers, partners… — writes one). The
+    rows are per partner: a run rewrites the partners its markers name.
     """
 
     as_of = models.DateField()
@@ -559,9 +560,12 @@ class OverviewSummary(TenantOwnedModel):
 
 
 class OverviewPairCount(TenantOwnedModel):
-    """Targeted pairs (``kpis.targeting``) of every partner, counted by the tier and segment they were
-    targeted with, their due date and the tenant-local day they were done (null: not done)."""
+    """Targeted pairs (``kpis.targeting``) of one partner, counted by the tier and segment they were
+    targeted with, their due date and the tenant-local day they were done (null: not done). Kept per
+    partner so that a KPI run rewrites only the touched partners' rows, and a partner filter is a
+    WHERE on them."""
 
+    partner_id = models.BigIntegerField()  # no FK: a deleted partner's rows go with the next KPI run
     tier_id = models.IntegerField(null=True, blank=True)  # no FK: a deleted tier keeps its frozen pairs' id
     segment = models.CharField(max_length=100, blank=True, default="")
     due_on = models.DateField()
@@ -569,7 +573,10 @@ class OverviewPairCount(TenantOwnedModel):
     pairs = models.PositiveIntegerField()
 
     class Meta:
-        indexes = [models.Index(fields=["tenant", "due_on"], name="overview_pairs_due")]
+        indexes = [
+            models.Index(fields=["tenant", "due_on"], name="overview_pairs_due"),
+            models.Index(fields=["tenant", "partner_id"], name="overview_pairs_partner"),
+        ]
 
 
 class OverviewAtRisk(TenantOwnedModel):

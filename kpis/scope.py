@@ -15,7 +15,9 @@ stored results then equal a computation of every period and partner, because eac
   ``KpiInputChange`` in the transaction of the change (the model signals below; the services that
   write such rows in bulk call ``record_input_change`` themselves). All of them ask for
   everything, except a new support activity (its partner and day) and a new certificate (its
-  partner, from the day it was issued);
+  partner, from the day it was issued); a partner's own change (created, edited, deleted) and a
+  new or deleted assignment to one partner ask for everything but name that partner, the only one
+  whose overview counts it moves (``overview_partners``);
 * **the clock**: the current period's pacing, elapsed days and comparison with the previous
   period depend on the tenant-local date, and the frozen pairs and partner snapshots move once a
   day, so the first run of a tenant-local day computes everything (``RollupState.kpis_full_on``);
@@ -114,7 +116,8 @@ def record_input_change(
     tenant_id: int | None, source: str, *, partner_ids: Iterable[int] | None = None, days: Iterable[dt.date] | None = None
 ) -> None:
     """Write a ``KpiInputChange`` (in the caller's transaction): everything, or — given both
-    ``partner_ids`` and ``days`` — those partners on those days."""
+    ``partner_ids`` and ``days`` — those partners on those days. ``partner_ids`` alone: everything
+    for the KPI results, but only those partners' overview counts (``overview_partners``)."""
     if tenant_id is None:
         return
     scoped = partner_ids is not None and days is not None
@@ -123,7 +126,7 @@ def record_input_change(
             tenant_id=tenant_id,
             source=source[:64],
             everything=not scoped,
-            partner_ids=sorted({int(p) for p in partner_ids}) if scoped else [],
+            partner_ids=sorted({int(p) for p in partner_ids}) if partner_ids is not None else [],
             days=sorted({d.isoformat() for d in days}) if scoped else [],
         )
 
@@ -150,6 +153,24 @@ def pending_changes(tenant) -> tuple[list[int], KpiTouched]:
             EVERYTHING if everything else KpiTouched.of(partner_ids or (), (dt.date.fromisoformat(d) for d in days or ()))
         )
     return ids, merged
+
+
+def overview_partners(tenant, change_ids: Iterable[int]) -> frozenset[int] | None:
+    """The partners whose overview counts (``kpis.overview``) the markers ``change_ids`` can have
+    moved, or None for every partner. A partner's counts read its own pairs (targeted with its
+    tier, segment and join date), states and facts only: a rollup's partners, and a partner created,
+    edited or deleted (an ``everything`` marker naming it), move that partner's; any other
+    ``everything`` marker (tiers, assignments, assets, audiences, the time zone…) moves them all."""
+    ids = list(change_ids)
+    partners: set[int] = set()
+    for start in range(0, len(ids), 500):
+        for everything, partner_ids in KpiInputChange.objects.filter(tenant=tenant, pk__in=ids[start:start + 500]).values_list(
+            "everything", "partner_ids"
+        ):
+            if everything and not partner_ids:
+                return None
+            partners.update(int(p) for p in partner_ids or ())
+    return frozenset(partners)
 
 
 def certificate_boundaries(tenant, since: dt.datetime | None, until: dt.datetime, today: dt.date) -> KpiTouched:
@@ -196,6 +217,23 @@ def _everything(sender, instance, raw: bool = False, **kwargs) -> None:
     record_input_change(_tenant_id(instance), _label(instance))
 
 
+def _partner(sender, instance, raw: bool = False, **kwargs) -> None:
+    """A partner created, edited or deleted: everything for the KPI results (tenant totals, targets
+    by tier…), that partner only for the overview's counts."""
+    if raw:
+        return
+    record_input_change(_tenant_id(instance), _label(instance), partner_ids=[instance.pk] if instance.pk else None)
+
+
+def _assignment(sender, instance, raw: bool = False, created: bool = True, **kwargs) -> None:
+    """An assignment: everything for the KPI results; a new (or deleted) one targeted at one partner
+    moves only that partner's overview counts (an edit may have moved it from another partner)."""
+    if raw:
+        return
+    one = created and instance.target == "partner" and instance.partner_id is not None
+    record_input_change(_tenant_id(instance), _label(instance), partner_ids=[instance.partner_id] if one else None)
+
+
 def _tenant_saved(sender, instance, raw: bool = False, created: bool = False, update_fields=None, **kwargs) -> None:
     """The tenant's time zone decides every tenant-local day; other settings change no KPI."""
     if raw or created or (update_fields is not None and "time_zone" not in update_fields):
@@ -237,10 +275,8 @@ def _deleted(handler):
 INPUT_MODELS = (
     "kpis.KpiDefinition",
     "kpis.KpiTarget",
-    "partners.Partner",
     "partners.PartnerTier",
     "enablement.Asset",
-    "enablement.Assignment",
     "enablement.LearningPath",
     "enablement.LearningPathItem",
     "enablement.AudienceRule",
@@ -262,6 +298,12 @@ def connect() -> None:
         model = apps.get_model(label)
         post_save.connect(_everything, sender=model, dispatch_uid=f"kpis.scope.save.{label}")
         post_delete.connect(_everything, sender=model, dispatch_uid=f"kpis.scope.delete.{label}")
+    partner = apps.get_model("partners.Partner")
+    post_save.connect(_partner, sender=partner, dispatch_uid="kpis.scope.save.partners.Partner")
+    post_delete.connect(_partner, sender=partner, dispatch_uid="kpis.scope.delete.partners.Partner")
+    assignment = apps.get_model("enablement.Assignment")
+    post_save.connect(_assignment, sender=assignment, dispatch_uid="kpis.scope.save.enablement.Assignment")
+    post_delete.connect(_deleted(_assignment), sender=assignment, dispatch_uid="kpis.scope.delete.enablement.Assignment")
     post_save.connect(_tenant_saved, sender=apps.get_model("partners.Tenant"), dispatch_uid="kpis.scope.tenant")
     support = apps.get_model("partners.SupportActivity")
     post_save.connect(_support_activity, sender=support, dispatch_uid="kpis.scope.save.support")

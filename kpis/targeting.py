@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -256,16 +256,23 @@ PAIR_REQUIRED_SQL = (
 )
 
 
-def targeted_pairs_sql(*, tenant: Tenant | int, partner_id: int | None = None) -> tuple[str, list]:
+def targeted_pairs_sql(
+    *, tenant: Tenant | int, partner_id: int | None = None, partner_ids: Sequence[int] | None = None
+) -> tuple[str, list]:
     """``targeted_pairs`` as one SQL statement (and its params), to embed as a sub-query: the frozen
     pairs (when the tenant has a freeze), then the live assigned pairs (``assigned_pairs_sql``) due
     after the frozen date and not frozen already. Columns: partner_id, asset_id, due_on,
     required_completions, assignment_id (0 for a frozen pair), learning_path_id (NULL for a frozen
-    pair), tier_id, segment — the same rows as ``targeted_pairs``, without reading them into Python."""
+    pair), tier_id, segment — the same rows as ``targeted_pairs``, without reading them into Python.
+    ``partner_id`` or ``partner_ids`` (a non-empty list): those partners' pairs only."""
     tenant_id = tenant if isinstance(tenant, int) else tenant.pk
     f, z = FrozenPair._meta.db_table, PairFreeze._meta.db_table
-    live, live_params = assigned_pairs_sql(tenant=tenant_id, partner_id=partner_id)
-    only_f, only_params = ("", []) if partner_id is None else (" AND fp.partner_id = %s", [partner_id])
+    live, live_params = assigned_pairs_sql(tenant=tenant_id, partner_id=partner_id, partner_ids=partner_ids)
+    only_f, only_params = "", []
+    if partner_id is not None:
+        only_f, only_params = " AND fp.partner_id = %s", [partner_id]
+    elif partner_ids is not None:
+        only_f, only_params = f" AND fp.partner_id IN ({', '.join(['%s'] * len(partner_ids))})", [int(i) for i in partner_ids]
     # Only table names (from model meta) and fixed fragments are formatted in; values are parameters.
     sql = (
         f"SELECT fp.partner_id, fp.asset_id, fp.due_on, fp.required_completions, 0 AS assignment_id, "  # noqa: S608

@@ -552,10 +552,10 @@ def overview(*, tenant, filters: DashboardFilters, at_risk_limit: int = 15) -> O
         f"p AS MATERIALIZED ({pairs}), c AS ({candidates}), {ranking} {tier_sql} {ranking_tail}"
     )
     limit = at_risk_limit
-    # Without partner filters, the counts the KPI job keeps (kpis.overview) when they are current.
-    rows = None if filters.has_partner_filters else _summary_rows(
-        conn, tenant=tenant, filters=filters, by_name=by_name, as_date=as_date, limit=limit
-    )
+    # The counts the KPI job keeps (kpis.overview) when they are current, the partner filters as a
+    # WHERE on their per-partner rows.
+    rows = _summary_rows(conn, tenant=tenant, filters=filters, by_name=by_name, as_date=as_date, limit=limit,
+                         chosen=(chosen_sql, chosen_params) if filters.has_people_filters else None)
     if rows is None:
         with conn.cursor() as cursor:
             cursor.execute(overview_sql, [*pairs_params, *activity_params, *pairs_all_params, *candidate_params, limit,
@@ -609,22 +609,60 @@ def _at_risk_ranking(by_name: str) -> tuple[str, str]:
     return ctes, tail
 
 
-def _summary_rows(conn, *, tenant, filters: DashboardFilters, by_name: str, as_date: str, limit: int) -> list | None:
+def _summary_rows(conn, *, tenant, filters: DashboardFilters, by_name: str, as_date: str, limit: int,
+                  chosen: tuple[str, list] | None = None) -> list | None:
     """The overview's rows (as the live statement's) from the counts the KPI job keeps
     (``kpis.overview``), or None when they are not exact now: not computed for today, or a
-    ``KpiInputChange`` pending (an input changed since). One statement, a few rows per tier and
-    due date and one per partner at risk — not one per pair or fact."""
+    ``KpiInputChange`` pending (an input changed since). One statement, a few rows per partner, tier
+    and due date and one per partner at risk — not one per pair or fact.
+
+    The filters as the live statement applies them: the pairs of the tier / segment they were
+    targeted with (their rows' tier and segment), of the partners ``chosen`` (a sub-query: manager,
+    status, name — as they are now); a partner's overdue count from its pair rows not done and due
+    before today; its 60 days of activity only when it is in the tier / segment now."""
     tid = tenant.pk
     summary_t, pairs_t, risk_t = OverviewSummary._meta.db_table, OverviewPairCount._meta.db_table, OverviewAtRisk._meta.db_table
     change_t, partner_t, tier_t = KpiInputChange._meta.db_table, Partner._meta.db_table, PartnerTier._meta.db_table
     day = conn.ops.adapt_datefield_value
-    candidates = (
-        "SELECT pt.id AS partner_id, pt.name AS name, COALESCE(tr.name, '') AS tier, pt.status AS status, "  # noqa: S608
-        "o.overdue AS overdue, o.oldest_due AS oldest_due, o.recent AS recent, o.previous AS previous, "
-        "CASE WHEN o.previous > 0 THEN CAST(100 * (o.recent - o.previous) AS DOUBLE PRECISION) / o.previous "
-        "ELSE CAST(0 AS DOUBLE PRECISION) END AS change "
+    pair_where, pair_params = "", []  # on a pair row x
+    if filters.tier_id:
+        pair_where, pair_params = pair_where + " AND x.tier_id = %s", [*pair_params, filters.tier_id]
+    if filters.segment:
+        pair_where, pair_params = pair_where + " AND x.segment = %s", [*pair_params, filters.segment]
+    if chosen is not None:
+        pair_where, pair_params = pair_where + f" AND x.partner_id IN ({chosen[0]})", [*pair_params, *chosen[1]]
+    now_in, now_params = [], []  # on the partner pt: its activity counts under the tier / segment filter
+    if filters.tier_id:
+        now_in, now_params = [*now_in, "pt.tier_id = %s"], [*now_params, filters.tier_id]
+    if filters.segment:
+        now_in, now_params = [*now_in, "pt.segment = %s"], [*now_params, filters.segment]
+    active = " AND ".join(now_in) or "1 = 1"
+    if filters.tier_id or filters.segment or chosen is not None:
+        overdue = (
+            "LEFT JOIN (SELECT x.partner_id, SUM(x.pairs) AS overdue, MIN(x.due_on) AS oldest_due "  # noqa: S608
+            f"FROM {pairs_t} x WHERE x.tenant_id = %s AND x.done_on IS NULL AND x.due_on < {as_date}{pair_where} "
+            "GROUP BY x.partner_id) ov ON ov.partner_id = o.partner_id "
+        )
+        overdue_params = [tid, day(filters.today), *pair_params]
+        counts = "ov.overdue AS overdue, ov.oldest_due AS oldest_due"
+    else:  # no filter: the stored at-risk rows as they are
+        overdue, overdue_params = "", []
+        counts = "o.overdue AS overdue, o.oldest_due AS oldest_due"
+    # y: the stored at-risk rows of the chosen partners, ``act`` = 1 when their activity counts
+    rows_sql = (
+        f"SELECT o.partner_id, pt.name, COALESCE(tr.name, '') AS tier, pt.status, {counts}, "  # noqa: S608
+        f"o.recent, o.previous, CASE WHEN {active} THEN 1 ELSE 0 END AS act "
         f"FROM {risk_t} o JOIN {partner_t} pt ON pt.id = o.partner_id AND pt.tenant_id = %s "
-        f"LEFT JOIN {tier_t} tr ON tr.id = pt.tier_id WHERE o.tenant_id = %s"
+        f"LEFT JOIN {tier_t} tr ON tr.id = pt.tier_id {overdue}WHERE o.tenant_id = %s"
+        + ("" if chosen is None else f" AND o.partner_id IN ({chosen[0]})")
+    )
+    rows_params = [*now_params, tid, *overdue_params, tid, *([] if chosen is None else chosen[1])]
+    candidates = (
+        "SELECT y.partner_id, y.name, y.tier, y.status, COALESCE(y.overdue, 0) AS overdue, y.oldest_due, "  # noqa: S608
+        "y.act * y.recent AS recent, y.act * y.previous AS previous, "
+        "CASE WHEN y.act * y.previous > 0 THEN CAST(100 * (y.recent - y.previous) AS DOUBLE PRECISION) / y.previous "
+        f"ELSE CAST(0 AS DOUBLE PRECISION) END AS change FROM ({rows_sql}) y "
+        "WHERE y.overdue IS NOT NULL OR (y.act = 1 AND y.previous > 0 AND 2 * y.recent <= y.previous)"
     )
     ranking, ranking_tail = _at_risk_ranking(by_name)
     sql = (
@@ -635,11 +673,11 @@ def _summary_rows(conn, *, tenant, filters: DashboardFilters, by_name: str, as_d
         "UNION ALL SELECT 0, x.tier_id, NULL, NULL, NULL, SUM(x.pairs), CAST(NULL AS DATE), "
         "SUM(CASE WHEN x.done_on <= x.due_on THEN x.pairs ELSE 0 END), "
         f"SUM(CASE WHEN x.done_on <= {as_date} THEN x.pairs ELSE 0 END) "
-        f"FROM {pairs_t} x WHERE x.tenant_id = %s AND x.due_on >= {as_date} AND x.due_on <= {as_date} GROUP BY x.tier_id "
-        f"{ranking_tail}"
+        f"FROM {pairs_t} x WHERE x.tenant_id = %s AND x.due_on >= {as_date} AND x.due_on <= {as_date}{pair_where} "
+        f"GROUP BY x.tier_id {ranking_tail}"
     )
-    params = [tid, tid, limit, tid, day(filters.today), tid, day(filters.end), tid, day(filters.start), day(filters.end),
-              limit, limit, limit]
+    params = [*rows_params, limit, tid, day(filters.today), tid, day(filters.end), tid, day(filters.start),
+              day(filters.end), *pair_params, limit, limit, limit]
     with conn.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('kpis', '0029_derived_tables_no_tenant_index'),
+        ('kpis', '0030_overview_pairs_per_partner'),
     ]
 
     operations = [

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django_scopes import scope
 
 from enablement.completion import pair_done_by
-from enablement.models import AssetKind, AssetStatus, AssignmentTarget, AudienceRule
+from enablement.models import Asset, AssetKind, AssetStatus, AssignmentTarget, AudienceRule
 from enablement.pairs import AssignmentPair, assigned_pairs, assigned_pairs_sql, assignment_pairs
 from kpis.dashboards import selectors
 from kpis.dashboards.filters import parse_filters
@@ -401,7 +401,7 @@ def test_overview_from_the_kpi_jobs_summary_equals_the_live_figures(tenant_a, se
                 assert used == [True], query
                 assert got == _figures(reference_overview(tenant=tenant_a, filters=filters, at_risk_limit=limit)), (query, limit)
         # a later run with nothing pending keeps it; an input change makes the page compute live
-        assert summary.refresh_overview_summary(tenant_a, today, changed=False) is False
+        assert summary.refresh_overview_summary(tenant_a, today, changed=False) is None
         partner = data["partners"][0]
         partner.tier = tiers[2] if partner.tier_id != tiers[2].pk else tiers[0]
         partner.save()
@@ -490,3 +490,178 @@ def test_the_kpi_jobs_summary_is_read_per_tenant(tenant_a, tenant_b, monkeypatch
             assert got == _figures(reference_overview(tenant=tenant, filters=filters, at_risk_limit=100))
         foreign = {p.pk for p in built[other.pk]["partners"]}
         assert got["at_risk"] and not {row[0] for row in got["at_risk"]} & foreign
+
+
+def _spy_summary(monkeypatch) -> list:
+    """Record, for each overview, whether it was read from the KPI job's summary."""
+    used: list = []
+    real = selectors._summary_rows
+
+    def spy(*args, **kwargs):
+        rows = real(*args, **kwargs)
+        used.append(rows is not None)
+        return rows
+
+    monkeypatch.setattr(selectors, "_summary_rows", spy)
+    return used
+
+
+def _assert_summary_read_equals_live(tenant, used, today, tiers, *, limits=(1, 3, 15, 100)) -> None:
+    """Every filter the page offers (tier, segment, both, status, name; every period kind), read from
+    the summary, equals the live reference."""
+    choices = {"tier_ids": {t.pk for t in tiers}, "segments": {"SMB", "Enterprise"}}
+    for query in _queries(today, tiers):
+        filters = parse_filters(query, today=today, **choices)
+        for limit in limits:
+            used.clear()
+            got = _figures(selectors.overview(tenant=tenant, filters=filters, at_risk_limit=limit))
+            assert used == [True], query
+            assert got == _figures(reference_overview(tenant=tenant, filters=filters, at_risk_limit=limit)), (query, limit)
+
+
+@pytest.mark.parametrize(("seed", "zone"), [(13, "Asia/Tokyo"), (14, "America/New_York"), (15, "Europe/Berlin")])
+def test_filtered_overview_from_the_summary_equals_the_live_figures(tenant_a, seed, zone, monkeypatch):
+    """With a partner filter the page reads the KPI job's per-partner rows (the filters a WHERE on
+    them), not the pairs and facts: the same figures as the live statement, for each filter."""
+    from kpis.metrics import compute_kpis
+
+    tenant_a.time_zone = zone
+    tenant_a.save()
+    data = build_varied(tenant_a, seed)
+    used = _spy_summary(monkeypatch)
+    with scope(tenant=tenant_a.pk):
+        compute_kpis(tenant_a, today=data["today"])
+        _assert_summary_read_equals_live(tenant_a, used, data["today"], data["tiers"])
+        # the filters select partners at risk through the filtered rows only (the data makes it bite)
+        wide = _queries(data["today"], data["tiers"])[3]  # 200 days back to 10 ahead
+        gold = parse_filters({**wide, "tier": str(data["tiers"][0].pk)}, today=data["today"],
+                             tier_ids={t.pk for t in data["tiers"]})
+        everyone = parse_filters(wide, today=data["today"])
+        some = selectors.overview(tenant=tenant_a, filters=gold, at_risk_limit=100)
+        all_ = selectors.overview(tenant=tenant_a, filters=everyone, at_risk_limit=100)
+        assert 0 < len(some.at_risk) < len(all_.at_risk) and 0 < some.assigned_total < all_.assigned_total
+
+
+def _stored_rows(tenant) -> tuple[dict, dict]:
+    """The summary's rows by partner, ids included: partner → set of pair rows, partner → at-risk row."""
+    from kpis.models import OverviewAtRisk, OverviewPairCount
+
+    pairs: dict[int, set] = defaultdict(set)
+    for row in OverviewPairCount.objects.filter(tenant=tenant).values_list(
+        "id", "partner_id", "tier_id", "segment", "due_on", "done_on", "pairs"
+    ):
+        pairs[row[1]].add(row)
+    risks = {
+        row[1]: row
+        for row in OverviewAtRisk.objects.filter(tenant=tenant).values_list(
+            "id", "partner_id", "overdue", "oldest_due", "recent", "previous"
+        )
+    }
+    return dict(pairs), risks
+
+
+def _contents(stored: tuple[dict, dict]) -> tuple[list, list]:
+    pairs, risks = stored
+    return sorted((r[1:] for rows in pairs.values() for r in rows), key=repr), sorted((r[1:] for r in risks.values()), key=repr)
+
+
+def _assert_only_rewritten(before, after, touched: set[int]) -> None:
+    """The partners not ``touched`` keep their rows as they were (the same ids); the touched ones'
+    rows are new (no id of theirs kept)."""
+    for index in (0, 1):
+        old, new = before[index], after[index]
+        for pid in set(old) | set(new):
+            if pid in touched:
+                old_ids = {r[0] for r in (old.get(pid, ()) if index == 0 else [old[pid]] if pid in old else [])}
+                new_ids = {r[0] for r in (new.get(pid, ()) if index == 0 else [new[pid]] if pid in new else [])}
+                assert not old_ids & new_ids, pid
+            else:
+                assert old.get(pid) == new.get(pid), pid
+
+
+def _assert_equals_full_rebuild(tenant, today) -> None:
+    """A rebuild of every partner's rows (rolled back) writes the same rows, ids aside."""
+    from django.db import transaction
+
+    from kpis import overview as summary
+
+    stored = _contents(_stored_rows(tenant))
+    with transaction.atomic():
+        summary.refresh_overview_summary(tenant, today, partner_ids=None)
+        full = _contents(_stored_rows(tenant))
+        transaction.set_rollback(True)
+    assert full == stored
+
+
+@pytest.mark.parametrize(("seed", "zone"), [(16, "Asia/Tokyo"), (17, "America/New_York")])
+def test_a_kpi_run_rewrites_only_the_touched_partners_summary_rows(tenant_a, seed, zone, monkeypatch):
+    """One partner's events, a partner moved to another tier and segment, a partner deleted, a new
+    partner: each KPI run rewrites only that partner's rows of the summary, the others' stay (same
+    ids), and the page — unfiltered and with every filter — still equals the live figures."""
+    from kpis.metrics import compute_kpis
+    from kpis.models import KpiInputChange
+    from kpis.scope import overview_partners, record_input_change
+
+    tenant_a.time_zone = zone
+    tenant_a.save()
+    data = build_varied(tenant_a, seed)
+    today, tiers, partners = data["today"], data["tiers"], data["partners"]
+    used = _spy_summary(monkeypatch)
+    with scope(tenant=tenant_a.pk):
+        compute_kpis(tenant_a, today=today)  # the day's first run: every partner
+        before = _stored_rows(tenant_a)
+        assert len(before[0]) > 20 and len(before[1]) > 10
+
+        def run(touched: set[int]) -> None:
+            nonlocal before
+            assert overview_partners(tenant_a, KpiInputChange.objects.filter(tenant=tenant_a).values_list("pk", flat=True)) == touched
+            compute_kpis(tenant_a, today=today)
+            after = _stored_rows(tenant_a)
+            _assert_only_rewritten(before, after, touched)
+            _assert_equals_full_rebuild(tenant_a, today)
+            _assert_summary_read_equals_live(tenant_a, used, today, tiers, limits=(3, 100))
+            before = after
+
+        # 1. one partner's events (as a rollup records them): a pair of theirs done now, activity today
+        partner = next(p for p in partners if p.pk in before[0] and p.pk in before[1])
+        pair = next(
+            p for p in targeted_pairs(tenant=tenant_a, partner_id=partner.pk)
+            if not PartnerAssetState.objects.filter(tenant=tenant_a, partner=partner, asset_id=p.asset_id,
+                                                    first_completed_at__isnull=False).exists()
+        )
+        PartnerAssetState.objects.update_or_create(
+            tenant=tenant_a, partner=partner, asset_id=pair.asset_id,
+            defaults={"active_users": 1, "first_completed_at": timezone.now(), "last_activity_at": timezone.now()},
+        )
+        DailyActivityFact.objects.create(tenant=tenant_a, partner=partner, asset_id=pair.asset_id, day=today,
+                                         verb="training.completed", event_count=500, user_count=1)
+        record_input_change(tenant_a.pk, "rollup", partner_ids=[partner.pk], days=[today])
+        old_rows = before[0][partner.pk]
+        run({partner.pk})
+        assert before[0][partner.pk] != old_rows  # the partner's counts did move
+
+        # 2. a partner moved to another tier and segment (its live pairs follow it; frozen ones stay)
+        moved = next(p for p in partners if p.pk != partner.pk and p.tier_id == tiers[0].pk)
+        moved.tier, moved.segment = tiers[1], "Enterprise" if moved.segment != "Enterprise" else "SMB"
+        moved.save()
+        run({moved.pk})
+
+        # 3. a partner deleted: its rows go (with its own assignments; one named by an audience rule
+        # is not taken: the rule's deletion can change who else the asset is for — every partner)
+        named = set(AudienceRule.objects.filter(tenant=tenant_a, partner__isnull=False).values_list("partner_id", flat=True))
+        gone = next(p for p in partners if p.pk not in (partner.pk, moved.pk, *named) and p.pk in before[0]
+                    and p.assignments.exists())
+        gone_pk = gone.pk
+        gone.delete()
+        run({gone_pk})
+        assert gone_pk not in before[0] and gone_pk not in before[1]
+
+        # 4. a new partner, an assignment of its own and activity falling by half: its rows appear
+        new = f.PartnerFactory(tenant=tenant_a, name="Newcomer", tier=tiers[0], segment="SMB", status="active",
+                               joined_on=today - dt.timedelta(days=400))
+        f.AssignmentFactory(tenant=tenant_a, target=AssignmentTarget.PARTNER, partner=new, tier=None, segment="",
+                            asset=Asset.objects.get(pk=pair.asset_id), due_on=today + dt.timedelta(days=5))
+        DailyActivityFact.objects.create(tenant=tenant_a, partner=new, asset=None, day=today - dt.timedelta(days=40),
+                                         verb="document.viewed", event_count=9, user_count=1)
+        run({new.pk})
+        assert new.pk in before[0] and before[1][new.pk][4:] == (0, 9)  # its pairs; at risk: 0 recent against 9

@@ -17,7 +17,8 @@ from enablement.certifications.models import Certificate, Certification
 from enablement.services.log import activity_record_many
 from kpis import metrics
 from kpis.metrics import RESULT_FIELDS, compute_kpis
-from kpis.models import KpiInputChange, KpiResult, KpiTarget, RollupState
+from kpis.models import KpiInputChange, KpiResult, KpiTarget, OverviewAtRisk, OverviewPairCount, RollupState
+from kpis.overview import refresh_overview_summary
 from kpis.periods import recent_periods
 from kpis.rollup import rollup_tenant
 from kpis.scope import KpiTouched
@@ -136,8 +137,29 @@ def test_after_any_mix_of_changes_the_scoped_job_stores_what_a_full_recompute_co
         _apply(world, step)
         _job(world)
         _assert_equals_full_recompute(world)
+        _assert_overview_equals_full_rebuild(world)
     with scope(tenant=world.tenant.pk):
         assert not KpiInputChange.objects.filter(tenant=world.tenant).exists()  # every change was consumed
+
+
+def _overview_rows(world) -> tuple[list, list]:
+    with scope(tenant=world.tenant.pk):
+        pairs = OverviewPairCount.objects.filter(tenant=world.tenant).values_list(
+            "partner_id", "tier_id", "segment", "due_on", "done_on", "pairs")
+        risks = OverviewAtRisk.objects.filter(tenant=world.tenant).values_list(
+            "partner_id", "overdue", "oldest_due", "recent", "previous")
+        return sorted(pairs, key=repr), sorted(risks, key=repr)
+
+
+def _assert_overview_equals_full_rebuild(world) -> None:
+    """The overview summary the job kept — rewritten for the partners its markers named only — equals
+    a rebuild of every partner's rows (rolled back)."""
+    stored = _overview_rows(world)
+    with scope(tenant=world.tenant.pk), transaction.atomic():
+        refresh_overview_summary(world.tenant, TODAY, partner_ids=None)
+        full = _overview_rows(world)
+        transaction.set_rollback(True)
+    assert full == stored
 
 
 # --- what is computed -----------------------------------------------------------------------------------
