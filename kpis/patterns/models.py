@@ -81,7 +81,7 @@ class PatternRank(TenantOwnedModel):
         db_table = "kpis_patternrank"
         verbose_name = _("success pattern cohort place")
         verbose_name_plural = _("success pattern cohort places")
-        constraints = [models.UniqueConstraint(fields=["run", "partner"], name="pattern_rank_run_partner")]
+        constraints = [models.UniqueConstraint(fields=["tenant", "run", "partner"], name="pattern_rank_run_partner")]
         indexes = [
             models.Index(fields=["tenant", "run", "cohort", "pos"], name="pattern_rank_page"),
             models.Index(fields=["tenant", "run", "cohort", "pos_kana"], name="pattern_rank_page_kana"),

@@ -39,7 +39,7 @@ class Migration(migrations.Migration):
                 'verbose_name_plural': 'success pattern cohort places',
                 'db_table': 'kpis_patternrank',
                 'indexes': [models.Index(fields=['tenant', 'run', 'cohort', 'pos'], name='pattern_rank_page'), models.Index(fields=['tenant', 'run', 'cohort', 'pos_kana'], name='pattern_rank_page_kana')],
-                'constraints': [models.UniqueConstraint(fields=('run', 'partner'), name='pattern_rank_run_partner')],
+                'constraints': [models.UniqueConstraint(fields=('tenant', 'run', 'partner'), name='pattern_rank_run_partner')],
             },
         ),
     ]
