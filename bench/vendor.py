@@ -105,6 +105,9 @@ def recreate() -> None:
     with _admin() as conn:
         if _ours(conn):
             conn.execute(f'DROP DATABASE "{DB}" WITH (FORCE)')
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [ROLE]).fetchone() is None:
+            # the application's kind of role: may log in, nothing more (row-level security applies to it)
+            conn.execute(f'CREATE ROLE "{ROLE}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS')
         conn.execute(f'CREATE DATABASE "{DB}" OWNER "{ROLE}"')
         conn.execute(f"COMMENT ON DATABASE \"{DB}\" IS '{MARK}'")
 
@@ -417,6 +420,30 @@ def log_size() -> tuple[int, int, int]:
 # --- rollup -------------------------------------------------------------------------------------------
 
 
+def _seal_rollup_state(cursor, d, tenant, newest) -> None:
+    """After the history's facts and states are built: as the full recompute does, the events of the
+    overlap go into the seen-events set (batch 1), so the next incremental run does not merge them a
+    second time, and the watermark is the newest event; then ANALYZE."""
+    from django.db import transaction
+
+    from kpis import rollup as r
+    from kpis.models import RollupState
+
+    with transaction.atomic():
+        cursor.execute(f"DELETE FROM {r.MERGED} WHERE tenant_id = %s", [tenant.pk])
+        cursor.execute(
+            f"INSERT INTO {r.MERGED} (tenant_id, event_id, received_at, batch) SELECT e.tenant_id, e.id, e.received_at, 1 "
+            f"FROM {r.EV} e WHERE e.tenant_id = %s AND e.received_at > %s AND e.received_at <= %s",
+            [tenant.pk, newest - r.overlap(), newest],
+        )
+        count = r._received_between(cursor, d, tenant.pk, newest - r.overlap(), newest)
+        RollupState.objects.update_or_create(
+            tenant=tenant, defaults={"watermark": newest, "status": "idle", "overlap_events": count, "merge_batch": 1,
+                                     "rebuild_hi": None, "rebuild_next": None, "rebuild_last": None},
+        )
+    cursor.execute("ANALYZE")
+
+
 def facts_and_states(tenant, *, skip_facts: bool) -> dict[str, float]:
     """The history's facts and states by the rollup's own whole-history statements (those a full
     recompute runs per chunk, here one per table), then the watermark at the newest event."""
@@ -424,7 +451,6 @@ def facts_and_states(tenant, *, skip_facts: bool) -> dict[str, float]:
     from django_scopes import scope
 
     from kpis import rollup as r
-    from kpis.models import RollupState
 
     out = {}
     with scope(tenant=tenant.pk), connection.cursor() as cursor:
@@ -440,21 +466,7 @@ def facts_and_states(tenant, *, skip_facts: bool) -> dict[str, float]:
                 rows = func(cursor, d, tenant.pk, w)
             out[name] = time.perf_counter() - t0
             print(f"    {name}: {rows:,} rows in {out[name]:.1f} s", flush=True)
-        with transaction.atomic():
-            # as the full recompute does: the events of the overlap are in the seen-events set (batch 1),
-            # so the next incremental run does not merge them a second time
-            cursor.execute(f"DELETE FROM {r.MERGED} WHERE tenant_id = %s", [tenant.pk])
-            cursor.execute(
-                f"INSERT INTO {r.MERGED} (tenant_id, event_id, received_at, batch) SELECT e.tenant_id, e.id, e.received_at, 1 "
-                f"FROM {r.EV} e WHERE e.tenant_id = %s AND e.received_at > %s AND e.received_at <= %s",
-                [tenant.pk, newest - r.overlap(), newest],
-            )
-            count = r._received_between(cursor, d, tenant.pk, newest - r.overlap(), newest)
-            RollupState.objects.update_or_create(
-                tenant=tenant, defaults={"watermark": newest, "status": "idle", "overlap_events": count, "merge_batch": 1,
-                                         "rebuild_hi": None, "rebuild_next": None, "rebuild_last": None},
-            )
-        cursor.execute("ANALYZE")
+        _seal_rollup_state(cursor, d, tenant, newest)
     return out
 
 
@@ -469,7 +481,6 @@ def facts_and_states_parallel(tenant, *, skip_facts: bool, workers: int) -> dict
     from django_scopes import scope
 
     from kpis import rollup as r
-    from kpis.models import RollupState
 
     d = r._dialect(tenant)
     with scope(tenant=tenant.pk), connection.cursor() as cursor:
@@ -529,20 +540,7 @@ def facts_and_states_parallel(tenant, *, skip_facts: bool, workers: int) -> dict
     out["partner states"] = run_tasks("partner states", ranges(pmin, pmax, 8), partners)
     connection.close()
     with scope(tenant=tenant.pk), connection.cursor() as cursor:
-        with transaction.atomic():
-            # as the full recompute does: the events of the overlap are in the seen-events set (batch 1)
-            cursor.execute(f"DELETE FROM {r.MERGED} WHERE tenant_id = %s", [tenant.pk])
-            cursor.execute(
-                f"INSERT INTO {r.MERGED} (tenant_id, event_id, received_at, batch) SELECT e.tenant_id, e.id, e.received_at, 1 "
-                f"FROM {r.EV} e WHERE e.tenant_id = %s AND e.received_at > %s AND e.received_at <= %s",
-                [tenant.pk, newest - r.overlap(), newest],
-            )
-            count = r._received_between(cursor, d, tenant.pk, newest - r.overlap(), newest)
-            RollupState.objects.update_or_create(
-                tenant=tenant, defaults={"watermark": newest, "status": "idle", "overlap_events": count, "merge_batch": 1,
-                                         "rebuild_hi": None, "rebuild_next": None, "rebuild_last": None},
-            )
-        cursor.execute("ANALYZE")
+        _seal_rollup_state(cursor, d, tenant, newest)
     return out
 
 
