@@ -344,3 +344,17 @@ def test_launch_page_polls_the_status_until_the_au_completes(client, login, tena
     login(second)
     assert client.get(poll).status_code == 404
     assert client.get(poll.split("?")[0] + "?attempt=x").status_code == 400
+
+
+def test_status_poll_is_not_reachable_from_another_tenant(client, login, tenant_a, partner_user_a, partner_user_b,
+                                                         training_a, clock):
+    """The poll URL of tenant A's attempt answers nothing to a learner of tenant B, neither under
+    tenant A's path nor under tenant B's own."""
+    _package(tenant_a, training_a)
+    login(partner_user_a)
+    page = client.get(f"/t/{tenant_a.slug}/portal/packages/{training_a.pk}/")
+    poll = page.context["poll_url"]
+    assert client.get(poll).status_code == 200
+    login(partner_user_b)
+    assert client.get(poll).status_code in (302, 403, 404)
+    assert client.get(poll.replace(f"/t/{tenant_a.slug}/", f"/t/{partner_user_b.tenant.slug}/")).status_code == 404
