@@ -193,6 +193,10 @@ ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
 MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
 MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_TOTP_ISSUER = "Shien PRM"
+# One 30-second step either side (RFC 6238 §5.2): a code typed as the phone turns over, or from a
+# phone whose clock is a few seconds off, is accepted. allauth still refuses a code used once
+# within that window, so the wider window gives no replay.
+MFA_TOTP_TOLERANCE = 1
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG  # http://localhost in development only
 # The second factor is required for operators (superusers) and tenant admins, and for channel
 # managers / partner users where the tenant says so (Tenant.mfa_required_for). Tests switch it off
