@@ -272,6 +272,21 @@ def _deleted(handler):
     return receiver
 
 
+def _unless_tenant_deleted(handler):
+    """A row deleted because its tenant is (the cascade of ``Tenant.delete()``) asks the KPI job
+    for nothing: the tenant's changes were deleted earlier in the same cascade, and a new one would
+    point at a tenant that is gone (the deletion would fail at COMMIT on the foreign key)."""
+    from partners.models import Tenant
+
+    def receiver(sender, instance, origin=None, **kwargs):
+        model = getattr(origin, "model", type(origin))  # an instance, or the queryset .delete() was called on
+        if model is not None and issubclass(model, Tenant):
+            return
+        handler(sender, instance, origin=origin, **kwargs)
+
+    return receiver
+
+
 INPUT_MODELS = (
     "kpis.KpiDefinition",
     "kpis.KpiTarget",
@@ -297,18 +312,18 @@ def connect() -> None:
     for label in INPUT_MODELS:
         model = apps.get_model(label)
         post_save.connect(_everything, sender=model, dispatch_uid=f"kpis.scope.save.{label}")
-        post_delete.connect(_everything, sender=model, dispatch_uid=f"kpis.scope.delete.{label}")
+        post_delete.connect(_unless_tenant_deleted(_everything), sender=model, weak=False, dispatch_uid=f"kpis.scope.delete.{label}")
     partner = apps.get_model("partners.Partner")
     post_save.connect(_partner, sender=partner, dispatch_uid="kpis.scope.save.partners.Partner")
-    post_delete.connect(_partner, sender=partner, dispatch_uid="kpis.scope.delete.partners.Partner")
+    post_delete.connect(_unless_tenant_deleted(_partner), sender=partner, weak=False, dispatch_uid="kpis.scope.delete.partners.Partner")
     assignment = apps.get_model("enablement.Assignment")
     post_save.connect(_assignment, sender=assignment, dispatch_uid="kpis.scope.save.enablement.Assignment")
-    post_delete.connect(_deleted(_assignment), sender=assignment, dispatch_uid="kpis.scope.delete.enablement.Assignment")
+    post_delete.connect(_unless_tenant_deleted(_deleted(_assignment)), sender=assignment, weak=False, dispatch_uid="kpis.scope.delete.enablement.Assignment")
     post_save.connect(_tenant_saved, sender=apps.get_model("partners.Tenant"), dispatch_uid="kpis.scope.tenant")
     support = apps.get_model("partners.SupportActivity")
     post_save.connect(_support_activity, sender=support, dispatch_uid="kpis.scope.save.support")
-    post_delete.connect(_deleted(_support_activity), sender=support, dispatch_uid="kpis.scope.delete.support")
+    post_delete.connect(_unless_tenant_deleted(_deleted(_support_activity)), sender=support, weak=False, dispatch_uid="kpis.scope.delete.support")
     certificate = apps.get_model("certifications.Certificate")
     post_save.connect(_certificate, sender=certificate, dispatch_uid="kpis.scope.save.certificate")
-    post_delete.connect(_deleted(_certificate), sender=certificate, dispatch_uid="kpis.scope.delete.certificate")
+    post_delete.connect(_unless_tenant_deleted(_deleted(_certificate)), sender=certificate, weak=False, dispatch_uid="kpis.scope.delete.certificate")
     targeting_changed.connect(_targeting_changed, dispatch_uid="kpis.scope.targeting")
