@@ -1,0 +1,179 @@
+"""The playbook adoption table: ordered, counted and paged in one statement (``adoption_page``).
+
+The page of rows equals the same slice of the Python reference (``reference_adoption``, the former
+implementation) for every page, out-of-range and garbage page numbers clamp as Django's Paginator
+clamps them, the table's reads do not grow with the partners assigned (5 against 50), and one tenant's
+table never shows or counts another tenant's partners."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pytest
+from django.core.paginator import Paginator
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from django_scopes import scope, scopes_disabled
+
+from enablement.models import Assignment, AssignmentTarget, LearningPathItem
+from kpis.models import DailyActivityFact, PartnerAssetState
+from kpis.patterns import selectors as sel
+from partners.deals.models import Deal
+from partners.models import Partner
+from tests import factories as f
+from tests.patterns.test_cohorts_sql import _adoption_key, reference_adoption
+
+pytestmark = pytest.mark.django_db
+
+
+def _playbook(tenant, n_items: int = 4):
+    path = f.LearningPathFactory(tenant=tenant, is_playbook=True)
+    assets = [f.AssetFactory(tenant=tenant, kind="training" if i % 2 else "document") for i in range(n_items)]
+    for i, a in enumerate(assets):
+        f.LearningPathItemFactory(tenant=tenant, path=path, asset=a, position=i + 1)
+    return path, assets
+
+
+def _assigned(tenant, assets, n: int, rng: random.Random, prefix: str = "Partner") -> list[Partner]:
+    """``n`` partners assigned the playbook on days spread over 60 days, each having completed some of
+    its items before or after, with activity facts and deals around the assignment."""
+    start = Partner.objects.filter(tenant=tenant).count()
+    partners = Partner.objects.bulk_create([
+        Partner(tenant=tenant, name=f"{prefix} {rng.choice('BAC')}{start + i:03d}", joined_on=dt.date(2024, 1, 1))
+        for i in range(n)
+    ])
+    now = timezone.now()
+    Assignment.objects.bulk_create([
+        Assignment(tenant=tenant, asset=a, target=AssignmentTarget.PARTNER, partner=p, source=sel.PLAYBOOK_SOURCE,
+                   due_on=timezone.localdate(), created_at=now - dt.timedelta(days=rng.randint(0, 60), hours=rng.randint(0, 23)))
+        for p in partners for a in assets
+    ])
+    states, facts = [], []
+    for p in partners:
+        for a in rng.sample(assets, rng.randint(0, len(assets))):
+            at = now - dt.timedelta(days=rng.randint(0, 90))
+            states.append(PartnerAssetState(tenant=tenant, partner=p, asset=a, first_activity_at=at, last_activity_at=at,
+                                            first_completed_at=at if rng.random() < 0.8 else None, active_users=1))
+        for d in range(0, 120, rng.randint(2, 9)):
+            facts.append(DailyActivityFact(tenant=tenant, partner=p, day=timezone.localdate() - dt.timedelta(days=d),
+                                           verb="portal.login", event_count=rng.randint(1, 5), user_count=1))
+    PartnerAssetState.objects.bulk_create(states)
+    DailyActivityFact.objects.bulk_create(facts)
+    for p in rng.sample(partners, len(partners) // 2):
+        deal = f.DealFactory(tenant=tenant, partner=p)
+        Deal.objects.filter(pk=deal.pk).update(created_at=now - dt.timedelta(days=rng.randint(0, 100)))
+    return partners
+
+
+def test_every_page_equals_the_python_reference_and_clamps_as_the_paginator(scope_a):
+    rng = random.Random(5)
+    path, assets = _playbook(scope_a)
+    _assigned(scope_a, assets, 23, rng)
+    f.PartnerFactory(tenant=scope_a, name="Not assigned")
+    items = sel.playbook_items(tenant=scope_a, path=path)
+    expected = [_adoption_key(r) for r in reference_adoption(tenant=scope_a, path=path, today=timezone.localdate())]
+    assert len(expected) == 23 and len({k[10] for k in expected}) > 2  # several completion shares
+    paginator = Paginator(expected, 5)
+    for asked in (1, 2, 3, 4, 5, 6, 99, 0, -1, "2", "x", None, 2.5):
+        page = sel.adoption_page(tenant=scope_a, items=items, page=asked, page_size=5)
+        want = paginator.get_page(asked)
+        assert (page.count, page.number) == (23, want.number), asked
+        assert [_adoption_key(r) for r in page.rows] == list(want.object_list), asked
+    everything = sel.adoption_page(tenant=scope_a, items=items, page_size=None)
+    assert [_adoption_key(r) for r in everything.rows] == expected and everything.count == 23
+
+
+def test_the_adoption_table_reads_the_same_queries_for_5_and_50_partners_assigned(scope_a, django_assert_num_queries):
+    """One statement orders, counts and pages the table (with each partner's first assignment), then the
+    page's completions, events and deals: four queries, whatever the number of partners assigned."""
+    rng = random.Random(8)
+    path, assets = _playbook(scope_a)
+    _assigned(scope_a, assets, 5, rng)
+    items = sel.playbook_items(tenant=scope_a, path=path)
+    with django_assert_num_queries(4):
+        few = sel.adoption_page(tenant=scope_a, items=items, page=1, page_size=25)
+    _assigned(scope_a, assets, 45, rng)
+    for asked in (1, 2):
+        with django_assert_num_queries(4):
+            many = sel.adoption_page(tenant=scope_a, items=items, page=asked, page_size=25)
+        assert len(many.rows) == 25 and many.count == 50
+    assert few.count == 5 and len(few.rows) == 5
+
+
+def _table_rows(response) -> int:
+    body = response.content.decode()
+    table = body[body.index('id="adoption-table"'):]
+    return table[: table.index("</table>")].count("<tr>") - 1  # less the heading's row
+
+
+def _adoption_reads(captured) -> list[str]:
+    return [q["sql"] for q in captured if "enablement_assignment" in q["sql"] or "kpis_partnerassetstate" in q["sql"]]
+
+
+def test_the_patterns_page_reads_the_adoption_table_in_the_same_queries_for_5_and_50_assigned(
+    client, login, manager_a, tenant_a
+):
+    rng = random.Random(13)
+    with scope(tenant=tenant_a.pk):
+        path, assets = _playbook(tenant_a)
+        _assigned(tenant_a, assets, 5, rng)
+    login(manager_a)
+    page = reverse("manage-patterns", kwargs={"tenant_slug": tenant_a.slug})
+    client.get(page)
+
+    def measure(query: str):
+        with CaptureQueriesContext(connection) as q:
+            r = client.get(page + query)
+        assert r.status_code == 200
+        return r, q.captured_queries
+
+    r_few, few = measure("")
+    with scope(tenant=tenant_a.pk):
+        _assigned(tenant_a, assets, 45, rng)
+    r_many, many = measure("")
+    r_deep, deep = measure("?adoption_page=2#adoption")
+    assert len(few) == len(many) == len(deep)
+    # the assignments are read once (order, count, page and first assignment days in one statement), the
+    # completions twice (the order's count over the playbook's states, the page's completion dates)
+    for captured in (few, many, deep):
+        reads = _adoption_reads(captured)
+        assert sum("enablement_assignment" in s for s in reads) == 1, reads
+        assert sum("kpis_partnerassetstate" in s for s in reads) == 2, reads
+    assert r_few.context["adoption_count"] == 5 and r_many.context["adoption_count"] == 50
+    assert [_table_rows(r) for r in (r_few, r_many, r_deep)] == [5, 25, 25]  # a page of 25 rows, not 50
+    deep_page = r_deep.context["paged"]["adoption"]["page"]
+    assert (deep_page.number, deep_page.paginator.num_pages, len(deep_page.object_list)) == (2, 2, 25)
+    assert "adoption_page=1#adoption" in r_deep.content.decode()
+
+
+def test_one_tenant_never_sees_or_counts_another_tenants_adoption(client, login, manager_a, manager_b, tenant_a, tenant_b):
+    rng = random.Random(21)
+    with scope(tenant=tenant_a.pk):
+        path_a, assets_a = _playbook(tenant_a)
+        mine = _assigned(tenant_a, assets_a, 3, rng, prefix="Alpha")
+    with scope(tenant=tenant_b.pk):
+        path_b, assets_b = _playbook(tenant_b)
+        theirs = _assigned(tenant_b, assets_b, 7, rng, prefix="Beta")
+    with scope(tenant=tenant_a.pk):
+        items_a = sel.playbook_items(tenant=tenant_a, path=path_a)
+        page = sel.adoption_page(tenant=tenant_a, items=items_a, page_size=25)
+        assert page.count == 3 and {r.partner.pk for r in page.rows} == {p.pk for p in mine}
+        # tenant B's playbook items handed to tenant A's table: the statement filters every table on the
+        # tenant, so nothing of B is read or counted
+        with scopes_disabled():
+            foreign = list(LearningPathItem.objects.filter(tenant=tenant_b, path=path_b).select_related("asset"))
+        assert len(foreign) == 4
+        assert sel.adoption_page(tenant=tenant_a, items=foreign, page_size=25).count == 0
+    for manager, own, other in ((manager_a, mine, theirs), (manager_b, theirs, mine)):
+        login(manager)
+        slug = own[0].tenant.slug
+        r = client.get(reverse("manage-patterns", kwargs={"tenant_slug": slug}) + "?adoption_page=1")
+        body = r.content.decode()
+        assert r.context["adoption_count"] == len(own)
+        assert all(p.name in body for p in own) and not any(p.name in body for p in other)
+        # the other tenant's page is not reachable with this membership
+        other_slug = other[0].tenant.slug
+        assert client.get(reverse("manage-patterns", kwargs={"tenant_slug": other_slug})).status_code in (403, 404)
