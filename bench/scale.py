@@ -21,8 +21,8 @@ refuses any other.
 
 Run: ``.venv/bin/python bench/scale.py [--partners 40,5000] [--page overview --page content]``
 (``--rebuild`` regenerates the data; ``--drop`` drops the benchmark's databases at the end;
-``--list-pages`` names the pages; ``--live``: the overview pages also with an input marker pending,
-computed live as before a KPI run; ``--summary-steps``: time the KPI job's overview step rebuilding
+``--list-pages`` names the pages; ``--live``: the overview and success-patterns pages also with an input marker
+pending, computed live as before a KPI run (the patterns page then ranks the adoption table live); ``--summary-steps``: time the KPI job's overview step rebuilding
 every partner's rows against one partner's; ``--playbook``: before measuring, the suggested playbook of
 the stored success-patterns run is created and assigned to every partner needing nurturing through the
 app's own services — thousands of partners at 5,000; the assignment notices are not sent — and the assignment days are then spread over the
@@ -320,6 +320,26 @@ def overview_summary(slug: str) -> float:
     return time.perf_counter() - t0
 
 
+def adoption_order(slug: str) -> float:
+    """What a KPI run does for the success-patterns page after consuming the markers
+    (``kpis.scope.inputs_consumed`` → ``store_adoption``): store the adoption table's order. Returns
+    the seconds taken."""
+    from django.db import transaction
+
+    try:
+        from kpis.patterns.selectors import store_adoption
+    except ImportError:  # a checkout from before the stored order (a "before" run): nothing to store
+        return 0.0
+    from partners.models import Tenant
+    from partners.tenancy import tenant_scope
+
+    tenant = Tenant.objects.get(slug=slug)
+    t0 = time.perf_counter()
+    with tenant_scope(tenant), transaction.atomic():
+        store_adoption(tenant=tenant)
+    return time.perf_counter() - t0
+
+
 def overview_summary_steps(slug: str, rounds: int = 3) -> dict:
     """The KPI job's overview step (``refresh_overview_summary``) rebuilding every partner's rows
     against rewriting one partner's (what a run after that partner's events does), taking turns
@@ -504,9 +524,10 @@ def main() -> None:
             print(f"{db_name(n)} built in {time.perf_counter() - t0:.0f} s")
         else:
             call_command("migrate", verbosity=0)  # a database built by an older checkout
-        print(f"bench{n}: the KPI job's overview summary written in {overview_summary(f'bench{n}'):.2f} s", flush=True)
-        if "--playbook" in sys.argv:
+        if "--playbook" in sys.argv:  # before the summary: the assignment's input marker is consumed there
             print(f"bench{n}: {assign_playbook(f'bench{n}')}", flush=True)
+        print(f"bench{n}: the KPI job's overview summary written in {overview_summary(f'bench{n}'):.2f} s", flush=True)
+        print(f"bench{n}: the KPI job's adoption order stored in {adoption_order(f'bench{n}'):.2f} s", flush=True)
         if "--summary-steps" in sys.argv:
             with connection.cursor() as cur:
                 cur.execute("SELECT 1")
@@ -531,7 +552,7 @@ def main() -> None:
               f"{f'KB {lo}':>8} {f'KB {hi}':>8} {f'MB {lo}':>7} {f'MB {hi}':>7}", flush=True)
         for page in chosen:  # the sizes take turns, page by page
             variants = [("page", {}, False), ("htmx", {"HTTP_HX_REQUEST": "true"}, False)]
-            if page.startswith("overview") and "--live" in sys.argv:  # a marker pending: computed live
+            if page.startswith(("overview", "patterns")) and "--live" in sys.argv:  # a marker pending: computed live
                 variants += [("page, live", {}, True), ("htmx, live", {"HTTP_HX_REQUEST": "true"}, True)]
             for variant, headers, live in variants:
                 got = {site.partners: site.measure(page, headers, live=live) for site in sites}

@@ -16,6 +16,7 @@ from django.db.models import (
     CharField,
     Count,
     DateTimeField,
+    Exists,
     F,
     Min,
     Q,
@@ -30,8 +31,16 @@ from django.utils.translation import gettext as _
 from enablement.audiences import asset_audience_q
 from enablement.certifications.selectors import Gap, partner_coverage
 from enablement.models import Asset, AssetKind, Assignment, AssignmentTarget, LearningPath, LearningPathItem
-from kpis.models import DailyActivityFact, PartnerAssetState
-from kpis.patterns.models import OutcomeMetric, PatternItem, PatternItemType, PatternRank, PatternRun
+from kpis.models import DailyActivityFact, KpiInputChange, PartnerAssetState
+from kpis.patterns.models import (
+    AdoptionRank,
+    AdoptionRanking,
+    OutcomeMetric,
+    PatternItem,
+    PatternItemType,
+    PatternRank,
+    PatternRun,
+)
 from partners.deals.models import Deal, DealStage
 from partners.models import CohortOverride, Partner, PartnerStatus, Tenant
 from partners.reading import partner_ordering
@@ -754,7 +763,7 @@ def adoption_window(assigned_on: dt.date, today: dt.date) -> int:
 # over the states of its assets, not a count per partner), every assigned partner numbered in the
 # table's order and counted (window functions), and the asked page's partners only (out of range: the
 # last page, as Paginator.get_page).
-_ADOPTION_PAGE_SQL = """
+_ADOPTION_RANKED_SQL = """
 WITH assigned AS (
     SELECT a.partner_id AS pid, MIN(a.created_at) AS first_assigned_at
     FROM enablement_assignment a
@@ -771,7 +780,9 @@ WITH assigned AS (
            ROW_NUMBER() OVER (ORDER BY {key} DESC, p.name, p.id) AS pos, COUNT(*) OVER () AS total
     FROM assigned x JOIN partners_partner p ON p.id = x.pid AND p.tenant_id = %(tenant)s
     LEFT JOIN done d ON d.pid = x.pid
-), paged AS (
+)"""
+
+_ADOPTION_PAGE_SQL = _ADOPTION_RANKED_SQL + """, paged AS (
     SELECT ranked.*,
            CASE WHEN %(page)s >= 1 AND %(page)s <= (total + %(size)s - 1) / %(size)s THEN %(page)s
                 ELSE (total + %(size)s - 1) / %(size)s END AS number
@@ -780,7 +791,12 @@ WITH assigned AS (
 SELECT * FROM paged
 WHERE %(all)s = 1 OR (pos > (number - 1) * %(size)s AND pos <= number * %(size)s)
 ORDER BY pos
-"""
+"""  # noqa: S608 (constant parts only)
+
+_ADOPTION_STORE_SQL = _ADOPTION_RANKED_SQL + """
+INSERT INTO kpis_adoptionrank (tenant_id, ranking_id, partner_id, pos, first_assigned_at)
+SELECT %(tenant)s, %(ranking)s, id, pos, first_assigned_at FROM ranked
+"""  # noqa: S608 (constant parts only)
 
 
 def _adoption_key_sql(total: int) -> str:
@@ -804,43 +820,100 @@ class AdoptionPage:
     number: int
 
 
+def _adoption_statement(template: str, *, tenant: Tenant, asset_ids: list[int], n_items: int, **extra) -> tuple[str, dict]:
+    params = {
+        "tenant": tenant.pk, "source": PLAYBOOK_SOURCE, "target": AssignmentTarget.PARTNER, "active": True, **extra,
+        **{f"a{n}": pk for n, pk in enumerate(asset_ids)},
+    }
+    sql = template.format(assets=", ".join(f"%(a{n})s" for n in range(len(asset_ids))), key=_adoption_key_sql(n_items))
+    return sql, params
+
+
 def adoption_page(
     *, tenant: Tenant, items: list[LearningPathItem], page: object = 1, page_size: int | None = 25,
     today: dt.date | None = None,
 ) -> AdoptionPage:
     """The partners assigned the playbook (source ``playbook``, an active partner assignment of one of
     its items) in the adoption table's order — most of the playbook done first, then by name — as one
-    page of ``page_size`` rows (``None``: every row), with their count. At most four queries whatever
-    the number of partners assigned: the order, count, first assignment times and the page's partners
-    in one statement (``_ADOPTION_PAGE_SQL``), then ``adoption_rows`` for them (completions, events,
-    deals)."""
+    page of ``page_size`` rows (``None``: every row), with their count. Five queries whatever the
+    number of partners assigned: the stored order (``AdoptionRanking``, with whether an input marker
+    is pending), then either a page of it by place (``adoption_rank_page``) — while no marker is
+    pending and it was ranked with these items, so it equals a live ranking — or the live ranking, in
+    one statement (``_ADOPTION_PAGE_SQL``: order, count, first assignment times and the page's
+    partners); then ``adoption_rows`` for the page (completions, events, deals)."""
     from django.db import connection
 
     if not items:
         return AdoptionPage(rows=[], count=0, number=1)
     asset_ids = sorted({i.asset_id for i in items})
-    params = {
-        "tenant": tenant.pk, "source": PLAYBOOK_SOURCE, "target": AssignmentTarget.PARTNER, "active": True,
-        "page": _page_request(page), "size": page_size or 1, "all": 1 if page_size is None else 0,
-        **{f"a{n}": pk for n, pk in enumerate(asset_ids)},
-    }
-    sql = _ADOPTION_PAGE_SQL.format(
-        assets=", ".join(f"%(a{n})s" for n in range(len(asset_ids))), key=_adoption_key_sql(len(items))
+    ranking = (
+        AdoptionRanking.objects.filter(tenant=tenant, path_id=items[0].path_id)
+        .annotate(pending=Exists(KpiInputChange.objects.filter(tenant=tenant)))
+        .first()
     )
-    partners = list(Partner.objects.raw(sql, params))
-    count = partners[0].total if partners else 0
-    # The first assignment's time as the ORM reads a DateTimeField (SQLite returns text for an aggregate).
-    expr = Value(None, output_field=DateTimeField())
-    converters = connection.ops.get_db_converters(expr)
-    assigned_at = {}
-    for p in partners:
-        value = p.first_assigned_at
-        for convert in converters:
-            value = convert(value, expr, connection)
-        assigned_at[p.pk] = value
+    if ranking is not None and not ranking.pending and ranking.asset_ids == asset_ids:
+        count = ranking.total
+        number = 1 if page_size is None else _page_number(page, count, page_size)
+        places = AdoptionRank.objects.filter(tenant=tenant, ranking=ranking)
+        if page_size is not None:
+            places = places.filter(pos__gt=(number - 1) * page_size, pos__lte=number * page_size)
+        ranks = list(places.select_related("partner").order_by("pos"))
+        partners = [r.partner for r in ranks]
+        assigned_at = {r.partner_id: r.first_assigned_at for r in ranks}
+    else:
+        sql, params = _adoption_statement(
+            _ADOPTION_PAGE_SQL, tenant=tenant, asset_ids=asset_ids, n_items=len(items),
+            page=_page_request(page), size=page_size or 1, all=1 if page_size is None else 0,
+        )
+        partners = list(Partner.objects.raw(sql, params))
+        count = partners[0].total if partners else 0
+        number = 1 if page_size is None else _page_number(page, count, page_size)
+        # The first assignment's time as the ORM reads a DateTimeField (SQLite returns text for an aggregate).
+        expr = Value(None, output_field=DateTimeField())
+        converters = connection.ops.get_db_converters(expr)
+        assigned_at = {}
+        for p in partners:
+            value = p.first_assigned_at
+            for convert in converters:
+                value = convert(value, expr, connection)
+            assigned_at[p.pk] = value
     rows = adoption_rows(tenant=tenant, items=items, partners=partners, today=today, assigned_at=assigned_at)
-    number = 1 if page_size is None else _page_number(page, count, page_size)
     return AdoptionPage(rows=rows, count=count, number=number)
+
+
+def store_adoption(*, tenant: Tenant, changed: bool = True) -> AdoptionRanking | None:
+    """Store the adoption table's order of the current playbook (``AdoptionRanking`` + one
+    ``AdoptionRank`` per partner assigned, by one ``INSERT … SELECT`` of the live ranking), replacing
+    the tenant's stored one. With ``changed=False`` (no input marker was consumed) what is stored is
+    kept when it is of the current playbook with its current items (or nothing, with no playbook). A handful of statements whatever the number of
+    partners; run inside the KPI computation's transaction (``kpis.scope.inputs_consumed``)."""
+    from django.db import connection
+
+    path = current_playbook(tenant=tenant)
+    items = playbook_items(tenant=tenant, path=path)
+    asset_ids = sorted({i.asset_id for i in items})
+    stored = AdoptionRanking.objects.filter(tenant=tenant).only("path_id", "asset_ids")
+    if not changed and [(r.path_id, r.asset_ids) for r in stored] == ([] if path is None else [(path.pk, asset_ids)]):
+        return None
+    AdoptionRank.objects.filter(tenant=tenant).delete()
+    AdoptionRanking.objects.filter(tenant=tenant).delete()
+    if path is None:
+        return None
+    ranking = AdoptionRanking.objects.create(tenant=tenant, path=path, asset_ids=asset_ids)
+    if items:
+        sql, params = _adoption_statement(
+            _ADOPTION_STORE_SQL, tenant=tenant, asset_ids=asset_ids, n_items=len(items), ranking=ranking.pk
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+        ranking.total = AdoptionRank.objects.filter(tenant=tenant, ranking=ranking).count()
+        ranking.save(update_fields=["total"])
+    return ranking
+
+
+def store_adoption_on_kpi_run(sender, *, tenant: Tenant, changed: bool, **kwargs) -> None:
+    """``kpis.scope.inputs_consumed`` receiver: the KPI run consumed the input markers."""
+    store_adoption(tenant=tenant, changed=changed)
 
 
 def adoption_rows(

@@ -1,9 +1,10 @@
-"""The playbook adoption table: ordered, counted and paged in one statement (``adoption_page``).
+"""The playbook adoption table (``adoption_page``): read by place from the order the last KPI run stored
+while no input marker is pending, else ordered, counted and paged live in one statement.
 
-The page of rows equals the same slice of the Python reference (``reference_adoption``, the former
-implementation) for every page, out-of-range and garbage page numbers clamp as Django's Paginator
-clamps them, the table's reads do not grow with the partners assigned (5 against 50), and one tenant's
-table never shows or counts another tenant's partners."""
+Either way the page of rows equals the same slice of the Python reference (``reference_adoption``, the
+former implementation) for every page, out-of-range and garbage page numbers clamp as Django's
+Paginator clamps them, the table's reads do not grow with the partners assigned (5 against 50), and
+one tenant's table never shows or counts another tenant's partners."""
 
 from __future__ import annotations
 
@@ -19,8 +20,11 @@ from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from enablement.models import Assignment, AssignmentTarget, LearningPathItem
-from kpis.models import DailyActivityFact, PartnerAssetState
+from kpis.metrics import compute_kpis
+from kpis.models import DailyActivityFact, KpiInputChange, PartnerAssetState
 from kpis.patterns import selectors as sel
+from kpis.patterns.models import AdoptionRank, AdoptionRanking
+from kpis.scope import record_input_change
 from partners.deals.models import Deal
 from partners.models import Partner
 from tests import factories as f
@@ -87,17 +91,18 @@ def test_every_page_equals_the_python_reference_and_clamps_as_the_paginator(scop
 
 
 def test_the_adoption_table_reads_the_same_queries_for_5_and_50_partners_assigned(scope_a, django_assert_num_queries):
-    """One statement orders, counts and pages the table (with each partner's first assignment), then the
-    page's completions, events and deals: four queries, whatever the number of partners assigned."""
+    """No stored order (no KPI run yet): the stored ranking is looked up, one statement orders, counts
+    and pages the table (with each partner's first assignment), then the page's completions, events and
+    deals: five queries, whatever the number of partners assigned."""
     rng = random.Random(8)
     path, assets = _playbook(scope_a)
     _assigned(scope_a, assets, 5, rng)
     items = sel.playbook_items(tenant=scope_a, path=path)
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         few = sel.adoption_page(tenant=scope_a, items=items, page=1, page_size=25)
     _assigned(scope_a, assets, 45, rng)
     for asked in (1, 2):
-        with django_assert_num_queries(4):
+        with django_assert_num_queries(5):
             many = sel.adoption_page(tenant=scope_a, items=items, page=asked, page_size=25)
         assert len(many.rows) == 25 and many.count == 50
     assert few.count == 5 and len(few.rows) == 5
@@ -177,3 +182,92 @@ def test_one_tenant_never_sees_or_counts_another_tenants_adoption(client, login,
         # the other tenant's page is not reachable with this membership
         other_slug = other[0].tenant.slug
         assert client.get(reverse("manage-patterns", kwargs={"tenant_slug": other_slug})).status_code in (403, 404)
+
+
+def _reference_pages(tenant, path, size: int) -> Paginator:
+    return Paginator([_adoption_key(r) for r in reference_adoption(tenant=tenant, path=path, today=timezone.localdate())], size)
+
+
+def _assert_pages_equal_the_reference(tenant, path, items, size: int = 5) -> None:
+    paginator = _reference_pages(tenant, path, size)
+    for asked in [*paginator.page_range, 99, "x"]:
+        page = sel.adoption_page(tenant=tenant, items=items, page=asked, page_size=size)
+        want = paginator.get_page(asked)
+        assert (page.count, page.number) == (paginator.count, want.number), asked
+        assert [_adoption_key(r) for r in page.rows] == list(want.object_list), asked
+
+
+def test_after_a_kpi_run_the_table_is_read_by_place_and_equals_the_live_ranking(scope_a, django_assert_num_queries):
+    rng = random.Random(34)
+    path, assets = _playbook(scope_a)
+    partners = _assigned(scope_a, assets, 17, rng)
+    items = sel.playbook_items(tenant=scope_a, path=path)
+    record_input_change(scope_a.pk, "enablement.assignment")  # what the assignment service writes
+    assert not AdoptionRanking.objects.exists()
+    compute_kpis(scope_a)  # consumes the markers: the adoption order is stored in the same transaction
+    assert not KpiInputChange.objects.filter(tenant=scope_a).exists()
+    ranking = AdoptionRanking.objects.get(tenant=scope_a)
+    assert (ranking.path_id, ranking.total, ranking.asset_ids) == (path.pk, 17, sorted(a.pk for a in assets))
+    assert AdoptionRank.objects.filter(ranking=ranking).count() == 17
+    _assert_pages_equal_the_reference(scope_a, path, items)
+    with CaptureQueriesContext(connection) as q:
+        sel.adoption_page(tenant=scope_a, items=items, page=2, page_size=5)
+    sqls = [x["sql"] for x in q.captured_queries]
+    assert len(sqls) == 5 and not any("enablement_assignment" in s for s in sqls), sqls  # no live ranking
+    # a partner completes every item: while the rollup's marker is pending, the table ranks live
+    last = sel.adoption_page(tenant=scope_a, items=items, page_size=None).rows[-1].partner
+    PartnerAssetState.objects.filter(partner=last).delete()
+    now = timezone.now()
+    PartnerAssetState.objects.bulk_create([
+        PartnerAssetState(tenant=scope_a, partner=last, asset=a, first_activity_at=now, last_activity_at=now,
+                          first_completed_at=now, active_users=1) for a in assets
+    ])
+    record_input_change(scope_a.pk, "rollup", partner_ids=[last.pk], days=[timezone.localdate()])
+    _assert_pages_equal_the_reference(scope_a, path, items)
+    assert last.pk in {r.partner.pk for r in sel.adoption_page(tenant=scope_a, items=items, page=1, page_size=5).rows}
+    compute_kpis(scope_a)  # and the next run stores the new order
+    assert AdoptionRank.objects.get(partner=last).pos <= 5
+    _assert_pages_equal_the_reference(scope_a, path, items)
+    # an item added to the playbook (its marker consumed by a run that failed to store): the stored
+    # order was ranked with other items, so the page ranks live
+    extra = f.AssetFactory(tenant=scope_a)
+    f.LearningPathItemFactory(tenant=scope_a, path=path, asset=extra, position=9)
+    KpiInputChange.objects.filter(tenant=scope_a).delete()
+    items = sel.playbook_items(tenant=scope_a, path=path)
+    _assert_pages_equal_the_reference(scope_a, path, items)
+    assert len(partners) == 17
+
+
+def test_a_run_with_no_change_keeps_the_stored_order_and_without_a_playbook_none_is_stored(scope_a):
+    rng = random.Random(3)
+    path, assets = _playbook(scope_a)
+    _assigned(scope_a, assets, 4, rng)
+    first = sel.store_adoption(tenant=scope_a)
+    assert sel.store_adoption(tenant=scope_a, changed=False) is None  # kept
+    assert list(AdoptionRanking.objects.values_list("pk", flat=True)) == [first.pk]
+    assert sel.store_adoption(tenant=scope_a, changed=True).pk != first.pk  # a change: stored again
+    path.is_playbook = False
+    path.save()
+    assert sel.store_adoption(tenant=scope_a) is None
+    assert not AdoptionRanking.objects.exists() and not AdoptionRank.objects.exists()
+
+
+def test_stored_orders_of_two_tenants_stay_apart(client, login, manager_a, manager_b, tenant_a, tenant_b):
+    rng = random.Random(55)
+    with scope(tenant=tenant_a.pk):
+        path_a, assets_a = _playbook(tenant_a)
+        mine = _assigned(tenant_a, assets_a, 6, rng, prefix="Alpha")
+        compute_kpis(tenant_a)
+    with scope(tenant=tenant_b.pk):
+        path_b, assets_b = _playbook(tenant_b)
+        theirs = _assigned(tenant_b, assets_b, 9, rng, prefix="Beta")
+        compute_kpis(tenant_b)
+    with scopes_disabled():
+        assert {(r.tenant_id, r.total) for r in AdoptionRanking.objects.all()} == {(tenant_a.pk, 6), (tenant_b.pk, 9)}
+        assert all(r.partner.tenant_id == r.tenant_id for r in AdoptionRank.objects.select_related("partner"))
+    for manager, own, other in ((manager_a, mine, theirs), (manager_b, theirs, mine)):
+        login(manager)
+        r = client.get(reverse("manage-patterns", kwargs={"tenant_slug": own[0].tenant.slug}))
+        body = r.content.decode()
+        assert r.context["adoption_count"] == len(own)
+        assert all(p.name in body for p in own) and not any(p.name in body for p in other)
