@@ -840,7 +840,8 @@ def adoption_page(
     is pending), then either a page of it by place (``adoption_rank_page``) — while no marker is
     pending and it was ranked with these items, so it equals a live ranking — or the live ranking, in
     one statement (``_ADOPTION_PAGE_SQL``: order, count, first assignment times and the page's
-    partners); then ``adoption_rows`` for the page (completions, events, deals)."""
+    partners); then ``adoption_rows`` for the page (completions, events, deals). A stored page that
+    comes back short (a KPI run replaced the ranking between the two reads) is ranked live: six."""
     from django.db import connection
 
     if not items:
@@ -851,13 +852,19 @@ def adoption_page(
         .annotate(pending=Exists(KpiInputChange.objects.filter(tenant=tenant)))
         .first()
     )
+    ranks = None
     if ranking is not None and not ranking.pending and ranking.asset_ids == asset_ids:
         count = ranking.total
         number = 1 if page_size is None else _page_number(page, count, page_size)
         places = AdoptionRank.objects.filter(tenant=tenant, ranking=ranking)
+        expected = count
         if page_size is not None:
             places = places.filter(pos__gt=(number - 1) * page_size, pos__lte=number * page_size)
+            expected = max(0, min(page_size, count - (number - 1) * page_size))
         ranks = list(places.select_related("partner").order_by("pos"))
+        if len(ranks) != expected:  # replaced by a KPI run between the two reads (or a partner deleted): live
+            ranks = None
+    if ranks is not None:
         partners = [r.partner for r in ranks]
         assigned_at = {r.partner_id: r.first_assigned_at for r in ranks}
     else:

@@ -271,3 +271,20 @@ def test_stored_orders_of_two_tenants_stay_apart(client, login, manager_a, manag
         body = r.content.decode()
         assert r.context["adoption_count"] == len(own)
         assert all(p.name in body for p in own) and not any(p.name in body for p in other)
+
+
+def test_a_stored_page_replaced_between_its_two_reads_is_ranked_live(scope_a):
+    """The stored order's rows deleted after its header was read (a KPI run committing a new ranking in
+    between): the page is not shown short, it is ranked live."""
+    rng = random.Random(89)
+    path, assets = _playbook(scope_a)
+    _assigned(scope_a, assets, 12, rng)
+    items = sel.playbook_items(tenant=scope_a, path=path)
+    sel.store_adoption(tenant=scope_a)
+    AdoptionRank.objects.filter(tenant=scope_a, pos__in=[6, 7]).delete()
+    paginator = _reference_pages(scope_a, path, 5)
+    page = sel.adoption_page(tenant=scope_a, items=items, page=2, page_size=5)
+    assert [_adoption_key(r) for r in page.rows] == list(paginator.page(2).object_list) and len(page.rows) == 5
+    assert [_adoption_key(r) for r in sel.adoption_page(tenant=scope_a, items=items, page=1, page_size=5).rows] == list(
+        paginator.page(1).object_list
+    )
