@@ -281,6 +281,10 @@ def test_a_stored_page_replaced_between_its_two_reads_is_ranked_live(scope_a):
     _assigned(scope_a, assets, 12, rng)
     items = sel.playbook_items(tenant=scope_a, path=path)
     sel.store_adoption(tenant=scope_a)
+    KpiInputChange.objects.filter(tenant=scope_a).delete()  # as the KPI run that stored it: no marker pending
+    with CaptureQueriesContext(connection) as q:
+        sel.adoption_page(tenant=scope_a, items=items, page=2, page_size=5)
+    assert not any("enablement_assignment" in x["sql"] for x in q.captured_queries)  # read by place
     AdoptionRank.objects.filter(tenant=scope_a, pos__in=[6, 7]).delete()
     paginator = _reference_pages(scope_a, path, 5)
     page = sel.adoption_page(tenant=scope_a, items=items, page=2, page_size=5)
