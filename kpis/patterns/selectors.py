@@ -7,6 +7,7 @@ The number of queries of each function is constant (it does not grow with partne
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -44,6 +45,8 @@ from kpis.patterns.models import (
 from partners.deals.models import Deal, DealStage
 from partners.models import CohortOverride, Partner, PartnerStatus, Tenant
 from partners.reading import partner_ordering
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_WINDOW_DAYS = 365
 DEFAULT_TOP_SHARE = 0.2
@@ -919,8 +922,18 @@ def store_adoption(*, tenant: Tenant, changed: bool = True) -> AdoptionRanking |
 
 
 def store_adoption_on_kpi_run(sender, *, tenant: Tenant, changed: bool, **kwargs) -> None:
-    """``kpis.scope.inputs_consumed`` receiver: the KPI run consumed the input markers."""
-    store_adoption(tenant=tenant, changed=changed)
+    """``kpis.scope.inputs_consumed`` receiver: the KPI run consumed the input markers. A failure here
+    does not fail the KPI computation: the stored order is removed instead (in a savepoint's place), so
+    the page ranks live rather than read an order the consumed markers made stale."""
+    from django.db import DatabaseError, transaction
+
+    try:
+        with transaction.atomic():
+            store_adoption(tenant=tenant, changed=changed)
+    except DatabaseError:
+        logger.exception("storing the adoption order failed for tenant %s; the page ranks it live", tenant.pk)
+        AdoptionRank.objects.filter(tenant=tenant).delete()
+        AdoptionRanking.objects.filter(tenant=tenant).delete()
 
 
 def adoption_rows(

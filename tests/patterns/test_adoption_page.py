@@ -13,7 +13,7 @@ import random
 
 import pytest
 from django.core.paginator import Paginator
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -292,3 +292,24 @@ def test_a_stored_page_replaced_between_its_two_reads_is_ranked_live(scope_a):
     assert [_adoption_key(r) for r in sel.adoption_page(tenant=scope_a, items=items, page=1, page_size=5).rows] == list(
         paginator.page(1).object_list
     )
+
+
+def test_a_failed_store_leaves_the_kpi_run_done_and_the_page_ranking_live(scope_a, monkeypatch):
+    rng = random.Random(144)
+    path, assets = _playbook(scope_a)
+    _assigned(scope_a, assets, 6, rng)
+    items = sel.playbook_items(tenant=scope_a, path=path)
+    compute_kpis(scope_a)
+    assert AdoptionRanking.objects.filter(tenant=scope_a).exists()
+    record_input_change(scope_a.pk, "enablement.assignment")
+
+    def broken(**kwargs):
+        AdoptionRank.objects.filter(tenant=scope_a).update(pos=1)  # half-written, then the statement fails
+        raise DatabaseError("boom")
+
+    monkeypatch.setattr(sel, "store_adoption", broken)
+    compute_kpis(scope_a)  # does not raise: the KPI results and the consumed markers are committed
+    assert not KpiInputChange.objects.filter(tenant=scope_a).exists()
+    assert not AdoptionRanking.objects.exists() and not AdoptionRank.objects.exists()
+    monkeypatch.undo()
+    _assert_pages_equal_the_reference(scope_a, path, items)
