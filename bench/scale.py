@@ -21,9 +21,14 @@ refuses any other.
 
 Run: ``.venv/bin/python bench/scale.py [--partners 40,5000] [--page overview --page content]``
 (``--rebuild`` regenerates the data; ``--drop`` drops the benchmark's databases at the end;
-``--list-pages`` names the pages; ``--live``: the overview pages also with an input marker pending,
-computed live as before a KPI run; ``--summary-steps``: time the KPI job's overview step rebuilding
-every partner's rows against one partner's).
+``--list-pages`` names the pages; ``--live``: the overview and success-patterns pages also with an input marker
+pending, computed live as before a KPI run (the patterns page then ranks the adoption table live); ``--summary-steps``: time the KPI job's overview step rebuilding
+every partner's rows against one partner's; ``--playbook``: before measuring, the suggested playbook of
+the stored success-patterns run is created and assigned to every partner needing nurturing through the
+app's own services — thousands of partners at 5,000; the assignment notices are not sent — and the assignment days are then spread over the
+last 70 days (an UPDATE of ``created_at``: the benchmark's only write outside the services), so the
+adoption table compares activity before and after instead of showing every row as still measuring;
+``patterns-adoption-deep`` reads a deep page of that table).
 """
 
 from __future__ import annotations
@@ -245,6 +250,56 @@ def mine_run(slug: str) -> float:
     return time.perf_counter() - t0
 
 
+def assign_playbook(slug: str) -> str:
+    """``--playbook``: what a manager's two clicks do — the suggested playbook of the newest stored run
+    (``playbook_create_from_run``), assigned to the stored nurturing cohort (``playbook_assign``, as the
+    page's button) — unless a playbook is already assigned; then the assignment days spread over the
+    last 70 days by partner (bench data only: the service stamps now). Returns what it did."""
+    import datetime as dt
+    from unittest import mock
+
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from enablement.models import Assignment
+    from enablement.services.catalog import learning_path_create
+    from kpis.patterns import selectors as sel
+    from kpis.patterns import services as svc
+    from partners.models import Tenant, User
+    from partners.tenancy import tenant_scope
+
+    tenant = Tenant.objects.get(slug=slug)
+    actor = User.objects.get(email=f"manager@{slug}.bench")
+    with tenant_scope(tenant):
+        mine = Assignment.objects.filter(tenant=tenant, source=sel.PLAYBOOK_SOURCE)
+        if mine.exists():
+            return f"playbook already assigned ({mine.values('partner_id').distinct().count():,} partners)"
+        run = sel.latest_run(tenant=tenant)
+        stored = run and sel.stored_run([run], window_days=run.window_days, top_share=float(run.top_share), metric=run.metric)
+        if stored is None:
+            sys.exit(f"{slug}: no stored success-patterns run to take the playbook from")
+        t0 = time.perf_counter()
+        # The assignment notices are left out (280,000 e-mails at 5,000 partners; not what is measured here).
+        with transaction.atomic(), mock.patch.object(svc, "assignments_notify", lambda **kw: []):
+            path, how = svc.playbook_create_from_run(tenant=tenant, run=stored, actor=actor), "suggested"
+            if path is None:  # no significant item (40 partners: 8 top partners): the run's first 8 assets by rank
+                how = "no significant item: the run's first 8 assets by rank"
+                assets = [i.asset for i in sel.lift_table(tenant=tenant, run=stored) if i.asset_id][:8]
+                path = learning_path_create(tenant=tenant, actor=actor, title="Bench playbook", assets=assets,
+                                            is_playbook=True)
+            partners = sel.stored_cohort_partners(tenant=tenant, run=stored, cohort="nurture")
+            created = svc.playbook_assign(tenant=tenant, path=path, partners=partners,
+                                          due_on=timezone.localdate() + dt.timedelta(days=30), actor=actor)
+        took = time.perf_counter() - t0
+        with connection.cursor() as cur:
+            cur.execute("UPDATE enablement_assignment SET created_at = now() - make_interval(days => (partner_id %% 70)::int,"
+                        " hours => (partner_id %% 11)::int) WHERE tenant_id = %s AND source = %s",
+                        [tenant.pk, sel.PLAYBOOK_SOURCE])
+            cur.execute("ANALYZE enablement_assignment")
+        return (f"playbook ({how}) of {path.items.count()} items assigned to {len(partners):,} partners needing nurturing: "
+                f"{created:,} assignments in {took:.1f} s; assignment days spread over 70 days")
+
+
 def overview_summary(slug: str) -> float:
     """What a KPI run does for the overview (``kpis.overview``; the benchmark does not run the KPI
     computation itself, which would refreeze its pairs and rewrite its results): write the summary
@@ -262,6 +317,26 @@ def overview_summary(slug: str) -> float:
     with tenant_scope(tenant), transaction.atomic():
         KpiInputChange.objects.filter(tenant=tenant).delete()
         refresh_overview_summary(tenant, timezone.localdate(timezone=tenant.zoneinfo))
+    return time.perf_counter() - t0
+
+
+def adoption_order(slug: str) -> float:
+    """What a KPI run does for the success-patterns page after consuming the markers
+    (``kpis.scope.inputs_consumed`` → ``store_adoption``): store the adoption table's order. Returns
+    the seconds taken."""
+    from django.db import transaction
+
+    try:
+        from kpis.patterns.selectors import store_adoption
+    except ImportError:  # a checkout from before the stored order (a "before" run): nothing to store
+        return 0.0
+    from partners.models import Tenant
+    from partners.tenancy import tenant_scope
+
+    tenant = Tenant.objects.get(slug=slug)
+    t0 = time.perf_counter()
+    with tenant_scope(tenant), transaction.atomic():
+        store_adoption(tenant=tenant)
     return time.perf_counter() - t0
 
 
@@ -296,7 +371,7 @@ def overview_summary_steps(slug: str, rounds: int = 3) -> dict:
 
 
 PAGES = ("overview", "overview-tier", "overview-segment", "overview-status", "partners", "partners-by-downloads", "scorecard",
-         "content", "faq", "faq-keyword", "teams", "patterns", "patterns-paged")
+         "content", "faq", "faq-keyword", "teams", "patterns", "patterns-paged", "patterns-adoption-deep")
 
 
 def pages(slug: str) -> dict[str, str]:
@@ -326,6 +401,7 @@ def pages(slug: str) -> dict[str, str]:
         "teams": url("manage-teams"),
         "patterns": url("manage-patterns"),
         "patterns-paged": url("manage-patterns") + "?nurture_page=3&others_page=3&excluded_page=2",
+        "patterns-adoption-deep": url("manage-patterns") + "?adoption_page=60",  # out of range at 40: the last page
     }
 
 
@@ -410,7 +486,7 @@ def _arg_values(flag: str) -> list[str]:
 
 
 KNOWN_FLAGS = ("--partners", "--page", "--rebuild", "--drop", "--build-only", "--list-pages", "--live", "--summary-steps",
-               "--help", "-h")
+               "--playbook", "--help", "-h")
 
 
 def main() -> None:
@@ -448,7 +524,10 @@ def main() -> None:
             print(f"{db_name(n)} built in {time.perf_counter() - t0:.0f} s")
         else:
             call_command("migrate", verbosity=0)  # a database built by an older checkout
+        if "--playbook" in sys.argv:  # before the summary: the assignment's input marker is consumed there
+            print(f"bench{n}: {assign_playbook(f'bench{n}')}", flush=True)
         print(f"bench{n}: the KPI job's overview summary written in {overview_summary(f'bench{n}'):.2f} s", flush=True)
+        print(f"bench{n}: the KPI job's adoption order stored in {adoption_order(f'bench{n}'):.2f} s", flush=True)
         if "--summary-steps" in sys.argv:
             with connection.cursor() as cur:
                 cur.execute("SELECT 1")
@@ -473,7 +552,7 @@ def main() -> None:
               f"{f'KB {lo}':>8} {f'KB {hi}':>8} {f'MB {lo}':>7} {f'MB {hi}':>7}", flush=True)
         for page in chosen:  # the sizes take turns, page by page
             variants = [("page", {}, False), ("htmx", {"HTTP_HX_REQUEST": "true"}, False)]
-            if page.startswith("overview") and "--live" in sys.argv:  # a marker pending: computed live
+            if page.startswith(("overview", "patterns")) and "--live" in sys.argv:  # a marker pending: computed live
                 variants += [("page, live", {}, True), ("htmx, live", {"HTTP_HX_REQUEST": "true"}, True)]
             for variant, headers, live in variants:
                 got = {site.partners: site.measure(page, headers, live=live) for site in sites}

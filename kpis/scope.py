@@ -37,10 +37,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db.models.signals import post_delete, post_save
+from django.dispatch import Signal
 from django_scopes import scope
 
 from kpis.models import KpiInputChange
 from kpis.periods import period_before
+
+# Sent by ``compute_kpis`` inside its transaction, right after it consumed the tenant's pending input
+# markers and refreshed the overview summary: ``tenant``, ``changed`` (a marker was consumed or pairs
+# moved). Readers above kpis in the import graph keep their own stored figures with it (the success
+# patterns' adoption table), exact as long as no marker is pending.
+inputs_consumed = Signal()
 
 # Metrics read from the rollup's *states* (first activity / first completion of a pair, over its
 # whole history) or from certificates valid at an instant: a change dated on a day can move a
