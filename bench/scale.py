@@ -22,8 +22,10 @@ refuses any other.
 Run: ``.venv/bin/python bench/scale.py [--partners 40,5000] [--page overview --page content]``
 (``--rebuild`` regenerates the data; ``--drop`` drops the benchmark's databases at the end;
 ``--list-pages`` names the pages; ``--live``: the overview and success-patterns pages also with an input marker
-pending, computed live as before a KPI run (the patterns page then ranks the adoption table live); ``--summary-steps``: time the KPI job's overview step rebuilding
-every partner's rows against one partner's; ``--playbook``: before measuring, the suggested playbook of
+pending, computed live as before a KPI run (the patterns page then ranks the adoption table live); ``--summary-steps``:
+time the KPI job's overview step rebuilding every partner's rows against one partner's, and the step after one
+assignment edit — it adds one partner assignment to the database and moves it, and moves a tier assignment between
+two tiers; ``--playbook``: before measuring, the suggested playbook of
 the stored success-patterns run is created and assigned to every partner needing nurturing through the
 app's own services — thousands of partners at 5,000; the assignment notices are not sent — and the assignment days are then spread over the
 last 70 days (an UPDATE of ``created_at``: the benchmark's only write outside the services), so the
@@ -33,6 +35,7 @@ adoption table compares activity before and after instead of showing every row a
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import statistics
 import sys
@@ -342,32 +345,73 @@ def adoption_order(slug: str) -> float:
 
 def overview_summary_steps(slug: str, rounds: int = 3) -> dict:
     """The KPI job's overview step (``refresh_overview_summary``) rebuilding every partner's rows
-    against rewriting one partner's (what a run after that partner's events does), taking turns
-    ``rounds`` times, each in its own transaction (committed). Returns the median seconds of each and
-    the rows written."""
+    against rewriting one partner's (what a run after that partner's events does) and against the
+    step after one assignment edit (a partner's assignment moved to another partner; a tier
+    assignment moved to another tier and back: the partners ``kpis.scope.overview_partners`` names,
+    or every partner), taking turns ``rounds`` times, each in its own transaction (committed; the
+    edit's markers consumed). The edit itself (the save, its marker) is timed apart. Returns the
+    median seconds of each, the rows written and the partners each edit named (None: every one)."""
     from django.db import transaction
     from django.utils import timezone
 
-    from kpis.models import OverviewPairCount
+    from enablement.models import Assignment
+    from kpis.models import KpiInputChange, OverviewPairCount
     from kpis.overview import refresh_overview_summary
-    from partners.models import Partner, Tenant
+    from kpis.scope import overview_partners
+    from partners.models import Partner, PartnerTier, Tenant
     from partners.tenancy import tenant_scope
 
     tenant = Tenant.objects.get(slug=slug)
     today = timezone.localdate(timezone=tenant.zoneinfo)
-    out: dict = {"full": [], "one": []}
+    out: dict = {"full": [], "one": [], "assignment": [], "tier": [], "edit": [], "named": {}}
     with tenant_scope(tenant):
-        one = Partner.objects.filter(tenant=tenant).order_by("pk").values_list("pk", flat=True)[7]
+        ids = list(Partner.objects.filter(tenant=tenant).order_by("pk").values_list("pk", flat=True)[:9])
+        one, two = ids[7], ids[8]
+        tiers = list(PartnerTier.objects.filter(tenant=tenant).order_by("rank").values_list("pk", flat=True))
+        tiered = Assignment.objects.filter(tenant=tenant, target="tier").order_by("pk").first()
+        with transaction.atomic():  # a partner's own assignment (the bench has tier ones only), due in a week
+            moved = Assignment.objects.create(tenant=tenant, asset_id=tiered.asset_id, target="partner", partner_id=one,
+                                              due_on=today + dt.timedelta(days=7))
+            refresh_overview_summary(tenant, today, partner_ids=[one])
+            KpiInputChange.objects.filter(tenant=tenant).delete()
+
+        def after_edit(key: str, edit) -> None:
+            with transaction.atomic():
+                t0 = time.perf_counter()
+                edit()
+                out["edit"].append(time.perf_counter() - t0)
+                pending = list(KpiInputChange.objects.filter(tenant=tenant).values_list("pk", flat=True))
+                t0 = time.perf_counter()
+                named = overview_partners(tenant, pending)
+                refresh_overview_summary(tenant, today, partner_ids=named)
+                KpiInputChange.objects.filter(tenant=tenant, pk__in=pending).delete()
+                out[key].append(time.perf_counter() - t0)
+            out["named"][key] = None if named is None else len(named)
+
+        def move_partner() -> None:
+            moved.partner_id = two if moved.partner_id == one else one
+            moved.save()
+
+        def move_tier() -> None:
+            tiered.tier_id = tiers[1] if tiered.tier_id == tiers[0] else tiers[0]
+            tiered.save()
+
         for _ in range(rounds):
-            for key, ids in (("full", None), ("one", [one])):
+            for key in ("full", "one", "assignment", "tier"):
+                if key == "assignment":
+                    after_edit(key, move_partner)
+                    continue
+                if key == "tier":
+                    after_edit(key, move_tier)
+                    continue
                 t0 = time.perf_counter()
                 with transaction.atomic():
-                    refresh_overview_summary(tenant, today, partner_ids=ids)
+                    refresh_overview_summary(tenant, today, partner_ids=None if key == "full" else [one])
                 out[key].append(time.perf_counter() - t0)
         out["rows"] = OverviewPairCount.objects.filter(tenant=tenant).count()
         out["rows_one"] = OverviewPairCount.objects.filter(tenant=tenant, partner_id=one).count()
-    return {"full": statistics.median(out["full"]), "one": statistics.median(out["one"]), "rows": out["rows"],
-            "rows_one": out["rows_one"]}
+    return {key: statistics.median(out[key]) for key in ("full", "one", "assignment", "tier", "edit")} | {
+        "rows": out["rows"], "rows_one": out["rows_one"], "named": out["named"]}
 
 
 PAGES = ("overview", "overview-tier", "overview-segment", "overview-status", "partners", "partners-by-downloads", "scorecard",
@@ -535,6 +579,12 @@ def main() -> None:
             print(f"bench{n}: overview step, every partner {steps['full']:.3f} s ({steps['rows']:,} rows), one partner "
                   f"{steps['one']:.3f} s ({steps['rows_one']} rows): ratio {steps['one'] / steps['full']:.4f} "
                   f"(load {os.getloadavg()[0]:.1f})", flush=True)
+            named = {k: "every" if v is None else v for k, v in steps["named"].items()}
+            print(f"bench{n}: after one assignment edit (the edit's save {steps['edit'] * 1000:.1f} ms): a partner's "
+                  f"assignment moved, {named['assignment']} partners, {steps['assignment']:.3f} s, ratio "
+                  f"{steps['assignment'] / steps['full']:.4f}; a tier assignment moved, {named['tier']} partners, "
+                  f"{steps['tier']:.3f} s, ratio {steps['tier'] / steps['full']:.4f} (load {os.getloadavg()[0]:.1f})",
+                  flush=True)
         with connection.cursor() as cur:
             cur.execute(
                 "SELECT t.slug, (SELECT count(*) FROM partners_partner p WHERE p.tenant_id = t.id),"
