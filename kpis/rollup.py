@@ -688,18 +688,27 @@ def _merge_partner_states(cursor, d: Dialect, tenant_id: int, m: Merge) -> int:
     """Incremental: aggregate ONLY the run's new events per (partner, asset) and merge them
     (LEAST/GREATEST); ``completed_users`` / ``active_users`` are counted from the
     ``UserAssetState`` rows of the touched pairs (merged just before; user states are per
-    partner), an index lookup bounded by the pair's users, not its events."""
+    partner), an index lookup bounded by the pair's users, not its events — one lookup per pair
+    for both counts on PostgreSQL (a ``LATERAL`` aggregate; two scalar subqueries read the pair's
+    users twice), two on SQLite, which has no ``LATERAL``."""
     new, new_params = _new_sql(d, m)
-    users = f"SELECT COUNT({{col}}) FROM {UAS} x WHERE x.tenant_id = n.tenant_id AND x.partner_id = n.partner_id AND x.asset_id = n.asset_id"
+    pair_users = f"FROM {UAS} x WHERE x.tenant_id = n.tenant_id AND x.partner_id = n.partner_id AND x.asset_id = n.asset_id"
+    if d.vendor == "postgresql":
+        counts = "u.completed, u.active"
+        users_join = (f"CROSS JOIN LATERAL (SELECT COUNT(x.first_completed_at) AS completed, COUNT(*) AS active "
+                      f"{pair_users}) u ")
+    else:
+        counts = f"(SELECT COUNT(x.first_completed_at) {pair_users}), (SELECT COUNT(*) {pair_users})"
+        users_join = ""
     cursor.execute(
         f"INSERT INTO {PAS} (tenant_id, partner_id, asset_id, first_activity_at, last_activity_at, first_completed_at, "
         f"completed_users, active_users, max_progress) "
-        f"SELECT n.tenant_id, n.partner_id, n.asset_id, n.fa, n.la, n.fc, "
-        f"({users.format(col='x.first_completed_at')}), ({users.format(col='*')}), n.mp FROM ("
+        f"SELECT n.tenant_id, n.partner_id, n.asset_id, n.fa, n.la, n.fc, {counts}, n.mp FROM ("
         f"SELECT e.tenant_id, e.partner_id, e.asset_id, MIN(e.occurred_at) AS fa, MAX(e.occurred_at) AS la, "
         f"MIN(CASE WHEN {COMPLETION_SQL} THEN e.occurred_at END) AS fc, MAX({PROGRESS_SQL}) AS mp "
         f"FROM {_new_events(d, new)} JOIN {ASSET} a ON a.id = e.asset_id "
         f"GROUP BY e.tenant_id, e.partner_id, e.asset_id) n "
+        f"{users_join}"
         f"WHERE true "
         f"ON CONFLICT (tenant_id, partner_id, asset_id) DO UPDATE SET "
         f"first_activity_at = {d.least(f'{PAS}.first_activity_at', 'excluded.first_activity_at')}, "

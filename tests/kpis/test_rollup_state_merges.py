@@ -7,6 +7,7 @@ here: on test-sized data PostgreSQL picks that plan for the unfenced statement t
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from django.db import connection
@@ -14,7 +15,7 @@ from django_scopes import scope
 
 from kpis.rollup import PAS, UAS, rollup_tenant
 from tests.kpis.test_rollup_lookups import DAY10, _record, _rollup_recording
-from tests.kpis.test_rollup_properties import World
+from tests.kpis.test_rollup_properties import World, assert_same
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -60,3 +61,38 @@ def test_the_run_gives_the_callers_transaction_its_jit_setting_back():
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('jit')")
         assert cursor.fetchone()[0] == "on"
+
+
+def _nodes(plan):
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _nodes(child)
+
+
+def test_the_partner_merge_reads_each_pairs_users_once():
+    """completed_users and active_users come from one lookup of the pair's user states (a LATERAL
+    aggregate), not two subqueries that each read the pair's users; the counts stay exact."""
+    world = World()
+    first = _activity(world, start_index=0, day=0, received_at=DAY10)
+    _record(world, first)
+    _rollup_recording(world)
+    batch = _activity(world, start_index=100, day=1, received_at=DAY10 + dt.timedelta(days=1))
+    _record(world, batch)
+    plans = []
+
+    def plan_of_the_partner_merge(execute, sql, params, many, context):
+        if sql.startswith(f"INSERT INTO {PAS} ") and "ON CONFLICT" in sql:
+            with connection.connection.cursor() as raw:
+                raw.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+                plan = raw.fetchone()[0]
+            plans.append((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"])
+        return execute(sql, params, many, context)
+
+    with scope(tenant=world.tenant.pk), connection.execute_wrapper(plan_of_the_partner_merge):
+        rollup_tenant(world.tenant)
+    assert len(plans) == 1
+    reads = [n for n in _nodes(plans[0]) if n.get("Relation Name") == UAS]
+    assert len(reads) == 1, [(n["Node Type"], n.get("Parent Relationship"), n.get("Subplan Name")) for n in reads]
+    assert not any(n.get("Subplan Name") for n in _nodes(plans[0]) if n.get("Relation Name") == UAS)
+    snap = world.snapshot() | {"results": {}}
+    assert_same(snap, world.expected(first + batch) | {"results": {}})
