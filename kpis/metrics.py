@@ -49,6 +49,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, router, transaction
 from django.db.models import (
     Case,
@@ -1083,7 +1084,10 @@ class _ChosenMembers:
         conn = connections[router.db_for_read(Partner)]
         day = conn.ops.adapt_datefield_value(end)
         on = "CAST(%s AS date)" if conn.vendor == "postgresql" else "%s"
-        chosen_sql, chosen_params = chosen.values("id").query.get_compiler(connection=conn).as_sql()
+        try:
+            chosen_sql, chosen_params = chosen.values("id").query.get_compiler(connection=conn).as_sql()
+        except EmptyResultSet:  # an empty choice (``pk__in=[]``)
+            return RawSQL(f"SELECT p.id FROM {Partner._meta.db_table} p WHERE 1 = 0", [])  # noqa: S611, S608
         cond, params = [], []
         if tier_id is not None:
             cond, params = [*cond, "CASE WHEN s.partner_id IS NULL THEN p.tier_id ELSE s.tier_id END = %s"], [*params, tier_id]
