@@ -21,13 +21,21 @@ refuses any other.
 
 Run: ``.venv/bin/python bench/scale.py [--partners 40,5000] [--page overview --page content]``
 (``--rebuild`` regenerates the data; ``--drop`` drops the benchmark's databases at the end;
-``--list-pages`` names the pages; ``--live``: the overview pages also with an input marker pending,
-computed live as before a KPI run; ``--summary-steps``: time the KPI job's overview step rebuilding
-every partner's rows against one partner's).
+``--list-pages`` names the pages; ``--live``: the overview and success-patterns pages also with an input marker
+pending, computed live as before a KPI run (the patterns page then ranks the adoption table live); ``--summary-steps``:
+time the KPI job's overview step rebuilding every partner's rows against one partner's, and the step after one
+assignment edit — it adds one partner assignment to the database and moves it, and moves a tier assignment between
+two tiers; ``--playbook``: before measuring, the suggested playbook of
+the stored success-patterns run is created and assigned to every partner needing nurturing through the
+app's own services — thousands of partners at 5,000; the assignment notices are not sent — and the assignment days are then spread over the
+last 70 days (an UPDATE of ``created_at``: the benchmark's only write outside the services), so the
+adoption table compares activity before and after instead of showing every row as still measuring;
+``patterns-adoption-deep`` reads a deep page of that table).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import statistics
 import sys
@@ -245,6 +253,56 @@ def mine_run(slug: str) -> float:
     return time.perf_counter() - t0
 
 
+def assign_playbook(slug: str) -> str:
+    """``--playbook``: what a manager's two clicks do — the suggested playbook of the newest stored run
+    (``playbook_create_from_run``), assigned to the stored nurturing cohort (``playbook_assign``, as the
+    page's button) — unless a playbook is already assigned; then the assignment days spread over the
+    last 70 days by partner (bench data only: the service stamps now). Returns what it did."""
+    import datetime as dt
+    from unittest import mock
+
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from enablement.models import Assignment
+    from enablement.services.catalog import learning_path_create
+    from kpis.patterns import selectors as sel
+    from kpis.patterns import services as svc
+    from partners.models import Tenant, User
+    from partners.tenancy import tenant_scope
+
+    tenant = Tenant.objects.get(slug=slug)
+    actor = User.objects.get(email=f"manager@{slug}.bench")
+    with tenant_scope(tenant):
+        mine = Assignment.objects.filter(tenant=tenant, source=sel.PLAYBOOK_SOURCE)
+        if mine.exists():
+            return f"playbook already assigned ({mine.values('partner_id').distinct().count():,} partners)"
+        run = sel.latest_run(tenant=tenant)
+        stored = run and sel.stored_run([run], window_days=run.window_days, top_share=float(run.top_share), metric=run.metric)
+        if stored is None:
+            sys.exit(f"{slug}: no stored success-patterns run to take the playbook from")
+        t0 = time.perf_counter()
+        # The assignment notices are left out (280,000 e-mails at 5,000 partners; not what is measured here).
+        with transaction.atomic(), mock.patch.object(svc, "assignments_notify", lambda **kw: []):
+            path, how = svc.playbook_create_from_run(tenant=tenant, run=stored, actor=actor), "suggested"
+            if path is None:  # no significant item (40 partners: 8 top partners): the run's first 8 assets by rank
+                how = "no significant item: the run's first 8 assets by rank"
+                assets = [i.asset for i in sel.lift_table(tenant=tenant, run=stored) if i.asset_id][:8]
+                path = learning_path_create(tenant=tenant, actor=actor, title="Bench playbook", assets=assets,
+                                            is_playbook=True)
+            partners = sel.stored_cohort_partners(tenant=tenant, run=stored, cohort="nurture")
+            created = svc.playbook_assign(tenant=tenant, path=path, partners=partners,
+                                          due_on=timezone.localdate() + dt.timedelta(days=30), actor=actor)
+        took = time.perf_counter() - t0
+        with connection.cursor() as cur:
+            cur.execute("UPDATE enablement_assignment SET created_at = now() - make_interval(days => (partner_id %% 70)::int,"
+                        " hours => (partner_id %% 11)::int) WHERE tenant_id = %s AND source = %s",
+                        [tenant.pk, sel.PLAYBOOK_SOURCE])
+            cur.execute("ANALYZE enablement_assignment")
+        return (f"playbook ({how}) of {path.items.count()} items assigned to {len(partners):,} partners needing nurturing: "
+                f"{created:,} assignments in {took:.1f} s; assignment days spread over 70 days")
+
+
 def overview_summary(slug: str) -> float:
     """What a KPI run does for the overview (``kpis.overview``; the benchmark does not run the KPI
     computation itself, which would refreeze its pairs and rewrite its results): write the summary
@@ -265,38 +323,99 @@ def overview_summary(slug: str) -> float:
     return time.perf_counter() - t0
 
 
+def adoption_order(slug: str) -> float:
+    """What a KPI run does for the success-patterns page after consuming the markers
+    (``kpis.scope.inputs_consumed`` → ``store_adoption``): store the adoption table's order. Returns
+    the seconds taken."""
+    from django.db import transaction
+
+    try:
+        from kpis.patterns.selectors import store_adoption
+    except ImportError:  # a checkout from before the stored order (a "before" run): nothing to store
+        return 0.0
+    from partners.models import Tenant
+    from partners.tenancy import tenant_scope
+
+    tenant = Tenant.objects.get(slug=slug)
+    t0 = time.perf_counter()
+    with tenant_scope(tenant), transaction.atomic():
+        store_adoption(tenant=tenant)
+    return time.perf_counter() - t0
+
+
 def overview_summary_steps(slug: str, rounds: int = 3) -> dict:
     """The KPI job's overview step (``refresh_overview_summary``) rebuilding every partner's rows
-    against rewriting one partner's (what a run after that partner's events does), taking turns
-    ``rounds`` times, each in its own transaction (committed). Returns the median seconds of each and
-    the rows written."""
+    against rewriting one partner's (what a run after that partner's events does) and against the
+    step after one assignment edit (a partner's assignment moved to another partner; a tier
+    assignment moved to another tier and back: the partners ``kpis.scope.overview_partners`` names,
+    or every partner), taking turns ``rounds`` times, each in its own transaction (committed; the
+    edit's markers consumed). The edit itself (the save, its marker) is timed apart. Returns the
+    median seconds of each, the rows written and the partners each edit named (None: every one)."""
     from django.db import transaction
     from django.utils import timezone
 
-    from kpis.models import OverviewPairCount
+    from enablement.models import Assignment
+    from kpis.models import KpiInputChange, OverviewPairCount
     from kpis.overview import refresh_overview_summary
-    from partners.models import Partner, Tenant
+    from kpis.scope import overview_partners
+    from partners.models import Partner, PartnerTier, Tenant
     from partners.tenancy import tenant_scope
 
     tenant = Tenant.objects.get(slug=slug)
     today = timezone.localdate(timezone=tenant.zoneinfo)
-    out: dict = {"full": [], "one": []}
+    out: dict = {"full": [], "one": [], "assignment": [], "tier": [], "edit": [], "named": {}}
     with tenant_scope(tenant):
-        one = Partner.objects.filter(tenant=tenant).order_by("pk").values_list("pk", flat=True)[7]
+        ids = list(Partner.objects.filter(tenant=tenant).order_by("pk").values_list("pk", flat=True)[:9])
+        one, two = ids[7], ids[8]
+        tiers = list(PartnerTier.objects.filter(tenant=tenant).order_by("rank").values_list("pk", flat=True))
+        tiered = Assignment.objects.filter(tenant=tenant, target="tier").order_by("pk").first()
+        with transaction.atomic():  # a partner's own assignment (the bench has tier ones only), due in a week
+            moved = Assignment.objects.create(tenant=tenant, asset_id=tiered.asset_id, target="partner", partner_id=one,
+                                              due_on=today + dt.timedelta(days=7))
+            refresh_overview_summary(tenant, today, partner_ids=[one])
+            KpiInputChange.objects.filter(tenant=tenant).delete()
+
+        def after_edit(key: str, edit) -> None:
+            with transaction.atomic():
+                t0 = time.perf_counter()
+                edit()
+                out["edit"].append(time.perf_counter() - t0)
+                pending = list(KpiInputChange.objects.filter(tenant=tenant).values_list("pk", flat=True))
+                t0 = time.perf_counter()
+                named = overview_partners(tenant, pending)
+                refresh_overview_summary(tenant, today, partner_ids=named)
+                KpiInputChange.objects.filter(tenant=tenant, pk__in=pending).delete()
+                out[key].append(time.perf_counter() - t0)
+            out["named"][key] = None if named is None else len(named)
+
+        def move_partner() -> None:
+            moved.partner_id = two if moved.partner_id == one else one
+            moved.save()
+
+        def move_tier() -> None:
+            tiered.tier_id = tiers[1] if tiered.tier_id == tiers[0] else tiers[0]
+            tiered.save()
+
         for _ in range(rounds):
-            for key, ids in (("full", None), ("one", [one])):
+            for key in ("full", "one", "assignment", "tier"):
+                if key == "assignment":
+                    after_edit(key, move_partner)
+                    continue
+                if key == "tier":
+                    after_edit(key, move_tier)
+                    continue
                 t0 = time.perf_counter()
                 with transaction.atomic():
-                    refresh_overview_summary(tenant, today, partner_ids=ids)
+                    refresh_overview_summary(tenant, today, partner_ids=None if key == "full" else [one])
                 out[key].append(time.perf_counter() - t0)
         out["rows"] = OverviewPairCount.objects.filter(tenant=tenant).count()
         out["rows_one"] = OverviewPairCount.objects.filter(tenant=tenant, partner_id=one).count()
-    return {"full": statistics.median(out["full"]), "one": statistics.median(out["one"]), "rows": out["rows"],
-            "rows_one": out["rows_one"]}
+    return {key: statistics.median(out[key]) for key in ("full", "one", "assignment", "tier", "edit")} | {
+        "rows": out["rows"], "rows_one": out["rows_one"], "named": out["named"]}
 
 
 PAGES = ("overview", "overview-tier", "overview-segment", "overview-status", "partners", "partners-by-downloads", "scorecard",
-         "content", "faq", "faq-keyword", "teams", "patterns", "patterns-paged")
+         "content", "faq", "faq-keyword", "teams", "patterns", "patterns-paged", "patterns-adoption-deep")
 
 
 def pages(slug: str) -> dict[str, str]:
@@ -326,6 +445,7 @@ def pages(slug: str) -> dict[str, str]:
         "teams": url("manage-teams"),
         "patterns": url("manage-patterns"),
         "patterns-paged": url("manage-patterns") + "?nurture_page=3&others_page=3&excluded_page=2",
+        "patterns-adoption-deep": url("manage-patterns") + "?adoption_page=60",  # out of range at 40: the last page
     }
 
 
@@ -410,7 +530,7 @@ def _arg_values(flag: str) -> list[str]:
 
 
 KNOWN_FLAGS = ("--partners", "--page", "--rebuild", "--drop", "--build-only", "--list-pages", "--live", "--summary-steps",
-               "--help", "-h")
+               "--playbook", "--help", "-h")
 
 
 def main() -> None:
@@ -448,7 +568,10 @@ def main() -> None:
             print(f"{db_name(n)} built in {time.perf_counter() - t0:.0f} s")
         else:
             call_command("migrate", verbosity=0)  # a database built by an older checkout
+        if "--playbook" in sys.argv:  # before the summary: the assignment's input marker is consumed there
+            print(f"bench{n}: {assign_playbook(f'bench{n}')}", flush=True)
         print(f"bench{n}: the KPI job's overview summary written in {overview_summary(f'bench{n}'):.2f} s", flush=True)
+        print(f"bench{n}: the KPI job's adoption order stored in {adoption_order(f'bench{n}'):.2f} s", flush=True)
         if "--summary-steps" in sys.argv:
             with connection.cursor() as cur:
                 cur.execute("SELECT 1")
@@ -456,6 +579,12 @@ def main() -> None:
             print(f"bench{n}: overview step, every partner {steps['full']:.3f} s ({steps['rows']:,} rows), one partner "
                   f"{steps['one']:.3f} s ({steps['rows_one']} rows): ratio {steps['one'] / steps['full']:.4f} "
                   f"(load {os.getloadavg()[0]:.1f})", flush=True)
+            named = {k: "every" if v is None else v for k, v in steps["named"].items()}
+            print(f"bench{n}: after one assignment edit (the edit's save {steps['edit'] * 1000:.1f} ms): a partner's "
+                  f"assignment moved, {named['assignment']} partners, {steps['assignment']:.3f} s, ratio "
+                  f"{steps['assignment'] / steps['full']:.4f}; a tier assignment moved, {named['tier']} partners, "
+                  f"{steps['tier']:.3f} s, ratio {steps['tier'] / steps['full']:.4f} (load {os.getloadavg()[0]:.1f})",
+                  flush=True)
         with connection.cursor() as cur:
             cur.execute(
                 "SELECT t.slug, (SELECT count(*) FROM partners_partner p WHERE p.tenant_id = t.id),"
@@ -473,7 +602,7 @@ def main() -> None:
               f"{f'KB {lo}':>8} {f'KB {hi}':>8} {f'MB {lo}':>7} {f'MB {hi}':>7}", flush=True)
         for page in chosen:  # the sizes take turns, page by page
             variants = [("page", {}, False), ("htmx", {"HTTP_HX_REQUEST": "true"}, False)]
-            if page.startswith("overview") and "--live" in sys.argv:  # a marker pending: computed live
+            if page.startswith(("overview", "patterns")) and "--live" in sys.argv:  # a marker pending: computed live
                 variants += [("page, live", {}, True), ("htmx, live", {"HTTP_HX_REQUEST": "true"}, True)]
             for variant, headers, live in variants:
                 got = {site.partners: site.measure(page, headers, live=live) for site in sites}

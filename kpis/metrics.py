@@ -90,7 +90,7 @@ from kpis.models import (
 from kpis.overview import refresh_overview_summary
 from kpis.periods import KINDS, Span, elapsed_days, period_after, period_before, period_start, recent_periods
 from kpis.runs import tenant_lock
-from kpis.scope import KpiTouched, certificate_boundaries, overview_partners, pending_changes
+from kpis.scope import KpiTouched, certificate_boundaries, inputs_consumed, overview_partners, pending_changes
 from kpis.targeting import (
     PairCount,
     PartnerHistory,
@@ -736,6 +736,7 @@ def compute_kpis(
             overview_scope = None if frozen else overview_partners(tenant, change_ids)
             KpiInputChange.objects.filter(tenant=tenant, pk__in=change_ids).delete()  # seen: computed in this run
             refresh_overview_summary(tenant, today, changed=bool(change_ids or moved), partner_ids=overview_scope)
+            inputs_consumed.send(sender=compute_kpis, tenant=tenant, changed=bool(change_ids or moved))
             if scope is None:
                 done |= {"kpis_full_on": today, "kpis_full_back": periods_back}
         else:  # some definitions only: the others' results are as old as before, the next run computes all

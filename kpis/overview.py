@@ -14,9 +14,10 @@
   against the 30 before — with those four numbers.
 
 Every row is one partner's, so a run rewrites only the partners its markers name
-(``kpis.scope.overview_partners``: a rollup's partners, a partner created, edited or deleted, an
-assignment to one partner created or deleted) when the stored summary is for ``today``; a marker
-for everything, the day's freeze or a summary of another day rebuild every partner's rows.
+(``kpis.scope.overview_partners``: a rollup's partners, a partner created, edited or deleted, the
+partners an assignment created, edited or deleted targets before and after) when the stored
+summary is for ``today``, reading only those partners' pairs, states and 60 days of facts; a
+marker for everything, the day's freeze or a summary of another day rebuild every partner's rows.
 
 The page (``kpis.dashboards.selectors.overview``) uses them only when they are exact: computed for
 today and no marker pending (every input of these numbers writes one in the transaction of the

@@ -1007,24 +1007,33 @@ def rollup_tenant(tenant: Tenant, *, since: dt.date | None = None, full: bool = 
         _rebuild(tenant, stats, full=full, progress=progress)
         with transaction.atomic():
             tenant_lock(tenant.pk)
-            _no_jit()
-            state = RollupState.objects.get(tenant=tenant)
-            _run(tenant, state, stats, since=since, progress=progress)
+            with _no_jit():
+                state = RollupState.objects.get(tenant=tenant)
+                _run(tenant, state, stats, since=since, progress=progress)
     return stats
 
 
-def _no_jit() -> None:
-    """PostgreSQL: no JIT compilation in the incremental run's transaction. Its statements read
-    the new events only, but the planner's cost estimates grow with the history's statistics and
-    cross ``jit_above_cost``: then every statement is compiled first, a fixed cost that does not
-    pay off for a few thousand rows (``EXPLAIN ANALYZE`` of the user-state merge at a 1M-event
-    history: JIT 2.3 s of 4.4 s; a statement past ``jit_optimize_above_cost`` too, the bench's
-    history generator, compiled 2.8 s of 4.9 s; at a 250k history the scan and FAQ steps compiled
-    0.2–0.5 s per statement, 1.6 s for the FAQ update, where the same events on an empty tenant
-    compiled nothing). ``SET LOCAL``: it ends with the run's transaction."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL jit = off")
+@contextlib.contextmanager
+def _no_jit():
+    """PostgreSQL: no JIT compilation in the incremental run. Its statements read the new events
+    only, but the planner's cost estimates grow with the history's statistics and cross
+    ``jit_above_cost``: then every statement is compiled first, a fixed cost that does not pay off
+    for a few thousand rows (``EXPLAIN ANALYZE`` of the user-state merge at a 1M-event history: JIT
+    2.3 s of 4.4 s; a statement past ``jit_optimize_above_cost`` too, the bench's history generator,
+    compiled 2.8 s of 4.9 s; at a 250k history the scan and FAQ steps compiled 0.2–0.5 s per
+    statement, 1.6 s for the FAQ update, where the same events on an empty tenant compiled nothing).
+    Transaction-local, and put back as it was when the run ends, so a caller's enclosing transaction
+    (a test, a command running the rollup inside its own) keeps its own setting afterwards."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('jit')")
+        before = cursor.fetchone()[0]
+        cursor.execute("SET LOCAL jit = off")
+    yield
+    with connection.cursor() as cursor:  # not reached on an error: that transaction is rolled back anyway
+        cursor.execute("SELECT set_config('jit', %s, true)", [before])
 
 
 def _timed(stats: RollupStats, name: str, started: float) -> None:

@@ -15,9 +15,10 @@ stored results then equal a computation of every period and partner, because eac
   ``KpiInputChange`` in the transaction of the change (the model signals below; the services that
   write such rows in bulk call ``record_input_change`` themselves). All of them ask for
   everything, except a new support activity (its partner and day) and a new certificate (its
-  partner, from the day it was issued); a partner's own change (created, edited, deleted) and a
-  new or deleted assignment to one partner ask for everything but name that partner, the only one
-  whose overview counts it moves (``overview_partners``);
+  partner, from the day it was issued); a partner's own change (created, edited, deleted) and an
+  assignment created, edited or deleted ask for everything but name the partners whose overview
+  counts they can move (``overview_partners``): that partner; the partners the assignment targets
+  before and after the change (its partner, or those now in its tier or segment);
 * **the clock**: the current period's pacing, elapsed days and comparison with the previous
   period depend on the tenant-local date, and the frozen pairs and partner snapshots move once a
   day, so the first run of a tenant-local day computes everything (``RollupState.kpis_full_on``);
@@ -36,11 +37,18 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
+from django.dispatch import Signal
 from django_scopes import scope
 
 from kpis.models import KpiInputChange
 from kpis.periods import period_before
+
+# Sent by ``compute_kpis`` inside its transaction, right after it consumed the tenant's pending input
+# markers and refreshed the overview summary: ``tenant``, ``changed`` (a marker was consumed or pairs
+# moved). Readers above kpis in the import graph keep their own stored figures with it (the success
+# patterns' adoption table), exact as long as no marker is pending.
+inputs_consumed = Signal()
 
 # Metrics read from the rollup's *states* (first activity / first completion of a pair, over its
 # whole history) or from certificates valid at an instant: a change dated on a day can move a
@@ -158,9 +166,11 @@ def pending_changes(tenant) -> tuple[list[int], KpiTouched]:
 def overview_partners(tenant, change_ids: Iterable[int]) -> frozenset[int] | None:
     """The partners whose overview counts (``kpis.overview``) the markers ``change_ids`` can have
     moved, or None for every partner. A partner's counts read its own pairs (targeted with its
-    tier, segment and join date), states and facts only: a rollup's partners, and a partner created,
-    edited or deleted (an ``everything`` marker naming it), move that partner's; any other
-    ``everything`` marker (tiers, assignments, assets, audiences, the time zone…) moves them all."""
+    tier, segment and join date), states and facts only: a rollup's partners, a partner created,
+    edited or deleted (an ``everything`` marker naming it) and an assignment created, edited or
+    deleted (naming the partners it targets before and after) move those partners'; any other
+    ``everything`` marker (tiers, assets, audiences, learning paths, the time zone…, or an
+    assignment reaching no partner or more than ``ASSIGNMENT_MAX_PARTNERS``) moves them all."""
     ids = list(change_ids)
     partners: set[int] = set()
     for start in range(0, len(ids), 500):
@@ -225,13 +235,76 @@ def _partner(sender, instance, raw: bool = False, **kwargs) -> None:
     record_input_change(_tenant_id(instance), _label(instance), partner_ids=[instance.pk] if instance.pk else None)
 
 
-def _assignment(sender, instance, raw: bool = False, created: bool = True, **kwargs) -> None:
-    """An assignment: everything for the KPI results; a new (or deleted) one targeted at one partner
-    moves only that partner's overview counts (an edit may have moved it from another partner)."""
+# The fields that decide whom an assignment targets (``enablement.pairs``).
+ASSIGNMENT_AUDIENCE_FIELDS = ("target", "partner_id", "tier_id", "segment")
+# Past this many partners an assignment's marker names none (every partner: one statement, no long
+# lists; the overview's scoped step falls back to every partner past the same number anyway).
+ASSIGNMENT_MAX_PARTNERS = 500
+
+
+def _assignment_stored(sender, instance, raw: bool = False, **kwargs) -> None:
+    """Before an assignment is saved or deleted: whom its stored row targets (``pre_save`` /
+    ``pre_delete``; an instance being added has no stored row)."""
+    if raw or instance._state.adding or instance.pk is None or instance.tenant_id is None:
+        return
+    with scope(tenant=instance.tenant_id):
+        instance._kpi_audience_before = sender.objects.filter(tenant_id=instance.tenant_id, pk=instance.pk).values_list(
+            *ASSIGNMENT_AUDIENCE_FIELDS
+        ).first()
+
+
+def _audience_partners(tenant_id: int, audiences: Iterable[tuple]) -> list[int] | None:
+    """The partners the assignment audiences ``(target, partner_id, tier_id, segment)`` reach now
+    (``enablement.pairs``: a partner, the partners of a tier, of a segment), or None past
+    ``ASSIGNMENT_MAX_PARTNERS`` or when they reach no partner (a marker naming no partner means
+    every partner)."""
+    from django.db.models import Q
+
+    from partners.models import Partner
+
+    named: set[int] = set()
+    tiers: set[int] = set()
+    segments: set[str] = set()
+    for target, partner_id, tier_id, segment in audiences:
+        if target == "partner" and partner_id is not None:
+            named.add(int(partner_id))
+        elif target == "tier" and tier_id is not None:
+            tiers.add(int(tier_id))
+        elif target == "segment" and segment:
+            segments.add(segment)
+        else:  # not a known audience: assume it reaches everybody
+            return None
+    if tiers or segments:
+        with scope(tenant=tenant_id):
+            found = Partner.objects.filter(tenant_id=tenant_id).filter(
+                Q(tier_id__in=sorted(tiers)) | Q(segment__in=sorted(segments))
+            ).values_list("id", flat=True).order_by("id")[: ASSIGNMENT_MAX_PARTNERS + 1]
+            named.update(found)
+    if not named or len(named) > ASSIGNMENT_MAX_PARTNERS:
+        return None
+    return sorted(named)
+
+
+def _assignment(sender, instance, raw: bool = False, update_fields=None, signal=None, **kwargs) -> None:
+    """An assignment created, edited or deleted: everything for the KPI results; for the overview's
+    counts, the partners it targets before and after the change — its partner, or the partners now
+    in its tier or segment (a partner's pairs read only the assignments that reach it; a partner
+    that joins or leaves the tier or segment later writes its own marker)."""
     if raw:
         return
-    one = created and instance.target == "partner" and instance.partner_id is not None
-    record_input_change(_tenant_id(instance), _label(instance), partner_ids=[instance.partner_id] if one else None)
+    before = instance.__dict__.pop("_kpi_audience_before", None)
+    current = tuple(getattr(instance, name) for name in ASSIGNMENT_AUDIENCE_FIELDS)
+    audiences = [before] if before is not None else []
+    if signal is not post_delete:  # saved: whom the row targets now
+        if before is not None and update_fields is not None:  # the fields not saved stay as stored
+            written = {instance._meta.get_field(name).attname for name in update_fields}
+            current = tuple(value if name in written else stored
+                            for name, value, stored in zip(ASSIGNMENT_AUDIENCE_FIELDS, current, before, strict=True))
+        audiences.append(current)
+    elif before is None:  # deleted with no stored row read: its own fields
+        audiences.append(current)
+    partner_ids = _audience_partners(instance.tenant_id, audiences) if instance.tenant_id is not None else None
+    record_input_change(_tenant_id(instance), _label(instance), partner_ids=partner_ids)
 
 
 def _tenant_saved(sender, instance, raw: bool = False, created: bool = False, update_fields=None, **kwargs) -> None:
@@ -272,6 +345,21 @@ def _deleted(handler):
     return receiver
 
 
+def _unless_tenant_deleted(handler):
+    """A row deleted because its tenant is (the cascade of ``Tenant.delete()``) asks the KPI job
+    for nothing: the tenant's changes were deleted earlier in the same cascade, and a new one would
+    point at a tenant that is gone (the deletion would fail at COMMIT on the foreign key)."""
+    from partners.models import Tenant
+
+    def receiver(sender, instance, origin=None, **kwargs):
+        model = getattr(origin, "model", type(origin))  # an instance, or the queryset .delete() was called on
+        if model is not None and issubclass(model, Tenant):
+            return
+        handler(sender, instance, origin=origin, **kwargs)
+
+    return receiver
+
+
 INPUT_MODELS = (
     "kpis.KpiDefinition",
     "kpis.KpiTarget",
@@ -297,18 +385,21 @@ def connect() -> None:
     for label in INPUT_MODELS:
         model = apps.get_model(label)
         post_save.connect(_everything, sender=model, dispatch_uid=f"kpis.scope.save.{label}")
-        post_delete.connect(_everything, sender=model, dispatch_uid=f"kpis.scope.delete.{label}")
+        post_delete.connect(_unless_tenant_deleted(_everything), sender=model, weak=False, dispatch_uid=f"kpis.scope.delete.{label}")
     partner = apps.get_model("partners.Partner")
     post_save.connect(_partner, sender=partner, dispatch_uid="kpis.scope.save.partners.Partner")
-    post_delete.connect(_partner, sender=partner, dispatch_uid="kpis.scope.delete.partners.Partner")
+    post_delete.connect(_unless_tenant_deleted(_partner), sender=partner, weak=False, dispatch_uid="kpis.scope.delete.partners.Partner")
     assignment = apps.get_model("enablement.Assignment")
+    pre_save.connect(_assignment_stored, sender=assignment, dispatch_uid="kpis.scope.stored.enablement.Assignment")
+    pre_delete.connect(_assignment_stored, sender=assignment, dispatch_uid="kpis.scope.stored_del.enablement.Assignment")
     post_save.connect(_assignment, sender=assignment, dispatch_uid="kpis.scope.save.enablement.Assignment")
-    post_delete.connect(_deleted(_assignment), sender=assignment, dispatch_uid="kpis.scope.delete.enablement.Assignment")
+    post_delete.connect(_unless_tenant_deleted(_assignment), sender=assignment, weak=False,
+                        dispatch_uid="kpis.scope.delete.enablement.Assignment")
     post_save.connect(_tenant_saved, sender=apps.get_model("partners.Tenant"), dispatch_uid="kpis.scope.tenant")
     support = apps.get_model("partners.SupportActivity")
     post_save.connect(_support_activity, sender=support, dispatch_uid="kpis.scope.save.support")
-    post_delete.connect(_deleted(_support_activity), sender=support, dispatch_uid="kpis.scope.delete.support")
+    post_delete.connect(_unless_tenant_deleted(_deleted(_support_activity)), sender=support, weak=False, dispatch_uid="kpis.scope.delete.support")
     certificate = apps.get_model("certifications.Certificate")
     post_save.connect(_certificate, sender=certificate, dispatch_uid="kpis.scope.save.certificate")
-    post_delete.connect(_deleted(_certificate), sender=certificate, dispatch_uid="kpis.scope.delete.certificate")
+    post_delete.connect(_unless_tenant_deleted(_deleted(_certificate)), sender=certificate, weak=False, dispatch_uid="kpis.scope.delete.certificate")
     targeting_changed.connect(_targeting_changed, dispatch_uid="kpis.scope.targeting")

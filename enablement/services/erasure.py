@@ -106,6 +106,33 @@ class _Identity:
         return value
 
 
+REWRITE_CHUNK = 1000
+
+
+def _jsonb(values) -> list:
+    from psycopg.types.json import Jsonb
+
+    return [Jsonb(v) for v in values]
+
+
+def _sanctioned_rewrite(rows: list[tuple], *, sql: str, params, update) -> int:
+    """Rewrite rows of an append-only table through its one sanctioned path, ``REWRITE_CHUNK`` at a
+    time; returns the rows changed. On PostgreSQL the owner's function (``sql`` with
+    ``params(chunk)``), which allows only the identity columns to change; elsewhere the ORM
+    ``update(row)`` with the append-only trigger lifted for erasure."""
+    changed = 0
+    for at in range(0, len(rows), REWRITE_CHUNK):
+        chunk = rows[at : at + REWRITE_CHUNK]
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params(chunk))
+                changed += cursor.fetchone()[0]
+        else:
+            with log_unlocked("erase"):
+                changed += sum(update(row) for row in chunk)
+    return changed
+
+
 def _rewrite_log(user: User, who: _Identity) -> tuple[int, set[int]]:
     """Replace identity in the log rows of the person; returns (rows changed, their tenants)."""
     refs = Q(user=user) | Q(actor_ref__in=sorted(who.exact)) | Q(actor_ref__icontains=user.email)
@@ -119,23 +146,16 @@ def _rewrite_log(user: User, who: _Identity) -> tuple[int, set[int]]:
             changes.setdefault(tenant_id, []).append((event_id, new_ref, new_extra))
     changed = 0
     for tenant_id, rows in changes.items():
-        for at in range(0, len(rows), 1000):
-            chunk = rows[at : at + 1000]
-            if connection.vendor == "postgresql":
-                from psycopg.types.json import Jsonb
-
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        "SELECT shien_activity_rewrite_identity(%s, %s, %s, %s::jsonb[])",
-                        [tenant_id, [r[0] for r in chunk], [r[1] for r in chunk], [Jsonb(r[2]) for r in chunk]],
-                    )
-                    changed += cursor.fetchone()[0]
-            else:
-                with log_unlocked("erase"):
-                    for event_id, new_ref, new_extra in chunk:
-                        changed += ActivityEvent.objects.filter(tenant_id=tenant_id, id=event_id).update(
-                            actor_ref=new_ref, extra=new_extra
-                        )
+        changed += _sanctioned_rewrite(
+            rows,
+            sql="SELECT shien_activity_rewrite_identity(%s, %s, %s, %s::jsonb[])",
+            params=lambda chunk, tenant_id=tenant_id: [
+                tenant_id, [r[0] for r in chunk], [r[1] for r in chunk], _jsonb(r[2] for r in chunk)
+            ],
+            update=lambda row, tenant_id=tenant_id: ActivityEvent.objects.filter(tenant_id=tenant_id, id=row[0]).update(
+                actor_ref=row[1], extra=row[2]
+            ),
+        )
     return changed, set(changes)
 
 
@@ -175,26 +195,15 @@ def _rewrite_audit(user: User, who: _Identity, tenants: set[int]) -> int:
         new = (who.scrub(actor), who.scrub(target), who.scrub(before or {}), who.scrub(after or {}))
         if new != (actor, target, before or {}, after or {}):
             rows.append((event_id, *new))
-    changed = 0
-    for at in range(0, len(rows), 1000):
-        chunk = rows[at : at + 1000]
-        if connection.vendor == "postgresql":
-            from psycopg.types.json import Jsonb
-
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT shien_audit_rewrite_identity(%s, %s, %s, %s::jsonb[], %s::jsonb[])",
-                    [[r[0] for r in chunk], [r[1] for r in chunk], [r[2] for r in chunk],
-                     [Jsonb(r[3]) for r in chunk], [Jsonb(r[4]) for r in chunk]],
-                )
-                changed += cursor.fetchone()[0]
-        else:
-            with log_unlocked("erase"):
-                for event_id, actor, target, before, after in chunk:
-                    changed += AuditEvent.objects.filter(pk=event_id).update(
-                        actor_label=actor, target_label=target, before=before, after=after
-                    )
-    return changed
+    return _sanctioned_rewrite(
+        rows,
+        sql="SELECT shien_audit_rewrite_identity(%s, %s, %s, %s::jsonb[], %s::jsonb[])",
+        params=lambda chunk: [[r[0] for r in chunk], [r[1] for r in chunk], [r[2] for r in chunk],
+                              _jsonb(r[3] for r in chunk), _jsonb(r[4] for r in chunk)],
+        update=lambda row: AuditEvent.objects.filter(pk=row[0]).update(
+            actor_label=row[1], target_label=row[2], before=row[3], after=row[4]
+        ),
+    )
 
 
 def _archive_lines(path: str, storage):

@@ -10,3 +10,8 @@ class PatternsConfig(AppConfig):
     def ready(self) -> None:
         # Register the Celery tasks in every process so views can enqueue them by name (kpis.jobs).
         from kpis.patterns import tasks  # noqa: F401
+        from kpis.patterns.selectors import store_adoption_on_kpi_run
+        from kpis.scope import inputs_consumed
+
+        # The adoption table's stored order follows each KPI run that consumes the input markers.
+        inputs_consumed.connect(store_adoption_on_kpi_run, dispatch_uid="shien-patterns-adoption")

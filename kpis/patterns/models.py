@@ -88,6 +88,41 @@ class PatternRank(TenantOwnedModel):
         ]
 
 
+class AdoptionRanking(TenantOwnedModel):
+    """The playbook adoption table's order as of the last KPI run that consumed the tenant's input
+    markers (``selectors.store_adoption``): the partners assigned the playbook, numbered in the table's
+    order (``AdoptionRank``), and how many. The page reads a page of it by place while no input marker
+    is pending and it was ranked with the playbook's current items; otherwise it ranks live."""
+
+    path = models.ForeignKey(LearningPath, on_delete=models.CASCADE, related_name="+")
+    asset_ids = models.JSONField(default=list, help_text="The playbook's assets it was ranked with, sorted.")
+    total = models.PositiveIntegerField(default=0, help_text="Partners assigned the playbook.")
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "kpis_adoptionranking"
+        verbose_name = _("playbook adoption ranking")
+        verbose_name_plural = _("playbook adoption rankings")
+        constraints = [models.UniqueConstraint(fields=["tenant", "path"], name="adoption_ranking_path")]
+
+
+class AdoptionRank(TenantOwnedModel):
+    """One partner's place in a stored adoption table (1-based, most of the playbook done first, then
+    by name) and when the playbook was first assigned to it."""
+
+    ranking = models.ForeignKey(AdoptionRanking, on_delete=models.CASCADE, related_name="ranks")
+    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="+")
+    pos = models.PositiveIntegerField(help_text="Place in the adoption table (1-based).")
+    first_assigned_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "kpis_adoptionrank"
+        verbose_name = _("playbook adoption place")
+        verbose_name_plural = _("playbook adoption places")
+        constraints = [models.UniqueConstraint(fields=["tenant", "ranking", "partner"], name="adoption_rank_partner")]
+        indexes = [models.Index(fields=["tenant", "ranking", "pos"], name="adoption_rank_page")]
+
+
 # Below this many partners on either side (top partners / the others) for whom the item existed
 # before their cutoff, an item shows "too early to tell" instead of a lift (docs/kpis.md).
 MIN_SAMPLE = 5

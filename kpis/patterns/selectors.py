@@ -7,6 +7,7 @@ The number of queries of each function is constant (it does not grow with partne
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -15,30 +16,37 @@ from django.db.models import (
     Case,
     CharField,
     Count,
+    DateTimeField,
     Exists,
     F,
-    IntegerField,
     Min,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from enablement.audiences import asset_audience_q
 from enablement.certifications.selectors import Gap, partner_coverage
 from enablement.models import Asset, AssetKind, Assignment, AssignmentTarget, LearningPath, LearningPathItem
-from kpis.models import DailyActivityFact, PartnerAssetState
-from kpis.patterns.models import OutcomeMetric, PatternItem, PatternItemType, PatternRank, PatternRun
+from kpis.models import DailyActivityFact, KpiInputChange, PartnerAssetState
+from kpis.patterns.models import (
+    AdoptionRank,
+    AdoptionRanking,
+    OutcomeMetric,
+    PatternItem,
+    PatternItemType,
+    PatternRank,
+    PatternRun,
+)
 from partners.deals.models import Deal, DealStage
 from partners.models import CohortOverride, Partner, PartnerStatus, Tenant
 from partners.reading import partner_ordering
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_WINDOW_DAYS = 365
 DEFAULT_TOP_SHARE = 0.2
@@ -753,52 +761,191 @@ def adoption_window(assigned_on: dt.date, today: dt.date) -> int:
     return min(ADOPTION_MAX_DAYS, complete // 7 * 7)
 
 
-def adoption_partners(*, tenant: Tenant, items: list[LearningPathItem]) -> QuerySet[Partner]:
-    """The partners assigned the playbook (source ``playbook``, an active partner assignment of one of
-    its items), each with ``done`` (items completed), in the adoption table's order: most of the
-    playbook done first, then by name. Sorted in the database; slice it to page it."""
-    if not items:
-        return Partner.objects.none()
-    asset_ids = [i.asset_id for i in items]
-    assigned = Assignment.objects.filter(
-        tenant=tenant, source=PLAYBOOK_SOURCE, target=AssignmentTarget.PARTNER, asset_id__in=asset_ids,
-        is_active=True, partner_id=OuterRef("pk"),
-    )
-    done = (
-        PartnerAssetState.objects.filter(
-            tenant=tenant, partner_id=OuterRef("pk"), asset_id__in=asset_ids, first_completed_at__isnull=False
-        )
-        .order_by().values("partner_id").annotate(n=Count("pk")).values("n")
-    )
-    total = len(items)
-    # Ordered by the share done as AdoptionRow.done_pct rounds it (equal shares sort by name). Up to
-    # 100 items every item done moves the rounded share by at least one point: the count orders
-    # alike. Beyond, two counts can share a percentage: the rounded share itself (a CASE, which
-    # repeats the count's subquery once per possible count) is the key.
+# The adoption table's order and page in one statement: the partners assigned the playbook with the
+# first assignment's time (one pass over its assignments), the items each has completed (one GROUP BY
+# over the states of its assets, not a count per partner), every assigned partner numbered in the
+# table's order and counted (window functions), and the asked page's partners only (out of range: the
+# last page, as Paginator.get_page).
+_ADOPTION_RANKED_SQL = """
+WITH assigned AS (
+    SELECT a.partner_id AS pid, MIN(a.created_at) AS first_assigned_at
+    FROM enablement_assignment a
+    WHERE a.tenant_id = %(tenant)s AND a.source = %(source)s AND a.target = %(target)s AND a.is_active = %(active)s
+      AND a.asset_id IN ({assets})
+    GROUP BY a.partner_id
+), done AS (
+    SELECT s.partner_id AS pid, COUNT(*) AS n
+    FROM kpis_partnerassetstate s
+    WHERE s.tenant_id = %(tenant)s AND s.asset_id IN ({assets}) AND s.first_completed_at IS NOT NULL
+    GROUP BY s.partner_id
+), ranked AS (
+    SELECT p.*, x.first_assigned_at,
+           ROW_NUMBER() OVER (ORDER BY {key} DESC, p.name, p.id) AS pos, COUNT(*) OVER () AS total
+    FROM assigned x JOIN partners_partner p ON p.id = x.pid AND p.tenant_id = %(tenant)s
+    LEFT JOIN done d ON d.pid = x.pid
+)"""
+
+_ADOPTION_PAGE_SQL = _ADOPTION_RANKED_SQL + """, paged AS (
+    SELECT ranked.*,
+           CASE WHEN %(page)s >= 1 AND %(page)s <= (total + %(size)s - 1) / %(size)s THEN %(page)s
+                ELSE (total + %(size)s - 1) / %(size)s END AS number
+    FROM ranked
+)
+SELECT * FROM paged
+WHERE %(all)s = 1 OR (pos > (number - 1) * %(size)s AND pos <= number * %(size)s)
+ORDER BY pos
+"""  # noqa: S608 (constant parts only)
+
+_ADOPTION_STORE_SQL = _ADOPTION_RANKED_SQL + """
+INSERT INTO kpis_adoptionrank (tenant_id, ranking_id, partner_id, pos, first_assigned_at)
+SELECT %(tenant)s, %(ranking)s, id, pos, first_assigned_at FROM ranked
+"""  # noqa: S608 (constant parts only)
+
+
+def _adoption_key_sql(total: int) -> str:
+    """The table's sort key over ``d.n`` (items completed): the share done as ``AdoptionRow.done_pct``
+    rounds it (equal shares sort by name). Up to 100 items every item done moves the rounded share by at
+    least one point, so the count orders alike; beyond, two counts can share a percentage and the
+    rounded share itself is the key (a CASE over the possible counts, Python's rounding; integers only)."""
     if total <= 100:
-        done_pct = F("done")
-    else:
-        done_pct = Case(
-            *(When(done=n, then=Value(round(100 * n / total))) for n in range(total + 1)),
-            default=Value(100), output_field=IntegerField(),
-        )
-    return (
-        Partner.objects.filter(tenant=tenant).filter(Exists(assigned))
-        .annotate(done=Coalesce(Subquery(done, output_field=IntegerField()), 0))
-        .annotate(done_key=done_pct)
-        .select_related("tier")
-        .order_by("-done_key", "name")
+        return "COALESCE(d.n, 0)"
+    whens = " ".join(f"WHEN {n} THEN {round(100 * n / total)}" for n in range(total + 1))
+    return f"CASE COALESCE(d.n, 0) {whens} ELSE 100 END"
+
+
+@dataclass
+class AdoptionPage:
+    """One page of the adoption table (``rows``, in the table's order), the number of partners assigned
+    the playbook and the page number Paginator gives for the one asked (out of range: the last)."""
+
+    rows: list[AdoptionRow]
+    count: int
+    number: int
+
+
+def _adoption_statement(template: str, *, tenant: Tenant, asset_ids: list[int], n_items: int, **extra) -> tuple[str, dict]:
+    params = {
+        "tenant": tenant.pk, "source": PLAYBOOK_SOURCE, "target": AssignmentTarget.PARTNER, "active": True, **extra,
+        **{f"a{n}": pk for n, pk in enumerate(asset_ids)},
+    }
+    sql = template.format(assets=", ".join(f"%(a{n})s" for n in range(len(asset_ids))), key=_adoption_key_sql(n_items))
+    return sql, params
+
+
+def adoption_page(
+    *, tenant: Tenant, items: list[LearningPathItem], page: object = 1, page_size: int | None = 25,
+    today: dt.date | None = None,
+) -> AdoptionPage:
+    """The partners assigned the playbook (source ``playbook``, an active partner assignment of one of
+    its items) in the adoption table's order — most of the playbook done first, then by name — as one
+    page of ``page_size`` rows (``None``: every row), with their count. Five queries whatever the
+    number of partners assigned: the stored order (``AdoptionRanking``, with whether an input marker
+    is pending), then either a page of it by place (``adoption_rank_page``) — while no marker is
+    pending and it was ranked with these items, so it equals a live ranking — or the live ranking, in
+    one statement (``_ADOPTION_PAGE_SQL``: order, count, first assignment times and the page's
+    partners); then ``adoption_rows`` for the page (completions, events, deals). A stored page that
+    comes back short (a KPI run replaced the ranking between the two reads) is ranked live: six."""
+    from django.db import connection
+
+    if not items:
+        return AdoptionPage(rows=[], count=0, number=1)
+    asset_ids = sorted({i.asset_id for i in items})
+    ranking = (
+        AdoptionRanking.objects.filter(tenant=tenant, path_id=items[0].path_id)
+        .annotate(pending=Exists(KpiInputChange.objects.filter(tenant=tenant)))
+        .first()
     )
+    ranks = None
+    if ranking is not None and not ranking.pending and ranking.asset_ids == asset_ids:
+        count = ranking.total
+        number = 1 if page_size is None else _page_number(page, count, page_size)
+        places = AdoptionRank.objects.filter(tenant=tenant, ranking=ranking)
+        expected = count
+        if page_size is not None:
+            places = places.filter(pos__gt=(number - 1) * page_size, pos__lte=number * page_size)
+            expected = max(0, min(page_size, count - (number - 1) * page_size))
+        ranks = list(places.select_related("partner").order_by("pos"))
+        if len(ranks) != expected:  # replaced by a KPI run between the two reads (or a partner deleted): live
+            ranks = None
+    if ranks is not None:
+        partners = [r.partner for r in ranks]
+        assigned_at = {r.partner_id: r.first_assigned_at for r in ranks}
+    else:
+        sql, params = _adoption_statement(
+            _ADOPTION_PAGE_SQL, tenant=tenant, asset_ids=asset_ids, n_items=len(items),
+            page=_page_request(page), size=page_size or 1, all=1 if page_size is None else 0,
+        )
+        partners = list(Partner.objects.raw(sql, params))
+        count = partners[0].total if partners else 0
+        number = 1 if page_size is None else _page_number(page, count, page_size)
+        # The first assignment's time as the ORM reads a DateTimeField (SQLite returns text for an aggregate).
+        expr = Value(None, output_field=DateTimeField())
+        converters = connection.ops.get_db_converters(expr)
+        assigned_at = {}
+        for p in partners:
+            value = p.first_assigned_at
+            for convert in converters:
+                value = convert(value, expr, connection)
+            assigned_at[p.pk] = value
+    rows = adoption_rows(tenant=tenant, items=items, partners=partners, today=today, assigned_at=assigned_at)
+    return AdoptionPage(rows=rows, count=count, number=number)
+
+
+def store_adoption(*, tenant: Tenant, changed: bool = True) -> AdoptionRanking | None:
+    """Store the adoption table's order of the current playbook (``AdoptionRanking`` + one
+    ``AdoptionRank`` per partner assigned, by one ``INSERT … SELECT`` of the live ranking), replacing
+    the tenant's stored one. With ``changed=False`` (no input marker was consumed) what is stored is
+    kept when it is of the current playbook with its current items (or nothing, with no playbook). A handful of statements whatever the number of
+    partners; run inside the KPI computation's transaction (``kpis.scope.inputs_consumed``)."""
+    from django.db import connection
+
+    path = current_playbook(tenant=tenant)
+    items = playbook_items(tenant=tenant, path=path)
+    asset_ids = sorted({i.asset_id for i in items})
+    stored = AdoptionRanking.objects.filter(tenant=tenant).only("path_id", "asset_ids")
+    if not changed and [(r.path_id, r.asset_ids) for r in stored] == ([] if path is None else [(path.pk, asset_ids)]):
+        return None
+    AdoptionRank.objects.filter(tenant=tenant).delete()
+    AdoptionRanking.objects.filter(tenant=tenant).delete()
+    if path is None:
+        return None
+    ranking = AdoptionRanking.objects.create(tenant=tenant, path=path, asset_ids=asset_ids)
+    if items:
+        sql, params = _adoption_statement(
+            _ADOPTION_STORE_SQL, tenant=tenant, asset_ids=asset_ids, n_items=len(items), ranking=ranking.pk
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+        ranking.total = AdoptionRank.objects.filter(tenant=tenant, ranking=ranking).count()
+        ranking.save(update_fields=["total"])
+    return ranking
+
+
+def store_adoption_on_kpi_run(sender, *, tenant: Tenant, changed: bool, **kwargs) -> None:
+    """``kpis.scope.inputs_consumed`` receiver: the KPI run consumed the input markers. A failure here
+    does not fail the KPI computation: the stored order is removed instead (in a savepoint's place), so
+    the page ranks live rather than read an order the consumed markers made stale."""
+    from django.db import DatabaseError, transaction
+
+    try:
+        with transaction.atomic():
+            store_adoption(tenant=tenant, changed=changed)
+    except DatabaseError:
+        logger.exception("storing the adoption order failed for tenant %s; the page ranks it live", tenant.pk)
+        AdoptionRank.objects.filter(tenant=tenant).delete()
+        AdoptionRanking.objects.filter(tenant=tenant).delete()
 
 
 def adoption_rows(
-    *, tenant: Tenant, items: list[LearningPathItem], partners: list[Partner], today: dt.date | None = None
+    *, tenant: Tenant, items: list[LearningPathItem], partners: list[Partner], today: dt.date | None = None,
+    assigned_at: dict[int, dt.datetime] | None = None,
 ) -> list[AdoptionRow]:
-    """The adoption rows of ``partners`` (one page of ``adoption_partners``), in their order: completion
+    """The adoption rows of ``partners`` (one page of ``adoption_page``), in their order: completion
     of the playbook's items, activity events per week (DailyActivityFact) and deals registered, in
     equal windows of whole weeks before and after the assignment day (at most 8 weeks each). The
     after-window starts the day after the assignment; until a full week of it is over, the row is
-    *measuring* and compares nothing. Four queries whatever the number of partners and days."""
+    *measuring* and compares nothing. Four queries whatever the number of partners and days (three when
+    ``assigned_at``, each partner's first assignment time, is given)."""
     if not items or not partners:
         return []
     asset_ids = [i.asset_id for i in items]
@@ -806,15 +953,17 @@ def adoption_rows(
     today = today or timezone.localdate()
     tz = timezone.get_current_timezone()
     pids = [p.pk for p in partners]
-    assigned = (
-        Assignment.objects.filter(
-            tenant=tenant, source=PLAYBOOK_SOURCE, target=AssignmentTarget.PARTNER, asset_id__in=asset_ids,
-            is_active=True, partner_id__in=pids,
+    if assigned_at is None:
+        assigned_at = dict(
+            Assignment.objects.filter(
+                tenant=tenant, source=PLAYBOOK_SOURCE, target=AssignmentTarget.PARTNER, asset_id__in=asset_ids,
+                is_active=True, partner_id__in=pids,
+            )
+            .values("partner_id")
+            .annotate(first=Min("created_at"))
+            .values_list("partner_id", "first")
         )
-        .values("partner_id")
-        .annotate(first=Min("created_at"))
-    )
-    assigned_on = {r["partner_id"]: timezone.localtime(r["first"], tz).date() for r in assigned}
+    assigned_on = {pid: timezone.localtime(at, tz).date() for pid, at in assigned_at.items()}
     done: dict[int, list[dt.date]] = {}
     for s in _states(tenant=tenant, partner_ids=pids, asset_ids=asset_ids):
         at = consumed_at(s, kinds[s.asset_id])
@@ -886,11 +1035,10 @@ def adoption_rows(
 
 
 def playbook_adoption(*, tenant: Tenant, path: LearningPath | None, today: dt.date | None = None) -> list[AdoptionRow]:
-    """Every adoption row of the playbook (the page reads one page: ``adoption_partners`` sliced, then
-    ``adoption_rows``). Partners with equal completion are in name order."""
+    """Every adoption row of the playbook, in the table's order (the page reads one page of
+    ``adoption_page``). Partners with equal completion are in name order."""
     items = playbook_items(tenant=tenant, path=path)
-    return adoption_rows(tenant=tenant, items=items, partners=list(adoption_partners(tenant=tenant, items=items)),
-                         today=today)
+    return adoption_page(tenant=tenant, items=items, page_size=None, today=today).rows
 
 
 # --- Next best action -----------------------------------------------------------------------------------

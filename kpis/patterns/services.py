@@ -15,7 +15,7 @@ from enablement.models import Asset, Assignment, AssignmentTarget, LearningPath,
 from enablement.notices import assignments_notify
 from kpis.patterns.models import PatternItem, PatternItemType, PatternRun
 from kpis.patterns.selectors import PLAYBOOK_SOURCE, restore_cohorts
-from kpis.scope import record_input_change
+from kpis.scope import ASSIGNMENT_MAX_PARTNERS, record_input_change
 from partners.audit import audit_record
 from partners.models import CohortOverride, Partner, Tenant, User
 
@@ -183,7 +183,11 @@ def playbook_assign(
     ]
     Assignment.objects.bulk_create(new, batch_size=500)
     if new:
-        record_input_change(tenant.pk, "enablement.assignment")  # bulk: no model signal
+        # bulk: no model signal. Everything for the KPI results; the overview's counts move for these
+        # partners only (their own new assignments), unless they are many (kpis.scope)
+        named = sorted({a.partner_id for a in new})
+        record_input_change(tenant.pk, "enablement.assignment",
+                            partner_ids=named if len(named) <= ASSIGNMENT_MAX_PARTNERS else None)
     if new:
         audit_record(tenant=tenant, actor=actor, action="playbook.assigned", target=path,
                      after={"partners": len(partner_ids), "assignments": len(new), "due_on": due_on.isoformat()})

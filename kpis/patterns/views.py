@@ -43,10 +43,10 @@ COHORT_PAGE_SIZE = 25
 
 
 class _OnePage:
-    """A cohort list of known length of which one page was read (``sel.CohortPage``): the Paginator
-    asks for that page only (it picks the same page number as the query did)."""
+    """A list of known length of which one page was read (``sel.CohortPage``, ``sel.AdoptionPage``): the
+    Paginator asks for that page only (it picks the same page number as the query did)."""
 
-    def __init__(self, page: sel.CohortPage):
+    def __init__(self, page: sel.CohortPage | sel.AdoptionPage):
         self.page = page
 
     def __len__(self) -> int:
@@ -104,10 +104,10 @@ def patterns(request, tenant_slug: str):
         i.asset for i in items
         if i.item_type == PatternItemType.ASSET and i.asset_id not in in_playbook and not i.too_early and (i.lift or 0) > 1
     ]
-    # The adoption table: partners sorted and paged in the database, the rows of the page read after.
-    paged["adoption"] = _paged(request, sel.adoption_partners(tenant=tenant, items=pb_items), "adoption_page")
-    adoption_page = paged["adoption"]["page"]
-    adoption_page.object_list = sel.adoption_rows(tenant=tenant, items=pb_items, partners=list(adoption_page.object_list))
+    # The adoption table: ordered, counted and paged in one statement, then the page's rows read.
+    adoption = sel.adoption_page(tenant=tenant, items=pb_items, page=request.GET.get("adoption_page"),
+                                 page_size=COHORT_PAGE_SIZE)
+    paged["adoption"] = _paged(request, _OnePage(adoption), "adoption_page")
     ctx = {
         "window_days": days,
         "top_share_pct": round(share * 100),
@@ -123,7 +123,7 @@ def patterns(request, tenant_slug: str):
         "playbook": playbook,
         "playbook_items": pb_items,
         "addable": addable,
-        "adoption_count": adoption_page.paginator.count,
+        "adoption_count": adoption.count,
         "paged": paged,
         "default_due": (timezone.localdate() + dt.timedelta(days=30)).isoformat(),
         "min_due": timezone.localdate().isoformat(),

@@ -667,6 +667,132 @@ def test_a_kpi_run_rewrites_only_the_touched_partners_summary_rows(tenant_a, see
         assert new.pk in before[0] and before[1][new.pk][4:] == (0, 9)  # its pairs; at risk: 0 recent against 9
 
 
+def _facts_reads(monkeypatch) -> list[str]:
+    """The SQL of each statement the KPI job's overview step runs on the daily facts."""
+    from django.test.utils import CaptureQueriesContext
+
+    from kpis import metrics
+    from kpis.models import DailyActivityFact
+
+    table = DailyActivityFact._meta.db_table
+    reads: list[str] = []
+    real = metrics.refresh_overview_summary
+
+    def spy(*args, **kwargs):
+        with CaptureQueriesContext(connection) as queries:
+            result = real(*args, **kwargs)
+        reads.extend(q["sql"] for q in queries.captured_queries if f'FROM "{table}"' in q["sql"])  # PostgreSQL: DECLARE … FOR SELECT
+        return result
+
+    monkeypatch.setattr(metrics, "refresh_overview_summary", spy)
+    return reads
+
+
+def _partners_in(sql: str) -> set[int]:
+    """The partner ids of the ``partner_id IN (...)`` condition on the daily facts (none: empty)."""
+    import re
+
+    from kpis.models import DailyActivityFact
+
+    table = DailyActivityFact._meta.db_table
+    found = re.search(rf'"{table}"\."partner_id" IN \(([^)]*)\)', sql)
+    return {int(x) for x in found.group(1).split(",")} if found else set()
+
+
+@pytest.mark.parametrize(("seed", "zone"), [(18, "Asia/Tokyo"), (19, "America/New_York")])
+def test_an_assignment_change_rewrites_only_the_partners_it_targets_before_and_after(tenant_a, seed, zone, monkeypatch):
+    """An assignment retargeted (partner → partner, tier → tier, segment → tier), deactivated, deleted,
+    created for a tier, and saved with only its active flag while another target is in memory: each
+    KPI run rewrites the summary rows of the partners the assignment targets before and after only
+    (the others keep their ids), reads the 60-day facts of those partners only, and the summary still
+    equals a rebuild of every partner and the page the live figures."""
+    from enablement.models import Assignment
+    from enablement.services.catalog import assignment_create, assignment_deactivate
+    from kpis.metrics import compute_kpis
+    from kpis.models import KpiInputChange
+    from kpis.scope import overview_partners
+
+    tenant_a.time_zone = zone
+    tenant_a.save()
+    data = build_varied(tenant_a, seed)
+    today, tiers, partners = data["today"], data["tiers"], data["partners"]
+    used = _spy_summary(monkeypatch)
+    reads = _facts_reads(monkeypatch)
+    with scope(tenant=tenant_a.pk):
+        compute_kpis(tenant_a, today=today)  # the day's first run: every partner
+        assert len(reads) == 1 and not _partners_in(reads[0])  # every partner's facts
+        before = _stored_rows(tenant_a)
+
+        def reached(target: str, partner=None, tier=None, segment: str = "") -> set[int]:
+            if target == AssignmentTarget.PARTNER:
+                return {partner.pk}
+            rows = Partner.objects.filter(tenant=tenant_a)
+            return set((rows.filter(tier=tier) if target == AssignmentTarget.TIER else rows.filter(segment=segment))
+                       .values_list("pk", flat=True))
+
+        def run(touched: set[int]) -> None:
+            nonlocal before
+            assert 0 < len(touched) < len(partners) - 1
+            assert overview_partners(tenant_a, KpiInputChange.objects.filter(tenant=tenant_a).values_list("pk", flat=True)) == touched
+            reads.clear()
+            compute_kpis(tenant_a, today=today)
+            assert len(reads) == 1 and _partners_in(reads[0]) == touched  # the facts of those partners only
+            after = _stored_rows(tenant_a)
+            _assert_only_rewritten(before, after, touched)
+            _assert_equals_full_rebuild(tenant_a, today)
+            _assert_summary_read_equals_live(tenant_a, used, today, tiers, limits=(3, 100))
+            before = after
+
+        active = Assignment.objects.filter(tenant=tenant_a, is_active=True, asset__isnull=False,
+                                           asset__status=AssetStatus.PUBLISHED, asset__audience_rules__isnull=True)
+
+        # 1. a partner's assignment moved to another partner (the admin's change form saves every field)
+        one = active.filter(target=AssignmentTarget.PARTNER).first()
+        old = one.partner
+        new = next(p for p in partners if p.pk != old.pk and p.joined_on <= today
+                   and one.asset_id not in {x.asset_id for x in assigned_pairs(tenant=tenant_a, partner_id=p.pk)})
+        one.partner = new
+        one.due_on = today + dt.timedelta(days=3)
+        one.save()
+        run({old.pk, new.pk})
+        assert before[0].get(new.pk) and any(r[4] == one.due_on for r in before[0][new.pk])  # its new pair
+
+        # 2. a tier assignment moved to another tier
+        tiered = active.filter(target=AssignmentTarget.TIER).exclude(tier=tiers[2]).first()
+        touched = reached(AssignmentTarget.TIER, tier=tiered.tier) | reached(AssignmentTarget.TIER, tier=tiers[2])
+        tiered.tier = tiers[2]
+        tiered.save()
+        run(touched)
+
+        # 3. a segment assignment turned into a tier assignment
+        segmented = active.filter(target=AssignmentTarget.SEGMENT, segment="SMB").first()
+        touched = reached(AssignmentTarget.SEGMENT, segment="SMB") | reached(AssignmentTarget.TIER, tier=tiers[1])
+        segmented.target, segmented.segment, segmented.tier = AssignmentTarget.TIER, "", tiers[1]
+        segmented.save()
+        run(touched)
+
+        # 4. deactivated (the service saves the active flag only)
+        assignment_deactivate(tenant=tenant_a, actor=None, assignment=Assignment.objects.get(pk=segmented.pk))
+        run(reached(AssignmentTarget.TIER, tier=tiers[1]))
+
+        # 5. a segment assignment deleted
+        gone = active.filter(target=AssignmentTarget.SEGMENT, segment="Enterprise").first()
+        touched = reached(AssignmentTarget.SEGMENT, segment="Enterprise")
+        gone.delete()
+        run(touched)
+
+        # 6. a new tier assignment (the service), due in a week
+        created = assignment_create(tenant=tenant_a, actor=None, target=AssignmentTarget.TIER, tier=tiers[0],
+                                    asset=active.first().asset, due_on=today + dt.timedelta(days=7))
+        run(reached(AssignmentTarget.TIER, tier=tiers[0]))
+
+        # 7. saved with the active flag only while another partner is set in memory: the stored target counts
+        created.partner, created.target, created.tier = partners[0], AssignmentTarget.PARTNER, None
+        created.is_active = False
+        created.save(update_fields=["is_active"])
+        run(reached(AssignmentTarget.TIER, tier=tiers[0]))
+
+
 def _card_figures(cards) -> list:
     return [
         (c.definition.pk, c.live, c.current.numerator, c.current.denominator, c.current.value, c.current.target,

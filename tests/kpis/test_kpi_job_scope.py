@@ -86,15 +86,55 @@ def _send(world, specs, *, late_days: int = 0) -> None:
 
 # --- the property: any mix of changes, the scoped job equals a full recompute ------------------------
 
+events_st = st.tuples(
+    st.just("events"), st.lists(event_st, min_size=1, max_size=8), st.sampled_from([0, 0, 3, 20, 30, 45])  # 30: into the previous month's first days
+)
+assignment_st = st.tuples(
+    st.just("assignment"), st.sampled_from(["retarget", "create", "deactivate", "delete"]),
+    st.tuples(st.sampled_from(["partner", "tier", "segment"]), st.integers(0, 11)),
+)
 step_st = st.one_of(
-    st.tuples(st.just("events"), st.lists(event_st, min_size=1, max_size=8), st.sampled_from([0, 0, 3, 20, 30, 45])),  # 30: into the previous month's first days
+    events_st,
     st.tuples(st.just("target"), st.integers(0, 13), st.sampled_from([Decimal("10"), Decimal("75")])),
     st.tuples(st.just("definition"), st.integers(0, 13), st.sampled_from([Decimal("0"), Decimal("99")])),
     st.tuples(st.just("tier"), st.integers(0, 2), st.booleans()),
     st.tuples(st.just("support"), st.integers(0, 2), st.integers(0, 40)),
     st.tuples(st.just("certificate"), st.integers(0, 2), st.integers(0, 70)),
     st.tuples(st.just("nothing"), st.none(), st.none()),
+    assignment_st,
 )
+
+
+def _audience(world, kind: str, i: int) -> dict:
+    """An assignment's audience of ``kind`` (``i`` picks the partner, tier or segment)."""
+    if kind == "partner":
+        return {"target": "partner", "partner": world.partners[i % 3], "tier": None, "segment": ""}
+    if kind == "tier":
+        return {"target": "tier", "partner": None, "tier": (world.gold, world.silver)[i % 2], "segment": ""}
+    return {"target": "segment", "partner": None, "tier": None, "segment": ("SMB", "Enterprise")[i % 2]}
+
+
+def _assignment_change(world, op: str, kind: str, i: int) -> None:
+    """An assignment retargeted to another audience (a new due date too), created, deactivated
+    (the active flag saved alone) or deleted."""
+    from enablement.models import Assignment
+
+    rows = list(Assignment.objects.filter(tenant=world.tenant).order_by("pk"))
+    if op == "create" or not rows:
+        f.AssignmentFactory(tenant=world.tenant, asset=world.assets[i % len(world.assets)],
+                            due_on=TODAY + dt.timedelta(days=i - 6), **_audience(world, kind, i))
+        return
+    row = rows[i % len(rows)]
+    if op == "retarget":
+        for name, value in _audience(world, kind, i).items():
+            setattr(row, name, value)
+        row.due_on = TODAY + dt.timedelta(days=i - 6)
+        row.save()
+    elif op == "deactivate":
+        row.is_active = not row.is_active
+        row.save(update_fields=["is_active"])
+    else:
+        row.delete()
 
 
 def _apply(world, step) -> None:
@@ -116,6 +156,8 @@ def _apply(world, step) -> None:
             partner.save()
         elif kind == "support":
             f.SupportActivityFactory(tenant=world.tenant, partner=world.partners[a], occurred_on=TODAY - dt.timedelta(days=b))
+        elif kind == "assignment":
+            _assignment_change(world, a, *b)
         elif kind == "certificate":
             issued = dt.datetime.combine(TODAY - dt.timedelta(days=b), dt.time(3), tzinfo=dt.UTC)
             Certificate.objects.create(
@@ -140,6 +182,66 @@ def test_after_any_mix_of_changes_the_scoped_job_stores_what_a_full_recompute_co
         _assert_overview_equals_full_rebuild(world)
     with scope(tenant=world.tenant.pk):
         assert not KpiInputChange.objects.filter(tenant=world.tenant).exists()  # every change was consumed
+
+
+@pytest.mark.django_db
+@HYPOTHESIS
+@given(first=st.lists(event_st, max_size=20), steps=st.lists(st.one_of(assignment_st, assignment_st, events_st), min_size=1, max_size=5))
+def test_after_assignment_changes_of_every_audience_the_kept_overview_equals_a_full_rebuild(first, steps):
+    """Assignments to a partner, a tier or a segment retargeted, created, deactivated or deleted
+    (with events between): each names the partners it targets before and after — never every
+    partner here, each audience reaching someone — and the overview summary the job keeps equals a
+    rebuild of every partner's rows."""
+    from kpis.scope import overview_partners
+
+    world = _world()
+    _send(world, first)
+    _job(world)
+    for step in steps:
+        _apply(world, step)
+        if step[0] == "assignment":
+            with scope(tenant=world.tenant.pk):
+                pending = KpiInputChange.objects.filter(tenant=world.tenant).values_list("pk", flat=True)
+                named = overview_partners(world.tenant, pending)
+            assert named is not None and 0 < len(named) <= 3
+        _job(world)
+        _assert_equals_full_recompute(world)
+        _assert_overview_equals_full_rebuild(world)
+
+
+@pytest.mark.django_db
+def test_an_assignment_reaching_no_partner_or_too_many_asks_for_every_partner(monkeypatch):
+    """An assignment's marker names the partners it targets only while they are some and few: a tier
+    with no partner, or more partners than ``ASSIGNMENT_MAX_PARTNERS``, marks every partner."""
+    from kpis import scope as kpi_scope
+
+    world = _world()
+
+    def marker():
+        changes = list(KpiInputChange.objects.filter(tenant=world.tenant))
+        KpiInputChange.objects.filter(tenant=world.tenant).delete()
+        assert len(changes) == 1 and changes[0].everything and changes[0].source == "enablement.assignment"
+        return changes[0].partner_ids
+
+    with scope(tenant=world.tenant.pk):
+        KpiInputChange.objects.filter(tenant=world.tenant).delete()
+        empty = f.PartnerTierFactory(tenant=world.tenant, name="Bronze")
+        KpiInputChange.objects.filter(tenant=world.tenant).delete()
+        row = f.AssignmentFactory(tenant=world.tenant, target="tier", partner=None, tier=empty, asset=world.assets[1],
+                                  due_on=TODAY)
+        assert marker() == []  # nobody in the tier: every partner (no partner named)
+        row.tier = world.gold
+        row.save()
+        assert marker() == sorted(p.pk for p in world.partners[:2])  # nobody before, Gold's two after
+        monkeypatch.setattr(kpi_scope, "ASSIGNMENT_MAX_PARTNERS", 1)
+        row.tier = world.silver
+        row.save()
+        assert marker() == []  # three partners, more than the limit: every partner
+        row.target, row.tier, row.partner = "partner", None, world.partners[2]
+        row.save()
+        assert marker() == [world.partners[2].pk]  # Silver's one and the partner: the same one
+        row.delete()
+        assert marker() == [world.partners[2].pk]
 
 
 def _overview_rows(world) -> tuple[list, list]:

@@ -48,3 +48,15 @@ def test_the_incremental_run_compiles_nothing():
     with scope(tenant=world.tenant.pk), connection.execute_wrapper(jit_setting):
         rollup_tenant(world.tenant)
     assert seen == ["off", "off"]  # SET LOCAL: only the run's transaction (the server's default is on)
+
+
+def test_the_run_gives_the_callers_transaction_its_jit_setting_back():
+    world = World()
+    _record(world, _activity(world, start_index=0, day=0, received_at=DAY10))
+    with connection.cursor() as cursor:  # the test's transaction encloses the run
+        cursor.execute("SET LOCAL jit = on")
+    with scope(tenant=world.tenant.pk):
+        rollup_tenant(world.tenant)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('jit')")
+        assert cursor.fetchone()[0] == "on"

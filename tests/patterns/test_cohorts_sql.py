@@ -328,11 +328,10 @@ def test_sql_adoption_equals_the_python_reference_on_varied_data(scope_a, seed):
         assert expected, "the data assigns the playbook"
         seen += expected
         assert [_adoption_key(r) for r in sel.playbook_adoption(tenant=scope_a, path=path, today=today)] == expected, today
-        partners = sel.adoption_partners(tenant=scope_a, items=items)
-        assert partners.count() == len(expected)
-        for start in range(0, len(expected), 10):
-            page = sel.adoption_rows(tenant=scope_a, items=items, partners=list(partners[start : start + 10]), today=today)
-            assert [_adoption_key(r) for r in page] == expected[start : start + 10]
+        for number, start in enumerate(range(0, len(expected), 10), start=1):
+            page = sel.adoption_page(tenant=scope_a, items=items, page=number, page_size=10, today=today)
+            assert (page.count, page.number) == (len(expected), number)
+            assert [_adoption_key(r) for r in page.rows] == expected[start : start + 10]
     # some rows were measuring, some compared windows of several lengths: every branch was checked
     assert any(k[-1] for k in seen) and len({k[9] for k in seen if not k[-1]}) > 2
 

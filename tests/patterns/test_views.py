@@ -6,6 +6,7 @@ from django.utils import timezone, translation
 from django_scopes import scope
 
 from enablement.models import Assignment, LearningPathItem
+from kpis.models import KpiInputChange
 from kpis.patterns.mining import mine_patterns
 from kpis.patterns.models import PatternRun
 from kpis.patterns.selectors import next_best_actions, partner_cohorts, playbook_adoption
@@ -53,8 +54,12 @@ def test_one_click_assignment_is_idempotent(tenant_a, world):
         nurture = partner_cohorts(tenant=tenant_a).nurture
         partners = [r.partner for r in nurture]
         due = timezone.localdate() + dt.timedelta(days=30)
+        KpiInputChange.objects.filter(tenant=tenant_a).delete()
         created = playbook_assign(tenant=tenant_a, path=path, partners=partners, due_on=due, actor=None)
         assert created == len(partners) * 2
+        # the KPI job: everything for the results, the overview's counts of these partners only
+        marker = KpiInputChange.objects.get(tenant=tenant_a)
+        assert marker.everything and marker.partner_ids == sorted(p.pk for p in partners)
         pairs = list(Assignment.objects.filter(source="playbook").values_list("partner_id", "asset_id"))
         assert len(pairs) == len(set(pairs)) == len(partners) * 2
         assert {p for p, _a in pairs} == {p.pk for p in partners}
