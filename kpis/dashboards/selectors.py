@@ -378,20 +378,25 @@ def _summary_completion_cells(*, tenant, spans: list[tuple[dt.date, dt.date]], p
     values = ", ".join(f"(%s, {as_date}, {as_date})" for _ in spans)
     span_params = [v for i, (start, end) in enumerate(spans) for v in (i, day(start), day(end))]
     first, last = min(start for start, _end in spans), max(end for _start, end in spans)
-    # the chosen partners' rows summed per due date first (a few hundred rows), then per span
+    # the chosen partners' rows summed per due date first (a few hundred rows), then per span; none
+    # read when the summary is not current (the same condition, evaluated once, on both branches)
+    current = (
+        f"EXISTS (SELECT 1 FROM {summary_t} s WHERE s.tenant_id = %s AND s.as_of = {as_date}) "  # noqa: S608
+        f"AND NOT EXISTS (SELECT 1 FROM {change_t} k WHERE k.tenant_id = %s)"
+    )
+    current_params = [tid, day(today), tid]
     sql = (
-        f"SELECT -1, 0, 0 FROM {summary_t} s WHERE s.tenant_id = %s AND s.as_of = {as_date} "  # noqa: S608
-        f"AND NOT EXISTS (SELECT 1 FROM {change_t} k WHERE k.tenant_id = %s) "
+        f"SELECT -1, 0, 0 WHERE {current} "  # noqa: S608
         "UNION ALL SELECT v.column1, SUM(y.n), SUM(y.on_time) FROM (VALUES "
         f"{values}) v JOIN (SELECT x.due_on, SUM(x.pairs) AS n, "
         f"SUM(CASE WHEN x.done_on <= x.due_on THEN x.pairs ELSE 0 END) AS on_time FROM {pairs_t} x "
-        f"WHERE x.tenant_id = %s AND x.due_on >= {as_date} AND x.due_on <= {as_date} "
+        f"WHERE {current} AND x.tenant_id = %s AND x.due_on >= {as_date} AND x.due_on <= {as_date} "
         f"AND x.partner_id IN ({chosen_sql}){cond} GROUP BY x.due_on) y "
         "ON y.due_on >= v.column2 AND y.due_on <= v.column3 GROUP BY v.column1"
     )
     with conn.cursor() as cursor:
-        cursor.execute(sql, [tid, day(today), tid, *span_params, tid, day(first), day(last), *chosen_params,
-                             *cond_params])
+        cursor.execute(sql, [*current_params, *span_params, *current_params, tid, day(first), day(last),
+                             *chosen_params, *cond_params])
         rows = cursor.fetchall()
     if not any(row[0] == -1 for row in rows):
         return None
