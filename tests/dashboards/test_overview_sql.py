@@ -134,13 +134,20 @@ def build_varied(tenant, seed: int) -> dict:
         zone = tenant.zoneinfo
         people = User.objects.bulk_create([User(email=f"p{seed}-{i}@example.com", name=f"P {i}") for i in range(6)])
         states, user_states = [], []
-        for p in partners:
+        # asset 0's pairs are due 50 and 20 days ago (the assignments above): some partners finish it in
+        # the last minute of a due date, some in the first of the day after — "on time" is by the end
+        # of the due date, tenant-local, and the boundary must be counted alike everywhere
+        edges = [(50, dt.time(23, 59)), (49, dt.time(0, 0)), (20, dt.time(23, 59)), (19, dt.time(0, 0))]
+        for i, p in enumerate(partners):
             for a in [*assets, archived]:
                 roll = rng.random()
-                if roll < 0.45:
+                if roll < 0.45 and not (a is assets[0] and i % 5 < len(edges)):
                     continue
                 when = dt.datetime.combine(today + dt.timedelta(days=rng.randint(-130, 0)), dt.time(rng.randint(0, 23)),
                                            tzinfo=zone)
+                if a is assets[0] and i % 5 < len(edges):
+                    days_ago, at = edges[i % 5]
+                    roll, when = 1.0, dt.datetime.combine(today - dt.timedelta(days=days_ago), at, tzinfo=zone)
                 states.append(PartnerAssetState(tenant=tenant, partner=p, asset=a, active_users=1,
                                                 first_completed_at=when if roll > 0.55 else None,
                                                 last_activity_at=when))
