@@ -167,7 +167,9 @@ def dimensions(tenant_id: int) -> None:
         conn.execute("ANALYZE enablement_asset")
 
 
-# Per session (one user, 8 events 40 s apart): step 0 a login; the others by a hash of (session,
+# Per session (one user, 8 events 40 s apart; session s of the call's n starts at start + s/n of the
+# span, whichever chunk inserts it — until 2026-12-03 17:53 UTC each chunk started again at
+# ``start``, which packed a history into its first weeks); step 0 a login; the others by a hash of (session,
 # step): training (started / progressed / completed, with progress and seconds), documents (viewed /
 # downloaded), FAQ (a search, then a view of a FAQ a few steps later, sometimes feedback). The asset
 # of a step is one of the session's two focus assets of that kind.
@@ -178,7 +180,7 @@ WITH u AS (SELECT row_number() OVER (ORDER BY m.user_id) - 1 AS n, m.user_id, m.
            WHERE tenant_id = %(t)s),
      k AS (SELECT kind, COUNT(*) AS c FROM a GROUP BY kind),
      s AS (SELECT s, abs(hashint8(s * 7919 + %(seed)s)) AS h,
-                  %(start)s::timestamptz + ((s - %(first)s)::float8 * %(span)s / %(sessions)s) * interval '1 second' AS at
+                  %(start)s::timestamptz + (s::float8 * %(span)s / %(sessions)s) * interval '1 second' AS at
            FROM generate_series(%(first)s::bigint, %(last)s::bigint) s),
      e AS (SELECT s.s, j, s.at + j * interval '40 seconds' AS at, s.h, abs(hashint8(s.s * 16 + j + %(seed)s)) AS r
            FROM s CROSS JOIN generate_series(0, %(steps)s - 1) j),
@@ -550,6 +552,7 @@ def rollup_new_day(tenant, day_events: int, day: dt.date) -> tuple[float, object
     """One new tenant-local day of events, received now, then the incremental rollup, timed."""
     from django_scopes import scope
 
+    from kpis import rollup as r
     from kpis.rollup import rollup_tenant
 
     start = dt.datetime.combine(day, dt.time.min, tzinfo=dt.timezone(dt.timedelta(hours=9))).astimezone(dt.UTC)
@@ -558,9 +561,18 @@ def rollup_new_day(tenant, day_events: int, day: dt.date) -> tuple[float, object
     with raw_connect() as conn:
         conn.execute("ANALYZE enablement_activityevent")
         conn.commit()
+    with raw_connect() as conn:  # the run's window (not timed): what its overlap rescans, and the new events
+        conn.execute("SELECT set_config('app.tenant_ids', %s, false)", [str(tenant.pk)])
+        window = conn.execute(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE e.event_id LIKE %s) FROM enablement_activityevent e "
+            "JOIN kpis_rollupstate s ON s.tenant_id = e.tenant_id WHERE e.tenant_id = %s "
+            "AND e.received_at > s.watermark - %s * interval '1 second'",
+            [f"d{day:%Y%m%d}-%", tenant.pk, r.overlap().total_seconds()],
+        ).fetchone()
     with scope(tenant=tenant.pk):
         t0 = time.perf_counter()
         stats = rollup_tenant(tenant)  # commits its own transaction: COMMIT inside the timer
+        stats.window = window
         return time.perf_counter() - t0, stats
 
 
@@ -854,8 +866,10 @@ def run(args, sizes: list[int], day_events: int) -> None:
             load = machine_load()
             seconds, stats = rollup_new_day(tenant, day_events, day)
             print(f"    rollup of new day {i + 1}/{args.days_per_stage} ({day}, {day_events:,} events) on {rows:,}: "
-                  f"{seconds:.2f} s ({load}); " + ", ".join(f"{k} {v:.2f}s" for k, v in stats.seconds.items()), flush=True)
-            days.append({"day": day, "rollup_s": seconds, "steps": dict(stats.seconds), "load": load})
+                  f"{seconds:.2f} s ({load}); window {stats.window[0]:,} events, {stats.window[1]:,} of them the day's; "
+                  + ", ".join(f"{k} {v:.2f}s" for k, v in stats.seconds.items()), flush=True)
+            days.append({"day": day, "rollup_s": seconds, "steps": dict(stats.seconds), "load": load,
+                         "window": stats.window})
         if args.explain:
             explain_merges(tenant, day_events, first + dt.timedelta(days=19 + args.days_per_stage))
         res = {"size": size, "rows": rows, "log_gib": log_bytes / 2**30, "key_gib": key_bytes / 2**30, "gen_s": gen,
