@@ -1038,33 +1038,44 @@ def rollup_tenant(tenant: Tenant, *, since: dt.date | None = None, full: bool = 
         _rebuild(tenant, stats, full=full, progress=progress)
         with transaction.atomic():
             tenant_lock(tenant.pk)
-            with _no_jit():
+            with _run_settings():
                 state = RollupState.objects.get(tenant=tenant)
                 _run(tenant, state, stats, since=since, progress=progress)
     return stats
 
 
+# The incremental run's sorts (GROUP BY of the new events per pair, ON CONFLICT in key order) spilled
+# to disk under PostgreSQL's default 4 MB (``external merge``, ≈ 10 MB a sort with 137k new events at a
+# 50M-event history, bench/vendor.py --explain); the run is one per tenant at a time.
+RUN_WORK_MEM = "64MB"
+
+
 @contextlib.contextmanager
-def _no_jit():
-    """PostgreSQL: no JIT compilation in the incremental run. Its statements read the new events
-    only, but the planner's cost estimates grow with the history's statistics and cross
-    ``jit_above_cost``: then every statement is compiled first, a fixed cost that does not pay off
-    for a few thousand rows (``EXPLAIN ANALYZE`` of the user-state merge at a 1M-event history: JIT
-    2.3 s of 4.4 s; a statement past ``jit_optimize_above_cost`` too, the bench's history generator,
-    compiled 2.8 s of 4.9 s; at a 250k history the scan and FAQ steps compiled 0.2–0.5 s per
-    statement, 1.6 s for the FAQ update, where the same events on an empty tenant compiled nothing).
-    Transaction-local, and put back as it was when the run ends, so a caller's enclosing transaction
-    (a test, a command running the rollup inside its own) keeps its own setting afterwards."""
+def _run_settings():
+    """PostgreSQL settings of the incremental run's transaction, put back as they were when it ends,
+    so a caller's enclosing transaction (a test, a command running the rollup inside its own) keeps
+    its own afterwards.
+
+    No JIT compilation: the run's statements read the new events only, but the planner's cost
+    estimates grow with the history's statistics and cross ``jit_above_cost``: then every statement
+    is compiled first, a fixed cost that does not pay off for a few thousand rows (``EXPLAIN
+    ANALYZE`` of the user-state merge at a 1M-event history: JIT 2.3 s of 4.4 s; a statement past
+    ``jit_optimize_above_cost`` too, the bench's history generator, compiled 2.8 s of 4.9 s; at a
+    250k history the scan and FAQ steps compiled 0.2–0.5 s per statement, 1.6 s for the FAQ update,
+    where the same events on an empty tenant compiled nothing). ``work_mem``: ``RUN_WORK_MEM``."""
     if connection.vendor != "postgresql":
         yield
         return
+    settings_ = {"jit": "off", "work_mem": RUN_WORK_MEM}
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('jit')")
-        before = cursor.fetchone()[0]
-        cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SELECT current_setting('jit'), current_setting('work_mem')")
+        before = dict(zip(settings_, cursor.fetchone(), strict=True))
+        for name, value in settings_.items():
+            cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
     yield
     with connection.cursor() as cursor:  # not reached on an error: that transaction is rolled back anyway
-        cursor.execute("SELECT set_config('jit', %s, true)", [before])
+        for name, value in before.items():
+            cursor.execute(f"SELECT set_config('{name}', %s, true)", [value])
 
 
 def _timed(stats: RollupStats, name: str, started: float) -> None:
