@@ -19,6 +19,8 @@ user: a login, then training, document and FAQ activity with searches followed b
    the watermark set to the newest event (``RollupState``);
 2. one new day of events (``--day-events``, default the average day of the largest stage) and
    the incremental rollup of it (``rollup_tenant``, COMMIT included) — ratio largest / smallest;
+   ``--days-per-stage N`` does this for N consecutive new days, each timed on its own (N readings
+   per stage, the ratio per day's rank);
 3. ingest with the history in place, like with like, ``--clients`` parallel clients each time,
    COMMIT included: ``POST /api/v1/events/`` through gunicorn (``--clients`` workers) vs batched
    psycopg ``executemany`` vs ``COPY`` of the same rows (fresh event ids), one transaction per
@@ -165,7 +167,9 @@ def dimensions(tenant_id: int) -> None:
         conn.execute("ANALYZE enablement_asset")
 
 
-# Per session (one user, 8 events 40 s apart): step 0 a login; the others by a hash of (session,
+# Per session (one user, 8 events 40 s apart; session s of the call's n starts at start + s/n of the
+# span, whichever chunk inserts it — until 2026-12-03 17:53 UTC each chunk started again at
+# ``start``, which packed a history into its first weeks); step 0 a login; the others by a hash of (session,
 # step): training (started / progressed / completed, with progress and seconds), documents (viewed /
 # downloaded), FAQ (a search, then a view of a FAQ a few steps later, sometimes feedback). The asset
 # of a step is one of the session's two focus assets of that kind.
@@ -176,7 +180,7 @@ WITH u AS (SELECT row_number() OVER (ORDER BY m.user_id) - 1 AS n, m.user_id, m.
            WHERE tenant_id = %(t)s),
      k AS (SELECT kind, COUNT(*) AS c FROM a GROUP BY kind),
      s AS (SELECT s, abs(hashint8(s * 7919 + %(seed)s)) AS h,
-                  %(start)s::timestamptz + ((s - %(first)s)::float8 * %(span)s / %(sessions)s) * interval '1 second' AS at
+                  %(start)s::timestamptz + (s::float8 * %(span)s / %(sessions)s) * interval '1 second' AS at
            FROM generate_series(%(first)s::bigint, %(last)s::bigint) s),
      e AS (SELECT s.s, j, s.at + j * interval '40 seconds' AS at, s.h, abs(hashint8(s.s * 16 + j + %(seed)s)) AS r
            FROM s CROSS JOIN generate_series(0, %(steps)s - 1) j),
@@ -548,6 +552,7 @@ def rollup_new_day(tenant, day_events: int, day: dt.date) -> tuple[float, object
     """One new tenant-local day of events, received now, then the incremental rollup, timed."""
     from django_scopes import scope
 
+    from kpis import rollup as r
     from kpis.rollup import rollup_tenant
 
     start = dt.datetime.combine(day, dt.time.min, tzinfo=dt.timezone(dt.timedelta(hours=9))).astimezone(dt.UTC)
@@ -556,9 +561,18 @@ def rollup_new_day(tenant, day_events: int, day: dt.date) -> tuple[float, object
     with raw_connect() as conn:
         conn.execute("ANALYZE enablement_activityevent")
         conn.commit()
+    with raw_connect() as conn:  # the run's window (not timed): what its overlap rescans, and the new events
+        conn.execute("SELECT set_config('app.tenant_ids', %s, false)", [str(tenant.pk)])
+        window = conn.execute(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE e.event_id LIKE %s) FROM enablement_activityevent e "
+            "JOIN kpis_rollupstate s ON s.tenant_id = e.tenant_id WHERE e.tenant_id = %s "
+            "AND e.received_at > s.watermark - %s * interval '1 second'",
+            [f"d{day:%Y%m%d}-%", tenant.pk, r.overlap().total_seconds()],
+        ).fetchone()
     with scope(tenant=tenant.pk):
         t0 = time.perf_counter()
         stats = rollup_tenant(tenant)  # commits its own transaction: COMMIT inside the timer
+        stats.window = window
         return time.perf_counter() - t0, stats
 
 
@@ -773,6 +787,8 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2, help="sessions of the fast set-up (default 2)")
     ap.add_argument("--explain", action="store_true",
                     help="after each timed rollup, one more day whose state merges run under EXPLAIN (ANALYZE, BUFFERS)")
+    ap.add_argument("--days-per-stage", type=int, default=1,
+                    help="new days per stage, each its own timed incremental rollup (default 1)")
     ap.add_argument("--keep", action="store_true", help="keep the database")
     ap.add_argument("--drop", action="store_true", help="drop the benchmark's database and exit")
     args = ap.parse_args()
@@ -782,6 +798,8 @@ def main() -> int:
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if sizes != sorted(sizes) or sizes[0] < 1000:
         sys.exit("--sizes: increasing, each >= 1000")
+    if not 1 <= args.days_per_stage <= 10:
+        sys.exit("--days-per-stage: 1 to 10")
     day_events = args.day_events or max(1000, sizes[-1] // HISTORY_DAYS)
     print(f"==> {DB}: sizes {', '.join(f'{s:,}' for s in sizes)}, new day {day_events:,} events; {machine_load()}; "
           f"free disk {shutil.disk_usage(ROOT).free / 2**30:.0f} GiB", flush=True)
@@ -841,15 +859,22 @@ def run(args, sizes: list[int], day_events: int) -> None:
         else:
             built = facts_and_states(tenant, skip_facts=args.skip_facts)
         print(f"    facts/states and watermark in {time.perf_counter() - t:.0f} s", flush=True)
-        day = START.date() + dt.timedelta(days=HISTORY_DAYS + 1 + stage)  # tenant-local days after the history
-        load = machine_load()
-        seconds, stats = rollup_new_day(tenant, day_events, day)
-        print(f"    rollup of one new day ({day}, {day_events:,} events) on {rows:,}: {seconds:.2f} s ({load}); "
-              + ", ".join(f"{k} {v:.2f}s" for k, v in stats.seconds.items()), flush=True)
+        first = START.date() + dt.timedelta(days=HISTORY_DAYS + 1 + stage * args.days_per_stage)  # after the history
+        days = []
+        for i in range(args.days_per_stage):  # each new day its own timed incremental run
+            day = first + dt.timedelta(days=i)
+            load = machine_load()
+            seconds, stats = rollup_new_day(tenant, day_events, day)
+            print(f"    rollup of new day {i + 1}/{args.days_per_stage} ({day}, {day_events:,} events) on {rows:,}: "
+                  f"{seconds:.2f} s ({load}); window {stats.window[0]:,} events, {stats.window[1]:,} of them the day's; "
+                  + ", ".join(f"{k} {v:.2f}s" for k, v in stats.seconds.items()), flush=True)
+            days.append({"day": day, "rollup_s": seconds, "steps": dict(stats.seconds), "load": load,
+                         "window": stats.window})
         if args.explain:
-            explain_merges(tenant, day_events, day + dt.timedelta(days=20))
+            explain_merges(tenant, day_events, first + dt.timedelta(days=19 + args.days_per_stage))
         res = {"size": size, "rows": rows, "log_gib": log_bytes / 2**30, "key_gib": key_bytes / 2**30, "gen_s": gen,
-               "built": built, "rollup_s": seconds, "steps": dict(stats.seconds), "load": load}
+               "built": built, "rollup_s": days[0]["rollup_s"], "steps": days[0]["steps"], "load": days[0]["load"],
+               "days": days}
         if args.ingest_at == "each" or stage == len(sizes) - 1:
             load = machine_load()
             ing = ingest(tenant.pk, raw_key, batches=args.batches, clients=args.clients, tag=str(stage))
@@ -865,8 +890,10 @@ def run(args, sizes: list[int], day_events: int) -> None:
 
     if len(results) > 1:
         lo, hi = results[0], results[-1]
-        print(f"\n==> incremental rollup of one day ({day_events:,} events): {hi['rollup_s']:.2f} s on {hi['rows']:,} vs "
-              f"{lo['rollup_s']:.2f} s on {lo['rows']:,} → ratio {hi['rollup_s'] / lo['rollup_s']:.2f} (goal ≤ 1.5)")
+        for i, (a, b) in enumerate(zip(lo["days"], hi["days"], strict=True)):
+            print(f"\n==> incremental rollup of new day {i + 1} ({day_events:,} events): {b['rollup_s']:.2f} s on "
+                  f"{hi['rows']:,} vs {a['rollup_s']:.2f} s on {lo['rows']:,} → ratio {b['rollup_s'] / a['rollup_s']:.2f} "
+                  f"(goal ≤ 1.5)")
     print("RESULTS " + json.dumps(results, default=str))
 
 

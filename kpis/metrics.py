@@ -49,8 +49,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import transaction
-from django.db.models import Case, Count, IntegerField, Max, Min, Q, Sum, Value, When
+from django.core.exceptions import EmptyResultSet
+from django.db import connections, router, transaction
+from django.db.models import (
+    Case,
+    Count,
+    IntegerField,
+    Max,
+    Min,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from enablement.certifications.models import Certificate, valid_q
@@ -70,6 +83,7 @@ from kpis.models import (
     KpiTarget,
     Metric,
     PartnerAssetState,
+    PartnerSnapshot,
     RollupState,
     UserAssetState,
 )
@@ -82,6 +96,7 @@ from kpis.targeting import (
     PartnerHistory,
     RequirementHistory,
     count_pairs,
+    frozen_through,
     pair_completions,
     pair_matches,
     pairs_freeze,
@@ -136,6 +151,9 @@ def ratio(num, den, *, percent: bool) -> Cell:
 # --- the metrics ------------------------------------------------------------------------------------
 
 
+_UNREAD = object()
+
+
 class _Context:
     """Per-run caches shared by all definitions (pairs, completions, partners)."""
 
@@ -150,6 +168,7 @@ class _Context:
         self._partner_by_id: dict[int, dict] | None = None
         self._history: PartnerHistory | None = None
         self._requirements: RequirementHistory | None = None
+        self._through: dt.date | None | object = _UNREAD
         self.now = timezone.now()  # the one instant of this run (certificates valid "now")
         self.cells_for: frozenset[int] | None = None  # per-partner cells wanted (None: all); overall rows always
 
@@ -167,6 +186,15 @@ class _Context:
                 Partner.objects.filter(tenant=self.tenant).values("id", "tier_id", "segment", "status", "joined_on")
             )
         return self._partners
+
+    @property
+    def frozen_through(self) -> dt.date | None:
+        """The last frozen day (``PartnerHistory.through``), without reading the snapshots."""
+        if self._history is not None:
+            return self._history.through
+        if self._through is _UNREAD:
+            self._through = frozen_through(tenant=self.tenant)
+        return self._through
 
     @property
     def requirements(self) -> RequirementHistory:
@@ -1009,6 +1037,100 @@ class _Members:
     def where(self, field: str = "partner") -> Q:
         return Q(**{f"{field}_id__in": self.everyone})
 
+    def size(self, k: int) -> int:
+        return len(self.per_period[k])
+
+
+class _ChosenMembers:
+    """``_Members`` for the partners of a sub-query (the filter bar's), decided by the database: the
+    partners counted in period k are those of ``partners`` that had joined by the period's end and,
+    as they were on its last day (``PartnerHistory.as_of`` as SQL: the snapshot in force for a
+    frozen day — the latest from before it, else the first —, the partner's live values after the
+    frozen date or without a snapshot), had the definition's tier and segment (and, for the
+    active-partner rate, were not dormant). No partner id is read into Python or sent as a
+    parameter: the statements are the same size for 40 or 5,000 partners."""
+
+    def __init__(self, ctx: _Context, definition: KpiDefinition, partners: QuerySet, spans: list[Span], *,
+                 live_only: bool = False):
+        self.ctx, self.spans, self.definition, self.live_only = ctx, spans, definition, live_only
+        self.partners = partners
+        self.through = ctx.frozen_through
+        self._sizes: list[int] | None = None
+
+    def _chosen(self):
+        return Partner.objects.filter(tenant=self.ctx.tenant, id__in=self.partners).order_by()
+
+    @staticmethod
+    def _state(tier_id, segment) -> Q:
+        """On a row with tier_id and segment (a partner or its snapshot): the definition's dimensions."""
+        cond = Q()
+        if tier_id is not None:
+            cond &= Q(tier_id=tier_id)
+        if segment:
+            cond &= Q(segment=segment)
+        return cond
+
+    def member_ids(self, k: int):
+        """The ids of the partners counted in period k (a sub-query)."""
+        end = self.spans[k].end
+        tier_id, segment = self.definition.tier_id, self.definition.segment
+        chosen = self._chosen().filter(joined_on__lte=end)
+        live = self._state(tier_id, segment)
+        if self.live_only:
+            live &= ~Q(status=PartnerStatus.DORMANT)
+        if self.through is None or end > self.through or (live == Q() and not self.live_only):
+            return chosen.filter(live).values("id")
+        # The snapshot in force on ``end`` (rank 1 per partner: the latest from on or before it, else
+        # the first), or the partner's own values when it has none.
+        conn = connections[router.db_for_read(Partner)]
+        day = conn.ops.adapt_datefield_value(end)
+        on = "CAST(%s AS date)" if conn.vendor == "postgresql" else "%s"
+        try:
+            chosen_sql, chosen_params = chosen.values("id").query.get_compiler(connection=conn).as_sql()
+        except EmptyResultSet:  # an empty choice (``pk__in=[]``)
+            return RawSQL(f"SELECT p.id FROM {Partner._meta.db_table} p WHERE 1 = 0", [])  # noqa: S611, S608
+        cond, params = [], []
+        if tier_id is not None:
+            cond, params = [*cond, "CASE WHEN s.partner_id IS NULL THEN p.tier_id ELSE s.tier_id END = %s"], [*params, tier_id]
+        if segment:
+            cond, params = [*cond, "CASE WHEN s.partner_id IS NULL THEN p.segment ELSE s.segment END = %s"], [*params, segment]
+        if self.live_only:
+            cond, params = [*cond, "CASE WHEN s.partner_id IS NULL OR s.status = '' THEN p.status ELSE s.status END <> %s"], [
+                *params, PartnerStatus.DORMANT]
+        sql = (
+            f"SELECT p.id FROM {Partner._meta.db_table} p LEFT JOIN (SELECT x.partner_id, x.tier_id, x.segment, "  # noqa: S608
+            f"x.status, ROW_NUMBER() OVER (PARTITION BY x.partner_id ORDER BY CASE WHEN x.since <= {on} THEN 0 ELSE 1 END, "
+            f"CASE WHEN x.since <= {on} THEN x.since END DESC, x.since) AS rn FROM {PartnerSnapshot._meta.db_table} x "
+            f"WHERE x.tenant_id = %s) s ON s.partner_id = p.id AND s.rn = 1 WHERE p.id IN ({chosen_sql}) AND "
+            + " AND ".join(cond)
+        )
+        return RawSQL(sql, [day, day, self.ctx.tenant.pk, *chosen_params, *params])  # noqa: S611 - values are parameters
+
+    def q(self, k: int, field: str = "partner") -> Q:
+        return Q(**{f"{field}_id__in": self.member_ids(k)})
+
+    def where(self, field: str = "partner") -> Q:
+        """The partners that may count in some period (each period's CASE decides): those of
+        ``partners`` joined by the last period's end with the definition's tier and segment now or
+        in one of their snapshots."""
+        chosen = self._chosen().filter(joined_on__lte=self.spans[-1].end)
+        dims = self._state(self.definition.tier_id, self.definition.segment)
+        if dims != Q() and self.through is not None:
+            snapped = PartnerSnapshot.objects.filter(dims, tenant=self.ctx.tenant).values("partner_id")
+            chosen = chosen.filter(dims | Q(id__in=snapped))
+        elif dims != Q():
+            chosen = chosen.filter(dims)
+        return Q(**{f"{field}_id__in": chosen.values("id")})
+
+    def size(self, k: int) -> int:
+        """How many partners period k counts (every period's in one query, on first use)."""
+        if self._sizes is None:
+            counts = self._chosen().aggregate(
+                **{f"k{i}": Count("id", filter=Q(id__in=self.member_ids(i))) for i in range(len(self.spans))}
+            )
+            self._sizes = [counts[f"k{i}"] or 0 for i in range(len(self.spans))]
+        return self._sizes[k]
+
 
 def _in_span(field: str, span: Span, *, instants: bool) -> Q:
     if instants:
@@ -1075,14 +1197,14 @@ def _series_support(ctx, members, spans) -> list[Cell]:
     support = SupportActivity.objects.filter(members.where(), _window("occurred_on", spans), tenant=ctx.tenant)
     rows = _grouped(support, _period_index("occurred_on", members), n=Count("id"))
     return [
-        ratio(rows.get(k, {}).get("n") or 0, len(members.per_period[k]), percent=False) for k in range(len(spans))
+        ratio(rows.get(k, {}).get("n") or 0, members.size(k), percent=False) for k in range(len(spans))
     ]
 
 
 def _series_active(ctx, members, spans) -> list[Cell]:
     facts = DailyActivityFact.objects.filter(members.where(), _window("day", spans), tenant=ctx.tenant)
     rows = _grouped(facts, _period_index("day", members), n=Count("partner_id", distinct=True))
-    return [ratio(rows.get(k, {}).get("n") or 0, len(members.per_period[k]), percent=True) for k in range(len(spans))]
+    return [ratio(rows.get(k, {}).get("n") or 0, members.size(k), percent=True) for k in range(len(spans))]
 
 
 def _series_training(ctx, members, spans) -> list[Cell]:
@@ -1222,6 +1344,8 @@ SERIES = {
 # targeted pairs and their completions; each partner's first training completion): no query per
 # period, none at all once the context is warm.
 FROM_CONTEXT = (Metric.ENABLEMENT_COMPLETION_RATE, Metric.MEDIAN_DAYS_TO_FIRST_COMPLETION)
+# Judged partner by partner in Python (each partner's tier's requirements then): ``partners`` is read.
+PER_PARTNER_SERIES = (Metric.CERTIFIED_PARTNER_RATE,)
 
 
 def metric_series(
@@ -1231,6 +1355,7 @@ def metric_series(
     *,
     ctx: _Context | None = None,
     partner_ids: Iterable[int] | None = None,
+    partners: QuerySet | None = None,
 ) -> list[SeriesPoint]:
     """The overall cell of ``definition`` for each of ``periods`` (oldest first, contiguous, e.g.
     ``series_periods``), for the definition's partners narrowed by ``partner_ids`` — each point
@@ -1246,6 +1371,12 @@ def metric_series(
     if not periods:
         return []
     spans = [Span.of(start, end, ctx.zone) for start, end in periods]
+    if partners is not None and definition.metric in SERIES and definition.metric not in PER_PARTNER_SERIES:
+        members = _ChosenMembers(ctx, definition, partners, spans, live_only=definition.metric == Metric.ACTIVE_PARTNER_RATE)
+        cells = SERIES[definition.metric](ctx, members, spans)
+        return [SeriesPoint(start, end, cell) for (start, end), cell in zip(periods, cells, strict=True)]
+    if partners is not None:
+        partner_ids = [row["id"] for row in partners]
     if definition.metric in FROM_CONTEXT:
         return [
             SeriesPoint(start, end, metric_values(tenant, definition, start, end, ctx=ctx, partner_ids=partner_ids)[0])

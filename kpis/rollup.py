@@ -17,7 +17,7 @@
    day); a FAQ search adds its unresolved status as of ``hi``, and an earlier search that a new
    view/answer follows changes by (status now) − (status before the batch). Cases that still
    recompute: the ``faq.feedback`` facts of the keys (day, partner, FAQ) holding new answers or
-   the same people's earlier answers (a later answer supersedes), from the log, those keys only;
+   the answers just before them (a later answer supersedes; only that one changes), those keys only;
    ``since`` days (the nightly recompute), whole. Exactly once: a killed run rolls back the
    seen-set rows with the upserts, and events seen again in the overlap are in the set. The set
    keeps only events received after ``hi - overlap`` (older ones are never rescanned);
@@ -58,8 +58,8 @@ Fact semantics
   same FAQ was changed and is not counted (``SUPERSEDED_FEEDBACK_SQL``: counts, users and "no"
   answers leave it out), but its key keeps its row, with zero counts if nothing else is left — the
   answer happened, so its partner stays active and its FAQ used that day (a later change of mind
-  does not rewrite an earlier period); a new answer also touches the days of that person's
-  earlier answers, so they are recomputed.
+  does not rewrite an earlier period); a new answer also touches the day of that person's answer
+  just before it (the only one whose status it changes), so it is recomputed.
 * ``FaqSearchFact`` (day, partner, normalised query): normalised = lower case, trimmed,
   whitespace runs (incl. the ideographic space) collapsed to one space. ``searches`` = number of
   ``faq.searched`` events, ``zero_result_searches`` = those with ``result_count = 0``,
@@ -266,6 +266,25 @@ class Dialect:
             return f"CROSS JOIN LATERAL (SELECT {columns} FROM {EV} {alias} WHERE {on} OFFSET 0) {alias}"
         return f"JOIN {EV} {alias} ON {on}"
 
+    def previous_join(self, alias: str, columns: str, same) -> str:
+        """Joins, per row ``n`` before it, the one event ``same(alias)`` matches that comes last
+        before ``n`` in (occurred_at, id) order — the answer a new FAQ answer supersedes. Only that
+        one changes status: those before it were superseded by it already. One backward index
+        lookup per row (the person's history of that FAQ is never read whole). On PostgreSQL a
+        ``LATERAL … ORDER BY … LIMIT 1`` (partitions read newest first); SQLite joins by the id a
+        scalar subquery picks."""
+        def before(a: str) -> str:
+            return (f"{same(a)} AND {a}.occurred_at <= n.occurred_at "
+                    f"AND ({a}.occurred_at < n.occurred_at OR {a}.id < n.id)")
+
+        last = "ORDER BY {a}.occurred_at DESC, {a}.id DESC LIMIT 1"
+        if self.vendor == "postgresql":
+            return (f"CROSS JOIN LATERAL (SELECT {columns} FROM {EV} {alias} WHERE {before(alias)} "
+                    f"{last.format(a=alias)}) {alias}")
+        inner = f"{alias}_last"
+        return (f"JOIN {EV} {alias} ON {alias}.id = (SELECT {inner}.id FROM {EV} {inner} WHERE {before(inner)} "
+                f"{last.format(a=inner)})")
+
     def date_value(self, placeholder: str = "%s") -> str:
         """A date parameter usable in a VALUES list (typed on PostgreSQL)."""
         return f"CAST({placeholder} AS date)" if self.vendor == "postgresql" else placeholder
@@ -382,6 +401,12 @@ class RollupStats:
         return sum(self.seconds.values())
 
 
+def _same_answer(alias: str) -> str:
+    """An answer of the same person on the same FAQ as the new answer ``n``."""
+    return (f"{alias}.tenant_id = n.tenant_id AND {alias}.user_id = n.user_id AND {alias}.asset_id = n.asset_id "
+            f"AND {alias}.verb = n.verb")
+
+
 def _touched_days(cursor, d: Dialect, tenant_id: int, lo: dt.datetime | None, hi: dt.datetime) -> list[dt.date]:
     """One query: the tenant-local days touched by events received in (lo, hi]."""
     recv = f"e.tenant_id = %s AND {IN_RANGE}" + " AND e.received_at <= %s" + (" AND e.received_at > %s" if lo else "")
@@ -392,12 +417,9 @@ def _touched_days(cursor, d: Dialect, tenant_id: int, lo: dt.datetime | None, hi
         f"UNION SELECT {d.day('e.occurred_at', shift)} AS d FROM {EV} e WHERE {recv} "
         f"AND e.verb IN ('{Verb.FAQ_VIEWED.value}', '{Verb.FAQ_FEEDBACK.value}')"
     )
-    # A new FAQ answer replaces the same person's earlier answers: their days are recomputed too.
+    # A new FAQ answer replaces the same person's answer before it: its day is recomputed too.
     recv_n = recv.replace("e.", "n.")
-    earlier = d.lookup_join(
-        "p", "p.occurred_at", "p.tenant_id = n.tenant_id AND p.user_id = n.user_id AND p.asset_id = n.asset_id "
-        "AND p.verb = n.verb AND p.occurred_at < n.occurred_at",
-    )
+    earlier = d.previous_join("p", "p.occurred_at", _same_answer)
     sql += (
         f" UNION SELECT {d.day('p.occurred_at')} AS d FROM {EV} n {earlier} "
         f"WHERE {recv_n} AND n.verb = '{Verb.FAQ_FEEDBACK.value}'"
@@ -849,8 +871,8 @@ FEEDBACK_KEYS_PER_STATEMENT = 200
 def _merge_feedback(cursor, d: Dialect, tenant_id: int, m: Merge) -> int:
     """FAQ answers: one per person per FAQ, the latest. A new answer may supersede an earlier one
     (on another day), so the ``faq.feedback`` facts of the keys (day, partner, FAQ) holding the
-    new answers or the same people's earlier answers on those FAQs are recomputed from the log —
-    those keys only, not their days."""
+    new answers or the answers just before them (the same person, the same FAQ: the one each new
+    answer supersedes) are recomputed from the log — those keys only, not their days."""
     new, new_params = _new_sql(d, m, "n")
     new_p, new_p_params = _new_sql(d, m, "p")
     days, days_params = _merge_days_sql(d, m, "p")
@@ -859,8 +881,8 @@ def _merge_feedback(cursor, d: Dialect, tenant_id: int, m: Merge) -> int:
         f"SELECT {d.day('p.occurred_at')}, p.partner_id, p.asset_id FROM {EV} p "
         f"WHERE p.tenant_id = %s AND p.verb = %s AND p.asset_id IS NOT NULL AND {_in_range('p')}{days} AND "
         f"{new_p} "
-        f"UNION SELECT {d.day('p.occurred_at')}, p.partner_id, p.asset_id FROM {EV} n JOIN {EV} p "
-        f"ON p.tenant_id = n.tenant_id AND p.user_id = n.user_id AND p.asset_id = n.asset_id AND p.verb = n.verb "
+        f"UNION SELECT {d.day('p.occurred_at')}, p.partner_id, p.asset_id FROM {EV} n "
+        f"{d.previous_join('p', 'p.occurred_at, p.partner_id, p.asset_id, p.received_at', _same_answer)} "
         f"WHERE n.tenant_id = %s AND n.verb = %s AND n.user_id IS NOT NULL AND {new} "
         f"AND p.received_at <= %s AND {_in_range('p')}{days}",
         [tenant_id, feedback, *days_params, *new_p_params, tenant_id, feedback, *new_params, d.ts_param(m.hi), *days_params],
@@ -1016,33 +1038,44 @@ def rollup_tenant(tenant: Tenant, *, since: dt.date | None = None, full: bool = 
         _rebuild(tenant, stats, full=full, progress=progress)
         with transaction.atomic():
             tenant_lock(tenant.pk)
-            with _no_jit():
+            with _run_settings():
                 state = RollupState.objects.get(tenant=tenant)
                 _run(tenant, state, stats, since=since, progress=progress)
     return stats
 
 
+# The incremental run's sorts (GROUP BY of the new events per pair, ON CONFLICT in key order) spilled
+# to disk under PostgreSQL's default 4 MB (``external merge``, ≈ 10 MB a sort with 137k new events at a
+# 50M-event history, bench/vendor.py --explain); the run is one per tenant at a time.
+RUN_WORK_MEM = "64MB"
+
+
 @contextlib.contextmanager
-def _no_jit():
-    """PostgreSQL: no JIT compilation in the incremental run. Its statements read the new events
-    only, but the planner's cost estimates grow with the history's statistics and cross
-    ``jit_above_cost``: then every statement is compiled first, a fixed cost that does not pay off
-    for a few thousand rows (``EXPLAIN ANALYZE`` of the user-state merge at a 1M-event history: JIT
-    2.3 s of 4.4 s; a statement past ``jit_optimize_above_cost`` too, the bench's history generator,
-    compiled 2.8 s of 4.9 s; at a 250k history the scan and FAQ steps compiled 0.2–0.5 s per
-    statement, 1.6 s for the FAQ update, where the same events on an empty tenant compiled nothing).
-    Transaction-local, and put back as it was when the run ends, so a caller's enclosing transaction
-    (a test, a command running the rollup inside its own) keeps its own setting afterwards."""
+def _run_settings():
+    """PostgreSQL settings of the incremental run's transaction, put back as they were when it ends,
+    so a caller's enclosing transaction (a test, a command running the rollup inside its own) keeps
+    its own afterwards.
+
+    No JIT compilation: the run's statements read the new events only, but the planner's cost
+    estimates grow with the history's statistics and cross ``jit_above_cost``: then every statement
+    is compiled first, a fixed cost that does not pay off for a few thousand rows (``EXPLAIN
+    ANALYZE`` of the user-state merge at a 1M-event history: JIT 2.3 s of 4.4 s; a statement past
+    ``jit_optimize_above_cost`` too, the bench's history generator, compiled 2.8 s of 4.9 s; at a
+    250k history the scan and FAQ steps compiled 0.2–0.5 s per statement, 1.6 s for the FAQ update,
+    where the same events on an empty tenant compiled nothing). ``work_mem``: ``RUN_WORK_MEM``."""
     if connection.vendor != "postgresql":
         yield
         return
+    settings_ = {"jit": "off", "work_mem": RUN_WORK_MEM}
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('jit')")
-        before = cursor.fetchone()[0]
-        cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SELECT current_setting('jit'), current_setting('work_mem')")
+        before = dict(zip(settings_, cursor.fetchone(), strict=True))
+        for name, value in settings_.items():
+            cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
     yield
     with connection.cursor() as cursor:  # not reached on an error: that transaction is rolled back anyway
-        cursor.execute("SELECT set_config('jit', %s, true)", [before])
+        for name, value in before.items():
+            cursor.execute(f"SELECT set_config('{name}', %s, true)", [value])
 
 
 def _timed(stats: RollupStats, name: str, started: float) -> None:
@@ -1116,9 +1149,9 @@ def _kpi_touched(cursor, d: Dialect, tenant_id: int, w: Window, state: RollupSta
     run counted them, ``RollupState.overlap_events``), all of ``(lo, hi]``. Events seen again in
     the overlap change no fact, so a run with no new events touches nothing.
     Days: ``_touched_days`` of those events (their days, the days of the FAQ searches they may
-    resolve and of the earlier answers they replace). Partners: those of the events, of the FAQ
-    searches of the same users in the 30 minutes before a new FAQ view or answer, and of those
-    users' earlier answers on the same FAQ (a user may have moved partner in between).
+    resolve and of the answers they replace). Partners: those of the events, of the FAQ
+    searches of the same users in the 30 minutes before a new FAQ view or answer, and of the
+    answer each new one replaces (a user may have moved partner in between).
     """
     if w.empty:
         return
@@ -1142,10 +1175,7 @@ def _kpi_touched(cursor, d: Dialect, tenant_id: int, w: Window, state: RollupSta
         "s", "s.partner_id", f"s.tenant_id = n.tenant_id AND s.user_id = n.user_id "
         f"AND s.verb = '{Verb.FAQ_SEARCHED.value}' AND s.occurred_at >= {since} AND s.occurred_at <= n.occurred_at",
     )
-    answers = d.lookup_join(
-        "p", "p.partner_id", "p.tenant_id = n.tenant_id AND p.user_id = n.user_id AND p.asset_id = n.asset_id "
-        "AND p.verb = n.verb AND p.occurred_at <= n.occurred_at AND p.id <> n.id",
-    )
+    answers = d.previous_join("p", "p.partner_id", _same_answer)
     cursor.execute(
         f"SELECT n.partner_id FROM {EV} n WHERE {recv} "
         f"UNION SELECT s.partner_id FROM {EV} n {searches} "

@@ -247,8 +247,9 @@ def _live_cards(*, tenant, cards: list[KpiCard], filters: DashboardFilters) -> N
     ctx = metrics.new_context(tenant)
     # Tier and segment are matched inside the metrics, against what each partner (or pair) had in
     # the period computed — frozen for closed periods — not against today's values.
+    # The filter bar's partners stay a sub-query (manager, status, name as they are now): no partner
+    # id is read into Python or sent as a parameter, whatever the number of partners.
     chosen = Partner.objects.filter(filters.partner_q(dims=False), tenant=tenant).order_by().values("id")
-    people = set(chosen.values_list("id", flat=True))
     start, end, today = filters.start, filters.end, filters.today
     partial = start <= today < end
     elapsed = elapsed_days(start, end, today)
@@ -260,7 +261,6 @@ def _live_cards(*, tenant, cards: list[KpiCard], filters: DashboardFilters) -> N
     periods = metrics.series_periods(filters.period, start, end, TREND_POINTS)
     for card in stale:
         definition = card.definition
-        ids = people
         if (filters.tier_id and not definition.tier_id) or (filters.segment and not definition.segment):
             definition = KpiDefinition(
                 tenant=tenant, metric=definition.metric, period=definition.period, target=definition.target,
@@ -269,14 +269,14 @@ def _live_cards(*, tenant, cards: list[KpiCard], filters: DashboardFilters) -> N
             )
         if definition.metric == Metric.ENABLEMENT_COMPLETION_RATE:  # the pairs counted in SQL, not expanded
             cells = completion_cells(tenant=tenant, spans=[*periods, (prev_start, prev_end)], partners=chosen,
-                                     tier_id=definition.tier_id, segment=definition.segment)
+                                     tier_id=definition.tier_id, segment=definition.segment, today=today)
             series = [metrics.SeriesPoint(s, e, cell) for (s, e), cell in zip(periods, cells, strict=False)]
             now, before = series[-1].cell, cells[-1]
         else:
-            series = metrics.metric_series(tenant, definition, periods, ctx=ctx, partner_ids=ids)
+            series = metrics.metric_series(tenant, definition, periods, ctx=ctx, partners=chosen)
             now = series[-1].cell
             if partial or (series[-2].start, series[-2].end) != (prev_start, prev_end):
-                before = metrics.metric_values(tenant, definition, prev_start, prev_end, ctx=ctx, partner_ids=ids)[0]
+                before = metrics.metric_series(tenant, definition, [(prev_start, prev_end)], ctx=ctx, partners=chosen)[0].cell
             else:
                 before = series[-2].cell
         in_force = metrics.target_in_force(card.definition, ctx.targets, start)[0]
@@ -305,14 +305,23 @@ def _live_cards(*, tenant, cards: list[KpiCard], filters: DashboardFilters) -> N
 
 
 def completion_cells(*, tenant, spans: list[tuple[dt.date, dt.date]], partners, tier_id: int | None = None,
-                     segment: str = "") -> list[metrics.Cell]:
+                     segment: str = "", today: dt.date | None = None) -> list[metrics.Cell]:
     """The enablement completion rate (支援消化率) of each span for the partners of ``partners`` (a
     QuerySet of partner ids): the targeted pairs (``targeted_pairs_sql``) due in the span, of the
     definition's tier and segment as targeted, done by the end of their due date (tenant-local) —
     ``metrics.metric_values(..., partner_ids=...)``'s cell, counted in one grouped statement (spans
-    may overlap) instead of expanding every pair in Python."""
+    may overlap) instead of expanding every pair in Python.
+
+    With ``today``, the pair counts the KPI job keeps (``OverviewPairCount``) are read instead when
+    they are exact now (``_summary_completion_cells``): a few rows per partner and due date, not
+    every pair with its users' completions."""
     if not spans:
         return []
+    if today is not None:
+        cells = _summary_completion_cells(tenant=tenant, spans=spans, partners=partners, tier_id=tier_id,
+                                          segment=segment, today=today)
+        if cells is not None:
+            return cells
     conn = connections[router.db_for_read(Partner)]
     postgres = conn.vendor == "postgresql"
     as_date, as_instant = ("CAST(%s AS date)", "CAST(%s AS timestamptz)") if postgres else ("%s", "%s")
@@ -344,6 +353,54 @@ def completion_cells(*, tenant, spans: list[tuple[dt.date, dt.date]], partners, 
     with conn.cursor() as cursor:
         cursor.execute(sql, [*pairs_params, *day_params, tid, *chosen_params, *cond_params, tid])
         got = {int(idx): (assigned, on_time) for idx, assigned, on_time in cursor.fetchall()}
+    return [metrics.ratio(got.get(i, (0, 0))[1], got.get(i, (0, 0))[0], percent=True) for i in range(len(spans))]
+
+
+def _summary_completion_cells(*, tenant, spans: list[tuple[dt.date, dt.date]], partners, tier_id: int | None,
+                              segment: str, today: dt.date) -> list[metrics.Cell] | None:
+    """``completion_cells`` from the overview summary's pair counts (``kpis.overview``: each
+    partner's targeted pairs by the tier and segment they were targeted with, due date and the
+    tenant-local day they were done — done by the end of the due date is ``done_on <= due_on``), or
+    None when the summary is not exact now (not computed for ``today``, or a ``KpiInputChange``
+    pending), as the overview's ``_summary_rows`` decides. One statement."""
+    conn = connections[router.db_for_read(Partner)]
+    as_date = "CAST(%s AS date)" if conn.vendor == "postgresql" else "%s"
+    day = conn.ops.adapt_datefield_value
+    tid = tenant.pk
+    summary_t, pairs_t, change_t = (OverviewSummary._meta.db_table, OverviewPairCount._meta.db_table,
+                                    KpiInputChange._meta.db_table)
+    chosen_sql, chosen_params = _compiled(partners)
+    cond, cond_params = "", []
+    if tier_id:
+        cond, cond_params = cond + " AND x.tier_id = %s", [*cond_params, tier_id]
+    if segment:
+        cond, cond_params = cond + " AND x.segment = %s", [*cond_params, segment]
+    values = ", ".join(f"(%s, {as_date}, {as_date})" for _ in spans)
+    span_params = [v for i, (start, end) in enumerate(spans) for v in (i, day(start), day(end))]
+    first, last = min(start for start, _end in spans), max(end for _start, end in spans)
+    # the chosen partners' rows summed per due date first (a few hundred rows), then per span; none
+    # read when the summary is not current (the same condition, evaluated once, on both branches)
+    current = (
+        f"EXISTS (SELECT 1 FROM {summary_t} s WHERE s.tenant_id = %s AND s.as_of = {as_date}) "  # noqa: S608
+        f"AND NOT EXISTS (SELECT 1 FROM {change_t} k WHERE k.tenant_id = %s)"
+    )
+    current_params = [tid, day(today), tid]
+    sql = (
+        f"SELECT -1, 0, 0 WHERE {current} "  # noqa: S608
+        "UNION ALL SELECT v.column1, SUM(y.n), SUM(y.on_time) FROM (VALUES "
+        f"{values}) v JOIN (SELECT x.due_on, SUM(x.pairs) AS n, "
+        f"SUM(CASE WHEN x.done_on <= x.due_on THEN x.pairs ELSE 0 END) AS on_time FROM {pairs_t} x "
+        f"WHERE {current} AND x.tenant_id = %s AND x.due_on >= {as_date} AND x.due_on <= {as_date} "
+        f"AND x.partner_id IN ({chosen_sql}){cond} GROUP BY x.due_on) y "
+        "ON y.due_on >= v.column2 AND y.due_on <= v.column3 GROUP BY v.column1"
+    )
+    with conn.cursor() as cursor:
+        cursor.execute(sql, [*current_params, *span_params, *current_params, tid, day(first), day(last),
+                             *chosen_params, *cond_params])
+        rows = cursor.fetchall()
+    if not any(row[0] == -1 for row in rows):
+        return None
+    got = {int(idx): (assigned, on_time) for idx, assigned, on_time in rows if idx != -1}
     return [metrics.ratio(got.get(i, (0, 0))[1], got.get(i, (0, 0))[0], percent=True) for i in range(len(spans))]
 
 

@@ -134,13 +134,20 @@ def build_varied(tenant, seed: int) -> dict:
         zone = tenant.zoneinfo
         people = User.objects.bulk_create([User(email=f"p{seed}-{i}@example.com", name=f"P {i}") for i in range(6)])
         states, user_states = [], []
-        for p in partners:
+        # asset 0's pairs are due 50 and 20 days ago (the assignments above): some partners finish it in
+        # the last minute of a due date, some in the first of the day after — "on time" is by the end
+        # of the due date, tenant-local, and the boundary must be counted alike everywhere
+        edges = [(50, dt.time(23, 59)), (49, dt.time(0, 0)), (20, dt.time(23, 59)), (19, dt.time(0, 0))]
+        for i, p in enumerate(partners):
             for a in [*assets, archived]:
                 roll = rng.random()
-                if roll < 0.45:
+                if roll < 0.45 and not (a is assets[0] and i % 5 < len(edges)):
                     continue
                 when = dt.datetime.combine(today + dt.timedelta(days=rng.randint(-130, 0)), dt.time(rng.randint(0, 23)),
                                            tzinfo=zone)
+                if a is assets[0] and i % 5 < len(edges):
+                    days_ago, at = edges[i % 5]
+                    roll, when = 1.0, dt.datetime.combine(today - dt.timedelta(days=days_ago), at, tzinfo=zone)
                 states.append(PartnerAssetState(tenant=tenant, partner=p, asset=a, active_users=1,
                                                 first_completed_at=when if roll > 0.55 else None,
                                                 last_activity_at=when))
@@ -791,3 +798,66 @@ def test_an_assignment_change_rewrites_only_the_partners_it_targets_before_and_a
         created.is_active = False
         created.save(update_fields=["is_active"])
         run(reached(AssignmentTarget.TIER, tier=tiers[0]))
+
+
+def _card_figures(cards) -> list:
+    return [
+        (c.definition.pk, c.live, c.current.numerator, c.current.denominator, c.current.value, c.current.target,
+         c.current.status, c.current.previous_to_date, c.previous.numerator, c.previous.denominator, c.previous.value,
+         c.trend, c.trend_targets)
+        for c in cards
+    ]
+
+
+@pytest.mark.parametrize(("seed", "zone"), [(18, "Asia/Tokyo"), (19, "America/New_York")])
+def test_filtered_completion_cards_from_the_summary_equal_the_live_cards(tenant_a, seed, zone, monkeypatch):
+    """Once the KPI job has kept the overview's pair counts, the filter bar's completion-rate card
+    (every point of its trend and its comparison) reads them — the filters a WHERE on the
+    per-partner rows — with the same figures as counting the pairs live; a pending input change (or
+    another day) sends it back to the live count."""
+    from kpis.metrics import compute_kpis
+    from kpis.models import KpiDefinition, KpiInputChange, Metric
+
+    tenant_a.time_zone = zone
+    tenant_a.save()
+    data = build_varied(tenant_a, seed)
+    today, tiers = data["today"], data["tiers"]
+    choices = {"tier_ids": {t.pk for t in tiers}, "segments": {"SMB", "Enterprise"}}
+    read = []
+    real = selectors._summary_completion_cells
+
+    def spy(**kwargs):
+        cells = real(**kwargs)
+        read.append(cells is not None)
+        return cells
+
+    monkeypatch.setattr(selectors, "_summary_completion_cells", spy)
+    with scope(tenant=tenant_a.pk):
+        for period, tier, segment in (("month", None, ""), ("quarter", None, ""), ("month", tiers[1], ""),
+                                      ("month", None, "SMB")):
+            KpiDefinition.objects.create(tenant=tenant_a, metric=Metric.ENABLEMENT_COMPLETION_RATE, period=period,
+                                         target=50, tier=tier, segment=segment)
+        compute_kpis(tenant_a, today=today)
+        checked = 0
+        for query in _queries(today, tiers):
+            filters = parse_filters(query, today=today, **choices)
+            read.clear()
+            got = _card_figures(selectors.kpi_cards(tenant=tenant_a, end=filters.end, language="en", filters=filters))
+            live = [c for c in got if c[1]]
+            assert read == [True] * len(live), query
+            monkeypatch.setattr(selectors, "_summary_completion_cells", lambda **kwargs: None)
+            want = _card_figures(selectors.kpi_cards(tenant=tenant_a, end=filters.end, language="en", filters=filters))
+            monkeypatch.setattr(selectors, "_summary_completion_cells", spy)
+            assert got == want, query
+            checked += sum(1 for c in live if c[3])
+        assert checked > 10  # pairs were counted, not only empty periods
+        KpiInputChange.objects.create(tenant=tenant_a, source="test", everything=True)
+        filters = parse_filters(_queries(today, tiers)[5], today=today, **choices)
+        read.clear()
+        selectors.kpi_cards(tenant=tenant_a, end=filters.end, language="en", filters=filters)
+        assert read and not any(read)
+        KpiInputChange.objects.filter(tenant=tenant_a).delete()
+        tomorrow = parse_filters(_queries(today, tiers)[5], today=today + dt.timedelta(days=1), **choices)
+        read.clear()
+        selectors.kpi_cards(tenant=tenant_a, end=tomorrow.end, language="en", filters=tomorrow)
+        assert read and not any(read)

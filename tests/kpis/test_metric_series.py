@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_scopes import scope
@@ -323,3 +324,90 @@ def test_certificates_at_each_period_end(tenant_a, admin_a, partner_user_a):
     # Nov: joined, no certificate; Dec: none; Jan: valid at its end; Feb, Mar: expired
     assert rates == [Decimal("0.0000"), Decimal("0.0000"), Decimal("100.0000"), Decimal("0.0000"), Decimal("0.0000")]
     assert soon == [Decimal("0.0000"), Decimal("0.0000"), Decimal("1.0000"), Decimal("0.0000"), Decimal("0.0000")]
+
+
+# --- the filter bar's partners as a sub-query (the overview's live cards) -----------------------------
+
+
+def _history(tenant, world) -> None:
+    """More history than one snapshot per partner: some partners changed tier, segment or status
+    (dormant, or none recorded) 150 and 60 days ago, and two joined only 20 days ago — so each kind
+    of period reads the latest snapshot from before its end, the first one, or the live row."""
+    from kpis.models import PartnerSnapshot
+
+    today, gold, silver = world["today"], world["gold"], world["silver"]
+    added = 0
+    with scope(tenant=tenant.pk):
+        for i, pid in enumerate(world["ids"][1::3]):
+            first = PartnerSnapshot.objects.filter(tenant=tenant, partner_id=pid).order_by("since").first()
+            for days, status in ((150, "dormant" if i % 2 else ""), (60, "active" if i % 2 else "dormant")):
+                since = today - dt.timedelta(days=days)
+                if first is None or since <= first.since:
+                    continue
+                added += 1
+                PartnerSnapshot.objects.create(
+                    tenant=tenant, partner_id=pid, since=since, tier=gold if (i + days // 100) % 2 else silver,
+                    segment="SMB" if (i + days // 100) % 3 else "Enterprise", status=status,
+                )
+        Partner.objects.filter(pk__in=world["ids"][2:4]).update(joined_on=today - dt.timedelta(days=20))
+    assert added >= 6
+
+
+def test_partners_as_a_sub_query_give_the_id_lists_series(tenant_a, world):
+    """``metric_series(partners=<QuerySet>)`` decides who counts in each period in the database (the
+    snapshot in force at the period's end, joined_on, dormant for the active rate): every point equals
+    the series over the same partners as an id list and the single-period computation — for every
+    metric, the definitions' tiers and segments, the filter bar's partners, the periods of every kind,
+    a custom range and a single to-date window (the card's comparison)."""
+    _history(tenant_a, world)
+    today = world["today"]
+    with scope(tenant=tenant_a.pk):
+        extra = [
+            f.KpiDefinitionFactory(tenant=tenant_a, metric=metric, period="month", tier=world["silver"], segment="SMB")
+            for metric in (Metric.ACTIVE_PARTNER_RATE, Metric.SUPPORT_ACTIVITIES_PER_PARTNER, Metric.DOCUMENT_VIEWS)
+        ]
+        choices = [Q(), Q(status="nurturing"), Q(pk__in=world["ids"][::2]), Q(pk__in=[])]
+        compared = 0
+        for definition in [*world["definitions"], *extra]:
+            own = series_periods(definition.period, *period_bounds(definition.period, today))
+            spans = [own, series_periods("custom", today - dt.timedelta(days=44), today - dt.timedelta(days=5)),
+                     [(own[-2][0], own[-2][0] + (today - own[-1][0]))]]
+            for periods in spans:
+                for q in choices:
+                    chosen = Partner.objects.filter(q, tenant=tenant_a).order_by().values("id")
+                    ids = list(chosen.values_list("id", flat=True))
+                    got = _cells(metric_series(tenant_a, definition, periods, partners=chosen))
+                    assert got == _cells(metric_series(tenant_a, definition, periods, partner_ids=ids)), (
+                        definition.metric, definition.tier_id, definition.segment, periods[0], q)
+                    assert got == _as_tuples(_single(tenant_a, definition, periods, ids)), definition.metric
+                    compared += sum(1 for _n, d, _v in got if d)
+        assert compared > 500  # figures, not only empty periods
+
+
+@pytest.mark.parametrize("metric", sorted(set(metrics.SERIES) - set(metrics.PER_PARTNER_SERIES)))
+def test_a_sub_query_of_partners_sends_no_partner_id(metric, tenant_a, admin_a):
+    """The same statements, with the same parameters, for 6 and for 60 partners (the id list grew
+    with them: one parameter per partner), and no partner row read into Python: one statement, and
+    one more counting each period's partners for the two per-partner rates (their denominators)."""
+    data = grow(tenant_a, admin_a.user, partners=6, seed=3)
+    seen = []
+    for grow_to in (None, 60):
+        if grow_to:
+            grow(tenant_a, admin_a.user, partners=grow_to - 6, seed=4)
+        with scope(tenant=tenant_a.pk):
+            definition = f.KpiDefinitionFactory(tenant=tenant_a, metric=metric, tier=data["gold"])
+            periods = series_periods("month", *period_bounds("month", data["today"]))
+            chosen = Partner.objects.filter(tenant=tenant_a, status__in=["active", "dormant"]).order_by().values("id")
+            ctx = metrics.new_context(tenant_a)
+            statements = []
+
+            def record(execute, sql, params, many, context, statements=statements):
+                statements.append((sql, len(params or ())))
+                return execute(sql, params, many, context)
+
+            with connection.execute_wrapper(record):
+                metric_series(tenant_a, definition, periods, ctx=ctx, partners=chosen)
+        assert ctx._partners is None and ctx._history is None  # neither the partners nor their snapshots read
+        seen.append(statements)  # each statement's text and number of parameters
+    assert len(seen[0]) == 2 + (metric in (Metric.ACTIVE_PARTNER_RATE, Metric.SUPPORT_ACTIVITIES_PER_PARTNER))
+    assert seen[0] == seen[1]

@@ -1,4 +1,4 @@
-"""The incremental run (PostgreSQL) compiles nothing: JIT's fixed cost appeared once the
+"""The incremental run (PostgreSQL) compiles nothing and sorts in memory (work_mem 64MB): JIT's fixed cost appeared once the
 history's statistics pushed the state merges' estimates over ``jit_above_cost`` (2.2-2.3 s of a
 4.4-5.3 s merge at a 1M-event history, ``bench/vendor.py --explain``). No wall-clock time is
 asserted. (The merges' other fix, the new events scanned before the asset join, is not pinned
@@ -42,25 +42,26 @@ def test_the_incremental_run_compiles_nothing():
     def jit_setting(execute, sql, params, many, context):
         if sql.startswith((f"INSERT INTO {UAS} ", f"INSERT INTO {PAS} ")) and "ON CONFLICT" in sql:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT current_setting('jit')")
-                seen.append(cursor.fetchone()[0])
+                cursor.execute("SELECT current_setting('jit'), current_setting('work_mem')")
+                seen.append(cursor.fetchone())
         return execute(sql, params, many, context)
 
     with scope(tenant=world.tenant.pk), connection.execute_wrapper(jit_setting):
         rollup_tenant(world.tenant)
-    assert seen == ["off", "off"]  # SET LOCAL: only the run's transaction (the server's default is on)
+    assert seen == [("off", "64MB"), ("off", "64MB")]  # SET LOCAL: only the run's transaction (the server's default is on)
 
 
-def test_the_run_gives_the_callers_transaction_its_jit_setting_back():
+def test_the_run_gives_the_callers_transaction_its_settings_back():
     world = World()
     _record(world, _activity(world, start_index=0, day=0, received_at=DAY10))
     with connection.cursor() as cursor:  # the test's transaction encloses the run
         cursor.execute("SET LOCAL jit = on")
+        cursor.execute("SET LOCAL work_mem = '5MB'")
     with scope(tenant=world.tenant.pk):
         rollup_tenant(world.tenant)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('jit')")
-        assert cursor.fetchone()[0] == "on"
+        cursor.execute("SELECT current_setting('jit'), current_setting('work_mem')")
+        assert cursor.fetchone() == ("on", "5MB")
 
 
 def _nodes(plan):
