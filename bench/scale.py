@@ -16,8 +16,9 @@ refuses any other.
 * Each page (and its htmx fragment) is requested in-process with Django's test Client as a
   logged-in channel manager — the full response, every query committed (autocommit). The sizes take
   turns page by page in one process (the connection switches database): 1 warm-up, then the median
-  of 5 timed runs; the query count; and the peak Python memory of one rendering (tracemalloc).
-  Printed per page with the ratio largest/smallest.
+  of 5 timed runs; the query count and the ms spent executing those statements ("db", one more
+  request: the rest of its time is Python); and the peak Python memory of one rendering (tracemalloc).
+  Printed per page with the ratio largest/smallest and the 1-minute load before and after the page.
 
 Run: ``.venv/bin/python bench/scale.py [--partners 40,5000] [--page overview --page content]``
 (``--rebuild`` regenerates the data; ``--drop`` drops the benchmark's databases at the end;
