@@ -16,8 +16,9 @@ refuses any other.
 * Each page (and its htmx fragment) is requested in-process with Django's test Client as a
   logged-in channel manager — the full response, every query committed (autocommit). The sizes take
   turns page by page in one process (the connection switches database): 1 warm-up, then the median
-  of 5 timed runs; the query count; and the peak Python memory of one rendering (tracemalloc).
-  Printed per page with the ratio largest/smallest.
+  of 5 timed runs; the query count and the ms spent executing those statements ("db", one more
+  request: the rest of its time is Python); and the peak Python memory of one rendering (tracemalloc).
+  Printed per page with the ratio largest/smallest and the 1-minute load before and after the page.
 
 Run: ``.venv/bin/python bench/scale.py [--partners 40,5000] [--page overview --page content]``
 (``--rebuild`` regenerates the data; ``--drop`` drops the benchmark's databases at the end;
@@ -465,14 +466,20 @@ def pending_marker(slug: str, remove: int | None = None) -> int | None:
 
 
 class QueryCounter:
-    """An execute wrapper counting the statements of one request (kept across the connection's close)."""
+    """An execute wrapper counting the statements of one request (kept across the connection's close)
+    and the time spent in them (the database's and the driver's; client-side cursors fetch every row
+    while executing), so a page's time splits into database and Python."""
 
     def __init__(self):
-        self.count = 0
+        self.count, self.seconds = 0, 0.0
 
     def __call__(self, execute, sql, params, many, context):
         self.count += 1
-        return execute(sql, params, many, context)
+        t0 = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.seconds += time.perf_counter() - t0
 
 
 class Site:
@@ -515,7 +522,7 @@ class Site:
         self.client.get(page_url, **headers)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        return {"ms": 1000 * statistics.median(times), "queries": executed.count,
+        return {"ms": 1000 * statistics.median(times), "queries": executed.count, "db_ms": 1000 * executed.seconds,
                 "kb": len(response.content) / 1024, "peak_mb": peak / 2**20}
 
 
@@ -599,17 +606,22 @@ def main() -> None:
         sites = [Site(n) for n in sizes]
         lo, hi = sizes[0], sizes[-1]
         print(f"\n{'page':<32} {f'ms {lo}':>9} {f'ms {hi}':>9} {'ratio':>6} {f'q {lo}':>6} {f'q {hi}':>6} "
-              f"{f'KB {lo}':>8} {f'KB {hi}':>8} {f'MB {lo}':>7} {f'MB {hi}':>7}", flush=True)
+              f"{f'KB {lo}':>8} {f'KB {hi}':>8} {f'MB {lo}':>7} {f'MB {hi}':>7} {f'db {lo}':>7} {f'db {hi}':>7} "
+              f"{'load':>9}", flush=True)
         for page in chosen:  # the sizes take turns, page by page
             variants = [("page", {}, False), ("htmx", {"HTTP_HX_REQUEST": "true"}, False)]
             if page.startswith(("overview", "patterns")) and "--live" in sys.argv:  # a marker pending: computed live
                 variants += [("page, live", {}, True), ("htmx, live", {"HTTP_HX_REQUEST": "true"}, True)]
             for variant, headers, live in variants:
+                before = os.getloadavg()[0]
                 got = {site.partners: site.measure(page, headers, live=live) for site in sites}
                 s, v = got[lo], got[hi]
+                # db: ms spent executing the statements of one more request (the rest of its time is Python);
+                # load: the 1-minute load average before and after the page's requests at both sizes
                 print(f"{page + ' (' + variant + ')':<32} {s['ms']:>9.1f} {v['ms']:>9.1f} {v['ms'] / s['ms']:>6.2f} "
                       f"{s['queries']:>6} {v['queries']:>6} {s['kb']:>8.1f} {v['kb']:>8.1f} {s['peak_mb']:>7.2f} "
-                      f"{v['peak_mb']:>7.2f}", flush=True)
+                      f"{v['peak_mb']:>7.2f} {s['db_ms']:>7.1f} {v['db_ms']:>7.1f} "
+                      f"{f'{before:.1f}/{os.getloadavg()[0]:.1f}':>9}", flush=True)
     connection.close()
     if "--drop" in sys.argv:
         for n in sizes:
