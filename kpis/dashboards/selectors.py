@@ -1112,10 +1112,14 @@ def content_usage(*, tenant, filters: DashboardFilters, stale_months: int = 6) -
                 item.started = row["started_users"]  # the funnel counts users at every step
                 item.p25, item.p50, item.p75, item.completed = row["p25"], row["p50"], row["p75"], row["completed"]
                 item.avg_watched_share = round(100 * row["avg_share"], 1) if row["avg_share"] is not None else None
+    # which assets are assigned, each once (DISTINCT in the database: a playbook assigned to thousands
+    # of partners is thousands of assignments of the same few assets)
     assigned_ids = set(
-        Assignment.objects.filter(tenant=tenant, is_active=True, asset__isnull=False).values_list("asset_id", flat=True)
+        Assignment.objects.filter(tenant=tenant, is_active=True, asset__isnull=False)
+        .order_by().values_list("asset_id", flat=True).distinct()
     ) | set(
-        LearningPathItem.objects.filter(tenant=tenant, path__assignments__is_active=True).values_list("asset_id", flat=True)
+        LearningPathItem.objects.filter(tenant=tenant, path__assignments__is_active=True)
+        .order_by().values_list("asset_id", flat=True).distinct()
     )
     for item in usage.values():
         item.assigned = item.asset.pk in assigned_ids
