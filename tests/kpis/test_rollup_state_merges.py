@@ -30,13 +30,19 @@ def _activity(world, *, start_index: int, day: int, received_at):
     return world.events(specs, start_index=start_index, received_at=received_at)
 
 
-def test_the_incremental_run_compiles_nothing():
+def _rolled_up_then_a_new_batch():
+    """A tenant whose first events were rolled up, and a second day's batch recorded after."""
     world = World()
     first = _activity(world, start_index=0, day=0, received_at=DAY10)
     _record(world, first)
     _rollup_recording(world)
     batch = _activity(world, start_index=100, day=1, received_at=DAY10 + dt.timedelta(days=1))
     _record(world, batch)
+    return world, first, batch
+
+
+def test_the_incremental_run_compiles_nothing():
+    world, first, batch = _rolled_up_then_a_new_batch()
     seen = []
 
     def jit_setting(execute, sql, params, many, context):
@@ -73,12 +79,7 @@ def _nodes(plan):
 def test_the_partner_merge_reads_each_pairs_users_once():
     """completed_users and active_users come from one lookup of the pair's user states (a LATERAL
     aggregate), not two subqueries that each read the pair's users; the counts stay exact."""
-    world = World()
-    first = _activity(world, start_index=0, day=0, received_at=DAY10)
-    _record(world, first)
-    _rollup_recording(world)
-    batch = _activity(world, start_index=100, day=1, received_at=DAY10 + dt.timedelta(days=1))
-    _record(world, batch)
+    world, first, batch = _rolled_up_then_a_new_batch()
     plans = []
 
     def plan_of_the_partner_merge(execute, sql, params, many, context):
