@@ -356,6 +356,18 @@ def completion_cells(*, tenant, spans: list[tuple[dt.date, dt.date]], partners, 
     return [metrics.ratio(got.get(i, (0, 0))[1], got.get(i, (0, 0))[0], percent=True) for i in range(len(spans))]
 
 
+def _summary_current(conn, *, tenant, today: dt.date, as_date: str) -> tuple[str, list]:
+    """SQL condition (and its parameters): the KPI job's overview counts are exact now — computed
+    for ``today`` and no ``KpiInputChange`` pending (an input changed since). Every reader of the
+    summary decides with it, in the same statement as its read."""
+    summary_t, change_t = OverviewSummary._meta.db_table, KpiInputChange._meta.db_table
+    sql = (
+        f"EXISTS (SELECT 1 FROM {summary_t} s WHERE s.tenant_id = %s AND s.as_of = {as_date}) "  # noqa: S608
+        f"AND NOT EXISTS (SELECT 1 FROM {change_t} k WHERE k.tenant_id = %s)"
+    )
+    return sql, [tenant.pk, conn.ops.adapt_datefield_value(today), tenant.pk]
+
+
 def _summary_completion_cells(*, tenant, spans: list[tuple[dt.date, dt.date]], partners, tier_id: int | None,
                               segment: str, today: dt.date) -> list[metrics.Cell] | None:
     """``completion_cells`` from the overview summary's pair counts (``kpis.overview``: each
@@ -367,8 +379,7 @@ def _summary_completion_cells(*, tenant, spans: list[tuple[dt.date, dt.date]], p
     as_date = "CAST(%s AS date)" if conn.vendor == "postgresql" else "%s"
     day = conn.ops.adapt_datefield_value
     tid = tenant.pk
-    summary_t, pairs_t, change_t = (OverviewSummary._meta.db_table, OverviewPairCount._meta.db_table,
-                                    KpiInputChange._meta.db_table)
+    pairs_t = OverviewPairCount._meta.db_table
     chosen_sql, chosen_params = _compiled(partners)
     cond, cond_params = "", []
     if tier_id:
@@ -380,11 +391,7 @@ def _summary_completion_cells(*, tenant, spans: list[tuple[dt.date, dt.date]], p
     first, last = min(start for start, _end in spans), max(end for _start, end in spans)
     # the chosen partners' rows summed per due date first (a few hundred rows), then per span; none
     # read when the summary is not current (the same condition, evaluated once, on both branches)
-    current = (
-        f"EXISTS (SELECT 1 FROM {summary_t} s WHERE s.tenant_id = %s AND s.as_of = {as_date}) "  # noqa: S608
-        f"AND NOT EXISTS (SELECT 1 FROM {change_t} k WHERE k.tenant_id = %s)"
-    )
-    current_params = [tid, day(today), tid]
+    current, current_params = _summary_current(conn, tenant=tenant, today=today, as_date=as_date)
     sql = (
         f"SELECT -1, 0, 0 WHERE {current} "  # noqa: S608
         "UNION ALL SELECT v.column1, SUM(y.n), SUM(y.on_time) FROM (VALUES "
@@ -678,8 +685,8 @@ def _summary_rows(conn, *, tenant, filters: DashboardFilters, by_name: str, as_d
     status, name — as they are now); a partner's overdue count from its pair rows not done and due
     before today; its 60 days of activity only when it is in the tier / segment now."""
     tid = tenant.pk
-    summary_t, pairs_t, risk_t = OverviewSummary._meta.db_table, OverviewPairCount._meta.db_table, OverviewAtRisk._meta.db_table
-    change_t, partner_t, tier_t = KpiInputChange._meta.db_table, Partner._meta.db_table, PartnerTier._meta.db_table
+    pairs_t, risk_t = OverviewPairCount._meta.db_table, OverviewAtRisk._meta.db_table
+    partner_t, tier_t = Partner._meta.db_table, PartnerTier._meta.db_table
     day = conn.ops.adapt_datefield_value
     pair_where, pair_params = "", []  # on a pair row x
     if filters.tier_id:
@@ -722,18 +729,18 @@ def _summary_rows(conn, *, tenant, filters: DashboardFilters, by_name: str, as_d
         "WHERE y.overdue IS NOT NULL OR (y.act = 1 AND y.previous > 0 AND 2 * y.recent <= y.previous)"
     )
     ranking, ranking_tail = _at_risk_ranking(by_name)
+    current, current_params = _summary_current(conn, tenant=tenant, today=filters.today, as_date=as_date)
     sql = (
         f"WITH c AS ({candidates}), {ranking} "  # noqa: S608 - table names and constants only
         "SELECT -1, NULL, NULL, NULL, NULL, NULL, CAST(NULL AS DATE), NULL, NULL "
-        f"FROM {summary_t} s WHERE s.tenant_id = %s AND s.as_of = {as_date} "
-        f"AND NOT EXISTS (SELECT 1 FROM {change_t} k WHERE k.tenant_id = %s) "
+        f"WHERE {current} "
         "UNION ALL SELECT 0, x.tier_id, NULL, NULL, NULL, SUM(x.pairs), CAST(NULL AS DATE), "
         "SUM(CASE WHEN x.done_on <= x.due_on THEN x.pairs ELSE 0 END), "
         f"SUM(CASE WHEN x.done_on <= {as_date} THEN x.pairs ELSE 0 END) "
         f"FROM {pairs_t} x WHERE x.tenant_id = %s AND x.due_on >= {as_date} AND x.due_on <= {as_date}{pair_where} "
         f"GROUP BY x.tier_id {ranking_tail}"
     )
-    params = [*rows_params, limit, tid, day(filters.today), tid, day(filters.end), tid, day(filters.start),
+    params = [*rows_params, limit, *current_params, day(filters.end), tid, day(filters.start),
               day(filters.end), *pair_params, limit, limit, limit]
     with conn.cursor() as cursor:
         cursor.execute(sql, params)
